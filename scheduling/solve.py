@@ -1,0 +1,315 @@
+"""Optimise a clinic day: place as much priority as possible, then cut waiting (see ``day-instance.md``).
+
+Phases, each keeping a complete feasible plan so that any stop returns the best so far:
+
+1. construct: the first-come-first-served ``greedy`` (also the baseline reported in ``stats``), the
+   same placement taken in priority order (most valuable and least flexible first), and the
+   caller's ``hint`` when it is feasible; the lexicographically best is kept;
+2. lns: large-neighbourhood search over small CP-SAT sub-models (``scheduling.lns``);
+3. bound: when time is left, the full model with the plan as a complete hint, on ``workers``
+   workers, for a proven bound on waiting (``best_bound_wait``, ``gap``) and, on small days, a proof
+   of optimality.
+
+Determinism: phases 1-2 are deterministic for a given instance and seed (see ``scheduling.lns``).
+Phase 3 is deterministic only with ``workers=1``; with more workers CP-SAT's parallel portfolio may
+return different (equally valid) plans from run to run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from ortools.sat.python import cp_model
+
+from scheduling.check import check, check_booked, critical_path, objective, topological_order
+from scheduling.errors import InstanceContradiction
+from scheduling.greedy import CapacityProfile, eligible_resources, greedy, greedy_place, place_request
+from scheduling.instance import (
+    DAY_MINUTES,
+    FEASIBLE,
+    OPTIMAL,
+    Instance,
+    PlacedStep,
+    Request,
+    Resource,
+    Schedule,
+    Unscheduled,
+    Visit,
+)
+from scheduling.lns import Search, plan_score, request_score
+from scheduling.model import Day, Plan, build, plan_from_visits, to_visits
+
+#: Share of the time limit kept for the final full-model phase (bound / proof), and its minimum in seconds.
+BOUND_SHARE = 0.2
+BOUND_MIN_SECONDS = 0.5
+#: Deterministic-time units CP-SAT spends per wall-clock second and thread on LNS sub-models here
+#: (measured with OR-Tools 9.15 on the 2-core machine under load: 0.04-0.15, taken low so that the
+#: deterministic budget, not the wall clock, ends the search), used to turn the
+#: caller's time limit into a deterministic budget; on a faster machine the search ends early.
+DTIME_PER_SECOND = 0.1
+ROUND_DTIME = 0.03
+#: At most this share of the time limit goes to the CP-SAT-free descent after construction.
+DESCENT_SHARE = 0.1
+
+
+def priority_order(requests: Sequence[Request]) -> list[Request]:
+    """Most valuable first; among equals the least flexible (earliest latest arrival, longest visit)."""
+    return sorted(
+        requests,
+        key=lambda r: (-r.priority, r.arrival[1] if r.arrival else 24 * 60, -critical_path(r), r.id),
+    )
+
+
+def place_in_order(instance: Instance, order: Sequence[Request], *, least_wait: bool = False) -> list[Visit]:
+    """Greedy placement of ``order`` around the booked visits.
+
+    Plain: each step at its earliest fit. ``least_wait``: every first-step start in the arrival
+    window (on the grid of ``LEAST_WAIT_STEP`` minutes) is tried and the visit that waits least is
+    kept (the earliest among equals), so the construction already avoids most idle gaps.
+    """
+    profile = CapacityProfile.for_instance(instance)
+    visits = []
+    for request in order:
+        if least_wait:
+            steps = least_wait_placement(profile, request)
+            visit = None if steps is None else Visit(request.id, tuple(steps))
+            for s in steps or ():
+                profile.add(s.resource, s.start, s.end)
+        else:
+            visit = greedy_place(profile, request)[0]
+        if visit is not None:
+            visits.append(visit)
+    return visits
+
+
+LEAST_WAIT_STEP = 5
+
+
+def least_wait_placement(profile: CapacityProfile, request: Request, *, below: int | None = None) -> list[PlacedStep] | None:
+    """The visit that waits least on ``profile`` (earliest among equals), found by trying every first
+    start in the arrival window; only one waiting less than ``below`` when given. Does not book it."""
+    resources = list(profile.resources.values())
+    eligible = {s.id: eligible_resources(resources, request, s) for s in request.steps}
+    if any(not e for e in eligible.values()):
+        return None
+    order = topological_order(request)
+    lo, hi = request.arrival if request.arrival else (0, DAY_MINUTES)
+    cp = critical_path(request)
+    best: tuple[int, int, list[PlacedStep]] | None = None
+    t = lo
+    while t <= hi:
+        steps, _ = place_request(profile, request, eligible, order, t)
+        if steps is None:
+            t += LEAST_WAIT_STEP
+            continue
+        first = min(s.start for s in steps)
+        wait = max(s.end for s in steps) - first - cp
+        if (best is None or wait < best[0]) and (below is None or wait < below):
+            best = (wait, first, steps)
+        if wait == 0:
+            break
+        t = max(t + LEAST_WAIT_STEP, first + LEAST_WAIT_STEP)
+    return None if best is None else best[2]
+
+
+def descent(day: Day, plan: Plan, value: dict[str, int], *, deadline: float, passes: int = 3) -> Plan:
+    """Fast local improvement without CP-SAT: insert left-out requests (most valuable first) where they
+    fit, then take each placed visit out in turn, worst waiter first, and put it back where it waits
+    least given all the others. Deterministic; stops after ``passes`` passes without change or at
+    ``deadline``."""
+    pool_resources = [
+        Resource(p.id, p.kind, p.capacity, p.available, p.members[0].attributes) for p in day.pools.values()
+    ]
+    profile = CapacityProfile(pool_resources)
+    for pid, load in day.fixed_load.items():
+        for a, b, h in load:
+            profile.add(pid, a, b, h)
+    plan = {rid: dict(pl) for rid, pl in plan.items()}
+    durations = {rid: {si.step.id: si.duration for si in info.steps} for rid, info in day.requests.items()}
+
+    def book(rid: str, amount: int) -> None:
+        for sid, (pool, start) in plan[rid].items():
+            profile.add(pool, start, start + durations[rid][sid], amount)
+
+    for rid in plan:
+        book(rid, 1)
+    for _ in range(passes):
+        changed = False
+        left_out = [rid for rid, info in day.requests.items() if info.feasible and rid not in plan]
+        for rid in sorted(left_out, key=lambda r: (-value.get(r, 1), r)):
+            if time.perf_counter() > deadline:
+                return plan
+            steps = least_wait_placement(profile, day.requests[rid].request)
+            if steps is not None:
+                plan[rid] = {s.id: (s.resource, s.start) for s in steps}
+                book(rid, 1)
+                changed = True
+        waits = {rid: -request_score(day, rid, pl, value, None)[2] for rid, pl in plan.items()}
+        for rid in sorted(plan, key=lambda r: (-waits[r], r)):
+            if waits[rid] == 0 or time.perf_counter() > deadline:
+                continue
+            book(rid, -1)
+            steps = least_wait_placement(profile, day.requests[rid].request, below=waits[rid])
+            if steps is not None:
+                plan[rid] = {s.id: (s.resource, s.start) for s in steps}
+                changed = True
+            book(rid, 1)
+        if not changed:
+            break
+    return plan
+
+
+def _valid_hint(instance: Instance, hint: Sequence[Visit]) -> list[Visit] | None:
+    ids = {r.id for r in instance.requests}
+    visits = [v for v in hint if v.request in ids]
+    placed = {v.request for v in visits}
+    trial = Schedule(
+        instance.name, FEASIBLE, tuple(visits),
+        tuple(Unscheduled(r.id, "") for r in instance.requests if r.id not in placed),
+        objective(instance, visits),
+    )
+    return visits if not check(instance, trial) else None
+
+
+def _reasons(instance: Instance, visits: Sequence[Visit], day: Day, missing: Sequence[str]) -> list[Unscheduled]:
+    explain: Callable[[Instance, Sequence[Visit], Request], str] | None
+    try:
+        from scheduling.explain import explain_unscheduled as explain
+    except ImportError:
+        explain = None
+    out = []
+    for rid in missing:
+        info = day.requests[rid]
+        if explain is not None:
+            reason = explain(instance, visits, info.request)
+        elif not info.feasible:
+            reason = info.why_not
+        else:
+            reason = "no room for the whole visit on this day around the visits already planned"
+        out.append(Unscheduled(rid, reason))
+    return out
+
+
+def solve(
+    instance: Instance,
+    *,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    seed: int = 0,
+    hint: Sequence[Visit] | None = None,
+) -> Schedule:
+    """The best schedule found for ``instance`` within ``time_limit`` seconds (see module docstring).
+
+    Raises ``InstanceContradiction`` when the booked visits alone already break the day.
+    """
+    began = time.perf_counter()
+    deadline = began + time_limit
+    problems = check_booked(instance)
+    if problems:
+        raise InstanceContradiction(problems)
+    day = Day(instance)
+    value = {r.id: r.priority for r in instance.requests}
+    stats: dict = {"grid": day.grid, "pools": len(day.pools), "phases": []}
+
+    base = greedy(instance)
+    stats["greedy_priority"] = base.objective.scheduled_priority
+    stats["greedy_wait"] = base.objective.total_wait_minutes
+    candidates: list[tuple[str, Plan]] = [("greedy", plan_from_visits(day, base.visits))]
+    by_priority = priority_order(instance.requests)
+    candidates.append(("priority", plan_from_visits(day, place_in_order(instance, by_priority))))
+    candidates.append(("priority-least-wait", plan_from_visits(day, place_in_order(instance, by_priority, least_wait=True))))
+    if hint:
+        valid = _valid_hint(instance, hint)
+        stats["hint"] = "used" if valid is not None else "rejected: not feasible"
+        if valid is not None:
+            candidates.append(("hint", plan_from_visits(day, valid)))
+    name, plan = max(candidates, key=lambda c: plan_score(day, c[1], value))
+    _phase(stats, "construct:" + name, day, plan, value, began)
+    plan = descent(day, plan, value, deadline=began + DESCENT_SHARE * time_limit)
+    _phase(stats, "descent", day, plan, value, began)
+
+    bound_time = max(BOUND_MIN_SECONDS, BOUND_SHARE * time_limit)
+    threads = 2 if workers >= 2 else 1
+    search = Search(day, plan, value=value, seed=seed)
+    plan = search.run(
+        dtime_budget=DTIME_PER_SECOND * threads * max(0.0, time_limit - bound_time),
+        deadline=deadline - bound_time,
+        round_dtime=ROUND_DTIME,
+        threads=threads,
+    )
+    stats["lns_rounds"] = search.stats.rounds
+    stats["lns_improved"] = search.stats.improved
+    stats["lns_deterministic_time"] = round(search.stats.deterministic_time, 3)
+    stats["lns_by_kind"] = search.stats.by_kind
+    _phase(stats, "lns", day, plan, value, began)
+
+    status = FEASIBLE
+    stats["best_bound_wait"] = 0
+    left = deadline - time.perf_counter()
+    if left > 0.1:
+        plan, status, bound = _full_model(
+            day, plan, value, workers=workers, seed=seed, seconds=left, dtime=DTIME_PER_SECOND * bound_time
+        )
+        stats["best_bound_wait"] = bound
+        _phase(stats, "bound", day, plan, value, began)
+
+    visits = to_visits(day, plan)
+    missing = [r.id for r in instance.requests if r.id not in plan]
+    obj = objective(instance, visits)
+    wait = obj.total_wait_minutes
+    stats["gap"] = round((wait - stats["best_bound_wait"]) / wait, 4) if wait else 0.0
+    solve_seconds = time.perf_counter() - began
+    unscheduled = _reasons(instance, visits, day, missing)
+    stats["explain_seconds"] = round(time.perf_counter() - began - solve_seconds, 3)
+    return Schedule(
+        instance=instance.name,
+        status=status,
+        visits=tuple(visits),
+        unscheduled=tuple(unscheduled),
+        objective=obj,
+        solve_seconds=round(solve_seconds, 3),
+        stats=stats,
+    )
+
+
+def _phase(stats: dict, name: str, day: Day, plan: Plan, value: dict[str, int], began: float) -> None:
+    priority, _, wait = plan_score(day, plan, value)
+    stats["phases"].append(
+        {"phase": name, "priority": priority, "wait": -wait, "seconds": round(time.perf_counter() - began, 3)}
+    )
+
+
+def _full_model(
+    day: Day, plan: Plan, value: dict[str, int], *, workers: int, seed: int, seconds: float, dtime: float
+) -> tuple[Plan, str, int]:
+    """Every request free, the plan as hint: a better plan if found, the status, and a bound on waiting.
+
+    The bound is valid for schedules placing at least the plan's priority; it is 0 unless the solver
+    proves no higher priority is possible (then its objective bound converts back to minutes of wait).
+    """
+    ids = [rid for rid, info in day.requests.items() if info.feasible]
+    sub = build(day, ids, plan, value=value)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = max(1, workers)
+    solver.parameters.random_seed = seed
+    solver.parameters.max_time_in_seconds = seconds
+    if workers <= 1:
+        solver.parameters.max_deterministic_time = dtime
+    status = solver.solve(sub.model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return plan, FEASIBLE, 0
+    found = sub.extract(solver)
+    if plan_score(day, found, value) > plan_score(day, plan, value):
+        plan = found
+    priority, _, wait = plan_score(day, plan, value)
+    # Objective = w_val * priority + sum(cp) - sum(span) = w_val * priority - wait (per model, in grid units).
+    h = day.horizon()
+    w_val = len(sub.vars) * h + 1
+    bound_units = math.floor(solver.best_objective_bound)
+    proven_status = OPTIMAL if status == cp_model.OPTIMAL and plan_score(day, found, value) == plan_score(day, plan, value) else FEASIBLE
+    if bound_units < w_val * (priority + 1) - len(sub.vars) * h:
+        bound = max(0, (w_val * priority - bound_units) * day.grid)
+        return plan, proven_status, min(bound, -wait)
+    return plan, proven_status, 0

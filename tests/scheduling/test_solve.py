@@ -1,0 +1,111 @@
+"""``solve`` on the spec's example days: feasible by ``check``, never worse than the greedy baseline,
+deterministic, and refusing contradictory instances."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from scheduling.check import check
+from scheduling.errors import InstanceContradiction
+from scheduling.greedy import greedy
+from scheduling.instance import OPTIMAL
+from scheduling.jsonio import load_instance
+from scheduling.lns import Search, plan_score
+from scheduling.model import Day, plan_from_visits
+from scheduling.solve import solve
+
+EXAMPLES = Path("/work/shared/specs/examples")
+
+
+@pytest.fixture(scope="module")
+def day20():
+    return load_instance(EXAMPLES / "day-20.json")
+
+
+@pytest.fixture(scope="module")
+def day60():
+    return load_instance(EXAMPLES / "day-60.json")
+
+
+def test_day20_feasible_better_than_greedy_and_proved(day20):
+    schedule = solve(day20, time_limit=3.0, workers=2)
+    assert check(day20, schedule) == []
+    base = greedy(day20)
+    assert schedule.objective.scheduled_priority >= base.objective.scheduled_priority
+    assert schedule.objective.total_wait_minutes < base.objective.total_wait_minutes
+    assert schedule.status == OPTIMAL
+    assert schedule.stats["best_bound_wait"] == schedule.objective.total_wait_minutes
+    assert schedule.stats["gap"] == 0.0
+    for key in ("greedy_priority", "greedy_wait", "best_bound_wait", "gap", "lns_rounds", "phases"):
+        assert key in schedule.stats
+    assert all(u.reason for u in schedule.unscheduled)
+
+
+def test_day60_feasible_and_better_than_greedy(day60):
+    schedule = solve(day60, time_limit=3.0, workers=2)
+    assert check(day60, schedule) == []
+    base = greedy(day60)
+    assert schedule.objective.scheduled_priority >= base.objective.scheduled_priority
+    mean = schedule.objective.total_wait_minutes / len(schedule.visits)
+    assert mean <= 0.5 * base.objective.total_wait_minutes / len(base.visits)
+    assert schedule.stats["lns_rounds"] > 0
+
+
+def test_same_seed_same_schedule(day20):
+    first = solve(day20, time_limit=2.0, workers=1, seed=3)
+    second = solve(day20, time_limit=2.0, workers=1, seed=3)
+    assert first.visits == second.visits
+    assert first.objective == second.objective
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lns_is_deterministic_for_a_seed(day60, threads):
+    """The search itself, stopped by a round count rather than the (busy) machine's clock."""
+    day = Day(day60)
+    value = {r.id: r.priority for r in day60.requests}
+    start = plan_from_visits(day, greedy(day60).visits)
+    plans = []
+    for _ in range(2):
+        search = Search(day, start, value=value, seed=5, size=8)
+        plans.append(search.run(dtime_budget=10.0, deadline=time.perf_counter() + 60, round_dtime=0.01,
+                                max_rounds=6, threads=threads))
+    assert plans[0] == plans[1]
+    assert plan_score(day, plans[0], value) > plan_score(day, start, value)
+
+
+def test_hint_is_used_when_feasible_and_rejected_otherwise(day20):
+    good = greedy(day20).visits
+    schedule = solve(day20, time_limit=1.0, workers=1, hint=good)
+    assert schedule.stats["hint"] == "used"
+    broken = [type(v)(v.request, v.steps[:1]) for v in good]
+    schedule = solve(day20, time_limit=1.0, workers=1, hint=broken)
+    assert schedule.stats["hint"].startswith("rejected")
+    assert check(day20, schedule) == []
+
+
+def test_contradictory_booked_visits_raise(mk):
+    desk = mk.resource("desk", "registration", available=[(480, 600)])
+    booked = [mk.visit("a", ("s", "desk", 480, 500)), mk.visit("b", ("s", "desk", 490, 510))]
+    inst = mk.instance([desk], [mk.chain("r", ("registration", 10))], booked)
+    with pytest.raises(InstanceContradiction) as err:
+        solve(inst, time_limit=1.0)
+    assert "desk" in str(err.value)
+
+
+def test_booked_outside_opening_hours_raise(mk):
+    desk = mk.resource("desk", "registration", available=[(480, 600)])
+    inst = mk.instance([desk], [], [mk.visit("a", ("s", "desk", 470, 490))])
+    with pytest.raises(InstanceContradiction):
+        solve(inst, time_limit=1.0)
+
+
+def test_unplaceable_request_gets_a_reason(mk):
+    desk = mk.resource("desk", "registration", available=[(480, 600)])
+    inst = mk.instance([desk], [mk.chain("r", ("registration", 10)), mk.chain("x", ("imaging", 10))])
+    schedule = solve(inst, time_limit=1.0, workers=1)
+    assert check(inst, schedule) == []
+    assert [u.request for u in schedule.unscheduled] == ["x"]
+    assert schedule.unscheduled[0].reason
