@@ -1,0 +1,347 @@
+"""Benchmark: first-come-first-served greedy against the CP-SAT optimiser on generated days.
+
+For each size, seed and booked share it generates a day (``scheduling.generate``), places it with
+``greedy`` and with ``scheduling.solve.solve``, runs every schedule through ``check`` (any violation
+is printed loudly and counted), and prints one Markdown table of means over the seeds. It also times
+booking proposals and refill ranking (``scheduling.propose`` / ``scheduling.refill``) when those exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import functools
+import math
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from scheduling.check import check, critical_path, objective
+from scheduling.generate import generate_day
+from scheduling.greedy import greedy
+from scheduling.instance import FEASIBLE, Instance, Request, Schedule, Step, Visit
+
+DEFAULT_SIZES = (50, 100, 150, 200)
+DEFAULT_SEEDS = 3
+DEFAULT_BOOKED = (0.0, 0.3)
+LATENCY_SAMPLES = 10
+REFILL_CANDIDATES = 10
+
+
+@dataclass
+class Row:
+    """Measurements of one method on one (size, booked share), one entry per seed."""
+
+    size: int
+    booked: float
+    method: str
+    placed: list[int] = field(default_factory=list)
+    requests: list[int] = field(default_factory=list)
+    priority: list[int] = field(default_factory=list)
+    priority_total: list[int] = field(default_factory=list)
+    total_wait: list[int] = field(default_factory=list)
+    waits: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    gaps: list[float] = field(default_factory=list)
+    violations: int = 0
+    failures: list[str] = field(default_factory=list)
+    propose_ms: list[float] = field(default_factory=list)
+    refill_ms: list[float] = field(default_factory=list)
+    latency_note: str = ""
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def visit_waits(instance: Instance, schedule: Schedule) -> list[int]:
+    """Wait of each placed request: its span minus its critical path."""
+    requests = {r.id: r for r in instance.requests}
+    return [
+        max(s.end for s in v.steps) - min(s.start for s in v.steps) - critical_path(requests[v.request])
+        for v in schedule.visits
+        if v.request in requests and v.steps
+    ]
+
+
+def record(row: Row, instance: Instance, schedule: Schedule, seconds: float) -> None:
+    violations = check(instance, schedule)
+    if violations:
+        row.violations += len(violations)
+        print(
+            f"!!! {row.method} schedule of {instance.name} has {len(violations)} violations, e.g.:",
+            file=sys.stderr,
+        )
+        for v in violations[:5]:
+            print(f"!!!   {v}", file=sys.stderr)
+    waits = visit_waits(instance, schedule)
+    row.placed.append(len(schedule.visits))
+    row.requests.append(len(instance.requests))
+    row.priority.append(schedule.objective.scheduled_priority)
+    row.priority_total.append(sum(r.priority for r in instance.requests))
+    row.total_wait.append(schedule.objective.total_wait_minutes)
+    row.waits.extend(waits)
+    row.seconds.append(seconds)
+    gap = schedule.stats.get("gap") if schedule.stats else None
+    if isinstance(gap, int | float):
+        row.gaps.append(float(gap))
+
+
+def _load_solve() -> tuple[Callable | None, str]:
+    try:
+        from scheduling.solve import solve
+    except ImportError as error:
+        return None, f"scheduling.solve not importable: {error}"
+    return solve, ""
+
+
+#: A timed call and the validation of its result (run untimed), returning violations as text.
+Probe = tuple[Callable[[], object], Callable[[object], list[str]]]
+
+
+def _time_calls(calls: Sequence[Probe]) -> tuple[list[float], list[str]]:
+    """Milliseconds of each call, and the violations found in what the calls returned."""
+    times, problems = [], []
+    for call, validate in calls:
+        began = time.perf_counter()
+        result = call()
+        times.append((time.perf_counter() - began) * 1000)
+        problems += validate(result)
+    return times, problems
+
+
+def booked_day(instance: Instance, schedule: Schedule) -> Instance:
+    """The day after ``schedule`` is confirmed: every placed visit becomes booked, nothing is left to place."""
+    return dataclasses.replace(instance, requests=(), booked=instance.booked + schedule.visits)
+
+
+def newcomers(instance: Instance, count: int, seed: int) -> list[Request]:
+    """``count`` new patients shaped like the day's own requests, free to arrive at any time."""
+    rng = random.Random(seed)
+    pool = list(instance.requests) or [Request("x", "x", (Step("reg", "registration", 10),))]
+    return [
+        dataclasses.replace(rng.choice(pool), id=f"new-{i}", patient=f"new-p-{i}", arrival=None)
+        for i in range(count)
+    ]
+
+
+def propose_calls(instance: Instance, schedule: Schedule) -> list[Probe] | None:
+    """Proposal calls (3 proposals over the solved day and two more days) for new patients, or ``None``."""
+    try:
+        from scheduling.propose import propose
+    except ImportError:
+        return None
+    size = len(instance.requests) + len(instance.booked)
+    others = []
+    for offset in (1, 2):
+        other = generate_day(size, seed=10_000 + offset, date=instance.date + dt.timedelta(days=offset))
+        others.append(booked_day(other, greedy(other)))
+    horizon = [booked_day(instance, schedule), *others]
+    by_name = {day.name: day for day in horizon}
+
+    def validate(request: Request, itineraries: list) -> list[str]:
+        return [
+            f"proposal for {request.id} on {it.day}: {v}"
+            for it in itineraries
+            for v in _check_insert(by_name[it.day], request, it.visit)
+        ]
+
+    return [
+        (functools.partial(propose, horizon, request, k=3), functools.partial(validate, request))
+        for request in newcomers(instance, LATENCY_SAMPLES, seed=size)
+    ]
+
+
+def _check_insert(day: Instance, request: Request, visit: Visit) -> list:
+    """Violations of placing ``visit`` for ``request`` into ``day`` (whose booked visits stay put)."""
+    with_request = dataclasses.replace(day, requests=(request,))
+    placed = Schedule(day.name, FEASIBLE, (visit,), (), objective(with_request, [visit]))
+    return check(with_request, placed)
+
+
+def refill_calls(instance: Instance, schedule: Schedule) -> list[Probe] | None:
+    """Refill rankings after one cancellation each on the solved day, or ``None`` without C's module.
+
+    The waiting list is the day's unscheduled requests topped up with newcomers to ``REFILL_CANDIDATES``.
+    """
+    try:
+        from scheduling.refill import Candidate, rank_refill
+    except ImportError:
+        return None
+    day = booked_day(instance, schedule)
+    if not schedule.visits:
+        return []
+    unplaced = {u.request for u in schedule.unscheduled}
+    waiting = [r for r in instance.requests if r.id in unplaced][:REFILL_CANDIDATES]
+    waiting += newcomers(instance, REFILL_CANDIDATES - len(waiting), seed=len(waiting))
+    rng = random.Random(len(day.booked))
+    candidates = [
+        Candidate(r, priority=r.priority, days_waited=rng.randint(0, 60), accepts_short_notice=rng.random() < 0.5)
+        for r in waiting
+    ]
+    calls = []
+    for cancelled in rng.sample(list(schedule.visits), min(LATENCY_SAMPLES, len(schedule.visits))):
+        after = dataclasses.replace(day, booked=tuple(v for v in day.booked if v.request != cancelled.request))
+        calls.append(
+            (functools.partial(rank_refill, after, candidates, now=420, limit=5),
+             functools.partial(_validate_offers, after, {c.request.id: c.request for c in candidates}))
+        )
+    return calls
+
+
+def _validate_offers(day: Instance, requests: dict[str, Request], offers: list) -> list[str]:
+    return [
+        f"refill offer for {offer.request}: {v}"
+        for offer in offers
+        for v in _check_insert(day, requests[offer.request], offer.visit)
+    ]
+
+
+def measure_latency(row: Row, instance: Instance, schedule: Schedule) -> None:
+    """Time booking proposals and refill ranking against the solved day, if C's modules are there."""
+    notes = []
+    for maker, target in ((propose_calls, row.propose_ms), (refill_calls, row.refill_ms)):
+        try:
+            calls = maker(instance, schedule)
+        except Exception as error:  # a failure to set up the calls makes the figure n/a, not the bench
+            notes.append(f"{maker.__name__}: {type(error).__name__}: {error}")
+            continue
+        if calls is None:
+            continue
+        try:
+            times, problems = _time_calls(calls)
+            target.extend(times)
+            if problems:
+                row.violations += len(problems)
+                for problem in problems[:5]:
+                    print(f"!!! {problem}", file=sys.stderr)
+        except Exception as error:
+            notes.append(f"{maker.__name__} failed: {type(error).__name__}: {error}")
+    if notes:
+        row.latency_note = "; ".join(notes)
+        for note in notes:
+            print(f"latency: {note}", file=sys.stderr)
+
+
+def run(
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    seeds: int = DEFAULT_SEEDS,
+    time_limit: float = 10.0,
+    booked: Sequence[float] = DEFAULT_BOOKED,
+    workers: int = 2,
+    log: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
+) -> list[Row]:
+    """Measure every (size, booked share) over ``seeds`` seeds; returns greedy and CP-SAT rows in order."""
+    solve, why = _load_solve()
+    if solve is None:
+        log(why)
+    rows: list[Row] = []
+    for size in sizes:
+        for share in booked:
+            g_row = Row(size, share, "greedy")
+            s_row = Row(size, share, "cp-sat")
+            for seed in range(1, seeds + 1):
+                instance = generate_day(size, seed=seed, booked_share=share)
+                began = time.perf_counter()
+                base = greedy(instance)
+                record(g_row, instance, base, time.perf_counter() - began)
+                if solve is None:
+                    continue
+                began = time.perf_counter()
+                try:
+                    best = solve(instance, time_limit=time_limit, workers=workers, seed=seed)
+                except Exception as error:
+                    s_row.failures.append(f"{instance.name}: {type(error).__name__}: {error}")
+                    log(f"!!! solve failed on {instance.name}: {type(error).__name__}: {error}")
+                    continue
+                record(s_row, instance, best, time.perf_counter() - began)
+                measure_latency(s_row, instance, best)
+                log(
+                    f"{instance.name}: greedy {len(base.visits)} placed wait {base.objective.total_wait_minutes}"
+                    f" | cp-sat {len(best.visits)} placed wait {best.objective.total_wait_minutes}"
+                    f" in {s_row.seconds[-1]:.1f}s"
+                )
+            rows.append(g_row)
+            if solve is not None:
+                rows.append(s_row)
+    return rows
+
+
+def _mean(values: Sequence[float], fmt: str = "{:.0f}") -> str:
+    return fmt.format(statistics.fmean(values)) if values else "n/a"
+
+
+def _p(values: Sequence[float], q: float, fmt: str = "{:.0f}") -> str:
+    return fmt.format(percentile(values, q)) if values else "n/a"
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The Markdown table of ``rows`` (means over seeds; waits pooled over every placed request)."""
+    head = (
+        "| requests | booked | method | placed | sched. priority | share of total | total wait (min) "
+        "| mean wait (min) | p90 wait (min) | seconds | gap to bound | propose p50/p95 (ms) "
+        "| refill p50/p95 (ms) | violations |"
+    )
+    lines = [head, "|" + "---|" * 14]
+    for r in rows:
+        if not r.placed:
+            lines.append(
+                f"| {r.size} | {r.booked:.0%} | {r.method} | failed: {'; '.join(r.failures)[:80]} "
+                + "| " * 10 + "|"
+            )
+            continue
+        share = sum(r.priority) / sum(r.priority_total) if sum(r.priority_total) else 0.0
+        mean_wait = sum(r.total_wait) / sum(r.placed) if sum(r.placed) else 0.0
+        latency = {
+            "propose": f"{_p(r.propose_ms, 50, '{:.1f}')}/{_p(r.propose_ms, 95, '{:.1f}')}" if r.propose_ms else "n/a",
+            "refill": f"{_p(r.refill_ms, 50, '{:.1f}')}/{_p(r.refill_ms, 95, '{:.1f}')}" if r.refill_ms else "n/a",
+        }
+        if r.method == "greedy":
+            latency = {"propose": "", "refill": ""}
+        failed = f" ({len(r.failures)} failed)" if r.failures else ""
+        lines.append(
+            f"| {r.size} | {r.booked:.0%} | {r.method}{failed} "
+            f"| {_mean(r.placed, '{:.1f}')}/{_mean(r.requests, '{:.1f}')} "
+            f"| {_mean(r.priority, '{:.1f}')} | {share:.1%} | {_mean(r.total_wait)} | {mean_wait:.1f} "
+            f"| {_p(r.waits, 90)} | {_mean(r.seconds, '{:.2f}')} | {_mean(r.gaps, '{:.1%}')} "
+            f"| {latency['propose']} | {latency['refill']} | {r.violations} |"
+        )
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+                        help="comma-separated request counts (default 50,100,150,200)")
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per size (default 3)")
+    parser.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT seconds per day (default 10)")
+    parser.add_argument("--booked", default="0,0.3", help="comma-separated booked shares (default 0,0.3)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="sizes 20,50, one seed, 2 s limit")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    try:
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+        booked = [float(x) for x in args.booked.split(",") if x.strip()]
+    except ValueError:
+        print("--sizes takes whole numbers and --booked shares between 0 and 1, comma-separated", file=sys.stderr)
+        return 2
+    if any(s < 1 for s in sizes) or any(not 0 <= b <= 1 for b in booked) or args.seeds < 1:
+        print("sizes and --seeds must be >= 1, --booked shares between 0 and 1", file=sys.stderr)
+        return 2
+    seeds, limit = args.seeds, args.time_limit
+    if args.quick:
+        sizes, seeds, limit = [20, 50], 1, min(limit, 2.0)
+    rows = run(sizes, seeds, limit, booked, args.workers)
+    print(table(rows))
+    bad = sum(r.violations for r in rows)
+    if bad:
+        print(f"\n!!! {bad} VIOLATIONS in benchmark schedules (see stderr)")
+    return 1 if bad else 0

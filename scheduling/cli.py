@@ -1,0 +1,168 @@
+"""Command line of the engine: solve, greedy, check, generate and bench day instances.
+
+Exit codes: 0 done (a schedule was written, or ``check`` found it feasible), 1 ``check`` found
+violations (or the solver is not installed), 2 malformed or unreadable input (every problem is
+printed as ``path: message``), 3 the instance is contradictory (status INFEASIBLE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scheduling.check import check, objective
+from scheduling.errors import InstanceContradiction, InstanceFormatError
+from scheduling.instance import Schedule
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_MALFORMED, EXIT_INFEASIBLE = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scheduling", description="OneVisit day scheduling engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    solve = sub.add_parser("solve", help="optimise one day with CP-SAT")
+    solve.add_argument("instance", help="day instance JSON file")
+    solve.add_argument("-o", "--output", help="write the schedule here (default: stdout)")
+    solve.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
+    solve.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
+    solve.add_argument("--seed", type=int, default=0)
+
+    base = sub.add_parser("greedy", help="first-come-first-served baseline schedule")
+    base.add_argument("instance")
+    base.add_argument("-o", "--output")
+
+    chk = sub.add_parser("check", help="validate a schedule against its instance")
+    chk.add_argument("instance")
+    chk.add_argument("schedule")
+
+    gen = sub.add_parser("generate", help="write a generated day instance")
+    gen.add_argument("requests", type=int)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--booked-share", type=float, default=0.0)
+    gen.add_argument("-o", "--output")
+
+    bench = sub.add_parser("bench", help="greedy vs CP-SAT on generated days (Markdown table)")
+    from scheduling.bench import add_arguments
+
+    add_arguments(bench)
+    return parser
+
+
+def _print_problems(error: InstanceFormatError, label: str) -> int:
+    print(f"{label} is malformed ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):",
+          file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return EXIT_MALFORMED
+
+
+def _write(data: dict, output: str | None) -> None:
+    text = json.dumps(data, indent=1) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _summary(schedule: Schedule, n_requests: int) -> str:
+    return (
+        f"status {schedule.status}: {len(schedule.visits)}/{n_requests} requests placed, "
+        f"scheduled priority {schedule.objective.scheduled_priority}, "
+        f"total wait {schedule.objective.total_wait_minutes} min, {schedule.solve_seconds:.2f} s"
+    )
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from scheduling.jsonio import load_instance, schedule_to_json
+
+    try:
+        instance = load_instance(args.instance)
+    except InstanceFormatError as error:
+        return _print_problems(error, args.instance)
+    try:
+        from scheduling.solve import solve
+    except ImportError as error:
+        print(f"the CP-SAT solver is not available: {error}", file=sys.stderr)
+        return EXIT_VIOLATIONS
+    try:
+        schedule = solve(instance, time_limit=args.time_limit, workers=args.workers, seed=args.seed)
+    except InstanceContradiction as error:
+        print("status INFEASIBLE: the instance contradicts itself")
+        for reason in error.reasons:
+            print(f"  {reason}")
+        return EXIT_INFEASIBLE
+    _write(schedule_to_json(schedule), args.output)
+    print(_summary(schedule, len(instance.requests)), file=sys.stderr if not args.output else sys.stdout)
+    return EXIT_OK
+
+
+def _cmd_greedy(args: argparse.Namespace) -> int:
+    from scheduling.greedy import greedy
+    from scheduling.jsonio import load_instance, schedule_to_json
+
+    try:
+        instance = load_instance(args.instance)
+    except InstanceFormatError as error:
+        return _print_problems(error, args.instance)
+    schedule = greedy(instance)
+    _write(schedule_to_json(schedule), args.output)
+    print(_summary(schedule, len(instance.requests)), file=sys.stderr if not args.output else sys.stdout)
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from scheduling.jsonio import load_instance, load_schedule
+
+    try:
+        instance = load_instance(args.instance)
+    except InstanceFormatError as error:
+        return _print_problems(error, args.instance)
+    try:
+        schedule = load_schedule(args.schedule)
+    except InstanceFormatError as error:
+        return _print_problems(error, args.schedule)
+    violations = check(instance, schedule)
+    for violation in violations:
+        print(violation)
+    recomputed = objective(instance, schedule.visits)
+    print(
+        f"recomputed objective: scheduled priority {recomputed.scheduled_priority}, "
+        f"total wait {recomputed.total_wait_minutes} min"
+    )
+    if violations:
+        print(f"{len(violations)} violation{'s' if len(violations) != 1 else ''}")
+        return EXIT_VIOLATIONS
+    print(f"feasible: {len(schedule.visits)} visits placed, {len(schedule.unscheduled)} unscheduled")
+    return EXIT_OK
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from scheduling.generate import generate_day
+    from scheduling.jsonio import instance_to_json
+
+    if args.requests < 0 or not 0.0 <= args.booked_share <= 1.0:
+        print("requests must be >= 0 and --booked-share between 0 and 1", file=sys.stderr)
+        return EXIT_MALFORMED
+    _write(instance_to_json(generate_day(args.requests, seed=args.seed, booked_share=args.booked_share)),
+           args.output)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    if args.command == "solve":
+        return _cmd_solve(args)
+    if args.command == "greedy":
+        return _cmd_greedy(args)
+    if args.command == "check":
+        return _cmd_check(args)
+    if args.command == "generate":
+        return _cmd_generate(args)
+    from scheduling.bench import run_from_args
+
+    return run_from_args(args)
