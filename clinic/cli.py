@@ -1,0 +1,96 @@
+"""``flask --app clinic ...`` commands: db-upgrade, seed, demo-sign-ins, serve."""
+
+import os
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlmodel import Session
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(db_upgrade_command)
+    app.cli.add_command(seed_command)
+    app.cli.add_command(demo_sign_ins_command)
+    app.cli.add_command(serve_command)
+
+
+@click.command("db-upgrade")
+@with_appcontext
+def db_upgrade_command() -> None:
+    """Migrate the database to the newest schema."""
+    from clinic import db
+
+    db.upgrade(current_app.config["DATABASE_URL"])
+    click.echo(f"Database at revision {db.head_revision()}.")
+
+
+@click.command("seed")
+@with_appcontext
+@click.option("--if-empty", is_flag=True, help="Load nothing when the database already holds data.")
+@click.option("--dir", "seed_dir", type=click.Path(file_okay=False, path_type=Path), help="Seed directory.")
+def seed_command(if_empty: bool, seed_dir: Path | None) -> None:
+    """Load the demo clinic (resources, pathways, patients, users, two weeks of visits) in one transaction."""
+    from clinic.db import get_engine
+    from clinic.errors import DomainError
+    from clinic.services import seed
+
+    directory = seed_dir or Path(current_app.config["SEED_DIR"])
+    with Session(get_engine()) as session:
+        if if_empty and not seed.is_empty(session=session):
+            click.echo("Database already holds data; nothing loaded.")
+            return
+        try:
+            summary = seed.load_demo(
+                session=session,
+                directory=directory,
+                tz=current_app.config["CLINIC_TIMEZONE"],
+                local_km=current_app.config["REGION_LOCAL_KM"],
+                regional_km=current_app.config["REGION_REGIONAL_KM"],
+            )
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo("Loaded: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
+
+
+@click.command("demo-sign-ins")
+@with_appcontext
+@click.option("--dir", "seed_dir", type=click.Path(file_okay=False, path_type=Path), help="Seed directory.")
+def demo_sign_ins_command(seed_dir: Path | None) -> None:
+    """Print the demo sign-ins (user name, role, password) from seed_data/users.yaml."""
+    from clinic.errors import SeedError
+    from clinic.services import seed
+
+    try:
+        users = seed.read_users(Path(seed_dir or current_app.config["SEED_DIR"]))
+    except SeedError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("Demo sign-ins:")
+    for user in users:
+        click.echo(f"  {user.username:<12} {user.role.value:<12} password: {user.password}")
+
+
+@click.command("serve")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
+@click.option(
+    "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000"
+)
+@click.option("--workers", type=int, default=2, show_default=True)
+def serve_command(host: str, port: int, workers: int) -> None:
+    """Serve the app with gunicorn (each worker builds its own app from the same environment)."""
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Flask:
+            from clinic.app import create_app
+
+            return create_app()
+
+    click.echo(f"Serving OneVisit on http://{host}:{port}/ ({workers} workers)")
+    _Server().run()

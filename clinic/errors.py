@@ -1,0 +1,62 @@
+"""Domain errors raised by the services; the web layer turns them into translated messages.
+
+Each error carries a stable ``code`` (for translation and tests), an optional ``field`` naming the
+input that is wrong, and ``params`` for the message.
+"""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    default_code = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None, **params: Any):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+        self.params = params
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ValidationError(DomainError):
+    """Input is malformed or breaks a rule (``field`` says which)."""
+
+    default_code = "invalid"
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+    default_code = "not_found"
+
+
+class SignInError(DomainError):
+    """Unknown user, wrong password or inactive account: always the same message on purpose."""
+
+    default_code = "sign_in_failed"
+
+    def __init__(self, message: str = "Wrong user name or password.", **kw: Any):
+        super().__init__(message, **kw)
+
+
+class Conflict(DomainError):
+    """The request clashes with existing data (duplicate, capacity taken, wrong state)."""
+
+    default_code = "conflict"
+
+
+class SeedError(DomainError):
+    """A seed file is wrong; ``problems`` lists every ``file:row: field: message`` found."""
+
+    default_code = "bad_seed"
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        shown = self.problems[:20]
+        more = f"\n... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        super().__init__("Seed data rejected:\n" + "\n".join(shown) + more)

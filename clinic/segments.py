@@ -1,0 +1,60 @@
+"""Patient segments derived from stored facts, never typed in: age band, region, needs.
+
+Region thresholds are configurable (``REGION_LOCAL_KM`` / ``REGION_REGIONAL_KM``):
+local < local_km <= regional < regional_km <= long distance.
+"""
+
+import datetime as dt
+import enum
+from typing import Protocol
+
+SENIOR_AGE = 70
+
+
+class Region(enum.StrEnum):
+    LOCAL = "local"
+    REGIONAL = "regional"
+    LONG_DISTANCE = "long_distance"
+
+
+class SegmentedPatient(Protocol):
+    birth_date: dt.date
+    distance_km: float
+    needs_wheelchair: bool
+    needs_interpreter: bool
+    needs_hearing: bool
+
+
+def age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Completed years on ``day``; someone born on 29 February turns a year older on 1 March."""
+    if day < birth_date:
+        raise ValueError(f"{day.isoformat()} is before the date of birth {birth_date.isoformat()}")
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def region_for(distance_km: float, *, local_km: float = 25, regional_km: float = 50) -> Region:
+    if distance_km < 0:
+        raise ValueError(f"distance {distance_km} km is negative")
+    if not 0 < local_km <= regional_km:
+        raise ValueError(f"region thresholds must satisfy 0 < local ({local_km}) <= regional ({regional_km})")
+    if distance_km < local_km:
+        return Region.LOCAL
+    if distance_km < regional_km:
+        return Region.REGIONAL
+    return Region.LONG_DISTANCE
+
+
+def segments_for(
+    patient: SegmentedPatient, day: dt.date, *, local_km: float = 25, regional_km: float = 50
+) -> frozenset[str]:
+    """Labels such as ``{"regional", "70+", "wheelchair"}`` for ``patient`` on ``day``."""
+    labels = {region_for(patient.distance_km, local_km=local_km, regional_km=regional_km).value}
+    if age_on(patient.birth_date, day) >= SENIOR_AGE:
+        labels.add(f"{SENIOR_AGE}+")
+    if patient.needs_wheelchair:
+        labels.add("wheelchair")
+    if patient.needs_interpreter:
+        labels.add("interpreter")
+    if patient.needs_hearing:
+        labels.add("hearing")
+    return frozenset(labels)

@@ -1,0 +1,62 @@
+"""Fixtures for the clinic's persistence tests: a scratch database for migrations, the loaded demo."""
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, SQLModel
+
+from clinic.db import normalise_url
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
+TZ = "Europe/Amsterdam"
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path, database_url: str) -> Iterator[str]:
+    """A brand-new empty database of the same kind as the test database (dropped afterwards)."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    url = make_url(normalise_url(database_url))
+    name = f"onevisit_scratch_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo(engine: Engine) -> Iterator[dict]:
+    """The demo clinic loaded once for a module (tests must only read it); emptied afterwards."""
+    from clinic.services.seed import load_demo
+
+    _empty(engine)
+    now = dt.datetime.now(dt.UTC)
+    with Session(engine) as session:
+        summary = load_demo(session=session, directory=SEED_DIR, tz=TZ, now=now)
+    yield {"summary": summary, "now": now, "today": now.astimezone(ZoneInfo(TZ)).date()}
+    _empty(engine)
+
+
+@pytest.fixture
+def demo_session(demo: dict, engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+        session.rollback()

@@ -1,0 +1,178 @@
+"""Shared fixtures: one migrated test database per run, emptied after every test, and the web app on it.
+
+``DATABASE_URL`` from the environment is used when set (CI points it at a fresh PostgreSQL
+database); otherwise a SQLite file in a temporary directory.
+"""
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:  # the engine tests (tests/scheduling) never need the database libraries loaded
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+DEMO_PASSWORD = "onevisit-demo"
+_TABLES: dict[str, list] = {}
+_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from clinic.db import upgrade
+
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'onevisit-test.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator["Engine"]:
+    from clinic.db import make_engine
+
+    engine = make_engine(database_url)
+    empty_all_tables(engine)  # a reused DATABASE_URL may hold rows from an interrupted run
+    yield engine
+    engine.dispose()
+
+
+def empty_all_tables(engine: "Engine") -> None:
+    """Every migrated table (read from the database once), children first so foreign keys never object."""
+    import sqlalchemy as sa
+
+    tables = _TABLES.get(str(engine.url))
+    if tables is None:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        tables = [table for table in reversed(metadata.sorted_tables) if table.name != "alembic_version"]
+        _TABLES[str(engine.url)] = tables
+    with engine.begin() as connection:
+        for table in tables:
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def clean_db(engine: "Engine") -> Iterator["Engine"]:
+    yield engine
+    empty_all_tables(engine)
+
+
+@pytest.fixture
+def session(clean_db: "Engine") -> Iterator["Session"]:
+    from sqlmodel import Session
+
+    with Session(clean_db, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def app_config(database_url: str) -> dict:
+    """Settings for the test app; a test may change them before asking for ``app``."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "WTF_CSRF_ENABLED": True,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict, clean_db: "Engine"):
+    from clinic import create_app
+
+    app = create_app(app_config)
+    yield app
+    engine = app.extensions.get("onevisit.engine")
+    if engine is not None:
+        engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token_from(html: str) -> str:
+    match = _TOKEN.search(html)
+    if not match:
+        raise AssertionError("no csrf_token field in the page")
+    return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def form_token() -> Callable:
+    """``form_token(client, "/sign-in")``: the CSRF token of the form on that page."""
+
+    def read(client, path: str) -> str:
+        response = client.get(path)
+        return csrf_token_from(response.get_data(as_text=True))
+
+    return read
+
+
+@pytest.fixture
+def post_form(form_token: Callable) -> Callable:
+    """``post_form(client, path, data, form_page=None)``: POST like a browser, with the page's CSRF token."""
+
+    def post(client, path: str, data: dict, *, form_page: str | None = None, **kwargs):
+        token = form_token(client, form_page or path)
+        return client.post(path, data={**data, "csrf_token": token}, **kwargs)
+
+    return post
+
+
+@pytest.fixture
+def signed_in(session: "Session", post_form: Callable) -> Callable:
+    """``signed_in(client, role, **user_fields) -> User``: create a user with that role and sign in."""
+    from tests.factories import make_user
+
+    def sign_in(client, role, *, username: str | None = None, password: str = DEMO_PASSWORD, **fields):
+        value = getattr(role, "value", role)
+        user = make_user(session, username=username or value, password=password, role=role, **fields)
+        response = post_form(client, "/sign-in", {"username": user.username, "password": password})
+        assert response.status_code == 302, f"sign-in as {user.username} failed: {response.status_code}"
+        return user
+
+    return sign_in
+
+
+@pytest.fixture
+def desk_client(client, signed_in: Callable):
+    from clinic.models import Role
+
+    signed_in(client, Role.FRONT_DESK, username="desk", display_name="Dana Desk")
+    return client
+
+
+@pytest.fixture
+def coordinator_client(client, signed_in: Callable):
+    from clinic.models import Role
+
+    signed_in(client, Role.COORDINATOR, username="coordinator", display_name="Cor Coordinator")
+    return client
+
+
+@pytest.fixture
+def volunteer_client(client, session: "Session", signed_in: Callable):
+    """Signed in as ``volunteer``, linked to a volunteer record named Vera Volunteer."""
+    from clinic.models import Role, Volunteer
+
+    volunteer = Volunteer(name="Vera Volunteer", phone="+31612345678", languages=["nl", "en"])
+    session.add(volunteer)
+    session.commit()
+    signed_in(
+        client, Role.VOLUNTEER, username="volunteer", display_name="Vera Volunteer", volunteer_id=volunteer.id
+    )
+    return client
+
+
+@pytest.fixture
+def admin_client(client, signed_in: Callable):
+    from clinic.models import Role
+
+    signed_in(client, Role.ADMIN, username="admin", display_name="Ada Admin")
+    return client

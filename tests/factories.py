@@ -1,0 +1,163 @@
+"""Small factories for tests: each commits and returns the object; arguments override the defaults."""
+
+import datetime as dt
+import itertools
+from typing import Any
+
+from sqlmodel import Session
+
+from clinic.models import (
+    Pathway,
+    PathwayStep,
+    PathwayStepDependency,
+    Patient,
+    Resource,
+    ResourceHours,
+    ResourceKind,
+    Role,
+    StepStatus,
+    StepType,
+    User,
+    Visit,
+    VisitStatus,
+    VisitStep,
+)
+from clinic.services.users import create_user
+
+_counter = itertools.count(1)
+TZ = "Europe/Amsterdam"
+
+
+def _n() -> int:
+    return next(_counter)
+
+
+def make_user(
+    session: Session,
+    *,
+    username: str = "desk",
+    password: str = "secret-pass",
+    role: Role = Role.FRONT_DESK,
+    **kw: Any,
+) -> User:
+    kw.setdefault("display_name", username.replace("-", " ").title())
+    return create_user(session=session, username=username, password=password, role=role, **kw)
+
+
+def make_patient(session: Session, **kw: Any) -> Patient:
+    n = _n()
+    values: dict[str, Any] = {
+        "mrn": f"T{n:06d}",
+        "given_name": "Anna",
+        "family_name": f"Tester{n}",
+        "birth_date": dt.date(1960, 5, 17),
+        "phone": f"+3197010{500000 + n:06d}",
+        "language": "nl",
+        "channel": "sms",
+        "address_line": f"Teststraat {n}",
+        "postcode": "1234 AB",
+        "city": "Utrecht",
+        "distance_km": 10.0,
+        "consent": True,
+    }
+    values.update(kw)
+    patient = Patient(**values)
+    session.add(patient)
+    session.commit()
+    return patient
+
+
+def make_resource(
+    session: Session,
+    *,
+    code: str | None = None,
+    kind: ResourceKind = ResourceKind.CONSULT,
+    capacity: int = 1,
+    hours: tuple[tuple[int, dt.time, dt.time], ...] | None = None,
+    **kw: Any,
+) -> Resource:
+    """A resource open Monday-Friday 08:00-17:00 unless ``hours`` (weekday, opens, closes) says otherwise."""
+    code = code or f"{kind.value}-{_n()}"
+    resource = Resource(code=code, name=kw.pop("name", code), kind=kind, capacity=capacity, **kw)
+    if hours is None:
+        hours = tuple((wd, dt.time(8), dt.time(17)) for wd in range(5))
+    resource.hours = [ResourceHours(weekday=wd, opens=o, closes=c) for wd, o, c in hours]
+    session.add(resource)
+    session.commit()
+    return resource
+
+
+def make_step_type(session: Session, *, kind: ResourceKind, minutes: int, **kw: Any) -> StepType:
+    code = kw.pop("code", f"{kind.value}-{minutes}-{_n()}")
+    step_type = StepType(
+        code=code,
+        name=kw.pop("name", code),
+        resource_kind=kind,
+        default_minutes=minutes,
+        tariff_cents=1000,
+        **kw,
+    )
+    session.add(step_type)
+    session.commit()
+    return step_type
+
+
+def make_pathway(session: Session, *, code: str | None = None, name: str = "Check-up", **kw: Any) -> Pathway:
+    """A tiny 3-step pathway: registration (10) -> consult (20, 0-60 min later) -> checkout (10)."""
+    code = code or f"check-{_n()}"
+    pathway = Pathway(code=code, name=name, **kw)
+    specs = [
+        ("reg", ResourceKind.REGISTRATION, 10),
+        ("cons", ResourceKind.CONSULT, 20),
+        ("out", ResourceKind.CHECKOUT, 10),
+    ]
+    steps = []
+    for sequence, (step_code, kind, minutes) in enumerate(specs, start=1):
+        step_type = make_step_type(session, kind=kind, minutes=minutes, name=step_code.title())
+        steps.append(PathwayStep(code=step_code, sequence=sequence, step_type=step_type))
+    pathway.steps = steps
+    session.add(pathway)
+    session.flush()
+    steps[1].dependencies = [PathwayStepDependency(depends_on=steps[0], min_gap=0, max_gap=60)]
+    steps[2].dependencies = [PathwayStepDependency(depends_on=steps[1], min_gap=0)]
+    session.commit()
+    return pathway
+
+
+def make_visit(
+    session: Session,
+    *,
+    patient: Patient | None = None,
+    pathway: Pathway | None = None,
+    day: dt.date | None = None,
+    start: dt.datetime | None = None,
+    status: VisitStatus = VisitStatus.BOOKED,
+    resources: dict[ResourceKind, Resource] | None = None,
+) -> Visit:
+    """A visit on ``day``; with ``start`` (aware) its steps are planned back to back on matching resources
+    (made on the fly when ``resources`` lacks a kind)."""
+    patient = patient or make_patient(session)
+    pathway = pathway or make_pathway(session)
+    day = day or dt.date.today()
+    visit = Visit(patient_id=patient.id, pathway_id=pathway.id, date=day, status=status)
+    if start is not None:
+        resources = dict(resources or {})
+        cursor = start
+        for step in pathway.steps:
+            kind = step.step_type.resource_kind
+            if kind not in resources:
+                resources[kind] = make_resource(session, kind=kind)
+            end = cursor + dt.timedelta(minutes=step.duration)
+            visit.steps.append(
+                VisitStep(
+                    pathway_step_id=step.id,
+                    resource_id=resources[kind].id,
+                    planned_start=cursor,
+                    planned_end=end,
+                    status=StepStatus.PLANNED,
+                )
+            )
+            cursor = end
+    session.add(visit)
+    session.commit()
+    return visit
