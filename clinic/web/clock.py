@@ -1,0 +1,14 @@
+""" "Today" and "now" as the clinic sees them (its configured time zone, not the server's)."""
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def clinic_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+
+
+def clinic_today() -> date:
+    return datetime.now(UTC).astimezone(clinic_zone()).date()

@@ -1,0 +1,30 @@
+"""Translated names for the values the domain stores as codes (visit statuses, segments, weekdays)."""
+
+from flask_babel import lazy_gettext as _l
+
+VISIT_STATUS_LABELS = {
+    "requested": _l("Requested"),
+    "booked": _l("Booked"),
+    "confirmed": _l("Confirmed"),
+    "checked_in": _l("Checked in"),
+    "in_progress": _l("In progress"),
+    "completed": _l("Completed"),
+    "cancelled": _l("Cancelled"),
+    "no_show": _l("No-show"),
+}
+
+SEGMENT_LABELS = {
+    "local": _l("Local"),
+    "regional": _l("Regional"),
+    "long_distance": _l("Long distance"),
+    "70+": _l("70+"),
+    "wheelchair": _l("Wheelchair"),
+    "interpreter": _l("Interpreter"),
+    "hearing": _l("Hearing support"),
+}
+
+
+def label(mapping: dict, code: object) -> str:
+    """The translated label of ``code`` (an enum member or its value); unknown codes are shown as they are."""
+    value = str(getattr(code, "value", code))
+    return str(mapping.get(value, value))
