@@ -8,6 +8,7 @@ Times are minutes after midnight. ``EXAMPLES`` is the folder of the spec's examp
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +16,19 @@ import pytest
 
 from scheduling.instance import DAY_MINUTES, Instance, PlacedStep, Request, Resource, Step, Visit
 
-EXAMPLES = Path("/work/shared/specs/examples")
+
+def _examples() -> Path:
+    """The spec's example days: ``ONEVISIT_SPECS_DIR``, else ``../shared/specs`` beside the project."""
+    root = Path(__file__).resolve().parents[2]
+    candidates = [Path(d) for d in (os.environ.get("ONEVISIT_SPECS_DIR"),) if d]
+    candidates += [root.parent / "shared" / "specs", Path("/work/shared/specs")]
+    for specs in candidates:
+        if (specs / "examples").is_dir():
+            return specs / "examples"
+    raise RuntimeError(f"the spec's example instances are missing: looked in {', '.join(map(str, candidates))}")
+
+
+EXAMPLES = _examples()
 EXAMPLE_FILES = sorted(EXAMPLES.glob("day-*.json"))
 
 

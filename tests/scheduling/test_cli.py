@@ -10,8 +10,9 @@ from scheduling.errors import InstanceContradiction
 from scheduling.generate import generate_day
 from scheduling.greedy import greedy
 from scheduling.jsonio import instance_to_json, schedule_to_json
+from tests.scheduling.conftest import EXAMPLES
 
-EXAMPLE = Path("/work/shared/specs/examples/day-20.json")
+EXAMPLE = EXAMPLES / "day-20.json"
 
 
 @pytest.fixture

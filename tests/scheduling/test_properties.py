@@ -55,7 +55,8 @@ def requests(draw, index: int, resource_ids: dict[str, list[str]]) -> Request:
     request = Request(f"r-{index}", f"p-{index}", tuple(steps), priority=draw(st.integers(1, 3)))
     opens = draw(st.integers(84, 150)) * 5
     arrival = (opens, opens + draw(st.integers(0, 48)) * 5) if draw(st.booleans()) else None
-    leave_by = draw(st.integers(150, 230)) * 5 if draw(st.booleans()) else None
+    earliest_leave = opens // 5 + 1 if arrival else 150  # the contract: leave_by after the arrival window opens
+    leave_by = draw(st.integers(max(150, earliest_leave), 230)) * 5 if draw(st.booleans()) else None
     max_visit = critical_path(request) + draw(st.integers(0, 120)) if draw(st.booleans()) else None
     requires = frozenset({"wheelchair"}) if draw(st.integers(0, 4)) == 0 else frozenset()
     return Request(request.id, request.patient, request.steps, request.priority, arrival, leave_by, max_visit,

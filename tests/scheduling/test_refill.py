@@ -120,7 +120,7 @@ def test_offers_on_generated_days_are_valid(seed, cancel, shift):
     day = dataclasses.replace(full, booked=tuple(v for v in full.booked if v.request != gone), requests=())
     cands = [Candidate(r, priority=r.priority, days_waited=n) for n, r in enumerate(full.requests[:12])]
     movable = frozenset(v.request for v in day.booked[::2])
-    plain = rank_refill(day, cands, now=420)
+    plain = rank_refill(day, cands, now=420, limit=20)
     offers = rank_refill(day, cands, now=420, shift_minutes=shift, movable=movable, limit=20)
     fits = {o.request for o in plain}
     assert fits <= {o.request for o in offers}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from scheduling.check import check
@@ -11,8 +9,7 @@ from scheduling.errors import InstanceFormatError
 from scheduling.jsonio import load_instance
 from scheduling.replan import replan
 from scheduling.solve import solve
-
-EXAMPLES = Path("/work/shared/specs/examples")
+from tests.scheduling.conftest import EXAMPLES
 
 
 def steps_of(result, rid):

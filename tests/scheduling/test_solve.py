@@ -4,7 +4,6 @@ deterministic, and refusing contradictory instances."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,7 @@ from scheduling.jsonio import load_instance
 from scheduling.lns import Search, plan_score
 from scheduling.model import Day, plan_from_visits
 from scheduling.solve import solve
-
-EXAMPLES = Path("/work/shared/specs/examples")
+from tests.scheduling.conftest import EXAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +107,9 @@ def test_unplaceable_request_gets_a_reason(mk):
     assert check(inst, schedule) == []
     assert [u.request for u in schedule.unscheduled] == ["x"]
     assert schedule.unscheduled[0].reason
+
+
+def test_same_seed_same_schedule_with_two_workers(day20):
+    runs = [solve(day20, time_limit=3.0, workers=2, seed=1) for _ in range(2)]
+    assert runs[0].visits == runs[1].visits
+    assert runs[0].objective == runs[1].objective
