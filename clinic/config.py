@@ -37,6 +37,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REGION_LOCAL_KM": 25,
         "REGION_REGIONAL_KM": 50,
         "CURRENCY": "EUR",
+        "VAT_RATE_BP": None,  # None: each step type's own rate (0 % in the demo); else every invoice line
         "SEED_DIR": str(SEED_DIR),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -47,7 +48,50 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
         "WTF_CSRF_TIME_LIMIT": 10 * 3600,
         "PROXY_COUNT": 0,
+        # messaging (see ``MESSAGING_SETTINGS_DOC``): Twilio when SID, token and number are all set,
+        # SMTP e-mail when SMTP_HOST is set, the development channel otherwise
+        "TWILIO_ACCOUNT_SID": "",
+        "TWILIO_AUTH_TOKEN": "",
+        "TWILIO_FROM_NUMBER": "",
+        "TWILIO_API_BASE_URL": "",
+        "TWILIO_WEBHOOK_SECRET": "",
+        "TWILIO_TIMEOUT_SECONDS": 10,
+        "SMTP_HOST": "",
+        "SMTP_PORT": 25,
+        "SMTP_USERNAME": "",
+        "SMTP_PASSWORD": "",
+        "SMTP_FROM": "onevisit@localhost",
+        "SMTP_STARTTLS": False,
+        "SMTP_TIMEOUT_SECONDS": 10,
+        "PUBLIC_BASE_URL": "",
+        "DESK_PHONE": "",
     }
+
+
+MESSAGING_SETTINGS_DOC = """Messaging settings (environment ``ONEVISIT_<NAME>``):
+
+``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_FROM_NUMBER``
+    Twilio credentials and the E.164 number SMS and calls come from; with all three set, SMS and
+    voice go through Twilio, otherwise through the development channel (visible in the Outbox).
+``TWILIO_API_BASE_URL``
+    Where the Twilio REST client sends its requests instead of ``https://api.twilio.com`` (tests point
+    it at a local fake server); empty means Twilio itself.
+``TWILIO_WEBHOOK_SECRET``
+    The SharedKey secret for webhooks that carry ``X-Twilio-Webhooks-Signature-Settings``; without it
+    (and for the classic signature) webhooks are checked with ``TWILIO_AUTH_TOKEN``. Without either,
+    every webhook is refused.
+``TWILIO_TIMEOUT_SECONDS``
+    How long one request to Twilio may take before it counts as a retryable failure (default 10).
+``SMTP_HOST``, ``SMTP_PORT``, ``SMTP_USERNAME``, ``SMTP_PASSWORD``, ``SMTP_FROM``, ``SMTP_STARTTLS``,
+``SMTP_TIMEOUT_SECONDS``
+    E-mail goes through this SMTP server when ``SMTP_HOST`` is set, else the development channel.
+``PUBLIC_BASE_URL``
+    The address Twilio reaches this app at, e.g. ``https://onevisit.example.org``: webhook signatures
+    are computed over the public URL, which differs from the one Flask sees behind a proxy; also the
+    base of the status-callback and voice URLs handed to Twilio. Empty: the request's own URL.
+``DESK_PHONE``
+    The front desk's number: given in HELP replies and dialled when a caller presses 3.
+"""
 
 
 def _coerce(key: str, raw: str, default: Any) -> Any:
@@ -107,6 +151,21 @@ def development_secret_key(instance_path: str) -> str:
     return key
 
 
+def vat_rate_bp(raw: Any) -> int | None:
+    """``VAT_RATE_BP``: empty means "each step type's own rate"; else 0-10000 basis points (2100 = 21 %)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 10000:
+        raise ConfigError(
+            f"VAT_RATE_BP={raw!r}: expected basis points from 0 to 10000 (900 = 9 %, 2100 = 21 %) or empty"
+        )
+    return value
+
+
 def finish(config: dict[str, Any], instance_path: str) -> None:
     """Fill derived settings and refuse settings that cannot work, with a message naming them."""
     relaxed = is_relaxed(config)
@@ -137,5 +196,6 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
             "REGION_LOCAL_KM must be above 0 and at most REGION_REGIONAL_KM "
             f"(got {config['REGION_LOCAL_KM']} and {config['REGION_REGIONAL_KM']})"
         )
+    config["VAT_RATE_BP"] = vat_rate_bp(config.get("VAT_RATE_BP"))
     if str(config["DATABASE_URL"]).startswith("postgres://"):
         config["DATABASE_URL"] = "postgresql://" + str(config["DATABASE_URL"]).removeprefix("postgres://")

@@ -678,3 +678,232 @@ class AuditEvent(SQLModel, table=True):
 def table_names() -> list[str]:
     """Every table, parents first (children last): empty them in reverse."""
     return [table.name for table in SQLModel.metadata.sorted_tables]
+
+
+# --- check-in and journey (issue 4, journey) ----------------------------------------------------
+
+
+class VisitCheckin(SQLModel, table=True):
+    """What the front desk records when a patient arrives: when and by whom, how late, and the
+    arrangements of the day (coffee voucher for long-distance patients, transport, volunteer, interpreter)."""
+
+    __tablename__ = "visit_checkin"
+    __table_args__ = (
+        sa.UniqueConstraint("visit_id"),
+        sa.UniqueConstraint("coffee_voucher"),
+        sa.CheckConstraint("late_minutes >= 0", name="late_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: int = Field(foreign_key="visit.id", ondelete="CASCADE")
+    checked_in_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+    checked_in_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    late_minutes: int = 0
+    coffee_voucher: str | None = Field(default=None, max_length=16)
+    transport_booked: bool = False
+    volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id", ondelete="SET NULL")
+    interpreter_needed: bool = False
+    notes: str = Field(default="", max_length=500)
+
+
+# --- booking (issue 4: the Book flow) -------------------------------------------------------------
+
+
+class BookingLock(SQLModel, table=True):
+    """One row per clinic day, updated first thing by every booking of that day: the row lock
+    (PostgreSQL) or the write lock it takes (SQLite) serialises the capacity re-check and the insert."""
+
+    __tablename__ = "booking_lock"
+    __table_args__ = (sa.CheckConstraint("version >= 0", name="version_not_negative"),)
+
+    day: dt.date = Field(primary_key=True)
+    version: int = 0
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+
+
+# --- refill: waitlist offers (0004_refill) ------------------------------------------------------
+
+
+class OfferChannel(enum.StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+
+
+class OfferStatus(enum.StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    TAKEN = "taken"
+    WITHDRAWN = "withdrawn"
+
+
+class WaitlistOffer(SQLModel, table=True):
+    """A freed place offered to a waiting patient: the cancelled visit it comes from, the proposed
+    itinerary (engine minutes on ``day``), which wave it went out in and how it was answered."""
+
+    __tablename__ = "waitlist_offer"
+    __table_args__ = (
+        sa.CheckConstraint("wave >= 1", name="wave_positive"),
+        sa.CheckConstraint("expires_at > sent_at", name="expires_after_sent"),
+        sa.Index("ix_waitlist_offer_source_status", "source_visit_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="waitlist_entry.id", ondelete="CASCADE", index=True)
+    source_visit_id: int = Field(foreign_key="visit.id", ondelete="CASCADE")
+    day: dt.date
+    slot_start: dt.datetime = Field(sa_column=_utc_column())
+    itinerary: dict[str, Any] = Field(sa_column=_json_column())
+    channel: OfferChannel = Field(sa_column=_enum_column(OfferChannel, "channel"))
+    wave: int = 1
+    sent_at: dt.datetime = Field(sa_column=_utc_column())
+    expires_at: dt.datetime = Field(sa_column=_utc_column())
+    status: OfferStatus = Field(
+        default=OfferStatus.OPEN, sa_column=_enum_column(OfferStatus, "status", default=OfferStatus.OPEN)
+    )
+    answered_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    seconds_after_cancel: int | None = Field(default=None, description="time from the cancellation to this offer")
+    booked_visit_id: int | None = Field(default=None, foreign_key="visit.id", ondelete="SET NULL")
+
+    entry: WaitlistEntry | None = Relationship()
+
+
+# --- outreach: rule sets, the outbox, the dispatcher's lease (issue 5, 0006_outreach) -----------
+
+
+class OutboxStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    WITHDRAWN = "withdrawn"
+    SKIPPED = "skipped"
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One planned message of one visit's outreach: unique per (visit, action, due time), so a
+    re-plan finds its rows again; a reschedule withdraws the old due time and queues the new one."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        sa.UniqueConstraint("visit_id", "action", "due_at"),
+        sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        sa.Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: int = Field(foreign_key="visit.id", ondelete="CASCADE", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    action: str = Field(max_length=60)
+    rule_id: str = Field(max_length=80)
+    due_at: dt.datetime = Field(sa_column=_utc_column())
+    next_attempt_at: dt.datetime = Field(sa_column=_utc_column())
+    status: OutboxStatus = Field(
+        default=OutboxStatus.QUEUED,
+        sa_column=_enum_column(OutboxStatus, "status", default=OutboxStatus.QUEUED),
+    )
+    channel: Channel = Field(sa_column=_enum_column(Channel, "channel"))
+    fallback_channel: Channel | None = Field(
+        default=None, sa_column=_enum_column(Channel, "fallback_channel", nullable=True)
+    )
+    language: Language = Field(sa_column=_enum_column(Language, "language"))
+    essential: bool = True
+    recipient: str = Field(max_length=254)
+    body: str = Field(max_length=2000)
+    attempts: int = 0
+    on_call_list: bool = False
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    provider_id: str | None = Field(default=None, max_length=80, index=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow,
+        sa_column=sa.Column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
+    )
+
+
+class OutreachRuleSet(SQLModel, table=True):
+    """A version of the clinic's outreach rules: the newest row is in force. ``text`` is the validated
+    YAML exactly as uploaded, so the coordinator sees and edits what they wrote."""
+
+    __tablename__ = "outreach_rule_set"
+    __table_args__ = (sa.CheckConstraint("version >= 1", name="version_positive"), sa.UniqueConstraint("version"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int
+    filename: str = Field(max_length=200)
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+
+
+class DispatcherLease(SQLModel, table=True):
+    """Who may dispatch right now: one row per lease name, held by ``owner`` until ``expires_at``."""
+
+    __tablename__ = "dispatcher_lease"
+
+    name: str = Field(primary_key=True, max_length=40)
+    owner: str = Field(max_length=80)
+    expires_at: dt.datetime = Field(sa_column=_utc_column())
+    heartbeat_at: dt.datetime = Field(sa_column=_utc_column())
+
+
+apscheduler_jobs = sa.Table(
+    "apscheduler_jobs",
+    SQLModel.metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary(), nullable=False),
+)
+"""APScheduler 3's ``SQLAlchemyJobStore`` table, created by the migration so the schema stays the models'."""
+
+
+# --- invoicing: checkout (migration 0005_invoicing) ---------------------------------------------
+
+OPEN_INVOICE_WHERE = "status = 'issued' AND credit_for_id IS NULL"
+sa.Index(
+    "ux_invoice_open_visit",
+    Invoice.__table__.c.visit_id,  # type: ignore[attr-defined]
+    unique=True,
+    sqlite_where=sa.text(OPEN_INVOICE_WHERE),
+    postgresql_where=sa.text(OPEN_INVOICE_WHERE),
+)
+"""At most one issued (not credited) invoice per visit: checking a visit out twice is impossible."""
+sa.Index(
+    "ux_invoice_credit_for",
+    Invoice.__table__.c.credit_for_id,  # type: ignore[attr-defined]
+    unique=True,
+    sqlite_where=sa.text("credit_for_id IS NOT NULL"),
+    postgresql_where=sa.text("credit_for_id IS NOT NULL"),
+)
+"""At most one credit note per invoice."""
+
+
+# --- messaging: inbound SMS and voice answers (issue 5, migration 0007_messaging) ----------------
+
+
+class InboundMessage(SQLModel, table=True):
+    """An SMS (or a key pressed in a call) received from a patient, what it was taken to mean and
+    what was answered; ``provider_id`` (Twilio's MessageSid/CallSid) makes a retried webhook harmless."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (
+        sa.UniqueConstraint("provider_id"),
+        sa.Index("ix_inbound_message_from_number_received_at", "from_number", "received_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+    channel: Channel = Field(sa_column=_enum_column(Channel, "channel"))
+    provider_id: str | None = Field(default=None, max_length=80)
+    from_number: str = Field(max_length=32)
+    body: str = Field(default="", max_length=1600)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", ondelete="SET NULL", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", ondelete="SET NULL")
+    keyword: str | None = Field(default=None, max_length=20)
+    outcome: str = Field(max_length=40)
+    reply: str = Field(default="", max_length=1600)
