@@ -1,0 +1,267 @@
+"""Twilio's webhooks: inbound SMS, the reminder call's TwiML and its keys, delivery status callbacks.
+
+Every request must carry a valid ``X-Twilio-Signature`` (``RequestValidator``) computed over the URL
+Twilio called: behind a proxy that is ``PUBLIC_BASE_URL`` + the path, not what Flask sees. A forged or
+unsigned request gets 403 and changes nothing. CSRF does not apply (Twilio cannot carry a token; the
+signature is the proof), so the blueprint is exempt. Replies are built with ``twilio.twiml``.
+
+The URLs handed to Twilio come from ``outreach.channels.twilio_urls`` (no Flask needed: the Twilio
+channels fill them in from ``PUBLIC_BASE_URL`` for the dispatcher); ``voice_url`` and
+``status_callback_url`` here are the same inside a request.
+"""
+
+import datetime as dt
+import logging
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from clinic.db import get_session
+from clinic.errors import DomainError
+from clinic.extensions import csrf
+from clinic.services import inbound
+from clinic.services.patient_texts import VOICE_LANGUAGES
+from clinic.web.outreach_hook import replan_visit_outreach
+from outreach.channels import twilio_urls
+
+bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+csrf.exempt(bp)
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+
+
+# --- URLs for Twilio ------------------------------------------------------------------------------
+
+
+def voice_key(visit_id: int) -> str:
+    """An opaque key naming the visit a reminder call is about (signed: not guessable from an id)."""
+    return twilio_urls.voice_key(current_app.config["SECRET_KEY"], visit_id)
+
+
+def visit_for_key(key: str) -> int | None:
+    return twilio_urls.visit_for_key(current_app.config["SECRET_KEY"], key)
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """The absolute URL Twilio should use for ``endpoint`` (``PUBLIC_BASE_URL`` when configured)."""
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def voice_url(visit_id: int) -> str:
+    return public_url("twilio.voice", key=voice_key(visit_id))
+
+
+def status_callback_url() -> str:
+    return public_url("twilio.status")
+
+
+# --- signature ------------------------------------------------------------------------------------
+
+
+def requested_url() -> str:
+    """The URL Twilio signed: the configured public base plus path and query, else the request's own."""
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def signature_is_valid() -> bool:
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    settings = request.headers.get(SETTINGS_HEADER)
+    secret = str(current_app.config.get("TWILIO_AUTH_TOKEN") or "")
+    if settings:
+        secret = str(current_app.config.get("TWILIO_WEBHOOK_SECRET") or "") or secret
+    if not signature or not secret:
+        return False
+    params = request.form if request.method == "POST" else {}
+    try:
+        return RequestValidator(secret).validate(
+            requested_url(), params, signature, algorithm=get_signature_algorithm(settings)
+        )
+    except (ValueError, TypeError):
+        return False
+
+
+def signed(view):
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any):
+        if not signature_is_valid():
+            log.warning("refused an unsigned or forged Twilio webhook to %s", request.path)
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _now() -> dt.datetime:
+    fixed = current_app.config.get("MESSAGING_NOW") if current_app.config.get("TESTING") else None
+    return fixed() if callable(fixed) else dt.datetime.now(dt.UTC)
+
+
+def _tz() -> str:
+    return str(current_app.config["CLINIC_TIMEZONE"])
+
+
+def _xml(twiml: Any, status: int = 200) -> Response:
+    return Response(str(twiml), status=status, mimetype="text/xml")
+
+
+def _next_wave(session) -> Any:
+    """After a cancellation or the last "no" of a wave: SMS the next candidates at once (never fails the reply)."""
+
+    def after(visit_id: int) -> None:
+        from outreach.channels.registry import channels_from_config
+        from outreach.offers_sms import send_offer_wave
+
+        replan_visit_outreach(visit_id)  # the cancelled visit's reminders are withdrawn
+        try:
+            send_offer_wave(
+                session=session, visit_id=visit_id, now=_now(), channels=channels_from_config(current_app.config),
+                tz=_tz(), status_callback=status_callback_url(),
+            )
+        except Exception:  # noqa: BLE001 - the patient's reply must still go out; the job retries
+            session.rollback()
+            log.exception("sending the next wave of offers for visit %s failed", visit_id)
+
+    return after
+
+
+# --- SMS -----------------------------------------------------------------------------------------
+
+
+@bp.post("/sms")
+@signed
+def sms() -> Response:
+    sender = request.form.get("From", "").strip()
+    if not sender:
+        return _xml(MessagingResponse(), 400)
+    session = get_session()
+    try:
+        result = inbound.handle_sms(
+            session=session,
+            from_number=sender,
+            body=request.form.get("Body", ""),
+            now=_now(),
+            provider_id=request.form.get("MessageSid") or request.form.get("SmsSid") or None,
+            desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
+            tz=_tz(),
+            after_cancel=_next_wave(session),
+        )
+    except DomainError:
+        session.rollback()
+        log.exception("inbound SMS could not be handled")
+        return _xml(MessagingResponse())
+    if result.outcome == "offer_accepted" and result.visit_id:
+        replan_visit_outreach(result.visit_id)  # the new visit gets its confirmation and reminders
+    reply = MessagingResponse()
+    if result.reply:
+        reply.message(result.reply)
+    return _xml(reply)
+
+
+# --- voice ---------------------------------------------------------------------------------------
+
+
+def _visit_or_404(key: str) -> int:
+    visit_id = visit_for_key(key)
+    if visit_id is None:
+        abort(404)
+    return visit_id
+
+
+@bp.route("/voice/<key>", methods=["GET", "POST"])
+@signed
+def voice(key: str) -> Response:
+    visit_id = _visit_or_404(key)
+    session = get_session()
+    try:
+        visit = inbound.visit_service.get_visit(session=session, visit_id=visit_id)
+    except DomainError:
+        abort(404)
+    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=_tz())
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    response = VoiceResponse()
+    gather = Gather(
+        num_digits=1, action=public_url("twilio.gather", key=key), method="POST", timeout=8, language=say_language
+    )
+    gather.say(intro, language=say_language)
+    gather.say(menu, language=say_language)
+    response.append(gather)
+    response.say(inbound.call_goodbye(language), language=say_language)
+    response.hangup()
+    return _xml(response)
+
+
+@bp.post("/voice/<key>/gather")
+@signed
+def gather(key: str) -> Response:
+    visit_id = _visit_or_404(key)
+    session = get_session()
+    try:
+        result = inbound.handle_call_choice(
+            session=session,
+            visit_id=visit_id,
+            digits=request.form.get("Digits", ""),
+            now=_now(),
+            call_sid=request.form.get("CallSid") or None,
+            from_number=request.form.get("To", ""),  # the patient is the called party
+            tz=_tz(),
+            after_cancel=_next_wave(session),
+        )
+    except DomainError:
+        session.rollback()
+        abort(404)
+    say_language = VOICE_LANGUAGES.get(result.language, "en-GB")
+    response = VoiceResponse()
+    response.say(result.reply, language=say_language)
+    if result.outcome == "desk":
+        desk = str(current_app.config.get("DESK_PHONE") or "")
+        if desk:
+            response.dial(desk)
+        else:
+            response.say(inbound.desk_unavailable(result.language), language=say_language)
+            response.hangup()
+    elif result.outcome == "unknown":
+        response.redirect(public_url("twilio.voice", key=key), method="POST")
+    else:
+        response.hangup()
+    return _xml(response)
+
+
+# --- delivery status -------------------------------------------------------------------------------
+
+
+@bp.post("/status")
+@signed
+def status() -> Response:
+    provider_id = request.form.get("MessageSid") or request.form.get("CallSid") or ""
+    state = request.form.get("MessageStatus") or request.form.get("CallStatus") or ""
+    if not provider_id or not state:
+        return Response(status=400)
+    session = get_session()
+    try:
+        inbound.record_delivery(
+            session=session,
+            provider_id=provider_id,
+            status=state.strip().lower(),
+            now=_now(),
+            error_code=request.form.get("ErrorCode") or None,
+            tz=_tz(),
+        )
+    except DomainError:
+        session.rollback()
+    return Response(status=204)

@@ -1,0 +1,156 @@
+"""Outreach screens: the outbox with filters, the rules editor (a bad file is rejected whole), the preview."""
+
+import datetime as dt
+import io
+
+from sqlmodel import select
+
+from clinic.models import OutboxMessage, OutboxStatus, OutreachRuleSet, Role
+from clinic.services import outreach
+from tests.factories import make_pathway, make_patient, make_visit
+
+TZ = "Europe/Amsterdam"
+
+
+def planned_visit(session, *, day_offset=10, **patient_fields):
+    now = dt.datetime.now(dt.UTC)
+    start = (now + dt.timedelta(days=day_offset)).replace(hour=9, minute=0, second=0, microsecond=0)
+    patient = make_patient(session, **patient_fields)
+    visit = make_visit(session, patient=patient, pathway=make_pathway(session), day=start.date(), start=start)
+    visit.booked_at = now
+    session.add(visit)
+    session.commit()
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now, tz=TZ)
+    return visit
+
+
+def test_outbox_lists_every_message_with_its_status(desk_client, session):
+    visit = planned_visit(session, given_name="Olga", distance_km=80)
+    html = desk_client.get("/outbox").get_data(as_text=True)
+    assert "Olga" in html and "Booking confirmation" in html and "Coffee voucher" in html and "Queued" in html
+    assert 'href="/outbox"' in html  # in the header navigation
+    row = session.exec(select(OutboxMessage).where(OutboxMessage.action == "reminder")).one()
+    row.status = OutboxStatus.FAILED
+    row.on_call_list = True
+    session.add(row)
+    session.commit()
+    filtered = desk_client.get("/outbox?status=failed").get_data(as_text=True)
+    assert f'id="message-{row.id}"' in filtered and "Call the patient" in filtered
+    assert "Coffee voucher" not in filtered.split("<tbody>")[1]
+    call_list = desk_client.get("/outbox?call_list=y").get_data(as_text=True)
+    assert f'id="message-{row.id}"' in call_list
+    assert visit.id
+
+
+def test_outbox_filters_refuse_nonsense_without_a_500(desk_client):
+    assert desk_client.get("/outbox?status=exploded").status_code == 400
+    assert desk_client.get("/outbox?day=31-31-2026").status_code == 400
+    assert desk_client.get("/outbox?channel=pigeon&day=").status_code == 400
+
+
+def test_outbox_and_rules_need_the_right_role(client, volunteer_client):
+    assert volunteer_client.get("/outbox").status_code == 403
+    assert volunteer_client.get("/outreach/rules").status_code == 403
+
+
+def test_the_front_desk_cannot_edit_rules(desk_client):
+    assert desk_client.get("/outreach/rules").status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    response = client.get("/outbox")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+
+
+def test_coordinator_sees_and_replaces_the_rules(coordinator_client, session, post_form):
+    html = coordinator_client.get("/outreach/rules").get_data(as_text=True)
+    assert "regional-reminder-call" in html and "region = regional" in html and "7d before the visit" in html
+    text = outreach.rules_in_force(session=session).text.replace("offset: -2d", "offset: -3d")
+    response = post_form(coordinator_client, "/outreach/rules", {"text": text})
+    assert response.status_code == 302
+    html = coordinator_client.get("/outreach/rules").get_data(as_text=True)
+    assert "Version 1" in html and "3d before the visit" in html
+    row = session.exec(select(OutreachRuleSet)).one()
+    assert row.version == 1 and row.created_by is not None
+
+
+def test_a_rule_file_with_an_error_is_rejected_whole_with_file_rule_and_field(coordinator_client, session,
+                                                                              form_token):
+    text = outreach.rules_in_force(session=session).text.replace("channel: voice", "channel: pigeon", 1)
+    token = form_token(coordinator_client, "/outreach/rules")
+    response = coordinator_client.post(
+        "/outreach/rules",
+        data={"csrf_token": token, "text": "", "upload": (io.BytesIO(text.encode()), "clinic-rules.yaml")},
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "clinic-rules.yaml: rule regional-reminder-call: field channel: must be one of" in html
+    assert session.exec(select(OutreachRuleSet)).all() == []
+    assert outreach.rules_in_force(session=session).version is None
+
+
+def test_rules_form_survives_junk(coordinator_client, form_token, session):
+    token = form_token(coordinator_client, "/outreach/rules")
+    for data in (
+        {"text": ""},
+        {"text": "{{{{ not yaml"},
+        {"text": "- just\n- a list"},
+        {"text": "version: 1\nrules: []"},
+        {"upload": (io.BytesIO(b"\xff\xfe\x00bad"), "binary.yaml")},
+    ):
+        response = coordinator_client.post(
+            "/outreach/rules", data={"csrf_token": token, **data}, content_type="multipart/form-data"
+        )
+        assert response.status_code == 400, data
+    assert coordinator_client.post("/outreach/rules", data={"text": "x"}).status_code == 400  # no CSRF token
+    assert session.exec(select(OutreachRuleSet)).all() == []
+
+
+def test_preview_for_a_date_and_for_a_patient(coordinator_client, session):
+    visit = planned_visit(session, given_name="Piet", birth_date=dt.date(1940, 3, 3), distance_km=30)
+    html = coordinator_client.get(f"/outreach/preview?day={visit.date.isoformat()}").get_data(as_text=True)
+    assert "Piet" in html and "regional-reminder-call" in html and "region regional = regional" in html
+    assert "replaces senior-reminder-call, basic-reminder" in html
+    patient = visit.patient
+    html = coordinator_client.get(f"/outreach/preview?patient={patient.mrn}").get_data(as_text=True)
+    assert "Piet" in html and "Transport and help at home offer" in html
+    assert coordinator_client.get("/outreach/preview?patient=NOPE").status_code == 404
+    assert coordinator_client.get("/outreach/preview?day=yesterday").status_code == 400
+
+
+def test_the_cli_has_an_outreach_run_command(app):
+    result = app.test_cli_runner().invoke(args=["outreach", "run", "--help"])
+    assert result.exit_code == 0 and "dispatcher" in result.output
+
+
+def test_nav_shows_rules_to_the_coordinator_only(client, signed_in, session):
+    signed_in(client, Role.COORDINATOR, username="coord")
+    html = client.get("/outbox").get_data(as_text=True)
+    assert 'href="/outreach/rules"' in html and 'href="/outreach/preview"' in html
+
+
+def test_new_rules_replan_the_upcoming_visits(coordinator_client, session, post_form):
+    visit = planned_visit(session)
+    before = {r.action: r.due_at for r in session.exec(select(OutboxMessage)) if r.status == OutboxStatus.QUEUED}
+    text = outreach.rules_in_force(session=session).text.replace("offset: -2d", "offset: -3d")
+    response = post_form(coordinator_client, "/outreach/rules", {"text": text}, follow_redirects=True)
+    assert "re-planned for 1 upcoming visits" in response.get_data(as_text=True)
+    session.expire_all()
+    after = {r.action: r.due_at for r in session.exec(select(OutboxMessage)) if r.status == OutboxStatus.QUEUED}
+    assert after["reminder"] == before["reminder"] - dt.timedelta(days=1)
+    assert visit.id
+
+
+def test_the_cli_plans_every_upcoming_visit(app, session):
+    visit = planned_visit(session)
+    session.exec(select(OutboxMessage)).all()
+    for row in session.exec(select(OutboxMessage)):
+        session.delete(row)
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["outreach", "plan"])
+    assert result.exit_code == 0 and "Outreach planned for 1 upcoming visits." in result.output
+    assert {r.action for r in session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit.id))} == {
+        "confirmation",
+        "reminder",
+    }

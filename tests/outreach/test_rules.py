@@ -1,0 +1,207 @@
+"""Rules as data: the default file loads, layering replaces by specificity, errors name file, rule, field."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from outreach.rules import (
+    PatientFacts,
+    RuleSetError,
+    VisitFacts,
+    actions_for,
+    load_rules,
+    parse_offset,
+    parse_rules,
+)
+
+RULES = Path(__file__).resolve().parents[2] / "seed_data" / "outreach_rules.yaml"
+NOW = dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+DAY = dt.date(2026, 12, 15)
+
+
+def patient(*, age: int = 40, region: str = "local", **kw) -> PatientFacts:
+    birth = dt.date(DAY.year - age, 1, 1)
+    return PatientFacts(birth_date=birth, region=region, language=kw.pop("language", "nl"),
+                        channel=kw.pop("channel", "sms"), **kw)
+
+
+def visit(**kw) -> VisitFacts:
+    return VisitFacts(date=DAY, pathway=kw.pop("pathway", "onco-infusion"), **kw)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules(RULES)
+
+
+def fired(rules, p, v=None):
+    return {f.action: f.rule.id for f in actions_for(p, v or visit(), now=NOW, rules=rules)}
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        (patient(), {"confirmation": "basic-confirmation", "reminder": "basic-reminder"}),
+        (patient(region="regional"), {"confirmation": "basic-confirmation", "reminder": "regional-reminder-call"}),
+        (
+            patient(region="long_distance"),
+            {
+                "confirmation": "basic-confirmation",
+                "reminder": "basic-reminder",
+                "coffee_voucher": "long-distance-coffee",
+                "volunteer_meet": "long-distance-volunteer",
+            },
+        ),
+        (
+            patient(age=70),
+            {
+                "confirmation": "basic-confirmation",
+                "reminder": "senior-reminder-call",
+                "transport_offer": "senior-transport-offer",
+            },
+        ),
+        (
+            patient(age=82, region="long_distance"),
+            {
+                "confirmation": "basic-confirmation",
+                "reminder": "senior-reminder-call",
+                "coffee_voucher": "long-distance-coffee",
+                "volunteer_meet": "long-distance-volunteer",
+                "transport_offer": "senior-long-distance-transport-call",
+            },
+        ),
+    ],
+)
+def test_the_default_rules_per_segment(rules, facts, expected):
+    assert fired(rules, facts) == expected
+
+
+def test_age_is_taken_on_the_visit_date(rules):
+    p = PatientFacts(birth_date=dt.date(1956, 12, 16), region="local", language="en", channel="sms")
+    assert "transport_offer" not in fired(rules, p)  # 69 on 15 December 2026, 70 the day after
+    assert "transport_offer" in fired(rules, p, visit().__class__(date=dt.date(2026, 12, 16), pathway="x"))
+
+
+def test_a_cancelled_visit_fires_only_the_cancellation_rules(rules):
+    assert fired(rules, patient(age=80), visit(status="cancelled")) == {"reoffer": "basic-reoffer"}
+
+
+def test_why_and_replaced_are_reported(rules):
+    evaluation = rules.evaluate(patient(age=75, region="regional"), visit(), now=NOW)
+    reminder = next(f for f in evaluation.fired if f.action == "reminder")
+    assert reminder.rule.id == "regional-reminder-call"  # same layer: the first in the file wins
+    assert reminder.replaced == ("senior-reminder-call", "basic-reminder")
+    reasons = dict((rule.id, why) for rule, why in evaluation.not_fired)
+    assert reasons["basic-reminder"] == "replaced by regional-reminder-call (segment)"
+    assert reasons["long-distance-coffee"] == "region regional not = long_distance"
+
+
+def test_conditions_and_or_not_needs_language_pathway():
+    text = """
+version: 1
+rules:
+  - id: base
+    layer: basic
+    action: hello
+    template: t
+    timing: {relative_to: booking}
+  - id: special
+    layer: segment
+    action: hello
+    template: t
+    timing: {relative_to: booking, offset: 1h}
+    condition:
+      any:
+        - {needs: wheelchair}
+        - all: [{language: fr}, {not: {pathway: diabetes}}]
+  - id: narrow
+    layer: sub_segment
+    action: hello
+    template: t
+    timing: {relative_to: booking}
+    condition: {needs: {in: [hearing, interpreter]}, age: {lt: 30}}
+"""
+    rules = parse_rules(text, filename="t.yaml")
+    assert fired(rules, patient()) == {"hello": "base"}
+    assert fired(rules, patient(needs=frozenset({"wheelchair"}))) == {"hello": "special"}
+    assert fired(rules, patient(language="fr")) == {"hello": "special"}
+    assert fired(rules, patient(language="fr"), visit(pathway="diabetes")) == {"hello": "base"}
+    assert fired(rules, patient(age=20, needs=frozenset({"hearing"}))) == {"hello": "narrow"}
+    assert fired(rules, patient(age=40, needs=frozenset({"hearing"}))) == {"hello": "base"}
+    special = rules.rules[1]
+    assert special.condition.describe() == "needs wheelchair or (language = fr and not (pathway = diabetes))"
+
+
+@pytest.mark.parametrize(
+    ("change", "rule", "field_name", "message"),
+    [
+        (("layer: segment", "layer: segmnt"), "long-distance-coffee", "layer", "must be one of"),
+        (("offset: -7d", "offset: -7days"), "regional-reminder-call", "timing.offset", "is not an offset"),
+        (("{region: regional}", "{region: faraway}"), "regional-reminder-call", "condition.region", "unknown region"),
+        (("{age: {gte: 70}}", "{age: {between: 70}}"), "senior-reminder-call", "condition.age.between", "unknown operator"),
+        (("template: reminder", "template: nonsense"), "basic-reminder", "template", "unknown template"),
+        (("relative_to: cancellation", "relative_to: whenever"), "basic-reoffer", "timing.relative_to", "must be one of"),
+        (("id: basic-reoffer", "id: basic-reminder"), "basic-reminder", "id", "used twice"),
+        (('at: "10:00"', 'at: "25:00"'), "basic-reminder", "timing.at", "time of day"),
+        (("offset: -2d", "offset: 2d"), "basic-reminder", "timing.offset", "before the visit"),
+        (("    essential: true\n    timing: {relative_to: booking}", "    essential: maybe\n    timing: {relative_to: booking}"),
+         "basic-confirmation", "essential", "true or false"),
+    ],
+)
+def test_errors_name_file_rule_and_field(change, rule, field_name, message):
+    text = RULES.read_text().replace(*change, 1)
+    with pytest.raises(RuleSetError) as caught:
+        parse_rules(text, filename="clinic.yaml", known_templates={"confirmation", "reminder", "coffee_voucher",
+                                                                   "transport_offer"})
+    problem = caught.value.problems[0]
+    assert (problem.file, problem.rule, problem.field) == ("clinic.yaml", rule, field_name)
+    assert message in problem.message
+    assert str(problem).startswith(f"clinic.yaml: rule {rule}: field {field_name}: ")
+
+
+def test_every_problem_is_reported_at_once():
+    text = RULES.read_text().replace("layer: segment", "layer: nope").replace("channel: voice", "channel: fax")
+    with pytest.raises(RuleSetError) as caught:
+        parse_rules(text, filename="x.yaml")
+    assert len(caught.value.problems) >= 8
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "[1, 2]", "version: 2\nrules: []", "version: 1\nrules:\n  - 7", "version: 1\nrules: {a: 1}", "a: [",
+     "version: 1\nrules:\n  - id: a\n    layer: basic\n    action: x\n    template: t\n    timing: {relative_to: booking}\n    condition: {age: 3}"],
+)
+def test_malformed_files_are_refused_with_the_file_named(text):
+    with pytest.raises(RuleSetError) as caught:
+        parse_rules(text, filename="bad.yaml")
+    assert all(p.file == "bad.yaml" for p in caught.value.problems)
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(RuleSetError, match="missing.yaml: cannot be read"):
+        load_rules(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(("text", "minutes"), [("-2d", -2880), ("3h", 180), ("-1d12h", -2160), ("30m", 30), (0, 0)])
+def test_offsets(text, minutes):
+    assert parse_offset(text) == dt.timedelta(minutes=minutes)
+
+
+@given(
+    age=st.integers(min_value=0, max_value=110),
+    region=st.sampled_from(["local", "regional", "long_distance"]),
+    needs=st.frozensets(st.sampled_from(["wheelchair", "interpreter", "hearing"])),
+    language=st.sampled_from(["en", "nl", "fr"]),
+)
+def test_at_most_one_rule_per_action_and_the_most_specific_wins(age, region, needs, language):
+    rules = load_rules(RULES)
+    evaluation = rules.evaluate(patient(age=age, region=region, needs=needs, language=language), visit(), now=NOW)
+    actions = [f.action for f in evaluation.fired]
+    assert len(actions) == len(set(actions))
+    assert {"confirmation", "reminder"} <= set(actions)
+    for firing in evaluation.fired:
+        for loser in firing.replaced:
+            assert next(r for r in rules.rules if r.id == loser).rank <= firing.rule.rank
