@@ -1,0 +1,122 @@
+"""In a real browser on the demo clinic: the front desk books a patient's oncology day.
+
+Sign in -> Book -> find the patient -> choose the oncology pathway -> pick the best proposal -> booked.
+Screenshots: book-search.png, book-proposals.png, book-done.png.
+"""
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import select
+
+from clinic.models import Pathway, Patient, Visit, VisitStatus
+from clinic.services.seed import load_demo
+
+pytestmark = pytest.mark.browser
+SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
+
+
+def test_desk_books_an_oncology_day_for_a_demo_patient(app, live_server, page, session, screenshot_dir):
+    load_demo(
+        session=session, directory=SEED_DIR, tz=app.config["CLINIC_TIMEZONE"], now=dt.datetime.now(dt.UTC)
+    )
+    patient = session.exec(select(Patient).where(Patient.mrn == "P000001")).one()  # Sven Peters, local
+    oncology = session.exec(select(Pathway).where(Pathway.code == "onco-infusion")).one()
+    before = {v.id for v in session.exec(select(Visit).where(Visit.patient_id == patient.id))}
+
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+
+    page.goto(f"{live_server}/sign-in")
+    page.locator("#username").fill("desk")
+    page.locator("#password").fill("onevisit-demo")
+    page.locator("form").filter(has=page.locator("#password")).get_by_role("button").click()
+    expect(page).to_have_url(f"{live_server}/board")
+    page.locator("#language").select_option("en")  # the demo desk user reads Dutch; this test reads English
+    expect(page.get_by_role("heading", name="Day board")).to_be_visible()
+
+    page.get_by_role("link", name="Book", exact=True).click()
+    expect(page.get_by_role("heading", name="Book a visit")).to_be_visible()
+    search = page.get_by_label("Name, date of birth, phone or record number")
+    expect(search).to_be_focused()
+    search.fill("Peters 12-10-1958")
+    page.get_by_role("button", name="Find patient").click()
+    row = page.get_by_role("row", name=re.compile("Sven Peters"))
+    expect(row).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "book-search.png"), full_page=True)
+
+    row.get_by_role("link", name="Book for Sven Peters").click()
+    expect(page.get_by_role("heading", name="Book a visit for Sven Peters")).to_be_visible()
+    page.get_by_label("Pathway").select_option(label=oncology.name)
+    for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday"):
+        page.get_by_label(day).check()
+    page.get_by_role("button", name="Find itineraries").click()
+    expect(page.get_by_role("heading", name="Proposed itineraries")).to_be_visible()
+    proposals = page.locator("ol.proposals > li")
+    expect(proposals.first).to_contain_text("Arrive at")
+    assert proposals.count() >= 2
+    first = proposals.first
+    for step in ("Infusion", "Checkout"):
+        expect(first).to_contain_text(re.compile(step, re.IGNORECASE))
+    page.screenshot(path=str(screenshot_dir / "book-proposals.png"), full_page=True)
+
+    first.get_by_role("button", name=re.compile("^Book ")).click()
+    expect(page.get_by_text(re.compile("Booked: Sven Peters"))).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "book-done.png"), full_page=True)
+
+    session.expire_all()
+    new = [v for v in session.exec(select(Visit).where(Visit.patient_id == patient.id)) if v.id not in before]
+    assert len(new) == 1
+    visit = new[0]
+    assert visit.pathway_id == oncology.id and visit.status is VisitStatus.BOOKED
+    assert len(visit.steps) == len(oncology.steps)
+    assert problems == [], problems
+
+
+def test_desk_registers_a_new_patient_with_a_message_next_to_the_phone(
+    app, live_server, page, session, screenshot_dir
+):
+    from clinic.models import Role
+    from tests.factories import make_user
+
+    make_user(
+        session, username="desk", password="onevisit-demo", role=Role.FRONT_DESK, display_name="Dana Desk"
+    )
+    page.goto(f"{live_server}/sign-in")
+    page.locator("#username").fill("desk")
+    page.locator("#password").fill("onevisit-demo")
+    page.locator("form").filter(has=page.locator("#password")).get_by_role("button").click()
+    expect(page).to_have_url(f"{live_server}/board")
+
+    page.goto(f"{live_server}/book")
+    page.get_by_role("link", name="Register a new patient").click()
+    values = {
+        "Record number": "N000123",
+        "Given name": "Noor",
+        "Family name": "Nieuw",
+        "Date of birth": "1951-04-02",
+        "Phone": "12345",
+        "Address": "Dorpsstraat 1",
+        "Postcode": "3511 AA",
+        "City": "Utrecht",
+        "Distance from home (km)": "12",
+    }
+    for name, value in values.items():
+        page.get_by_label(name, exact=True).fill(value)
+    page.get_by_role("button", name="Register and continue").click()
+    phone = page.get_by_label("Phone", exact=True)
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#phone-error")).to_contain_text("Enter a valid phone number")
+    expect(page.get_by_label("Given name")).to_have_value("Noor")
+    page.screenshot(path=str(screenshot_dir / "book-register.png"), full_page=True)
+
+    phone.fill("06 1234 5678")
+    page.get_by_role("button", name="Register and continue").click()
+    expect(page.get_by_role("heading", name="Book a visit for Noor Nieuw")).to_be_visible()
+    expect(page.get_by_text("+31 6 12345678")).to_be_visible()
+    session.expire_all()
+    assert session.exec(select(Patient).where(Patient.mrn == "N000123")).one().phone == "+31612345678"
