@@ -149,3 +149,45 @@ def set_status(
     )
     session.commit()
     return entry
+
+
+OPEN_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+def list_waitlist(
+    *, session: Session, statuses: tuple[WaitlistStatus, ...] = OPEN_STATUSES
+) -> list[WaitlistEntry]:
+    """Entries still on the list (waiting or with an offer out), most urgent and longest waiting first."""
+    return list(
+        session.exec(
+            select(WaitlistEntry)
+            .where(col(WaitlistEntry.status).in_(list(statuses)))
+            .options(selectinload(WaitlistEntry.patient), selectinload(WaitlistEntry.pathway))  # type: ignore[arg-type]
+            .order_by(col(WaitlistEntry.priority).desc(), col(WaitlistEntry.added_at), col(WaitlistEntry.id))
+        )
+    )
+
+
+def set_priority(*, session: Session, entry_id: int, priority: int, actor_id: int | None) -> WaitlistEntry:
+    """Re-prioritise an entry that is still on the list (1 low ... 5 urgent; audited)."""
+    entry = session.get(WaitlistEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"waitlist entry {entry_id} does not exist", field="entry_id")
+    if not 1 <= priority <= 5:
+        raise ValidationError("priority runs from 1 (low) to 5 (urgent)", field="priority")
+    if entry.status not in OPEN_STATUSES:
+        raise Conflict(f"the entry is already {entry.status.value}", code="bad_transition", field="priority")
+    previous = entry.priority
+    if previous != priority:
+        entry.priority = priority
+        session.add(entry)
+        audit.record(
+            session=session,
+            actor_id=actor_id,
+            action="waitlist.prioritised",
+            entity="waitlist_entry",
+            entity_id=entry.id,
+            details={"from": previous, "to": priority},
+        )
+    session.commit()
+    return entry
