@@ -39,7 +39,10 @@ seed: migrate
 	$(BIN)/flask --app clinic seed --if-empty
 
 run: seed
+	$(BIN)/flask --app clinic outreach plan
 	$(BIN)/flask --app clinic demo-sign-ins
+	$(BIN)/flask --app clinic outreach run & dispatcher=$$!; \
+	trap 'kill $$dispatcher 2>/dev/null; wait $$dispatcher' EXIT INT TERM; \
 	$(BIN)/flask --app clinic serve --host $(HOST) --port $(PORT)
 
 test: install-dev

@@ -13,3 +13,11 @@ def register_web(app: Flask) -> None:
     init_nav(app)
     for module in (auth, home, board, volunteer, language, health):
         app.register_blueprint(module.bp)
+    from clinic.web import checkout; app.register_blueprint(checkout.bp)  # noqa: E702, I001
+    from clinic.web import audit; app.register_blueprint(audit.bp)  # noqa: E702, I001
+    from clinic.web import book; app.register_blueprint(book.bp)  # noqa: E702, I001
+    from clinic.web import refill; app.register_blueprint(refill.bp)  # noqa: E702, I001
+    from clinic.web import waitlist; app.register_blueprint(waitlist.bp)  # noqa: E702, I001
+    from clinic.web import visits, patients; app.register_blueprint(visits.bp); app.register_blueprint(patients.bp)  # noqa: E702, E401, I001
+    from clinic.web import twilio_hooks; app.register_blueprint(twilio_hooks.bp)  # noqa: E702, I001
+    from clinic.web import outreach; app.register_blueprint(outreach.bp)  # noqa: E702, I001
