@@ -157,7 +157,14 @@ def _opening_hours(instance: Instance, request: Request, time_limit: float) -> R
 def _closed(instance: Instance, request: Request, step: Step, placed: PlacedStep) -> Reason:
     """Clerk words for a step that only fits when ``placed.resource`` is open outside its hours."""
     usable = eligible(instance.resources, request, step)
-    after_close = placed.start >= min(a for r in usable for a, _ in r.available)
+    opening = [a for r in usable for a, _ in r.available]
+    if not opening:
+        who = usable[0].id if len(usable) == 1 else f"every {step.kind}"
+        return Reason(
+            "closed", f"{who} is closed all day", step.id, step.kind,
+            usable[0].id if len(usable) == 1 else None, None, (placed.start, placed.end), step.duration,
+        )
+    after_close = placed.start >= min(opening)
     if request.requires:
         unequipped = eligible(instance.resources, request, step, frozenset({"requires"}))
         if any(any(a <= placed.start and placed.end <= b for a, b in r.available) for r in unequipped):
@@ -300,8 +307,8 @@ def _busy(instance: Instance, free: FreeTime, request: Request, visit: Visit, ki
     step = _step_of(request, blocked)
     lo, hi = step_bounds(request)[step.id]
     usable = eligible(instance.resources, request, step)
-    opens = min(a for r in usable for a, _ in r.available)
-    closes = max(b for r in usable for _, b in r.available)
+    opens = min((a for r in usable for a, _ in r.available), default=lo)
+    closes = max((b for r in usable for _, b in r.available), default=hi)
     if max(lo, opens) < min(hi, closes):
         lo, hi = max(lo, opens), min(hi, closes)
 

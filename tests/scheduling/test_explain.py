@@ -128,3 +128,13 @@ def test_several_kinds_blocking_together(mk, resources):
     reason = explain(mk.instance(resources, [], booked=booked), [], req)
     assert reason.code == "day-full" and reason.minutes == 2
     assert reason.text.startswith("the day is too busy: even the best placement (arriving at 08:00) would need imaging and chair")
+
+
+def test_resource_closed_all_day(mk):
+    """A kind whose only resource has no opening hours that day (a closure) is named, not a crash."""
+    closed = [mk.resource("desk", "registration", available=[(480, 1020)]),
+              mk.resource("ecg-1", "ecg", available=[])]
+    req = mk.request("r", [mk.step("reg", "registration", 10), mk.step("ecg", "ecg", 20, after=["reg"])])
+    reason = explain(mk.instance(closed, []), [], req)
+    assert (reason.code, reason.resource) == ("closed", "ecg-1")
+    assert reason.text == "ecg-1 is closed all day"
