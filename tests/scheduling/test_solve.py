@@ -14,7 +14,7 @@ from scheduling.instance import OPTIMAL
 from scheduling.jsonio import load_instance
 from scheduling.lns import Search, plan_score
 from scheduling.model import Day, plan_from_visits
-from scheduling.solve import solve
+from scheduling.solve import _full_model, place_in_order, priority_order, solve
 from tests.scheduling.conftest import EXAMPLES
 
 
@@ -34,12 +34,27 @@ def test_day20_feasible_better_than_greedy_and_proved(day20):
     base = greedy(day20)
     assert schedule.objective.scheduled_priority >= base.objective.scheduled_priority
     assert schedule.objective.total_wait_minutes < base.objective.total_wait_minutes
-    assert schedule.status == OPTIMAL
-    assert schedule.stats["best_bound_wait"] == schedule.objective.total_wait_minutes
-    assert schedule.stats["gap"] == 0.0
+    # The proof needs ~0.05 deterministic seconds: on an idle machine it comes within the 3 s, on a busy
+    # one the wall clock may stop it first; the deterministic proof is tested below.
+    if schedule.status == OPTIMAL:
+        assert schedule.stats["best_bound_wait"] == schedule.objective.total_wait_minutes
+        assert schedule.stats["gap"] == 0.0
+    else:
+        assert 0 <= schedule.stats["best_bound_wait"] <= schedule.objective.total_wait_minutes
     for key in ("greedy_priority", "greedy_wait", "best_bound_wait", "gap", "lns_rounds", "phases"):
         assert key in schedule.stats
     assert all(u.reason for u in schedule.unscheduled)
+
+
+def test_full_model_proves_day20_optimal_within_its_deterministic_budget(day20):
+    day = Day(day20)
+    value = {r.id: r.priority for r in day20.requests}
+    plan = plan_from_visits(day, place_in_order(day20, priority_order(day20.requests), least_wait=True))
+    # The budget solve(time_limit=3) gives the bound phase; a wall clock that never binds.
+    found, status, bound = _full_model(day, plan, value, workers=2, seed=0, seconds=120, dtime=0.06)
+    assert status == OPTIMAL
+    assert bound == -plan_score(day, found, value)[2]
+    assert plan_score(day, found, value) >= plan_score(day, plan, value)
 
 
 def test_day60_feasible_and_better_than_greedy(day60):

@@ -1,0 +1,112 @@
+"""Ruin and recreate: never loses value, keeps the plan feasible, cuts waiting, deterministic by seed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from scheduling.check import check, objective
+from scheduling.generate import generate_day
+from scheduling.instance import FEASIBLE, Schedule, Unscheduled
+from scheduling.lns import plan_score
+from scheduling.model import Day, plan_from_visits, to_visits
+from scheduling.recreate import Recreate
+from scheduling.solve import place_in_order, priority_order, solve
+
+FAR = 1e9  # a wall-clock deadline that never binds: these tests count moves, not seconds
+
+
+def _start(n: int, seed: int, booked: float = 0.0):
+    instance = generate_day(n, seed=seed, booked_share=booked)
+    day = Day(instance)
+    value = {r.id: r.priority for r in instance.requests}
+    plan = plan_from_visits(day, place_in_order(instance, priority_order(instance.requests)))
+    return instance, day, value, plan
+
+
+def _schedule(instance, day, plan) -> Schedule:
+    visits = to_visits(day, plan)
+    placed = {v.request for v in visits}
+    return Schedule(
+        instance.name, FEASIBLE, tuple(visits),
+        tuple(Unscheduled(r.id, "-") for r in instance.requests if r.id not in placed),
+        objective(instance, visits),
+    )
+
+
+@pytest.mark.parametrize(("n", "seed", "booked"), [(40, 1, 0.0), (60, 2, 0.3)])
+def test_moves_keep_the_plan_feasible_and_never_lose_value(n, seed, booked):
+    instance, day, value, plan = _start(n, seed, booked)
+    before = plan_score(day, plan, value)
+    after_plan = Recreate(day, plan, value=value, seed=seed).run(moves=150, deadline=FAR)
+    after = plan_score(day, after_plan, value)
+    assert after[0] >= before[0]
+    assert after >= before
+    assert check(instance, _schedule(instance, day, after_plan)) == []
+
+
+def test_cuts_waiting_on_a_congested_day():
+    instance, day, value, plan = _start(100, 2)
+    _, _, before = plan_score(day, plan, value)
+    after_plan = Recreate(day, plan, value=value, seed=1).run(moves=200, deadline=FAR)
+    priority, _, after = plan_score(day, after_plan, value)
+    assert priority >= plan_score(day, plan, value)[0]
+    assert -after <= 0.6 * -before
+
+
+def test_same_seed_same_plan_and_seeds_differ():
+    _, day, value, plan = _start(60, 3)
+    runs = [Recreate(day, plan, value=value, seed=s).run(moves=120, deadline=FAR) for s in (5, 5, 6)]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_deadline_in_the_past_returns_the_plan_unchanged():
+    _, day, value, plan = _start(40, 4)
+    search = Recreate(day, plan, value=value, seed=0)
+    assert search.run(moves=100, deadline=time.perf_counter() - 1) == plan
+    assert search.stats.moves == 0
+
+
+def test_empty_plan_and_no_requests():
+    instance, day, value, _ = _start(10, 1)
+    assert Recreate(day, {}, value=value, seed=0).run(moves=10, deadline=FAR) == {}
+
+
+def test_solve_runs_recreate_within_the_budget():
+    instance = generate_day(60, seed=4)
+    schedule = solve(instance, time_limit=2.0, workers=1, seed=2)
+    assert check(instance, schedule) == []
+    stats = schedule.stats
+    assert [p["phase"] for p in stats["phases"]][1:4] == ["descent", "recreate", "lns"]
+    assert stats["recreate_moves"] > 0
+    budget = stats["budget_seconds"]
+    assert sum(budget.values()) <= 2.0 + 1e-6
+    assert budget["bound"] == 0.0  # a large day: no full model, its share goes to ruin and recreate
+    assert schedule.objective.scheduled_priority >= stats["greedy_priority"]
+    recreate = next(p for p in stats["phases"] if p["phase"] == "recreate")
+    descent = next(p for p in stats["phases"] if p["phase"] == "descent")
+    assert (recreate["priority"], -recreate["wait"]) >= (descent["priority"], -descent["wait"])
+
+
+def test_least_wait_placement_tries_both_orders_of_independent_steps(mk):
+    from scheduling.greedy import CapacityProfile
+    from scheduling.solve import least_wait_placement, step_orders
+
+    steps = [
+        mk.step("reg", "registration", 10),
+        mk.step("ecg", "ecg", 15, after=["reg"]),
+        mk.step("echo", "imaging", 30, after=["reg"]),
+        mk.step("cons", "consult", 20, after=["ecg", "echo"]),
+    ]
+    request = mk.request("r", steps, arrival=(480, 480))
+    assert [[s.id for s in o] for o in step_orders(request)] == [
+        ["reg", "ecg", "echo", "cons"], ["reg", "echo", "ecg", "cons"],
+    ]
+    resources = [mk.resource(k, k) for k in ("registration", "ecg", "imaging", "consult")]
+    # The ECG is busy right after registration, imaging is free: echo first means no waiting at all.
+    booked = [mk.visit("b", ("x", "ecg", 490, 520))]
+    profile = CapacityProfile.for_instance(mk.instance(resources, [request], booked))
+    placed = {s.id: s.start for s in least_wait_placement(profile, request)}
+    assert placed == {"reg": 480, "echo": 490, "ecg": 520, "cons": 535}
