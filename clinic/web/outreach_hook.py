@@ -10,9 +10,9 @@ import logging
 from flask import current_app
 from flask_login import current_user
 
+from clinic import models
 from clinic.db import get_session
 from clinic.errors import DomainError
-from clinic.models import utcnow
 from clinic.services.outreach import plan_visit_outreach
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def replan_visit_outreach(visit_id: int) -> None:
         plan_visit_outreach(
             session=session,
             visit_id=visit_id,
-            now=utcnow(),
+            now=models.utcnow(),
             tz=config["CLINIC_TIMEZONE"],
             local_km=config["REGION_LOCAL_KM"],
             regional_km=config["REGION_REGIONAL_KM"],
