@@ -281,7 +281,7 @@ def _act(
         try:
             visit_service.change_status(
                 session=session, visit_id=upcoming.id, status=VisitStatus.CANCELLED, actor_id=None,
-                reason=CANCEL_REASON,
+                reason=CANCEL_REASON, now=now,
             )
         except DomainError:
             session.rollback()
@@ -398,7 +398,7 @@ def handle_call_choice(
     elif digit == "2":
         if visit.status in UPCOMING:
             visit_service.change_status(session=session, visit_id=visit.id, status=VisitStatus.CANCELLED,
-                                        actor_id=None, reason=CALL_CANCEL_REASON)
+                                        actor_id=None, reason=CALL_CANCEL_REASON, now=now)
             cancelled = visit.id
             outcome, reply = "cancelled", _("Your visit is cancelled. Please call us to book a new one. Goodbye.")
         else:

@@ -28,7 +28,7 @@ from clinic.models import (
     WaitlistOffer,
     WaitlistStatus,
 )
-from clinic.services import audit, planning
+from clinic.services import audit, planning, visits
 from clinic.services.waitlist import DAY_OPENS, candidates_for, notice_hours
 from scheduling import instance as engine
 from scheduling.check import check, objective
@@ -78,37 +78,10 @@ def cancel_visit(
         raise ValidationError(
             f"the reason is longer than {MAX_REASON} characters", code="too_long", field="reason"
         )
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
     target = VisitStatus.NO_SHOW if no_show else VisitStatus.CANCELLED
-    allowed = (
-        {VisitStatus.BOOKED, VisitStatus.CONFIRMED}
-        if no_show
-        else {VisitStatus.REQUESTED, VisitStatus.BOOKED, VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN}
+    return visits.change_status(
+        session=session, visit_id=visit_id, status=target, actor_id=actor_id, reason=reason, now=now
     )
-    if visit.status not in allowed:
-        raise Conflict(
-            f"a {visit.status.value} visit cannot become {target.value}",
-            code="bad_transition",
-            field="action",
-            current=visit.status.value,
-        )
-    previous = visit.status
-    visit.status = target
-    visit.cancelled_at = now
-    visit.cancelled_reason = reason
-    session.add(visit)
-    audit.record(
-        session=session,
-        actor_id=actor_id,
-        action=f"visit.{target.value}",
-        entity="visit",
-        entity_id=visit.id,
-        details={"from": previous.value, "reason": reason},
-    )
-    session.commit()
-    return visit
 
 
 def freed_visit(*, session: Session, visit_id: int) -> Visit:
@@ -444,12 +417,7 @@ def accept_offer(
 ) -> Visit:
     """Book the offer's patient into the freed place with the proposed itinerary, re-checked against the
     day as it is now. First acceptance wins: later ones get ``Conflict("taken")`` and stay on the list."""
-    source_id = session.exec(
-        select(WaitlistOffer.source_visit_id).where(WaitlistOffer.id == offer_id)
-    ).first()
-    if source_id is None:
-        raise NotFound(f"offer {offer_id} does not exist", field="offer_id")
-    _lock_slot(session, source_id, now)
+    source_id = _lock_offer_slot(session, offer_id, now)
     try:
         offer = session.get(WaitlistOffer, offer_id)
         if offer is None:
@@ -567,16 +535,22 @@ def _fit_problems(
     return [v.message for v in check(instance, schedule) if v.request == REFILL_KEY]
 
 
-def decline_offer(
-    *, session: Session, offer_id: int, now: dt.datetime, actor_id: int | None = None
-) -> WaitlistOffer:
-    """Record a "no": the offer closes and the patient stays on the waitlist."""
+def _lock_offer_slot(session: Session, offer_id: int, now: dt.datetime) -> int:
+    """Take the lock of the freed place an offer is for (answers to one place are serialised); its visit id."""
     source_id = session.exec(
         select(WaitlistOffer.source_visit_id).where(WaitlistOffer.id == offer_id)
     ).first()
     if source_id is None:
         raise NotFound(f"offer {offer_id} does not exist", field="offer_id")
     _lock_slot(session, source_id, now)
+    return source_id
+
+
+def decline_offer(
+    *, session: Session, offer_id: int, now: dt.datetime, actor_id: int | None = None
+) -> WaitlistOffer:
+    """Record a "no": the offer closes and the patient stays on the waitlist."""
+    _lock_offer_slot(session, offer_id, now)
     try:
         offer = session.get(WaitlistOffer, offer_id)
         if offer is None:

@@ -371,8 +371,12 @@ def change_status(
     status: VisitStatus | str,
     actor_id: int | None,
     reason: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Visit:
-    """Move a visit along its life cycle (booked -> checked in -> ... -> completed); ``Conflict`` otherwise."""
+    """Move a visit along its life cycle (booked -> checked in -> ... -> completed); ``Conflict`` otherwise.
+
+    A cancellation or no-show records when (``now``, default the clock) and why: the moment capacity
+    was freed, from which refill measures its time to the first offer."""
     visit = get_visit(session=session, visit_id=visit_id)
     target = VisitStatus(status)
     if target not in _ALLOWED[visit.status]:
@@ -385,8 +389,8 @@ def change_status(
         )
     previous = visit.status
     visit.status = target
-    if target == VisitStatus.CANCELLED:
-        visit.cancelled_at = utcnow()
+    if target in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
+        visit.cancelled_at = now or utcnow()
         visit.cancelled_reason = (reason or "").strip() or None
     session.add(visit)
     audit.record(
