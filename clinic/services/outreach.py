@@ -253,15 +253,19 @@ class PlanResult:
     kept: int = 0
 
 
+#: What planning and previews read of a visit, loaded with it in one query each.
+_VISIT_DETAILS = (
+    selectinload(Visit.patient),  # type: ignore[arg-type]
+    selectinload(Visit.pathway),  # type: ignore[arg-type]
+    selectinload(Visit.steps),  # type: ignore[arg-type]
+)
+
+
 def _load_visit(session: Session, visit_id: int) -> Visit:
     visit = session.exec(
         select(Visit)
         .where(Visit.id == visit_id)
-        .options(
-            selectinload(Visit.patient),  # type: ignore[arg-type]
-            selectinload(Visit.pathway),  # type: ignore[arg-type]
-            selectinload(Visit.steps),  # type: ignore[arg-type]
-        )
+        .options(*_VISIT_DETAILS)
     ).first()
     if visit is None:
         raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
@@ -959,11 +963,7 @@ def preview_for_date(
     visits = session.exec(
         select(Visit)
         .where(Visit.date == day)
-        .options(
-            selectinload(Visit.patient),  # type: ignore[arg-type]
-            selectinload(Visit.pathway),  # type: ignore[arg-type]
-            selectinload(Visit.steps),  # type: ignore[arg-type]
-        )
+        .options(*_VISIT_DETAILS)
         .order_by(col(Visit.id))
     )
     rows = [

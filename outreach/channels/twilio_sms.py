@@ -31,8 +31,9 @@ def failure(exc: Exception) -> SendResult:
     return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500], retryable=True)
 
 
-class TwilioSmsChannel:
-    name = "sms"
+class TwilioChannel:
+    """What every Twilio channel holds: the REST client (pointed at ``base_url`` when set), the number
+    it sends from, and the public address its status callbacks reach the app at."""
 
     def __init__(
         self,
@@ -51,6 +52,10 @@ class TwilioSmsChannel:
         )
         self.from_number = from_number
         self.public_base_url = public_base_url
+
+
+class TwilioSmsChannel(TwilioChannel):
+    name = "sms"
 
     def send(self, message: OutgoingMessage) -> SendResult:
         if not message.to or not message.body:

@@ -1,39 +1,25 @@
 """Voice calls through Twilio's REST API: Twilio fetches the call's TwiML from ``message.voice_url``
 (``/twilio/voice/<key>``), which says the appointment and offers the confirm/cancel/desk menu."""
 
+from typing import Any
+
 import requests
 from twilio.base.exceptions import TwilioException
 
 from outreach.channels import twilio_urls
-from outreach.channels.base import DeliveryError, OutgoingMessage, SendResult
-from outreach.channels.twilio_sms import failure, make_client
+from outreach.channels.base import OutgoingMessage, SendResult
+from outreach.channels.twilio_sms import TwilioChannel, failure
 
 CALL_TIMEOUT_SECONDS = 30
 """How long the phone rings before Twilio reports ``no-answer``."""
 
 
-class TwilioVoiceChannel:
+class TwilioVoiceChannel(TwilioChannel):
     name = "voice"
 
-    def __init__(
-        self,
-        *,
-        account_sid: str,
-        auth_token: str,
-        from_number: str,
-        base_url: str = "",
-        timeout: float = 10,
-        public_base_url: str = "",
-        secret_key: str = "",
-    ) -> None:
-        if not from_number:
-            raise DeliveryError("Twilio needs TWILIO_FROM_NUMBER")
-        self.client = make_client(
-            account_sid=account_sid, auth_token=auth_token, base_url=base_url, timeout=timeout
-        )
-        self.from_number = from_number
-        self.public_base_url = public_base_url
-        self.secret_key = secret_key
+    def __init__(self, *, secret_key: str = "", **twilio: Any) -> None:
+        super().__init__(**twilio)
+        self.secret_key = secret_key  # signs the visit key in the call's TwiML URL
 
     def urls(self, message: OutgoingMessage) -> tuple[str | None, str | None]:
         """The TwiML and status URLs: the message's own, else built from ``metadata["visit_id"]`` and the
