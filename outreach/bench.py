@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from outreach.channels.base import OutgoingMessage, SendResult
+from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 
 TZ = "Europe/Amsterdam"
 
@@ -34,8 +34,8 @@ class NoopChannel:
         self.sent[message.key] = f"noop-{uuid.uuid4().hex[:12]}"
         return SendResult(ok=True, provider_id=self.sent[message.key])
 
-    def lookup(self, key: str) -> SendResult | None:
-        provider_id = self.sent.get(key)
+    def lookup(self, query: SentLookup) -> SendResult | None:
+        provider_id = self.sent.get(query.key)
         return SendResult(ok=True, provider_id=provider_id) if provider_id else None
 
 

@@ -1,7 +1,8 @@
 """Quiet hours: no calls or SMS before 09:00 or after 20:00 in the patient's time zone.
 
 Pure: a message due inside the quiet hours is postponed to the next 09:00 (same morning, or the next
-morning when it falls in the evening). E-mail is never held back.
+morning when it falls in the evening). E-mail is never held back. The dispatcher passes the patient's
+zone (``outreach.time_zones.zone_for_phone``: their phone number's, else the clinic's).
 """
 
 import datetime as dt

@@ -2,13 +2,16 @@
 
 * ``plan_visit_outreach`` / ``withdraw_visit_outreach``: booking, rescheduling and cancelling a visit
   (re)plan its outbox rows (unique per visit, action and due time) in one transaction.
-* ``dispatch_due``: claims due rows one by one (status ``sending`` + owner, committed) before calling
-  the channel, so two dispatchers never send the same row; re-checks the visit at send time, keeps
-  quiet hours, retries with backoff, falls back to the other channel, then puts the patient on the
-  front desk's call list.
-* ``recover_stale``: after a dispatcher died mid-send, asks the channel whether the message went out
-  (``lookup(key)``, when the channel offers it) and only then queues it again; without that answer
-  the row goes to the call list instead of risking a second message.
+* ``dispatch_due``: claims due rows (status ``sending`` + owner, committed) before calling the
+  channel, so two dispatchers never send the same row; re-checks the visit at send time, keeps quiet
+  hours in the patient's time zone (from their phone number), retries with backoff, falls back to the
+  other channel, then puts the patient on the front desk's call list.
+* ``recover_stale``: after a dispatcher died between claiming a row and recording its outcome, asks
+  the channel's provider whether the message went out (``lookup(SentLookup)``: Twilio's message and
+  call lists, matched on number, sender, time since the claim, the text, and sids no other row holds):
+  sent rows are marked sent with the provider's id, unsent ones are queued again. When the channel
+  cannot look up or the provider does not answer, the row goes to the call list instead of risking a
+  second message.
 * ``record_delivery``: the provider's status callback, by provider id.
 * ``preview_for_date`` / ``preview_for_patient``: which actions fire and why.
 """
@@ -45,10 +48,11 @@ from clinic.models import (
     utcnow,
 )
 from clinic.services import audit
-from outreach.channels.base import OutgoingMessage, SendResult
+from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 from outreach.planning import PlannedMessage, plan_messages
 from outreach.quiet_hours import next_allowed
 from outreach.rules import Evaluation, PatientFacts, Rule, RuleSet, RuleSetError, VisitFacts, parse_rules
+from outreach.time_zones import zone_for_phone
 
 DEFAULT_TZ = "Europe/Amsterdam"
 RULES_PATH = Path(__file__).resolve().parents[2] / "seed_data" / "outreach_rules.yaml"
@@ -613,6 +617,23 @@ def message_key(row: OutboxMessage) -> str:
     return f"visit-{row.visit_id}-{row.action}-{row.due_at.astimezone(dt.UTC):%Y%m%dT%H%MZ}"
 
 
+def _outgoing(row: OutboxMessage, recipient: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        key=message_key(row),
+        channel=row.channel.value,
+        to=recipient,
+        body=row.body,
+        language=row.language.value,
+        subject="OneVisit" if row.channel.value == "email" else None,
+        metadata={"outbox_id": str(row.id), "visit_id": str(row.visit_id), "action": row.action},
+    )
+
+
+def _quiet_zone(patient: Patient | None, tz: str) -> str:
+    """Where quiet hours are kept for ``patient``: their phone number's zone, else the clinic's."""
+    return zone_for_phone(patient.phone if patient is not None else None, tz)
+
+
 def _claim(session: Session, row_ids: list[int], owner: str, now: dt.datetime) -> list[OutboxMessage]:
     """Claim the queued rows among ``row_ids`` for ``owner`` in one committed transaction; the rows won."""
     table = OutboxMessage.__table__
@@ -685,6 +706,7 @@ def _send_one(
         _finish(row, OutboxStatus.SKIPPED, now, "not sent: the patient opted out")
         report.skipped += 1
         return
+    tz = _quiet_zone(patient, tz)
     allowed = next_allowed(now, row.channel.value, tz)
     if allowed > now:
         row.next_attempt_at = allowed
@@ -701,17 +723,8 @@ def _send_one(
     if channel is None:
         result = SendResult(ok=False, error=f"no {row.channel.value} channel configured")
     else:
-        message = OutgoingMessage(
-            key=message_key(row),
-            channel=row.channel.value,
-            to=recipient,
-            body=row.body,
-            language=row.language.value,
-            subject="OneVisit" if row.channel.value == "email" else None,
-            metadata={"outbox_id": str(row.id), "visit_id": str(row.visit_id), "action": row.action},
-        )
         try:
-            result = channel.send(message)
+            result = channel.send(_outgoing(row, recipient))
         except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the batch
             result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}", retryable=True)
     if result.ok:
@@ -725,15 +738,35 @@ def _send_one(
 
 
 def due_ids(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
+    return [row_id for row_id, _channel in _due(session, now, limit)]
+
+
+def _due(session: Session, now: dt.datetime, limit: int) -> list[tuple[int, str]]:
     statement = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.channel)
         .where(OutboxMessage.status == OutboxStatus.QUEUED, col(OutboxMessage.next_attempt_at) <= now)
         .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
         .limit(limit)
     )
-    ids = list(session.exec(statement))
+    due = [(row_id, str(getattr(channel, "value", channel))) for row_id, channel in session.exec(statement)]
     session.commit()
-    return ids
+    return due
+
+
+def _claim_chunks(due: list[tuple[int, str]], channels: Mapping[str, Any], size: int) -> list[list[int]]:
+    """Due rows in claiming order, grouped up to ``size`` while every row's channel can ``lookup`` what
+    it sent; a row whose channel cannot is claimed alone, so a crash leaves at most that one row with
+    an unknown outcome (the call list)."""
+    chunks: list[list[int]] = []
+    batching = False  # the last chunk holds rows whose channels can tell
+    for row_id, channel in due:
+        can_tell = callable(getattr(channels.get(channel), "lookup", None))
+        if can_tell and batching and len(chunks[-1]) < size:
+            chunks[-1].append(row_id)
+        else:
+            chunks.append([row_id])
+        batching = can_tell
+    return chunks
 
 
 def dispatch_due(
@@ -749,29 +782,37 @@ def dispatch_due(
     lease_ttl: dt.timedelta | None = None,
 ) -> DispatchReport:
     """Send what is due: claim up to ``claim_batch`` rows at a time (committed), then send each and
-    commit its outcome before the next. With ``lease_ttl`` the lease is renewed as it goes and the
-    batch stops when it is lost. A crash leaves at most ``claim_batch`` rows in ``sending`` for
-    ``recover_stale`` (one, when a channel cannot ``lookup`` what it sent)."""
+    commit its outcome before the next. With ``lease_ttl`` the lease is renewed as it goes (checked
+    before every send, renewed once a third of it has passed) and the batch stops when it is lost,
+    handing its unsent claims back: a dispatcher that stalled past its lease never sends a row the new
+    lease holder may already have recovered. A crash leaves at most ``claim_batch`` rows in
+    ``sending`` for ``recover_stale`` (one, when its channel cannot ``lookup`` what it sent)."""
     report = DispatchReport()
     current = (lambda: now) if now is not None else (clock or utcnow)
-    renewed = current()
-    ids = due_ids(session=session, now=current(), limit=limit)
-    # rows claimed but not sent when a dispatcher dies can only be re-queued if the channel can say
-    # whether they went out (``lookup``); without that, claim one row at a time
-    can_tell = all(callable(getattr(channel, "lookup", None)) for channel in channels.values())
-    step = max(1, claim_batch) if can_tell else 1
-    for start in range(0, len(ids), step):
-        chunk = ids[start : start + step]
+    renewed: dt.datetime | None = None  # the lease is confirmed before the first claim
+
+    def leased(moment: dt.datetime) -> bool:
+        nonlocal renewed
+        if lease_ttl is None or (renewed is not None and moment - renewed <= lease_ttl / 3):
+            return True
+        if not acquire_lease(session=session, owner=owner, now=moment, ttl=lease_ttl):
+            report.lease_lost = True
+            return False
+        renewed = moment
+        return True
+
+    due = _due(session, current(), limit)
+    for chunk in _claim_chunks(due, channels, max(1, claim_batch)):
         moment = current()
-        if lease_ttl is not None and moment - renewed > lease_ttl / 3:
-            if not acquire_lease(session=session, owner=owner, now=moment, ttl=lease_ttl):
-                report.lease_lost = True
-                break
-            renewed = moment
+        if not leased(moment):
+            break
         won = _claim(session, chunk, owner, moment)
         report.lost_claims += len(chunk) - len(won)
-        for row in won:
+        for index, row in enumerate(won):
             moment = current()
+            if not leased(moment):
+                _unclaim(session, [r.id for r in won[index:]], owner, moment)
+                return report
             try:
                 _send_one(session, row, channels, now=moment, tz=tz, report=report)
                 session.add(row)
@@ -783,6 +824,17 @@ def dispatch_due(
     return report
 
 
+def _unclaim(session: Session, row_ids: list[int], owner: str, now: dt.datetime) -> None:
+    """Hand claimed rows that were never sent back to the queue (committed)."""
+    table = OutboxMessage.__table__
+    session.execute(
+        table.update()
+        .where(table.c.id.in_(row_ids), table.c.status == OutboxStatus.SENDING.value, table.c.claimed_by == owner)
+        .values(status=OutboxStatus.QUEUED.value, claimed_by=None, updated_at=now)
+    )
+    session.commit()
+
+
 def recover_stale(
     *,
     session: Session,
@@ -790,9 +842,13 @@ def recover_stale(
     owner: str,
     now: dt.datetime,
     stale_after: dt.timedelta = dt.timedelta(minutes=2),
+    tz: str = DEFAULT_TZ,
 ) -> int:
     """Rows another (dead) dispatcher claimed and never finished: sent after all (the channel's
-    ``lookup`` says so), queued again (it says not), or put on the call list (nobody can tell)."""
+    ``lookup`` finds the message at the provider), queued again (it does not), or put on the call
+    list (the channel has no ``lookup`` or the provider does not answer).
+
+    A message the provider has but reports failed goes the retry / fall-back way of a refused send."""
     table = OutboxMessage.__table__
     stale = list(
         session.exec(
@@ -800,12 +856,13 @@ def recover_stale(
                 OutboxMessage.status == OutboxStatus.SENDING,
                 col(OutboxMessage.claimed_by) != owner,
                 col(OutboxMessage.claimed_at) < now - stale_after,
-            )
+            ).order_by(col(OutboxMessage.claimed_at), col(OutboxMessage.id))
         )
     )
     session.commit()
     recovered = 0
     for row in stale:
+        claimed_at = row.claimed_at or now - stale_after
         # take the row over atomically from the dead owner first
         taken = session.execute(
             table.update()
@@ -818,28 +875,56 @@ def recover_stale(
         session.refresh(row)
         lookup = getattr(channels.get(row.channel.value), "lookup", None)
         found: SendResult | None = None
+        why = "the channel cannot say what it sent"
         known = False
         if callable(lookup):
+            patient = session.get(Patient, row.patient_id)
+            recipient = _recipient(patient, row.channel.value) if patient is not None else row.recipient
+            query = SentLookup(
+                message=_outgoing(row, recipient),
+                claimed_at=claimed_at,
+                known_ids=_known_provider_ids(session, row, recipient),
+            )
+            session.commit()  # no transaction held open while the provider answers
             try:
-                found = lookup(message_key(row))
+                found = lookup(query)
                 known = True
-            except Exception:  # noqa: BLE001 - no answer is treated as "cannot tell"
-                known = False
+            except Exception as exc:  # noqa: BLE001 - no answer is treated as "cannot tell"
+                why = f"no answer from the provider ({type(exc).__name__}: {exc})"
         if known and found is not None and found.ok:
             row.provider_id = (found.provider_id or "")[:80] or None
             row.sent_at = now
             row.attempts += 1
+            row.last_error = None
             _finish(row, OutboxStatus.SENT, now, "sent before the dispatcher stopped")
+        elif known and found is not None and found.provider_id:
+            row.provider_id = found.provider_id[:80]
+            row.attempts += 1
+            zone = _quiet_zone(session.get(Patient, row.patient_id), tz)
+            _after_failure(row, found, now=now, tz=zone, report=DispatchReport())
         elif known:
             row.next_attempt_at = now
             _finish(row, OutboxStatus.QUEUED, now, "dispatcher stopped before sending; queued again")
         else:
             row.on_call_list = True
-            _finish(row, OutboxStatus.FAILED, now, "dispatcher stopped while sending; outcome unknown, please call")
+            error = f"dispatcher stopped while sending; outcome unknown ({why}), please call"
+            _finish(row, OutboxStatus.FAILED, now, error)
         session.add(row)
         session.commit()
         recovered += 1
     return recovered
+
+
+def _known_provider_ids(session: Session, row: OutboxMessage, recipient: str) -> frozenset[str]:
+    """Provider ids the outbox holds for this patient or number (this row's own earlier attempt
+    included): a message the provider has under one of them is another row's, not this one's."""
+    ids = session.exec(
+        select(OutboxMessage.provider_id).where(
+            col(OutboxMessage.provider_id).is_not(None),
+            sa.or_(OutboxMessage.patient_id == row.patient_id, OutboxMessage.recipient == recipient),
+        )
+    ).all()
+    return frozenset(provider_id for provider_id in ids if provider_id)
 
 
 # --- delivery status ----------------------------------------------------------------------------
@@ -870,8 +955,8 @@ def record_delivery(
         row.updated_at = now
     elif value in _FAILED and row.status == OutboxStatus.SENT:
         _after_failure(
-            row, SendResult(ok=False, error=f"provider reported {value}", retryable=True), now=now, tz=tz,
-            report=DispatchReport(),
+            row, SendResult(ok=False, error=f"provider reported {value}", retryable=True), now=now,
+            tz=_quiet_zone(session.get(Patient, row.patient_id), tz), report=DispatchReport(),
         )
     else:
         session.rollback()

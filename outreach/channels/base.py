@@ -5,6 +5,7 @@ picked by configuration, as PyPI's Warehouse picks its mail backend: without cre
 development channel is used, which keeps every message visible in the Outbox screen.
 """
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,6 +35,29 @@ class SendResult:
     retryable: bool = False
 
 
+@dataclass(frozen=True)
+class SentLookup:
+    """The question a channel's optional ``lookup`` answers after a dispatcher died between claiming a
+    message and recording what the provider said: did the provider accept ``message``?
+
+    ``claimed_at`` is when the dead dispatcher claimed it (the provider cannot have it from before, give
+    or take the clocks); ``known_ids`` are provider ids the outbox already holds for this patient or
+    number, so one provider message is never credited to two outbox rows.
+    """
+
+    message: OutgoingMessage
+    claimed_at: dt.datetime
+    known_ids: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        return self.message.key
+
+
+class CannotTell(Exception):
+    """``lookup`` got no answer from the provider: whether the message went out stays unknown."""
+
+
 class DeliveryError(Exception):
     """A channel could not be used at all (misconfigured); the dispatcher records it on the message."""
 
@@ -44,3 +68,8 @@ class Channel(Protocol):
     def send(self, message: OutgoingMessage) -> SendResult:
         """Hand ``message`` to the provider; never raises for a refusal, returns ``SendResult(ok=False)``."""
         ...
+
+    # Optional: ``lookup(query: SentLookup) -> SendResult | None``. ``SendResult(ok=True, provider_id)``:
+    # the provider has the message; ``ok=False`` with a provider id: it has it, and it failed; ``None``:
+    # it never got it; raising (``CannotTell``): no answer. Without ``lookup`` a message whose outcome
+    # a crash lost goes to the front desk's call list.

@@ -1,14 +1,19 @@
 """Voice calls through Twilio's REST API: Twilio fetches the call's TwiML from ``message.voice_url``
-(``/twilio/voice/<key>``), which says the appointment and offers the confirm/cancel/desk menu."""
+(``/twilio/voice/<key>``), which says the appointment and offers the confirm/cancel/desk menu.
+
+``lookup`` finds a call a dead dispatcher may have placed in Twilio's call list. A call record holds
+no text and no URL of ours, so it matches on number, sender, direction and time, and never a sid the
+outbox already holds: each call Twilio has is credited to one outbox row at most.
+"""
 
 from typing import Any
 
 import requests
 from twilio.base.exceptions import TwilioException
 
-from outreach.channels import twilio_urls
-from outreach.channels.base import OutgoingMessage, SendResult
-from outreach.channels.twilio_sms import TwilioChannel, failure
+from outreach.channels import twilio_sms, twilio_urls
+from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
+from outreach.channels.twilio_sms import CLOCK_SKEW, TwilioChannel, failure
 
 CALL_TIMEOUT_SECONDS = 30
 """How long the phone rings before Twilio reports ``no-answer``."""
@@ -50,3 +55,23 @@ class TwilioVoiceChannel(TwilioChannel):
         except (TwilioException, requests.RequestException) as exc:
             return failure(exc)
         return SendResult(ok=True, provider_id=call.sid)
+
+    def lookup(self, query: SentLookup) -> SendResult | None:
+        """Did Twilio get this call? Raises ``CannotTell`` when Twilio does not answer.
+
+        Calls that started since the claim, plus calls still queued (no start time yet, so the time
+        filter cannot see them)."""
+        message = query.message
+        if not message.to:
+            return None
+        options = {
+            "to": message.to,
+            "from_": self.from_number,
+            "limit": twilio_sms.LOOKUP_LIMIT,
+            "page_size": twilio_sms.LOOKUP_PAGE,
+        }
+        started = self._ask(
+            lambda: self.client.calls.list(start_time_after=query.claimed_at - CLOCK_SKEW, **options)
+        )
+        queued = self._ask(lambda: self.client.calls.list(status="queued", **options))
+        return self._match([*started, *queued], query)

@@ -1,19 +1,27 @@
 """A fake Twilio REST API: a real HTTP server on 127.0.0.1 (random port) for the real ``twilio`` client.
 
-It answers ``Messages.json`` and ``Calls.json`` like Twilio (201 with a ``SM...``/``CA...`` sid), records
-every request (method, path, form fields, basic-auth user and password, headers) and can be told to
-answer errors (``fail_with(503)``) or to be too slow (``delay(2.0)``) for the next requests.
+It answers ``POST Messages.json`` and ``POST Calls.json`` like Twilio (201 with a ``SM...``/``CA...``
+sid) and keeps what it created; ``GET Messages.json`` / ``GET Calls.json`` list it in Twilio's list
+shape (``messages``/``calls``, ``page``, ``page_size``, ``next_page_uri``, ...), newest first, filtered
+by ``To``, ``From``, ``DateSent``/``StartTime`` (``<``, ``>``: by day, as Twilio documents) and a call's
+``Status``. It records every request (method, path, query, form fields, basic-auth user and password,
+headers) and can be told to answer errors (``fail_with(503)``), to be too slow (``delay(2.0)`` for
+the next requests) or to hold every create from the n-th on without answering (``hold_from(n)``,
+until ``release()`` or ``reset``). A create is kept as soon as it arrives, before any delay, so a
+client killed while waiting leaves a message Twilio has.
 """
 
 import base64
+import datetime as dt
 import itertools
 import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
@@ -27,9 +35,14 @@ class RecordedRequest:
     user: str | None
     password: str | None
     headers: dict[str, str]
+    query: dict[str, list[str]] = field(default_factory=dict)
 
     def field(self, name: str) -> str | None:
         values = self.form.get(name)
+        return values[0] if values else None
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
         return values[0] if values else None
 
 
@@ -47,6 +60,11 @@ class FakeTwilio:
     requests: list[RecordedRequest] = field(default_factory=list)
     _failures: list[Failure] = field(default_factory=list)
     _delays: list[float] = field(default_factory=list)
+    _created: dict[str, list[dict]] = field(default_factory=lambda: {"messages": [], "calls": []})
+    _creates: int = 0
+    _hold_from: int | None = None
+    _held: int = 0
+    _release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -68,17 +86,64 @@ class FakeTwilio:
         with self._lock:
             self._delays.extend([seconds] * times)
 
+    def hold_from(self, number: int) -> None:
+        """Keep the ``number``-th create (1-based, counted from now) and every later one, but answer
+        none of them until ``release()``: the client waits as if Twilio were slow."""
+        with self._lock:
+            self._hold_from = self._creates + number
+            self._release = threading.Event()
+
+    @property
+    def held(self) -> int:
+        """Creates kept and waiting for ``release()``."""
+        with self._lock:
+            return self._held
+
+    def release(self) -> None:
+        with self._lock:
+            self._hold_from = None
+            self._release.set()
+
     def reset(self) -> None:
+        self.release()
         with self._lock:
             self.requests.clear()
             self._failures.clear()
             self._delays.clear()
+            self._creates = 0
+            for records in self._created.values():
+                records.clear()
 
     def messages(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.endswith("/Messages.json")]
+        """The requests that asked for an SMS (list requests are not counted)."""
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
 
     def calls(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.endswith("/Calls.json")]
+        """The requests that asked for a call (list requests are not counted)."""
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/Calls.json")]
+
+    def lists(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "GET"]
+
+    def created(self, kind: str = "messages") -> list[dict]:
+        """What the fake Twilio holds (``messages`` or ``calls``), oldest first, as its JSON."""
+        with self._lock:
+            return [dict(record) for record in self._created[kind]]
+
+    def clear_start_time(self, sid: str) -> None:
+        """A call Twilio has queued and not dialled yet has no start time."""
+        with self._lock:
+            for record in self._created["calls"]:
+                if record["sid"] == sid:
+                    record["start_time"] = None
+
+    def set_status(self, sid: str, status: str) -> None:
+        """What Twilio would later say of a message or call (e.g. ``failed``)."""
+        with self._lock:
+            for records in self._created.values():
+                for record in records:
+                    if record["sid"] == sid:
+                        record["status"] = status
 
     def start(self) -> "FakeTwilio":
         fake = self
@@ -117,7 +182,8 @@ class FakeTwilio:
         if authorization.startswith("Basic "):
             decoded = base64.b64decode(authorization[6:]).decode()
             user, _, password = decoded.partition(":")
-        path = urlsplit(handler.path).path
+        parts = urlsplit(handler.path)
+        path = parts.path
         recorded = RecordedRequest(
             method=handler.command,
             path=path,
@@ -125,51 +191,131 @@ class FakeTwilio:
             user=user,
             password=password,
             headers={k: v for k, v in handler.headers.items()},
+            query=parse_qs(parts.query, keep_blank_values=True),
         )
+        prefix = f"/2010-04-01/Accounts/{self.account_sid}/"
+        kinds = {prefix + "Messages.json": "messages", prefix + "Calls.json": "calls"}
+        kind = kinds.get(path)
         with self._lock:
             self.requests.append(recorded)
             failure = self._failures.pop(0) if self._failures else None
             pause = self._delays.pop(0) if self._delays else 0.0
+            authorised = (user, password) == (self.account_sid, self.auth_token)
+            created = None
+            hold: threading.Event | None = None
+            if failure is None and authorised and kind and handler.command == "POST":
+                created = self._message(recorded) if kind == "messages" else self._call(recorded)
+                self._created[kind].append(created)
+                self._creates += 1
+                if self._hold_from is not None and self._creates >= self._hold_from:
+                    hold = self._release
+                    self._held += 1
+        if hold is not None:
+            hold.wait(timeout=60)
+            with self._lock:
+                self._held -= 1
         if pause:
             time.sleep(pause)
         if failure is not None:
             return self._reply(handler, failure.status, self._error(failure.status, failure.code, failure.message))
-        if (user, password) != (self.account_sid, self.auth_token):
+        if not authorised:
             return self._reply(handler, 401, self._error(401, 20003, "Authenticate"))
-        prefix = f"/2010-04-01/Accounts/{self.account_sid}/"
-        if handler.command == "POST" and path == prefix + "Messages.json":
-            return self._reply(handler, 201, self._message(recorded))
-        if handler.command == "POST" and path == prefix + "Calls.json":
-            return self._reply(handler, 201, self._call(recorded))
+        if created is not None:
+            return self._reply(handler, 201, created)
+        if kind and handler.command == "GET":
+            return self._reply(handler, 200, self._list(kind, recorded))
         return self._reply(handler, 404, self._error(404, 20404, f"The requested resource {path} was not found"))
 
     def _sid(self, prefix: str) -> str:
         return prefix + uuid.uuid4().hex
 
+    @staticmethod
+    def _now() -> str:
+        return format_datetime(dt.datetime.now(dt.UTC).replace(microsecond=0))
+
     def _message(self, request: RecordedRequest) -> dict:
+        sid, now = self._sid("SM"), self._now()
         return {
-            "sid": self._sid("SM"),
+            "sid": sid,
             "account_sid": self.account_sid,
             "to": request.field("To"),
             "from": request.field("From"),
             "body": request.field("Body"),
             "status": "queued",
             "num_segments": "1",
+            "num_media": "0",
             "direction": "outbound-api",
             "api_version": "2010-04-01",
-            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/x.json",
+            "date_created": now,
+            "date_updated": now,
+            "date_sent": now,  # the fake hands it to the carrier at once
+            "price": None,
+            "price_unit": "USD",
+            "error_code": None,
+            "error_message": None,
+            "messaging_service_sid": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+            "subresource_uris": {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
         }
 
     def _call(self, request: RecordedRequest) -> dict:
+        sid, now = self._sid("CA"), self._now()
         return {
-            "sid": self._sid("CA"),
+            "sid": sid,
             "account_sid": self.account_sid,
             "to": request.field("To"),
+            "to_formatted": request.field("To"),
             "from": request.field("From"),
+            "from_formatted": request.field("From"),
             "status": "queued",
             "direction": "outbound-api",
             "api_version": "2010-04-01",
-            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/x.json",
+            "date_created": now,
+            "date_updated": now,
+            "start_time": now,  # the fake dials at once
+            "end_time": None,
+            "duration": None,
+            "price": None,
+            "price_unit": "USD",
+            "answered_by": None,
+            "parent_call_sid": None,
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json",
+        }
+
+    def _list(self, kind: str, request: RecordedRequest) -> dict:
+        """One page of Twilio's list JSON, newest first."""
+        when = "date_sent" if kind == "messages" else "start_time"
+        name = "DateSent" if kind == "messages" else "StartTime"
+        with self._lock:
+            records = [dict(record) for record in reversed(self._created[kind])]
+        wanted = {"to": request.param("To"), "from": request.param("From"), "status": request.param("Status")}
+        records = [r for r in records if all(value is None or r[key] == value for key, value in wanted.items())]
+        for suffix, keep in (("", lambda d, day: d == day), (">", lambda d, day: d >= day),
+                             ("<", lambda d, day: d <= day)):
+            value = request.param(name + suffix)
+            if value is not None:
+                day = dt.date.fromisoformat(value[:10])
+                records = [r for r in records if r[when] and keep(_day(r[when]), day)]
+        size = int(request.param("PageSize") or 50)
+        page = int(request.param("Page") or 0)
+        chunk = records[page * size : (page + 1) * size]
+        base = f"/2010-04-01/Accounts/{self.account_sid}/{'Messages' if kind == 'messages' else 'Calls'}.json"
+        params = {k: v[0] for k, v in request.query.items() if k not in ("Page", "PageSize", "PageToken")}
+
+        def uri(number: int) -> str:
+            return base + "?" + urlencode({**params, "PageSize": size, "Page": number})
+
+        more = (page + 1) * size < len(records)
+        return {
+            kind: chunk,
+            "first_page_uri": uri(0),
+            "next_page_uri": uri(page + 1) if more else None,
+            "previous_page_uri": uri(page - 1) if page else None,
+            "page": page,
+            "page_size": size,
+            "start": page * size,
+            "end": page * size + max(len(chunk) - 1, 0),
+            "uri": uri(page),
         }
 
     @staticmethod
@@ -187,3 +333,7 @@ class FakeTwilio:
             handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (time-out test)
             pass
+
+
+def _day(rfc2822: str) -> dt.date:
+    return parsedate_to_datetime(rfc2822).astimezone(dt.UTC).date()

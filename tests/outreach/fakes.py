@@ -7,7 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
-from outreach.channels.base import OutgoingMessage, SendResult
+from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 
 
 class RecordingChannel:
@@ -44,13 +44,13 @@ class RecordingChannel:
             time.sleep(self.delay_after)
         return SendResult(ok=True, provider_id=provider_id)
 
-    def lookup(self, key: str) -> SendResult | None:
-        """What the provider knows about ``key`` (the file is the provider's memory)."""
+    def lookup(self, query: SentLookup) -> SendResult | None:
+        """What the provider knows about the message's key (the file is the provider's memory)."""
         if self.path is None or not self.path.exists():
             return None
         for line in self.path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
-            if record["key"] == key:
+            if record["key"] == query.key:
                 return SendResult(ok=True, provider_id=record["provider_id"])
         return None
 

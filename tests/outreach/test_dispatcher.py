@@ -1,5 +1,6 @@
 """The dispatcher process: APScheduler with the job store in the app database, the lease, and exactly
-once across a second dispatcher and a SIGKILL mid-batch (sends counted in a file the fake channel writes)."""
+once across a second dispatcher and a SIGKILL mid-batch (sends counted in a file the fake channel writes,
+and at the fake Twilio server for the real Twilio channels)."""
 
 import datetime as dt
 import json
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,11 @@ from sqlmodel import Session, select
 from clinic.models import OutboxMessage, OutboxStatus, utcnow
 from clinic.services import outreach as service
 from outreach import dispatcher
+from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_pathway, make_patient, make_visit
+from tests.outreach.conftest import FROM_NUMBER
+from tests.outreach.daytime import daytime_zone, phone_without_own_zone
+from tests.outreach.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.outreach.fakes import RecordingChannel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +91,11 @@ def wait_for(predicate, timeout: float, what: str, processes=()) -> None:
                 output = process.stdout.read().decode(errors="replace") if process.stdout else ""
                 raise AssertionError(f"dispatcher exited with {process.returncode} while waiting for {what}:\n{output}")
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    output = ""
+    for process in processes:  # what the dispatchers said, to see why
+        process.kill()
+        output += process.stdout.read().decode(errors="replace")[-5000:] if process.stdout else ""
+    raise AssertionError(f"timed out waiting for {what}\n{output}")
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -134,17 +144,19 @@ def test_the_scheduler_keeps_one_persistent_job_and_runs_it(session, database_ur
     settings = dispatcher.DispatcherSettings(
         database_url=database_url, channels={"email": channel}, tz=TZ, interval=0.2
     )
-    for _ in range(2):  # a restart replaces the stored job instead of adding a second one
+    jobs: list[str] = []
+    for _ in range(2):  # a restart replaces the stored jobs instead of adding second copies
         scheduler = dispatcher.build_scheduler(settings, blocking=False)
         scheduler.start()
         try:
             wait_for(lambda: len(channel.sent) >= 2, 15, "two sends")
-            assert sorted(job.id for job in scheduler.get_jobs()) == sorted(JOB_IDS)
+            jobs = sorted(job.id for job in scheduler.get_jobs())
+            assert set(JOB_IDS) <= set(jobs) and len(set(jobs)) == len(jobs)
         finally:
             scheduler.shutdown(wait=True)
     with session.get_bind().connect() as connection:
         stored = connection.execute(sa.text("SELECT id FROM apscheduler_jobs")).scalars().all()
-    assert sorted(stored) == sorted(JOB_IDS)
+    assert sorted(stored) == jobs
     assert len(channel.sent) == 2
 
 
@@ -198,6 +210,101 @@ def test_sigkill_mid_batch_then_restart_sends_every_message_exactly_once(session
     assert sorted(keys) == sorted(set(keys)) and len(keys) == len(ids)
     counts = statuses(session.get_bind())
     assert counts.get("sent") == len(ids) and "sending" not in counts and "failed" not in counts
+
+
+def plan_texts_and_calls(session: Session, zone: str) -> list[OutboxMessage]:
+    """Six local patients under 70 (a confirmation SMS each) and three long-distance patients over 70
+    (confirmation and coffee voucher by SMS, the transport offer by call), booked now in ``zone`` (where
+    it is daytime, so quiet hours hold nothing); returns the 15 rows due now."""
+    pathway = make_pathway(session)
+    start = utcnow().replace(microsecond=0) + dt.timedelta(days=14)
+    for n in range(9):
+        senior_far = {"birth_date": dt.date(1950, 1, 1), "distance_km": 80.0} if n >= 6 else {}
+        patient = make_patient(session, phone=phone_without_own_zone(n), channel="sms", **senior_far)
+        visit = make_visit(session, patient=patient, pathway=pathway, day=start.date(), start=start)
+        visit.booked_at = utcnow() - dt.timedelta(minutes=1)
+        session.add(visit)
+        session.commit()
+        service.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=zone)
+    session.expire_all()
+    ids = service.due_ids(session=session, now=utcnow(), limit=100)
+    rows = [session.get(OutboxMessage, row_id) for row_id in ids]
+    assert Counter(row.channel.value for row in rows) == {"sms": 12, "voice": 3}
+    return rows
+
+
+def start_twilio_dispatcher(database_url: str, fake: FakeTwilio, zone: str) -> subprocess.Popen:
+    """``python -m outreach.dispatcher`` as deployed: no ``--channels``, Twilio from the environment,
+    its API base URL pointed at the fake server."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ONEVISIT_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "ONEVISIT_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "ONEVISIT_TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "ONEVISIT_TWILIO_API_BASE_URL": fake.base_url,
+        "ONEVISIT_PUBLIC_BASE_URL": "https://onevisit.example.org",
+        "ONEVISIT_SECRET_KEY": TEST_SECRET_KEY,
+    }
+    command = [
+        sys.executable, "-m", "outreach.dispatcher", "--database-url", database_url, "--tz", zone,
+        "--interval", "0.2", "--lease-seconds", "2", "--stale-seconds", "1", "--batch", "100",
+        "--claim-batch", "10",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_sigkill_while_twilio_holds_a_request_then_restart_sends_every_message_once(session, database_url,
+                                                                                   fake_twilio):
+    """The real dispatcher with the real Twilio channels: killed while the fake Twilio server holds the
+    fourth request (Twilio has the message, the outbox does not know), with six more rows claimed and not
+    sent. After the restart the fake server has received every due message exactly once."""
+    zone = daytime_zone()
+    rows = plan_texts_and_calls(session, zone)
+    engine = session.get_bind()
+    fake_twilio.hold_from(4)
+    first = start_twilio_dispatcher(database_url, fake_twilio, zone)
+    try:
+        wait_for(lambda: fake_twilio.held == 1, 15, "the fourth request held at the fake Twilio", [first])
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    fake_twilio.release()
+    assert len(fake_twilio.messages()) + len(fake_twilio.calls()) == 4
+    counts = statuses(engine)
+    assert counts.get("sent") == 3 and counts.get("sending") == 7  # a claim of ten: 3 sent, 1 held, 6 waiting
+    held = [*fake_twilio.created("messages"), *fake_twilio.created("calls")]
+    held_sid = next(r["sid"] for r in held if r["sid"] not in {m.provider_id for m in _outbox(engine)})
+
+    second = start_twilio_dispatcher(database_url, fake_twilio, zone)
+    try:
+        wait_for(lambda: statuses(engine).get("sent", 0) >= len(rows), 15, "every due message sent", [second])
+    finally:
+        stop(second)
+
+    texts = Counter((r.field("To"), r.field("Body")) for r in fake_twilio.messages())
+    calls = Counter(r.field("To") for r in fake_twilio.calls())
+    assert texts == Counter({(_phone(session, row), row.body): 1 for row in rows if row.channel.value == "sms"})
+    assert calls == Counter({_phone(session, row): 1 for row in rows if row.channel.value == "voice"})
+    outbox = {row.id: row for row in _outbox(engine)}
+    assert {outbox[row.id].status for row in rows} == {OutboxStatus.SENT}
+    assert not any(row.on_call_list for row in outbox.values())
+    received = {r["sid"] for r in [*fake_twilio.created("messages"), *fake_twilio.created("calls")]}
+    assert {outbox[row.id].provider_id for row in rows} == received  # each row has its own Twilio sid
+    assert held_sid in received and len(fake_twilio.lists()) >= 7  # the recovered rows were looked up
+
+
+def _outbox(engine) -> list[OutboxMessage]:
+    with Session(engine) as other:
+        return list(other.exec(select(OutboxMessage)))
+
+
+def _phone(session: Session, row: OutboxMessage) -> str:
+    from clinic.models import Patient
+
+    return session.get(Patient, row.patient_id).phone
 
 
 def test_the_benchmark_runs_on_a_small_instance():
