@@ -40,6 +40,7 @@ seed: migrate
 
 run: seed
 	$(BIN)/flask --app clinic outreach plan
+	$(BIN)/flask --app clinic volunteers match
 	$(BIN)/flask --app clinic demo-sign-ins
 	$(BIN)/flask --app clinic outreach run & dispatcher=$$!; \
 	trap 'kill $$dispatcher 2>/dev/null; wait $$dispatcher' EXIT INT TERM; \

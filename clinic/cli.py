@@ -30,7 +30,11 @@ def db_upgrade_command() -> None:
 @with_appcontext
 @click.option("--if-empty", is_flag=True, help="Load nothing when the database already holds data.")
 @click.option("--dir", "seed_dir", type=click.Path(file_okay=False, path_type=Path), help="Seed directory.")
-def seed_command(if_empty: bool, seed_dir: Path | None) -> None:
+@click.option(
+    "--history-weeks", type=click.IntRange(0, 52), default=12, show_default=True,
+    help="Weeks of past visits, messages and surveys for the KBR dashboard (0: none).",
+)  # fmt: skip
+def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> None:
     """Load the demo clinic (resources, pathways, patients, users, two weeks of visits) in one transaction."""
     from clinic.db import get_engine
     from clinic.errors import DomainError
@@ -48,6 +52,7 @@ def seed_command(if_empty: bool, seed_dir: Path | None) -> None:
                 tz=current_app.config["CLINIC_TIMEZONE"],
                 local_km=current_app.config["REGION_LOCAL_KM"],
                 regional_km=current_app.config["REGION_REGIONAL_KM"],
+                history_weeks=history_weeks,
             )
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None

@@ -65,6 +65,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SMTP_TIMEOUT_SECONDS": 10,
         "PUBLIC_BASE_URL": "",
         "DESK_PHONE": "",
+        # the two questions and follow-ups (docs/follow-ups.md)
+        "FOLLOW_UP_DUE_WORKING_DAYS": 2,
+        "SURVEY_REASK_HOURS": 24,
     }
 
 

@@ -54,7 +54,11 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; on SQLite every connection enforces foreign keys."""
+    """An engine for ``url``; on SQLite every connection enforces foreign keys. Sessions of this process
+    record touch-points from here on (``clinic.services.touchpoints.install``)."""
+    from clinic.services.touchpoints import install as record_touch_points
+
+    record_touch_points()
     url = normalise_url(url)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)

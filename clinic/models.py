@@ -907,3 +907,248 @@ class InboundMessage(SQLModel, table=True):
     keyword: str | None = Field(default=None, max_length=20)
     outcome: str = Field(max_length=40)
     reply: str = Field(default="", max_length=1600)
+
+
+# --- service: volunteers, two questions, follow-ups, touch-points, recovery (issue 6, 0008_service) ---
+
+
+class AssignmentSource(enum.StrEnum):
+    AUTO = "auto"
+    OVERRIDE = "override"
+
+
+class AssignmentReason(enum.StrEnum):
+    LONG_DISTANCE = "long_distance"
+    FLAGGED = "flagged"
+
+
+class MeetingOutcome(enum.StrEnum):
+    MET = "met"
+    NOT_MET = "not_met"
+
+
+class VolunteerAssignment(SQLModel, table=True):
+    """A visit that needs a volunteer on its day (long distance, or flagged by a clerk) and who meets the
+    patient. ``volunteer_id`` is empty while nobody suitable is free; ``source`` ``override`` rows are the
+    coordinator's choice and automatic matching leaves them alone."""
+
+    __tablename__ = "volunteer_assignment"
+    __table_args__ = (
+        sa.UniqueConstraint("visit_id"),
+        sa.Index("ix_volunteer_assignment_day_volunteer", "day", "volunteer_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: int = Field(foreign_key="visit.id", ondelete="CASCADE")
+    day: dt.date
+    volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id", ondelete="SET NULL")
+    reason: AssignmentReason = Field(sa_column=_enum_column(AssignmentReason, "assignment_reason"))
+    source: AssignmentSource = Field(
+        default=AssignmentSource.AUTO,
+        sa_column=_enum_column(AssignmentSource, "assignment_source", default=AssignmentSource.AUTO),
+    )
+    flagged_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    meet_at: dt.datetime = Field(sa_column=_utc_column())
+    leave_at: dt.datetime = Field(sa_column=_utc_column())
+    meeting_place: str = Field(default="", max_length=120)
+    match_note: str = Field(default="", max_length=200)
+    outcome: MeetingOutcome | None = Field(
+        default=None, sa_column=_enum_column(MeetingOutcome, "meeting_outcome", nullable=True)
+    )
+    outcome_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow,
+        sa_column=sa.Column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
+    )
+
+
+class VolunteerNotice(SQLModel, table=True):
+    """The SMS a volunteer gets the evening before with their list; one per volunteer and day, shown in
+    the Outbox screen like every other message."""
+
+    __tablename__ = "volunteer_notice"
+    __table_args__ = (sa.UniqueConstraint("volunteer_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    volunteer_id: int = Field(foreign_key="volunteer.id", ondelete="CASCADE")
+    day: dt.date
+    recipient: str = Field(max_length=32)
+    body: str = Field(max_length=2000)
+    status: OutboxStatus = Field(
+        default=OutboxStatus.QUEUED,
+        sa_column=_enum_column(OutboxStatus, "status", default=OutboxStatus.QUEUED),
+    )
+    provider_id: str | None = Field(default=None, max_length=80)
+    last_error: str | None = Field(default=None, max_length=500)
+    due_at: dt.datetime = Field(sa_column=_utc_column())
+    sent_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+
+
+class SurveyTrigger(enum.StrEnum):
+    VISIT = "visit"
+    CALL = "call"
+    INBOUND = "inbound"
+    FOLLOW_UP = "follow_up"
+
+
+class SurveyChannel(enum.StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
+    TABLET = "tablet"
+
+
+class SurveyStatus(enum.StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+    UNANSWERED = "unanswered"
+    WITHDRAWN = "withdrawn"
+
+
+class Survey(SQLModel, table=True):
+    """The two questions after an interaction: *Did you get what you needed?* and *Did we do a good
+    job?* ``source_ref`` names the interaction (a visit, an outbox message, an inbound message, a
+    follow-up), so each is asked once."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("trigger", "source_ref"),
+        sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        sa.Index("ix_survey_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", ondelete="SET NULL")
+    trigger: SurveyTrigger = Field(sa_column=_enum_column(SurveyTrigger, "survey_trigger"))
+    source_ref: str = Field(max_length=60)
+    channel: SurveyChannel = Field(sa_column=_enum_column(SurveyChannel, "survey_channel"))
+    language: Language = Field(sa_column=_enum_column(Language, "language"))
+    status: SurveyStatus = Field(
+        default=SurveyStatus.PENDING,
+        sa_column=_enum_column(SurveyStatus, "survey_status", default=SurveyStatus.PENDING),
+    )
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_column=_utc_column())
+    asked_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    got_what_needed: bool | None = None
+    good_job: bool | None = None
+    comment: str = Field(default="", max_length=1000)
+    answered_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+
+
+class FollowUpReason(enum.StrEnum):
+    ANSWERED_NO = "answered_no"
+    NO_ANSWER = "no_answer"
+
+
+class FollowUpStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class FollowUp(SQLModel, table=True):
+    """Opened by a "no" (or no answer after two attempts); stays open until the patient answers "yes"
+    to both questions; escalated to the coordinator when overdue."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (sa.Index("ix_follow_up_status_due_at", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", ondelete="SET NULL")
+    survey_id: int | None = Field(default=None, foreign_key="survey.id", ondelete="SET NULL")
+    reason: FollowUpReason = Field(sa_column=_enum_column(FollowUpReason, "follow_up_reason"))
+    status: FollowUpStatus = Field(
+        default=FollowUpStatus.OPEN,
+        sa_column=_enum_column(FollowUpStatus, "follow_up_status", default=FollowUpStatus.OPEN),
+    )
+    owner_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    due_at: dt.datetime = Field(sa_column=_utc_column())
+    escalated_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closed_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closing_survey_id: int | None = Field(default=None, foreign_key="survey.id", ondelete="SET NULL")
+    summary: str = Field(default="", max_length=500)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+
+
+class FollowUpEvent(SQLModel, table=True):
+    """The history of one follow-up: opened, called, note, re-asked, escalated, closed."""
+
+    __tablename__ = "follow_up_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    follow_up_id: int = Field(foreign_key="follow_up.id", ondelete="CASCADE", index=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+    kind: str = Field(max_length=30)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    note: str = Field(default="", max_length=1000)
+
+
+class TouchChannel(enum.StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
+    WALK_IN = "walk_in"
+    WEB = "web"
+
+
+class TouchDirection(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class TouchPoint(SQLModel, table=True):
+    """Every contact with a patient: channel, direction, purpose and whether the expectation set for
+    that touch-point was met (``None`` while it cannot be told yet). ``ref`` points at the record behind
+    it (e.g. ``outbox:12``), unique with ``purpose`` so recording the same contact twice is harmless."""
+
+    __tablename__ = "touch_point"
+    __table_args__ = (
+        sa.UniqueConstraint("purpose", "ref"),
+        sa.Index("ix_touch_point_patient_at", "patient_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE")
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", ondelete="SET NULL")
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+    channel: TouchChannel = Field(sa_column=_enum_column(TouchChannel, "touch_channel"))
+    direction: TouchDirection = Field(sa_column=_enum_column(TouchDirection, "touch_direction"))
+    purpose: str = Field(max_length=40)
+    expectation_met: bool | None = None
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    ref: str | None = Field(default=None, max_length=60)
+    note: str = Field(default="", max_length=500)
+
+
+class GestureStatus(enum.StrEnum):
+    GRANTED = "granted"
+    PENDING = "pending"
+    DECLINED = "declined"
+
+
+class RecoveryGesture(SQLModel, table=True):
+    """A service-recovery gesture (parking refund, meal voucher, taxi home): granted within the
+    granter's monthly limit per role, otherwise pending until a coordinator approves or declines it."""
+
+    __tablename__ = "recovery_gesture"
+    __table_args__ = (
+        sa.CheckConstraint("cost_cents > 0", name="cost_positive"),
+        sa.Index("ix_recovery_gesture_granted_by_created_at", "granted_by", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", ondelete="SET NULL")
+    kind: str = Field(max_length=40)
+    cost_cents: int
+    reason: str = Field(max_length=500)
+    status: GestureStatus = Field(sa_column=_enum_column(GestureStatus, "gesture_status"))
+    granted_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    decided_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    decided_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))

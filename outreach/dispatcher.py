@@ -10,9 +10,15 @@ Exactly once:
 * due outbox rows are claimed (``queued`` -> ``sending`` with this process's owner id, committed, a
   few at a time) before the channel is called, so even two lease holders could never send one row
   twice; each outcome is committed right after its send;
-* after a crash (SIGKILL mid-batch) the next lease holder recovers the rows left in ``sending``:
-  it asks the channel whether each went out (``lookup(key)`` when the channel offers it) and marks
-  it sent or queues it again; when nobody can tell, it puts the patient on the call list instead.
+* after a crash (SIGKILL mid-batch) the next lease holder recovers the rows left in ``sending``
+  (``clinic.services.outreach.recover_stale``): it asks the channel whether each went out
+  (``lookup``: the Twilio channels read Twilio's message and call lists and match the number, the
+  time since the claim, the text, and sids no other row holds) and marks it sent with Twilio's sid
+  or queues it again; when nobody can tell (no ``lookup``, or the provider does not answer) it puts
+  the patient on the call list instead of risking a second message. Rows are claimed several at a
+  time only while their channels can ``lookup``; otherwise one at a time, so at most one row's
+  outcome can be lost. ``tests/outreach/test_dispatcher.py`` kills this process mid-request against
+  the fake Twilio server, restarts it, and counts every message exactly once at the server.
 
 Jobs are module-level functions taking only ids, added with explicit ids and ``replace_existing``,
 so the persistent job store holds one copy of each however often the dispatcher restarts.
@@ -37,6 +43,11 @@ from sqlmodel import Session
 
 log = logging.getLogger("outreach.dispatcher")
 
+#: Modules whose ``register(scheduler, settings)`` adds their jobs (each with an explicit id and
+#: ``replace_existing=True``) to the dispatcher's scheduler.
+JOB_MODULES: tuple[str, ...] = ("outreach.volunteer_jobs", "outreach.survey_jobs")
+#: Every lease a job of this process may hold, released on shutdown.
+LEASE_NAMES: list[str] = ["dispatcher", "offers"]
 DISPATCH_JOB_ID = "outreach-dispatch"
 OFFERS_JOB_ID = "waitlist-offers"
 OFFERS_INTERVAL_SECONDS = 60.0
@@ -102,6 +113,7 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 owner=_STATE.owner,
                 now=utcnow(),
                 stale_after=dt.timedelta(seconds=settings.stale_after),
+                tz=settings.tz,
             )
             report = outreach.dispatch_due(
                 session=session,
@@ -142,6 +154,20 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     if waves:
         log.info("waitlist offers: %d waves sent", len(waves))
     return {"lease": 1, "waves": len(waves)}
+
+
+def job_context() -> tuple[DispatcherSettings, Any]:
+    """The settings and database engine of this dispatcher process, for jobs defined in other modules."""
+    settings, engine = _STATE.settings, _STATE.engine
+    if settings is None or engine is None:
+        raise RuntimeError("outreach.dispatcher.configure() was not called in this process")
+    return settings, engine
+
+
+def hold_lease(session: Session, name: str) -> bool:
+    """Take or renew lease ``name`` for this process, so a second dispatcher never runs the same job."""
+    settings, _engine = job_context()
+    return _acquire(session, name, dt.timedelta(seconds=settings.lease_ttl))
 
 
 def _acquire(session: Session, name: str, ttl: dt.timedelta) -> bool:
@@ -198,6 +224,8 @@ def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
         kwargs={"lease_name": "offers"},
         next_run_time=dt.datetime.now(dt.UTC),
     )
+    for module in JOB_MODULES:
+        importlib.import_module(module).register(scheduler, settings)
     return scheduler
 
 
@@ -208,7 +236,7 @@ def release() -> None:
         return
     try:
         with Session(_STATE.engine) as session:
-            for name in ("dispatcher", "offers"):
+            for name in LEASE_NAMES:
                 outreach.release_lease(session=session, owner=_STATE.owner, name=name)
     except Exception:  # noqa: BLE001 - shutting down; the lease expires on its own
         log.exception("could not release the dispatcher lease")

@@ -13,6 +13,11 @@ Pure Python (no Flask, no database). A rule file looks like::
         essential: true              # essential messages go out even after STOP
         timing: {relative_to: visit, offset: -2d, at: "10:00"}
         condition: {age: {gte: 70}}  # segments and sub-segments only
+        level: augmented             # service level, see below (optional)
+    potential:                       # ideas not in force yet (optional)
+      - id: video-pre-op
+        description: A video call instead of the pre-operative consult for long-distance patients.
+        condition: {region: long_distance}   # optional: who it would be for
 
 Conditions combine facts with ``all`` / ``any`` / ``not``; a mapping of several facts means all of
 them. Facts: ``age`` (on the visit date), ``region`` (local, regional, long_distance), ``needs``
@@ -26,6 +31,12 @@ are reported as replaced, so the preview can say why a basic SMS reminder became
 
 A file with any error is rejected whole: ``RuleSetError`` lists every problem with the file, the
 rule (id, or its position) and the field (a dotted path) named.
+
+Service levels (the total product): ``generic`` is the core service itself, ``expected`` what every
+patient takes for granted, ``augmented`` what goes beyond it for a segment, ``potential`` an idea not in
+force yet. A rule's ``level`` defaults by layer (basic: expected; segment and sub-segment: augmented); a
+rule in force is never ``potential``: ideas go in the ``potential:`` list (id, description, optional
+condition and action), which is validated like the rules but never fires. Ids are unique across both.
 """
 
 import datetime as dt
@@ -38,6 +49,8 @@ from typing import Any
 import yaml
 
 LAYERS = ("basic", "segment", "sub_segment")
+LEVELS = ("generic", "expected", "augmented", "potential")
+DEFAULT_LEVEL = {"basic": "expected", "segment": "augmented", "sub_segment": "augmented"}
 KINDS = ("message", "service")
 CHANNELS = ("patient", "sms", "voice", "email")
 RELATIVE_TO = ("booking", "visit", "cancellation")
@@ -54,8 +67,12 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,59}$")
 _OFFSET = re.compile(r"^(?P<sign>[-+]?)(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _RULE_KEYS = frozenset(
-    {"id", "layer", "action", "kind", "channel", "template", "essential", "timing", "condition", "description"}
-)
+    {
+        "id", "layer", "action", "kind", "channel", "template", "essential", "timing", "condition", "description",
+        "level",
+    }
+)  # fmt: skip
+_IDEA_KEYS = frozenset({"id", "description", "condition", "action"})
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -204,10 +221,30 @@ class Rule:
     essential: bool = False
     condition: Condition | None = None
     description: str = ""
+    level: str = ""
+    """Service level (``LEVELS``); empty: the layer's default (``DEFAULT_LEVEL``)."""
+
+    def __post_init__(self) -> None:
+        if not self.level:
+            object.__setattr__(self, "level", DEFAULT_LEVEL.get(self.layer, "expected"))
 
     @property
     def rank(self) -> int:
         return LAYERS.index(self.layer)
+
+
+@dataclass(frozen=True)
+class PotentialIdea:
+    """A differentiator considered but not in force: listed with the ``potential`` service level, never fired."""
+
+    id: str
+    description: str
+    condition: Condition | None = None
+    action: str | None = None
+
+    @property
+    def level(self) -> str:
+        return "potential"
 
 
 @dataclass(frozen=True)
@@ -273,6 +310,7 @@ def facts_of(patient: PatientFacts, visit: VisitFacts) -> dict[str, Any]:
 class RuleSet:
     rules: tuple[Rule, ...]
     source: str = "<rules>"
+    potential: tuple[PotentialIdea, ...] = ()
 
     def evaluate(self, patient: PatientFacts, visit: VisitFacts, *, now: dt.datetime) -> Evaluation:
         """Every rule, fired or not, with the reason; the winners per action after layering."""
@@ -510,6 +548,11 @@ def _parse_rule(
     description = raw.get("description", "")
     if not isinstance(description, str):
         out.add(name, "description", "must be text")
+    level = raw.get("level", DEFAULT_LEVEL.get(layer, "expected") if isinstance(layer, str) else "expected")
+    if level == "potential":
+        out.add(name, "level", "a rule in force cannot be potential: list the idea under 'potential:' instead")
+    elif level not in LEVELS:
+        out.add(name, "level", f"must be one of {', '.join(LEVELS[:3])}, not {level!r}")
     timing = _parse_timing(raw.get("timing"), name, out) if "timing" in raw else None
     if "timing" not in raw:
         out.add(name, "timing", "required: when the action is due")
@@ -535,7 +578,33 @@ def _parse_rule(
         essential=essential,
         condition=condition,
         description=description.strip(),
+        level=level,
     )
+
+
+def _parse_idea(raw: Any, index: int, out: _Collector) -> PotentialIdea | None:
+    if not isinstance(raw, Mapping):
+        out.add(f"potential #{index + 1}", None, "each potential idea must be a mapping")
+        return None
+    idea_id = raw.get("id")
+    name = str(idea_id) if isinstance(idea_id, str) and idea_id else f"potential #{index + 1}"
+    before = len(out.problems)
+    for key in sorted(set(raw) - _IDEA_KEYS):
+        out.add(name, key, f"unknown field (use {', '.join(sorted(_IDEA_KEYS))})")
+    if not isinstance(idea_id, str) or not _NAME.fullmatch(idea_id):
+        out.add(name, "id", "required: lower-case letters, digits, '-' or '_' (at most 60)")
+    description = raw.get("description")
+    if not isinstance(description, str) or not description.strip():
+        out.add(name, "description", "required: what the idea would offer, and to whom")
+    action = raw.get("action")
+    if action is not None and (not isinstance(action, str) or not _NAME.fullmatch(action)):
+        out.add(name, "action", "a name like reminder or coffee_voucher")
+    condition = None
+    if raw.get("condition") is not None:
+        condition = _parse_condition(raw["condition"], "condition", name, out)
+    if len(out.problems) > before:
+        return None
+    return PotentialIdea(id=idea_id, description=description.strip(), condition=condition, action=action)
 
 
 def parse_rules(
@@ -554,8 +623,8 @@ def parse_rules(
         raise RuleSetError([RuleProblem(filename, None, None, "expected a mapping with 'version: 1' and 'rules:'")])
     if document.get("version") != 1:
         out.add(None, "version", f"must be 1, not {document.get('version')!r}")
-    for key in sorted(set(document) - {"version", "rules"}):
-        out.add(None, key, "unknown top-level field (use version, rules)")
+    for key in sorted(set(document) - {"version", "rules", "potential"}):
+        out.add(None, key, "unknown top-level field (use version, rules, potential)")
     raw_rules = document.get("rules")
     rules: list[Rule] = []
     if not isinstance(raw_rules, list) or not raw_rules:
@@ -571,9 +640,26 @@ def parse_rules(
                 continue
             seen.add(rule.id)
             rules.append(rule)
+    ideas: list[PotentialIdea] = []
+    raw_ideas = document.get("potential", [])
+    if raw_ideas is None:
+        raw_ideas = []
+    if not isinstance(raw_ideas, list):
+        out.add(None, "potential", "must be a list of ideas (id, description, optional condition and action)")
+        raw_ideas = []
+    seen_rules = {rule.id for rule in rules}
+    for index, raw in enumerate(raw_ideas):
+        idea = _parse_idea(raw, index, out)
+        if idea is None:
+            continue
+        if idea.id in seen_rules:
+            out.add(idea.id, "id", "used twice; rule and idea ids must be unique")
+            continue
+        seen_rules.add(idea.id)
+        ideas.append(idea)
     if out.problems:
         raise RuleSetError(out.problems)
-    return RuleSet(rules=tuple(rules), source=filename)
+    return RuleSet(rules=tuple(rules), source=filename, potential=tuple(ideas))
 
 
 def load_rules(path: str | Path, *, known_templates: Iterable[str] | None = None) -> RuleSet:

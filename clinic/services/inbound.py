@@ -6,6 +6,11 @@ offer, CANCEL cancels the next visit (then the freed place is re-offered), STOP/
 non-essential messages off/on, HELP gives the desk's number. Every message is stored
 (``InboundMessage``) with what it was taken to mean and the reply, which is in the patient's language.
 A webhook delivered twice (same provider id) is answered the same way and acts once.
+
+The two questions (``clinic.services.surveys``): a reply that starts with two yes/no words from a patient
+with a survey asked in the last days, and no open waitlist offer, answers the survey before any keyword
+is looked at ("YES NO late"); an SMS the clinic acted on is followed by a survey (not after STOP, START,
+HELP, a survey answer or a message not understood), and so is an answered reminder call.
 """
 
 import datetime as dt
@@ -142,8 +147,10 @@ def handle_sms(
     desk_phone: str = "",
     tz: str = DEFAULT_TZ,
     after_cancel: Callable[[int], None] | None = None,
+    follow_up_due_days: int = 2,
 ) -> InboundResult:
-    """Act on one inbound SMS and return the reply to send back (stored with the message)."""
+    """Act on one inbound SMS and return the reply to send back (stored with the message).
+    ``follow_up_due_days``: working days a follow-up opened by a "no" in the reply has."""
     if provider_id:
         seen = session.exec(select(InboundMessage).where(InboundMessage.provider_id == provider_id)).first()
         if seen is not None:
@@ -162,7 +169,8 @@ def handle_sms(
         )
     else:
         result = _act(
-            session=session, people=people, keyword=keyword, now=now, desk_phone=desk_phone, tz=tz,
+            session=session, people=people, keyword=keyword, now=now, desk_phone=desk_phone, tz=tz, body=body,
+            follow_up_due_days=follow_up_due_days,
         )
     stored = _store(
         session=session, channel=Channel.SMS, provider_id=provider_id, from_number=from_number, body=body,
@@ -170,7 +178,40 @@ def handle_sms(
     )
     if result.refill_visit_id is not None and stored.outcome != "duplicate":
         (after_cancel or default_after_cancel(session, now, tz))(result.refill_visit_id)
+    if stored.outcome != "duplicate" and stored.message_id is not None:
+        _survey_after(session, stored.message_id, now)
     return stored
+
+
+def _survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
+    """The two questions after an inbound contact (``surveys.ask_after_inbound`` says when not)."""
+    from clinic.services import surveys
+
+    try:
+        surveys.ask_after_inbound(session=session, message_id=message_id, now=now)
+    except DomainError:
+        session.rollback()
+
+
+def _survey_answer(*, session: Session, people: list[Patient], body: str, now: dt.datetime, tz: str,
+                   due_days: int) -> InboundResult | None:
+    """``body`` as the answer to the patients' survey asked in the last days, or ``None``."""
+    from clinic.services import surveys
+
+    survey = surveys.answerable_survey(session=session, patient_ids=[p.id for p in people], now=now)
+    answer = surveys.parse_answer(body) if survey is not None else None
+    if answer is None:
+        return None
+    try:
+        surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=answer.got_what_needed,
+                              good_job=answer.good_job, comment=answer.comment, now=now, tz=tz,
+                              due_working_days=due_days)
+    except DomainError:
+        session.rollback()
+        return None
+    language = str(survey.language)
+    return InboundResult(outcome="survey_answer", reply=surveys.thanks(language, answer), language=language,
+                         patient_id=survey.patient_id, visit_id=survey.visit_id)
 
 
 def _store(
@@ -215,6 +256,8 @@ def _act(
     now: dt.datetime,
     desk_phone: str,
     tz: str,
+    body: str = "",
+    follow_up_due_days: int = 2,
 ) -> InboundResult:
     ids = [p.id for p in people]
     patient = people[0]
@@ -222,6 +265,11 @@ def _act(
     if upcoming is not None:
         patient = next(p for p in people if p.id == upcoming.patient_id)
     offer = recent_offer(session=session, patient_ids=ids, now=now)
+    if offer is None and keyword not in (Keyword.STOP, Keyword.START, Keyword.HELP, Keyword.CANCEL):
+        answered = _survey_answer(session=session, people=people, body=body, now=now, tz=tz,
+                                  due_days=follow_up_due_days)
+        if answered is not None:
+            return answered
     if offer is not None and keyword in (Keyword.YES, Keyword.NO):
         patient = session.get(WaitlistEntry, offer.entry_id).patient
     language = str(patient.language)
@@ -441,7 +489,10 @@ def record_delivery(
     except ImportError:
         outreach = None
     if outreach is not None and hasattr(outreach, "record_delivery"):
-        return outreach.record_delivery(session=session, provider_id=provider_id, status=status, now=now, tz=tz) is not None
+        row = outreach.record_delivery(session=session, provider_id=provider_id, status=status, now=now, tz=tz)
+        if row is not None and status == "completed":
+            _survey_after_call(session, row, now)
+        return row is not None
     from clinic.models import OutboxMessage, OutboxStatus
 
     message = session.exec(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id)).first()
@@ -457,4 +508,19 @@ def record_delivery(
     message.updated_at = now
     session.add(message)
     session.commit()
+    if status == "completed":
+        _survey_after_call(session, message, now)
     return True
+
+
+def _survey_after_call(session: Session, row, now: dt.datetime) -> None:
+    """A reminder call the patient picked up (Twilio's ``completed``) is followed by the two questions."""
+    from clinic.models import OutboxStatus
+    from clinic.services import surveys
+
+    if row.channel != Channel.VOICE or row.status != OutboxStatus.DELIVERED:
+        return
+    try:
+        surveys.ask_after_call(session=session, outbox_id=row.id, now=now)
+    except DomainError:
+        session.rollback()

@@ -33,7 +33,7 @@ from clinic.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from clinic.services import planning
+from clinic.services import planning, seed_history, touchpoints
 from clinic.services.seed_files import SeedSet, VisitPlanIn, read_seed, read_users
 from clinic.services.users import hash_password
 
@@ -60,8 +60,15 @@ def load_demo(
     local_km: float = 25,
     regional_km: float = 50,
     now: dt.datetime | None = None,
+    history_weeks: int = 0,
 ) -> dict[str, int]:
-    """Validate ``directory`` and load it in one transaction; returns counts of what was loaded."""
+    """Validate ``directory`` and load it in one transaction; returns counts of what was loaded.
+
+    ``history_weeks`` > 0 adds that many ISO weeks of past visits and what happened around them (for the
+    KBR dashboard, ``clinic.services.seed_history``) before the generated weeks; ``flask seed`` asks for 12.
+    """
+    if not 0 <= history_weeks <= 52:
+        raise ValueError(f"history_weeks must be 0-52, not {history_weeks}")
     seed = read_seed(Path(directory))
     if not is_empty(session=session):
         raise Conflict(
@@ -72,7 +79,7 @@ def load_demo(
     today = now.astimezone(ZoneInfo(tz)).date()
     rules = planning.SegmentRules(local_km=local_km, regional_km=regional_km)
     try:
-        summary = _load(session, seed, tz=tz, now=now, today=today, rules=rules)
+        summary = _load(session, seed, tz=tz, now=now, today=today, rules=rules, history_weeks=history_weeks)
         session.commit()
     except BaseException:
         session.rollback()
@@ -88,6 +95,7 @@ def _load(
     now: dt.datetime,
     today: dt.date,
     rules: planning.SegmentRules,
+    history_weeks: int = 0,
 ) -> dict[str, int]:
     resources = {}
     for r in seed.resources.resources:
@@ -148,6 +156,24 @@ def _load(
             )
         )
     session.flush()
+    history: dict[str, int] = {}
+    users = {u.role.value: u for u in session.exec(select(User)).all()}
+    if history_weeks:
+        history = seed_history.generate_history(
+            session,
+            patients=patients,
+            pathways=pathways,
+            pathway_mix=dict(seed.visits.pathway_mix),
+            arrival_windows=[(_minutes(a), _minutes(b)) for a, b in seed.visits.arrival_windows],
+            volunteers=list(volunteers.values()),
+            users=users,
+            tz=tz,
+            today=today,
+            before=today - dt.timedelta(days=seed.visits.days_back),
+            weeks=history_weeks,
+            closed=clinic_closed,
+            rules=rules,
+        )
     visits, unplaced = _generate_visits(
         session,
         seed.visits,
@@ -160,6 +186,26 @@ def _load(
         rules=rules,
     )
     waitlist = _generate_waitlist(session, seed.visits, patients, pathways, now=now, today=today)
+    if history_weeks:
+        session.flush()
+        recent = seed_history.decorate_recent(
+            session,
+            session.exec(
+                select(Visit).where(
+                    Visit.date >= today - dt.timedelta(days=seed.visits.days_back), Visit.date < today
+                )
+            ).all(),
+            patients={p.id: p for p in patients},
+            users=users,
+            volunteers=list(volunteers.values()),
+            tz=tz,
+            today=today,
+            rules=rules,
+        )
+        for name, count in recent.items():
+            history[name] = history.get(name, 0) + count
+        # the history is written around the session, so its contacts are recorded here, in the same transaction
+        history["touch-points"] = touchpoints.backfill(session=session, commit=False)
     session.flush()
     return {
         "resources": len(resources),
@@ -171,6 +217,7 @@ def _load(
         "visits": visits,
         "unplaced visit wishes": unplaced,
         "waitlist entries": waitlist,
+        **history,
     }
 
 

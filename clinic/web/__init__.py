@@ -21,3 +21,7 @@ def register_web(app: Flask) -> None:
     from clinic.web import visits, patients; app.register_blueprint(visits.bp); app.register_blueprint(patients.bp)  # noqa: E702, E401, I001
     from clinic.web import twilio_hooks; app.register_blueprint(twilio_hooks.bp)  # noqa: E702, I001
     from clinic.web import outreach; app.register_blueprint(outreach.bp)  # noqa: E702, I001
+    from clinic.web import volunteers; app.register_blueprint(volunteers.bp)  # noqa: E702, I001
+    from clinic.web import followups; app.register_blueprint(followups.bp)  # noqa: E702, I001
+    from clinic.web import gestures; app.register_blueprint(gestures.bp)  # noqa: E702, I001
+    from clinic.web import kbr; app.register_blueprint(kbr.bp)  # noqa: E702, I001

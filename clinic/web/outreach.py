@@ -108,6 +108,8 @@ def _labels() -> dict:
 @roles_required(*STAFF)
 def outbox():
     from clinic.services import outreach as service
+    from clinic.services.surveys import list_asked
+    from clinic.services.volunteers import list_notices
 
     form = OutboxFilterForm(request.args)
     form.status.choices = [("", _("Any status"))] + [(k, str(v)) for k, v in OUTBOX_STATUS_LABELS.items()]
@@ -135,6 +137,8 @@ def outbox():
             "outreach/outbox.html",
             form=form,
             rows=rows,
+            volunteer_notices=list_notices(session=session),
+            surveys=list_asked(session=session),
             counts=counts,
             call_list_count=len(call_list),
             status_order=list(OUTBOX_STATUS_LABELS),

@@ -35,3 +35,20 @@ def replan_visit_outreach(visit_id: int) -> None:
     except DomainError:
         session.rollback()
         log.exception("planning outreach for visit %s failed", visit_id)
+    match_volunteers(visit_id)
+
+
+def match_volunteers(visit_id: int) -> None:
+    """Volunteer matching follows every change of a visit; a failure is logged and never undoes the change."""
+    from clinic.services.volunteers import match_visit_day
+
+    config = current_app.config
+    session = get_session()
+    try:
+        match_visit_day(
+            session=session, visit_id=visit_id, tz=config["CLINIC_TIMEZONE"], now=models.utcnow(),
+            local_km=config["REGION_LOCAL_KM"], regional_km=config["REGION_REGIONAL_KM"],
+        )
+    except Exception:  # noqa: BLE001 - the booking stands whatever the matching does
+        session.rollback()
+        log.exception("volunteer matching after a change of visit %s failed", visit_id)

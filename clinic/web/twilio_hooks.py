@@ -160,6 +160,7 @@ def sms() -> Response:
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
             tz=_tz(),
             after_cancel=_next_wave(session),
+            follow_up_due_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)),
         )
     except DomainError:
         session.rollback()
@@ -265,3 +266,85 @@ def status() -> Response:
     except DomainError:
         session.rollback()
     return Response(status=204)
+
+
+# --- the two questions by phone (clinic.services.surveys) --------------------------------------------
+
+
+def _survey_or_404(key: str):
+    from clinic.models import Survey
+    from clinic.services import surveys
+
+    survey_id = surveys.survey_for_key(current_app.config["SECRET_KEY"], key)
+    survey = get_session().get(Survey, survey_id) if survey_id is not None else None
+    if survey is None:
+        abort(404)
+    return survey
+
+
+def _question(key: str, language: str, number: int, first: str | None = None) -> Gather:
+    from clinic.services import surveys
+
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    values = {"key": key, "question": number} | ({"first": first} if first else {})
+    gather = Gather(num_digits=1, action=public_url("twilio.survey_gather", **values), method="POST", timeout=8,
+                    language=say_language)
+    gather.say(surveys.voice_texts(language)["q1" if number == 1 else "q2"], language=say_language)
+    return gather
+
+
+@bp.route("/survey/<key>", methods=["GET", "POST"])
+@signed
+def survey_call(key: str) -> Response:
+    """A survey call's TwiML: the greeting, then question 1 (press 1 yes, 2 no)."""
+    from clinic.services import surveys
+
+    survey = _survey_or_404(key)
+    language = str(survey.language)
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    spoken = surveys.voice_texts(language)
+    response = VoiceResponse()
+    response.say(spoken["intro"], language=say_language)
+    response.append(_question(key, language, 1))
+    response.say(spoken["goodbye"], language=say_language)
+    response.hangup()
+    return _xml(response)
+
+
+@bp.post("/survey/<key>/<int:question>")
+@signed
+def survey_gather(key: str, question: int) -> Response:
+    """A key pressed for question 1 (then question 2 is asked, carrying the first answer in its URL) or for
+    question 2 (then both answers are stored). Any other key repeats the question."""
+    from clinic.services import surveys
+
+    survey = _survey_or_404(key)
+    language = str(survey.language)
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    spoken = surveys.voice_texts(language)
+    digit = (request.form.get("Digits") or "").strip()[:1]
+    first = request.args.get("first", "")
+    response = VoiceResponse()
+    if question not in (1, 2) or (question == 2 and first not in ("1", "2")):
+        abort(404)
+    if digit not in ("1", "2"):
+        response.say(spoken["again"], language=say_language)
+        response.append(_question(key, language, question, first if question == 2 else None))
+        response.say(spoken["goodbye"], language=say_language)
+        response.hangup()
+        return _xml(response)
+    if question == 1:
+        response.append(_question(key, language, 2, digit))
+        response.say(spoken["goodbye"], language=say_language)
+        response.hangup()
+        return _xml(response)
+    session = get_session()
+    got, good = first == "1", digit == "1"
+    try:
+        surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good, now=_now(),
+                              tz=_tz(), due_working_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)))
+    except DomainError:  # answered twice (a retried webhook): the first answer stands
+        session.rollback()
+    response.say(spoken["thanks_yes"] if got and good else spoken["thanks_no"], language=say_language)
+    response.hangup()
+    return _xml(response)

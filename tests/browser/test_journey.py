@@ -64,7 +64,7 @@ def test_desk_checks_in_runs_a_step_and_the_board_follows(app, live_server, page
     desk.get_by_role("link", name="Patient page").click()
     expect(desk.get_by_role("heading", name="Greet Jansen", exact=True)).to_be_visible()
     expect(desk.locator(".badge--segment", has_text="Long distance")).to_be_visible()
-    expect(desk.get_by_role("heading", name="Outreach")).to_be_visible()
+    expect(desk.get_by_role("heading", name="Contacts and gestures")).to_be_visible()
     desk.screenshot(path=str(screenshot_dir / "patient.png"), full_page=True)
 
     desk.goto(f"{live_server}/board/replan")

@@ -154,3 +154,22 @@ def test_the_cli_plans_every_upcoming_visit(app, session):
         "confirmation",
         "reminder",
     }
+
+
+def test_outbox_shows_the_two_questions_sent_by_each_channel(desk_client, session):
+    from clinic.models import Survey, SurveyChannel, SurveyTrigger
+
+    asked = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    for name, channel in (("Sam", SurveyChannel.SMS), ("Vic", SurveyChannel.VOICE), ("Eve", SurveyChannel.EMAIL),
+                          ("Tom", SurveyChannel.TABLET)):
+        person = make_patient(session, given_name=name, email=f"{name.lower()}@example.org", language="en")
+        session.add(Survey(patient_id=person.id, trigger=SurveyTrigger.INBOUND, source_ref=f"t:{name}",
+                           channel=channel, language=person.language, next_attempt_at=asked, attempts=1,
+                           asked_at=asked))
+    session.commit()
+    html = desk_client.get("/outbox").get_data(as_text=True)
+    section = html.split('id="surveys-heading"')[1]
+    assert "Sam" in section and "Reply with two answers" in section
+    assert "Vic" in section and "Press 1 for yes" in section
+    assert "Eve" in section and "eve@example.org" in section and "Two questions from the day-care unit" in section
+    assert "Tom" not in section  # asked on the tablet, not sent anywhere

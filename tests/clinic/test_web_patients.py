@@ -28,7 +28,7 @@ def test_patient_page_shows_details_badges_visits_and_invoices(desk_client, sess
     assert f'href="/visits/{coming.id}"' in html and f'href="/visits/{past.id}"' in html
     assert html.index("Coming visits") < html.index(f'/visits/{coming.id}"') < html.index("Past visits") < html.index(f'/visits/{past.id}"')
     assert "2026-000007" in html and "121.00" in html
-    assert "Outreach" in html and "No messages sent yet." in html and "Feedback" in html and "No feedback yet." in html
+    assert "Contacts and gestures" in html and "Checkout and invoice" in html and "Feedback" in html and "No feedback yet." in html
 
 
 def test_regional_patient_without_visits(desk_client, session):

@@ -205,3 +205,63 @@ def test_at_most_one_rule_per_action_and_the_most_specific_wins(age, region, nee
     for firing in evaluation.fired:
         for loser in firing.replaced:
             assert next(r for r in rules.rules if r.id == loser).rank <= firing.rule.rank
+
+
+# --- service levels and potential ideas (issue 6) -------------------------------------------------
+
+LEVELLED = """
+version: 1
+rules:
+  - {id: core, layer: basic, action: confirmation, template: confirmation, level: generic, timing: {relative_to: booking}}
+  - {id: remind, layer: basic, action: reminder, template: reminder, timing: {relative_to: visit, offset: -2d}}
+  - {id: coffee, layer: segment, action: coffee_voucher, template: coffee_voucher, timing: {relative_to: booking},
+     condition: {region: long_distance}}
+potential:
+  - id: parking
+    description: Reserved parking for wheelchair users.
+    condition: {needs: wheelchair}
+  - {id: video, description: Video consult instead of travelling., action: video_consult}
+"""
+
+
+def test_levels_default_by_layer_and_ideas_are_listed_but_never_fire():
+    ruleset = parse_rules(LEVELLED, filename="levels.yaml")
+    assert {r.id: r.level for r in ruleset.rules} == {"core": "generic", "remind": "expected", "coffee": "augmented"}
+    assert [(i.id, i.level, i.action) for i in ruleset.potential] == [
+        ("parking", "potential", None), ("video", "potential", "video_consult"),
+    ]  # fmt: skip
+    assert ruleset.potential[0].condition.describe() == "needs wheelchair"
+    actions = fired(ruleset, patient(region="long_distance", needs=frozenset({"wheelchair"})))
+    assert actions == {"confirmation": "core", "reminder": "remind", "coffee_voucher": "coffee"}
+
+
+def test_the_default_rules_have_every_level(rules):
+    levels = {r.level for r in rules.rules} | {i.level for i in rules.potential}
+    assert levels == {"generic", "expected", "augmented", "potential"}
+    assert all(r.level == "augmented" for r in rules.rules if r.layer != "basic")
+
+
+@pytest.mark.parametrize(
+    ("change", "rule", "field_name", "message"),
+    [
+        (("level: generic", "level: premium"), "core", "level", "must be one of generic, expected, augmented"),
+        (("level: generic", "level: potential"), "core", "level", "list the idea under 'potential:'"),
+        (("id: parking", "id: coffee"), "coffee", "id", "rule and idea ids must be unique"),
+        (("description: Reserved parking for wheelchair users.", "description: ''"), "parking", "description", "required"),
+        (("condition: {needs: wheelchair}", "condition: {needs: wings}"), "parking", "condition.needs", "unknown needs"),
+        (("action: video_consult", "action: Video Consult"), "video", "action", "a name like"),
+        (("  - id: parking", "  - id: parking\n    colour: red"), "parking", "colour", "unknown field"),
+    ],
+)
+def test_level_and_idea_errors_name_rule_and_field(change, rule, field_name, message):
+    with pytest.raises(RuleSetError) as error:
+        parse_rules(LEVELLED.replace(*change), filename="levels.yaml")
+    assert any(
+        p.file == "levels.yaml" and p.rule == rule and p.field == field_name and message in p.message
+        for p in error.value.problems
+    ), error.value.problems
+
+
+def test_potential_must_be_a_list():
+    with pytest.raises(RuleSetError, match="potential: must be a list"):
+        parse_rules(LEVELLED.split("potential:")[0] + "potential: {id: x}\n", filename="levels.yaml")

@@ -1,0 +1,154 @@
+"""The demo with 12 weeks of history: counts, constraint-clean, deterministic, and every KBR has figures."""
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from clinic.kbr import figures as fig
+from clinic.models import (
+    FollowUp,
+    InboundMessage,
+    OfferStatus,
+    OutboxMessage,
+    OutboxStatus,
+    RecoveryGesture,
+    StepStatus,
+    Survey,
+    Visit,
+    VisitCheckin,
+    VisitStatus,
+    VisitStep,
+    VolunteerAssignment,
+    WaitlistOffer,
+)
+from clinic.services import kbr, planning
+from clinic.services.seed import load_demo
+from tests.clinic.conftest import SEED_DIR, TZ, _empty
+
+
+@pytest.fixture(scope="module")
+def history(engine: Engine) -> Iterator[dict]:
+    _empty(engine)
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with Session(engine) as session:
+        summary = load_demo(session=session, directory=SEED_DIR, tz=TZ, now=now, history_weeks=12)
+    seconds = time.perf_counter() - started
+    yield {"summary": summary, "now": now, "today": now.astimezone(ZoneInfo(TZ)).date(), "seconds": seconds}
+    _empty(engine)
+
+
+@pytest.fixture
+def db(history: dict, engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+        session.rollback()
+
+
+def _count(session: Session, model) -> int:
+    return session.exec(select(func.count()).select_from(model)).one()
+
+
+def test_history_counts(history: dict, db: Session) -> None:
+    summary = history["summary"]
+    assert summary["history visits"] > 700  # ~10 weeks of weekdays at 16-22 visits
+    assert _count(db, Visit) == summary["visits"] + summary["history visits"] + summary["history refills"]
+    assert _count(db, OutboxMessage) == summary["history reminders"] > 700
+    assert _count(db, VisitCheckin) == summary["history check-ins"]
+    assert _count(db, Survey) == summary["history surveys"]
+    assert _count(db, VolunteerAssignment) == summary["history volunteer meetings"] > 0
+    assert _count(db, RecoveryGesture) == summary["history gestures"] > 0
+    assert _count(db, FollowUp) > 0 and _count(db, InboundMessage) > 0
+    accepted = db.exec(
+        select(func.count()).select_from(WaitlistOffer).where(WaitlistOffer.status == OfferStatus.ACCEPTED)
+    ).one()
+    assert accepted == summary["history refills"] > 0
+    first = min(db.exec(select(Visit.date)).all())
+    today = history["today"]
+    assert first == today - dt.timedelta(days=today.weekday(), weeks=11)
+    assert history["seconds"] < 60  # generous for a loaded CI machine; about 3 s on a quiet one
+
+
+def test_history_is_consistent(history: dict, db: Session) -> None:
+    today = history["today"]
+    # completed history visits have actual times on every step that was done, on the visit day
+    rows = db.exec(
+        select(Visit.date, VisitStep.status, VisitStep.actual_start, VisitStep.actual_end)
+        .join(Visit, col(Visit.id) == VisitStep.visit_id)
+        .where(Visit.status == VisitStatus.COMPLETED, Visit.date < today - dt.timedelta(days=7))
+    ).all()
+    assert rows
+    for day, status, start, end in rows:
+        if status == StepStatus.DONE:
+            assert start is not None and end is not None and end >= start
+            assert start.astimezone(ZoneInfo(TZ)).date() == day
+        else:
+            assert status == StepStatus.SKIPPED and start is None
+    # no history message is waiting to be sent or on the desk's call list
+    assert not db.exec(
+        select(OutboxMessage.id).where(
+            col(OutboxMessage.status).in_([OutboxStatus.QUEUED, OutboxStatus.SENDING])
+        )
+    ).all()
+    assert not db.exec(select(OutboxMessage.id).where(col(OutboxMessage.on_call_list).is_(True))).all()
+    # the engine's own checker finds every history day feasible (capacity, hours, one place per patient)
+    days = sorted(
+        {d for d in db.exec(select(Visit.date).where(Visit.date < today - dt.timedelta(days=7)).distinct())}
+    )
+    for day in days[:: max(1, len(days) // 8)]:
+        assert planning.check_day(session=db, day=day, tz=TZ) == [], day
+
+
+def test_every_kbr_has_figures_over_the_history(history: dict, db: Session) -> None:
+    board = kbr.dashboard(session=db, tz=TZ, today=history["today"])
+    for view in board.kbrs:
+        weeks_with_figures = sum(1 for p in view.points if p.figure is not None)
+        assert weeks_with_figures >= 8, (view.kbr.id, weeks_with_figures)
+    wait = board.view("wait_mean")
+    assert all(p.figure.value > 0 for p in wait.points[:8])
+    for segment in fig.SEGMENTS:
+        assert board.view("one_visit_share").segments[fig.SEGMENTS.index(segment) + 1].period is not None
+    assert dict(board.costs)["long_distance"].coffee_cents > 0
+
+
+def test_the_dashboard_renders_the_history(history: dict, database_url: str, post_form) -> None:
+    from clinic import create_app
+    from tests.conftest import TEST_SECRET_KEY
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET_KEY})
+    client = app.test_client()
+    response = post_form(client, "/sign-in", {"username": "coordinator", "password": "onevisit-demo"})
+    assert response.status_code == 302
+    html = client.get("/kbr/").get_data(as_text=True)
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="kbr-chart"') == len(
+        kbr.definitions().kbrs
+    )
+    assert html.count("<circle ") > 8 * len(kbr.definitions().kbrs)
+    app.extensions["onevisit.engine"].dispose()
+
+
+def test_the_same_day_gives_the_same_history(history: dict, db: Session, scratch_url: str) -> None:
+    from clinic.db import make_engine, upgrade
+
+    def fingerprint(session: Session) -> tuple:
+        visits = session.exec(select(Visit.date, Visit.patient_id, Visit.status).order_by(Visit.id)).all()
+        messages = session.exec(
+            select(OutboxMessage.visit_id, OutboxMessage.status).order_by(OutboxMessage.id)
+        ).all()
+        answers = session.exec(select(Survey.good_job).order_by(Survey.id)).all()
+        return visits, messages, answers
+
+    upgrade(scratch_url)
+    other = make_engine(scratch_url)
+    try:
+        with Session(other) as session:
+            load_demo(session=session, directory=SEED_DIR, tz=TZ, now=history["now"], history_weeks=12)
+            assert fingerprint(session) == fingerprint(db)
+    finally:
+        other.dispose()
