@@ -54,6 +54,8 @@ class Row:
     latency_note: str = ""
     #: Days on which this method placed less priority than greedy (the issue: never, for CP-SAT).
     below_greedy: int = 0
+    #: Days on which the wall clock, not the deterministic budget, ended a phase of the solver.
+    clock_stopped: int = 0
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -266,6 +268,9 @@ def run(
                 record(s_row, instance, best, time.perf_counter() - began)
                 if best.objective.scheduled_priority < base.objective.scheduled_priority:
                     s_row.below_greedy += 1
+                if best.stats.get("clock_stopped"):
+                    s_row.clock_stopped += 1
+                    log(f"{instance.name}: the wall clock ended {', '.join(best.stats['clock_stopped'])} before its budget")
                 measure_latency(s_row, instance, best)
                 log(
                     f"{instance.name}: greedy {len(base.visits)} placed, priority {base.objective.scheduled_priority},"
@@ -349,7 +354,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     solved = [r for r in rows if r.method == "cp-sat"]
     if solved:
         below = sum(r.below_greedy for r in solved)
-        print(f"\nCP-SAT placed less priority than greedy on {below} of {sum(len(r.placed) for r in solved)} days.")
+        days = sum(len(r.placed) for r in solved)
+        print(f"\nCP-SAT placed less priority than greedy on {below} of {days} days.")
+        stopped = sum(r.clock_stopped for r in solved)
+        print(f"The wall clock, not the deterministic budget, ended a solver phase on {stopped} of {days} days.")
     bad = sum(r.violations for r in rows)
     if bad:
         print(f"\n!!! {bad} VIOLATIONS in benchmark schedules (see stderr)")

@@ -156,15 +156,37 @@ def place_request(
     first_not_before: int,
     *,
     why: bool = True,
+    beat: tuple[int, int, int] | None = None,
 ) -> tuple[list[PlacedStep] | None, str]:
     """One attempt: steps in ``order`` at their earliest fits, the first not before ``first_not_before``.
 
     Returns the placed steps, or ``None`` and why the attempt failed (an empty reason when ``why`` is
     false: searches that only need the placement skip the wording). Does not change ``profile``.
+
+    ``beat = (wait, first, critical path)``: give up (``None``) as soon as the visit can no longer wait
+    less than ``wait`` minutes, or as little but start before ``first``. Every later step starts after
+    the one before it ends, so the end of the last placed step plus the durations still to place is a
+    lower bound of the visit's end.
     """
+    steps, reason, _ = attempt(profile, request, eligible, order, first_not_before, why=why, beat=beat)
+    return steps, reason
+
+
+def attempt(
+    profile: CapacityProfile,
+    request: Request,
+    eligible: dict[str, list[Resource]],
+    order: list[Step],
+    first_not_before: int,
+    *,
+    why: bool = True,
+    beat: tuple[int, int, int] | None = None,
+) -> tuple[list[PlacedStep] | None, str, int | None]:
+    """``place_request``, also returning where the first step went (``None`` when it fits nowhere)."""
     placed: dict[str, PlacedStep] = {}
     first_start: int | None = None
     busy_until = 0
+    to_place = sum(step.duration for step in order) if beat is not None else 0
     for step in order:
         preds = [placed[p] for p in step.after]
         latest_pred = max((p.end for p in preds), default=None)
@@ -188,18 +210,23 @@ def place_request(
                 best = (t, res.id)
         if best is None:
             if not why:
-                return None, ""
+                return None, "", first_start
             if lo > hi:
-                return None, f"no time left for {step.id} ({step.kind}, {step.duration} min) after {hhmm(lo)}"
-            return None, (
-                f"no {step.kind} free for {step.duration} min between {hhmm(lo)} and {hhmm(hi + step.duration)}"
-            )
+                reason = f"no time left for {step.id} ({step.kind}, {step.duration} min) after {hhmm(lo)}"
+            else:
+                reason = f"no {step.kind} free for {step.duration} min between {hhmm(lo)} and {hhmm(hi + step.duration)}"
+            return None, reason, first_start
         start, rid = best
         placed[step.id] = PlacedStep(step.id, rid, start, start + step.duration)
         busy_until = start + step.duration
         if first_start is None:
             first_start = start
-    return list(placed.values()), ""
+        if beat is not None:
+            to_place -= step.duration
+            least = busy_until + to_place - first_start - beat[2]
+            if least > beat[0] or (least == beat[0] and first_start >= beat[1]):
+                return None, "", first_start
+    return list(placed.values()), "", first_start
 
 
 def greedy_place(profile: CapacityProfile, request: Request) -> tuple[Visit | None, str]:

@@ -71,6 +71,8 @@ class SearchStats:
     improved: int = 0
     deterministic_time: float = 0.0
     by_kind: dict[str, list[int]] = field(default_factory=dict)
+    #: Whether the wall-clock deadline, not the deterministic budget, ended ``run``.
+    clock_stopped: bool = False
 
 
 class Search:
@@ -291,6 +293,7 @@ class Search:
             while self.stats.deterministic_time < dtime_budget and (max_rounds is None or self.stats.rounds < max_rounds):
                 left = deadline - time.perf_counter()
                 if left <= 0.02:
+                    self.stats.clock_stopped = True
                     break
                 budget = min(round_dtime, dtime_budget - self.stats.deterministic_time + 0.01)
                 if threads >= 2:

@@ -493,7 +493,7 @@ def build(
             if si.pinned is None:
                 pool, start = placement[si.step.id]
                 fixed[pool].append((start, start + si.duration, 1))
-    opens = open_stretches(day, fixed) if not __import__("os").environ.get("NOOPENS") else {p: [(0, DAY_MINUTES)] for p in day.pools}
+    opens = open_stretches(day, fixed)
     vars: dict[str, RequestVars] = {}
     for rid in free:
         info = day.requests[rid]

@@ -7,21 +7,25 @@ Phases, each keeping a complete feasible plan so that any stop returns the best 
    order placed where each visit waits least, and the caller's ``hint`` when it is feasible; the
    lexicographically best is kept, then a quick CP-SAT-free ``descent``;
 2. recreate: ruin and recreate without CP-SAT (``scheduling.recreate``): a few related visits out,
-   back in one by one where each waits least. On this 2-core machine a CP-SAT sub-model of 16 visits
-   costs about half a second and a move here a few milliseconds, so on large days (more than
+   back in one by one where each waits least, or a waiting visit put where it would wait least and
+   the visits in its way moved (ejection). On this 2-core machine a CP-SAT sub-model of 16 visits
+   costs about half a second and a move here about 2 ms, so on large days (more than
    ``FULL_MODEL_MAX_REQUESTS``) this phase gets most of the time and removes most of the waiting;
 3. lns: large-neighbourhood search over small CP-SAT sub-models (``scheduling.lns``); most of the
-   time on small days;
-4. bound (small days only): the full model with the plan as a complete hint, for a proven bound on
+   time on small days; on large days it mostly finds room for more valuable requests;
+4. recreate again (``1 - RECREATE_FIRST`` of the moves), for the waiting the LNS added;
+5. bound (small days only): the full model with the plan as a complete hint, for a proven bound on
    waiting (``best_bound_wait``, ``gap``) and a proof of optimality. On large days it found neither a
    better plan nor a bound above 0 within its share, so the bound reported there is the trivial 0.
 
 The time limit, less an estimate of what explaining the requests left out will cost, is split between
 the phases (``stats["budget_seconds"]``). Determinism: the CP-SAT phases are budgeted in CP-SAT's
-deterministic time, ruin and recreate in a number of moves, and phase 4 runs as deterministic
+deterministic time, ruin and recreate in a number of moves, and phase 5 runs as deterministic
 single-threaded solves (see ``_full_model``), so the same instance, seed and worker count give the
 same schedule. The wall-clock ``time_limit`` is only a safety net: on a machine so loaded that it binds
-before the deterministic budget, the result is still the best found so far, but may differ.
+before the deterministic budget (``stats["clock_stopped"]`` names the phases it ended), the result is
+still the best found so far, but may differ; explaining the requests left out then falls back to a
+plain reason for those it has no time left for.
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ from ortools.sat.python import cp_model
 
 from scheduling.check import check, check_booked, critical_path, objective, topological_order
 from scheduling.errors import InstanceContradiction
-from scheduling.greedy import CapacityProfile, eligible_resources, greedy, greedy_place, place_request
+from scheduling.greedy import (
+    CapacityProfile,
+    attempt,
+    eligible_resources,
+    greedy,
+    greedy_place,
+)
 from scheduling.instance import (
     DAY_MINUTES,
     FEASIBLE,
@@ -56,23 +66,32 @@ from scheduling.recreate import Recreate
 #: Share of the time limit kept for the final full-model phase (bound / proof), and its minimum in seconds.
 BOUND_SHARE = 0.2
 BOUND_MIN_SECONDS = 0.5
-#: Deterministic-time units CP-SAT spends per wall-clock second and thread on LNS sub-models here
-#: (measured with OR-Tools 9.15 on the 2-core machine under load: 0.04-0.15, taken low so that the
-#: deterministic budget, not the wall clock, ends the search), used to turn the
-#: caller's time limit into a deterministic budget; on a faster machine the search ends early.
-DTIME_PER_SECOND = 0.1
+#: Deterministic-time units CP-SAT spends per wall-clock second and thread here, used to turn the
+#: caller's time limit into a deterministic budget for the LNS and bound phases; on a faster machine
+#: they end early, on a busier one the wall clock ends them (``stats["clock_stopped"]``; then the
+#: result may differ between runs). Measured with OR-Tools 9.15 on the AMD EPYC 2-core machine of
+#: 2026-11-23: LNS sub-models 0.053-0.067 per second on one thread and 0.034-0.043 per thread on two
+#: (day-20, day-60, 50-request days, load about 2); 0.033-0.048 per thread on 100-200-request days at
+#: a load of 1, 0.015-0.046 beside one other busy process; the full model of day-60 0.047 per second.
+#: (The machine of this project's first measurements gave about 0.1.)
+DTIME_PER_SECOND = 0.025
 ROUND_DTIME = 0.03
 #: At most this share of the time limit goes to the CP-SAT-free descent after construction.
 DESCENT_SHARE = 0.1
-#: Share of the time limit given to ruin and recreate, and the moves it is worth per second (measured
-#: on the 2-core machine on 100-200-request days: about 500 moves/s at a load of 1, about a third of
-#: that at a load of 7; taken low so that the move budget, not the wall clock, ends the phase. Twice
-#: the moves changed the benchmark's mean waits by less than a minute).
+#: Share of the time limit given to ruin and recreate, and the moves it is worth per second. Measured
+#: on the AMD EPYC 2-core machine of 2026-11-23: 400-690 moves/s on 100-200-request days at a load of
+#: 1, 455-620 beside one other busy process, 310-350 at a load of 4; day-20 and day-60 about 340-360
+#: at a load of 2 (at 350 moves/s day-60 ran out of wall time). At 300 moves/s a large day ends after
+#: 5-9 s of its 10 (explaining the requests left out included) at a load of 1-3; on a busier machine
+#: the wall clock ends the phase first (``stats["clock_stopped"]``).
 #: On small days (those the full model runs on) CP-SAT's sub-models are cheap and prove optimality,
-#: so ruin and recreate gets a small share; on large days it gets most of the time.
+#: so ruin and recreate gets a small share; on large days it gets most of the time: per wall second
+#: its moves cut more waiting than CP-SAT's sub-models there, which mainly place more priority.
 RECREATE_SHARE = 0.2
-RECREATE_SHARE_LARGE = 0.7
-RECREATE_MOVES_PER_SECOND = 150
+RECREATE_SHARE_LARGE = 0.75
+RECREATE_MOVES_PER_SECOND = 300
+#: Share of the moves made before the LNS phase (the rest after it).
+RECREATE_FIRST = 0.7
 #: The full model (bound phase) runs only on days with at most this many placeable requests: on larger
 #: ones it neither improved the plan nor proved a bound above 0 within its share on this machine, so its
 #: share goes to ruin and recreate (their ``gap`` is then reported against the trivial bound 0).
@@ -135,20 +154,28 @@ def least_wait_placement(
         return None
     lo, hi = request.arrival if request.arrival else (0, DAY_MINUTES)
     best: tuple[int, int, list[PlacedStep]] | None = None
+    live = list(orders)
     t = lo
-    while t <= hi:
+    while t <= hi and live:
         earliest: int | None = None
-        for order in orders:
-            steps, _ = place_request(profile, request, eligible, order, t, why=False)
+        for order in list(live):
+            # Attempts that can no longer beat the best found (or ``below``) give up early.
+            beat = (best[0], best[1], cp) if best is not None else None
+            if beat is None and below is not None:
+                beat = (below - 1, DAY_MINUTES + 1, cp)
+            steps, _, first = attempt(profile, request, eligible, order, t, why=False, beat=beat)
+            if first is None:
+                live.remove(order)  # its first step fits nowhere from ``t`` on
+                continue
+            # A later ``t`` up to ``first`` would make the same attempt.
+            earliest = first if earliest is None else min(earliest, first)
             if steps is None:
                 continue
-            first = min(s.start for s in steps)
             wait = max(s.end for s in steps) - first - cp
             if (best is None or wait < best[0] or (wait == best[0] and first < best[1])) and (
                 below is None or wait < below
             ):
                 best = (wait, first, steps)
-            earliest = first if earliest is None else min(earliest, first)
             if wait == 0:
                 return None if best is None else best[2]
         t = t + LEAST_WAIT_STEP if earliest is None else max(t + LEAST_WAIT_STEP, earliest + LEAST_WAIT_STEP)
@@ -254,7 +281,11 @@ def _valid_hint(instance: Instance, hint: Sequence[Visit]) -> list[Visit] | None
     return visits if not check(instance, trial) else None
 
 
-def _reasons(instance: Instance, visits: Sequence[Visit], day: Day, missing: Sequence[str]) -> list[Unscheduled]:
+def _reasons(
+    instance: Instance, visits: Sequence[Visit], day: Day, missing: Sequence[str], *, deadline: float | None = None
+) -> list[Unscheduled]:
+    """A reason for each request left out, found by ``scheduling.explain``; past ``deadline`` (a machine
+    too busy for the time kept back for this) the remaining ones get the plain reason instead."""
     explain: Callable[[Instance, Sequence[Visit], Request], str] | None
     try:
         from scheduling.explain import explain_unscheduled as explain
@@ -263,7 +294,7 @@ def _reasons(instance: Instance, visits: Sequence[Visit], day: Day, missing: Seq
     out = []
     for rid in missing:
         info = day.requests[rid]
-        if explain is not None:
+        if explain is not None and (deadline is None or time.perf_counter() < deadline):
             reason = explain(instance, visits, info.request)
         elif not info.feasible:
             reason = info.why_not
@@ -327,20 +358,22 @@ def solve(
     plan = descent(day, plan, value, deadline=began + DESCENT_SHARE * limit)
     _phase(stats, "descent", day, plan, value, began)
 
+    # Ruin and recreate before and after the LNS: the LNS mostly finds room for more valuable requests
+    # (priority first), which can add waiting that only a later ruin and recreate takes away.
+    moves = int(RECREATE_MOVES_PER_SECOND * recreate_time)
+    first_moves = int(RECREATE_FIRST * moves)
+    after_time = (1 - RECREATE_FIRST) * recreate_time
+    # Wall-clock safety stops: a phase slower than its budget may run into a quarter of the time of
+    # the phases after it, which then end by the clock too (``stats["clock_stopped"]``).
     recreate = Recreate(day, plan, value=value, seed=seed)
-    plan = recreate.run(
-        moves=int(RECREATE_MOVES_PER_SECOND * recreate_time),
-        deadline=min(deadline - bound_time, time.perf_counter() + recreate_time),
-    )
-    stats["recreate_moves"] = recreate.stats.moves
-    stats["recreate_improved"] = recreate.stats.improved
+    plan = recreate.run(moves=first_moves, deadline=deadline - bound_time - 0.25 * (lns_time + after_time))
     _phase(stats, "recreate", day, plan, value, began)
 
     threads = 2 if workers >= 2 else 1
     search = Search(day, plan, value=value, seed=seed)
     plan = search.run(
         dtime_budget=DTIME_PER_SECOND * threads * lns_time,
-        deadline=deadline - bound_time,
+        deadline=deadline - bound_time - 0.25 * after_time,
         round_dtime=ROUND_DTIME,
         threads=threads,
     )
@@ -349,6 +382,20 @@ def solve(
     stats["lns_deterministic_time"] = round(search.stats.deterministic_time, 3)
     stats["lns_by_kind"] = search.stats.by_kind
     _phase(stats, "lns", day, plan, value, began)
+
+    again = Recreate(day, plan, value=value, seed=seed + 1)
+    plan = again.run(moves=moves - first_moves, deadline=deadline - bound_time)
+    stats["recreate_moves"] = recreate.stats.moves + again.stats.moves
+    stats["recreate_improved"] = recreate.stats.improved + again.stats.improved
+    # Phases the wall clock ended before their deterministic budget (on a machine busier than the
+    # calibration): only then can the same input give a different schedule.
+    stats["clock_stopped"] = [
+        name for name, stopped in (
+            ("recreate", recreate.stats.clock_stopped or again.stats.clock_stopped),
+            ("lns", search.stats.clock_stopped),
+        ) if stopped
+    ]
+    _phase(stats, "recreate", day, plan, value, began)
 
     status = FEASIBLE
     stats["best_bound_wait"] = 0
@@ -366,7 +413,7 @@ def solve(
     wait = obj.total_wait_minutes
     stats["gap"] = round((wait - stats["best_bound_wait"]) / wait, 4) if wait else 0.0
     solve_seconds = time.perf_counter() - began
-    unscheduled = _reasons(instance, visits, day, missing)
+    unscheduled = _reasons(instance, visits, day, missing, deadline=began + time_limit - FINISH_SECONDS)
     stats["explain_seconds"] = round(time.perf_counter() - began - solve_seconds, 3)
     return Schedule(
         instance=instance.name,

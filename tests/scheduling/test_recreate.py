@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -66,7 +67,7 @@ def test_deadline_in_the_past_returns_the_plan_unchanged():
     _, day, value, plan = _start(40, 4)
     search = Recreate(day, plan, value=value, seed=0)
     assert search.run(moves=100, deadline=time.perf_counter() - 1) == plan
-    assert search.stats.moves == 0
+    assert search.stats.moves == 0 and search.stats.clock_stopped
 
 
 def test_empty_plan_and_no_requests():
@@ -78,6 +79,8 @@ def test_solve_runs_recreate_within_the_budget():
     instance = generate_day(60, seed=4)
     schedule = solve(instance, time_limit=2.0, workers=1, seed=2)
     assert check(instance, schedule) == []
+    assert set(schedule.stats["clock_stopped"]) <= {"recreate", "lns"}
+    assert [p["phase"] for p in schedule.stats["phases"]][2:] == ["recreate", "lns", "recreate"]
     stats = schedule.stats
     assert [p["phase"] for p in stats["phases"]][1:4] == ["descent", "recreate", "lns"]
     assert stats["recreate_moves"] > 0
@@ -110,3 +113,64 @@ def test_least_wait_placement_tries_both_orders_of_independent_steps(mk):
     profile = CapacityProfile.for_instance(mk.instance(resources, [request], booked))
     placed = {s.id: s.start for s in least_wait_placement(profile, request)}
     assert placed == {"reg": 480, "echo": 490, "ecg": 520, "cons": 535}
+
+
+def _swap_day(mk):
+    """Two registration slots (08:00, 09:50); dr-a is booked until 10:00, so the visit tied to dr-a waits
+    110 minutes when it registers at 08:00 and none at 09:50, where the flexible visit sits now."""
+    desk = mk.resource("desk", "registration", available=((480, 490), (590, 600)))
+    dr_a = mk.resource("dr-a", "consult", available=((480, 720),))
+    dr_b = mk.resource("dr-b", "consult", available=((480, 720),))
+    tied = mk.request("tied", [mk.step("reg", "registration", 10),
+                               mk.step("cons", "consult", 20, after=("reg",), resources=("dr-a",))],
+                      arrival=(480, 600))
+    free = mk.request("free", [mk.step("reg", "registration", 10), mk.step("cons", "consult", 20, after=("reg",))],
+                      arrival=(480, 600))
+    booked = mk.visit("b-1", ("cons", "dr-a", 490, 600))
+    instance = mk.instance([desk, dr_a, dr_b], [tied, free], booked=[booked])
+    start = [
+        mk.visit("tied", ("reg", "desk", 480, 490), ("cons", "dr-a", 600, 620)),
+        mk.visit("free", ("reg", "desk", 590, 600), ("cons", "dr-b", 600, 620)),
+    ]
+    return instance, start
+
+
+def test_ejection_puts_a_waiting_visit_where_it_would_wait_least_and_moves_the_one_in_its_way(mk):
+    instance, start = _swap_day(mk)
+    day = Day(instance)
+    value = {r.id: r.priority for r in instance.requests}
+    plan = plan_from_visits(day, start)
+    assert check(instance, _schedule(instance, day, plan)) == []
+    assert plan_score(day, plan, value) == (2, 0, -110)
+    search = Recreate(day, plan, value=value, seed=0)
+    search.IDEAL = 1.0
+    assert search.move(1)
+    assert search.plan["tied"]["reg"][1] == 590 and search.plan["free"]["reg"][1] == 480
+    assert search.score() == (2, 0)
+    assert check(instance, _schedule(instance, day, search.plan)) == []
+
+
+def test_ejection_of_a_visit_that_can_wait_nowhere_less_leaves_the_plan_as_it_was(mk):
+    instance, start = _swap_day(mk)
+    pinned = [dataclasses.replace(r, arrival=(480, 490)) if r.id == "tied" else r for r in instance.requests]
+    instance = dataclasses.replace(instance, requests=tuple(pinned))
+    day = Day(instance)
+    value = {r.id: r.priority for r in instance.requests}
+    plan = plan_from_visits(day, start)
+    search = Recreate(day, plan, value=value, seed=0)
+    search.IDEAL = 1.0
+    assert search._ideal("tied", 110) is None
+    assert not search.move(1)
+    assert search.plan == plan and search.score() == (2, -110)
+
+
+def test_ejections_cut_more_waiting_on_a_booked_day_for_the_same_moves():
+    instance, day, value, plan = _start(150, 1, 0.3)
+    waits = {}
+    for share in (0.0, Recreate.IDEAL):
+        search = Recreate(day, plan, value=value, seed=1)
+        search.IDEAL = share
+        result = search.run(moves=300, deadline=FAR)
+        priority, _, waits[share] = plan_score(day, result, value)
+        assert priority >= plan_score(day, plan, value)[0]
+    assert -waits[Recreate.IDEAL] < -waits[0.0]
