@@ -25,6 +25,8 @@ NO_SHOW = "no_show"
 TOOK_PLACE = frozenset({COMPLETED, NO_SHOW, "checked_in", "in_progress"})
 """Visits that were due to take place: the no-show rate's denominator."""
 ATTEMPTED = frozenset({"sent", "delivered", "failed"})
+ENDED = frozenset({COMPLETED, NO_SHOW})
+"""Visits whose segment services are counted (``cost_lines``)."""
 
 
 # --- records ------------------------------------------------------------------------------------
@@ -374,12 +376,16 @@ class CostLine:
 
 def cost_lines(data: KbrData, segment: str | None = None, *, group: Group = week_of) -> dict[str, CostLine]:
     """Per week: the cost of coffee vouchers, volunteer hours (met meetings), transport rides and granted
-    recovery gestures, with the week's completed visits, no-shows and rebooked places."""
+    recovery gestures, with the week's completed visits, no-shows and rebooked places. A visit's services
+    count once it has ended (completed or no-show): those of a visit still under way would otherwise be set
+    against completed visits that do not include it (today's figure would jump)."""
     costs = data.unit_costs
     acc: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for key, visits in _by_week(only(data.visits, segment), lambda v: v.day, group).items():
         line = acc[key]
         for v in visits:
+            if v.status not in ENDED:
+                continue
             line["coffee"] += costs.get("coffee_voucher", 0) if v.coffee_voucher else 0
             line["transport"] += costs.get("transport_ride", 0) if v.transport_booked else 0
             line["volunteer"] += costs.get("volunteer_hour", 0) * v.volunteer_minutes / 60
@@ -428,6 +434,18 @@ FIGURES: dict[str, Callable[..., Series]] = {
 }
 BY_CHANNEL = frozenset({"reminder_delivered", "reminder_answered"})
 """KBRs that are also broken down by channel."""
+
+
+MIN_PARTIAL_COUNT = 10
+"""A week still under way shows a figure only when it rests on at least this many records."""
+
+
+def measured(figure: Figure | None, *, partial: bool, minimum: int = MIN_PARTIAL_COUNT) -> Figure | None:
+    """``figure``, unless its week is still under way (``partial``) and it rests on fewer than ``minimum``
+    records: a figure on almost no data would mislead (a 0 % or 0 € that is only "nothing yet")."""
+    if figure is None or (partial and figure.count < minimum):
+        return None
+    return figure
 
 
 def over_period(

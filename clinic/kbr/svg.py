@@ -4,7 +4,7 @@ lines. Accessible: ``role="img"`` with ``<title>``/``<desc>`` (the page also sho
 Pure Python; every text is escaped, so labels from configuration cannot inject markup.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -47,10 +47,13 @@ def line_chart(
     references: Sequence[Reference] = (),
     max_value: float | None = None,
     unit_suffix: str = "",
+    label: Callable[[float], str] | None = None,
 ) -> Markup:
     """An SVG line over ``points`` (label, value or ``None`` for a week without a figure: the line breaks
     there). ``max_value`` fixes the top of the scale (100 for percentages); otherwise it is rounded up
-    from the largest value or reference."""
+    from the largest value or reference. ``label`` formats the values on the axis and reference lines (in
+    the reader's locale); without it they are plain numbers followed by ``unit_suffix``."""
+    text = label or (lambda value: _num(value) + unit_suffix)
     values = [v for _, v in points if v is not None]
     top = max_value or _nice_max(max([*values, *(r.value for r in references), 0.0]) * 1.1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -79,7 +82,7 @@ def line_chart(
     for fraction in (0, 0.5, 1):
         value = top * fraction
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{escape(_num(value) + unit_suffix)}</text>'
+            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{escape(text(value))}</text>'
         )
     for index, (label, _) in enumerate(points):
         short = label.split("-")[-1]
@@ -96,7 +99,7 @@ def line_chart(
             f'<line x1="{LEFT}" y1="{ry:.1f}" x2="{LEFT + plot_w}" y2="{ry:.1f}" stroke="{colour}" '
             f'stroke-width="2" stroke-dasharray="{"6 4" if ref.kind == "target" else "2 3"}"/>'
             f'<text x="{LEFT + plot_w + 6}" y="{ry + 4:.1f}" font-size="11" fill="{colour}">'
-            f"{escape(ref.label)} {escape(_num(ref.value) + unit_suffix)}</text></g>"
+            f"{escape(ref.label)} {escape(text(ref.value))}</text></g>"
         )
     runs: list[list[tuple[float, float]]] = [[]]
     for index, (_, value) in enumerate(points):

@@ -430,12 +430,28 @@ class Dashboard:
 CHANNELS = ("sms", "voice", "email")
 
 
-def kbr_view(kbr: Kbr, data: fig.KbrData, weeks: list[str], segment: str | None) -> KbrView:
+def kbr_view(
+    kbr: Kbr,
+    data: fig.KbrData,
+    weeks: list[str],
+    segment: str | None,
+    *,
+    partial: bool = True,
+    minimum: int = fig.MIN_PARTIAL_COUNT,
+) -> KbrView:
     """One KBR's weekly series (of ``segment``, or everyone), the current week against target and
-    promise, and its breakdown per segment (and per channel for reminders)."""
+    promise, and its breakdown per segment (and per channel for reminders). The last week is still under
+    way when ``partial``: there a figure on fewer than ``minimum`` records is left out
+    ("not measured yet"), never shown as a misleading 0."""
     compute = fig.FIGURES[kbr.id]
+    last = weeks[-1]
+
+    def now(**kw) -> fig.Figure | None:
+        return fig.measured(compute(data, **kw).get(last), partial=partial, minimum=minimum)
+
     series = compute(data, segment)
-    current = series.get(weeks[-1])
+    series[last] = now(segment=segment)  # type: ignore[assignment]
+    current = series[last]
     wanted = set(weeks)
 
     def period(**kw) -> fig.Figure | None:
@@ -443,13 +459,9 @@ def kbr_view(kbr: Kbr, data: fig.KbrData, weeks: list[str], segment: str | None)
             fig.ALL
         )
 
-    rows = [
-        Breakdown(
-            "all", "all", current if segment is None else compute(data).get(weeks[-1]), period(segment=None)
-        )
-    ]
+    rows = [Breakdown("all", "all", current if segment is None else now(segment=None), period(segment=None))]
     for name in fig.SEGMENTS:
-        rows.append(Breakdown(name, name, compute(data, name).get(weeks[-1]), period(segment=name)))
+        rows.append(Breakdown(name, name, now(segment=name), period(segment=name)))
     channels: list[Breakdown] = []
     if kbr.id in fig.BY_CHANNEL:
         for channel in CHANNELS:
@@ -457,7 +469,7 @@ def kbr_view(kbr: Kbr, data: fig.KbrData, weeks: list[str], segment: str | None)
                 Breakdown(
                     channel,
                     channel,
-                    compute(data, segment, channel=channel).get(weeks[-1]),
+                    now(segment=segment, channel=channel),
                     period(segment=segment, channel=channel),
                 )
             )
@@ -509,7 +521,10 @@ def dashboard(
     local_km: float = 25,
     regional_km: float = 50,
     kbrs: KbrSet | None = None,
+    minimum: int = fig.MIN_PARTIAL_COUNT,
 ) -> Dashboard:
+    """The dashboard for the 12 weeks up to ``today``; ``today``'s week is under way, so its figures need
+    ``minimum`` records (``kbr_view``)."""
     if segment is not None and segment not in fig.SEGMENTS:
         raise ValidationError(f"unknown segment {segment!r}", code="unknown_segment", field="segment")
     kbrs = kbrs or definitions()
@@ -537,7 +552,7 @@ def dashboard(
         weeks=tuple(weeks),
         current_week=weeks[-1],
         segment=segment,
-        kbrs=tuple(kbr_view(kbr, data, weeks, segment) for kbr in kbrs.kbrs),
+        kbrs=tuple(kbr_view(kbr, data, weeks, segment, minimum=minimum) for kbr in kbrs.kbrs),
         costs=tuple(costs),
         rules=rules,
         level_counts=counts,

@@ -201,6 +201,7 @@ def _load(
             tz=tz,
             today=today,
             rules=rules,
+            now=now,
         )
         for name, count in recent.items():
             history[name] = history.get(name, 0) + count

@@ -16,6 +16,7 @@ import datetime as dt
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -70,13 +71,15 @@ GESTURES = (("parking_refund", 750), ("meal_voucher", 1250), ("taxi_home", 4500)
 @dataclass(frozen=True)
 class HistoryPlan:
     """How the history is drawn; ``progress`` (0 at the oldest week, 1 now) moves the rates from
-    ``*_start`` to ``*_end``."""
+    ``*_start`` to ``*_end``. Volumes and the final rates are those of the demo's own generated days
+    (``seed_data/visits.yaml``: 18-24 visits a day, 5 % cancelled, 5 % no-show), so the history runs
+    into them without a step."""
 
     random_seed: int = 20261124
-    visits_per_day: tuple[int, int] = (16, 22)
-    cancel_rate: float = 0.07
+    visits_per_day: tuple[int, int] = (18, 24)
+    cancel_rate: float = 0.05
     no_show_start: float = 0.08
-    no_show_end: float = 0.025
+    no_show_end: float = 0.05
     skipped_step: float = 0.04
     offered: float = 0.75
     accepted: float = 0.65
@@ -245,44 +248,49 @@ def generate_history(
 
 
 def _steps(placed, step_ids, resource_ids, day, tz, status, rng, plan) -> list[dict]:
-    """The visit's steps as planned by the engine, with what actually happened for a completed visit:
-    each step starts a little late (sometimes much later) and takes a little more or less time."""
-    rows = []
-    skip_one = status == VisitStatus.COMPLETED and rng.random() < plan.skipped_step
-    ordered = sorted(placed.steps, key=lambda s: (s.start, s.id))
-    skip_code = rng.choice([s.id for s in ordered[1:-1]]) if skip_one and len(ordered) > 2 else None
-    cursor = None
-    for s in ordered:
-        start = planning.instant_at(day, s.start, tz)
-        end = planning.instant_at(day, s.end, tz)
-        row = {
+    """The visit's steps as planned by the engine, with what actually happened for a completed visit."""
+    rows = [
+        {
             "pathway_step_id": step_ids[s.id],
             "resource_id": resource_ids[s.resource],
-            "planned_start": start,
-            "planned_end": end,
+            "planned_start": planning.instant_at(day, s.start, tz),
+            "planned_end": planning.instant_at(day, s.end, tz),
             "actual_start": None,
             "actual_end": None,
             "status": StepStatus.PLANNED,
+            "_code": s.id,
         }
-        if status == VisitStatus.COMPLETED:
-            if s.id == skip_code:
-                row["status"] = StepStatus.SKIPPED
-            else:
-                late = rng.choice([0, 0, 2, 5, 8, 12, 20]) + (
-                    rng.randint(20, 60) if rng.random() < 0.08 else 0
-                )
-                actual_start = start + dt.timedelta(minutes=late)
-                if cursor is not None and actual_start < cursor:
-                    actual_start = cursor
-                minutes = max(1, round((s.end - s.start) * rng.uniform(0.9, 1.2)))
-                actual_end = actual_start + dt.timedelta(minutes=minutes)
-                local_end = actual_end.astimezone(ZoneInfo(tz))
-                if local_end.date() != day:  # a visit is one day
-                    actual_end = planning.instant_at(day, 23 * 60 + 59, tz)
-                row.update(actual_start=actual_start, actual_end=actual_end, status=StepStatus.DONE)
-                cursor = actual_end
-        rows.append(row)
+        for s in sorted(placed.steps, key=lambda s: (s.start, s.id))
+    ]
+    if status == VisitStatus.COMPLETED:
+        _happened(rows, day, tz, rng, plan)
+    for row in rows:
+        del row["_code"]
     return rows
+
+
+def _happened(rows: list[dict], day: dt.date, tz: str, rng: random.Random, plan: HistoryPlan) -> None:
+    """What actually happened to a completed visit's steps (``rows`` in planned order, changed in place):
+    each step starts a little late (sometimes much later) and takes a little more or less time; now and
+    then a step in the middle is skipped. The same for the history and for the demo's own past visits."""
+    skip_one = rng.random() < plan.skipped_step
+    skip_code = rng.choice([r["_code"] for r in rows[1:-1]]) if skip_one and len(rows) > 2 else None
+    cursor = None
+    for row in rows:
+        start, end = row["planned_start"], row["planned_end"]
+        if row["_code"] == skip_code:
+            row.update(status=StepStatus.SKIPPED, actual_start=None, actual_end=None)
+            continue
+        late = rng.choice([0, 0, 2, 5, 8, 12, 20]) + (rng.randint(20, 60) if rng.random() < 0.08 else 0)
+        actual_start = start + dt.timedelta(minutes=late)
+        if cursor is not None and actual_start < cursor:
+            actual_start = cursor
+        minutes = max(1, round((end - start).total_seconds() / 60 * rng.uniform(0.9, 1.2)))
+        actual_end = actual_start + dt.timedelta(minutes=minutes)
+        if actual_end.astimezone(ZoneInfo(tz)).date() != day:  # a visit is one day
+            actual_end = planning.instant_at(day, 23 * 60 + 59, tz)
+        row.update(actual_start=actual_start, actual_end=actual_end, status=StepStatus.DONE)
+        cursor = actual_end
 
 
 def _fits(patient: Patient, freed: Patient, day: dt.date, rules: planning.SegmentRules) -> bool:
@@ -406,7 +414,12 @@ def _around_visits(
     coordinator,
     volunteers,
     counts,
+    until: dt.datetime | None = None,
+    reminders_only: bool = False,
 ) -> None:
+    """Reminders, check-ins, volunteers, gestures, surveys and follow-ups around the visits. Nothing is
+    dated at or after ``until`` (the demo's now) among the reminders and their answers; ``reminders_only``
+    for visits that have not happened yet."""
     outbox: list[dict] = []
     outbox_meta: list[tuple[dict, Patient, int]] = []
     checkins: list[dict] = []
@@ -431,6 +444,7 @@ def _around_visits(
             row["booked_at"] is not None
             and due > row["booked_at"]
             and (row["cancelled_at"] is None or row["cancelled_at"] > due)
+            and (until is None or due < until)
         ):
             delivered_rate = plan.delivered_start + (plan.delivered_end - plan.delivered_start) * progress
             draw = rng.random()
@@ -472,7 +486,7 @@ def _around_visits(
                 }
             )
             outbox_meta.append((row, patient, visit_id))
-        if status != VisitStatus.COMPLETED and status != VisitStatus.NO_SHOW:
+        if reminders_only or (status != VisitStatus.COMPLETED and status != VisitStatus.NO_SHOW):
             continue
         done = [s for s in steps if s["actual_start"] is not None]
         if long_distance and volunteers:
@@ -560,7 +574,7 @@ def _around_visits(
         survey_meta.append((patient, visit_id, asked))
     if outbox:
         _insert(session, OutboxMessage, outbox)
-        _answers(session, rng, plan, outbox, outbox_meta)
+        _answers(session, rng, plan, outbox, outbox_meta, until)
     if checkins:
         _insert(session, VisitCheckin, checkins)
     if assignments:
@@ -581,16 +595,18 @@ def _around_visits(
     )
 
 
-def _answers(session, rng, plan, outbox, outbox_meta) -> None:
+def _answers(session, rng, plan, outbox, outbox_meta, until=None) -> None:
     rows = []
     for message, (_, patient, visit_id) in zip(outbox, outbox_meta, strict=True):
         if message["status"] != OutboxStatus.DELIVERED or rng.random() >= plan.answered:
             continue
         voice = message["channel"] == Channel.VOICE
+        received_at = message["sent_at"] + dt.timedelta(minutes=1 if voice else rng.randint(2, 1200))
+        if until is not None and received_at >= until:
+            continue
         rows.append(
             {
-                "received_at": message["sent_at"]
-                + dt.timedelta(minutes=1 if voice else rng.randint(2, 1200)),
+                "received_at": received_at,
                 "channel": message["channel"],
                 "provider_id": f"hist-in-{visit_id}",
                 "from_number": patient.phone,
@@ -669,17 +685,48 @@ def decorate_recent(
     today: dt.date,
     rules: planning.SegmentRules,
     plan: HistoryPlan = HistoryPlan(),
+    now: dt.datetime | None = None,
 ) -> dict[str, int]:
-    """What happened around the generated visits before ``today`` (reminders, check-ins, volunteers,
-    surveys, follow-ups), so the history runs on into the last days."""
+    """Make the demo's own generated visits before ``today`` happen as the history's do, so the history runs
+    on into the last days as one clinic: completed visits get the same late starts, overruns and skipped
+    steps (``_happened``), cancellations a cancel time before the day, and the same reminders, check-ins,
+    volunteers, surveys and follow-ups around them. Today's visits that have arrived are checked in (and
+    long-distance patients met by their volunteer), so the current week's figures are measured too. With
+    ``now``, today's completed visits happen as the others did, and the reminders of the coming days that
+    were due before ``now`` went out (and were answered) as in the history."""
+    zone = ZoneInfo(tz)
     rng = random.Random(plan.random_seed + 1)
     past = sorted((v for v in visits if v.date < today and v.steps), key=lambda v: v.id)
+    for visit in past:
+        ordered = sorted(visit.steps, key=lambda s: (s.planned_start, s.id))
+        if visit.status == VisitStatus.COMPLETED:
+            rows = [
+                {"planned_start": s.planned_start, "planned_end": s.planned_end, "_code": s.id}
+                for s in ordered
+            ]
+            _happened(rows, visit.date, tz, rng, plan)
+            for step, row in zip(ordered, rows, strict=True):
+                step.status, step.actual_start, step.actual_end = (
+                    row["status"], row["actual_start"], row["actual_end"]
+                )  # fmt: skip
+        elif visit.status == VisitStatus.CANCELLED:
+            visit.cancelled_at = ordered[0].planned_start - dt.timedelta(
+                minutes=rng.randint(6 * 60, 5 * 24 * 60)
+            )
+    session.flush()
     rows = [
         {
-            "status": v.status,
+            "patient_id": v.patient_id,
+            "pathway_id": v.pathway_id,
             "date": v.date,
-            "booked_at": dt.datetime.combine(v.date - dt.timedelta(days=30), dt.time(9), ZoneInfo(tz)),
-            "cancelled_at": v.cancelled_at if v.cancelled_at and v.cancelled_at.date() < v.date else None,
+            "status": v.status,
+            "priority": v.priority,
+            "booked_at": dt.datetime.combine(v.date - dt.timedelta(days=30), dt.time(9), zone),
+            "cancelled_at": v.cancelled_at if v.status == VisitStatus.CANCELLED else None,
+            "cancelled_reason": v.cancelled_reason,
+            "notes": "",
+            "created_at": v.created_at,
+            "updated_at": v.updated_at,
         }
         for v in past
     ]
@@ -695,11 +742,167 @@ def decorate_recent(
         ]
         for v in past
     ]
-    meta = [{"patient": patients[v.patient_id], "progress": 1.0} for v in past]
+    meta = [
+        {"patient": patients[v.patient_id], "pathway": v.pathway, "progress": 1.0, "placed": _placed(v, zone)}
+        for v in past
+    ]
+    visit_ids = [v.id for v in past]
+    resource_ids = {r.code: r.id for r in session.scalars(sa.select(Resource))}
+    eligible = sorted((p for p in patients.values() if not p.opted_out), key=lambda p: p.id)
+    counts: dict[str, int] = {
+        "history refills": _refills(
+            session, rng, plan, visit_ids, rows, steps, meta, eligible, resource_ids, tz, rules
+        )
+    }
+    active = [v for v in volunteers if v.active]
+    _around_visits(
+        session, rng, plan, visit_ids, rows, steps, meta, zone, tz, rules,
+        desk=users.get("front_desk"), coordinator=users.get("coordinator"), volunteers=active, counts=counts,
+    )  # fmt: skip
+    arrived = (
+        session.exec(
+            sa.select(Visit)
+            .where(
+                Visit.date == today,
+                Visit.status.in_([VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED]),
+            )
+            .order_by(Visit.id)
+        )
+        .scalars()
+        .all()
+    )
+    if now is not None:
+        for visit in arrived:
+            if visit.status == VisitStatus.COMPLETED:
+                _happen_before(visit, now, tz, rng, plan)
+        counts["history reminders"] = counts.get("history reminders", 0) + _upcoming_reminders(
+            session, today=today, now=now, patients=patients, zone=zone, tz=tz, rules=rules, plan=plan
+        )
+    checked_in, met = _arrived_today(
+        session, rng, arrived, patients=patients, desk=users.get("front_desk"), volunteers=active, rules=rules
+    )
+    counts["history check-ins"] = counts.get("history check-ins", 0) + checked_in
+    counts["history volunteer meetings"] = counts.get("history volunteer meetings", 0) + met
+    return counts
+
+
+def _happen_before(visit: Visit, now: dt.datetime, tz: str, rng: random.Random, plan: HistoryPlan) -> None:
+    """Today's completed visit as the others happen (``_happened``), unless that would end it after ``now``."""
+    ordered = sorted(visit.steps, key=lambda s: (s.planned_start, s.id))
+    rows = [{"planned_start": s.planned_start, "planned_end": s.planned_end, "_code": s.id} for s in ordered]
+    _happened(rows, visit.date, tz, rng, plan)
+    if any(r["actual_end"] is not None and r["actual_end"] > now for r in rows):
+        return
+    for step, row in zip(ordered, rows, strict=True):
+        step.status, step.actual_start, step.actual_end = (
+            row["status"],
+            row["actual_start"],
+            row["actual_end"],
+        )
+
+
+def _upcoming_reminders(session, *, today, now, patients, zone, tz, rules, plan) -> int:
+    """The reminders of today's and the coming week's visits that were due before ``now``: sent, delivered
+    or failed and answered as in the history (the dispatcher has nothing left to send for them)."""
+    visits = (
+        session.exec(
+            sa.select(Visit)
+            .where(Visit.date >= today, Visit.date <= today + dt.timedelta(days=8))
+            .where(Visit.status != VisitStatus.CANCELLED)
+            .order_by(Visit.id)
+        )
+        .scalars()
+        .all()
+    )
+    visits = [v for v in visits if v.steps]
+    rows = [
+        {
+            "date": v.date,
+            "status": v.status,
+            "booked_at": dt.datetime.combine(v.date - dt.timedelta(days=30), dt.time(9), zone),
+            "cancelled_at": None,
+        }
+        for v in visits
+    ]
+    steps = [
+        [{"planned_start": s.planned_start, "planned_end": s.planned_end} for s in v.steps] for v in visits
+    ]
+    meta = [{"patient": patients[v.patient_id], "progress": 1.0} for v in visits]
     counts: dict[str, int] = {}
     _around_visits(
-        session, rng, plan, [v.id for v in past], rows, steps, meta, ZoneInfo(tz), tz, rules,
-        desk=users.get("front_desk"), coordinator=users.get("coordinator"),
-        volunteers=[v for v in volunteers if v.active], counts=counts,
+        session, random.Random(plan.random_seed + 2), plan, [v.id for v in visits], rows, steps, meta, zone,
+        tz, rules, desk=None, coordinator=None, volunteers=[], counts=counts, until=now, reminders_only=True,
     )  # fmt: skip
-    return counts
+    return counts.get("history reminders", 0)
+
+
+def _placed(visit: Visit, zone: ZoneInfo) -> SimpleNamespace:
+    """A stored visit's itinerary as the engine's placed visit (step code, resource code, local minutes),
+    so ``_refills`` can offer it and book it again like a history visit."""
+
+    def minutes(instant: dt.datetime) -> int:
+        local = instant.astimezone(zone)
+        return local.hour * 60 + local.minute
+
+    return SimpleNamespace(
+        steps=[
+            SimpleNamespace(
+                id=s.pathway_step.code,
+                resource=s.resource.code,
+                start=minutes(s.planned_start),
+                end=minutes(s.planned_end),
+            )
+            for s in visit.steps
+        ]
+    )
+
+
+def _arrived_today(session, rng, visits, *, patients, desk, volunteers, rules) -> tuple[int, int]:
+    """Check-ins (coffee voucher, transport) and met volunteers for today's visits that have arrived, drawn
+    as for the history; surveys follow in the app once the visits end."""
+    checkins: list[dict] = []
+    assignments: list[dict] = []
+    for visit in visits:
+        if not visit.steps:
+            continue
+        patient = patients[visit.patient_id]
+        labels = segments.segments_for(
+            patient, visit.date, local_km=rules.local_km, regional_km=rules.regional_km
+        )
+        long_distance = segments.Region.LONG_DISTANCE.value in labels
+        planned_start = min(s.planned_start for s in visit.steps)
+        planned_end = max(s.planned_end for s in visit.steps)
+        checkins.append(
+            {
+                "visit_id": visit.id,
+                "checked_in_at": planned_start - dt.timedelta(minutes=rng.randint(2, 15)),
+                "checked_in_by": desk.id if desk else None,
+                "late_minutes": 0,
+                "coffee_voucher": voucher_code(visit.id) if long_distance else None,
+                "transport_booked": f"{segments.SENIOR_AGE}+" in labels and rng.random() < 0.3,
+                "volunteer_id": None,
+                "interpreter_needed": patient.needs_interpreter,
+                "notes": "",
+            }
+        )
+        if long_distance and volunteers:
+            assignments.append(
+                {
+                    "visit_id": visit.id,
+                    "day": visit.date,
+                    "volunteer_id": rng.choice(volunteers).id,
+                    "reason": AssignmentReason.LONG_DISTANCE,
+                    "source": AssignmentSource.AUTO,
+                    "meet_at": planned_start - dt.timedelta(minutes=15),
+                    "leave_at": planned_end + dt.timedelta(minutes=10),
+                    "meeting_place": "Main entrance",
+                    "match_note": "",
+                    "outcome": MeetingOutcome.MET,
+                    "outcome_at": planned_start - dt.timedelta(minutes=15),
+                    "created_at": planned_start - dt.timedelta(days=1),
+                    "updated_at": planned_start,
+                }
+            )
+    _insert(session, VisitCheckin, checkins)
+    _insert(session, VolunteerAssignment, assignments)
+    return len(checkins), len(assignments)

@@ -3,9 +3,11 @@ promise, the breakdown per segment, the service level of each outreach rule) and
 
 import csv
 import io
+from decimal import Decimal
 
+from babel import numbers
 from flask import Blueprint, Response, current_app, render_template, request
-from flask_babel import get_locale
+from flask_babel import format_currency, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -35,7 +37,24 @@ LEVEL_LABELS = {
     "augmented": _l("Augmented"),
     "potential": _l("Potential"),
 }
-UNIT_SUFFIX = {"percent": " %", "minutes": " min", "hours": " h", "eur": " €"}
+
+
+def kbr_value(value: float | None, unit: str) -> str:
+    """A KBR figure in the user's locale with Babel: percent and money by the locale's own patterns,
+    minutes and hours as a number with one decimal at most (``12.5 min``, ``12,5 min``)."""
+    if value is None:
+        return ""
+    rounded = Decimal(str(round(value, 1)))
+    if unit == "eur":
+        return format_currency(Decimal(str(round(value, 2))), current_app.config["CURRENCY"])
+    if unit == "percent":
+        return numbers.format_percent(rounded / 100, locale=get_locale(), decimal_quantization=False)
+    number = format_decimal(rounded)
+    if unit == "minutes":
+        return _("%(value)s min", value=number)
+    if unit == "hours":
+        return _("%(value)s h", value=number)
+    return number
 
 
 def _segment() -> str | None:
@@ -57,7 +76,10 @@ def _board(segment: str | None) -> kbr_service.Dashboard:
 
 def chart(view: kbr_service.KbrView, segment: str | None):
     kbr = view.kbr
-    suffix = UNIT_SUFFIX[kbr.unit]
+
+    def label(value: float) -> str:
+        return kbr_value(value, kbr.unit)
+
     references = [svg.Reference("target", kbr.target, _("Target"))]
     if kbr.promise is not None:
         references.append(svg.Reference("promise", kbr.promise, _("Promise")))
@@ -68,11 +90,11 @@ def chart(view: kbr_service.KbrView, segment: str | None):
             weeks=len(shown),
             total=len(view.points),
             week=shown[-1].week,
-            value=f"{shown[-1].figure.value:.1f}{suffix}",
+            value=label(shown[-1].figure.value),
         )
     else:
         summary = _("No figures in these weeks.")
-    target = _("Target %(value)s.", value=f"{kbr.target:g}{suffix}")
+    target = _("Target %(value)s.", value=label(kbr.target))
     return svg.line_chart(
         [(p.week, p.figure.value if p.figure else None) for p in view.points],
         chart_id=f"chart-{kbr.id}",
@@ -80,7 +102,7 @@ def chart(view: kbr_service.KbrView, segment: str | None):
         desc=f"{summary} {target}",
         references=references,
         max_value=100 if kbr.unit == "percent" else None,
-        unit_suffix=suffix,
+        label=label,
     )
 
 
@@ -100,7 +122,7 @@ def dashboard():
         segments=SEGMENT_LABELS,
         channels=CHANNEL_LABELS,
         levels=LEVEL_LABELS,
-        suffix=UNIT_SUFFIX,
+        fmt=kbr_value,
         charts={view.kbr.id: chart(view, segment) for view in board.kbrs},
     )
 

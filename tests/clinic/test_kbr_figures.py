@@ -244,6 +244,9 @@ def test_cost_of_segment_services() -> None:
             ),  # fmt: skip
             visit(2, MON, [step(MON, "09:00", "10:00")]),  # local, no services
             visit(3, MON, status="no_show", segments=FAR, volunteer_minutes=0),
+            # still under way: its coffee and volunteer count once it has ended, not against visit 1 and 2
+            visit(4, MON, [step(MON, "12:00", "13:00")], status="in_progress", segments=FAR,
+                  coffee_voucher=True, volunteer_minutes=60),  # fmt: skip
         ),
         gestures=(fig.GestureRecord(1, MON, LOCAL, 1250),),
         cancellations=(
@@ -356,3 +359,12 @@ def test_not_yaml_and_duplicates() -> None:
     doubled = GOOD + GOOD.split("kbrs:\n")[1]
     with pytest.raises(KbrFileError, match="used twice"):
         parse_kbrs(doubled, known_ids=fig.FIGURES)
+
+
+def test_a_week_under_way_shows_a_figure_only_on_enough_records() -> None:
+    few, enough = fig.Figure(0.0, fig.MIN_PARTIAL_COUNT - 1), fig.Figure(0.0, fig.MIN_PARTIAL_COUNT)
+    assert fig.measured(few, partial=True) is None
+    assert fig.measured(enough, partial=True) == enough
+    assert fig.measured(few, partial=False) == few  # a full week keeps its figure
+    assert fig.measured(None, partial=True) is None and fig.measured(None, partial=False) is None
+    assert fig.measured(fig.Figure(50.0, 1), partial=True, minimum=1) == fig.Figure(50.0, 1)

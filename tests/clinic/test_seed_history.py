@@ -1,6 +1,7 @@
 """The demo with 12 weeks of history: counts, constraint-clean, deterministic, and every KBR has figures."""
 
 import datetime as dt
+import math
 import time
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from clinic.models import (
 )
 from clinic.services import kbr, planning
 from clinic.services.seed import load_demo
+from clinic.services.seed_history import HistoryPlan
 from tests.clinic.conftest import SEED_DIR, TZ, _empty
 
 
@@ -57,7 +59,7 @@ def _count(session: Session, model) -> int:
 
 def test_history_counts(history: dict, db: Session) -> None:
     summary = history["summary"]
-    assert summary["history visits"] > 700  # ~10 weeks of weekdays at 16-22 visits
+    assert summary["history visits"] > 700  # ~10 weeks of weekdays at 18-24 visits
     assert _count(db, Visit) == summary["visits"] + summary["history visits"] + summary["history refills"]
     assert _count(db, OutboxMessage) == summary["history reminders"] > 700
     assert _count(db, VisitCheckin) == summary["history check-ins"]
@@ -115,6 +117,65 @@ def test_every_kbr_has_figures_over_the_history(history: dict, db: Session) -> N
     for segment in fig.SEGMENTS:
         assert board.view("one_visit_share").segments[fig.SEGMENTS.index(segment) + 1].period is not None
     assert dict(board.costs)["long_distance"].coffee_cents > 0
+
+
+PROCESS_KBRS = ("one_visit_share", "wait_mean", "wait_p90")
+"""Figures that come from how visits happen (not from which patients came): the demo's own past days
+must look like the history weeks before them, not like a second, perfect clinic."""
+
+
+def test_the_last_full_week_looks_like_the_weeks_before(history: dict, db: Session) -> None:
+    today = history["today"]
+    board = kbr.dashboard(session=db, tz=TZ, today=today)
+    for kbr_id in PROCESS_KBRS:
+        values = [p.figure.value for p in board.view(kbr_id).points[:-1] if p.figure is not None]
+        earlier, last = values[:-1], values[-1]
+        assert min(earlier) <= last <= max(earlier), (kbr_id, last, earlier)
+    # rates that trend over the history: the last full week is drawn at the trend's end (within 3 sd)
+    plan = HistoryPlan()
+    for kbr_id, rate in (("yes_rate", plan.yes_end), ("no_show_rate", plan.no_show_end)):
+        figure = board.view(kbr_id).points[-2].figure
+        sd = 100 * math.sqrt(rate * (1 - rate) / figure.count)
+        assert abs(figure.value - 100 * rate) <= 3 * sd, (kbr_id, figure)
+    # the services cost the same per visit of a segment: a long-distance patient's coffee and volunteer
+    data = kbr.load_data(session=db, tz=TZ, today=today, unit_costs=dict(kbr.definitions().unit_costs))
+    lines = fig.cost_lines(data, "long_distance")
+    per_visit = [lines[w].per_visit_eur for w in board.weeks[:-1] if w in lines and lines[w].completed]
+    assert min(per_visit[:-1]) * 0.8 <= per_visit[-1] <= max(per_visit[:-1]) * 1.2, per_visit
+    # cancellations are cancelled before the day, as in the history
+    cancelled = db.exec(
+        select(Visit).where(Visit.status == VisitStatus.CANCELLED, Visit.date >= today - dt.timedelta(days=7))
+    ).all()
+    assert cancelled and all(v.cancelled_at.date() < v.date for v in cancelled)
+    # ... and their places are offered to the waitlist, as in the history
+    offered = db.exec(
+        select(func.count()).select_from(WaitlistOffer).where(
+            col(WaitlistOffer.source_visit_id).in_([v.id for v in cancelled]))
+    ).one()  # fmt: skip
+    assert offered > 0
+    # reminders of the last full week (and of the week under way, due before now) went out as before
+    reminders = board.view("reminder_delivered").points
+    earlier = [p.figure.count for p in reminders[:-2] if p.figure is not None]
+    assert reminders[-2].figure.count >= 0.7 * min(earlier), (reminders[-2], earlier)
+
+
+def test_the_week_under_way_is_measured_or_not_shown(history: dict, db: Session) -> None:
+    """Today's arrived visits are checked in (coffee, volunteer), so the cost is never a misleading 0."""
+    board = kbr.dashboard(session=db, tz=TZ, today=history["today"])
+    for view in board.kbrs:
+        current = view.points[-1].figure
+        assert current is None or current.count >= fig.MIN_PARTIAL_COUNT, view.kbr.id
+    cost = board.view("service_cost").current
+    arrived = db.exec(
+        select(Visit).where(
+            Visit.date == history["today"],
+            col(Visit.status).in_([VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED]),
+        )
+    ).all()
+    checked_in = db.exec(select(func.count()).select_from(VisitCheckin).where(
+        col(VisitCheckin.visit_id).in_([v.id for v in arrived]))).one()  # fmt: skip
+    assert checked_in == len(arrived)
+    assert cost is None or cost.value > 0
 
 
 def test_the_dashboard_renders_the_history(history: dict, database_url: str, post_form) -> None:

@@ -64,9 +64,14 @@ def test_the_dashboard_shows_every_kbr(coordinator_client, history) -> None:
     week1 = re.search(
         rf"<tr><th scope=\"row\">{history.week1}</th><td>(.*?)</td><td>(\d+)</td></tr>", one_visit
     )
-    assert week1.groups() == ("50.0 %", "2")
+    assert week1.groups() == ("50%", "2")
     no_show = re.search(r'id="kbr-no_show_rate".*?</section>', html, re.S).group(0)
-    assert 'class="kbr-current">100.0 %' in no_show and "kbr-verdict--missed" in no_show
+    # one visit in the week under way is almost no data: not measured yet, no verdict, never "100 %"
+    assert '<dd class="kbr-current"><span class="kbr-none">not measured yet</span>' in no_show
+    assert (
+        "kbr-verdict--missed" not in no_show and f'<th scope="row">{history.week2} (so far)</th>' in no_show
+    )
+    assert "This week so far" in no_show
     assert 'data-rule="wheelchair-parking"' in html and "no, an idea" in html
     assert re.search(r'<li data-level="potential"><strong>3</strong>', html)
 
@@ -75,7 +80,7 @@ def test_segment_filter(coordinator_client, history) -> None:
     html = coordinator_client.get("/kbr/?segment=long_distance").get_data(as_text=True)
     assert '<option value="long_distance" selected>' in html
     one_visit = re.search(r'id="kbr-one_visit_share".*?</section>', html, re.S).group(0)
-    assert re.search(rf"<th scope=\"row\">{history.week1}</th><td>0.0 %</td><td>1</td>", one_visit)
+    assert re.search(rf"<th scope=\"row\">{history.week1}</th><td>0%</td><td>1</td>", one_visit)
     # an unknown segment is ignored: everyone
     html = coordinator_client.get("/kbr/?segment=mars").get_data(as_text=True)
     assert '<option value="" selected>' in html
@@ -95,7 +100,7 @@ def test_csv_export(coordinator_client, history) -> None:
     one = coordinator_client.get("/kbr/no_show_rate.csv?segment=local")
     rows = list(csv.reader(io.StringIO(one.get_data(as_text=True))))
     assert {r[0] for r in rows[1:]} == {"no_show_rate"}
-    assert next(r for r in rows if r[4] == history.week2 and r[5] == "local")[7:9] == ["100.00", "1"]
+    assert next(r for r in rows if r[4] == history.week2 and r[5] == "local")[7:9] == ["", "0"]
     assert coordinator_client.get("/kbr/nothing.csv").status_code == 404
 
 
@@ -106,6 +111,29 @@ def test_the_page_speaks_the_users_language(client, signed_in, history) -> None:
     html = client.get("/kbr/").get_data(as_text=True)
     assert '<h2 id="kbr-one_visit_share-heading">Afgerond in één bezoek</h2>' in html
     assert "<q>Uw hele dagbehandeling in één bezoek.</q>" in html
+
+
+def test_every_unit_is_formatted_by_babel_in_the_users_locale(app, client, signed_in, history) -> None:
+    from flask_babel import force_locale
+
+    from clinic.models import Role
+    from clinic.web.kbr import kbr_value
+
+    with app.test_request_context(), force_locale("en"):
+        assert [kbr_value(v, u) for v, u in [(12.34, "percent"), (33.46, "minutes"), (1234.5, "hours")]] == [
+            "12.3%",
+            "33.5 min",
+            "1,234.5 h",
+        ]
+        assert kbr_value(10.4835, "eur") == "€10.48" and kbr_value(None, "eur") == ""
+    with app.test_request_context(), force_locale("nl"):
+        assert kbr_value(12.34, "percent") == "12,3%" and kbr_value(1234.5, "eur") == "€\xa01.234,50"
+    signed_in(client, Role.COORDINATOR, username="corrie", language="nl")
+    html = client.get("/kbr/").get_data(as_text=True)
+    cost = re.search(r'id="kbr-service_cost".*?</section>', html, re.S).group(0)
+    assert "€\xa06,00" in cost  # the target, as the money in the cost table
+    assert "\xa0€" not in cost and " €<" not in cost  # no home-made "0.0 €"
+    assert re.search(r'<tr data-segment="long_distance">.*?€\xa088,00', cost, re.S)
 
 
 def test_a_broken_kbr_file_is_explained_not_a_500(coordinator_client, monkeypatch, tmp_path) -> None:
