@@ -14,6 +14,11 @@ where each waits least. On booked days the long waits are mostly visits tied to 
 booked visits keep busy, queued behind a registration slot a more flexible visit could give up; a
 ruin of related visits rarely frees exactly that slot, an ejection does.
 
+Some moves are exchanges: the objective puts priority first and waiting second, so a waiting visit
+may give its room to a left-out request worth as much (or two worth as much together) that would wait
+less; the newcomers are placed first, then the visits taken out, the waiting one last, so it comes back
+too when there is room (more priority). The usual acceptance applies, so priority never drops.
+
 On this 2-core machine a CP-SAT sub-model of 16 visits costs about half a second of wall time, while a
 move here costs about 2 ms, so most of the waiting on 100-200-request days is removed here and CP-SAT
 (``scheduling.lns``, then the full model) polishes what is left.
@@ -40,6 +45,9 @@ class RecreateStats:
     moves: int = 0
     improved: int = 0
     placements: int = 0
+    #: Exchange moves made, and those that made the plan strictly better.
+    exchanges: int = 0
+    exchanges_improved: int = 0
     #: Whether the wall-clock deadline, not the number of moves, ended ``run``.
     clock_stopped: bool = False
 
@@ -62,6 +70,12 @@ class Recreate:
     IDEAL_STEP = 5
     IDEAL_SLACK = 10
     IDEAL_TRIES = 6
+    #: Share of moves that are exchanges (``_exchange``): a waiting visit gives its room to left-out
+    #: requests worth as much in all, chosen among ``EXCHANGE_TRIES`` by how little they would wait.
+    EXCHANGE = 0.25
+    EXCHANGE_TRIES = 4
+    #: How often a visit worth more than 1 is offered pairs of left-out requests instead of single ones.
+    EXCHANGE_PAIRS = 0.5
 
     def __init__(self, day: Day, plan: Plan, *, value: Mapping[str, int], seed: int = 0):
         from scheduling.solve import least_wait_placement, prepare_placement  # solve imports this module
@@ -83,6 +97,8 @@ class Recreate:
         self.duration = {rid: {si.step.id: si.duration for si in info.steps} for rid, info in day.requests.items()}
         self.ids = sorted(rid for rid, info in day.requests.items() if info.feasible and info.request.steps)
         self.prepared = {rid: prepare_placement(self.profile, day.requests[rid].request) for rid in self.ids}
+        #: request -> the least it could wait with only the fixed load on the day (None: no room), on demand.
+        self.alone: dict[str, int | None] = {}
         self.plan: Plan = {}
         self.wait: dict[str, int] = {}
         self.spans: dict[str, tuple[int, int]] = {}
@@ -226,19 +242,72 @@ class Recreate:
                 saved[rid] = self._unbook(rid)
         return True
 
+    def _alone(self, rid: str) -> int | None:
+        """The least ``rid`` could wait were only the fixed load on the day (None: no room at all); cached."""
+        if rid not in self.alone:
+            steps = self._place(self.fixed, self.day.requests[rid].request, prepared=self.prepared[rid])
+            self.alone[rid] = None if steps is None else (
+                max(s.end for s in steps) - min(s.start for s in steps) - self.prepared[rid][2]
+            )
+        return self.alone[rid]
+
+    def _exchange(self, anchor: str) -> list[str]:
+        """Left-out requests to take ``anchor``'s room: one worth as much, or two worth as much together,
+        that use one of its pools; among ``EXCHANGE_TRIES`` drawn, those that would wait least alone
+        (and less than ``anchor`` waits now). Empty when there are none."""
+        worth = self.value.get(anchor, 1)
+        pools = {p for p, _ in self.plan[anchor].values()}
+        out = [
+            rid for rid in self.ids
+            if rid not in self.plan and self.value.get(rid, 1) <= worth
+            and any(p in pools for si in self.day.requests[rid].steps for p in si.pools)
+        ]
+        singles = [r for r in out if self.value.get(r, 1) == worth]
+        sets: list[list[str]] = [[r] for r in singles]
+        if worth > 1 and self.rng.random() < self.EXCHANGE_PAIRS:
+            self.rng.shuffle(out)
+            lows = out[: 4 * self.EXCHANGE_TRIES]
+            sets = [
+                [a, b] for i, a in enumerate(lows) for b in lows[i + 1:]
+                if self.value.get(a, 1) + self.value.get(b, 1) == worth
+            ]
+        self.rng.shuffle(sets)
+        now = self.wait[anchor]
+        best: tuple[int, list[str]] | None = None
+        for chosen in sets[: self.EXCHANGE_TRIES]:
+            alone = [self._alone(r) for r in chosen]
+            if any(a is None for a in alone):
+                continue
+            total = sum(a for a in alone if a is not None)
+            if total < now and (best is None or total < best[0]):
+                best = (total, chosen)
+        return [] if best is None else best[1]
+
     def move(self, k: int, threshold: int = 0) -> bool:
         """One ruin-and-recreate move of about ``k`` visits, kept when it loses no value and adds at most
         ``threshold`` minutes of waiting; returns whether the plan got strictly better.
 
         With probability ``IDEAL`` (and a visit waiting) the move is an ejection instead: a waiting
         visit goes where it would wait least were only the booked visits there (``_ideal``), the
-        visits in its way are taken out and put back where each waits least."""
+        visits in its way are taken out and put back where each waits least. With probability
+        ``EXCHANGE`` it is an exchange: a waiting visit and a few related ones are taken out, left-out
+        requests worth as much as it (``_exchange``) placed first, the others after them."""
         before = self.score()
         saved: dict[str, Placement] = {}
         added: list[str] = []
         first: list[str] = []
         waiting = sorted((r for r in self.plan if self.wait[r] > 0), key=lambda r: (-self.wait[r], r))
-        if waiting and self.rng.random() < self.IDEAL:
+        roll = self.rng.random() if waiting else 1.0
+        exchange: list[str] = []
+        if self.IDEAL <= roll < self.IDEAL + self.EXCHANGE:
+            anchor = self.rng.choice(waiting[: max(1, len(waiting) // 2)])
+            exchange = self._exchange(anchor)
+        if exchange:
+            self.stats.exchanges += 1
+            removed = self._related(anchor, k // 2)
+            for rid in removed:
+                saved[rid] = self._unbook(rid)
+        elif roll < self.IDEAL:
             anchor = self.rng.choice(waiting[: max(1, len(waiting) // 2)])
             now = self.wait[anchor]
             saved[anchor] = self._unbook(anchor)
@@ -262,6 +331,10 @@ class Recreate:
         order = list(removed)
         self.rng.shuffle(order)
         order.sort(key=lambda r: -self.value.get(r, 1))  # stable: random among equal values
+        if exchange:
+            # The newcomers first, then the visits taken out; the anchor last, where room is left.
+            order = exchange + [r for r in order if r != removed[0]] + [removed[0]]
+            outside = [r for r in outside if r not in exchange]
         order += sorted(outside[: self.OUTSIDE], key=lambda r: -self.value.get(r, 1))
         for rid in order:
             self.stats.placements += 1
@@ -275,6 +348,7 @@ class Recreate:
         if after >= before or (after[0] >= before[0] and after[1] >= before[1] - threshold):
             if after > before:
                 self.stats.improved += 1
+                self.stats.exchanges_improved += bool(exchange)
             return after > before
         for rid in added:
             self._unbook(rid)

@@ -174,3 +174,89 @@ def test_ejections_cut_more_waiting_on_a_booked_day_for_the_same_moves():
         priority, _, waits[share] = plan_score(day, result, value)
         assert priority >= plan_score(day, plan, value)[0]
     assert -waits[Recreate.IDEAL] < -waits[0.0]
+
+
+def _exchange_day(mk, *, newcomer_priority: int = 1, newcomer_tied: bool = False):
+    """One registration slot (08:00) for two visits: the planned one is tied to dr-a, booked until 10:00,
+    so it waits 110 minutes; the left-out one can see dr-b (or, ``newcomer_tied``, dr-a too)."""
+    desk = mk.resource("desk", "registration", available=((480, 490),))
+    dr_a = mk.resource("dr-a", "consult", available=((480, 720),))
+    dr_b = mk.resource("dr-b", "consult", available=((480, 720),))
+    tied = mk.request("tied", [mk.step("reg", "registration", 10),
+                               mk.step("cons", "consult", 20, after=("reg",), resources=("dr-a",))],
+                      arrival=(480, 600))
+    doctor = ("dr-a",) if newcomer_tied else None
+    newcomer = mk.request("new", [mk.step("reg", "registration", 10),
+                                  mk.step("cons", "consult", 20, after=("reg",), resources=doctor)],
+                          arrival=(480, 600), priority=newcomer_priority)
+    booked = mk.visit("b-1", ("cons", "dr-a", 490, 600))
+    instance = mk.instance([desk, dr_a, dr_b], [tied, newcomer], booked=[booked])
+    day = Day(instance)
+    value = {r.id: r.priority for r in instance.requests}
+    plan = plan_from_visits(day, [mk.visit("tied", ("reg", "desk", 480, 490), ("cons", "dr-a", 600, 620))])
+    assert check(instance, _schedule(instance, day, plan)) == []
+    search = Recreate(day, plan, value=value, seed=0)
+    search.IDEAL, search.EXCHANGE = 0.0, 1.0
+    return instance, day, plan, search
+
+
+def test_exchange_gives_a_waiting_visits_room_to_a_left_out_one_of_equal_priority_that_waits_less(mk):
+    instance, day, _, search = _exchange_day(mk)
+    assert search.score() == (1, -110)
+    assert search.move(1)
+    assert set(search.plan) == {"new"} and search.score() == (1, 0)
+    assert search.stats.exchanges == search.stats.exchanges_improved == 1
+    assert check(instance, _schedule(instance, day, search.plan)) == []
+
+
+def test_exchange_never_trades_for_less_priority_nor_for_a_visit_that_would_wait_as_long(mk):
+    for kwargs in ({"newcomer_priority": 1}, {"newcomer_tied": True}):
+        instance, day, plan, search = _exchange_day(mk, **kwargs)
+        if kwargs.get("newcomer_priority"):
+            search.value = {"tied": 2, "new": 1}
+        for _ in range(5):
+            assert not search.move(1)
+        assert search.plan == plan and search.stats.exchanges == 0
+        assert check(instance, _schedule(instance, day, search.plan)) == []
+
+
+def test_exchange_moves_keep_priority_and_feasibility_on_a_booked_day():
+    instance, day, value, plan = _start(100, 2, 0.3)
+    before = plan_score(day, plan, value)
+    search = Recreate(day, plan, value=value, seed=3)
+    search.IDEAL, search.EXCHANGE = 0.0, 1.0
+    for i in range(150):
+        score = search.score()
+        search.move(Recreate.SIZES[i % len(Recreate.SIZES)])
+        assert search.score()[0] >= score[0]
+    assert search.stats.exchanges > 0
+    assert search.score() >= (before[0], before[2])
+    assert check(instance, _schedule(instance, day, search.plan)) == []
+
+
+def test_exchange_gives_a_waiting_visits_room_to_two_left_out_ones_worth_as_much_together(mk):
+    desk = mk.resource("desk", "registration", available=((480, 500),))
+    dr_a = mk.resource("dr-a", "consult", available=((480, 720),))
+    dr_b = mk.resource("dr-b", "consult", capacity=2, available=((480, 720),))
+    tied = mk.request("tied", [mk.step("reg", "registration", 20),
+                               mk.step("cons", "consult", 20, after=("reg",), resources=("dr-a",))],
+                      arrival=(480, 600), priority=2)
+    newcomers = [
+        mk.request(f"new-{i}", [mk.step("reg", "registration", 10),
+                                mk.step("cons", "consult", 20, after=("reg",), resources=("dr-b",))],
+                   arrival=(480, 600))
+        for i in (1, 2)
+    ]
+    booked = mk.visit("b-1", ("cons", "dr-a", 500, 600))
+    instance = mk.instance([desk, dr_a, dr_b], [tied, *newcomers], booked=[booked])
+    day = Day(instance)
+    value = {r.id: r.priority for r in instance.requests}
+    plan = plan_from_visits(day, [mk.visit("tied", ("reg", "desk", 480, 500), ("cons", "dr-a", 600, 620))])
+    search = Recreate(day, plan, value=value, seed=0)
+    search.IDEAL, search.EXCHANGE = 0.0, 1.0
+    assert search.score() == (2, -100)
+    for _ in range(20):  # the pair is drawn in half of the exchanges of a visit worth 2
+        search.move(1)
+        assert search.score()[0] == 2
+    assert set(search.plan) == {"new-1", "new-2"} and search.score() == (2, 0)
+    assert check(instance, _schedule(instance, day, search.plan)) == []
