@@ -18,6 +18,7 @@ from clinic.models import (
     OfferStatus,
     OutboxMessage,
     OutboxStatus,
+    Patient,
     RecoveryGesture,
     StepStatus,
     Survey,
@@ -198,10 +199,18 @@ def test_the_same_day_gives_the_same_history(history: dict, db: Session, scratch
     from clinic.db import make_engine, upgrade
 
     def fingerprint(session: Session) -> tuple:
-        visits = session.exec(select(Visit.date, Visit.patient_id, Visit.status).order_by(Visit.id)).all()
-        messages = session.exec(
-            select(OutboxMessage.visit_id, OutboxMessage.status).order_by(OutboxMessage.id)
-        ).all()
+        # ids differ between databases (PostgreSQL sequences are not reset between tests), so rows are
+        # compared by content and visits are referred to by their position
+        rows = session.exec(select(Visit.id, Visit.date, Visit.patient_id, Visit.status).order_by(Visit.id)).all()
+        position = {row[0]: index for index, row in enumerate(rows)}
+        patients = {pid: mrn for pid, mrn in session.exec(select(Patient.id, Patient.mrn)).all()}
+        visits = [(day, patients[patient_id], status) for _id, day, patient_id, status in rows]
+        messages = [
+            (position[visit_id], status)
+            for visit_id, status in session.exec(
+                select(OutboxMessage.visit_id, OutboxMessage.status).order_by(OutboxMessage.id)
+            ).all()
+        ]
         answers = session.exec(select(Survey.good_job).order_by(Survey.id)).all()
         return visits, messages, answers
 

@@ -68,8 +68,7 @@ def test_day60_feasible_and_better_than_greedy(day60):
 
 
 def test_same_seed_same_schedule(day20):
-    first = solve(day20, time_limit=2.0, workers=1, seed=3)
-    second = solve(day20, time_limit=2.0, workers=1, seed=3)
+    first, second = deterministic_pair(day20, time_limit=2.0, workers=1, seed=3)
     assert first.visits == second.visits
     assert first.objective == second.objective
 
@@ -124,7 +123,19 @@ def test_unplaceable_request_gets_a_reason(mk):
     assert schedule.unscheduled[0].reason
 
 
+def deterministic_pair(instance, **kwargs):
+    """Two solves of ``instance`` that the deterministic budgets ended, not the wall clock.
+
+    Determinism is promised when the budgets end the search; on a machine so loaded that the time limit
+    binds first (``stats["clock_stopped"]``) it is not, so such a pair is tried again (at most 3 times)."""
+    for _attempt in range(3):
+        runs = [solve(instance, **kwargs) for _ in range(2)]
+        if not any(run.stats.get("clock_stopped") for run in runs):
+            return runs
+    pytest.fail(f"the clock ended a phase in every attempt: {[run.stats.get('clock_stopped') for run in runs]}")
+
+
 def test_same_seed_same_schedule_with_two_workers(day20):
-    runs = [solve(day20, time_limit=3.0, workers=2, seed=1) for _ in range(2)]
+    runs = deterministic_pair(day20, time_limit=3.0, workers=2, seed=1)
     assert runs[0].visits == runs[1].visits
     assert runs[0].objective == runs[1].objective
