@@ -195,6 +195,15 @@ def _contact_form(patient_id: int, formdata=...) -> ContactForm:
     return form
 
 
+def _visit_id(form) -> tuple[int | None, bool]:
+    """The form's optional visit, or ``(None, False)`` with the error on its field."""
+    try:
+        return _optional_int(form.visit_id.data), True
+    except ValueError:
+        form.visit_id.errors = [*form.visit_id.errors, str(FIELD_MESSAGES["visit_id"])]
+        return None, False
+
+
 def _optional_int(value: str | None) -> int | None:
     if value in (None, ""):
         return None
@@ -317,11 +326,8 @@ def grant():
     except ValueError:
         form.cost.errors = [*form.cost.errors, _("Enter an amount such as 12,50.")]
         valid = False
-    try:
-        visit_id = _optional_int(form.visit_id.data)
-    except ValueError:
-        form.visit_id.errors = [*form.visit_id.errors, str(FIELD_MESSAGES["visit_id"])]
-        valid = False
+    visit_id, visit_ok = _visit_id(form)
+    valid = valid and visit_ok
     if not valid:
         return _render_grant(form, patient, 400)
     session = get_session()
@@ -525,11 +531,8 @@ def log_contact(patient_id: int):
     patient = _patient_or_404(patient_id)
     form = _contact_form(patient.id)
     valid = form.validate()
-    try:
-        visit_id = _optional_int(form.visit_id.data)
-    except ValueError:
-        form.visit_id.errors = [*form.visit_id.errors, str(FIELD_MESSAGES["visit_id"])]
-        valid = False
+    visit_id, visit_ok = _visit_id(form)
+    valid = valid and visit_ok
     if not valid:
         return _render_contact(form, patient, 400)
     session = get_session()
