@@ -20,6 +20,9 @@ from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
+OUTBOX_ROWS = 200
+"""Rows the Outbox shows at once (newest first); the filters reach older ones. A tablet stays quick."""
+
 bp = Blueprint("outreach", __name__, cli_group="outreach")
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
 RULE_EDITORS = (COORDINATOR, ADMIN)
@@ -129,7 +132,7 @@ def outbox():
         )
     session = _session()
     settings = _settings()
-    rows = service.list_outbox(session=session, filters=filters, tz=settings["tz"])
+    rows = service.list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
     counts = service.outbox_counts(session=session)
     call_list = service.list_outbox(session=session, filters=service.OutboxFilter(call_list=True), tz=settings["tz"])
     return (
@@ -137,6 +140,7 @@ def outbox():
             "outreach/outbox.html",
             form=form,
             rows=rows,
+            more_rows=len(rows) == OUTBOX_ROWS,
             volunteer_notices=list_notices(session=session),
             surveys=list_asked(session=session),
             counts=counts,

@@ -173,3 +173,16 @@ def test_outbox_shows_the_two_questions_sent_by_each_channel(desk_client, sessio
     assert "Vic" in section and "Press 1 for yes" in section
     assert "Eve" in section and "eve@example.org" in section and "Two questions from the day-care unit" in section
     assert "Tom" not in section  # asked on the tablet, not sent anywhere
+
+
+def test_outbox_shows_the_newest_rows_and_says_filters_reach_older_ones(desk_client, session, monkeypatch):
+    from clinic.web import outreach as outbox_view
+
+    planned_visit(session, given_name="Olga", distance_km=80)
+    monkeypatch.setattr(outbox_view, "OUTBOX_ROWS", 2)
+    html = desk_client.get("/outbox").get_data(as_text=True)
+    table = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert table.count('id="message-') == 2
+    assert "the newest only" in html
+    monkeypatch.setattr(outbox_view, "OUTBOX_ROWS", 200)
+    assert "the newest only" not in desk_client.get("/outbox").get_data(as_text=True)
