@@ -509,19 +509,29 @@ def _parse_timing(raw: Any, rule: str, out: _Collector) -> Timing | None:
     return Timing(relative_to=relative_to, offset=offset, at=at) if ok else None
 
 
+def _entry_name(raw: Any, fallback: str, kind: str, keys: frozenset[str], out: _Collector) -> str | None:
+    """The name problems of one rule or idea are reported under, after checking its shape, fields and id;
+    ``None`` when it is not a mapping at all."""
+    if not isinstance(raw, Mapping):
+        out.add(fallback, None, f"each {kind} must be a mapping")
+        return None
+    entry_id = raw.get("id")
+    name = str(entry_id) if isinstance(entry_id, str) and entry_id else fallback
+    for key in sorted(set(raw) - keys):
+        out.add(name, key, f"unknown field (use {', '.join(sorted(keys))})")
+    if not isinstance(entry_id, str) or not _NAME.fullmatch(entry_id):
+        out.add(name, "id", "required: lower-case letters, digits, '-' or '_' (at most 60)")
+    return name
+
+
 def _parse_rule(
     raw: Any, index: int, out: _Collector, known_templates: frozenset[str] | None
 ) -> Rule | None:
-    if not isinstance(raw, Mapping):
-        out.add(f"#{index + 1}", None, "each rule must be a mapping")
+    before = len(out.problems)
+    name = _entry_name(raw, f"#{index + 1}", "rule", _RULE_KEYS, out)
+    if name is None:
         return None
     rule_id = raw.get("id")
-    name = str(rule_id) if isinstance(rule_id, str) and rule_id else f"#{index + 1}"
-    before = len(out.problems)
-    for key in sorted(set(raw) - _RULE_KEYS):
-        out.add(name, key, f"unknown field (use {', '.join(sorted(_RULE_KEYS))})")
-    if not isinstance(rule_id, str) or not _NAME.fullmatch(rule_id):
-        out.add(name, "id", "required: lower-case letters, digits, '-' or '_' (at most 60)")
     layer = raw.get("layer")
     if layer not in LAYERS:
         out.add(name, "layer", f"must be one of {', '.join(LAYERS)}, not {layer!r}")
@@ -583,16 +593,11 @@ def _parse_rule(
 
 
 def _parse_idea(raw: Any, index: int, out: _Collector) -> PotentialIdea | None:
-    if not isinstance(raw, Mapping):
-        out.add(f"potential #{index + 1}", None, "each potential idea must be a mapping")
+    before = len(out.problems)
+    name = _entry_name(raw, f"potential #{index + 1}", "potential idea", _IDEA_KEYS, out)
+    if name is None:
         return None
     idea_id = raw.get("id")
-    name = str(idea_id) if isinstance(idea_id, str) and idea_id else f"potential #{index + 1}"
-    before = len(out.problems)
-    for key in sorted(set(raw) - _IDEA_KEYS):
-        out.add(name, key, f"unknown field (use {', '.join(sorted(_IDEA_KEYS))})")
-    if not isinstance(idea_id, str) or not _NAME.fullmatch(idea_id):
-        out.add(name, "id", "required: lower-case letters, digits, '-' or '_' (at most 60)")
     description = raw.get("description")
     if not isinstance(description, str) or not description.strip():
         out.add(name, "description", "required: what the idea would offer, and to whom")
