@@ -125,11 +125,17 @@ def rank_refill(
     """Offers for the candidates that fit ``instance`` (best first, at most ``limit``); see the module doc."""
     if shift_minutes < 0:
         raise ValueError(f"shift_minutes must be 0 or more, got {shift_minutes}")
+    if limit < 1:
+        raise ValueError(f"limit must be 1 or more, got {limit}")
     now_min = minutes_of(instance, now)
     free = FreeTime.for_day(instance)
     found: list[tuple[tuple, Offer]] = []
     misfits: list[Candidate] = []
-    for cand in candidates:
+    # Best score first, so that once ``limit`` offers are found every candidate of a lower score can be
+    # skipped: it could not make the list (equal scores still can, on fewer shifts or less waiting).
+    for cand in sorted(candidates, key=lambda c: (-score(c), c.request.id)):
+        if _full(found, limit, cand):
+            break
         not_before = max(now_min + cand.min_notice_minutes, 0)
         if not_before >= DAY_MINUTES:
             continue
@@ -139,9 +145,8 @@ def rank_refill(
             continue
         found.append(_ranked(cand, visit, ()))
     if shift_minutes > 0 and movable:
-        misfits.sort(key=lambda c: (-score(c), c.request.id))
-        for cand in misfits:
-            if len(found) >= limit and sorted(k for k, _ in found)[limit - 1] < (-score(cand),):
+        for cand in misfits:  # already best score first
+            if _full(found, limit, cand):
                 break
             not_before = max(now_min + cand.min_notice_minutes, 0)
             placed = insert_with_shifts(
@@ -155,6 +160,11 @@ def rank_refill(
         Offer(o.request, o.visit, o.score, rank, o.explanation, o.shifts, o.wait_minutes)
         for rank, (_, o) in enumerate(found[:limit], start=1)
     ]
+
+
+def _full(found: Sequence[tuple[tuple, Offer]], limit: int, cand: Candidate) -> bool:
+    """Whether ``limit`` offers already found all score higher than ``cand`` can."""
+    return len(found) >= limit and sorted(k for k, _ in found)[limit - 1][0] < -score(cand)
 
 
 def _ranked(cand: Candidate, visit: Visit, shifts: tuple[Shift, ...]) -> tuple[tuple, Offer]:

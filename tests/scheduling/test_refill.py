@@ -130,3 +130,33 @@ def test_offers_on_generated_days_are_valid(seed, cancel, shift):
         assert bool(offer.shifts) == (offer.request not in fits)
     keys = [(-o.score, len(o.shifts)) for o in offers]
     assert keys == sorted(keys)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), limit=st.integers(1, 6), shift=st.sampled_from([0, 20]))
+def test_a_short_list_is_the_head_of_the_full_ranking(seed, limit, shift):
+    """Ranking stops trying candidates once ``limit`` better ones fit; ties on score (equal priority
+    and days) still go to fewer shifts and less waiting, as in the full ranking."""
+    full = generate_day(80, seed=seed, booked_share=0.5)
+    day = dataclasses.replace(full, booked=full.booked[1:], requests=())
+    cands = [Candidate(r, priority=1 + n % 2, days_waited=n // 4) for n, r in enumerate(full.requests[:12])]
+    assert len(cands) == 12
+    movable = frozenset(v.request for v in day.booked[::3])
+    everyone = rank_refill(day, cands, now=420, shift_minutes=shift, movable=movable, limit=len(cands))
+    short = rank_refill(day, cands, now=420, shift_minutes=shift, movable=movable, limit=limit)
+    assert [(o.request, o.visit, o.shifts) for o in short] == [(o.request, o.visit, o.shifts) for o in everyone[:limit]]
+
+
+def test_candidates_below_a_full_list_are_not_placed(mk, resources, monkeypatch):
+    import scheduling.refill as refill
+
+    tried = []
+    place = refill.insert_request
+    monkeypatch.setattr(refill, "insert_request", lambda day, fixed, request, **kw: tried.append(request.id) or place(day, fixed, request, **kw))
+    day = mk.instance(resources, [])
+    cands = [Candidate(chair(mk, f"c{n}"), priority=1, days_waited=n) for n in range(6)]
+    offers = rank_refill(day, cands, now=420, limit=2)
+    assert [o.request for o in offers] == ["c5", "c4"]
+    assert tried == ["c5", "c4"]
+    with pytest.raises(ValueError, match="limit"):
+        rank_refill(day, cands, limit=0)
