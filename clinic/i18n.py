@@ -79,5 +79,4 @@ def init_app(app: Flask) -> None:
     def language_context() -> dict:
         return {
             "current_locale": str(flask_babel.get_locale() or "en"),
-            "language_choices": [(code, LANGUAGE_NAMES[code]) for code in available_languages()],
         }

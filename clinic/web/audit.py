@@ -7,6 +7,7 @@ from wtforms import DateField, IntegerField, SelectField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
 from clinic.errors import ValidationError
+from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
 
@@ -52,10 +53,10 @@ def log():
 
     session = get_session()
     form = AuditFilterForm(request.args)
-    form.entity.choices = [("", _l("All"))] + [(e, e) for e in audit_log.entities(session=session)]
-    form.user.choices = [("", _l("Everyone"))] + [
-        (str(uid), name) for uid, name in audit_log.actors(session=session)
-    ]
+    form.entity.choices = select_choices([("", _l("All"))] + [(e, e) for e in audit_log.entities(session=session)])
+    form.user.choices = select_choices(
+        [("", _l("Everyone"))] + [(str(uid), name) for uid, name in audit_log.actors(session=session)]
+    )
     status = 200
     result = None
     if request.args and not form.validate():

@@ -32,6 +32,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
 from clinic.models import DEFAULT_PHONE_REGION, MAX_DISTANCE_KM, Channel, Language, normalise_email
 from clinic.web.clock import clinic_today
+from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.outreach_hook import replan_visit_outreach
@@ -167,8 +168,8 @@ class PatientForm(FlaskForm):
         _l("E-mail (optional)"),
         validators=[Optional(), Length(max=254), valid_email],
     )
-    language = SelectField(_l("Language"), choices=LANGUAGES, default=Language.NL.value)
-    channel = SelectField(_l("Reminders by"), choices=CHANNELS, default=Channel.SMS.value)
+    language = SelectField(_l("Language"), choices=select_choices(LANGUAGES), default=Language.NL.value)
+    channel = SelectField(_l("Reminders by"), choices=select_choices(CHANNELS), default=Channel.SMS.value)
     address_line = StringField(
         _l("Address"), validators=[DataRequired(_l("Enter the address.")), Length(max=160)]
     )
@@ -199,9 +200,9 @@ class RequestForm(FlaskForm):
     earliest = DateField(_l("Earliest date"), validators=[Optional()], format="%Y-%m-%d")
     latest = DateField(_l("Latest date (optional)"), validators=[Optional()], format="%Y-%m-%d")
     weekdays = MultiCheckboxField(
-        _l("Days the patient can come"), coerce=int, choices=WEEKDAYS, validate_choice=True
+        _l("Days the patient can come"), coerce=int, choices=select_choices(WEEKDAYS), validate_choice=True
     )
-    part = SelectField(_l("Time of day"), choices=PARTS, default="any")
+    part = SelectField(_l("Time of day"), choices=select_choices(PARTS), default="any")
 
 
 class ChoiceForm(FlaskForm):
@@ -209,7 +210,7 @@ class ChoiceForm(FlaskForm):
 
 
 class WaitlistForm(FlaskForm):
-    priority = SelectField(_l("Priority"), coerce=int, choices=PRIORITIES, default=3)
+    priority = SelectField(_l("Priority"), coerce=int, choices=select_choices(PRIORITIES), default=3)
     notes = TextAreaField(_l("Notes (optional)"), validators=[Optional(), Length(max=1000)])
 
 
@@ -268,7 +269,7 @@ def _segments(patient) -> list[str]:
 
 def _request_form(pathways) -> RequestForm:
     form = RequestForm(request.args)
-    form.pathway.choices = [(p.id, p.name) for p in pathways]
+    form.pathway.choices = select_choices((p.id, p.name) for p in pathways)
     if not request.args.get("weekdays") and "pathway" not in request.args:
         form.weekdays.data = [0, 1, 2, 3, 4]
     return form

@@ -23,6 +23,7 @@ from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.errors import Conflict, DomainError, NotFound
+from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -56,12 +57,14 @@ YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
 
 
 class NoteForm(FlaskForm):
-    kind = SelectField(_l("What"), choices=[("note", _l("Note")), ("called", _l("Called the patient"))], default="note")
+    kind = SelectField(_l("What"), choices=select_choices([("note", _l("Note")), ("called", _l("Called the patient"))]),
+                       default="note")
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)], render_kw={"rows": 3, "maxlength": 1000})
 
 
 class ReAskForm(FlaskForm):
-    where = SelectField(_l("Ask by"), choices=[("channel", _l("The patient's own channel")), ("tablet", _l("The tablet, now"))],
+    where = SelectField(_l("Ask by"), choices=select_choices([("channel", _l("The patient's own channel")),
+                                                             ("tablet", _l("The tablet, now"))]),
                         default="channel")
 
 
@@ -70,9 +73,9 @@ class OwnerForm(FlaskForm):
 
 
 class SurveyForm(FlaskForm):
-    got_what_needed = RadioField(_l("Did you get what you needed?"), choices=YES_NO,
+    got_what_needed = RadioField(_l("Did you get what you needed?"), choices=select_choices(YES_NO),
                                  validators=[DataRequired(message=_l("Choose yes or no."))])
-    good_job = RadioField(_l("Did we do a good job?"), choices=YES_NO,
+    good_job = RadioField(_l("Did we do a good job?"), choices=select_choices(YES_NO),
                           validators=[DataRequired(message=_l("Choose yes or no."))])
     comment = TextAreaField(_l("Anything you want to tell us? (optional)"), validators=[Optional(), Length(max=1000)],
                             render_kw={"rows": 3, "maxlength": 1000})
@@ -152,9 +155,10 @@ def _detail_page(follow_up_id: int, *, note_form=None, owner_form=None, error: s
     except NotFound:
         abort(404)
     owner_form = owner_form or OwnerForm(formdata=None, owner=info.follow_up.owner_id or 0)
-    owner_form.owner.choices = [(u.id, u.display_name) for u in followups.staff_owners(session=session)]
+    owners = [(u.id, u.display_name) for u in followups.staff_owners(session=session)]
     if not info.follow_up.owner_id:
-        owner_form.owner.choices.insert(0, (0, str(_("Nobody yet"))))
+        owners.insert(0, (0, str(_("Nobody yet"))))
+    owner_form.owner.choices = select_choices(owners)
     return render_template(
         "followups/detail.html", info=info, follow_up=info.follow_up, patient=info.patient,
         note_form=note_form or NoteForm(formdata=None), reask_form=ReAskForm(formdata=None), owner_form=owner_form,
@@ -196,7 +200,7 @@ def owner(follow_up_id: int):
     from clinic.services import followups
 
     form = OwnerForm()
-    form.owner.choices = [(u.id, u.display_name) for u in followups.staff_owners(session=_session())]
+    form.owner.choices = select_choices((u.id, u.display_name) for u in followups.staff_owners(session=_session()))
     if not form.validate():
         return _detail_page(follow_up_id, owner_form=form, status=400)
     try:

@@ -1,9 +1,24 @@
 """Flask-WTF forms of the app shell; every POST form carries a CSRF token."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+
+def select_choices(pairs: Iterable[tuple[Any, Any] | SelectChoice]) -> list[SelectChoice]:
+    """``(value, label)`` pairs as the ``SelectChoice`` options WTForms wants for ``choices=``.
+
+    The same conversion WTForms itself applied to tuples (``SelectChoice(*pair)``), so values, labels,
+    ``coerce`` and the rendered HTML are unchanged. Labels are kept as given: a ``lazy_gettext`` label stays
+    lazy and is translated when the option is rendered, in the language of that request. A third element
+    (``render_kw``) and ready-made ``SelectChoice`` objects pass through too.
+    """
+    return [pair if isinstance(pair, SelectChoice) else SelectChoice(*pair) for pair in pairs]
 
 
 class SignInForm(FlaskForm):

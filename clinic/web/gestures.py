@@ -17,10 +17,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.config import ConfigError
 from clinic.errors import DomainError, NotFound, SeedError
+from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -108,7 +110,7 @@ class ContactForm(FlaskForm):
     channel = SelectField(_l("How"), validators=[InputRequired()])
     direction = SelectField(_l("Who contacted whom"), validators=[InputRequired()])
     purpose = SelectField(_l("About"), validators=[InputRequired()])
-    met = RadioField(_l("Expectation"), choices=MET_CHOICES, default="unknown", validators=[InputRequired()])
+    met = RadioField(_l("Expectation"), choices=select_choices(MET_CHOICES), default="unknown", validators=[InputRequired()])
     visit_id = SelectField(_l("Visit"), validators=[Optional()], validate_choice=False)
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=500)], render_kw={"rows": 2})
 
@@ -147,7 +149,7 @@ def _money(cents: int) -> str:
     return format_currency(Decimal(cents) / 100, _policy().currency)
 
 
-def _visit_choices(patient_id: int) -> list[tuple[str, str]]:
+def _visit_choices(patient_id: int) -> list[SelectChoice]:
     from sqlmodel import col, select
 
     from clinic.db import get_session
@@ -160,18 +162,18 @@ def _visit_choices(patient_id: int) -> list[tuple[str, str]]:
         .order_by(col(Visit.date).desc(), col(Visit.id).desc())
         .limit(12)
     )
-    return [("", _("No particular visit"))] + [
+    return select_choices([("", _("No particular visit"))] + [
         (str(v.id), f"{format_date(v.date)} · {v.pathway.name if v.pathway else ''}") for v in visits
-    ]
+    ])
 
 
 def _grant_form(patient_id: int, formdata=..., visit_id: int | None = None) -> GrantForm:
     policy = _policy()
     form = GrantForm(prefix="gesture") if formdata is ... else GrantForm(formdata=formdata, prefix="gesture")
-    form.kind.choices = [
+    form.kind.choices = select_choices(
         (code, f"{kind.label.get(_locale())} ({_money(kind.default_cents)})")
         for code, kind in policy.kinds.items()
-    ]
+    )
     form.visit_id.choices = _visit_choices(patient_id)
     if formdata is None:
         form.patient_id.data = str(patient_id)
@@ -186,11 +188,13 @@ def _contact_form(patient_id: int, formdata=...) -> ContactForm:
     form = (
         ContactForm(prefix="contact") if formdata is ... else ContactForm(formdata=formdata, prefix="contact")
     )
-    form.channel.choices = [(c.value, str(CHANNEL_LABELS[c.value])) for c in touchpoints.MANUAL_CHANNELS]
-    form.direction.choices = [(k, str(v)) for k, v in DIRECTION_LABELS.items()]
-    form.purpose.choices = [
+    form.channel.choices = select_choices(
+        (c.value, str(CHANNEL_LABELS[c.value])) for c in touchpoints.MANUAL_CHANNELS
+    )
+    form.direction.choices = select_choices((k, str(v)) for k, v in DIRECTION_LABELS.items())
+    form.purpose.choices = select_choices(
         (code, expectations.purposes[code].texts(_locale())["label"]) for code in expectations.manual()
-    ]
+    )
     form.visit_id.choices = _visit_choices(patient_id)
     return form
 

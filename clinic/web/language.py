@@ -4,7 +4,7 @@ from flask import Blueprint, Flask, abort, redirect, request, session, url_for
 from flask_login import current_user
 
 from clinic.i18n import LANGUAGE_NAMES, available_languages
-from clinic.web.forms import LanguageForm
+from clinic.web.forms import LanguageForm, select_choices
 from clinic.web.redirects import safe_next
 
 bp = Blueprint("language", __name__)
@@ -12,7 +12,7 @@ bp = Blueprint("language", __name__)
 
 def language_form() -> LanguageForm:
     form = LanguageForm()
-    form.language.choices = [(code, LANGUAGE_NAMES[code]) for code in available_languages()]
+    form.language.choices = select_choices((code, LANGUAGE_NAMES[code]) for code in available_languages())
     return form
 
 

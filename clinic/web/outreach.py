@@ -16,6 +16,7 @@ from wtforms.validators import Length, Optional
 
 from clinic.errors import NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -115,10 +116,12 @@ def outbox():
     from clinic.services.volunteers import list_notices
 
     form = OutboxFilterForm(request.args)
-    form.status.choices = [("", _("Any status"))] + [(k, str(v)) for k, v in OUTBOX_STATUS_LABELS.items()]
-    form.channel.choices = [("", _("Any channel"))] + [
-        (k, str(v)) for k, v in CHANNEL_LABELS.items() if k != "patient"
-    ]
+    form.status.choices = select_choices(
+        [("", _("Any status"))] + [(k, str(v)) for k, v in OUTBOX_STATUS_LABELS.items()]
+    )
+    form.channel.choices = select_choices(
+        [("", _("Any channel"))] + [(k, str(v)) for k, v in CHANNEL_LABELS.items() if k != "patient"]
+    )
     status = 200
     filters = service.OutboxFilter()
     if request.args and not form.validate():

@@ -15,6 +15,7 @@ from wtforms import IntegerField, RadioField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.errors import DomainError
+from clinic.web.forms import select_choices
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.outreach_hook import replan_visit_outreach
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -56,7 +57,7 @@ def message_for(error: DomainError) -> str:
 class CancelForm(FlaskForm):
     action = RadioField(
         _l("What happened"),
-        choices=[("cancel", _l("Cancelled")), ("no_show", _l("Did not come (no-show)"))],
+        choices=select_choices([("cancel", _l("Cancelled")), ("no_show", _l("Did not come (no-show)"))]),
         default="cancel",
         validators=[InputRequired(message=_l("Choose cancelled or no-show."))],
     )

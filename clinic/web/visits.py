@@ -7,10 +7,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.routing import BuildError
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -81,14 +83,14 @@ def _config() -> dict:
     return {"local_km": config["REGION_LOCAL_KM"], "regional_km": config["REGION_REGIONAL_KM"]}
 
 
-def _volunteer_choices() -> list[tuple[str, str]]:
+def _volunteer_choices() -> list[SelectChoice]:
     from sqlmodel import col, select
 
     from clinic.db import get_session
     from clinic.models import Volunteer
 
     volunteers = get_session().exec(select(Volunteer).where(col(Volunteer.active).is_(True)).order_by(Volunteer.name))
-    return [("", _("None"))] + [(str(v.id), v.name) for v in volunteers]
+    return select_choices([("", _("None"))] + [(str(v.id), v.name) for v in volunteers])
 
 
 def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None = None,

@@ -11,6 +11,7 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.errors import DomainError
+from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -48,7 +49,7 @@ class AddForm(FlaskForm):
     pathway = SelectField(
         _l("Pathway"), coerce=int, validators=[InputRequired(message=_l("Choose a pathway."))]
     )
-    priority = SelectField(_l("Priority"), coerce=int, choices=PRIORITIES, default=3)
+    priority = SelectField(_l("Priority"), coerce=int, choices=select_choices(PRIORITIES), default=3)
     earliest_date = DateField(
         _l("Earliest date"), validators=[InputRequired(message=_l("Enter a date."))], format="%Y-%m-%d"
     )
@@ -68,7 +69,7 @@ class AddForm(FlaskForm):
 
 
 class PriorityForm(FlaskForm):
-    priority = SelectField(_l("Priority"), coerce=int, choices=PRIORITIES)
+    priority = SelectField(_l("Priority"), coerce=int, choices=select_choices(PRIORITIES))
 
 
 class RemoveForm(FlaskForm):
@@ -89,7 +90,7 @@ def _add_form(formdata=...) -> AddForm:
     pathways = get_session().exec(
         select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.name))
     )
-    form.pathway.choices = [(p.id, p.name) for p in pathways]
+    form.pathway.choices = select_choices((p.id, p.name) for p in pathways)
     return form
 
 
