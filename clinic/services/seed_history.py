@@ -492,21 +492,10 @@ def _around_visits(
         if long_distance and volunteers:
             met = status == VisitStatus.COMPLETED and rng.random() < 0.92
             assignments.append(
-                {
-                    "visit_id": visit_id,
-                    "day": day,
-                    "volunteer_id": rng.choice(volunteers).id,
-                    "reason": AssignmentReason.LONG_DISTANCE,
-                    "source": AssignmentSource.AUTO,
-                    "meet_at": planned_start - dt.timedelta(minutes=15),
-                    "leave_at": planned_end + dt.timedelta(minutes=10),
-                    "meeting_place": "Main entrance",
-                    "match_note": "",
-                    "outcome": MeetingOutcome.MET if met else MeetingOutcome.NOT_MET,
-                    "outcome_at": planned_start,
-                    "created_at": planned_start - dt.timedelta(days=1),
-                    "updated_at": planned_start,
-                }
+                _volunteer_meeting(
+                    visit_id, day, rng.choice(volunteers).id, planned_start, planned_end,
+                    met=met, outcome_at=planned_start,
+                )
             )
         if status != VisitStatus.COMPLETED or not done:
             continue
@@ -857,6 +846,28 @@ def _placed(visit: Visit, zone: ZoneInfo) -> SimpleNamespace:
     )
 
 
+def _volunteer_meeting(
+    visit_id: int, day: dt.date, volunteer_id: int, planned_start: dt.datetime, planned_end: dt.datetime,
+    *, met: bool, outcome_at: dt.datetime,
+) -> dict:
+    """A long-distance patient's automatic volunteer assignment, met or not, as a row to insert."""
+    return {
+        "visit_id": visit_id,
+        "day": day,
+        "volunteer_id": volunteer_id,
+        "reason": AssignmentReason.LONG_DISTANCE,
+        "source": AssignmentSource.AUTO,
+        "meet_at": planned_start - dt.timedelta(minutes=15),
+        "leave_at": planned_end + dt.timedelta(minutes=10),
+        "meeting_place": "Main entrance",
+        "match_note": "",
+        "outcome": MeetingOutcome.MET if met else MeetingOutcome.NOT_MET,
+        "outcome_at": outcome_at,
+        "created_at": planned_start - dt.timedelta(days=1),
+        "updated_at": planned_start,
+    }
+
+
 def _arrived_today(session, rng, visits, *, patients, desk, volunteers, rules) -> tuple[int, int]:
     """Check-ins (coffee voucher, transport) and met volunteers for today's visits that have arrived, drawn
     as for the history; surveys follow in the app once the visits end."""
@@ -887,21 +898,10 @@ def _arrived_today(session, rng, visits, *, patients, desk, volunteers, rules) -
         )
         if long_distance and volunteers:
             assignments.append(
-                {
-                    "visit_id": visit.id,
-                    "day": visit.date,
-                    "volunteer_id": rng.choice(volunteers).id,
-                    "reason": AssignmentReason.LONG_DISTANCE,
-                    "source": AssignmentSource.AUTO,
-                    "meet_at": planned_start - dt.timedelta(minutes=15),
-                    "leave_at": planned_end + dt.timedelta(minutes=10),
-                    "meeting_place": "Main entrance",
-                    "match_note": "",
-                    "outcome": MeetingOutcome.MET,
-                    "outcome_at": planned_start - dt.timedelta(minutes=15),
-                    "created_at": planned_start - dt.timedelta(days=1),
-                    "updated_at": planned_start,
-                }
+                _volunteer_meeting(
+                    visit.id, visit.date, rng.choice(volunteers).id, planned_start, planned_end,
+                    met=True, outcome_at=planned_start - dt.timedelta(minutes=15),
+                )
             )
     _insert(session, VisitCheckin, checkins)
     _insert(session, VolunteerAssignment, assignments)
