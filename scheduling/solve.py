@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ortools.sat.python import cp_model
 
+from scheduling.bound import DayBounds, day_bounds
 from scheduling.check import check, check_booked, critical_path, objective, topological_order
 from scheduling.errors import InstanceContradiction
 from scheduling.greedy import (
@@ -407,20 +408,30 @@ def solve(
     ]
     _phase(stats, "recreate", day, plan, value, began)
 
-    status = FEASIBLE
-    stats["best_bound_wait"] = 0
+    # Bounds from the relaxation of ``scheduling.bound`` (floors and energy) first: when the plan meets
+    # them it is proven optimal and the full model is not needed; it cannot change the plan.
+    relaxed = day_bounds(instance, priority=plan_score(day, plan, value)[0], deadline=wall())
+    status = OPTIMAL if _meets(day, plan, value, relaxed) else FEASIBLE
+    full_bound = 0
     left = wall() - time.perf_counter()
-    if full_model and left > 0.1:
-        plan, status, bound = _full_model(
+    if full_model and status != OPTIMAL and left > 0.1:
+        plan, status, full_bound = _full_model(
             day, plan, value, workers=workers, seed=seed, seconds=left, dtime=DTIME_PER_SECOND * bound_time
         )
-        stats["best_bound_wait"] = bound
         _phase(stats, "bound", day, plan, value, began)
+        priority = plan_score(day, plan, value)[0]
+        if priority != relaxed.at_priority:
+            relaxed = day_bounds(instance, priority=priority, floors=relaxed.floors)
+        if status != OPTIMAL and _meets(day, plan, value, relaxed):
+            status = OPTIMAL
 
     visits = to_visits(day, plan)
     missing = [r.id for r in instance.requests if r.id not in plan]
     obj = objective(instance, visits)
     wait = obj.total_wait_minutes
+    stats["priority_bound"] = relaxed.priority
+    stats["best_bound_wait"] = wait if status == OPTIMAL else max(full_bound, relaxed.wait or 0)
+    stats["bound_proven"] = relaxed.proven
     stats["gap"] = round((wait - stats["best_bound_wait"]) / wait, 4) if wait else 0.0
     solve_seconds = time.perf_counter() - began
     unscheduled = _reasons(instance, visits, day, missing, deadline=began + stretch * time_limit - FINISH_SECONDS)
@@ -434,6 +445,13 @@ def solve(
         solve_seconds=round(solve_seconds, 3),
         stats=stats,
     )
+
+
+def _meets(day: Day, plan: Plan, value: dict[str, int], bounds: DayBounds) -> bool:
+    """Whether ``plan`` places the most priority any schedule can and waits no more than the least any
+    schedule placing as much can: then it is optimal."""
+    priority, _, wait = plan_score(day, plan, value)
+    return priority == bounds.priority and bounds.wait is not None and -wait <= bounds.wait
 
 
 def _phase(stats: dict, name: str, day: Day, plan: Plan, value: dict[str, int], began: float) -> None:
