@@ -1,8 +1,9 @@
-"""Command line of the engine: solve, greedy, check, generate and bench day instances.
+"""Command line of the engine: solve, greedy, check, bound, generate and bench day instances.
 
 Exit codes: 0 done (a schedule was written, or ``check`` found it feasible), 1 ``check`` found
-violations (or the solver is not installed), 2 malformed or unreadable input (every problem is
-printed as ``path: message``), 3 the instance is contradictory (status INFEASIBLE).
+violations (or the solver is not installed; for ``bound``, the schedule given is not feasible),
+2 malformed or unreadable input (every problem is printed as ``path: message``), 3 the instance is
+contradictory (status INFEASIBLE).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check", help="validate a schedule against its instance")
     chk.add_argument("instance")
     chk.add_argument("schedule")
+
+    bnd = sub.add_parser("bound", help="bounds no schedule of the day can beat (priority, and waiting at a priority)")
+    bnd.add_argument("instance")
+    bnd.add_argument("schedule", nargs="?", help="a schedule to measure against the bounds (its priority is used)")
+    bnd.add_argument("--priority", type=int, help="the priority to bound waiting at (default: the schedule's)")
 
     gen = sub.add_parser("generate", help="write a generated day instance")
     gen.add_argument("requests", type=int)
@@ -140,6 +146,54 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_bound(args: argparse.Namespace) -> int:
+    from scheduling.bound import day_bounds
+    from scheduling.check import check_booked
+    from scheduling.jsonio import load_instance, load_schedule
+
+    try:
+        instance = load_instance(args.instance)
+    except InstanceFormatError as error:
+        return _print_problems(error, args.instance)
+    try:
+        schedule = load_schedule(args.schedule) if args.schedule else None
+    except InstanceFormatError as error:
+        return _print_problems(error, args.schedule)
+    contradictions = check_booked(instance)
+    if contradictions:
+        print("status INFEASIBLE: the instance contradicts itself")
+        for reason in contradictions:
+            print(f"  {reason}")
+        return EXIT_INFEASIBLE
+    if schedule is not None:
+        violations = check(instance, schedule)
+        if violations:
+            print(f"the schedule is not feasible ({len(violations)} violations, see `check`): bounds hold for feasible ones")
+            return EXIT_VIOLATIONS
+    priority = args.priority
+    if priority is None and schedule is not None:
+        priority = objective(instance, schedule.visits).scheduled_priority
+    bounds = day_bounds(instance, priority=priority)
+    print(f"scheduled priority: no schedule places more than {bounds.priority}")
+    if priority is not None:
+        if bounds.wait is None:
+            print(f"total wait: no schedule places {priority} priority")
+        else:
+            print(f"total wait: every schedule placing at least {priority} priority waits at least {bounds.wait} min")
+    if schedule is not None:
+        got = objective(instance, schedule.visits)
+        wait = got.total_wait_minutes
+        gap = (wait - bounds.wait) / wait if wait and bounds.wait is not None else 0.0
+        verdict = "proven optimal" if got.scheduled_priority == bounds.priority and gap == 0 else f"gap {gap:.1%}"
+        print(f"this schedule: priority {got.scheduled_priority}, total wait {wait} min: {verdict}")
+    left_out = sorted(rid for rid, floor in bounds.floors.items() if floor is None)
+    if left_out:
+        print(f"fit nowhere even alone: {', '.join(left_out)}")
+    if not bounds.proven:
+        print("(a time limit cut a solve: these bounds are valid but weaker than they could be)")
+    return EXIT_OK
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from scheduling.generate import generate_day
     from scheduling.jsonio import instance_to_json
@@ -161,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_greedy(args)
     if args.command == "check":
         return _cmd_check(args)
+    if args.command == "bound":
+        return _cmd_bound(args)
     if args.command == "generate":
         return _cmd_generate(args)
     from scheduling.bench import run_from_args

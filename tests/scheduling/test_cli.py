@@ -50,7 +50,7 @@ def test_malformed_instance_exit_2_lists_every_problem(tmp_path, capsys):
     data["resources"][0]["capacity"] = 0
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
-    for command in (["solve", str(bad)], ["greedy", str(bad)], ["check", str(bad), str(bad)]):
+    for command in (["solve", str(bad)], ["greedy", str(bad)], ["check", str(bad), str(bad)], ["bound", str(bad)]):
         assert cli.main(command) == 2
         err = capsys.readouterr().err
         assert "format: expected 'daycare-instance/1'" in err
@@ -119,3 +119,33 @@ def test_bench_prints_a_table(capsys):
 def test_bench_rejects_bad_sizes(capsys):
     assert cli.main(["bench", "--sizes", "ten"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_bound_measures_a_schedule_against_what_no_schedule_can_beat(tmp_path, capsys, day_file):
+    out = tmp_path / "s.json"
+    assert cli.main(["greedy", str(day_file), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["bound", str(day_file), str(out)]) == 0
+    text = capsys.readouterr().out
+    priority = json.loads(out.read_text())["objective"]["scheduled_priority"]
+    assert "scheduled priority: no schedule places more than" in text
+    assert f"every schedule placing at least {priority} priority waits at least" in text
+    assert "this schedule: priority" in text
+
+
+def test_bound_refuses_an_infeasible_schedule_and_a_contradictory_day(tmp_path, capsys, day_file):
+    data = schedule_to_json(greedy(generate_day(12, seed=3)))
+    data["visits"][0]["steps"][0]["end"] = "23:59"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data))
+    assert cli.main(["bound", str(day_file), str(broken)]) == 1
+    assert "not feasible" in capsys.readouterr().out
+    day = json.loads(EXAMPLE.read_text())
+    desk = day["resources"][0]["id"]
+    two = [{"request": f"b-{i}", "steps": [{"id": "reg", "resource": desk, "start": "08:00", "end": "08:10"}]}
+           for i in range(day["resources"][0].get("capacity", 1) + 1)]
+    day["booked"] = two
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps(day))
+    assert cli.main(["bound", str(clash)]) == 3
+    assert "INFEASIBLE" in capsys.readouterr().out
