@@ -204,20 +204,22 @@ def day_bounds(
     value = sum(r.priority * placed[r.id] for r in placeable)
 
     model.maximize(value)
-    top, ok = _solve(model, deadline, maximise=True)
+    top, ok = _solve(model, deadline, maximise=True, trivial=sum(r.priority for r in placeable))
     proven = proven and ok
-    top = 0 if top is None else top
+    if top is None:
+        top = 0
     if priority is None or priority > top:
         return DayBounds(top, None, priority, dict(floors), proven)
     model.add(value >= priority)
     model.minimize(sum(floors[r.id] * placed[r.id] for r in placeable))
-    least, ok = _solve(model, deadline, maximise=False)
+    least, ok = _solve(model, deadline, maximise=False, trivial=0)
     return DayBounds(top, least, priority, dict(floors), proven and ok)
 
 
-def _solve(model: cp_model.CpModel, deadline: float | None, *, maximise: bool) -> tuple[int | None, bool]:
-    """The proven optimum of ``model``, or its proven bound when the budget ends first; ``None`` when it
-    has no solution (the priority asked for is out of the relaxation's reach, so no schedule has it)."""
+def _solve(model: cp_model.CpModel, deadline: float | None, *, maximise: bool, trivial: int) -> tuple[int | None, bool]:
+    """The proven optimum of ``model``, or its proven bound when the budget ends after a first solution,
+    or ``trivial`` when it ends before one (CP-SAT's bound means nothing then); ``None`` when it has no
+    solution (the priority asked for is out of the relaxation's reach, so no schedule has it)."""
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
@@ -229,5 +231,7 @@ def _solve(model: cp_model.CpModel, deadline: float | None, *, maximise: bool) -
         return round(solver.objective_value), True
     if status == cp_model.INFEASIBLE:
         return None, True
+    if status != cp_model.FEASIBLE:
+        return trivial, False
     bound = solver.best_objective_bound
     return (math.floor(bound + 1e-6) if maximise else max(0, math.ceil(bound - 1e-6))), False

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduling.bound import _Demand, _free_minutes, _must_overlap, day_bounds, energy_cuts, request_floor
+from scheduling.generate import generate_day
 from scheduling.greedy import greedy
 from scheduling.insert import FreeTime
 from scheduling.instance import OPTIMAL
@@ -136,6 +139,16 @@ def test_deadline_gives_weaker_but_valid_bounds(mk):
     assert cut.wait == 0 and cut.priority == 1
 
 
+def test_a_solve_cut_before_its_first_solution_falls_back_to_the_trivial_bound():
+    """CP-SAT's objective bound before any solution means nothing (it once read 0 on a 200-request day)."""
+    day = generate_day(200, seed=1)
+    placed = greedy(day).objective.scheduled_priority
+    cut = day_bounds(day, deadline=time.perf_counter())
+    assert not cut.proven
+    assert cut.priority >= placed
+    assert cut.priority <= sum(r.priority for r in day.requests)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(days(), st.data())
 def test_bounds_hold_against_proven_optima(instance, data):
@@ -146,9 +159,11 @@ def test_bounds_hold_against_proven_optima(instance, data):
     found, status, _ = _full_model(day, plan, value, workers=1, seed=0, seconds=30, dtime=5.0)
     priority, _, wait = plan_score(day, found, value)
     bounds = day_bounds(instance, priority=priority)
-    assert bounds.priority >= priority
-    if status == OPTIMAL:
-        assert bounds.wait is not None and bounds.wait <= -wait
+    cut = day_bounds(instance, priority=priority, deadline=time.perf_counter() + data.draw(st.sampled_from((0, 0.002, 0.01))))
+    for b in (bounds, cut):
+        assert b.priority >= priority
+        if status == OPTIMAL:
+            assert b.wait is not None and b.wait <= -wait
     for rid, floor in bounds.floors.items():
         if rid in found:  # a placed request waits at least its floor
             assert floor is not None and floor <= -plan_score(day, {rid: found[rid]}, value)[2]
