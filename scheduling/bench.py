@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from scheduling.bound import day_bounds
+from scheduling.bound import DayBounds, day_bounds
 from scheduling.check import check, critical_path, objective
 from scheduling.generate import generate_day
 from scheduling.greedy import greedy
@@ -101,7 +101,7 @@ def record(row: Row, instance: Instance, schedule: Schedule, seconds: float) -> 
     row.seconds.append(seconds)
 
 
-def record_bound(row: Row, instance: Instance, schedule: Schedule) -> None:
+def record_bound(row: Row, instance: Instance, schedule: Schedule) -> DayBounds:
     """The schedule against the day's bounds (``scheduling.bound``, computed here untimed and in full, since
     ``solve`` only computes them in the time its phases leave), and the full model's bound when it ran."""
     got = schedule.objective
@@ -113,6 +113,7 @@ def record_bound(row: Row, instance: Instance, schedule: Schedule) -> None:
     row.optimal += optimal
     wait = got.total_wait_minutes
     row.gaps.append(0.0 if optimal or not wait else (wait - least) / wait)
+    return bounds
 
 
 def _load_solve() -> tuple[Callable | None, str]:
@@ -283,7 +284,7 @@ def run(
                     log(f"!!! solve failed on {instance.name}: {type(error).__name__}: {error}")
                     continue
                 record(s_row, instance, best, time.perf_counter() - began)
-                record_bound(s_row, instance, best)
+                bounds = record_bound(s_row, instance, best)
                 if best.objective.scheduled_priority < base.objective.scheduled_priority:
                     s_row.below_greedy += 1
                 if best.stats.get("clock_stopped"):
@@ -294,7 +295,8 @@ def run(
                     f"{instance.name}: greedy {len(base.visits)} placed, priority {base.objective.scheduled_priority},"
                     f" wait {base.objective.total_wait_minutes} | cp-sat {len(best.visits)} placed, priority"
                     f" {best.objective.scheduled_priority}, wait {best.objective.total_wait_minutes}"
-                    f" in {s_row.seconds[-1]:.1f}s"
+                    f" in {s_row.seconds[-1]:.1f}s | bound: priority <= {bounds.priority},"
+                    f" wait >= {bounds.wait} at priority {bounds.at_priority}"
                 )
             rows.append(g_row)
             if solve is not None:

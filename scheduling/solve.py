@@ -14,9 +14,11 @@ Phases, each keeping a complete feasible plan so that any stop returns the best 
 3. lns: large-neighbourhood search over small CP-SAT sub-models (``scheduling.lns``); most of the
    time on small days; on large days it mostly finds room for more valuable requests;
 4. recreate again (``1 - RECREATE_FIRST`` of the moves), for the waiting the LNS added;
-5. bound (small days only): the full model with the plan as a complete hint, for a proven bound on
-   waiting (``best_bound_wait``, ``gap``) and a proof of optimality. On large days it found neither a
-   better plan nor a bound above 0 within its share, so the bound reported there is the trivial 0.
+5. bound: the relaxation of ``scheduling.bound`` (each request's least wait alone, energetic capacity
+   cuts) in the time the phases leave, for a bound on priority (``priority_bound``) and on waiting at
+   the plan's priority (``best_bound_wait``, ``gap``); a plan that meets both is proven optimal. On
+   small days, unless that already proves it, the full model with the plan as a complete hint may
+   still improve the plan or prove it optimal (on large days it did neither within its share).
 
 The time limit, less an estimate of what explaining the requests left out will cost, is split between
 the phases (``stats["budget_seconds"]``). Determinism: the CP-SAT phases are budgeted in CP-SAT's
