@@ -105,13 +105,17 @@ def record_bound(row: Row, instance: Instance, schedule: Schedule) -> DayBounds:
     """The schedule against the day's bounds (``scheduling.bound``, computed here untimed and in full, since
     ``solve`` only computes them in the time its phases leave), and the full model's bound when it ran."""
     got = schedule.objective
-    bounds = day_bounds(instance, priority=got.scheduled_priority)
+    priority, wait = got.scheduled_priority, got.total_wait_minutes
+    bounds = day_bounds(instance, priority=priority)
+    if not bounds.holds_for(priority, wait):
+        row.violations += 1
+        print(f"!!! {instance.name}: priority {priority}, wait {wait} beats the bound (priority <= {bounds.priority},"
+              f" wait >= {bounds.wait} at priority {bounds.at_priority})", file=sys.stderr)
     least = max(bounds.wait or 0, (schedule.stats or {}).get("best_bound_wait", 0))
     row.priority_bound.append(bounds.priority)
-    row.priority_proven += got.scheduled_priority == bounds.priority
-    optimal = schedule.status == OPTIMAL or (got.scheduled_priority == bounds.priority and got.total_wait_minutes <= least)
+    row.priority_proven += priority == bounds.priority
+    optimal = schedule.status == OPTIMAL or bounds.proves_optimal(priority, wait)
     row.optimal += optimal
-    wait = got.total_wait_minutes
     row.gaps.append(0.0 if optimal or not wait else (wait - least) / wait)
     return bounds
 

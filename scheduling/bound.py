@@ -69,6 +69,17 @@ class DayBounds:
     #: ``False`` when a time limit cut a solve: the numbers are still valid bounds, only weaker.
     proven: bool
 
+    def holds_for(self, priority: int, wait: int) -> bool:
+        """Whether a feasible schedule placing ``priority`` and waiting ``wait`` minutes respects the bounds
+        (always, unless the relaxation is wrong)."""
+        below = self.wait is None or self.at_priority is None or priority < self.at_priority or wait >= self.wait
+        return priority <= self.priority and below
+
+    def proves_optimal(self, priority: int, wait: int) -> bool:
+        """Whether such a schedule is optimal: it places the most priority any schedule can, and waits no
+        more than any schedule placing as much."""
+        return priority == self.priority == self.at_priority and self.wait is not None and wait <= self.wait
+
 
 def request_floor(free: FreeTime, request: Request, *, time_limit: float = FLOOR_SECONDS) -> tuple[int | None, bool]:
     """The least wait of ``request`` alone on ``free`` (``None`` when it fits nowhere), and whether it is proven.

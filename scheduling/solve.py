@@ -423,7 +423,7 @@ def solve(
         _phase(stats, "bound", day, plan, value, began)
         priority = plan_score(day, plan, value)[0]
         if priority != relaxed.at_priority:
-            relaxed = day_bounds(instance, priority=priority, floors=relaxed.floors)
+            relaxed = day_bounds(instance, priority=priority, floors=relaxed.floors, deadline=wall())
         if status != OPTIMAL and _meets(day, plan, value, relaxed):
             status = OPTIMAL
 
@@ -450,10 +450,8 @@ def solve(
 
 
 def _meets(day: Day, plan: Plan, value: dict[str, int], bounds: DayBounds) -> bool:
-    """Whether ``plan`` places the most priority any schedule can and waits no more than the least any
-    schedule placing as much can: then it is optimal."""
     priority, _, wait = plan_score(day, plan, value)
-    return priority == bounds.priority and bounds.wait is not None and -wait <= bounds.wait
+    return bounds.proves_optimal(priority, -wait)
 
 
 def _phase(stats: dict, name: str, day: Day, plan: Plan, value: dict[str, int], began: float) -> None:

@@ -161,9 +161,22 @@ def test_bounds_hold_against_proven_optima(instance, data):
     bounds = day_bounds(instance, priority=priority)
     cut = day_bounds(instance, priority=priority, deadline=time.perf_counter() + data.draw(st.sampled_from((0, 0.002, 0.01))))
     for b in (bounds, cut):
-        assert b.priority >= priority
-        if status == OPTIMAL:
-            assert b.wait is not None and b.wait <= -wait
+        assert b.holds_for(priority, -wait)  # every feasible plan respects the bounds, proven optimal or not
+        assert b.wait is not None
+    if status == OPTIMAL and bounds.proves_optimal(priority, -wait):
+        assert bounds.wait == -wait
     for rid, floor in bounds.floors.items():
         if rid in found:  # a placed request waits at least its floor
             assert floor is not None and floor <= -plan_score(day, {rid: found[rid]}, value)[2]
+
+
+def test_holds_for_and_proves_optimal_read_the_bounds_as_the_objective_does():
+    from scheduling.bound import DayBounds
+
+    b = DayBounds(priority=10, wait=100, at_priority=8, floors={}, proven=True)
+    assert b.holds_for(8, 100) and b.holds_for(9, 150) and b.holds_for(7, 0)  # less priority: no claim on waiting
+    assert not b.holds_for(11, 500)  # more priority than any schedule can place
+    assert not b.holds_for(8, 99)  # waits less than any schedule placing 8 can
+    assert not b.proves_optimal(8, 100)  # 10 may be reachable
+    top = DayBounds(priority=10, wait=100, at_priority=10, floors={}, proven=True)
+    assert top.proves_optimal(10, 100) and not top.proves_optimal(10, 101)
