@@ -176,3 +176,13 @@ def admin_client(client, signed_in: Callable):
 
     signed_in(client, Role.ADMIN, username="admin", display_name="Ada Admin")
     return client
+
+
+@pytest.fixture
+def daytime_clinic(app) -> str:
+    """The clinic's zone set to one where it is 14:xx now, so that a patient can be late today, and the
+    rest of today re-planned, whatever the hour the tests run at."""
+    from tests.daytime import daytime_zone
+
+    app.config["CLINIC_TIMEZONE"] = daytime_zone()
+    return app.config["CLINIC_TIMEZONE"]

@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
@@ -11,6 +12,9 @@ from clinic.models import AuditEvent, Invoice, Volunteer
 from clinic.web.clock import clinic_today
 from tests.clinic.test_board import _anchor, _open_resources
 from tests.factories import make_pathway, make_patient, make_visit
+
+#: Visits start minutes before now on the clinic's clock: at 14:xx there, whatever the hour of the run.
+pytestmark = pytest.mark.usefixtures("daytime_clinic")
 
 
 def _visit(session, app, *, day=None, minutes_ago=5, **patient):
@@ -21,7 +25,7 @@ def _visit(session, app, *, day=None, minutes_ago=5, **patient):
         patient=make_patient(session, given_name="Vera", family_name="Visit", **patient),
         pathway=make_pathway(session, name="Oncology day"),
         day=day or today,
-        start=_anchor(minutes_ago) + ((day - today) if day else dt.timedelta(0)),
+        start=_anchor(app, minutes_ago) + ((day - today) if day else dt.timedelta(0)),
         resources=_open_resources(session),
     )
 

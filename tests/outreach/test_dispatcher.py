@@ -20,9 +20,9 @@ from clinic.models import OutboxMessage, OutboxStatus, utcnow
 from clinic.services import outreach as service
 from outreach import dispatcher
 from tests.conftest import TEST_SECRET_KEY
+from tests.daytime import daytime_zone, phone_without_own_zone
 from tests.factories import make_pathway, make_patient, make_visit
 from tests.outreach.conftest import FROM_NUMBER
-from tests.outreach.daytime import daytime_zone, phone_without_own_zone
 from tests.outreach.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.outreach.fakes import RecordingChannel
 

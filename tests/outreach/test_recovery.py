@@ -12,8 +12,8 @@ from clinic.models import OutboxMessage, OutboxStatus, Patient, utcnow
 from clinic.services import outreach as service
 from outreach.channels import OutgoingMessage
 from outreach.channels.registry import channels_from_config
+from tests.daytime import daytime_zone, phone_without_own_zone
 from tests.factories import make_pathway, make_patient, make_visit
-from tests.outreach.daytime import daytime_zone, phone_without_own_zone
 
 STALE = dt.timedelta(seconds=1)
 

@@ -1,5 +1,6 @@
-"""Patients a real-time test can text at any hour: quiet hours (09:00-20:00 in the patient's zone) would
-otherwise hold a test run at night."""
+"""Tests that run on the real clock at any hour: quiet hours (09:00-20:00 in the patient's zone) would
+otherwise hold a test run at night, and "late", "now" and re-planning the rest of today need hours on
+either side of now."""
 
 import datetime as dt
 
