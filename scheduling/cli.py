@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from scheduling.check import check, objective
 from scheduling.errors import InstanceContradiction, InstanceFormatError
@@ -58,12 +59,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_problems(error: InstanceFormatError, label: str) -> int:
-    print(f"{label} is malformed ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):",
-          file=sys.stderr)
-    for problem in error.problems:
-        print(f"  {problem}", file=sys.stderr)
-    return EXIT_MALFORMED
+class _Exit(Exception):
+    """Ends a command with ``code`` once what went wrong has been printed."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+
+def _read(path: str, *, schedule: bool = False) -> Any:
+    """The instance (or schedule) in ``path``; a malformed or unreadable file has every problem printed and
+    ends the command with exit code 2."""
+    from scheduling.jsonio import load_instance, load_schedule
+
+    try:
+        return load_schedule(path) if schedule else load_instance(path)
+    except InstanceFormatError as error:
+        count = len(error.problems)
+        print(f"{path} is malformed ({count} problem{'s' if count != 1 else ''}):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise _Exit(EXIT_MALFORMED) from error
 
 
 def _write(data: dict, output: str | None) -> None:
@@ -83,12 +98,9 @@ def _summary(schedule: Schedule, n_requests: int) -> str:
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from scheduling.jsonio import load_instance, schedule_to_json
+    from scheduling.jsonio import schedule_to_json
 
-    try:
-        instance = load_instance(args.instance)
-    except InstanceFormatError as error:
-        return _print_problems(error, args.instance)
+    instance = _read(args.instance)
     try:
         from scheduling.solve import solve
     except ImportError as error:
@@ -108,12 +120,9 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 def _cmd_greedy(args: argparse.Namespace) -> int:
     from scheduling.greedy import greedy
-    from scheduling.jsonio import load_instance, schedule_to_json
+    from scheduling.jsonio import schedule_to_json
 
-    try:
-        instance = load_instance(args.instance)
-    except InstanceFormatError as error:
-        return _print_problems(error, args.instance)
+    instance = _read(args.instance)
     schedule = greedy(instance)
     _write(schedule_to_json(schedule), args.output)
     print(_summary(schedule, len(instance.requests)), file=sys.stderr if not args.output else sys.stdout)
@@ -121,16 +130,8 @@ def _cmd_greedy(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from scheduling.jsonio import load_instance, load_schedule
-
-    try:
-        instance = load_instance(args.instance)
-    except InstanceFormatError as error:
-        return _print_problems(error, args.instance)
-    try:
-        schedule = load_schedule(args.schedule)
-    except InstanceFormatError as error:
-        return _print_problems(error, args.schedule)
+    instance = _read(args.instance)
+    schedule = _read(args.schedule, schedule=True)
     violations = check(instance, schedule)
     for violation in violations:
         print(violation)
@@ -149,16 +150,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_bound(args: argparse.Namespace) -> int:
     from scheduling.bound import day_bounds
     from scheduling.check import check_booked
-    from scheduling.jsonio import load_instance, load_schedule
-
-    try:
-        instance = load_instance(args.instance)
-    except InstanceFormatError as error:
-        return _print_problems(error, args.instance)
-    try:
-        schedule = load_schedule(args.schedule) if args.schedule else None
-    except InstanceFormatError as error:
-        return _print_problems(error, args.schedule)
+    instance = _read(args.instance)
+    schedule = _read(args.schedule, schedule=True) if args.schedule else None
     contradictions = check_booked(instance)
     if contradictions:
         print("status INFEASIBLE: the instance contradicts itself")
@@ -209,16 +202,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (see the module docstring)."""
     args = _parser().parse_args(argv)
-    if args.command == "solve":
-        return _cmd_solve(args)
-    if args.command == "greedy":
-        return _cmd_greedy(args)
-    if args.command == "check":
-        return _cmd_check(args)
-    if args.command == "bound":
-        return _cmd_bound(args)
-    if args.command == "generate":
-        return _cmd_generate(args)
-    from scheduling.bench import run_from_args
+    if args.command == "bench":
+        from scheduling.bench import run_from_args
 
-    return run_from_args(args)
+        return run_from_args(args)
+    commands = {"solve": _cmd_solve, "greedy": _cmd_greedy, "check": _cmd_check, "bound": _cmd_bound,
+                "generate": _cmd_generate}
+    try:
+        return commands[args.command](args)
+    except _Exit as end:
+        return end.code
