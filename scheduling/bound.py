@@ -216,9 +216,8 @@ def day_bounds(
 
     model.maximize(value)
     top, ok = _solve(model, deadline, maximise=True, trivial=sum(r.priority for r in placeable))
+    assert top is not None, "placing nothing always fits"
     proven = proven and ok
-    if top is None:
-        top = 0
     if priority is None or priority > top:
         return DayBounds(top, None, priority, dict(floors), proven)
     model.add(value >= priority)

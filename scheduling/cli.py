@@ -81,6 +81,13 @@ def _read(path: str, *, schedule: bool = False) -> Any:
         raise _Exit(EXIT_MALFORMED) from error
 
 
+def _contradiction(reasons: Sequence[str]) -> int:
+    print("status INFEASIBLE: the instance contradicts itself")
+    for reason in reasons:
+        print(f"  {reason}")
+    return EXIT_INFEASIBLE
+
+
 def _write(data: dict, output: str | None) -> None:
     text = json.dumps(data, indent=1) + "\n"
     if output:
@@ -109,10 +116,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     try:
         schedule = solve(instance, time_limit=args.time_limit, workers=args.workers, seed=args.seed)
     except InstanceContradiction as error:
-        print("status INFEASIBLE: the instance contradicts itself")
-        for reason in error.reasons:
-            print(f"  {reason}")
-        return EXIT_INFEASIBLE
+        return _contradiction(error.reasons)
     _write(schedule_to_json(schedule), args.output)
     print(_summary(schedule, len(instance.requests)), file=sys.stderr if not args.output else sys.stdout)
     return EXIT_OK
@@ -150,14 +154,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_bound(args: argparse.Namespace) -> int:
     from scheduling.bound import day_bounds
     from scheduling.check import check_booked
+
     instance = _read(args.instance)
     schedule = _read(args.schedule, schedule=True) if args.schedule else None
     contradictions = check_booked(instance)
     if contradictions:
-        print("status INFEASIBLE: the instance contradicts itself")
-        for reason in contradictions:
-            print(f"  {reason}")
-        return EXIT_INFEASIBLE
+        return _contradiction(contradictions)
     if schedule is not None:
         violations = check(instance, schedule)
         if violations:
@@ -176,9 +178,12 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     if schedule is not None:
         got = objective(instance, schedule.visits)
         wait = got.total_wait_minutes
-        gap = (wait - bounds.wait) / wait if wait and bounds.wait is not None else 0.0
-        verdict = "proven optimal" if got.scheduled_priority == bounds.priority and gap == 0 else f"gap {gap:.1%}"
-        print(f"this schedule: priority {got.scheduled_priority}, total wait {wait} min: {verdict}")
+        verdict = ""
+        if bounds.proves_optimal(got.scheduled_priority, wait):
+            verdict = ": proven optimal"
+        elif bounds.at_priority == got.scheduled_priority and bounds.wait is not None and wait:
+            verdict = f": gap {(wait - bounds.wait) / wait:.1%}"
+        print(f"this schedule: priority {got.scheduled_priority}, total wait {wait} min{verdict}")
     left_out = sorted(rid for rid, floor in bounds.floors.items() if floor is None)
     if left_out:
         print(f"fit nowhere even alone: {', '.join(left_out)}")
