@@ -18,7 +18,10 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 
 
 def _demo_day(tz: str) -> dt.datetime:
-    """11:00 on today's date in the clinic, or on the last weekday before it (the demo has no weekend visits)."""
+    """11:00 on today's date in the clinic, or on the last weekday before it (the demo has no weekend visits).
+
+    With the ``daytime_clinic`` fixture it is 14:xx in the clinic, so 11:00 has passed and checking out
+    now comes after every step the demo has the patient through (at night it came first)."""
     zone = ZoneInfo(tz)
     day = dt.datetime.now(dt.UTC).astimezone(zone).date()
     while day.weekday() >= 5:
@@ -31,7 +34,7 @@ def _normal(text: str) -> str:
 
 
 def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
-    app, live_server, page, session, screenshot_dir
+    app, daytime_clinic, live_server, page, session, screenshot_dir
 ):
     from clinic.services.seed import load_demo
 
