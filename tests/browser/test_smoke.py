@@ -59,3 +59,31 @@ def test_desk_signs_in_and_lands_on_the_day_board(app, live_server, page, sessio
     expect(page).to_have_url(f"{live_server}/sign-in")
     expect(page.get_by_text("U bent afgemeld.")).to_be_visible()
     assert problems == [], f"browser console errors (CSP or script): {problems}"
+
+
+def test_tablet_in_portrait_scrolls_the_board_tables_not_the_page(app, live_server, browser, session):
+    make_user(session, username="desk", password="onevisit-demo", role=Role.FRONT_DESK)
+    with app.app_context():
+        today = clinic_today()
+    zone = ZoneInfo(app.config["CLINIC_TIMEZONE"])
+    for hour, name in ((8, "Wilhelmina"), (9, "Maximiliaan"), (10, "Alexandrine")):
+        patient = make_patient(session, given_name=name, family_name="van Oldenbarnevelt")
+        make_visit(session, patient=patient, day=today, start=datetime.combine(today, time(hour, 0), zone))
+
+    tablet = browser.new_context(locale="en-GB", viewport={"width": 768, "height": 1024}, has_touch=True)
+    try:
+        page = tablet.new_page()
+        page.goto(f"{live_server}/sign-in")
+        page.get_by_label("User name").fill("desk")
+        page.get_by_label("Password").fill("onevisit-demo")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Day board")).to_be_visible()
+
+        widths = page.evaluate(
+            "() => ({page: document.documentElement.scrollWidth, view: window.innerWidth,"
+            " tables: [...document.querySelectorAll('.table-wrap')].map(w => w.scrollWidth - w.clientWidth)})"
+        )
+        assert max(widths["tables"]) > 0, f"the board's table fits a tablet: nothing to test ({widths})"
+        assert widths["page"] == widths["view"], f"the page scrolls sideways on a tablet: {widths}"
+    finally:
+        tablet.close()
