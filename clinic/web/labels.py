@@ -1,5 +1,7 @@
 """Translated names for the values the domain stores as codes (visit statuses, segments, weekdays)."""
 
+from babel import Locale, UnknownLocaleError
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 VISIT_STATUS_LABELS = {
@@ -24,7 +26,20 @@ SEGMENT_LABELS = {
 }
 
 
+CONTACT_CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Phone call"), "email": _l("E-mail")}
+
+
 def label(mapping: dict, code: object) -> str:
     """The translated label of ``code`` (an enum member or its value); unknown codes are shown as they are."""
     value = str(getattr(code, "value", code))
     return str(mapping.get(value, value))
+
+
+def language_label(code: object) -> str:
+    """The name of a patient's language in the language of the page ("Engels" on a Dutch page)."""
+    value = str(getattr(code, "value", code))
+    try:
+        name = Locale.parse(value).get_display_name(get_locale())
+    except (ValueError, UnknownLocaleError):
+        return value
+    return name[:1].upper() + name[1:] if name else value

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, render_template
 
 from clinic.errors import NotFound
 from clinic.web.clock import clinic_today
-from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
+from clinic.web.labels import CONTACT_CHANNEL_LABELS, SEGMENT_LABELS, VISIT_STATUS_LABELS, label, language_label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.visits import optional_url
 
@@ -41,4 +41,6 @@ def detail(patient_id: int):
         invoice_urls=invoice_urls,
         status_label=lambda code: label(VISIT_STATUS_LABELS, code),
         segment_label=lambda code: label(SEGMENT_LABELS, code),
+        channel_label=lambda code: label(CONTACT_CHANNEL_LABELS, code),
+        language_label=language_label,
     )

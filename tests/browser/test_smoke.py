@@ -87,3 +87,20 @@ def test_tablet_in_portrait_scrolls_the_board_tables_not_the_page(app, live_serv
         assert widths["page"] == widths["view"], f"the page scrolls sideways on a tablet: {widths}"
     finally:
         tablet.close()
+
+
+def test_patient_details_wrap_on_a_narrow_screen(live_server, browser, session):
+    make_user(session, username="desk", password="onevisit-demo", role=Role.FRONT_DESK)
+    patient = make_patient(session, email="wilhelmina.van.oldenbarnevelt-hoogstraten@ziekenhuis-voorbeeld.example")
+    narrow = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = narrow.new_page()
+        page.goto(f"{live_server}/sign-in?next=/patients/{patient.id}")
+        page.get_by_label("User name").fill("desk")
+        page.get_by_label("Password").fill("onevisit-demo")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text(patient.email)).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width == 390, f"the patient page is {width} px wide on a 390 px phone"
+    finally:
+        narrow.close()

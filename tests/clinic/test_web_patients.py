@@ -46,3 +46,15 @@ def test_unknown_patients(desk_client):
 def test_volunteers_get_403(volunteer_client, session):
     patient = make_patient(session)
     assert volunteer_client.get(f"/patients/{patient.id}").status_code == 403
+
+
+def test_language_and_contact_channel_are_named_in_the_language_of_the_page(desk_client, session, form_token):
+    patient = make_patient(session, language="fr", channel="voice", email=None)
+    english = re.sub(r"\s+", " ", desk_client.get(f"/patients/{patient.id}").get_data(as_text=True))
+    assert "<dt>Language</dt><dd>French</dd>" in english
+    assert "<dt>Contact by</dt><dd>Phone call</dd>" in english
+
+    token = form_token(desk_client, f"/patients/{patient.id}")
+    desk_client.post("/language", data={"language": "nl", "next": "/board", "csrf_token": token})
+    dutch = re.sub(r"\s+", " ", desk_client.get(f"/patients/{patient.id}").get_data(as_text=True))
+    assert "<dd>Frans</dd>" in dutch and "<dd>Telefoongesprek</dd>" in dutch
