@@ -62,7 +62,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     page.locator("#password").fill("onevisit-demo")
     page.locator("form button[type=submit]").last.click()
     expect(page).to_have_url(f"{live_server}/board")
-    page.locator("#language").select_option("en")  # the clerk works in English; the invoice is the patient's
+    page.locator("#site-language").select_option("en")  # the clerk works in English; the invoice is the patient's
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.get_by_role("link", name="Checkout", exact=True).click()
@@ -108,7 +108,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     page.locator("#username").fill("coordinator")
     page.locator("#password").fill("onevisit-demo")
     page.locator("form button[type=submit]").last.click()
-    page.locator("#language").select_option("en")
+    page.locator("#site-language").select_option("en")
     page.get_by_role("link", name="Audit log").click()
     page.get_by_label("Record type").select_option("visit")
     page.get_by_label("Record number").fill(str(visit.id))

@@ -31,7 +31,7 @@ def test_the_coordinator_reads_the_kbr_dashboard(app, live_server, page, session
     page.get_by_label("Password").fill("onevisit-demo")
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live_server}/board")
-    page.locator("#language").select_option("en")
+    page.locator("#site-language").select_option("en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.get_by_role("link", name="Dashboard").click()

@@ -50,7 +50,7 @@ def test_cancel_refill_and_the_board_shows_the_new_visit(app, live_server, page,
     page.get_by_label("Password").fill("onevisit-demo")
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live_server}/board")
-    page.locator("#language").select_option("en")  # the demo desk works in Dutch
+    page.locator("#site-language").select_option("en")  # the demo desk works in Dutch
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.get_by_role("link", name="Waitlist").click()
