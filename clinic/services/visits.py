@@ -364,6 +364,11 @@ _ALLOWED: dict[VisitStatus, set[VisitStatus]] = {
 }
 
 
+def can_become(current: VisitStatus, target: VisitStatus) -> bool:
+    """Whether a visit in ``current`` may move to ``target`` (what ``change_status`` accepts)."""
+    return target in _ALLOWED[current]
+
+
 def change_status(
     *,
     session: Session,
@@ -379,7 +384,7 @@ def change_status(
     was freed, from which refill measures its time to the first offer."""
     visit = get_visit(session=session, visit_id=visit_id)
     target = VisitStatus(status)
-    if target not in _ALLOWED[visit.status]:
+    if not can_become(visit.status, target):
         raise Conflict(
             f"a {visit.status.value} visit cannot become {target.value}",
             code="bad_transition",

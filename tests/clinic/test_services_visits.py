@@ -9,7 +9,7 @@ from sqlmodel import Session
 from clinic.errors import Conflict, NotFound
 from clinic.models import StepStatus, VisitStatus
 from clinic.services import audit
-from clinic.services.visits import change_status, day_board, local_day_bounds
+from clinic.services.visits import can_become, change_status, day_board, local_day_bounds
 from tests.factories import make_pathway, make_patient, make_visit
 
 TZ = "Europe/Amsterdam"
@@ -84,3 +84,22 @@ def test_status_changes_are_checked_and_audited(session: Session) -> None:
     assert actions == ["visit.checked_in", "visit.cancelled"]
     with pytest.raises(NotFound):
         change_status(session=session, visit_id=visit.id + 999, status="booked", actor_id=None)
+
+
+def test_can_become_answers_as_change_status_does(session: Session) -> None:
+    for current in VisitStatus:
+        for target in VisitStatus:
+            visit = make_visit(session, day=DAY, start=_at(9))
+            visit.status = current
+            session.add(visit)
+            session.flush()
+            try:
+                change_status(session=session, visit_id=visit.id, status=target, actor_id=None, reason="test")
+            except Conflict:
+                changed = False
+            else:
+                changed = True
+            assert can_become(current, target) is changed, (current, target)
+    assert not can_become(VisitStatus.COMPLETED, VisitStatus.CANCELLED)
+    assert can_become(VisitStatus.CHECKED_IN, VisitStatus.CANCELLED)
+    assert not can_become(VisitStatus.CHECKED_IN, VisitStatus.NO_SHOW)

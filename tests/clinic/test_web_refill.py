@@ -78,6 +78,31 @@ def test_cancel_needs_a_reason_next_to_the_field(desk_client, post_form, session
     assert desk_client.get("/visits/999999/cancel").status_code == 404
 
 
+def test_cancel_offers_only_what_the_visit_may_still_become(desk_client, post_form, session: Session) -> None:
+    data = small_day(session, waiting=0)
+    visit = data["visit"]
+    path = f"/visits/{visit.id}/cancel"
+    assert 'value="no_show"' in desk_client.get(path).get_data(as_text=True)
+
+    visit.status = VisitStatus.CHECKED_IN
+    session.add(visit)
+    session.commit()
+    html = desk_client.get(path).get_data(as_text=True)
+    assert 'value="cancel"' in html and 'value="no_show"' not in html
+
+    visit.status = VisitStatus.COMPLETED
+    session.add(visit)
+    session.commit()
+    page = desk_client.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<form" not in html.split("<main", 1)[-1].split("</main>", 1)[0]
+    assert "it can no longer be cancelled or marked as a no-show" in html
+    response = post_form(desk_client, path, {"action": "cancel", "reason": "typed the address"})
+    assert response.status_code == 409
+    session.refresh(visit)
+    assert visit.status is VisitStatus.COMPLETED and visit.cancelled_reason is None
+
+
 def test_cancel_refill_offer_and_accept(desk_client, post_form, form_token, session: Session) -> None:
     from clinic.models import OutboxMessage
     from clinic.services.outreach import plan_visit_outreach
