@@ -96,7 +96,7 @@ def test_cancel_offers_only_what_the_visit_may_still_become(desk_client, post_fo
     page = desk_client.get(path)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "<form" not in html.split("<main", 1)[-1].split("</main>", 1)[0]
-    assert "it can no longer be cancelled or marked as a no-show" in html
+    assert "This visit is completed: it can no longer be cancelled or marked as a no-show." in html
     response = post_form(desk_client, path, {"action": "cancel", "reason": "typed the address"})
     assert response.status_code == 409
     session.refresh(visit)
