@@ -61,6 +61,15 @@ class RankedCandidate:
 # --- cancel ---------------------------------------------------------------------------------------
 
 
+def _freed_status(no_show: bool) -> VisitStatus:
+    return VisitStatus.NO_SHOW if no_show else VisitStatus.CANCELLED
+
+
+def may_cancel(status: VisitStatus, *, no_show: bool = False) -> bool:
+    """Whether a visit in ``status`` may still be cancelled (or marked a no-show) by ``cancel_visit``."""
+    return visits.can_become(status, _freed_status(no_show))
+
+
 def cancel_visit(
     *,
     session: Session,
@@ -78,9 +87,8 @@ def cancel_visit(
         raise ValidationError(
             f"the reason is longer than {MAX_REASON} characters", code="too_long", field="reason"
         )
-    target = VisitStatus.NO_SHOW if no_show else VisitStatus.CANCELLED
     return visits.change_status(
-        session=session, visit_id=visit_id, status=target, actor_id=actor_id, reason=reason, now=now
+        session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now
     )
 
 

@@ -112,13 +112,10 @@ def _visit_or_404(visit_id: int):
 @roles_required(*DESK_ROLES)
 def cancel(visit_id: int):
     from clinic.db import get_session
-    from clinic.models import VisitStatus
-    from clinic.services.refill import FREED_STATUSES, cancel_visit
-    from clinic.services.visits import can_become
+    from clinic.services.refill import FREED_STATUSES, cancel_visit, may_cancel
 
     visit = _visit_or_404(visit_id)
     form = CancelForm()
-    targets = {"cancel": VisitStatus.CANCELLED, "no_show": VisitStatus.NO_SHOW}
     status = 200
     if form.is_submitted():
         if form.validate():
@@ -148,7 +145,11 @@ def cancel(visit_id: int):
             visit=visit,
             form=form,
             freed=visit.status in FREED_STATUSES,
-            actions={action for action, target in targets.items() if can_become(visit.status, target)},
+            actions={
+                choice.value
+                for choice in form.action.choices
+                if may_cancel(visit.status, no_show=choice.value == "no_show")
+            },
             status_label=lambda code: label(VISIT_STATUS_LABELS, code),
         ),
         status,

@@ -257,3 +257,12 @@ def test_short_notice_still_leaves_time_to_travel(session: Session) -> None:
     assert cand.arrival >= now + dt.timedelta(minutes=refill.SHORT_NOTICE_MINUTES)
     later = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(8), ZONE)
     assert refill.rank_candidates(session=session, visit_id=day["visit"].id, now=later, tz=TZ) == []
+
+
+def test_may_cancel_follows_the_visit_life_cycle() -> None:
+    from clinic.services.refill import may_cancel
+
+    assert may_cancel(VisitStatus.BOOKED) and may_cancel(VisitStatus.BOOKED, no_show=True)
+    assert may_cancel(VisitStatus.CHECKED_IN) and not may_cancel(VisitStatus.CHECKED_IN, no_show=True)
+    for done in (VisitStatus.COMPLETED, VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
+        assert not may_cancel(done) and not may_cancel(done, no_show=True)
