@@ -4,7 +4,13 @@ from flask import Blueprint, abort, current_app, render_template
 
 from clinic.errors import NotFound
 from clinic.web.clock import clinic_today
-from clinic.web.labels import CONTACT_CHANNEL_LABELS, SEGMENT_LABELS, VISIT_STATUS_LABELS, label, language_label
+from clinic.web.labels import (
+    CONTACT_CHANNEL_LABELS,
+    SEGMENT_LABELS,
+    VISIT_STATUS_LABELS,
+    label,
+    language_label,
+)
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.visits import optional_url
 
