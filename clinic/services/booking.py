@@ -123,6 +123,9 @@ DEFAULT_DAYLIGHT = DaylightRules()
 
 @dataclass(frozen=True)
 class ProposedStep:
+    """One step of a proposal; ``pause_before`` is the time since the step before it ended, of which
+    ``required_pause`` the pathway asks for (lab results, drug preparation), the rest being waiting."""
+
     code: str
     name: str
     resource: str
@@ -131,6 +134,8 @@ class ProposedStep:
     end: int
     starts_at: dt.datetime
     ends_at: dt.datetime
+    pause_before: int = 0
+    required_pause: int = 0
 
 
 @dataclass(frozen=True)
@@ -321,9 +326,28 @@ def decode_choice(choice: str) -> tuple[dt.date, tuple[engine.PlacedStep, ...]]:
     return day, tuple(steps)
 
 
+def pauses(placed: Sequence[engine.PlacedStep], pathway: Pathway) -> dict[str, tuple[int, int]]:
+    """Per step: minutes since the previous step (in time) ended, and how many of them the pathway's
+    ``min_gap``s make necessary, so that a clerk can tell a planned pause from waiting."""
+    codes = {s.id: s.code for s in pathway.steps}
+    gaps = {s.code: [(codes.get(d.depends_on_id), d.min_gap) for d in s.dependencies] for s in pathway.steps}
+    ends = {s.id: s.end for s in placed}
+    out: dict[str, tuple[int, int]] = {}
+    previous_end: int | None = None
+    for s in sorted(placed, key=lambda s: (s.start, s.id)):
+        if previous_end is None or s.start <= previous_end:
+            out[s.id] = (0, 0)
+        else:
+            earliest = max((ends[c] + g for c, g in gaps.get(s.id, ()) if c in ends), default=previous_end)
+            out[s.id] = (s.start - previous_end, min(s.start, max(earliest, previous_end)) - previous_end)
+        previous_end = s.end if previous_end is None else max(previous_end, s.end)
+    return out
+
+
 def _proposal(itinerary: Itinerary, pathway: Pathway, resources: dict[str, Resource], tz: str) -> Proposal:
     names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
     day = itinerary.date
+    pause = pauses(itinerary.visit.steps, pathway)
     steps = tuple(
         ProposedStep(
             code=s.id,
@@ -334,6 +358,8 @@ def _proposal(itinerary: Itinerary, pathway: Pathway, resources: dict[str, Resou
             end=s.end,
             starts_at=planning.instant_at(day, s.start, tz),
             ends_at=planning.instant_at(day, s.end, tz),
+            pause_before=pause[s.id][0],
+            required_pause=pause[s.id][1],
         )
         for s in sorted(itinerary.visit.steps, key=lambda s: (s.start, s.id))
     )

@@ -219,3 +219,63 @@ def test_availability_is_validated() -> None:
     assert info.value.field == "latest"
     with pytest.raises(ValidationError):
         booking.Availability(earliest=TODAY, part_of_day="night").validate()
+
+
+def lab_pathway(session: Session) -> Pathway:
+    """Registration, blood draw, then a consultation at least 45 min after the draw (results), then checkout."""
+    steps = [
+        PathwayStep(
+            code=code, sequence=n, step_type=make_step_type(session, kind=kind, minutes=minutes, name=code)
+        )
+        for n, (code, kind, minutes) in enumerate(
+            [
+                ("reg", ResourceKind.REGISTRATION, 10),
+                ("lab", ResourceKind.LAB, 15),
+                ("cons", ResourceKind.CONSULT, 20),
+                ("out", ResourceKind.CHECKOUT, 10),
+            ],
+            start=1,
+        )
+    ]
+    pathway = Pathway(code="lab-day", name="Lab day", steps=steps)
+    session.add(pathway)
+    session.flush()
+    steps[1].dependencies = [PathwayStepDependency(depends_on=steps[0])]
+    steps[2].dependencies = [PathwayStepDependency(depends_on=steps[1], min_gap=45)]
+    steps[3].dependencies = [PathwayStepDependency(depends_on=steps[2])]
+    session.commit()
+    return pathway
+
+
+def placed(*steps: tuple[str, int, int]) -> list:
+    from scheduling.instance import PlacedStep
+
+    return [PlacedStep(id=code, resource=f"{code}-1", start=start, end=end) for code, start, end in steps]
+
+
+def test_pauses_tell_what_the_pathway_asks_for_from_waiting(session: Session) -> None:
+    pathway = lab_pathway(session)
+    exact = booking.pauses(
+        placed(("reg", 480, 490), ("lab", 490, 505), ("cons", 550, 570), ("out", 570, 580)), pathway
+    )
+    assert exact == {"reg": (0, 0), "lab": (0, 0), "cons": (45, 45), "out": (0, 0)}
+    late = booking.pauses(
+        placed(("reg", 480, 490), ("lab", 500, 515), ("cons", 575, 595), ("out", 610, 620)), pathway
+    )
+    assert late == {"reg": (0, 0), "lab": (10, 0), "cons": (60, 45), "out": (15, 0)}
+
+
+def test_proposals_carry_the_pauses(session: Session) -> None:
+    for code, kind in (
+        ("desk", ResourceKind.REGISTRATION),
+        ("lab", ResourceKind.LAB),
+        ("doc", ResourceKind.CONSULT),
+        ("out", ResourceKind.CHECKOUT),
+    ):
+        make_resource(session, code=code, kind=kind)
+    pathway = lab_pathway(session)
+    option = propose(session, make_patient(session), pathway).options[0]
+    steps = {s.code: s for s in option.steps}
+    assert option.wait_minutes == 0
+    assert (steps["cons"].pause_before, steps["cons"].required_pause) == (45, 45)
+    assert steps["cons"].start - steps["lab"].end == 45

@@ -126,7 +126,9 @@ def test_register_then_book_a_proposal(desk_client, session: Session, post_form)
     assert visit.date.weekday() == 1 and len(visit.steps) == 3
     from clinic.models import OutboxMessage
 
-    actions = {m.action for m in session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit.id))}
+    actions = {
+        m.action for m in session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit.id))
+    }
     assert "confirmation" in actions  # booking planned the visit's outreach
     location = response.headers["Location"]
     assert f"/visits/{visit.id}" in location or "/board" in location
@@ -274,3 +276,33 @@ def test_fuzz_book_never_500(
         data={"priority": part, "csrf_token": token},
     )
     assert waitlisted.status_code in (302, 400, 409), waitlisted.status_code
+
+
+def test_proposals_show_a_pause_the_pathway_asks_for_apart_from_waiting(
+    desk_client, session: Session
+) -> None:
+    from clinic.models import ResourceKind
+    from tests.clinic.test_services_booking import lab_pathway
+    from tests.factories import make_resource
+
+    for code, kind in (
+        ("desk", ResourceKind.REGISTRATION),
+        ("lab", ResourceKind.LAB),
+        ("doc", ResourceKind.CONSULT),
+        ("out", ResourceKind.CHECKOUT),
+    ):
+        make_resource(session, code=code, kind=kind)
+    pathway = lab_pathway(session)
+    patient = make_patient(session)
+    text = desk_client.get(plan_url(patient, pathway.id)).get_data(as_text=True)
+    first = text.split('class="card proposal"')[1]
+    assert "0 minutes waiting" in first
+    assert re.search(
+        r'class="proposal__pause"><td class="time">45 min</td>\s*<td colspan="2">Pause the pathway asks for before cons<',
+        first,
+    )
+    assert "Waiting before" not in first
+    dutch = desk_client.get(plan_url(patient, pathway.id), headers={"Accept-Language": "nl"}).get_data(
+        as_text=True
+    )
+    assert "Pauze die het zorgpad vraagt vóór cons" in dutch
