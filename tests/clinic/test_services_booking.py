@@ -222,7 +222,15 @@ def test_availability_is_validated() -> None:
 
 
 def lab_pathway(session: Session) -> Pathway:
-    """Registration, blood draw, then a consultation at least 45 min after the draw (results), then checkout."""
+    """Registration, blood draw, then a consultation at least 45 min after the draw (results), then checkout,
+    with one resource of each kind."""
+    for code, kind in (
+        ("desk", ResourceKind.REGISTRATION),
+        ("lab", ResourceKind.LAB),
+        ("doc", ResourceKind.CONSULT),
+        ("out", ResourceKind.CHECKOUT),
+    ):
+        make_resource(session, code=code, kind=kind)
     steps = [
         PathwayStep(
             code=code, sequence=n, step_type=make_step_type(session, kind=kind, minutes=minutes, name=code)
@@ -266,13 +274,6 @@ def test_pauses_tell_what_the_pathway_asks_for_from_waiting(session: Session) ->
 
 
 def test_proposals_carry_the_pauses(session: Session) -> None:
-    for code, kind in (
-        ("desk", ResourceKind.REGISTRATION),
-        ("lab", ResourceKind.LAB),
-        ("doc", ResourceKind.CONSULT),
-        ("out", ResourceKind.CHECKOUT),
-    ):
-        make_resource(session, code=code, kind=kind)
     pathway = lab_pathway(session)
     option = propose(session, make_patient(session), pathway).options[0]
     steps = {s.code: s for s in option.steps}

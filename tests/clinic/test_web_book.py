@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 
 from clinic.models import AuditEvent, Pathway, Patient, Visit, WaitlistEntry
 from clinic.services import booking
-from tests.clinic.test_services_booking import TZ, chair_unit, unit
+from tests.clinic.test_services_booking import TZ, chair_unit, lab_pathway, unit
 from tests.factories import make_patient
 
 CHOICE = re.compile(r'name="choice" value="([^"]+)"')
@@ -281,17 +281,6 @@ def test_fuzz_book_never_500(
 def test_proposals_show_a_pause_the_pathway_asks_for_apart_from_waiting(
     desk_client, session: Session
 ) -> None:
-    from clinic.models import ResourceKind
-    from tests.clinic.test_services_booking import lab_pathway
-    from tests.factories import make_resource
-
-    for code, kind in (
-        ("desk", ResourceKind.REGISTRATION),
-        ("lab", ResourceKind.LAB),
-        ("doc", ResourceKind.CONSULT),
-        ("out", ResourceKind.CHECKOUT),
-    ):
-        make_resource(session, code=code, kind=kind)
     pathway = lab_pathway(session)
     patient = make_patient(session)
     text = desk_client.get(plan_url(patient, pathway.id)).get_data(as_text=True)
