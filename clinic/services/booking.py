@@ -140,7 +140,12 @@ class ProposedStep:
 
 @dataclass(frozen=True)
 class Proposal:
-    """One bookable itinerary as the clerk sees it; ``choice`` is what the form posts back."""
+    """One bookable itinerary as the clerk sees it; ``choice`` is what the form posts back.
+
+    ``wait_minutes`` is the engine's wait beyond the critical path, which ranks the proposals;
+    ``idle_minutes`` is what the patient will spend between steps beyond the pauses the pathway asks for.
+    They differ by a constant for steps in no order between them (an ECG and an echo): the critical
+    path counts one of them, the patient goes to both in turn without waiting."""
 
     day: dt.date
     arrival: int
@@ -150,6 +155,7 @@ class Proposal:
     leaves_at: dt.datetime
     steps: tuple[ProposedStep, ...]
     choice: str
+    idle_minutes: int = 0
 
 
 @dataclass
@@ -372,6 +378,7 @@ def _proposal(itinerary: Itinerary, pathway: Pathway, resources: dict[str, Resou
         leaves_at=planning.instant_at(day, itinerary.leave, tz),
         steps=steps,
         choice=encode_choice(itinerary),
+        idle_minutes=sum(s.pause_before - s.required_pause for s in steps),
     )
 
 

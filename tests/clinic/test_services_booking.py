@@ -280,3 +280,43 @@ def test_proposals_carry_the_pauses(session: Session) -> None:
     assert option.wait_minutes == 0
     assert (steps["cons"].pause_before, steps["cons"].required_pause) == (45, 45)
     assert steps["cons"].start - steps["lab"].end == 45
+
+
+def heart_pathway(session: Session) -> Pathway:
+    """Registration, then an ECG and an echo in either order, then checkout, one resource of each kind."""
+    for code, kind in (
+        ("desk", ResourceKind.REGISTRATION),
+        ("ecg", ResourceKind.ECG),
+        ("echo", ResourceKind.IMAGING),
+        ("out", ResourceKind.CHECKOUT),
+    ):
+        make_resource(session, code=code, kind=kind)
+    specs = [("reg", ResourceKind.REGISTRATION, 10), ("ecg", ResourceKind.ECG, 15)]
+    specs += [("echo", ResourceKind.IMAGING, 30), ("out", ResourceKind.CHECKOUT, 10)]
+    steps = [
+        PathwayStep(
+            code=code, sequence=n, step_type=make_step_type(session, kind=kind, minutes=minutes, name=code)
+        )
+        for n, (code, kind, minutes) in enumerate(specs, start=1)
+    ]
+    pathway = Pathway(code="heart", name="Heart check", steps=steps)
+    session.add(pathway)
+    session.flush()
+    steps[1].dependencies = [PathwayStepDependency(depends_on=steps[0])]
+    steps[2].dependencies = [PathwayStepDependency(depends_on=steps[0])]
+    steps[3].dependencies = [
+        PathwayStepDependency(depends_on=steps[1]),
+        PathwayStepDependency(depends_on=steps[2]),
+    ]
+    session.commit()
+    return pathway
+
+
+def test_steps_in_no_order_between_them_are_no_waiting_for_the_patient(session: Session) -> None:
+    """The critical path counts only one of the ECG and the echo (the engine's wait is 15 min), but the
+    patient goes from one to the other at once."""
+    pathway = heart_pathway(session)
+    option = propose(session, make_patient(session), pathway).options[0]
+    assert option.leave - option.arrival == 65
+    assert option.wait_minutes == 15 and option.idle_minutes == 0
+    assert all(s.pause_before == 0 for s in option.steps)

@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 
 from clinic.models import AuditEvent, Pathway, Patient, Visit, WaitlistEntry
 from clinic.services import booking
-from tests.clinic.test_services_booking import TZ, chair_unit, lab_pathway, unit
+from tests.clinic.test_services_booking import TZ, chair_unit, heart_pathway, lab_pathway, unit
 from tests.factories import make_patient
 
 CHOICE = re.compile(r'name="choice" value="([^"]+)"')
@@ -295,3 +295,9 @@ def test_proposals_show_a_pause_the_pathway_asks_for_apart_from_waiting(
         as_text=True
     )
     assert "Pauze die het zorgpad vraagt vóór cons" in dutch
+
+
+def test_proposals_count_as_waiting_only_what_the_patient_waits(desk_client, session: Session) -> None:
+    text = desk_client.get(plan_url(make_patient(session), heart_pathway(session).id)).get_data(as_text=True)
+    first = text.split('class="card proposal"')[1]
+    assert "0 minutes waiting" in first and "proposal__pause" not in first
