@@ -1152,3 +1152,22 @@ class RecoveryGesture(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     decided_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_utc_column(default=utcnow))
+
+
+class TransportRequest(SQLModel, table=True):
+    """A patient's answer to the offer of transport and help at home for one visit (by SMS, in the call,
+    or told to the desk), and once they want it, who arranged it and when. One row per visit: a later
+    answer replaces the earlier one."""
+
+    __tablename__ = "transport_request"
+    __table_args__ = (sa.UniqueConstraint("visit_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: int = Field(foreign_key="visit.id", ondelete="CASCADE")
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", index=True)
+    wanted: bool
+    channel: TouchChannel = Field(sa_column=_enum_column(TouchChannel, "touch_channel"))
+    answered_at: dt.datetime = Field(sa_column=_utc_column())
+    arranged_at: dt.datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    arranged_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    note: str = Field(default="", max_length=500)

@@ -1,8 +1,9 @@
 """Answers from patients: inbound SMS keywords and the keys pressed in a reminder call.
 
 ``handle_sms`` finds the patient by the sender's number and acts on the first word (see
-``outreach.keywords``): YES accepts an open waitlist offer or confirms the next visit, NO declines the
-offer, CANCEL cancels the next visit (then the freed place is re-offered), STOP/START switch all
+``outreach.keywords``): YES accepts an open waitlist offer, answers the transport offer when that is the
+newest question the patient was sent (``clinic.services.transport``), or confirms the next visit; NO
+declines the offer or the transport; CANCEL cancels the next visit (then the freed place is re-offered), STOP/START switch all
 non-essential messages off/on, HELP gives the desk's number. Every message is stored
 (``InboundMessage``) with what it was taken to mean and the reply, which is in the patient's language.
 A webhook delivered twice (same provider id) is answered the same way and acts once.
@@ -29,6 +30,7 @@ from clinic.models import (
     OfferChannel,
     OfferStatus,
     Patient,
+    TouchChannel,
     Visit,
     VisitStatus,
     VisitStep,
@@ -37,6 +39,7 @@ from clinic.models import (
     normalise_phone,
 )
 from clinic.services import patients as patient_service
+from clinic.services import transport
 from clinic.services import visits as visit_service
 from clinic.services.patient_texts import clock, long_day, short_day, texts
 from outreach.keywords import Keyword, parse
@@ -308,6 +311,11 @@ def _act(
             "offer_declined", _("Thank you for letting us know. You stay on the waiting list."), visit_id=None,
             refill_visit_id=next_wave,
         )
+    if keyword in (Keyword.YES, Keyword.NO):
+        asked = transport.offer_awaiting_answer(session=session, patient_ids=ids, now=now)
+        if asked is not None:
+            return _answer_transport(session=session, visit=asked, wanted=keyword is Keyword.YES, now=now, tz=tz,
+                                     channel=TouchChannel.SMS)
     if keyword is Keyword.YES:
         if upcoming is None:
             return result("no_visit", _("We found no coming visit for this number. Questions? Call %(desk)s.")
@@ -385,23 +393,69 @@ def _answer_offer_yes(*, session, offer, now, tz, result, when, _) -> InboundRes
                   visit_id=visit.id)
 
 
+def _answer_transport(*, session: Session, visit: Visit, wanted: bool, now: dt.datetime, tz: str,
+                      channel: TouchChannel) -> InboundResult:
+    """Keep a YES or NO to the transport offer for ``visit`` and say so in the patient's language."""
+    patient = session.get(Patient, visit.patient_id)
+    language = str(patient.language)
+    _ = texts(language)
+    day = long_day(visit.date, language, tz)
+    try:
+        transport.record_answer(session=session, visit_id=visit.id, wanted=wanted, channel=channel, now=now)
+    except DomainError:
+        session.rollback()
+        return InboundResult(outcome="transport_not_recorded", language=language, patient_id=patient.id,
+                             visit_id=visit.id,
+                             reply=_("We could not note your answer about transport. Please call the front desk."))
+    if wanted:
+        outcome = "transport_wanted"
+        reply = _("Thank you. We will arrange transport and help at home for your visit on %(day)s and call you "
+                  "with the details.") % {"day": day}
+    else:
+        outcome = "transport_declined"
+        reply = _("Thank you, noted: no transport for your visit on %(day)s. If you change your mind, reply YES.") % {
+            "day": day}
+    return InboundResult(outcome=outcome, reply=reply, language=language, patient_id=patient.id, visit_id=visit.id)
+
+
 # --- the reminder call ----------------------------------------------------------------------------
 
 
-def call_script(*, session: Session, visit: Visit, tz: str = DEFAULT_TZ) -> tuple[str, str, str]:
-    """``(language, what the call says, the menu)`` for a reminder call about ``visit``."""
+def call_script(
+    *, session: Session, visit: Visit, tz: str = DEFAULT_TZ, action: str = "reminder"
+) -> tuple[str, str, str | None]:
+    """``(language, what the call says, the menu or None)`` for an outreach call about ``visit``.
+
+    Each action has its own words (the SMS texts ask for replies a call cannot take): the reminder and the
+    confirmation end with the menu of ``handle_call_choice``, the transport offer asks 1 or 2 for yes or no,
+    the coffee voucher has no menu."""
     patient = session.get(Patient, visit.patient_id)
     language = str(patient.language)
     _ = texts(language)
     start = visit_start(session=session, visit=visit)
     day = long_day(start or visit.date, language, tz)
+    facts = {"name": patient.given_name, "day": day, "time": clock(start, language, tz) if start else ""}
+    menu = _("Press 1 to confirm, 2 to cancel, 3 to speak to the front desk.")
+    if action == transport.OFFER_ACTION:
+        intro = _("Hello %(name)s, this is the day-care unit about your visit on %(day)s. We can arrange transport "
+                  "and help at home for it.") % facts
+        return language, intro, _("Press 1 if you would like this, 2 if not.")
+    if action == "coffee_voucher":
+        intro = _("Hello %(name)s, this is the day-care unit. You travel far to see us, so the coffee is on us on "
+                  "%(day)s: the front desk has your voucher when you check in. Goodbye.") % facts
+        return language, intro, None
+    if action == "confirmation":
+        if start is None:
+            intro = _("Hello %(name)s, this is the day-care unit: your visit is booked for %(day)s.") % facts
+        else:
+            intro = _("Hello %(name)s, this is the day-care unit: your visit is booked for %(day)s at %(time)s.") % facts
+        intro += " " + _("Every step of your day-care process takes place in this one visit.")
+        return language, intro, menu
     if start is None:
-        intro = _("Hello %(name)s, this is the day-care unit with a reminder of your visit on %(day)s.") % {
-            "name": patient.given_name, "day": day}
+        intro = _("Hello %(name)s, this is the day-care unit with a reminder of your visit on %(day)s.") % facts
     else:
         intro = _("Hello %(name)s, this is the day-care unit with a reminder of your visit on %(day)s at "
-                  "%(time)s.") % {"name": patient.given_name, "day": day, "time": clock(start, language, tz)}
-    menu = _("Press 1 to confirm, 2 to cancel, 3 to speak to the front desk.")
+                  "%(time)s.") % facts
     return language, intro, menu
 
 
@@ -426,16 +480,30 @@ def handle_call_choice(
     from_number: str = "",
     tz: str = DEFAULT_TZ,
     after_cancel: Callable[[int], None] | None = None,
+    action: str = "reminder",
 ) -> InboundResult:
-    """A key pressed in the reminder call: 1 confirms, 2 cancels (then the place is re-offered),
-    3 asks for the desk (the webhook dials it); anything else repeats the menu."""
+    """A key pressed in an outreach call: 1 confirms, 2 cancels (then the place is re-offered),
+    3 asks for the desk (the webhook dials it); in the transport offer's call 1 is yes and 2 no; anything
+    else repeats the menu."""
     visit = visit_service.get_visit(session=session, visit_id=visit_id)
     patient = session.get(Patient, visit.patient_id)
     language = str(patient.language)
     _ = texts(language)
     digit = (digits or "").strip()[:1]
     cancelled = None
-    if digit == "1":
+    if action == transport.OFFER_ACTION and digit in ("1", "2"):
+        answer = _answer_transport(session=session, visit=visit, wanted=digit == "1", now=now, tz=tz,
+                                   channel=TouchChannel.VOICE)
+        outcome = answer.outcome
+        if outcome == "transport_wanted":
+            reply = _("Thank you, we will arrange transport and call you with the details. Goodbye.")
+        elif outcome == "transport_declined":
+            reply = _("Thank you, noted: no transport. Goodbye.")
+        else:
+            reply = answer.reply
+    elif action == transport.OFFER_ACTION:
+        outcome, reply = "unknown", _("Sorry, we did not understand.")
+    elif digit == "1":
         if visit.status == VisitStatus.BOOKED:
             visit_service.change_status(session=session, visit_id=visit.id, status=VisitStatus.CONFIRMED,
                                         actor_id=None, reason="confirmed in the reminder call")

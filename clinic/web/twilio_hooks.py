@@ -1,4 +1,4 @@
-"""Twilio's webhooks: inbound SMS, the reminder call's TwiML and its keys, delivery status callbacks.
+"""Twilio's webhooks: inbound SMS, the outreach calls' TwiML and their keys, delivery status callbacks.
 
 Every request must carry a valid ``X-Twilio-Signature`` (``RequestValidator``) computed over the URL
 Twilio called: behind a proxy that is ``PUBLIC_BASE_URL`` + the path, not what Flask sees. A forged or
@@ -39,13 +39,17 @@ SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 # --- URLs for Twilio ------------------------------------------------------------------------------
 
 
-def voice_key(visit_id: int) -> str:
-    """An opaque key naming the visit a reminder call is about (signed: not guessable from an id)."""
-    return twilio_urls.voice_key(current_app.config["SECRET_KEY"], visit_id)
+def voice_key(visit_id: int, action: str = "reminder") -> str:
+    """An opaque key naming the visit (and action) an outreach call is about (signed: not guessable)."""
+    return twilio_urls.voice_key(current_app.config["SECRET_KEY"], visit_id, action)
 
 
 def visit_for_key(key: str) -> int | None:
     return twilio_urls.visit_for_key(current_app.config["SECRET_KEY"], key)
+
+
+def call_for_key(key: str) -> tuple[int, str] | None:
+    return twilio_urls.call_for_key(current_app.config["SECRET_KEY"], key)
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -56,8 +60,8 @@ def public_url(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
-def voice_url(visit_id: int) -> str:
-    return public_url("twilio.voice", key=voice_key(visit_id))
+def voice_url(visit_id: int, action: str = "reminder") -> str:
+    return public_url("twilio.voice", key=voice_key(visit_id, action))
 
 
 def status_callback_url() -> str:
@@ -177,25 +181,29 @@ def sms() -> Response:
 # --- voice ---------------------------------------------------------------------------------------
 
 
-def _visit_or_404(key: str) -> int:
-    visit_id = visit_for_key(key)
-    if visit_id is None:
+def _call_or_404(key: str) -> tuple[int, str]:
+    call = call_for_key(key)
+    if call is None:
         abort(404)
-    return visit_id
+    return call
 
 
 @bp.route("/voice/<key>", methods=["GET", "POST"])
 @signed
 def voice(key: str) -> Response:
-    visit_id = _visit_or_404(key)
+    visit_id, action = _call_or_404(key)
     session = get_session()
     try:
         visit = inbound.visit_service.get_visit(session=session, visit_id=visit_id)
     except DomainError:
         abort(404)
-    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=_tz())
+    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=_tz(), action=action)
     say_language = VOICE_LANGUAGES.get(language, "en-GB")
     response = VoiceResponse()
+    if menu is None:
+        response.say(intro, language=say_language)
+        response.hangup()
+        return _xml(response)
     gather = Gather(
         num_digits=1, action=public_url("twilio.gather", key=key), method="POST", timeout=8, language=say_language
     )
@@ -210,7 +218,7 @@ def voice(key: str) -> Response:
 @bp.post("/voice/<key>/gather")
 @signed
 def gather(key: str) -> Response:
-    visit_id = _visit_or_404(key)
+    visit_id, action = _call_or_404(key)
     session = get_session()
     try:
         result = inbound.handle_call_choice(
@@ -222,6 +230,7 @@ def gather(key: str) -> Response:
             from_number=request.form.get("To", ""),  # the patient is the called party
             tz=_tz(),
             after_cancel=_next_wave(session),
+            action=action,
         )
     except DomainError:
         session.rollback()

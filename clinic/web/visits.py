@@ -97,7 +97,7 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
             step_errors: dict | None = None, status: int = 200):
     from clinic.db import get_session
     from clinic.models import VisitStatus
-    from clinic.services import journey, steps
+    from clinic.services import journey, steps, transport
     from clinic.services.visits import day_board, get_visit
 
     session = get_session()
@@ -111,8 +111,10 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     checkin = journey.get_checkin(session=session, visit_id=visit_id)
     can_check_in = visit.status in journey.CHECKIN_FROM and visit.date == today
     flags = journey.checkin_flags(session=session, visit_id=visit_id, **_config()) if can_check_in else None
+    transport_request = transport.for_visit(session=session, visit_id=visit_id)
     if form is None:
         form = CheckInForm(formdata=None)
+        form.transport_booked.data = bool(transport_request and transport_request.arranged_at)
     form.volunteer_id.choices = _volunteer_choices()
     row = None
     if visit.date == today:
@@ -137,6 +139,9 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
             steps=step_views,
             checkin=checkin,
             volunteer_name=volunteer_name,
+            transport_request=transport_request,
+            transport_open=visit.status in transport.OPEN_VISITS
+            and (transport_request is not None or transport.offered(session=session, visit_id=visit_id)),
             flags=flags,
             form=form,
             can_check_in=can_check_in,

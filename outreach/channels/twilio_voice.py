@@ -31,9 +31,12 @@ class TwilioVoiceChannel(TwilioChannel):
         public base URL (so the dispatcher need not know the webhook routes)."""
         voice_url, callback = message.voice_url, message.status_callback
         if self.public_base_url:
-            visit_id = (message.metadata or {}).get("visit_id", "")
+            metadata = message.metadata or {}
+            visit_id = metadata.get("visit_id", "")
             if not voice_url and self.secret_key and str(visit_id).isdigit():
-                voice_url = twilio_urls.voice_url(self.public_base_url, self.secret_key, int(visit_id))
+                voice_url = twilio_urls.voice_url(
+                    self.public_base_url, self.secret_key, int(visit_id), metadata.get("action") or "reminder"
+                )
             callback = callback or twilio_urls.status_url(self.public_base_url)
         return voice_url, callback
 
