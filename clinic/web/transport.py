@@ -14,6 +14,7 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from clinic.errors import DomainError, NotFound
+from clinic.web.book import format_phone
 from clinic.web.clock import clinic_today
 from clinic.web.gestures import CHANNEL_LABELS
 from clinic.web.nav import add_nav_item
@@ -61,6 +62,7 @@ def index():
         days=DAYS_AHEAD,
         form=ArrangedForm(formdata=None),
         channel_label=lambda code: str(CHANNEL_LABELS.get(code, code)),
+        format_phone=format_phone,
     )
 
 
