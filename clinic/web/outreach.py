@@ -1,18 +1,23 @@
 """Outreach screens: ``/outbox`` (every message and its status), ``/outreach/rules`` (the rules in
 force; the coordinator edits or uploads them) and ``/outreach/preview`` (which actions fire and why).
 
+Without Twilio credentials nothing reaches a phone, so the Outbox lets staff answer a sent SMS or call
+as the patient would (``/outbox/<id>/reply``): the answer goes through the same code as Twilio's
+webhooks, so a demo or a test on a laptop can walk every inbound path. With Twilio configured the
+form is not shown and the route answers 404.
+
 Also the ``flask --app clinic outreach run`` command, which runs the dispatcher in its own process.
 """
 
 import click
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import AnyOf, Length, Optional
 
 from clinic.errors import NotFound
 from clinic.web.clock import clinic_today
@@ -64,6 +69,11 @@ class OutboxFilterForm(FlaskForm):
     day = DateField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
     call_list = BooleanField(_l("Call list only"))
     submit = SubmitField(_l("Filter"))
+
+
+class DevReplyForm(FlaskForm):
+    body = StringField(_l("Reply as the patient"), validators=[Optional(), Length(max=160)])
+    digits = StringField(_l("Key pressed"), validators=[Optional(), AnyOf(["", "1", "2", "3"])])
 
 
 class RulesForm(FlaskForm):
@@ -149,10 +159,50 @@ def outbox():
             counts=counts,
             call_list_count=len(call_list),
             status_order=list(OUTBOX_STATUS_LABELS),
+            dev_replies=_dev_replies(),
+            reply_form=DevReplyForm(formdata=None),
             **_labels(),
         ),
         status,
     )
+
+
+def _dev_replies() -> bool:
+    from outreach.channels.registry import twilio_configured
+
+    return not twilio_configured(current_app.config)
+
+
+@bp.post("/outbox/<int:message_id>/reply")
+@roles_required(*STAFF)
+def dev_reply(message_id: int):
+    from clinic.models import Channel, OutboxMessage, OutboxStatus
+    from clinic.web.twilio_hooks import answer_call, answer_sms
+
+    if not _dev_replies():
+        abort(404)
+    row = _session().get(OutboxMessage, message_id)
+    if row is None or row.status not in (OutboxStatus.SENT, OutboxStatus.DELIVERED):
+        abort(404)
+    back = url_for("outreach.outbox", _anchor=f"message-{message_id}")
+    form = DevReplyForm()
+    if row.channel == Channel.SMS and form.validate() and (form.body.data or "").strip():
+        result = answer_sms(sender=row.recipient, body=form.body.data, provider_id=None)
+    elif row.channel == Channel.VOICE and form.validate() and form.digits.data:
+        result = answer_call(
+            visit_id=row.visit_id, action=row.action, digits=form.digits.data, call_sid=None, to=row.recipient
+        )
+    elif row.channel in (Channel.SMS, Channel.VOICE):
+        flash(_("Type the patient's reply, or choose the key they press."), "error")
+        return redirect(back, code=303)
+    else:
+        abort(404)
+    if result is None:
+        flash(_("The reply could not be handled."), "error")
+    else:
+        flash(_("Taken as %(outcome)s. The patient gets: %(reply)s", outcome=result.outcome, reply=result.reply),
+              "success")  # fmt: skip
+    return redirect(back, code=303)
 
 
 @bp.route("/outreach/rules", methods=["GET", "POST"])

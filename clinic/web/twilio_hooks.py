@@ -153,14 +153,28 @@ def sms() -> Response:
     sender = request.form.get("From", "").strip()
     if not sender:
         return _xml(MessagingResponse(), 400)
+    result = answer_sms(
+        sender=sender,
+        body=request.form.get("Body", ""),
+        provider_id=request.form.get("MessageSid") or request.form.get("SmsSid") or None,
+    )
+    reply = MessagingResponse()
+    if result is not None and result.reply:
+        reply.message(result.reply)
+    return _xml(reply)
+
+
+def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.InboundResult | None:
+    """Act on an SMS from ``sender`` as the webhook does (also the Outbox's development replies); ``None``
+    when it could not be handled (logged, nothing half-written)."""
     session = get_session()
     try:
         result = inbound.handle_sms(
             session=session,
             from_number=sender,
-            body=request.form.get("Body", ""),
+            body=body,
             now=_now(),
-            provider_id=request.form.get("MessageSid") or request.form.get("SmsSid") or None,
+            provider_id=provider_id,
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
             tz=_tz(),
             after_cancel=_next_wave(session),
@@ -169,13 +183,10 @@ def sms() -> Response:
     except DomainError:
         session.rollback()
         log.exception("inbound SMS could not be handled")
-        return _xml(MessagingResponse())
+        return None
     if result.outcome == "offer_accepted" and result.visit_id:
         replan_visit_outreach(result.visit_id)  # the new visit gets its confirmation and reminders
-    reply = MessagingResponse()
-    if result.reply:
-        reply.message(result.reply)
-    return _xml(reply)
+    return result
 
 
 # --- voice ---------------------------------------------------------------------------------------
@@ -219,21 +230,14 @@ def voice(key: str) -> Response:
 @signed
 def gather(key: str) -> Response:
     visit_id, action = _call_or_404(key)
-    session = get_session()
-    try:
-        result = inbound.handle_call_choice(
-            session=session,
-            visit_id=visit_id,
-            digits=request.form.get("Digits", ""),
-            now=_now(),
-            call_sid=request.form.get("CallSid") or None,
-            from_number=request.form.get("To", ""),  # the patient is the called party
-            tz=_tz(),
-            after_cancel=_next_wave(session),
-            action=action,
-        )
-    except DomainError:
-        session.rollback()
+    result = answer_call(
+        visit_id=visit_id,
+        action=action,
+        digits=request.form.get("Digits", ""),
+        call_sid=request.form.get("CallSid") or None,
+        to=request.form.get("To", ""),  # the patient is the called party
+    )
+    if result is None:
         abort(404)
     say_language = VOICE_LANGUAGES.get(result.language, "en-GB")
     response = VoiceResponse()
@@ -250,6 +254,29 @@ def gather(key: str) -> Response:
     else:
         response.hangup()
     return _xml(response)
+
+
+def answer_call(
+    *, visit_id: int, action: str, digits: str, call_sid: str | None, to: str
+) -> inbound.InboundResult | None:
+    """Act on a key pressed in an outreach call as the webhook does (also the Outbox's development
+    replies); ``None`` when the visit is gone."""
+    session = get_session()
+    try:
+        return inbound.handle_call_choice(
+            session=session,
+            visit_id=visit_id,
+            digits=digits,
+            now=_now(),
+            call_sid=call_sid,
+            from_number=to,
+            tz=_tz(),
+            after_cancel=_next_wave(session),
+            action=action,
+        )
+    except DomainError:
+        session.rollback()
+        return None
 
 
 # --- delivery status -------------------------------------------------------------------------------

@@ -186,3 +186,54 @@ def test_outbox_shows_the_newest_rows_and_says_filters_reach_older_ones(desk_cli
     assert "the newest only" in html
     monkeypatch.setattr(outbox_view, "OUTBOX_ROWS", 200)
     assert "the newest only" not in desk_client.get("/outbox").get_data(as_text=True)
+
+
+def test_without_twilio_staff_answer_a_sent_sms_or_call_as_the_patient(desk_client, session, post_form):
+    from clinic.models import Channel, TransportRequest, VisitStatus
+
+    visit = planned_visit(session, given_name="Wim", birth_date=dt.date(1944, 3, 2), language="en")
+    offer = session.exec(select(OutboxMessage).where(OutboxMessage.action == "transport_offer")).one()
+    assert offer.channel == Channel.SMS
+    offer.status, offer.sent_at = OutboxStatus.SENT, dt.datetime.now(dt.UTC)
+    session.add(offer)
+    session.commit()
+    page = desk_client.get("/outbox").get_data(as_text=True)
+    assert f'action="/outbox/{offer.id}/reply"' in page and "Development channel" in page
+    response = post_form(desk_client, f"/outbox/{offer.id}/reply", {"body": "yes"}, form_page="/outbox")
+    assert response.status_code == 303
+    assert "Taken as transport_wanted" in desk_client.get("/outbox").get_data(as_text=True)
+    assert session.exec(select(TransportRequest)).one().wanted is True
+
+    offer.channel = Channel.VOICE
+    session.add(offer)
+    session.commit()
+    post_form(desk_client, f"/outbox/{offer.id}/reply", {"digits": "2"}, form_page="/outbox")
+    session.expire_all()
+    assert session.exec(select(TransportRequest)).one().wanted is False
+    session.refresh(visit)
+    assert visit.status == VisitStatus.BOOKED  # 2 in the transport call is "no", not "cancel"
+
+    empty = post_form(desk_client, f"/outbox/{offer.id}/reply", {"digits": "7"}, form_page="/outbox")
+    assert empty.status_code == 303
+    assert "choose the key" in desk_client.get("/outbox").get_data(as_text=True)
+    queued = session.exec(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.QUEUED)).first()
+    assert post_form(desk_client, f"/outbox/{queued.id}/reply", {"body": "yes"}, form_page="/outbox").status_code == 404
+
+
+def test_with_twilio_configured_there_is_no_reply_as_the_patient(desk_client, app, session, post_form):
+    visit = planned_visit(session, given_name="Wim", birth_date=dt.date(1944, 3, 2))
+    offer = session.exec(select(OutboxMessage).where(OutboxMessage.action == "transport_offer")).one()
+    offer.status = OutboxStatus.SENT
+    session.add(offer)
+    session.commit()
+    token = desk_client.get("/outbox")
+    app.config.update(TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="secret", TWILIO_FROM_NUMBER="+3197000000")
+    page = desk_client.get("/outbox").get_data(as_text=True)
+    assert "/reply" not in page and "Development channel" not in page
+    from tests.conftest import csrf_token_from
+
+    response = desk_client.post(
+        f"/outbox/{offer.id}/reply", data={"body": "yes", "csrf_token": csrf_token_from(token.get_data(as_text=True))}
+    )
+    assert response.status_code == 404
+    assert visit.id
