@@ -33,6 +33,9 @@ ASKING_ACTIONS = (OFFER_ACTION, "reminder")
 ANSWER_WINDOW = dt.timedelta(days=14)
 OUT = (OutboxStatus.SENT, OutboxStatus.DELIVERED)
 OPEN_VISITS = (VisitStatus.REQUESTED, VisitStatus.BOOKED, VisitStatus.CONFIRMED)
+"""Visits whose transport offer an SMS or call can still answer."""
+ON_LIST = (*OPEN_VISITS, VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS)
+"""Visits whose transport still matters: until the patient has gone home."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def record_answer(
     visit = session.get(Visit, visit_id)
     if visit is None:
         raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
-    if visit.status not in OPEN_VISITS:
+    if visit.status not in ON_LIST:
         raise Conflict(f"visit {visit_id} is {visit.status.value}: transport is no longer asked for", field="visit_id")
     request = session.exec(select(TransportRequest).where(TransportRequest.visit_id == visit_id)).first()
     if request is None:
@@ -160,8 +163,8 @@ def offered(*, session: Session, visit_id: int) -> bool:
 
 
 def transport_list(*, session: Session, today: dt.date, days: int = 14) -> list[TransportRow]:
-    """Answers for open visits from ``today`` on ``days`` days: to arrange first (soonest visit first),
-    then arranged, then declined."""
+    """Answers for visits from ``today`` on ``days`` days whose patient has not gone home yet: to arrange
+    first (soonest visit first), then arranged, then declined."""
     rows = session.exec(
         select(TransportRequest, Visit, Patient)
         .join(Visit, col(Visit.id) == TransportRequest.visit_id)
@@ -169,7 +172,7 @@ def transport_list(*, session: Session, today: dt.date, days: int = 14) -> list[
         .where(
             col(Visit.date) >= today,
             col(Visit.date) < today + dt.timedelta(days=days),
-            col(Visit.status).in_(OPEN_VISITS),
+            col(Visit.status).in_(ON_LIST),
         )
     ).all()
     out = [

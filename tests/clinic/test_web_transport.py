@@ -110,3 +110,15 @@ def test_a_visit_without_a_transport_offer_shows_no_transport_section(desk_clien
 
 def test_volunteers_may_not_see_the_list(volunteer_client) -> None:
     assert volunteer_client.get("/transport").status_code == 403
+
+
+def test_check_in_warns_when_wanted_transport_is_not_arranged_and_the_day_keeps_it_listed(
+    desk_client, session: Session, post_form
+) -> None:
+    visit = offered_visit(session, "Wim", day=today())
+    answer(session, visit, True)
+    page = desk_client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert "Wants transport home: not arranged yet" in page and "No special arrangements" not in page
+    response = post_form(desk_client, f"/visits/{visit.id}/check-in", {}, form_page=f"/visits/{visit.id}")
+    assert response.status_code == 303
+    assert "Wim Oud" in desk_client.get("/transport").get_data(as_text=True).split('id="arranged-heading"')[0]
