@@ -147,6 +147,7 @@ def outbox():
     settings = _settings()
     rows = service.list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
     counts = service.outbox_counts(session=session)
+    call_words = _call_words(session, [row for row, _patient in rows], settings["tz"])
     call_list = service.list_outbox(session=session, filters=service.OutboxFilter(call_list=True), tz=settings["tz"])
     return (
         render_template(
@@ -160,11 +161,28 @@ def outbox():
             call_list_count=len(call_list),
             status_order=list(OUTBOX_STATUS_LABELS),
             dev_replies=_dev_replies(),
+            call_words=call_words,
             reply_form=DevReplyForm(formdata=None),
             **_labels(),
         ),
         status,
     )
+
+
+def _call_words(session, rows, tz: str) -> dict[int, str]:
+    """What each call in ``rows`` says when it is answered (its row's body is the SMS wording)."""
+    from clinic.models import Channel, Visit
+    from clinic.services import inbound
+
+    words: dict[int, str] = {}
+    for row in rows:
+        if row.channel != Channel.VOICE:
+            continue
+        visit = session.get(Visit, row.visit_id)
+        if visit is not None:
+            _language, intro, menu = inbound.call_script(session=session, visit=visit, tz=tz, action=row.action)
+            words[row.id] = f"{intro} {menu}" if menu else intro
+    return words
 
 
 def _dev_replies() -> bool:

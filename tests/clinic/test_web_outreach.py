@@ -207,6 +207,9 @@ def test_without_twilio_staff_answer_a_sent_sms_or_call_as_the_patient(desk_clie
     offer.channel = Channel.VOICE
     session.add(offer)
     session.commit()
+    text = desk_client.get("/outbox").get_data(as_text=True).split(f'id="message-{offer.id}"')[1].split("</tr>")[0]
+    assert "We can arrange transport and help at home" in text and "Press 1 if you would like this" in text
+    assert "Reply YES" not in text  # the call's own words, not the SMS text
     post_form(desk_client, f"/outbox/{offer.id}/reply", {"digits": "2"}, form_page="/outbox")
     session.expire_all()
     assert session.exec(select(TransportRequest)).one().wanted is False
