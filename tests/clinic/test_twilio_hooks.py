@@ -211,6 +211,34 @@ def test_press_1_confirms_2_cancels_and_re_offers_3_dials_the_desk(app, client, 
         (Channel.VOICE, "desk"), (Channel.VOICE, "unknown"), (Channel.VOICE, "confirmed"), (Channel.VOICE, "cancelled")]
 
 
+def test_the_transport_offers_call_asks_its_question_and_2_is_no_not_cancel(app, client, session):
+    from clinic.models import TransportRequest
+    from outreach.channels.twilio_urls import call_for_key, voice_url
+
+    patient, visit = booked(session, "en")
+    url = voice_url(PUBLIC, app.config["SECRET_KEY"], visit.id, "transport_offer")
+    key = url.rsplit("/", 1)[1]
+    assert call_for_key(app.config["SECRET_KEY"], key) == (visit.id, "transport_offer")
+    assert call_for_key(app.config["SECRET_KEY"], voice_key(app, visit.id)) == (visit.id, "reminder")
+    gather = twiml(signed_post(client, f"/twilio/voice/{key}", {"CallSid": "CA5"})).find("Gather")
+    said = " ".join(s.text for s in gather.findall("Say"))
+    assert "transport and help at home" in said and "Press 1 if you would like this" in said and "cancel" not in said
+    root = twiml(signed_post(client, f"/twilio/voice/{key}/gather", {"CallSid": "CA5", "Digits": "2"}))
+    assert "no transport" in root.find("Say").text and root.find("Hangup") is not None
+    session.refresh(visit)
+    assert visit.status == VisitStatus.BOOKED
+    assert session.exec(select(TransportRequest)).one().wanted is False
+
+
+def test_the_coffee_vouchers_call_says_it_and_hangs_up(app, client, session):
+    from outreach.channels.twilio_urls import voice_url
+
+    patient, visit = booked(session, "nl")
+    key = voice_url(PUBLIC, app.config["SECRET_KEY"], visit.id, "coffee_voucher").rsplit("/", 1)[1]
+    root = twiml(signed_post(client, f"/twilio/voice/{key}", {"CallSid": "CA6"}))
+    assert root.find("Gather") is None and "koffie" in root.find("Say").text and root.find("Hangup") is not None
+
+
 # --- delivery status ---------------------------------------------------------------------------------
 
 

@@ -52,6 +52,19 @@ def test_a_call_asks_twilio_to_fetch_the_twiml(twilio_config, fake_twilio):
     assert request.form["StatusCallbackEvent"] == ["completed"]
 
 
+def test_a_calls_twiml_url_names_the_visit_and_the_message_it_is_about(twilio_config, fake_twilio):
+    from outreach.channels.twilio_urls import call_for_key
+
+    config = {**twilio_config, "PUBLIC_BASE_URL": "https://clinic.example", "SECRET_KEY": "s3cret"}
+    voice = channels_from_config(config)["voice"]
+    offer = sms(channel="voice", metadata={"visit_id": "42", "action": "transport_offer"})
+    reminder = sms(channel="voice", metadata={"visit_id": "42", "action": "reminder"})
+    assert voice.send(offer).ok and voice.send(reminder).ok
+    keys = [request.field("Url").rsplit("/", 1)[1] for request in fake_twilio.calls()]
+    assert [call_for_key("s3cret", key) for key in keys] == [(42, "transport_offer"), (42, "reminder")]
+    assert call_for_key("another secret", keys[0]) is None
+
+
 def test_a_call_without_twiml_url_is_refused_without_a_request(twilio_config, fake_twilio):
     result = channels_from_config(twilio_config)["voice"].send(sms(channel="voice"))
     assert not result.ok and not result.retryable and fake_twilio.requests == []
