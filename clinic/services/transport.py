@@ -6,8 +6,9 @@ want it are on the transport list until someone marks it arranged, and the check
 as booked.
 
 Which question a bare YES or NO answers: the last one the patient was sent. A reminder also asks for a
-YES, so a YES counts for transport only while the transport offer is the newest message of the visit's
-outreach that asked for an answer, and it was sent in the last ``ANSWER_WINDOW``.
+YES, so a YES counts for transport only while the transport offer is the newest message the patient was
+sent that asks for one (of any of their open visits), and it was sent in the last ``ANSWER_WINDOW``. An
+open waitlist offer comes first: its YES books the freed place (``clinic.services.inbound``).
 """
 
 import datetime as dt
