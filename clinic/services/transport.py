@@ -94,7 +94,11 @@ def record_answer(
     if visit is None:
         raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
     if visit.status not in ON_LIST:
-        raise Conflict(f"visit {visit_id} is {visit.status.value}: transport is no longer asked for", field="visit_id")
+        raise Conflict(
+            f"visit {visit_id} is {visit.status.value}: transport is no longer asked for",
+            code="visit_closed",
+            field="visit_id",
+        )
     request = session.exec(select(TransportRequest).where(TransportRequest.visit_id == visit_id)).first()
     if request is None:
         request = TransportRequest(
@@ -126,9 +130,9 @@ def mark_arranged(
     if request is None:
         raise NotFound(f"transport request {request_id} does not exist", field="request_id")
     if not request.wanted:
-        raise Conflict("the patient said they do not want transport", field="request_id")
+        raise Conflict("the patient said they do not want transport", code="not_wanted", field="request_id")
     if request.arranged_at is not None:
-        raise Conflict("this transport is already arranged", field="request_id")
+        raise Conflict("this transport is already arranged", code="already_arranged", field="request_id")
     request.arranged_at, request.arranged_by = now, actor_id
     if note:
         request.note = note[:500]

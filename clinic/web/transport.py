@@ -116,10 +116,11 @@ def answer(visit_id: int):
     return redirect(back, code=303)
 
 
+CONFLICTS = {
+    "already_arranged": _l("this transport is already arranged"),
+    "not_wanted": _l("the patient said they do not want transport"),
+}
+
+
 def _conflict_text(error: DomainError) -> str:
-    text = str(error)
-    if "already arranged" in text:
-        return _("this transport is already arranged")
-    if "do not want" in text:
-        return _("the patient said they do not want transport")
-    return _("that is not possible now")
+    return str(CONFLICTS.get(error.code, _l("that is not possible now")))

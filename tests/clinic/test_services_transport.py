@@ -127,11 +127,12 @@ def test_arranging_takes_the_visit_off_the_list_to_arrange(session: Session) -> 
         (first.id, True, True),
         (declined.id, False, False),
     ]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as twice:
         transport.mark_arranged(session=session, request_id=request.id, actor_id=None, now=NOW)
     no = transport.for_visit(session=session, visit_id=declined.id)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as unwanted:
         transport.mark_arranged(session=session, request_id=no.id, actor_id=None, now=NOW)
+    assert (twice.value.code, unwanted.value.code) == ("already_arranged", "not_wanted")
 
 
 def test_the_transport_call_asks_its_own_question_and_takes_1_and_2(session: Session) -> None:
