@@ -155,7 +155,10 @@ class Proposal:
     leaves_at: dt.datetime
     steps: tuple[ProposedStep, ...]
     choice: str
-    idle_minutes: int = 0
+
+    @property
+    def idle_minutes(self) -> int:
+        return sum(s.pause_before - s.required_pause for s in self.steps)
 
 
 @dataclass
@@ -332,11 +335,11 @@ def decode_choice(choice: str) -> tuple[dt.date, tuple[engine.PlacedStep, ...]]:
     return day, tuple(steps)
 
 
-def pauses(placed: Sequence[engine.PlacedStep], pathway: Pathway) -> dict[str, tuple[int, int]]:
-    """Per step: minutes since the previous step (in time) ended, and how many of them the pathway's
-    ``min_gap``s make necessary, so that a clerk can tell a planned pause from waiting."""
-    codes = {s.id: s.code for s in pathway.steps}
-    gaps = {s.code: [(codes.get(d.depends_on_id), d.min_gap) for d in s.dependencies] for s in pathway.steps}
+def pauses(placed: Sequence[engine.PlacedStep], steps: Sequence[engine.Step]) -> dict[str, tuple[int, int]]:
+    """Per placed step: minutes since the previous step (in time) ended, and how many of them the pathway
+    makes necessary (a step starts ``min_gap`` after the latest of its ``after`` steps, the engine's rule),
+    so that a clerk can tell a planned pause from waiting."""
+    rules = {s.id: s for s in steps}
     ends = {s.id: s.end for s in placed}
     out: dict[str, tuple[int, int]] = {}
     previous_end: int | None = None
@@ -344,16 +347,24 @@ def pauses(placed: Sequence[engine.PlacedStep], pathway: Pathway) -> dict[str, t
         if previous_end is None or s.start <= previous_end:
             out[s.id] = (0, 0)
         else:
-            earliest = max((ends[c] + g for c, g in gaps.get(s.id, ()) if c in ends), default=previous_end)
-            out[s.id] = (s.start - previous_end, min(s.start, max(earliest, previous_end)) - previous_end)
+            rule = rules.get(s.id)
+            before = [ends[a] for a in rule.after if a in ends] if rule else []
+            ready = max(before) + rule.min_gap if rule and before else previous_end
+            out[s.id] = (s.start - previous_end, min(s.start, max(ready, previous_end)) - previous_end)
         previous_end = s.end if previous_end is None else max(previous_end, s.end)
     return out
 
 
-def _proposal(itinerary: Itinerary, pathway: Pathway, resources: dict[str, Resource], tz: str) -> Proposal:
+def _proposal(
+    itinerary: Itinerary,
+    pathway: Pathway,
+    rules: Sequence[engine.Step],
+    resources: dict[str, Resource],
+    tz: str,
+) -> Proposal:
     names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
     day = itinerary.date
-    pause = pauses(itinerary.visit.steps, pathway)
+    pause = pauses(itinerary.visit.steps, rules)
     steps = tuple(
         ProposedStep(
             code=s.id,
@@ -378,7 +389,6 @@ def _proposal(itinerary: Itinerary, pathway: Pathway, resources: dict[str, Resou
         leaves_at=planning.instant_at(day, itinerary.leave, tz),
         steps=steps,
         choice=encode_choice(itinerary),
-        idle_minutes=sum(s.pause_before - s.required_pause for s in steps),
     )
 
 
@@ -433,10 +443,11 @@ def propose_visits(
         found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
     found.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
     resources = {r.code: r for r in session.exec(select(Resource))}
+    rules = planning.engine_steps(pathway)
     for itinerary in found:
         if len(result.options) >= k:
             break
-        proposal = _proposal(itinerary, pathway, resources, tz)
+        proposal = _proposal(itinerary, pathway, rules, resources, tz)
         if proposal.choice not in skip:
             result.options.append(proposal)
     if not result.options:

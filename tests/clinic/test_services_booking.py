@@ -18,6 +18,7 @@ from clinic.models import (
     VisitStep,
 )
 from clinic.services import booking, planning
+from scheduling.instance import PlacedStep, Step
 from tests.factories import make_pathway, make_patient, make_resource, make_step_type
 
 TZ = "Europe/Amsterdam"
@@ -255,22 +256,27 @@ def lab_pathway(session: Session) -> Pathway:
     return pathway
 
 
-def placed(*steps: tuple[str, int, int]) -> list:
-    from scheduling.instance import PlacedStep
-
+def placed(*steps: tuple[str, int, int]) -> list[PlacedStep]:
     return [PlacedStep(id=code, resource=f"{code}-1", start=start, end=end) for code, start, end in steps]
 
 
 def test_pauses_tell_what_the_pathway_asks_for_from_waiting(session: Session) -> None:
-    pathway = lab_pathway(session)
+    rules = planning.engine_steps(lab_pathway(session))
     exact = booking.pauses(
-        placed(("reg", 480, 490), ("lab", 490, 505), ("cons", 550, 570), ("out", 570, 580)), pathway
+        placed(("reg", 480, 490), ("lab", 490, 505), ("cons", 550, 570), ("out", 570, 580)), rules
     )
     assert exact == {"reg": (0, 0), "lab": (0, 0), "cons": (45, 45), "out": (0, 0)}
     late = booking.pauses(
-        placed(("reg", 480, 490), ("lab", 500, 515), ("cons", 575, 595), ("out", 610, 620)), pathway
+        placed(("reg", 480, 490), ("lab", 500, 515), ("cons", 575, 595), ("out", 610, 620)), rules
     )
     assert late == {"reg": (0, 0), "lab": (10, 0), "cons": (60, 45), "out": (15, 0)}
+
+
+def test_a_pause_after_several_steps_counts_from_the_latest_of_them() -> None:
+    rules = [Step(id="ecg", kind="ecg", duration=10), Step(id="echo", kind="imaging", duration=10)]
+    rules.append(Step(id="cons", kind="consult", duration=20, after=("ecg", "echo"), min_gap=30))
+    got = booking.pauses(placed(("ecg", 480, 490), ("echo", 490, 500), ("cons", 540, 560)), rules)
+    assert got["cons"] == (40, 30)  # ready at 500 + 30, so 10 of the 40 minutes are waiting
 
 
 def test_proposals_carry_the_pauses(session: Session) -> None:
