@@ -3,8 +3,8 @@
 ``handle_sms`` finds the patient by the sender's number and acts on the first word (see
 ``outreach.keywords``): YES accepts an open waitlist offer, answers the transport offer when that is the
 newest question the patient was sent (``clinic.services.transport``), or confirms the next visit; NO
-declines the offer or the transport; CANCEL cancels the next visit (then the freed place is re-offered), STOP/START switch all
-non-essential messages off/on, HELP gives the desk's number. Every message is stored
+declines the offer or the transport; CANCEL cancels the next visit (then the freed place is re-offered);
+STOP/START switch all non-essential messages off/on; HELP gives the desk's number. Every message is stored
 (``InboundMessage``) with what it was taken to mean and the reply, which is in the patient's language.
 A webhook delivered twice (same provider id) is answered the same way and acts once.
 
@@ -314,8 +314,9 @@ def _act(
     if keyword in (Keyword.YES, Keyword.NO):
         asked = transport.offer_awaiting_answer(session=session, patient_ids=ids, now=now)
         if asked is not None:
-            return _answer_transport(session=session, visit=asked, wanted=keyword is Keyword.YES, now=now, tz=tz,
-                                     channel=TouchChannel.SMS)
+            return _answer_transport_sms(
+                session=session, visit=asked, wanted=keyword is Keyword.YES, now=now, tz=tz
+            )
     if keyword is Keyword.YES:
         if upcoming is None:
             return result("no_visit", _("We found no coming visit for this number. Questions? Call %(desk)s.")
@@ -393,29 +394,37 @@ def _answer_offer_yes(*, session, offer, now, tz, result, when, _) -> InboundRes
                   visit_id=visit.id)
 
 
-def _answer_transport(*, session: Session, visit: Visit, wanted: bool, now: dt.datetime, tz: str,
-                      channel: TouchChannel) -> InboundResult:
-    """Keep a YES or NO to the transport offer for ``visit`` and say so in the patient's language."""
-    patient = session.get(Patient, visit.patient_id)
-    language = str(patient.language)
-    _ = texts(language)
-    day = long_day(visit.date, language, tz)
+def _note_transport(
+    *, session: Session, visit: Visit, wanted: bool, now: dt.datetime, channel: TouchChannel
+) -> str:
+    """Keep a YES or NO to the transport offer for ``visit``; the outcome (``transport_wanted``,
+    ``transport_declined``, or ``transport_not_recorded`` when the visit no longer takes one)."""
     try:
         transport.record_answer(session=session, visit_id=visit.id, wanted=wanted, channel=channel, now=now)
     except DomainError:
         session.rollback()
-        return InboundResult(outcome="transport_not_recorded", language=language, patient_id=patient.id,
-                             visit_id=visit.id,
-                             reply=_("We could not note your answer about transport. Please call the front desk."))
-    if wanted:
-        outcome = "transport_wanted"
-        reply = _("Thank you. We will arrange transport and help at home for your visit on %(day)s and call you "
-                  "with the details.") % {"day": day}
-    else:
-        outcome = "transport_declined"
-        reply = _("Thank you, noted: no transport for your visit on %(day)s. If you change your mind, reply YES.") % {
-            "day": day}
-    return InboundResult(outcome=outcome, reply=reply, language=language, patient_id=patient.id, visit_id=visit.id)
+        return "transport_not_recorded"
+    return "transport_wanted" if wanted else "transport_declined"
+
+
+def _answer_transport_sms(
+    *, session: Session, visit: Visit, wanted: bool, now: dt.datetime, tz: str
+) -> InboundResult:
+    patient = session.get(Patient, visit.patient_id)
+    language = str(patient.language)
+    _ = texts(language)
+    outcome = _note_transport(session=session, visit=visit, wanted=wanted, now=now, channel=TouchChannel.SMS)
+    day = {"day": long_day(visit.date, language, tz)}
+    replies = {
+        "transport_wanted": _("Thank you. We will arrange transport and help at home for your visit on "
+                              "%(day)s and call you with the details.") % day,
+        "transport_declined": _("Thank you, noted: no transport for your visit on %(day)s. If you change "
+                                "your mind, reply YES.") % day,
+        "transport_not_recorded": _("We could not note your answer about transport. Please call the front "
+                                    "desk."),
+    }
+    return InboundResult(outcome=outcome, reply=replies[outcome], language=language, patient_id=patient.id,
+                         visit_id=visit.id)
 
 
 # --- the reminder call ----------------------------------------------------------------------------
@@ -424,31 +433,42 @@ def _answer_transport(*, session: Session, visit: Visit, wanted: bool, now: dt.d
 def call_script(
     *, session: Session, visit: Visit, tz: str = DEFAULT_TZ, action: str = "reminder"
 ) -> tuple[str, str, str | None]:
-    """``(language, what the call says, the menu or None)`` for an outreach call about ``visit``.
+    """``(language, what the call says, the menu or None)`` for an outreach call about ``visit``."""
+    patient = session.get(Patient, visit.patient_id)
+    start = visit_start(session=session, visit=visit)
+    return call_words(patient=patient, day=visit.date, start=start, tz=tz, action=action)
+
+
+def call_words(
+    *, patient: Patient, day: dt.date, start: dt.datetime | None, tz: str, action: str = "reminder"
+) -> tuple[str, str, str | None]:
+    """``call_script`` on what is already loaded (the visit's day and first planned start).
 
     Each action has its own words (the SMS texts ask for replies a call cannot take): the reminder and the
     confirmation end with the menu of ``handle_call_choice``, the transport offer asks 1 or 2 for yes or no,
     the coffee voucher has no menu."""
-    patient = session.get(Patient, visit.patient_id)
     language = str(patient.language)
     _ = texts(language)
-    start = visit_start(session=session, visit=visit)
-    day = long_day(start or visit.date, language, tz)
-    facts = {"name": patient.given_name, "day": day, "time": clock(start, language, tz) if start else ""}
+    facts = {
+        "name": patient.given_name,
+        "day": long_day(start or day, language, tz),
+        "time": clock(start, language, tz) if start else "",
+    }
     menu = _("Press 1 to confirm, 2 to cancel, 3 to speak to the front desk.")
     if action == transport.OFFER_ACTION:
-        intro = _("Hello %(name)s, this is the day-care unit about your visit on %(day)s. We can arrange transport "
-                  "and help at home for it.") % facts
+        intro = _("Hello %(name)s, this is the day-care unit about your visit on %(day)s. We can arrange "
+                  "transport and help at home for it.") % facts
         return language, intro, _("Press 1 if you would like this, 2 if not.")
     if action == "coffee_voucher":
-        intro = _("Hello %(name)s, this is the day-care unit. You travel far to see us, so the coffee is on us on "
-                  "%(day)s: the front desk has your voucher when you check in. Goodbye.") % facts
+        intro = _("Hello %(name)s, this is the day-care unit. You travel far to see us, so the coffee is on us "
+                  "on %(day)s: the front desk has your voucher when you check in. Goodbye.") % facts
         return language, intro, None
     if action == "confirmation":
         if start is None:
             intro = _("Hello %(name)s, this is the day-care unit: your visit is booked for %(day)s.") % facts
         else:
-            intro = _("Hello %(name)s, this is the day-care unit: your visit is booked for %(day)s at %(time)s.") % facts
+            intro = _("Hello %(name)s, this is the day-care unit: your visit is booked for %(day)s at "
+                      "%(time)s.") % facts
         intro += " " + _("Every step of your day-care process takes place in this one visit.")
         return language, intro, menu
     if start is None:
@@ -492,15 +512,15 @@ def handle_call_choice(
     digit = (digits or "").strip()[:1]
     cancelled = None
     if action == transport.OFFER_ACTION and digit in ("1", "2"):
-        answer = _answer_transport(session=session, visit=visit, wanted=digit == "1", now=now, tz=tz,
-                                   channel=TouchChannel.VOICE)
-        outcome = answer.outcome
-        if outcome == "transport_wanted":
-            reply = _("Thank you, we will arrange transport and call you with the details. Goodbye.")
-        elif outcome == "transport_declined":
-            reply = _("Thank you, noted: no transport. Goodbye.")
-        else:
-            reply = answer.reply
+        outcome = _note_transport(session=session, visit=visit, wanted=digit == "1", now=now,
+                                  channel=TouchChannel.VOICE)
+        reply = {
+            "transport_wanted": _("Thank you, we will arrange transport and call you with the details. "
+                                  "Goodbye."),
+            "transport_declined": _("Thank you, noted: no transport. Goodbye."),
+            "transport_not_recorded": _("We could not note your answer about transport. Please call the front "
+                                        "desk."),
+        }[outcome]
     elif action == transport.OFFER_ACTION:
         outcome, reply = "unknown", _("Sorry, we did not understand.")
     elif digit == "1":

@@ -147,7 +147,8 @@ def outbox():
     settings = _settings()
     rows = service.list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
     counts = service.outbox_counts(session=session)
-    call_words = _call_words(session, [row for row, _patient in rows], settings["tz"])
+    call_words = _call_words(session, rows, settings["tz"])
+    replyable = {row.id for row, _patient in rows if _replyable(row)} if _dev_replies() else set()
     call_list = service.list_outbox(session=session, filters=service.OutboxFilter(call_list=True), tz=settings["tz"])
     return (
         render_template(
@@ -161,6 +162,7 @@ def outbox():
             call_list_count=len(call_list),
             status_order=list(OUTBOX_STATUS_LABELS),
             dev_replies=_dev_replies(),
+            replyable=replyable,
             call_words=call_words,
             reply_form=DevReplyForm(formdata=None),
             **_labels(),
@@ -170,19 +172,41 @@ def outbox():
 
 
 def _call_words(session, rows, tz: str) -> dict[int, str]:
-    """What each call in ``rows`` says when it is answered (its row's body is the SMS wording)."""
-    from clinic.models import Channel, Visit
+    """What each call in ``rows`` says when it is answered (a row's body is the SMS wording): two queries
+    for all of them, not two per call."""
+    import sqlalchemy as sa
+    from sqlmodel import col, select
+
+    from clinic.models import Channel, Visit, VisitStep
     from clinic.services import inbound
 
+    calls = [(row, patient) for row, patient in rows if row.channel == Channel.VOICE]
+    if not calls:
+        return {}
+    ids = {row.visit_id for row, _patient in calls}
+    days = dict(session.exec(select(Visit.id, Visit.date).where(col(Visit.id).in_(ids))).all())
+    starts = dict(
+        session.exec(
+            select(VisitStep.visit_id, sa.func.min(VisitStep.planned_start))
+            .where(col(VisitStep.visit_id).in_(ids))
+            .group_by(VisitStep.visit_id)
+        ).all()
+    )
     words: dict[int, str] = {}
-    for row in rows:
-        if row.channel != Channel.VOICE:
-            continue
-        visit = session.get(Visit, row.visit_id)
-        if visit is not None:
-            _language, intro, menu = inbound.call_script(session=session, visit=visit, tz=tz, action=row.action)
+    for row, patient in calls:
+        if row.visit_id in days:
+            _language, intro, menu = inbound.call_words(
+                patient=patient, day=days[row.visit_id], start=starts.get(row.visit_id), tz=tz, action=row.action
+            )
             words[row.id] = f"{intro} {menu}" if menu else intro
     return words
+
+
+def _replyable(row) -> bool:
+    """A message staff may answer as the patient: sent by SMS or as a call, while nothing reaches a phone."""
+    from clinic.models import Channel, OutboxStatus
+
+    return row.status in (OutboxStatus.SENT, OutboxStatus.DELIVERED) and row.channel in (Channel.SMS, Channel.VOICE)
 
 
 def _dev_replies() -> bool:
@@ -194,32 +218,31 @@ def _dev_replies() -> bool:
 @bp.post("/outbox/<int:message_id>/reply")
 @roles_required(*STAFF)
 def dev_reply(message_id: int):
-    from clinic.models import Channel, OutboxMessage, OutboxStatus
+    from clinic.models import Channel, OutboxMessage
     from clinic.web.twilio_hooks import answer_call, answer_sms
 
-    if not _dev_replies():
-        abort(404)
     row = _session().get(OutboxMessage, message_id)
-    if row is None or row.status not in (OutboxStatus.SENT, OutboxStatus.DELIVERED):
+    if not _dev_replies() or row is None or not _replyable(row):
         abort(404)
     back = url_for("outreach.outbox", _anchor=f"message-{message_id}")
     form = DevReplyForm()
-    if row.channel == Channel.SMS and form.validate() and (form.body.data or "").strip():
+    by_sms = row.channel == Channel.SMS
+    if not form.validate() or not ((form.body.data or "").strip() if by_sms else form.digits.data):
+        flash(_("Type the patient's reply, or choose the key they press."), "error")
+        return redirect(back, code=303)
+    if by_sms:
         result = answer_sms(sender=row.recipient, body=form.body.data, provider_id=None)
-    elif row.channel == Channel.VOICE and form.validate() and form.digits.data:
+    else:
         result = answer_call(
             visit_id=row.visit_id, action=row.action, digits=form.digits.data, call_sid=None, to=row.recipient
         )
-    elif row.channel in (Channel.SMS, Channel.VOICE):
-        flash(_("Type the patient's reply, or choose the key they press."), "error")
-        return redirect(back, code=303)
-    else:
-        abort(404)
     if result is None:
         flash(_("The reply could not be handled."), "error")
     else:
-        flash(_("Taken as %(outcome)s. The patient gets: %(reply)s", outcome=result.outcome, reply=result.reply),
-              "success")  # fmt: skip
+        flash(
+            _("Taken as %(outcome)s. The patient gets: %(reply)s", outcome=result.outcome, reply=result.reply),
+            "success",
+        )
     return redirect(back, code=303)
 
 

@@ -44,10 +44,6 @@ def voice_key(visit_id: int, action: str = "reminder") -> str:
     return twilio_urls.voice_key(current_app.config["SECRET_KEY"], visit_id, action)
 
 
-def visit_for_key(key: str) -> int | None:
-    return twilio_urls.visit_for_key(current_app.config["SECRET_KEY"], key)
-
-
 def call_for_key(key: str) -> tuple[int, str] | None:
     return twilio_urls.call_for_key(current_app.config["SECRET_KEY"], key)
 

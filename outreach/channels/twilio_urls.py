@@ -1,7 +1,8 @@
 """The public webhook URLs handed to Twilio, built without Flask (the dispatcher runs outside requests).
 
 ``/twilio/voice/<key>`` serves an outreach call's TwiML; ``key`` is the visit id (and the action, when the
-call is not the reminder) signed with the app's ``SECRET_KEY`` (not guessable, not forgeable). ``/twilio/status`` takes delivery callbacks. Both paths are
+call is not the reminder) signed with the app's ``SECRET_KEY`` (not guessable, not forgeable).
+``/twilio/status`` takes delivery callbacks. Both paths are
 the ``twilio`` blueprint's (``clinic.web.twilio_hooks``), whose tests check they agree.
 """
 
@@ -30,22 +31,10 @@ def call_for_key(secret_key: str, key: str) -> tuple[int, str] | None:
         value = _serializer(secret_key).loads(key)
     except BadSignature:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, "reminder"
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], int)
-        and not isinstance(value[0], bool)
-        and isinstance(value[1], str)
-    ):
-        return value[0], value[1]
+    visit_id, action = value if isinstance(value, list) and len(value) == 2 else (value, "reminder")
+    if isinstance(visit_id, int) and not isinstance(visit_id, bool) and isinstance(action, str):
+        return visit_id, action
     return None
-
-
-def visit_for_key(secret_key: str, key: str) -> int | None:
-    call = call_for_key(secret_key, key)
-    return call[0] if call else None
 
 
 def voice_url(public_base_url: str, secret_key: str, visit_id: int, action: str = "reminder") -> str:

@@ -52,19 +52,6 @@ def test_a_call_asks_twilio_to_fetch_the_twiml(twilio_config, fake_twilio):
     assert request.form["StatusCallbackEvent"] == ["completed"]
 
 
-def test_a_calls_twiml_url_names_the_visit_and_the_message_it_is_about(twilio_config, fake_twilio):
-    from outreach.channels.twilio_urls import call_for_key
-
-    config = {**twilio_config, "PUBLIC_BASE_URL": "https://clinic.example", "SECRET_KEY": "s3cret"}
-    voice = channels_from_config(config)["voice"]
-    offer = sms(channel="voice", metadata={"visit_id": "42", "action": "transport_offer"})
-    reminder = sms(channel="voice", metadata={"visit_id": "42", "action": "reminder"})
-    assert voice.send(offer).ok and voice.send(reminder).ok
-    keys = [request.field("Url").rsplit("/", 1)[1] for request in fake_twilio.calls()]
-    assert [call_for_key("s3cret", key) for key in keys] == [(42, "transport_offer"), (42, "reminder")]
-    assert call_for_key("another secret", keys[0]) is None
-
-
 def test_a_call_without_twiml_url_is_refused_without_a_request(twilio_config, fake_twilio):
     result = channels_from_config(twilio_config)["voice"].send(sms(channel="voice"))
     assert not result.ok and not result.retryable and fake_twilio.requests == []
@@ -153,15 +140,18 @@ def test_an_unreachable_smtp_server_is_retryable():
 
 
 def test_without_explicit_urls_a_call_gets_its_twiml_and_status_urls_from_the_public_base(twilio_config, fake_twilio):
-    from outreach.channels.twilio_urls import visit_for_key
+    from outreach.channels.twilio_urls import call_for_key
 
     config = {**twilio_config, "PUBLIC_BASE_URL": "https://onevisit.example.org/", "SECRET_KEY": "k"}
     channels = channels_from_config(config)
     assert channels["voice"].send(sms(channel="voice", metadata={"visit_id": "42"})).ok
     assert channels["sms"].send(sms()).ok
-    call, text = fake_twilio.calls()[0], fake_twilio.messages()[0]
+    offer = sms(channel="voice", metadata={"visit_id": "42", "action": "transport_offer"})
+    assert channels["voice"].send(offer).ok
+    (call, offer_call), text = fake_twilio.calls(), fake_twilio.messages()[0]
     prefix = "https://onevisit.example.org/twilio/voice/"
     assert call.field("Url").startswith(prefix)
-    assert visit_for_key("k", call.field("Url").removeprefix(prefix)) == 42
-    assert visit_for_key("other-key", call.field("Url").removeprefix(prefix)) is None
+    assert call_for_key("k", call.field("Url").removeprefix(prefix)) == (42, "reminder")
+    assert call_for_key("k", offer_call.field("Url").removeprefix(prefix)) == (42, "transport_offer")
+    assert call_for_key("other-key", call.field("Url").removeprefix(prefix)) is None
     assert call.field("StatusCallback") == text.field("StatusCallback") == "https://onevisit.example.org/twilio/status"
