@@ -37,6 +37,15 @@ OPEN_VISITS = (VisitStatus.REQUESTED, VisitStatus.BOOKED, VisitStatus.CONFIRMED)
 """Visits whose transport offer an SMS or call can still answer."""
 ON_LIST = (*OPEN_VISITS, VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS)
 """Visits whose transport still matters: until the patient has gone home."""
+TO_ARRANGE, ARRANGED, DECLINED = "to_arrange", "arranged", "declined"
+STATES = (TO_ARRANGE, ARRANGED, DECLINED)
+"""Where an answer stands, in the order the transport list shows them."""
+
+
+def state_of(request: TransportRequest) -> str:
+    if not request.wanted:
+        return DECLINED
+    return TO_ARRANGE if request.arranged_at is None else ARRANGED
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class TransportRow:
     patient_name: str
     phone: str
     day: dt.date
-    wanted: bool
+    state: str
     channel: str
     answered_at: dt.datetime
     arranged_at: dt.datetime | None
@@ -86,7 +95,6 @@ def record_answer(
     channel: TouchChannel,
     now: dt.datetime,
     actor_id: int | None = None,
-    note: str = "",
 ) -> TransportRequest:
     """Keep the patient's answer for the visit (committed, audited); a later answer replaces an earlier one,
     and a "no" after an arranged transport keeps when it was arranged so the desk can cancel it."""
@@ -106,8 +114,6 @@ def record_answer(
         )
     else:
         request.wanted, request.channel, request.answered_at = wanted, channel, now
-    if note:
-        request.note = note[:500]
     session.add(request)
     session.flush()
     audit.record(
@@ -168,8 +174,8 @@ def offered(*, session: Session, visit_id: int) -> bool:
 
 
 def transport_list(*, session: Session, today: dt.date, days: int = 14) -> list[TransportRow]:
-    """Answers for visits from ``today`` on ``days`` days whose patient has not gone home yet: to arrange
-    first (soonest visit first), then arranged, then declined."""
+    """Answers for visits from ``today`` on ``days`` days whose patient has not gone home yet, in the order
+    of ``STATES`` (to arrange first), soonest visit first."""
     rows = session.exec(
         select(TransportRequest, Visit, Patient)
         .join(Visit, col(Visit.id) == TransportRequest.visit_id)
@@ -188,7 +194,7 @@ def transport_list(*, session: Session, today: dt.date, days: int = 14) -> list[
             patient_name=p.display_name,
             phone=p.phone,
             day=v.date,
-            wanted=r.wanted,
+            state=state_of(r),
             channel=r.channel.value,
             answered_at=r.answered_at,
             arranged_at=r.arranged_at,
@@ -196,9 +202,4 @@ def transport_list(*, session: Session, today: dt.date, days: int = 14) -> list[
         )
         for r, v, p in rows
     ]
-
-    def rank(row: TransportRow) -> tuple:
-        state = 0 if row.wanted and row.arranged_at is None else 1 if row.wanted else 2
-        return (state, row.day, row.patient_name, row.request_id)
-
-    return sorted(out, key=rank)
+    return sorted(out, key=lambda row: (STATES.index(row.state), row.day, row.patient_name, row.request_id))

@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from clinic.config import ConfigError
 from clinic.errors import DomainError, NotFound, SeedError
 from clinic.web.forms import select_choices
+from clinic.web.labels import TOUCH_CHANNEL_LABELS
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -30,14 +31,7 @@ bp = Blueprint("gestures", __name__, url_prefix="/gestures")
 add_nav_item("gestures.month", _l("Gestures"), (FRONT_DESK, COORDINATOR, ADMIN))
 
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
-CHANNEL_LABELS = {
-    "phone": _l("Phone"),
-    "sms": _l("SMS"),
-    "voice": _l("Voice call"),
-    "email": _l("E-mail"),
-    "walk_in": _l("Walk-in"),
-    "web": _l("Web"),
-}
+CHANNEL_LABELS = TOUCH_CHANNEL_LABELS
 DIRECTION_LABELS = {"inbound": _l("From the patient"), "outbound": _l("To the patient")}
 STATUS_LABELS = {"granted": _l("Granted"), "pending": _l("Waiting for approval"), "declined": _l("Declined")}
 MET_CHOICES = [("yes", _l("Expectation met")), ("no", _l("Expectation not met")), ("unknown", _l("Cannot tell yet"))]

@@ -27,6 +27,15 @@ SEGMENT_LABELS = {
 
 
 CONTACT_CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Phone call"), "email": _l("E-mail")}
+TOUCH_CHANNEL_LABELS = {
+    "phone": _l("Phone"),
+    "sms": _l("SMS"),
+    "voice": _l("Voice call"),
+    "email": _l("E-mail"),
+    "walk_in": _l("Walk-in"),
+    "web": _l("Web"),
+}
+"""How a contact took place (``TouchChannel``): touch-points, gestures, transport answers."""
 
 
 def label(mapping: dict, code: object) -> str:

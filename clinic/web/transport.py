@@ -16,7 +16,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 from clinic.errors import DomainError, NotFound
 from clinic.web.book import format_phone
 from clinic.web.clock import clinic_today
-from clinic.web.gestures import CHANNEL_LABELS
+from clinic.web.labels import TOUCH_CHANNEL_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -56,12 +56,12 @@ def index():
     rows = transport.transport_list(session=_session(), today=today, days=DAYS_AHEAD)
     return render_template(
         "transport/index.html",
-        to_arrange=[r for r in rows if r.wanted and r.arranged_at is None],
-        arranged=[r for r in rows if r.wanted and r.arranged_at is not None],
-        declined=[r for r in rows if not r.wanted],
+        to_arrange=[r for r in rows if r.state == transport.TO_ARRANGE],
+        arranged=[r for r in rows if r.state == transport.ARRANGED],
+        declined=[r for r in rows if r.state == transport.DECLINED],
         days=DAYS_AHEAD,
         form=ArrangedForm(formdata=None),
-        channel_label=lambda code: str(CHANNEL_LABELS.get(code, code)),
+        channel_label=lambda code: label(TOUCH_CHANNEL_LABELS, code),
         format_phone=format_phone,
     )
 

@@ -140,6 +140,7 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
             checkin=checkin,
             volunteer_name=volunteer_name,
             transport_request=transport_request,
+            transport_state=transport.state_of(transport_request) if transport_request else None,
             transport_open=visit.status in transport.ON_LIST
             and (transport_request is not None or transport.offered(session=session, visit_id=visit_id)),
             flags=flags,

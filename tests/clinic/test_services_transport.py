@@ -74,7 +74,7 @@ def test_yes_to_the_transport_offer_puts_the_visit_on_the_transport_list(session
     request = session.exec(select(TransportRequest)).one()
     assert (request.visit_id, request.wanted, request.channel) == (visit.id, True, TouchChannel.SMS)
     rows = transport.transport_list(session=session, today=NOW.date())
-    assert [(r.visit_id, r.wanted, r.arranged_at) for r in rows] == [(visit.id, True, None)]
+    assert [(r.visit_id, r.state, r.arranged_at) for r in rows] == [(visit.id, transport.TO_ARRANGE, None)]
     actions = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.entity == "visit"))]
     assert actions == ["transport_wanted"]
 
@@ -123,9 +123,9 @@ def test_arranging_takes_the_visit_off_the_list_to_arrange(session: Session) -> 
     )
     assert done.arranged_at == NOW and done.note == "taxi 9:15"
     rows = transport.transport_list(session=session, today=NOW.date())
-    assert [(r.visit_id, r.arranged_at is not None, r.wanted) for r in rows] == [
-        (first.id, True, True),
-        (declined.id, False, False),
+    assert [(r.visit_id, r.arranged_at is not None, r.state) for r in rows] == [
+        (first.id, True, transport.ARRANGED),
+        (declined.id, False, transport.DECLINED),
     ]
     with pytest.raises(Conflict) as twice:
         transport.mark_arranged(session=session, request_id=request.id, actor_id=None, now=NOW)
