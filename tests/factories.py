@@ -124,6 +124,34 @@ def make_pathway(session: Session, *, code: str | None = None, name: str = "Chec
     return pathway
 
 
+def make_pathway_of(
+    session: Session,
+    *,
+    code: str,
+    steps: list[tuple[str, ResourceKind, int]],
+    after: dict[str, list[tuple[str, int]]],
+) -> Pathway:
+    """A pathway of ``steps`` (code, resource kind, minutes) with one resource of each kind, and ``after``
+    edges: step code -> [(the step before it, min_gap)]."""
+    for kind in dict.fromkeys(kind for _code, kind, _minutes in steps):
+        make_resource(session, code=kind.value, kind=kind)
+    made = {
+        step_code: PathwayStep(
+            code=step_code, sequence=n, step_type=make_step_type(session, kind=kind, minutes=minutes, name=step_code)
+        )
+        for n, (step_code, kind, minutes) in enumerate(steps, start=1)
+    }
+    pathway = Pathway(code=code, name=code.title(), steps=list(made.values()))
+    session.add(pathway)
+    session.flush()
+    for step_code, edges in after.items():
+        made[step_code].dependencies = [
+            PathwayStepDependency(depends_on=made[before], min_gap=gap) for before, gap in edges
+        ]
+    session.commit()
+    return pathway
+
+
 def make_visit(
     session: Session,
     *,

@@ -5,22 +5,14 @@ coordinator's queue; the coordinator approves it."""
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlmodel import select
 
 from clinic.models import GestureStatus, RecoveryGesture, Role
+from tests.browser.pages import PASSWORD, sign_in
 from tests.factories import make_patient, make_user, make_visit
 
 pytestmark = pytest.mark.browser
-PASSWORD = "onevisit-demo"
-
-
-def _sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/board")
 
 
 def test_a_gesture_above_the_desk_limit_is_refused_and_the_coordinator_approves_it(
@@ -42,7 +34,7 @@ def test_a_gesture_above_the_desk_limit_is_refused_and_the_coordinator_approves_
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
 
-    _sign_in(page, live_server, "desk")
+    sign_in(page, live_server, "desk")
     page.goto(f"{live_server}/patients/{patient.id}")
     grant = page.locator("form", has=page.get_by_role("heading", name="Grant a gesture"))
     grant.get_by_label("Gesture").select_option("meal_voucher")
@@ -68,7 +60,7 @@ def test_a_gesture_above_the_desk_limit_is_refused_and_the_coordinator_approves_
     assert pending.status == GestureStatus.PENDING
 
     page.get_by_role("button", name="Sign out").click()
-    _sign_in(page, live_server, "coordinator")
+    sign_in(page, live_server, "coordinator")
     page.get_by_role("link", name="Gestures").click()
     expect(page.get_by_role("heading", name="Waiting for approval")).to_be_visible()
     row = page.locator(f"#pending-{pending.id}")

@@ -5,24 +5,16 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from clinic.models import Role
 from clinic.services import inbound, transport
+from tests.browser.pages import PASSWORD, sign_in
 from tests.clinic.test_services_transport import sent
 from tests.factories import make_patient, make_user, make_visit
 
 pytestmark = pytest.mark.browser
-PASSWORD = "onevisit-demo"
 ZONE = ZoneInfo("Europe/Amsterdam")
-
-
-def _sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/sign-in")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/board")
 
 
 def test_a_yes_by_sms_reaches_the_transport_list_and_is_arranged(live_server, page, session, screenshot_dir) -> None:
@@ -40,7 +32,7 @@ def test_a_yes_by_sms_reaches_the_transport_list_and_is_arranged(live_server, pa
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
 
-    _sign_in(page, live_server, "desk")
+    sign_in(page, live_server, "desk")
     page.get_by_role("link", name="Transport").click()
     expect(page.get_by_role("heading", name="Transport and help at home")).to_be_visible()
     request = transport.for_visit(session=session, visit_id=visit.id)

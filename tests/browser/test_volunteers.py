@@ -12,20 +12,13 @@ from sqlmodel import select
 
 from clinic.models import MeetingOutcome, Role, VolunteerAssignment
 from clinic.services import volunteers as service
+from tests.browser.pages import PASSWORD, sign_in
 from tests.factories import make_user
 from tests.volunteer_factories import TZ, make_day_visit, make_volunteer
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "onevisit-demo"
 PHONE = {"width": 390, "height": 844}
-
-
-def _sign_in(page, live_server: str, username: str) -> None:
-    page.goto(f"{live_server}/sign-in")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_volunteer_phone_list_met_access_and_coordinator_override(app, live_server, browser, session, screenshot_dir):
@@ -51,7 +44,7 @@ def test_volunteer_phone_list_met_access_and_coordinator_override(app, live_serv
     page.set_default_timeout(10_000)
     page.on("pageerror", lambda error: problems.append(str(error)))
     try:
-        _sign_in(page, live_server, "vera")
+        sign_in(page, live_server, "vera", landing=None)
         expect(page).to_have_url(f"{live_server}/volunteer/")
         today_section = page.locator("section", has=page.get_by_role("heading", name="Today", exact=True))
         card = today_section.locator("li.my-patient", has_text="Johanna Z.")
@@ -80,7 +73,7 @@ def test_volunteer_phone_list_met_access_and_coordinator_override(app, live_serv
         coordinator = desk.new_page()
         coordinator.set_default_timeout(10_000)
         try:
-            _sign_in(coordinator, live_server, "cor")
+            sign_in(coordinator, live_server, "cor", landing=None)
             coordinator.goto(f"{live_server}/volunteers/?day={tomorrow.isoformat()}")
             row = coordinator.locator(f"#assignment-{rows[kees.id].id}")
             expect(row).to_contain_text("Henk Mulder")

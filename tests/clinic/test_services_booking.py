@@ -19,7 +19,7 @@ from clinic.models import (
 )
 from clinic.services import booking, planning
 from scheduling.instance import PlacedStep, Step
-from tests.factories import make_pathway, make_patient, make_resource, make_step_type
+from tests.factories import make_pathway, make_pathway_of, make_patient, make_resource, make_step_type
 
 TZ = "Europe/Amsterdam"
 TODAY = dt.date(2026, 11, 30)  # a Monday
@@ -223,37 +223,11 @@ def test_availability_is_validated() -> None:
 
 
 def lab_pathway(session: Session) -> Pathway:
-    """Registration, blood draw, then a consultation at least 45 min after the draw (results), then checkout,
-    with one resource of each kind."""
-    for code, kind in (
-        ("desk", ResourceKind.REGISTRATION),
-        ("lab", ResourceKind.LAB),
-        ("doc", ResourceKind.CONSULT),
-        ("out", ResourceKind.CHECKOUT),
-    ):
-        make_resource(session, code=code, kind=kind)
-    steps = [
-        PathwayStep(
-            code=code, sequence=n, step_type=make_step_type(session, kind=kind, minutes=minutes, name=code)
-        )
-        for n, (code, kind, minutes) in enumerate(
-            [
-                ("reg", ResourceKind.REGISTRATION, 10),
-                ("lab", ResourceKind.LAB, 15),
-                ("cons", ResourceKind.CONSULT, 20),
-                ("out", ResourceKind.CHECKOUT, 10),
-            ],
-            start=1,
-        )
-    ]
-    pathway = Pathway(code="lab-day", name="Lab day", steps=steps)
-    session.add(pathway)
-    session.flush()
-    steps[1].dependencies = [PathwayStepDependency(depends_on=steps[0])]
-    steps[2].dependencies = [PathwayStepDependency(depends_on=steps[1], min_gap=45)]
-    steps[3].dependencies = [PathwayStepDependency(depends_on=steps[2])]
-    session.commit()
-    return pathway
+    """Registration, blood draw, then a consultation at least 45 min after the draw (results), then checkout."""
+    steps = [("reg", ResourceKind.REGISTRATION, 10), ("lab", ResourceKind.LAB, 15)]
+    steps += [("cons", ResourceKind.CONSULT, 20), ("out", ResourceKind.CHECKOUT, 10)]
+    after = {"lab": [("reg", 0)], "cons": [("lab", 45)], "out": [("cons", 0)]}
+    return make_pathway_of(session, code="lab-day", steps=steps, after=after)
 
 
 def placed(*steps: tuple[str, int, int]) -> list[PlacedStep]:
@@ -289,33 +263,11 @@ def test_proposals_carry_the_pauses(session: Session) -> None:
 
 
 def heart_pathway(session: Session) -> Pathway:
-    """Registration, then an ECG and an echo in either order, then checkout, one resource of each kind."""
-    for code, kind in (
-        ("desk", ResourceKind.REGISTRATION),
-        ("ecg", ResourceKind.ECG),
-        ("echo", ResourceKind.IMAGING),
-        ("out", ResourceKind.CHECKOUT),
-    ):
-        make_resource(session, code=code, kind=kind)
-    specs = [("reg", ResourceKind.REGISTRATION, 10), ("ecg", ResourceKind.ECG, 15)]
-    specs += [("echo", ResourceKind.IMAGING, 30), ("out", ResourceKind.CHECKOUT, 10)]
-    steps = [
-        PathwayStep(
-            code=code, sequence=n, step_type=make_step_type(session, kind=kind, minutes=minutes, name=code)
-        )
-        for n, (code, kind, minutes) in enumerate(specs, start=1)
-    ]
-    pathway = Pathway(code="heart", name="Heart check", steps=steps)
-    session.add(pathway)
-    session.flush()
-    steps[1].dependencies = [PathwayStepDependency(depends_on=steps[0])]
-    steps[2].dependencies = [PathwayStepDependency(depends_on=steps[0])]
-    steps[3].dependencies = [
-        PathwayStepDependency(depends_on=steps[1]),
-        PathwayStepDependency(depends_on=steps[2]),
-    ]
-    session.commit()
-    return pathway
+    """Registration, then an ECG and an echo in either order, then checkout."""
+    steps = [("reg", ResourceKind.REGISTRATION, 10), ("ecg", ResourceKind.ECG, 15)]
+    steps += [("echo", ResourceKind.IMAGING, 30), ("out", ResourceKind.CHECKOUT, 10)]
+    after = {"ecg": [("reg", 0)], "echo": [("reg", 0)], "out": [("ecg", 0), ("echo", 0)]}
+    return make_pathway_of(session, code="heart", steps=steps, after=after)
 
 
 def test_steps_in_no_order_between_them_are_no_waiting_for_the_patient(session: Session) -> None:
