@@ -2,8 +2,11 @@
 
 For each size, seed and booked share it generates a day (``scheduling.generate``), places it with
 ``greedy`` and with ``scheduling.solve.solve``, runs every schedule through ``check`` (any violation
-is printed loudly and counted), and prints one Markdown table of means over the seeds. It also times
-booking proposals and refill ranking (``scheduling.propose`` / ``scheduling.refill``) when those exist.
+is printed loudly and counted), and prints the issue's table, one row per size and method over every
+day of that size (with and without booked visits), then the same split by booked share, with means over
+the seeds and waits pooled over every placed request, and CP-SAT's mean wait as a share of greedy's for
+each. It also times booking proposals and refill ranking (``scheduling.propose`` / ``scheduling.refill``)
+when those exist.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ REFILL_CANDIDATES = 10
 
 @dataclass
 class Row:
-    """Measurements of one method on one (size, booked share), one entry per seed."""
+    """Measurements of one method on one (size, booked share), one entry per seed; ``booked`` is ``None``
+    for a row pooled over every booked share of its size (``per_size``)."""
 
     size: int
-    booked: float
+    booked: float | None
     method: str
     placed: list[int] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
@@ -308,6 +312,42 @@ def run(
     return rows
 
 
+def per_size(rows: Sequence[Row]) -> list[Row]:
+    """``rows`` pooled over their booked shares: one row per size and method, over every day of that size."""
+    pooled: dict[tuple[int, str], Row] = {}
+    for row in rows:
+        into = pooled.setdefault((row.size, row.method), Row(row.size, None, row.method))
+        for f in dataclasses.fields(Row):
+            if f.name in ("size", "booked", "method"):
+                continue
+            mine, theirs = getattr(into, f.name), getattr(row, f.name)
+            if f.name == "latency_note":
+                setattr(into, f.name, "; ".join(n for n in (mine, theirs) if n))
+            else:
+                setattr(into, f.name, mine + theirs)
+    return list(pooled.values())
+
+
+def mean_wait(row: Row) -> float:
+    """Total wait over total placed requests: the mean wait per placed request, pooled over the seeds."""
+    return sum(row.total_wait) / sum(row.placed) if sum(row.placed) else 0.0
+
+
+def wait_shares(rows: Sequence[Row]) -> list[tuple[int, float | None, float]]:
+    """``(size, booked share, CP-SAT's mean wait / greedy's)`` for each size and share both methods measured."""
+    greedy_rows = {(r.size, r.booked): r for r in rows if r.method == "greedy"}
+    shares = []
+    for r in rows:
+        base = greedy_rows.get((r.size, r.booked))
+        if r.method == "cp-sat" and r.placed and base is not None and mean_wait(base) > 0:
+            shares.append((r.size, r.booked, mean_wait(r) / mean_wait(base)))
+    return shares
+
+
+def _booked(share: float | None) -> str:
+    return "all" if share is None else f"{share:.0%}"
+
+
 def _mean(values: Sequence[float], fmt: str = "{:.0f}") -> str:
     return fmt.format(statistics.fmean(values)) if values else "n/a"
 
@@ -327,12 +367,11 @@ def table(rows: Sequence[Row]) -> str:
     for r in rows:
         if not r.placed:
             lines.append(
-                f"| {r.size} | {r.booked:.0%} | {r.method} | failed: {'; '.join(r.failures)[:80]} "
+                f"| {r.size} | {_booked(r.booked)} | {r.method} | failed: {'; '.join(r.failures)[:80]} "
                 + "| " * 11 + "|"
             )
             continue
         share = sum(r.priority) / sum(r.priority_total) if sum(r.priority_total) else 0.0
-        mean_wait = sum(r.total_wait) / sum(r.placed) if sum(r.placed) else 0.0
         latency = {
             "propose": f"{_p(r.propose_ms, 50, '{:.1f}')}/{_p(r.propose_ms, 95, '{:.1f}')}" if r.propose_ms else "n/a",
             "refill": f"{_p(r.refill_ms, 50, '{:.1f}')}/{_p(r.refill_ms, 95, '{:.1f}')}" if r.refill_ms else "n/a",
@@ -341,10 +380,10 @@ def table(rows: Sequence[Row]) -> str:
             latency = {"propose": "", "refill": ""}
         failed = f" ({len(r.failures)} failed)" if r.failures else ""
         lines.append(
-            f"| {r.size} | {r.booked:.0%} | {r.method}{failed} "
+            f"| {r.size} | {_booked(r.booked)} | {r.method}{failed} "
             f"| {_mean(r.placed, '{:.1f}')}/{_mean(r.requests, '{:.1f}')} "
             f"| {_mean(r.priority, '{:.1f}')} | {_mean(r.priority_bound, '{:.1f}') if r.priority_bound else ''} "
-            f"| {share:.1%} | {_mean(r.total_wait)} | {mean_wait:.1f} "
+            f"| {share:.1%} | {_mean(r.total_wait)} | {mean_wait(r):.1f} "
             f"| {_p(r.waits, 90)} | {_mean(r.seconds, '{:.2f}')} | {_mean(r.gaps, '{:.1%}')} "
             f"| {latency['propose']} | {latency['refill']} | {r.violations} |"
         )
@@ -375,7 +414,16 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.quick:
         sizes, seeds, limit = [20, 50], 1, min(limit, 2.0)
     rows = run(sizes, seeds, limit, booked, args.workers)
-    print(table(rows))
+    print("Per size, every day of the size (with and without booked visits):\n")
+    print(table(per_size(rows)))
+    if len(booked) > 1:
+        print("\nBy booked share:\n")
+        print(table(rows))
+    shares = wait_shares(per_size(rows)) + (wait_shares(rows) if len(booked) > 1 else [])
+    if shares:
+        print("\nCP-SAT's mean wait per placed request as a share of greedy's: " + "; ".join(
+            f"{size} requests, {'every day' if share is None else f'{share:.0%} booked'}: {ratio:.1%}"
+            for size, share, ratio in shares))
     solved = [r for r in rows if r.method == "cp-sat"]
     if solved:
         below = sum(r.below_greedy for r in solved)

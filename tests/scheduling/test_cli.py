@@ -110,9 +110,12 @@ def test_bench_prints_a_table(capsys):
     assert cli.main(["bench", "--sizes", "8", "--seeds", "1", "--time-limit", "1", "--booked", "0,0.25"]) == 0
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("| 8 |")]
-    assert len(lines) == 4
-    assert lines[0].split("|")[3].strip() == "greedy" and lines[1].split("|")[3].strip() == "cp-sat"
+    assert [(cells[2].strip(), cells[3].strip()) for cells in (line.split("|") for line in lines)] == [
+        ("all", "greedy"), ("all", "cp-sat"),
+        ("0%", "greedy"), ("0%", "cp-sat"), ("25%", "greedy"), ("25%", "cp-sat"),
+    ]
     assert all(line.rstrip().endswith("| 0 |") for line in lines)
+    assert "8 requests, every day: " in out and "8 requests, 25% booked: " in out
     assert "CP-SAT placed less priority than greedy on 0 of 2 days." in out
 
 
