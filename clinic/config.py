@@ -89,9 +89,11 @@ MESSAGING_SETTINGS_DOC = """Messaging settings (environment ``ONEVISIT_<NAME>``)
 ``SMTP_TIMEOUT_SECONDS``
     E-mail goes through this SMTP server when ``SMTP_HOST`` is set, else the development channel.
 ``PUBLIC_BASE_URL``
-    The address Twilio reaches this app at, e.g. ``https://onevisit.example.org``: webhook signatures
-    are computed over the public URL, which differs from the one Flask sees behind a proxy; also the
-    base of the status-callback and voice URLs handed to Twilio. Empty: the request's own URL.
+    The address Twilio and patients reach this app at, e.g. ``https://onevisit.example.org``: webhook
+    signatures are computed over the public URL, which differs from the one Flask sees behind a proxy;
+    also the base of the status-callback and voice URLs handed to Twilio and of the links in e-mails
+    (answer pages, the two questions), so it is required outside development once ``SMTP_HOST`` is set.
+    Empty: the request's own URL.
 ``DESK_PHONE``
     The front desk's number: given in HELP replies and dialled when a caller presses 3.
 """
@@ -198,6 +200,13 @@ def finish(config: dict[str, Any], instance_path: str) -> None:
         raise ConfigError(
             "REGION_LOCAL_KM must be above 0 and at most REGION_REGIONAL_KM "
             f"(got {config['REGION_LOCAL_KM']} and {config['REGION_REGIONAL_KM']})"
+        )
+    if config.get("SMTP_HOST") and not relaxed and not str(config.get("PUBLIC_BASE_URL") or "").startswith(
+        ("https://", "http://")
+    ):
+        raise ConfigError(
+            "SMTP_HOST is set but PUBLIC_BASE_URL is not an http(s) address: e-mails link patients to pages of "
+            "this app, so set ONEVISIT_PUBLIC_BASE_URL to the address they reach it at (https://...)."
         )
     config["VAT_RATE_BP"] = vat_rate_bp(config.get("VAT_RATE_BP"))
     if str(config["DATABASE_URL"]).startswith("postgres://"):

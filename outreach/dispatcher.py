@@ -64,6 +64,9 @@ class DispatcherSettings:
     lease_ttl: float = 60.0
     stale_after: float = 120.0
     channels: Mapping[str, Any] = field(default_factory=dict)
+    #: Where patients reach the app and the key that signs their links (e-mails' answer pages).
+    public_base_url: str = ""
+    secret_key: str = ""
 
 
 @dataclass
@@ -95,6 +98,7 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     """The scheduled job: hold the lease, recover what a dead dispatcher left, send what is due."""
     from clinic.models import utcnow
     from clinic.services import outreach
+    from clinic.services.links import Links
 
     settings, engine = _STATE.settings, _STATE.engine
     if settings is None or engine is None:
@@ -124,6 +128,7 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 claim_batch=settings.claim_batch,
                 clock=utcnow,
                 lease_ttl=ttl,
+                links=Links(public_base_url=settings.public_base_url, secret_key=settings.secret_key),
             )
         if report.handled or recovered:
             log.info(
@@ -276,6 +281,8 @@ def load_channels(spec: str | None, config: Mapping[str, Any]) -> dict[str, Any]
 
 
 def settings_from_config(config: Mapping[str, Any], *, channels_spec: str | None = None, **overrides: Any):
+    from outreach.channels.registry import setting
+
     values = {
         "database_url": config["DATABASE_URL"],
         "tz": config.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
@@ -284,6 +291,8 @@ def settings_from_config(config: Mapping[str, Any], *, channels_spec: str | None
         "claim_batch": int(config.get("OUTREACH_CLAIM_BATCH", 10)),
         "lease_ttl": float(config.get("OUTREACH_LEASE_SECONDS", 60)),
         "stale_after": float(config.get("OUTREACH_STALE_SECONDS", 120)),
+        "public_base_url": str(setting(config, "PUBLIC_BASE_URL")),
+        "secret_key": str(setting(config, "SECRET_KEY")),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return DispatcherSettings(channels=load_channels(channels_spec, config), **values)

@@ -72,11 +72,12 @@ def register(scheduler: Any, settings: Any) -> None:
 def surveys_job() -> dict[str, int] | None:
     from clinic.models import utcnow
     from clinic.services import surveys
+    from clinic.services.links import Links
     from outreach import dispatcher
 
     settings, engine = dispatcher.job_context()
-    links = surveys.Links(public_base_url=str(_config_value("PUBLIC_BASE_URL", "")),
-                          secret_key=str(_config_value("SECRET_KEY", "")))
+    links = Links(public_base_url=str(_config_value("PUBLIC_BASE_URL", "")),
+                  secret_key=str(_config_value("SECRET_KEY", "")))
     with Session(engine, expire_on_commit=False) as session:
         if not dispatcher.hold_lease(session, SURVEYS_LEASE):
             return {"lease": 0}

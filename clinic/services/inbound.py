@@ -175,18 +175,18 @@ def handle_sms(
             session=session, people=people, keyword=keyword, now=now, desk_phone=desk_phone, tz=tz, body=body,
             follow_up_due_days=follow_up_due_days,
         )
-    stored = _store(
+    stored = store(
         session=session, channel=Channel.SMS, provider_id=provider_id, from_number=from_number, body=body,
         keyword=keyword.value if keyword else None, result=result, now=now,
     )
     if result.refill_visit_id is not None and stored.outcome != "duplicate":
         (after_cancel or default_after_cancel(session, now, tz))(result.refill_visit_id)
     if stored.outcome != "duplicate" and stored.message_id is not None:
-        _survey_after(session, stored.message_id, now)
+        survey_after(session, stored.message_id, now)
     return stored
 
 
-def _survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
+def survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
     """The two questions after an inbound contact (``surveys.ask_after_inbound`` says when not)."""
     from clinic.services import surveys
 
@@ -217,7 +217,7 @@ def _survey_answer(*, session: Session, people: list[Patient], body: str, now: d
                          patient_id=survey.patient_id, visit_id=survey.visit_id)
 
 
-def _store(
+def store(
     *,
     session: Session,
     channel: Channel,
@@ -228,6 +228,8 @@ def _store(
     result: InboundResult,
     now: dt.datetime,
 ) -> InboundResult:
+    """Keep what the patient sent, what it was taken to mean and the answer (committed); the result with its
+    ``message_id``, or the first answer when the same provider id arrived before."""
     message = InboundMessage(
         received_at=now,
         channel=channel,
@@ -394,7 +396,7 @@ def _answer_offer_yes(*, session, offer, now, tz, result, when, _) -> InboundRes
                   visit_id=visit.id)
 
 
-def _note_transport(
+def note_transport(
     *, session: Session, visit: Visit, wanted: bool, now: dt.datetime, channel: TouchChannel
 ) -> str:
     """Keep a YES or NO to the transport offer for ``visit``; the outcome (``transport_wanted``,
@@ -413,7 +415,7 @@ def _answer_transport_sms(
     patient = session.get(Patient, visit.patient_id)
     language = str(patient.language)
     _ = texts(language)
-    outcome = _note_transport(session=session, visit=visit, wanted=wanted, now=now, channel=TouchChannel.SMS)
+    outcome = note_transport(session=session, visit=visit, wanted=wanted, now=now, channel=TouchChannel.SMS)
     day = {"day": long_day(visit.date, language, tz)}
     replies = {
         "transport_wanted": _("Thank you. We will arrange transport and help at home for your visit on "
@@ -512,7 +514,7 @@ def handle_call_choice(
     digit = (digits or "").strip()[:1]
     cancelled = None
     if action == transport.OFFER_ACTION and digit in ("1", "2"):
-        outcome = _note_transport(session=session, visit=visit, wanted=digit == "1", now=now,
+        outcome = note_transport(session=session, visit=visit, wanted=digit == "1", now=now,
                                   channel=TouchChannel.VOICE)
         reply = {
             "transport_wanted": _("Thank you, we will arrange transport and call you with the details. "
@@ -547,7 +549,7 @@ def handle_call_choice(
     result = InboundResult(outcome=outcome, reply=reply, language=language, patient_id=patient.id,
                            visit_id=visit.id, refill_visit_id=cancelled)
     key = f"{call_sid}:{digit or '-'}" if call_sid else None
-    stored = _store(session=session, channel=Channel.VOICE, provider_id=key, from_number=from_number or patient.phone,
+    stored = store(session=session, channel=Channel.VOICE, provider_id=key, from_number=from_number or patient.phone,
                     body=digits or "", keyword=None, result=result, now=now)
     if cancelled is not None and stored.outcome != "duplicate":
         (after_cancel or default_after_cancel(session, now, tz))(cancelled)

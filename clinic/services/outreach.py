@@ -5,7 +5,9 @@
 * ``dispatch_due``: claims due rows (status ``sending`` + owner, committed) before calling the
   channel, so two dispatchers never send the same row; re-checks the visit at send time, keeps quiet
   hours in the patient's time zone (from their phone number), retries with backoff, falls back to the
-  other channel, then puts the patient on the front desk's call list.
+  other channel, then puts the patient on the front desk's call list. A row planned with its SMS wording
+  goes by e-mail in the e-mail's own words, with a link to its answer page (``clinic.services.email_answers``;
+  e-mail replies are not read).
 * ``recover_stale``: after a dispatcher died between claiming a row and recording its outcome, asks
   the channel's provider whether the message went out (``lookup(SentLookup)``: Twilio's message and
   call lists, matched on number, sender, time since the claim, the text, and sids no other row holds):
@@ -19,7 +21,7 @@
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,8 @@ from clinic.models import (
     VisitStatus,
     utcnow,
 )
-from clinic.services import audit
+from clinic.services import audit, email_answers, inbound
+from clinic.services.links import NO_LINKS, Links
 from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 from outreach.planning import PlannedMessage, plan_messages
 from outreach.quiet_hours import next_allowed
@@ -629,6 +632,18 @@ def _outgoing(row: OutboxMessage, recipient: str) -> OutgoingMessage:
     )
 
 
+def _email(
+    session: Session, row: OutboxMessage, visit: Visit, patient: Patient, recipient: str, *, links: Links, tz: str
+) -> OutgoingMessage:
+    """The e-mail that carries ``row``: its own words (the row holds the SMS wording) and its answer page's link."""
+    subject, body = email_answers.email_words(
+        patient=patient, action=row.action, day=visit.date, start=inbound.visit_start(session=session, visit=visit),
+        pathway=visit.pathway.name if visit.pathway else "", voucher=voucher_code(visit.id),
+        link=links.answer_url(row.id), tz=tz,
+    )
+    return replace(_outgoing(row, recipient), subject=subject, body=body)
+
+
 def _quiet_zone(patient: Patient | None, tz: str) -> str:
     """Where quiet hours are kept for ``patient``: their phone number's zone, else the clinic's."""
     return zone_for_phone(patient.phone if patient is not None else None, tz)
@@ -694,6 +709,7 @@ def _send_one(
     now: dt.datetime,
     tz: str,
     report: DispatchReport,
+    links: Links = NO_LINKS,
 ) -> None:
     visit = session.get(Visit, row.visit_id)
     patient = session.get(Patient, row.patient_id)
@@ -706,7 +722,7 @@ def _send_one(
         _finish(row, OutboxStatus.SKIPPED, now, "not sent: the patient opted out")
         report.skipped += 1
         return
-    tz = _quiet_zone(patient, tz)
+    clinic_tz, tz = tz, _quiet_zone(patient, tz)
     allowed = next_allowed(now, row.channel.value, tz)
     if allowed > now:
         row.next_attempt_at = allowed
@@ -717,6 +733,10 @@ def _send_one(
     if not recipient:
         _after_failure(row, SendResult(ok=False, error="no address for this channel"), now=now, tz=tz, report=report)
         return
+    if row.channel == Channel.EMAIL:
+        message = _email(session, row, visit, patient, recipient, links=links, tz=clinic_tz)
+    else:
+        message = _outgoing(row, recipient)
     row.recipient = recipient[:254]
     channel = channels.get(row.channel.value)
     row.attempts += 1
@@ -724,7 +744,7 @@ def _send_one(
         result = SendResult(ok=False, error=f"no {row.channel.value} channel configured")
     else:
         try:
-            result = channel.send(_outgoing(row, recipient))
+            result = channel.send(message)
         except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the batch
             result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}", retryable=True)
     if result.ok:
@@ -780,13 +800,15 @@ def dispatch_due(
     claim_batch: int = 10,
     clock: Callable[[], dt.datetime] | None = None,
     lease_ttl: dt.timedelta | None = None,
+    links: Links = NO_LINKS,
 ) -> DispatchReport:
     """Send what is due: claim up to ``claim_batch`` rows at a time (committed), then send each and
     commit its outcome before the next. With ``lease_ttl`` the lease is renewed as it goes (checked
     before every send, renewed once a third of it has passed) and the batch stops when it is lost,
     handing its unsent claims back: a dispatcher that stalled past its lease never sends a row the new
     lease holder may already have recovered. A crash leaves at most ``claim_batch`` rows in
-    ``sending`` for ``recover_stale`` (one, when its channel cannot ``lookup`` what it sent)."""
+    ``sending`` for ``recover_stale`` (one, when its channel cannot ``lookup`` what it sent). ``links``:
+    where e-mails' answer pages are (``PUBLIC_BASE_URL``) and the key that signs them."""
     report = DispatchReport()
     current = (lambda: now) if now is not None else (clock or utcnow)
     renewed: dt.datetime | None = None  # the lease is confirmed before the first claim
@@ -814,7 +836,7 @@ def dispatch_due(
                 _unclaim(session, [r.id for r in won[index:]], owner, moment)
                 return report
             try:
-                _send_one(session, row, channels, now=moment, tz=tz, report=report)
+                _send_one(session, row, channels, now=moment, tz=tz, report=report, links=links)
                 session.add(row)
                 session.commit()
             except Exception as exc:

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -46,6 +45,7 @@ from clinic.models import (
     VisitStatus,
 )
 from clinic.services import followups
+from clinic.services.links import NO_LINKS, Links
 from clinic.services.patient_texts import texts
 from outreach.channels.base import OutgoingMessage, SendResult
 from outreach.keywords import WORDS, Keyword, normalise, words_for
@@ -70,9 +70,6 @@ NO_SURVEY_AFTER = frozenset({
     "survey_answer", "opted_out", "opted_in", "help", "duplicate", "unknown_sender", "unknown",
 })
 """Inbound outcomes that never lead to a survey."""
-VOICE_SALT = "onevisit-twilio-survey"
-EMAIL_SALT = "onevisit-survey-email"
-EMAIL_LINK_DAYS = 14
 
 
 # --- which channel ------------------------------------------------------------------------------------
@@ -368,48 +365,6 @@ def email_texts(language: str, link: str) -> tuple[str, str]:
     return subject, body
 
 
-def survey_key(secret_key: str, survey_id: int) -> str:
-    """The signed key in a survey call's TwiML URL (not guessable from the id)."""
-    return URLSafeSerializer(secret_key, salt=VOICE_SALT).dumps(int(survey_id))
-
-
-def survey_for_key(secret_key: str, key: str) -> int | None:
-    try:
-        value = URLSafeSerializer(secret_key, salt=VOICE_SALT).loads(key)
-    except BadSignature:
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def email_token(secret_key: str, survey_id: int) -> str:
-    return URLSafeTimedSerializer(secret_key, salt=EMAIL_SALT).dumps(int(survey_id))
-
-
-def survey_for_token(secret_key: str, token: str, *, max_age_days: int = EMAIL_LINK_DAYS) -> int | None:
-    """The survey id in an e-mailed link; ``None`` when forged or older than ``max_age_days``."""
-    try:
-        value = URLSafeTimedSerializer(secret_key, salt=EMAIL_SALT).loads(token, max_age=max_age_days * 86400)
-    except (BadSignature, SignatureExpired):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True)
-class Links:
-    """Where patients reach the app (``PUBLIC_BASE_URL``) and the key that signs their links."""
-
-    public_base_url: str = ""
-    secret_key: str = ""
-
-    def voice_url(self, survey_id: int) -> str | None:
-        if not (self.public_base_url and self.secret_key):
-            return None
-        return self.public_base_url.rstrip("/") + "/twilio/survey/" + survey_key(self.secret_key, survey_id)
-
-    def email_url(self, survey_id: int) -> str:
-        return self.public_base_url.rstrip("/") + "/survey/" + email_token(self.secret_key, survey_id)
-
-
 def outgoing(survey: Survey, patient: Patient, links: Links) -> OutgoingMessage:
     """The message that asks ``survey`` by its channel."""
     language = str(survey.language)
@@ -441,7 +396,7 @@ def send_survey(
     channels: Mapping[str, object],
     now: dt.datetime,
     tz: str = DEFAULT_TZ,
-    links: Links = Links(),
+    links: Links = NO_LINKS,
     reask_after: dt.timedelta = REASK_AFTER,
 ) -> SendResult | None:
     """Ask (or re-ask) one pending survey now by its channel; ``None`` when not sent (tablet, quiet hours:
@@ -498,7 +453,7 @@ def send_due(
     channels: Mapping[str, object],
     now: dt.datetime,
     tz: str = DEFAULT_TZ,
-    links: Links = Links(),
+    links: Links = NO_LINKS,
     reask_after: dt.timedelta = REASK_AFTER,
     due_working_days: int = followups.DUE_WORKING_DAYS,
     limit: int = 200,

@@ -10,8 +10,9 @@ record                       channel                direction  purpose, met
 ===========================  =====================  =========  ============================================
 OutboxMessage sent,          its channel            outbound   its action; delivered: yes, failed or on the
 delivered or failed                                            call list: no, sent: not known yet
-InboundMessage (a patient)   sms / voice            inbound    inbound_sms / inbound_call; met unless its
-                                                               outcome is listed in ``unmet_outcomes``
+InboundMessage (a patient)   sms / voice / email    inbound    inbound_sms / inbound_call / inbound_email (a
+                                                               choice on an e-mail's answer page); met
+                                                               unless its outcome is in ``unmet_outcomes``
 VisitCheckin                 walk_in                inbound    check_in; late_minutes <= late_minutes_max
 Invoice (not a credit note)  walk_in                inbound    checkout; yes
 WaitlistOffer answered       sms (in) / phone (out)            waitlist_offer; accepted or declined
@@ -79,6 +80,7 @@ RECORDED_PURPOSES = (
     "message",
     "inbound_sms",
     "inbound_call",
+    "inbound_email",
     "check_in",
     "checkout",
     "volunteer_meeting",
@@ -86,6 +88,8 @@ RECORDED_PURPOSES = (
     "two_questions",
     "follow_up_call",
 )
+#: The purpose of a message from a patient, by the channel it came in on.
+INBOUND_PURPOSES = {"sms": "inbound_sms", "voice": "inbound_call", "email": "inbound_email"}
 #: Channels a person can log by hand (messages the system sends are recorded by themselves).
 MANUAL_CHANNELS = (TouchChannel.PHONE, TouchChannel.WALK_IN, TouchChannel.WEB, TouchChannel.EMAIL)
 
@@ -229,7 +233,7 @@ def _outbox(row: Row, _expectations: Expectations) -> dict[str, Any]:
 
 
 def _inbound(row: Row, expectations: Expectations) -> dict[str, Any]:
-    purpose = "inbound_call" if str(_value(row["channel"])) == "voice" else "inbound_sms"
+    purpose = INBOUND_PURPOSES.get(str(_value(row["channel"])), "inbound_sms")
     met = row["outcome"] not in expectations.purpose(purpose).unmet_outcomes
     return _touch(
         row,

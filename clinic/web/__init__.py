@@ -26,3 +26,4 @@ def register_web(app: Flask) -> None:
     from clinic.web import gestures; app.register_blueprint(gestures.bp)  # noqa: E702, I001
     from clinic.web import transport; app.register_blueprint(transport.bp)  # noqa: E702, I001
     from clinic.web import kbr; app.register_blueprint(kbr.bp)  # noqa: E702, I001
+    from clinic.web import answers; app.register_blueprint(answers.bp)  # noqa: E702, I001

@@ -23,6 +23,7 @@ from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.errors import Conflict, DomainError, NotFound
+from clinic.web.answers import patient_links
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -102,13 +103,6 @@ def _session():
 
 def _message(error: DomainError) -> str:
     return str(MESSAGES.get(error.code) or error.message)
-
-
-def _links():
-    from clinic.services.surveys import Links
-
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/") or request.url_root.rstrip("/")
-    return Links(public_base_url=base, secret_key=current_app.config["SECRET_KEY"])
 
 
 @bp.app_context_processor
@@ -238,7 +232,7 @@ def re_ask(follow_up_id: int):
     if tablet:
         return redirect(url_for("followups.tablet", survey_id=survey.id))
     result = surveys.send_survey(session=session, survey_id=survey.id, channels=channels_from_config(current_app.config),
-                                 now=now, tz=_tz(), links=_links(),
+                                 now=now, tz=_tz(), links=patient_links(),
                                  reask_after=timedelta(hours=int(current_app.config.get("SURVEY_REASK_HOURS", 24))))
     if result is None:
         flash(_("The questions go out when the quiet hours end."), "success")
@@ -322,9 +316,9 @@ def tablet(survey_id: int):
 def by_email(token: str):
     """The page an e-mailed survey links to; no sign-in (the signed, 14-day token names the survey)."""
     from clinic.models import Survey
-    from clinic.services import surveys
+    from clinic.services import links
 
-    survey_id = surveys.survey_for_token(current_app.config["SECRET_KEY"], token)
+    survey_id = links.survey_for_token(current_app.config["SECRET_KEY"], token)
     survey = _session().get(Survey, survey_id) if survey_id is not None else None
     if survey is None:
         abort(404)

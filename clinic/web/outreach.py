@@ -20,6 +20,7 @@ from wtforms import BooleanField, DateField, SelectField, StringField, SubmitFie
 from wtforms.validators import AnyOf, Length, Optional
 
 from clinic.errors import NotFound
+from clinic.web.answers import patient_links
 from clinic.web.clock import clinic_today
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
@@ -147,8 +148,9 @@ def outbox():
     settings = _settings()
     rows = service.list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
     counts = service.outbox_counts(session=session)
-    call_words = _call_words(session, rows, settings["tz"])
+    words, pages = _words(session, rows, settings["tz"], patient_links())
     replyable = {row.id for row, _patient in rows if _replyable(row)} if _dev_replies() else set()
+    answerable = _answerable_emails(rows)
     call_list = service.list_outbox(session=session, filters=service.OutboxFilter(call_list=True), tz=settings["tz"])
     return (
         render_template(
@@ -163,7 +165,8 @@ def outbox():
             status_order=list(OUTBOX_STATUS_LABELS),
             dev_replies=_dev_replies(),
             replyable=replyable,
-            call_words=call_words,
+            words=words,
+            answer_pages={row_id: url for row_id, url in pages.items() if row_id in answerable},
             reply_form=DevReplyForm(formdata=None),
             **_labels(),
         ),
@@ -171,20 +174,28 @@ def outbox():
     )
 
 
-def _call_words(session, rows, tz: str) -> dict[int, str]:
-    """What each call in ``rows`` says when it is answered (a row's body is the SMS wording): two queries
-    for all of them, not two per call."""
+def _words(session, rows, tz: str, links) -> tuple[dict[int, str], dict[int, str]]:
+    """What each call in ``rows`` says when it is answered and what each e-mail says (a row's body is the SMS
+    wording), and each e-mail's answer page: two queries for all of them, not two per row."""
     import sqlalchemy as sa
     from sqlmodel import col, select
 
-    from clinic.models import Channel, Visit, VisitStep
-    from clinic.services import inbound
+    from clinic.models import Channel, Pathway, Visit, VisitStep
+    from clinic.services import email_answers, inbound
+    from clinic.services.outreach import voucher_code
 
-    calls = [(row, patient) for row, patient in rows if row.channel == Channel.VOICE]
-    if not calls:
-        return {}
-    ids = {row.visit_id for row, _patient in calls}
-    days = dict(session.exec(select(Visit.id, Visit.date).where(col(Visit.id).in_(ids))).all())
+    worded = [(row, patient) for row, patient in rows if row.channel in (Channel.VOICE, Channel.EMAIL)]
+    if not worded:
+        return {}, {}
+    ids = {row.visit_id for row, _patient in worded}
+    visits = {
+        visit_id: (day, pathway or "")
+        for visit_id, day, pathway in session.exec(
+            select(Visit.id, Visit.date, Pathway.name)
+            .join(Pathway, col(Pathway.id) == Visit.pathway_id, isouter=True)
+            .where(col(Visit.id).in_(ids))
+        ).all()
+    }
     starts = dict(
         session.exec(
             select(VisitStep.visit_id, sa.func.min(VisitStep.planned_start))
@@ -193,13 +204,34 @@ def _call_words(session, rows, tz: str) -> dict[int, str]:
         ).all()
     )
     words: dict[int, str] = {}
-    for row, patient in calls:
-        if row.visit_id in days:
-            _language, intro, menu = inbound.call_words(
-                patient=patient, day=days[row.visit_id], start=starts.get(row.visit_id), tz=tz, action=row.action
-            )
+    pages: dict[int, str] = {}
+    for row, patient in worded:
+        if row.visit_id not in visits:
+            continue
+        day, pathway = visits[row.visit_id]
+        start = starts.get(row.visit_id)
+        if row.channel == Channel.VOICE:
+            _language, intro, menu = inbound.call_words(patient=patient, day=day, start=start, tz=tz, action=row.action)
             words[row.id] = f"{intro} {menu}" if menu else intro
-    return words
+        else:
+            pages[row.id] = links.answer_url(row.id)
+            subject, body = email_answers.email_words(
+                patient=patient, action=row.action, day=day, start=start, pathway=pathway,
+                voucher=voucher_code(row.visit_id), link=pages[row.id], tz=tz,
+            )
+            words[row.id] = f"{subject}\n\n{body}"
+    return words, pages
+
+
+def _answerable_emails(rows) -> set[int]:
+    """E-mails whose answer page staff may open as the patient: sent, while no e-mail reaches anyone."""
+    from clinic.models import Channel, OutboxStatus
+    from outreach.channels.registry import setting
+
+    if setting(current_app.config, "SMTP_HOST"):
+        return set()
+    return {row.id for row, _patient in rows
+            if row.channel == Channel.EMAIL and row.status in (OutboxStatus.SENT, OutboxStatus.DELIVERED)}
 
 
 def _replyable(row) -> bool:

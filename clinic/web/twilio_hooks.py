@@ -120,7 +120,7 @@ def _xml(twiml: Any, status: int = 200) -> Response:
     return Response(str(twiml), status=status, mimetype="text/xml")
 
 
-def _next_wave(session) -> Any:
+def next_wave(session) -> Any:
     """After a cancellation or the last "no" of a wave: SMS the next candidates at once (never fails the reply)."""
 
     def after(visit_id: int) -> None:
@@ -173,7 +173,7 @@ def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.In
             provider_id=provider_id,
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
             tz=_tz(),
-            after_cancel=_next_wave(session),
+            after_cancel=next_wave(session),
             follow_up_due_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)),
         )
     except DomainError:
@@ -267,7 +267,7 @@ def answer_call(
             call_sid=call_sid,
             from_number=to,
             tz=_tz(),
-            after_cancel=_next_wave(session),
+            after_cancel=next_wave(session),
             action=action,
         )
     except DomainError:
@@ -305,9 +305,9 @@ def status() -> Response:
 
 def _survey_or_404(key: str):
     from clinic.models import Survey
-    from clinic.services import surveys
+    from clinic.services import links
 
-    survey_id = surveys.survey_for_key(current_app.config["SECRET_KEY"], key)
+    survey_id = links.survey_for_key(current_app.config["SECRET_KEY"], key)
     survey = get_session().get(Survey, survey_id) if survey_id is not None else None
     if survey is None:
         abort(404)

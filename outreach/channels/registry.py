@@ -18,7 +18,8 @@ from outreach.channels.twilio_voice import TwilioVoiceChannel
 PREFIX = "ONEVISIT_"
 
 
-def _get(config: Mapping[str, Any], key: str, default: Any = "") -> Any:
+def setting(config: Mapping[str, Any], key: str, default: Any = "") -> Any:
+    """``config[key]``, else ``config["ONEVISIT_" + key]`` (the environment's name), else ``default``."""
     value = config.get(key)
     if value in (None, ""):
         value = config.get(PREFIX + key)
@@ -32,7 +33,7 @@ def _truthy(value: Any) -> bool:
 
 
 def twilio_configured(config: Mapping[str, Any]) -> bool:
-    return all(_get(config, key) for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"))
+    return all(setting(config, key) for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"))
 
 
 def channels_from_config(config: Mapping[str, Any]) -> dict[str, Channel]:
@@ -40,29 +41,29 @@ def channels_from_config(config: Mapping[str, Any]) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     if twilio_configured(config):
         twilio = {
-            "account_sid": str(_get(config, "TWILIO_ACCOUNT_SID")),
-            "auth_token": str(_get(config, "TWILIO_AUTH_TOKEN")),
-            "from_number": str(_get(config, "TWILIO_FROM_NUMBER")),
-            "base_url": str(_get(config, "TWILIO_API_BASE_URL")),
-            "timeout": float(_get(config, "TWILIO_TIMEOUT_SECONDS", 10)),
+            "account_sid": str(setting(config, "TWILIO_ACCOUNT_SID")),
+            "auth_token": str(setting(config, "TWILIO_AUTH_TOKEN")),
+            "from_number": str(setting(config, "TWILIO_FROM_NUMBER")),
+            "base_url": str(setting(config, "TWILIO_API_BASE_URL")),
+            "timeout": float(setting(config, "TWILIO_TIMEOUT_SECONDS", 10)),
         }
-        public = str(_get(config, "PUBLIC_BASE_URL"))
+        public = str(setting(config, "PUBLIC_BASE_URL"))
         channels["sms"] = TwilioSmsChannel(**twilio, public_base_url=public)
         channels["voice"] = TwilioVoiceChannel(
-            **twilio, public_base_url=public, secret_key=str(_get(config, "SECRET_KEY"))
+            **twilio, public_base_url=public, secret_key=str(setting(config, "SECRET_KEY"))
         )
     else:
         channels["sms"] = DevelopmentChannel("sms")
         channels["voice"] = DevelopmentChannel("voice")
-    if _get(config, "SMTP_HOST"):
+    if setting(config, "SMTP_HOST"):
         channels["email"] = SmtpEmailChannel(
-            host=str(_get(config, "SMTP_HOST")),
-            port=int(_get(config, "SMTP_PORT", 25)),
-            username=str(_get(config, "SMTP_USERNAME")),
-            password=str(_get(config, "SMTP_PASSWORD")),
-            sender=str(_get(config, "SMTP_FROM", "onevisit@localhost")),
-            starttls=_truthy(_get(config, "SMTP_STARTTLS", False)),
-            timeout=float(_get(config, "SMTP_TIMEOUT_SECONDS", 10)),
+            host=str(setting(config, "SMTP_HOST")),
+            port=int(setting(config, "SMTP_PORT", 25)),
+            username=str(setting(config, "SMTP_USERNAME")),
+            password=str(setting(config, "SMTP_PASSWORD")),
+            sender=str(setting(config, "SMTP_FROM", "onevisit@localhost")),
+            starttls=_truthy(setting(config, "SMTP_STARTTLS", False)),
+            timeout=float(setting(config, "SMTP_TIMEOUT_SECONDS", 10)),
         )
     else:
         channels["email"] = DevelopmentChannel("email")

@@ -75,6 +75,18 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch, database_
         create_app({"DATABASE_URL": database_url})
 
 
+def test_production_e_mail_needs_the_address_its_links_point_at(monkeypatch, database_url):
+    monkeypatch.delenv("ONEVISIT_ENV", raising=False)
+    monkeypatch.delenv("ONEVISIT_PUBLIC_BASE_URL", raising=False)
+    settings = {"DATABASE_URL": database_url, "SECRET_KEY": "s" * 40, "SMTP_HOST": "smtp.example.org"}
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app(settings)
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app({**settings, "PUBLIC_BASE_URL": "onevisit.example.org"})
+    app = create_app({**settings, "PUBLIC_BASE_URL": "https://onevisit.example.org"})
+    assert app.config["PUBLIC_BASE_URL"] == "https://onevisit.example.org"
+
+
 def test_production_cookies_are_secure(monkeypatch, database_url):
     monkeypatch.delenv("ONEVISIT_ENV", raising=False)
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "s" * 40})

@@ -23,7 +23,7 @@ from clinic.models import (
     SurveyTrigger,
     VisitStatus,
 )
-from clinic.services import inbound, surveys
+from clinic.services import inbound, links, surveys
 from tests.factories import make_patient, make_user, make_visit
 from tests.outreach.fakes import RecordingChannel
 
@@ -190,15 +190,15 @@ def test_due_surveys_go_by_the_patients_channel_in_their_language(session):
         surveys._create(session=session, patient=person, trigger=SurveyTrigger.INBOUND, source_ref=f"t:{person.id}",
                         now=NOW, due=NOW)
     fake = channels()
-    links = surveys.Links(public_base_url="https://onevisit.example.org", secret_key="k")
-    report = surveys.send_due(session=session, channels=fake, now=NOW, tz=TZ, links=links)
+    public = links.Links(public_base_url="https://onevisit.example.org", secret_key="k")
+    report = surveys.send_due(session=session, channels=fake, now=NOW, tz=TZ, links=public)
     assert report.sent == 3
     [text] = fake["sms"].sent
     assert text.to == nl.phone and text.language == "nl"
     assert "JA NEE" in text.body  # the reply words of the patient's language
     [call] = fake["voice"].sent
     assert call.voice_url.startswith("https://onevisit.example.org/twilio/survey/")
-    survey_id = surveys.survey_for_key("k", call.voice_url.rsplit("/", 1)[1])
+    survey_id = links.survey_for_key("k", call.voice_url.rsplit("/", 1)[1])
     assert session.get(Survey, survey_id).patient_id == caller.id
     [mail] = fake["email"].sent
     assert mail.to == "anna@example.org" and "https://onevisit.example.org/survey/" in mail.body

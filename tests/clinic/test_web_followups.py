@@ -18,7 +18,7 @@ from clinic.models import (
     SurveyTrigger,
     VisitStatus,
 )
-from clinic.services import followups, surveys
+from clinic.services import followups, links, surveys
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_patient, make_user, make_visit
 
@@ -163,14 +163,14 @@ def test_the_tablet_at_checkout_asks_about_the_visit(desk_client, session, form_
 def test_the_e_mailed_link_opens_the_questions_without_sign_in(client, session, form_token):
     person = make_patient(session, language="en", channel="email", email="anna@example.org")
     survey = pending_survey(session, person, channel=SurveyChannel.EMAIL)
-    path = "/survey/" + surveys.email_token(TEST_SECRET_KEY, survey.id)
+    path = "/survey/" + links.email_token(TEST_SECRET_KEY, survey.id)
     assert "Did you get what you needed?" in text(client.get(path))
     token = form_token(client, path)
     response = client.post(path, data={"csrf_token": token, "got_what_needed": "yes", "good_job": "no"})
     assert response.status_code == 200 and "will contact you" in text(response)
     session.refresh(survey)
     assert (survey.status, survey.channel, survey.good_job) == (SurveyStatus.ANSWERED, SurveyChannel.EMAIL, False)
-    assert client.get("/survey/" + surveys.email_token("another-key", survey.id)).status_code == 404
+    assert client.get("/survey/" + links.email_token("another-key", survey.id)).status_code == 404
     assert client.get("/survey/garbage").status_code == 404
 
 
@@ -189,7 +189,7 @@ def test_a_survey_call_asks_both_questions_by_key_press(client, session):
     make_user(session, username="desk1", role=Role.FRONT_DESK)
     person = make_patient(session, language="nl", channel="voice")
     survey = pending_survey(session, person, channel=SurveyChannel.VOICE)
-    key = surveys.survey_key(TEST_SECRET_KEY, survey.id)
+    key = links.survey_key(TEST_SECRET_KEY, survey.id)
     call = twiml(signed_post(client, f"/twilio/survey/{key}", {"CallSid": "CA1"}))
     gather = call.find("Gather")
     assert gather.get("action") == f"{PUBLIC}/twilio/survey/{key}/1" and gather.get("numDigits") == "1"
@@ -209,9 +209,9 @@ def test_a_survey_call_asks_both_questions_by_key_press(client, session):
 def test_survey_call_webhooks_check_the_signature_and_the_key(client, session):
     person = make_patient(session, language="en", channel="voice")
     survey = pending_survey(session, person, channel=SurveyChannel.VOICE)
-    key = surveys.survey_key(TEST_SECRET_KEY, survey.id)
+    key = links.survey_key(TEST_SECRET_KEY, survey.id)
     assert client.post(f"/twilio/survey/{key}/2?first=2", data={"Digits": "2"}).status_code == 403
-    forged = surveys.survey_key("not-the-secret", survey.id)
+    forged = links.survey_key("not-the-secret", survey.id)
     assert signed_post(client, f"/twilio/survey/{forged}", {"CallSid": "CA1"}).status_code == 404
     assert signed_post(client, f"/twilio/survey/{key}/2?first=9", {"Digits": "1"}).status_code == 404
     session.refresh(survey)

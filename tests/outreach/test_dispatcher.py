@@ -2,6 +2,7 @@
 once across a second dispatcher and a SIGKILL mid-batch (sends counted in a file the fake channel writes,
 and at the fake Twilio server for the real Twilio channels)."""
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from clinic.models import OutboxMessage, OutboxStatus, utcnow
+from clinic.services import links
 from clinic.services import outreach as service
 from outreach import dispatcher
 from tests.conftest import TEST_SECRET_KEY
@@ -136,6 +138,21 @@ def test_the_job_sends_due_messages_and_a_second_dispatcher_idles(session, datab
     with Session(session.get_bind()) as other:
         assert service.acquire_lease(session=other, owner="second", now=utcnow(), ttl=dt.timedelta(seconds=60))
     assert dispatcher.dispatch_job() == {"lease": 0}
+
+
+def test_the_jobs_emails_link_to_their_answer_pages_at_the_public_address(session, database_url, reset_state):
+    [row_id] = plan_confirmations(session, 1)
+    config = {"DATABASE_URL": database_url, "ONEVISIT_PUBLIC_BASE_URL": "https://ov.example.org/",
+              "SECRET_KEY": "another-secret"}
+    settings = dispatcher.settings_from_config(config)
+    assert (settings.public_base_url, settings.secret_key) == ("https://ov.example.org/", "another-secret")
+    channel = RecordingChannel("email")
+    dispatcher.configure(dataclasses.replace(settings, channels={"email": channel}), owner="first")
+    assert dispatcher.dispatch_job()["sent"] == 1
+    [message] = channel.sent
+    [link] = [line for line in message.body.splitlines() if "/answer/" in line]
+    assert link.startswith("https://ov.example.org/answer/")
+    assert links.outbox_for_token("another-secret", link.rsplit("/", 1)[1]) == row_id
 
 
 def test_the_scheduler_keeps_one_persistent_job_and_runs_it(session, database_url, reset_state):
