@@ -78,7 +78,8 @@ def email_words(
         text = _("This is a message about your visit on %(day)s.") % facts
         ask = _("To stop messages that are not essential, open this page:")
     greeting = _("Hello %(name)s,") % facts
-    return subject, f"{greeting}\n\n{text}\n\n{ask}\n{link}\n\n{_('The day-care unit')}"
+    signature = _("The day-care unit")
+    return subject, f"{greeting}\n\n{text}\n\n{ask}\n{link}\n\n{signature}"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ sign-in: the signed token is the proof. The page speaks the patient's language; 
 cancellation does.
 """
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -17,14 +15,11 @@ from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
 from clinic.services import email_answers, links
 from clinic.services.patient_texts import clock, long_day
+from clinic.web.clock import messaging_now
 from clinic.web.twilio_hooks import next_wave
 
 bp = Blueprint("answers", __name__)
 
-
-def _now() -> datetime:
-    fixed = current_app.config.get("MESSAGING_NOW") if current_app.config.get("TESTING") else None
-    return fixed() if callable(fixed) else datetime.now(UTC)
 
 
 def _tz() -> str:
@@ -42,7 +37,7 @@ def _page_or_404(session, token: str) -> email_answers.AnswerPage:
     if outbox_id is None:
         abort(404)
     try:
-        return email_answers.answer_page(session=session, outbox_id=outbox_id, now=_now(), tz=_tz())
+        return email_answers.answer_page(session=session, outbox_id=outbox_id, now=messaging_now(), tz=_tz())
     except NotFound:
         abort(404)
 
@@ -74,7 +69,7 @@ def page(token: str):
 def _answer(session, shown: email_answers.AnswerPage, choice: str) -> None:
     try:
         result = email_answers.answer(
-            session=session, outbox_id=shown.outbox_id, choice=choice, now=_now(), tz=_tz(),
+            session=session, outbox_id=shown.outbox_id, choice=choice, now=messaging_now(), tz=_tz(),
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""), after_cancel=next_wave(session),
         )
     except DomainError as error:

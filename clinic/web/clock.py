@@ -12,3 +12,9 @@ def clinic_zone() -> ZoneInfo:
 
 def clinic_today() -> date:
     return datetime.now(UTC).astimezone(clinic_zone()).date()
+
+
+def messaging_now() -> datetime:
+    """Now, for what patients send and answer; tests fix it with a ``MESSAGING_NOW`` callable in the config."""
+    fixed = current_app.config.get("MESSAGING_NOW") if current_app.config.get("TESTING") else None
+    return fixed() if callable(fixed) else datetime.now(UTC)

@@ -11,7 +11,7 @@ The patient page's Feedback section (``templates/patient/_feedback.html``) gets 
 ``feedback_for(patient_id)`` template helper this blueprint registers.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.web.answers import patient_links
+from clinic.web.clock import messaging_now
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -82,10 +83,6 @@ class SurveyForm(FlaskForm):
                             render_kw={"rows": 3, "maxlength": 1000})
 
 
-def _now() -> datetime:
-    fixed = current_app.config.get("MESSAGING_NOW") if current_app.config.get("TESTING") else None
-    return fixed() if callable(fixed) else datetime.now(UTC)
-
 
 def _tz() -> str:
     return current_app.config["CLINIC_TIMEZONE"]
@@ -131,7 +128,7 @@ def board():
     show = request.args.get("show", "all")
     if show not in followups.BOARD_FILTERS:
         show = "all"
-    now = _now()
+    now = messaging_now()
     rows = followups.board(session=_session(), now=now, show=show, user_id=current_user.id)
     return render_template(
         "followups/board.html", rows=rows, show=show, filters=FILTER_LABELS, reasons=REASON_LABELS,
@@ -145,7 +142,7 @@ def _detail_page(follow_up_id: int, *, note_form=None, owner_form=None, error: s
 
     session = _session()
     try:
-        info = followups.detail(session=session, follow_up_id=follow_up_id, now=_now())
+        info = followups.detail(session=session, follow_up_id=follow_up_id, now=messaging_now())
     except NotFound:
         abort(404)
     owner_form = owner_form or OwnerForm(formdata=None, owner=info.follow_up.owner_id or 0)
@@ -177,7 +174,7 @@ def note(follow_up_id: int):
         return _detail_page(follow_up_id, note_form=form, status=400)
     try:
         followups.add_note(session=_session(), follow_up_id=follow_up_id, user_id=current_user.id,
-                           note=form.note.data or "", kind=form.kind.data, now=_now())
+                           note=form.note.data or "", kind=form.kind.data, now=messaging_now())
     except NotFound:
         abort(404)
     except DomainError as error:
@@ -199,7 +196,7 @@ def owner(follow_up_id: int):
         return _detail_page(follow_up_id, owner_form=form, status=400)
     try:
         followups.reassign(session=_session(), follow_up_id=follow_up_id, owner_id=form.owner.data,
-                           user_id=current_user.id, now=_now())
+                           user_id=current_user.id, now=messaging_now())
     except NotFound:
         abort(404)
     except DomainError as error:
@@ -219,7 +216,7 @@ def re_ask(follow_up_id: int):
     if not form.validate():
         return _detail_page(follow_up_id, error=_("Choose how to ask."), status=400)
     session = _session()
-    now = _now()
+    now = messaging_now()
     tablet = form.where.data == "tablet"
     try:
         survey = followups.re_ask(session=session, follow_up_id=follow_up_id, user_id=current_user.id, now=now,
@@ -255,7 +252,7 @@ def tablet_for_visit(visit_id: int):
     if not FlaskForm().validate():
         abort(400)
     try:
-        survey = surveys.ask_on_tablet(session=_session(), visit_id=visit_id, now=_now())
+        survey = surveys.ask_on_tablet(session=_session(), visit_id=visit_id, now=messaging_now())
     except NotFound:
         abort(404)
     if survey.status.value != "pending":
@@ -288,7 +285,7 @@ def _answer(survey, *, action: str, channel, done_template: str):
     try:
         surveys.record_answer(
             session=session, survey_id=survey.id, got_what_needed=form.got_what_needed.data == "yes",
-            good_job=form.good_job.data == "yes", comment=form.comment.data or "", now=_now(), channel=channel,
+            good_job=form.good_job.data == "yes", comment=form.comment.data or "", now=messaging_now(), channel=channel,
             tz=_tz(), due_working_days=_due_days(),
         )
     except DomainError:

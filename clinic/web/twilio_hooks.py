@@ -10,7 +10,6 @@ channels fill them in from ``PUBLIC_BASE_URL`` for the dispatcher); ``voice_url`
 ``status_callback_url`` here are the same inside a request.
 """
 
-import datetime as dt
 import logging
 from functools import wraps
 from typing import Any
@@ -25,6 +24,7 @@ from clinic.errors import DomainError
 from clinic.extensions import csrf
 from clinic.services import inbound
 from clinic.services.patient_texts import VOICE_LANGUAGES
+from clinic.web.clock import messaging_now
 from clinic.web.outreach_hook import replan_visit_outreach
 from outreach.channels import twilio_urls
 
@@ -107,10 +107,6 @@ def signed(view):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _now() -> dt.datetime:
-    fixed = current_app.config.get("MESSAGING_NOW") if current_app.config.get("TESTING") else None
-    return fixed() if callable(fixed) else dt.datetime.now(dt.UTC)
-
 
 def _tz() -> str:
     return str(current_app.config["CLINIC_TIMEZONE"])
@@ -130,7 +126,7 @@ def next_wave(session) -> Any:
         replan_visit_outreach(visit_id)  # the cancelled visit's reminders are withdrawn
         try:
             send_offer_wave(
-                session=session, visit_id=visit_id, now=_now(), channels=channels_from_config(current_app.config),
+                session=session, visit_id=visit_id, now=messaging_now(), channels=channels_from_config(current_app.config),
                 tz=_tz(), status_callback=status_callback_url(),
             )
         except Exception:  # noqa: BLE001 - the patient's reply must still go out; the job retries
@@ -169,7 +165,7 @@ def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.In
             session=session,
             from_number=sender,
             body=body,
-            now=_now(),
+            now=messaging_now(),
             provider_id=provider_id,
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
             tz=_tz(),
@@ -263,7 +259,7 @@ def answer_call(
             session=session,
             visit_id=visit_id,
             digits=digits,
-            now=_now(),
+            now=messaging_now(),
             call_sid=call_sid,
             from_number=to,
             tz=_tz(),
@@ -291,7 +287,7 @@ def status() -> Response:
             session=session,
             provider_id=provider_id,
             status=state.strip().lower(),
-            now=_now(),
+            now=messaging_now(),
             error_code=request.form.get("ErrorCode") or None,
             tz=_tz(),
         )
@@ -373,7 +369,7 @@ def survey_gather(key: str, question: int) -> Response:
     session = get_session()
     got, good = first == "1", digit == "1"
     try:
-        surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good, now=_now(),
+        surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good, now=messaging_now(),
                               tz=_tz(), due_working_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)))
     except DomainError:  # answered twice (a retried webhook): the first answer stands
         session.rollback()

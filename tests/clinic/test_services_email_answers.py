@@ -66,7 +66,7 @@ def test_the_dispatcher_sends_an_email_in_its_own_words_with_a_link_to_its_answe
     assert report.sent == 1
     [message] = mail.sent
     assert message.to == "anna@example.org" and message.subject == "Uw bezoek op woensdag 9 december"
-    assert message.body.startswith("Beste Anna,")
+    assert message.body.startswith("Beste Anna,") and message.body.endswith("\n\nDe dagbehandeling")
     assert "is geboekt op woensdag 9 december om 10:30" in message.body
     assert "STOP" not in message.body and "Antwoord" not in message.body  # e-mail replies are not read
     link = next(line for line in message.body.splitlines() if line.startswith("https://"))
