@@ -7,7 +7,8 @@ Replies to e-mail are not read, so an outreach e-mail never asks for one. It car
 (``email_words``) say what the page offers. Opening the page changes nothing, because mail scanners open
 links too. A choice posted from it acts through the same services as an SMS reply. It is stored as an
 ``InboundMessage`` on the e-mail channel (a touch-point, followed by the two questions as an SMS the clinic
-acted on is), and the page answers in the patient's language. Only the choices the message asks for and the
+acted on is), the e-mail counts as delivered from then on (SMTP gives no receipt), and the page answers in
+the patient's language. Only the choices the message asks for and the
 visit still allows are offered (``AnswerPage.choices``); ``answer`` refuses any other.
 """
 
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from clinic.errors import Conflict, NotFound
-from clinic.models import Channel, OutboxMessage, Patient, TouchChannel, Visit, VisitStatus
+from clinic.models import Channel, OutboxMessage, OutboxStatus, Patient, TouchChannel, Visit, VisitStatus
 from clinic.services import inbound, transport
 from clinic.services import patients as patient_service
 from clinic.services import visits as visit_service
@@ -191,6 +192,10 @@ def answer(
             outcome, reply = "opted_out", _("You will no longer get reminders or offers from us.")
         else:
             outcome, reply = "opted_in", _("Welcome back: you will get reminders and offers again.")
+    row = session.get(OutboxMessage, outbox_id)
+    if row.status == OutboxStatus.SENT:  # SMTP gives no receipt: an answer from its page shows the e-mail arrived
+        row.status, row.updated_at = OutboxStatus.DELIVERED, now
+        session.add(row)
     result = inbound.InboundResult(outcome=outcome, reply=reply, language=page.language, patient_id=page.patient_id,
                                    visit_id=page.visit_id, refill_visit_id=cancelled)
     stored = inbound.store(session=session, channel=Channel.EMAIL, provider_id=None, from_number="", body=choice,

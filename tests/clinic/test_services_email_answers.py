@@ -139,7 +139,11 @@ def test_confirming_confirms_the_visit_and_is_kept_as_an_email_answer(session: S
     assert result.outcome == "confirmed" and result.language == "fr"
     assert result.reply == "Merci, votre visite du mercredi 9 décembre à 10:30 est confirmée."
     session.refresh(visit)
+    session.refresh(row)
     assert visit.status == VisitStatus.CONFIRMED
+    assert row.status == OutboxStatus.DELIVERED  # the answer shows the e-mail arrived
+    reached = session.exec(select(TouchPoint).where(TouchPoint.ref == f"outbox:{row.id}")).one()
+    assert (reached.purpose, reached.expectation_met) == ("reminder", True)
     message = session.exec(select(InboundMessage)).one()
     assert (message.channel, message.keyword, message.outcome, message.visit_id) == (
         Channel.EMAIL, "confirm", "confirmed", visit.id)
