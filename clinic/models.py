@@ -422,11 +422,16 @@ class StepType(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True)
     name: str = Field(max_length=120)
+    names: dict[str, str] = Field(default_factory=dict, sa_column=_json_column())
     resource_kind: ResourceKind = Field(sa_column=_enum_column(ResourceKind, "resource_kind"))
     default_minutes: int
     tariff_cents: int = 0
     currency: str = Field(default="EUR", max_length=3)
     vat_rate_bp: int = Field(default=0, description="VAT in basis points: 2100 = 21 %")
+
+    def name_in(self, language: object) -> str:
+        """The name patients read in ``language`` (an invoice line): its translation in ``names``, else ``name``."""
+        return self.names.get(str(language)) or self.name
 
 
 class Pathway(SQLModel, table=True):
@@ -437,9 +442,15 @@ class Pathway(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True)
     name: str = Field(max_length=120)
+    names: dict[str, str] = Field(default_factory=dict, sa_column=_json_column())
     description: str = Field(default="", max_length=1000)
     max_visit_minutes: int | None = None
     active: bool = True
+
+    def name_in(self, language: object) -> str:
+        """The name patients read in ``language`` (messages, invoices): its translation in ``names``, else
+        ``name``."""
+        return self.names.get(str(language)) or self.name
 
     steps: list["PathwayStep"] = Relationship(
         back_populates="pathway",

@@ -174,7 +174,7 @@ def preview(*, session: Session, visit_id: int, vat_rate_bp: int | None = None) 
             PreviewLine(
                 step_id=step.id,
                 code=step.pathway_step.code,
-                name=step_type.name,
+                name=step_type.name_in(visit.patient.language),
                 status_now=step.status,
                 status_after=after,
                 actual_start=step.actual_start,
@@ -310,7 +310,7 @@ def invoice_document(*, session: Session, invoice_id: int) -> InvoiceDocument:
         patient_address=[patient.address_line, f"{patient.postcode} {patient.city}"],
         language=patient.language,
         visit_date=visit.date if visit is not None else None,
-        pathway_name=visit.pathway.name if visit is not None else None,
+        pathway_name=visit.pathway.name_in(patient.language) if visit is not None else None,
         credit_for_number=original.number if original is not None else None,
         credited_by_number=credit.number if credit is not None else None,
         credited_by_id=credit.id if credit is not None else None,

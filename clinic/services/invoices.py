@@ -111,8 +111,9 @@ def open_invoice(*, session: Session, visit_id: int) -> Invoice | None:
 
 
 def invoice_lines_for(visit: Visit, *, vat_rate_bp: int | None = None) -> tuple[list[InvoiceLine], str]:
-    """A line for every step of the visit that was not skipped (free ones at 0), in the order performed,
-    and the currency the charged ones share; ``vat_rate_bp`` overrides the step types' own VAT rates."""
+    """A line for every step of the visit that was not skipped (free ones at 0), in the order performed and
+    the patient's language, and the currency the charged ones share; ``vat_rate_bp`` overrides the step
+    types' own VAT rates."""
     lines: list[InvoiceLine] = []
     currencies = set()
 
@@ -126,7 +127,7 @@ def invoice_lines_for(visit: Visit, *, vat_rate_bp: int | None = None) -> tuple[
         if step_type.tariff_cents:
             currencies.add(step_type.currency)
         rate = step_type.vat_rate_bp if vat_rate_bp is None else vat_rate_bp
-        lines.append(_line(step_type.name, step_type.id, step_type.tariff_cents, rate))
+        lines.append(_line(step_type.name_in(visit.patient.language), step_type.id, step_type.tariff_cents, rate))
     if len(currencies) > 1:
         raise Conflict(f"the visit's tariffs mix currencies {sorted(currencies)}", code="mixed_currencies")
     return lines, (currencies.pop() if currencies else "")

@@ -305,7 +305,7 @@ def _plan_one(
     starts_at = vfacts.starts_at or (
         dt.datetime.combine(visit.date, dt.time(9), ZoneInfo(tz)).astimezone(dt.UTC)
     )
-    pathway_name = visit.pathway.name if visit.pathway else ""
+    pathway_name = visit.pathway.name_in(pfacts.language) if visit.pathway else ""
     for row in existing:
         if (row.action, row.due_at) not in wanted_keys and row.status in PENDING:
             row.status = OutboxStatus.WITHDRAWN
@@ -638,7 +638,7 @@ def _email(
     """The e-mail that carries ``row``: its own words (the row holds the SMS wording) and its answer page's link."""
     subject, body = email_answers.email_words(
         patient=patient, action=row.action, day=visit.date, start=inbound.visit_start(session=session, visit=visit),
-        pathway=visit.pathway.name if visit.pathway else "", voucher=voucher_code(visit.id),
+        pathway=visit.pathway.name_in(patient.language) if visit.pathway else "", voucher=voucher_code(visit.id),
         link=links.answer_url(row.id), tz=tz,
     )
     return replace(_outgoing(row, recipient), subject=subject, body=body)

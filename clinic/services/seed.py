@@ -127,7 +127,7 @@ def _load(
             clinic_closed.add(day)
     step_types = {}
     for t in seed.step_types.step_types:
-        step_types[t.code] = StepType(**t.model_dump())
+        step_types[t.code] = StepType(**t.model_dump(exclude={"names"}), names=t.model_dump(mode="json")["names"])
         session.add(step_types[t.code])
     session.flush()
     pathways = _load_pathways(session, seed, step_types, resources)
@@ -228,7 +228,8 @@ def _load_pathways(
     pathways = {}
     for p in seed.pathways.pathways:
         pathway = Pathway(
-            code=p.code, name=p.name, description=p.description, max_visit_minutes=p.max_visit_minutes
+            code=p.code, name=p.name, names=p.model_dump(mode="json")["names"], description=p.description,
+            max_visit_minutes=p.max_visit_minutes,
         )
         steps = {}
         for sequence, s in enumerate(p.steps, start=1):

@@ -51,6 +51,8 @@ def _hhmm(value: Any) -> dt.time:
 
 Time = Annotated[dt.time, BeforeValidator(_hhmm)]
 Weekday = Annotated[int, Field(ge=0, le=6)]
+Names = dict[Language, Annotated[str, Field(min_length=1, max_length=120)]]
+"""A name in other languages than the default ``name``: ``{nl: ..., fr: ...}``."""
 
 
 class _Strict(BaseModel):
@@ -110,6 +112,7 @@ class ResourcesFile(_Strict):
 class StepTypeIn(_Strict):
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=120)
+    names: Names = {}
     resource_kind: ResourceKind
     default_minutes: int = Field(gt=0, le=24 * 60)
     tariff_cents: int = Field(default=0, ge=0)
@@ -142,6 +145,7 @@ class PathwayStepIn(_Strict):
 class PathwayIn(_Strict):
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=120)
+    names: Names = {}
     description: str = ""
     max_visit_minutes: int | None = Field(default=None, gt=0)
     steps: list[PathwayStepIn] = Field(min_length=1)

@@ -189,9 +189,9 @@ def _words(session, rows, tz: str, links) -> tuple[dict[int, str], dict[int, str
         return {}, {}
     ids = {row.visit_id for row, _patient in worded}
     visits = {
-        visit_id: (day, pathway or "")
+        visit_id: (day, pathway)
         for visit_id, day, pathway in session.exec(
-            select(Visit.id, Visit.date, Pathway.name)
+            select(Visit.id, Visit.date, Pathway)
             .join(Pathway, col(Pathway.id) == Visit.pathway_id, isouter=True)
             .where(col(Visit.id).in_(ids))
         ).all()
@@ -216,7 +216,8 @@ def _words(session, rows, tz: str, links) -> tuple[dict[int, str], dict[int, str
         else:
             pages[row.id] = links.answer_url(row.id)
             subject, body = email_answers.email_words(
-                patient=patient, action=row.action, day=day, start=start, pathway=pathway,
+                patient=patient, action=row.action, day=day, start=start,
+                pathway=pathway.name_in(patient.language) if pathway else "",
                 voucher=voucher_code(row.visit_id), link=pages[row.id], tz=tz,
             )
             words[row.id] = f"{subject}\n\n{body}"

@@ -12,6 +12,7 @@ from clinic.models import (
     Resource,
     ResourceClosure,
     Role,
+    StepType,
     User,
     Visit,
     VisitStatus,
@@ -133,3 +134,13 @@ def test_the_same_day_and_seed_give_the_same_plan(
             assert plan(session) == plan(demo_session)
     finally:
         other.dispose()
+
+
+def test_the_demo_pathways_and_step_types_have_dutch_and_french_names(demo, demo_session: Session) -> None:
+    diabetes = demo_session.exec(select(Pathway).where(Pathway.code == "diabetes-day")).one()
+    assert diabetes.names == {"nl": "Diabetesdag", "fr": "Journée diabète"}
+    assert (diabetes.name_in("nl"), diabetes.name_in("en"), diabetes.name_in("fr")) == (
+        "Diabetesdag", "Diabetes day", "Journée diabète")
+    echo = demo_session.exec(select(StepType).where(StepType.code == "echo")).one()
+    assert echo.name_in("fr") == "Échocardiographie" and echo.name_in("en") == "Echocardiogram"
+    assert all(set(p.names) == {"nl", "fr"} for p in demo_session.exec(select(Pathway)))
