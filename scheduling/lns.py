@@ -73,6 +73,9 @@ class SearchStats:
     by_kind: dict[str, list[int]] = field(default_factory=dict)
     #: Whether the wall-clock deadline, not the deterministic budget, ended ``run``.
     clock_stopped: bool = False
+    #: Whether a round freed every request and CP-SAT proved its sub-model (then the whole day) optimal, and
+    #: the plan has that optimum: ``run`` stops there, no later round could improve it.
+    proven: bool = False
 
 
 class Search:
@@ -204,8 +207,11 @@ class Search:
         kind = self.rng.choice(kinds)
         return kind, sorted(set(getattr(self, f"neighbourhood_{kind}")()))
 
-    def _solve(self, free: list[str], round_no: int, round_dtime: float, wall_left: float) -> tuple[Plan | None, int, float]:
-        """Best placement of ``free`` around the current plan, if better; the status; deterministic time used."""
+    def _solve(
+        self, free: list[str], round_no: int, round_dtime: float, wall_left: float
+    ) -> tuple[Plan | None, int, float, Score | None]:
+        """Best placement of ``free`` around the current plan, if better; the status; deterministic time used;
+        and, when ``free`` is every request and CP-SAT proved optimality, the day's optimal score."""
         before = self.score_of(free, self.plan)
         sub = build(self.day, free, self.plan, value=self.value, target=self.target, keep_value=before[0])
         solver = cp_model.CpSolver()
@@ -217,11 +223,14 @@ class Search:
             setattr(solver.parameters, key, val)
         status = solver.solve(sub.model)
         found = None
+        optimum = None
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             candidate = sub.extract(solver)
             if self.score_of(free, candidate) > before:
                 found = candidate
-        return found, status, solver.deterministic_time
+            if status == cp_model.OPTIMAL and set(free) >= set(self.ids):
+                optimum = max(before, self.score_of(free, candidate))
+        return found, status, solver.deterministic_time, optimum
 
     def _apply(self, free: list[str], found: Plan) -> None:
         for rid in free:
@@ -244,11 +253,17 @@ class Search:
     def step(self, *, round_dtime: float, wall_left: float) -> bool:
         """One LNS round; returns whether the plan improved."""
         kind, free = self._choose()
-        found, status, dtime = self._solve(free, self.stats.rounds, round_dtime, wall_left)
+        found, status, dtime, optimum = self._solve(free, self.stats.rounds, round_dtime, wall_left)
         if found is not None:
             self._apply(free, found)
         self._record(kind, status, found is not None, dtime)
+        self._check_proof([optimum])
         return found is not None
+
+    def _check_proof(self, optima: list[Score | None]) -> None:
+        proven = [o for o in optima if o is not None]
+        if proven and self.score_of(self.ids, self.plan) >= max(proven):
+            self.stats.proven = True
 
     def step_pair(self, pool: ThreadPoolExecutor, *, round_dtime: float, wall_left: float) -> bool:
         """Two rounds solved at once on two threads (CP-SAT releases the GIL) from the same plan.
@@ -266,7 +281,7 @@ class Search:
         results = [f.result() for f in futures]
         improved = False
         first_free: set[str] = set()
-        for (kind, free), (found, status, dtime) in zip(picks, results, strict=True):
+        for (kind, free), (found, status, dtime, _optimum) in zip(picks, results, strict=True):
             ok = found is not None
             if ok and improved:
                 merged = dict(self.plan)
@@ -280,17 +295,23 @@ class Search:
                 improved = True
                 first_free = set(free)
             self._record(kind, status, ok, dtime)
+        self._check_proof([optimum for *_rest, optimum in results])
         return improved
 
     def run(
         self, *, dtime_budget: float, deadline: float, round_dtime: float = 0.5, max_rounds: int | None = None,
         threads: int = 1,
     ) -> Plan:
-        """Rounds until ``dtime_budget`` deterministic seconds are spent (or the wall-clock ``deadline``)."""
+        """Rounds until ``dtime_budget`` deterministic seconds are spent (or the wall-clock ``deadline``), or the
+        plan is proven optimal (``stats.proven``)."""
         if not self.ids:
             return self.plan
         with ThreadPoolExecutor(max_workers=2) as pool:
-            while self.stats.deterministic_time < dtime_budget and (max_rounds is None or self.stats.rounds < max_rounds):
+            while (
+                self.stats.deterministic_time < dtime_budget
+                and (max_rounds is None or self.stats.rounds < max_rounds)
+                and not self.stats.proven
+            ):
                 left = deadline - time.perf_counter()
                 if left <= 0.02:
                     self.stats.clock_stopped = True

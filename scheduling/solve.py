@@ -12,8 +12,10 @@ Phases, each keeping a complete feasible plan so that any stop returns the best 
    costs about half a second and a move here about 2 ms, so on large days (more than
    ``FULL_MODEL_MAX_REQUESTS``) this phase gets most of the time and removes most of the waiting;
 3. lns: large-neighbourhood search over small CP-SAT sub-models (``scheduling.lns``); most of the
-   time on small days; on large days it mostly finds room for more valuable requests;
-4. recreate again (``1 - RECREATE_FIRST`` of the moves), for the waiting the LNS added;
+   time on small days; on large days it mostly finds room for more valuable requests. A round that
+   frees every request and is proven optimal proves the plan optimal: the search stops there and the
+   day is ``OPTIMAL`` (a day of a few requests takes milliseconds instead of its whole time limit);
+4. recreate again (``1 - RECREATE_FIRST`` of the moves), for the waiting the LNS added (not after a proof);
 5. bound: the relaxation of ``scheduling.bound`` (each request's least wait alone, energetic capacity
    cuts) in the time the phases leave, for a bound on priority (``priority_bound``) and on waiting at
    the plan's priority (``best_bound_wait``, ``gap``); a plan that meets both is proven optimal. On
@@ -397,7 +399,8 @@ def solve(
     _phase(stats, "lns", day, plan, value, began)
 
     again = Recreate(day, plan, value=value, seed=seed + 1)
-    plan = again.run(moves=moves - first_moves, deadline=wall(bound_time))
+    if not search.stats.proven:  # an optimal plan cannot get better
+        plan = again.run(moves=moves - first_moves, deadline=wall(bound_time))
     stats["recreate_moves"] = recreate.stats.moves + again.stats.moves
     stats["recreate_improved"] = recreate.stats.improved + again.stats.improved
     # Phases the wall clock ended before their deterministic budget (on a machine busier than the
@@ -413,7 +416,7 @@ def solve(
     # Bounds from the relaxation of ``scheduling.bound`` (floors and energy) first: when the plan meets
     # them it is proven optimal and the full model is not needed; it cannot change the plan.
     relaxed = day_bounds(instance, priority=plan_score(day, plan, value)[0], deadline=wall())
-    status = OPTIMAL if _meets(day, plan, value, relaxed) else FEASIBLE
+    status = OPTIMAL if search.stats.proven or _meets(day, plan, value, relaxed) else FEASIBLE
     full_bound = 0
     left = wall() - time.perf_counter()
     if full_model and status != OPTIMAL and left > 0.1:

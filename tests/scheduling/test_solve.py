@@ -88,6 +88,38 @@ def test_lns_is_deterministic_for_a_seed(day60, threads):
     assert plan_score(day, plans[0], value) > plan_score(day, start, value)
 
 
+def _small_day(mk):
+    """Three patients for one desk and one consultant: two wait unless the order of consults is right."""
+    desk = mk.resource("desk", "registration", available=[(480, 720)])
+    doctor = mk.resource("doc", "consult", available=[(480, 720)])
+    patients = [mk.chain(f"r{i}", ("registration", 10), ("consult", minutes), arrival=(480, 600))
+                for i, minutes in enumerate((30, 20, 10))]
+    return mk.instance([desk, doctor], patients)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_lns_stops_once_a_round_that_frees_every_request_is_proven_optimal(mk, threads):
+    instance = _small_day(mk)
+    day = Day(instance)
+    value = {r.id: r.priority for r in instance.requests}
+    start = plan_from_visits(day, greedy(instance).visits)
+    search = Search(day, start, value=value, seed=1)
+    plan = search.run(dtime_budget=1_000.0, deadline=time.perf_counter() + 60, threads=threads)
+    assert search.stats.proven and not search.stats.clock_stopped
+    assert search.stats.rounds <= 2  # a free round proves it at once; only the budget or the clock ended it before
+    assert plan_score(day, plan, value) >= plan_score(day, start, value)
+    assert plan_score(day, plan, value)[0] == 3
+
+
+def test_a_small_day_is_proven_optimal_without_spending_its_time_limit(mk):
+    schedule = solve(_small_day(mk), time_limit=30.0, workers=2)
+    assert schedule.status == OPTIMAL
+    assert schedule.stats["clock_stopped"] == []
+    assert schedule.stats["lns_rounds"] <= 2
+    assert schedule.stats["budget_seconds"]["lns"] > 10  # it had more than 10 s; the proof ended it, not the clock
+    assert check(_small_day(mk), schedule) == []
+
+
 def test_hint_is_used_when_feasible_and_rejected_otherwise(day20):
     good = greedy(day20).visits
     schedule = solve(day20, time_limit=1.0, workers=1, hint=good)
