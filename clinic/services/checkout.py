@@ -174,7 +174,7 @@ def preview(*, session: Session, visit_id: int, vat_rate_bp: int | None = None) 
             PreviewLine(
                 step_id=step.id,
                 code=step.pathway_step.code,
-                name=step_type.name_in(visit.patient.language),
+                name=step_type.name,
                 status_now=step.status,
                 status_after=after,
                 actual_start=step.actual_start,

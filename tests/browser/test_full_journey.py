@@ -100,7 +100,9 @@ def test_book_check_in_run_every_step_check_out_and_invoice(app, live_server, pa
     invoice = session.exec(select(Invoice).where(Invoice.visit_id == visit.id)).one()
     article = page.locator("article.invoice")
     expect(article).to_contain_text(invoice.number)
-    assert [_normal(t) for t in article.locator("tr.invoice__line th").all_inner_texts()] == names
+    in_patients_words = [s.pathway_step.step_type.name_in(patient.language)
+                         for s in sorted(visit.steps, key=lambda s: s.planned_start)]
+    assert [_normal(t) for t in article.locator("tr.invoice__line th").all_inner_texts()] == in_patients_words
     total = format_currency(Decimal(expected_cents) / 100, "EUR", locale=patient.language.value)
     assert _normal(page.locator("#invoice-total").inner_text()) == _normal(total)
     assert invoice.total_cents == expected_cents > 0
