@@ -281,7 +281,7 @@ class Search:
         results = [f.result() for f in futures]
         improved = False
         first_free: set[str] = set()
-        for (kind, free), (found, status, dtime, _optimum) in zip(picks, results, strict=True):
+        for (kind, free), (found, status, dtime, _) in zip(picks, results, strict=True):
             ok = found is not None
             if ok and improved:
                 merged = dict(self.plan)
@@ -295,7 +295,7 @@ class Search:
                 improved = True
                 first_free = set(free)
             self._record(kind, status, ok, dtime)
-        self._check_proof([optimum for *_rest, optimum in results])
+        self._check_proof([optimum for *_, optimum in results])
         return improved
 
     def run(

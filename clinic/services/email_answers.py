@@ -178,13 +178,7 @@ def answer(
         visit = session.get(Visit, page.visit_id)
         outcome = inbound.note_transport(session=session, visit=visit, wanted=choice == TRANSPORT_YES, now=now,
                                          channel=TouchChannel.EMAIL)
-        reply = {
-            "transport_wanted": _("Thank you. We will arrange transport and help at home for your visit on "
-                                  "%(day)s and call you with the details.") % facts,
-            "transport_declined": _("Thank you, noted: no transport for your visit on %(day)s.") % facts,
-            "transport_not_recorded": _("We could not note your answer about transport. Please call the front "
-                                        "desk."),
-        }[outcome]
+        reply = inbound.transport_reply(outcome, language=page.language, day=page.day, tz=tz, by_sms=False)
     else:
         patient_service.set_contact_preferences(session=session, patient_id=page.patient_id, actor_id=None,
                                                 opted_out=choice == STOP)

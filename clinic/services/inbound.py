@@ -414,19 +414,25 @@ def _answer_transport_sms(
 ) -> InboundResult:
     patient = session.get(Patient, visit.patient_id)
     language = str(patient.language)
-    _ = texts(language)
     outcome = note_transport(session=session, visit=visit, wanted=wanted, now=now, channel=TouchChannel.SMS)
-    day = {"day": long_day(visit.date, language, tz)}
-    replies = {
-        "transport_wanted": _("Thank you. We will arrange transport and help at home for your visit on "
-                              "%(day)s and call you with the details.") % day,
-        "transport_declined": _("Thank you, noted: no transport for your visit on %(day)s. If you change "
-                                "your mind, reply YES.") % day,
-        "transport_not_recorded": _("We could not note your answer about transport. Please call the front "
-                                    "desk."),
-    }
-    return InboundResult(outcome=outcome, reply=replies[outcome], language=language, patient_id=patient.id,
-                         visit_id=visit.id)
+    reply = transport_reply(outcome, language=language, day=visit.date, tz=tz, by_sms=True)
+    return InboundResult(outcome=outcome, reply=reply, language=language, patient_id=patient.id, visit_id=visit.id)
+
+
+def transport_reply(outcome: str, *, language: str, day: dt.date, tz: str, by_sms: bool) -> str:
+    """What an SMS (``by_sms``) or an e-mail's answer page says back to a transport answer (``note_transport``'s
+    outcome); only an SMS may invite a second answer by reply."""
+    _ = texts(language)
+    facts = {"day": long_day(day, language, tz)}
+    if outcome == "transport_wanted":
+        return _("Thank you. We will arrange transport and help at home for your visit on %(day)s and call you "
+                 "with the details.") % facts
+    if outcome == "transport_declined":
+        if by_sms:
+            return _("Thank you, noted: no transport for your visit on %(day)s. If you change your mind, reply "
+                     "YES.") % facts
+        return _("Thank you, noted: no transport for your visit on %(day)s.") % facts
+    return _("We could not note your answer about transport. Please call the front desk.")
 
 
 # --- the reminder call ----------------------------------------------------------------------------

@@ -15,15 +15,12 @@ from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
 from clinic.services import email_answers, links
 from clinic.services.patient_texts import clock, long_day
-from clinic.web.clock import messaging_now
+from clinic.web.clock import clinic_tz, messaging_now
 from clinic.web.twilio_hooks import next_wave
 
 bp = Blueprint("answers", __name__)
 
 
-
-def _tz() -> str:
-    return str(current_app.config["CLINIC_TIMEZONE"])
 
 
 def patient_links() -> links.Links:
@@ -37,7 +34,7 @@ def _page_or_404(session, token: str) -> email_answers.AnswerPage:
     if outbox_id is None:
         abort(404)
     try:
-        return email_answers.answer_page(session=session, outbox_id=outbox_id, now=messaging_now(), tz=_tz())
+        return email_answers.answer_page(session=session, outbox_id=outbox_id, now=messaging_now(), tz=clinic_tz())
     except NotFound:
         abort(404)
 
@@ -59,8 +56,8 @@ def page(token: str):
             "answers/page.html",
             page=shown,
             form=form,
-            day=long_day(shown.start or shown.day, shown.language, _tz()),
-            time=clock(shown.start, shown.language, _tz()) if shown.start else "",
+            day=long_day(shown.start or shown.day, shown.language, clinic_tz()),
+            time=clock(shown.start, shown.language, clinic_tz()) if shown.start else "",
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
             language=shown.language,
         )
@@ -69,7 +66,7 @@ def page(token: str):
 def _answer(session, shown: email_answers.AnswerPage, choice: str) -> None:
     try:
         result = email_answers.answer(
-            session=session, outbox_id=shown.outbox_id, choice=choice, now=messaging_now(), tz=_tz(),
+            session=session, outbox_id=shown.outbox_id, choice=choice, now=messaging_now(), tz=clinic_tz(),
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""), after_cancel=next_wave(session),
         )
     except DomainError as error:

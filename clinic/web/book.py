@@ -31,7 +31,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
 from clinic.models import DEFAULT_PHONE_REGION, MAX_DISTANCE_KM, Channel, Language, normalise_email
-from clinic.web.clock import clinic_today
+from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
 from clinic.web.nav import add_nav_item
@@ -223,9 +223,6 @@ def _session():
     return get_session()
 
 
-def _tz() -> str:
-    return current_app.config["CLINIC_TIMEZONE"]
-
 
 def _rules():
     from clinic.services.planning import SegmentRules
@@ -376,7 +373,7 @@ def _propose(patient, form: RequestForm, *, exclude=()):
         session=_session(),
         patient_id=patient.id,
         pathway_id=form.pathway.data,
-        tz=_tz(),
+        tz=clinic_tz(),
         availability=_availability(form),
         today=clinic_today(),
         rules=_rules(),
@@ -472,7 +469,7 @@ def confirm(patient_id: int):
             patient_id=patient.id,
             pathway_id=form.pathway.data,
             choice=choice.choice.data,
-            tz=_tz(),
+            tz=clinic_tz(),
             actor_id=current_user.id,
             availability=_availability(form),
             today=clinic_today(),

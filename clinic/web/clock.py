@@ -6,8 +6,13 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 
+def clinic_tz() -> str:
+    """The clinic's time zone name (``CLINIC_TIMEZONE``), as services take it."""
+    return str(current_app.config["CLINIC_TIMEZONE"])
+
+
 def clinic_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+    return ZoneInfo(clinic_tz())
 
 
 def clinic_today() -> date:

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.web.answers import patient_links
-from clinic.web.clock import messaging_now
+from clinic.web.clock import clinic_tz, messaging_now
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -83,9 +83,6 @@ class SurveyForm(FlaskForm):
                             render_kw={"rows": 3, "maxlength": 1000})
 
 
-
-def _tz() -> str:
-    return current_app.config["CLINIC_TIMEZONE"]
 
 
 def _due_days() -> int:
@@ -220,7 +217,7 @@ def re_ask(follow_up_id: int):
     tablet = form.where.data == "tablet"
     try:
         survey = followups.re_ask(session=session, follow_up_id=follow_up_id, user_id=current_user.id, now=now,
-                                  tablet=tablet, tz=_tz())
+                                  tablet=tablet, tz=clinic_tz())
     except NotFound:
         abort(404)
     except DomainError as error:
@@ -229,7 +226,7 @@ def re_ask(follow_up_id: int):
     if tablet:
         return redirect(url_for("followups.tablet", survey_id=survey.id))
     result = surveys.send_survey(session=session, survey_id=survey.id, channels=channels_from_config(current_app.config),
-                                 now=now, tz=_tz(), links=patient_links(),
+                                 now=now, tz=clinic_tz(), links=patient_links(),
                                  reask_after=timedelta(hours=int(current_app.config.get("SURVEY_REASK_HOURS", 24))))
     if result is None:
         flash(_("The questions go out when the quiet hours end."), "success")
@@ -286,7 +283,7 @@ def _answer(survey, *, action: str, channel, done_template: str):
         surveys.record_answer(
             session=session, survey_id=survey.id, got_what_needed=form.got_what_needed.data == "yes",
             good_job=form.good_job.data == "yes", comment=form.comment.data or "", now=messaging_now(), channel=channel,
-            tz=_tz(), due_working_days=_due_days(),
+            tz=clinic_tz(), due_working_days=_due_days(),
         )
     except DomainError:
         session.rollback()

@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.config import ConfigError
 from clinic.errors import DomainError, NotFound, SeedError
+from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.labels import TOUCH_CHANNEL_LABELS
 from clinic.web.nav import add_nav_item
@@ -112,9 +113,6 @@ class ContactForm(FlaskForm):
 class DecideForm(FlaskForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
-
-def _tz() -> str:
-    return current_app.config["CLINIC_TIMEZONE"]
 
 
 def _policy():
@@ -339,7 +337,7 @@ def grant():
             cost_cents=cost,
             reason=form.reason.data,
             now=utcnow(),
-            tz=_tz(),
+            tz=clinic_tz(),
             policy=_policy(),
         )
     except DomainError as error:
@@ -393,7 +391,6 @@ def grant():
 
 
 def _month_arg() -> dt.date:
-    from clinic.web.clock import clinic_today
 
     value = request.args.get("month", "")
     if not value:
@@ -414,7 +411,7 @@ def month():
     user = _user()
     policy = _policy()
     overview = recovery.month_overview(
-        session=get_session(), month=first, viewer=user, tz=_tz(), policy=policy
+        session=get_session(), month=first, viewer=user, tz=clinic_tz(), policy=policy
     )
     previous = (first - dt.timedelta(days=1)).replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
@@ -451,7 +448,7 @@ def _decide(gesture_id: int, approve: bool):
                 actor=_user(),
                 gesture_id=gesture_id,
                 now=utcnow(),
-                tz=_tz(),
+                tz=clinic_tz(),
                 policy=_policy(),
             )
         else:

@@ -6,7 +6,7 @@
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,6 +15,7 @@ from wtforms import IntegerField, RadioField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.errors import DomainError
+from clinic.web.clock import clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.outreach_hook import replan_visit_outreach
@@ -94,9 +95,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _tz() -> str:
-    return current_app.config["CLINIC_TIMEZONE"]
-
 
 def _visit_or_404(visit_id: int):
     from clinic.db import get_session
@@ -168,7 +166,7 @@ def _render_slot(visit, *, offer_form=None, row_errors=None, answer_errors=None,
 
     session = get_session()
     try:
-        candidates = refill.rank_candidates(session=session, visit_id=visit.id, now=_now(), tz=_tz())
+        candidates = refill.rank_candidates(session=session, visit_id=visit.id, now=_now(), tz=clinic_tz())
     except Conflict:
         candidates = []
     offers = refill.offers_for(session=session, visit_id=visit.id)
@@ -227,7 +225,7 @@ def offer(visit_id: int):
             now=_now(),
             wave_size=1 if entry_id else (form.wave_size.data or 1),
             channel="phone",
-            tz=_tz(),
+            tz=clinic_tz(),
             entry_ids=[entry_id] if entry_id else None,
             actor_id=current_user.id,
         )
@@ -264,7 +262,7 @@ def answer(offer_id: int):
     try:
         if form.answer.data == "accepted":
             visit = accept_offer(
-                session=session, offer_id=offer_id, now=_now(), actor_id=current_user.id, tz=_tz()
+                session=session, offer_id=offer_id, now=_now(), actor_id=current_user.id, tz=clinic_tz()
             )
             replan_visit_outreach(visit.id)
             flash(

@@ -24,7 +24,7 @@ from clinic.errors import DomainError
 from clinic.extensions import csrf
 from clinic.services import inbound
 from clinic.services.patient_texts import VOICE_LANGUAGES
-from clinic.web.clock import messaging_now
+from clinic.web.clock import clinic_tz, messaging_now
 from clinic.web.outreach_hook import replan_visit_outreach
 from outreach.channels import twilio_urls
 
@@ -108,9 +108,6 @@ def signed(view):
 
 
 
-def _tz() -> str:
-    return str(current_app.config["CLINIC_TIMEZONE"])
-
 
 def _xml(twiml: Any, status: int = 200) -> Response:
     return Response(str(twiml), status=status, mimetype="text/xml")
@@ -127,7 +124,7 @@ def next_wave(session) -> Any:
         try:
             send_offer_wave(
                 session=session, visit_id=visit_id, now=messaging_now(), channels=channels_from_config(current_app.config),
-                tz=_tz(), status_callback=status_callback_url(),
+                tz=clinic_tz(), status_callback=status_callback_url(),
             )
         except Exception:  # noqa: BLE001 - the patient's reply must still go out; the job retries
             session.rollback()
@@ -168,7 +165,7 @@ def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.In
             now=messaging_now(),
             provider_id=provider_id,
             desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
-            tz=_tz(),
+            tz=clinic_tz(),
             after_cancel=next_wave(session),
             follow_up_due_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)),
         )
@@ -200,7 +197,7 @@ def voice(key: str) -> Response:
         visit = inbound.visit_service.get_visit(session=session, visit_id=visit_id)
     except DomainError:
         abort(404)
-    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=_tz(), action=action)
+    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=clinic_tz(), action=action)
     say_language = VOICE_LANGUAGES.get(language, "en-GB")
     response = VoiceResponse()
     if menu is None:
@@ -262,7 +259,7 @@ def answer_call(
             now=messaging_now(),
             call_sid=call_sid,
             from_number=to,
-            tz=_tz(),
+            tz=clinic_tz(),
             after_cancel=next_wave(session),
             action=action,
         )
@@ -289,7 +286,7 @@ def status() -> Response:
             status=state.strip().lower(),
             now=messaging_now(),
             error_code=request.form.get("ErrorCode") or None,
-            tz=_tz(),
+            tz=clinic_tz(),
         )
     except DomainError:
         session.rollback()
@@ -370,7 +367,7 @@ def survey_gather(key: str, question: int) -> Response:
     got, good = first == "1", digit == "1"
     try:
         surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good, now=messaging_now(),
-                              tz=_tz(), due_working_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)))
+                              tz=clinic_tz(), due_working_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)))
     except DomainError:  # answered twice (a retried webhook): the first answer stands
         session.rollback()
     response.say(spoken["thanks_yes"] if got and good else spoken["thanks_no"], language=say_language)

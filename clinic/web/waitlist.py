@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -11,6 +11,7 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.errors import DomainError
+from clinic.web.clock import clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -76,9 +77,6 @@ class RemoveForm(FlaskForm):
     pass
 
 
-def _tz() -> str:
-    return current_app.config["CLINIC_TIMEZONE"]
-
 
 def _add_form(formdata=...) -> AddForm:
     from sqlmodel import col, select
@@ -101,7 +99,7 @@ def _render(form: AddForm, *, row_errors: dict | None = None, status: int = 200)
 
     now = datetime.now(UTC)
     entries = list_waitlist(session=get_session())
-    rows = [(e, days_waited(e, now, _tz())) for e in entries]
+    rows = [(e, days_waited(e, now, clinic_tz())) for e in entries]
     return (
         render_template(
             "waitlist/index.html",

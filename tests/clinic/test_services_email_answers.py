@@ -23,6 +23,7 @@ from clinic.models import (
 from clinic.services import email_answers, links, outreach, transport
 from clinic.services.email_answers import CANCEL, CONFIRM, START, STOP, TRANSPORT_NO, TRANSPORT_YES
 from outreach.channels.development import DevelopmentChannel
+from tests.clinic.test_services_transport import sent
 from tests.factories import make_patient, make_visit
 
 TZ = "Europe/Amsterdam"
@@ -37,14 +38,9 @@ def emailed(session: Session, action: str, *, language: str = "en", status: Outb
     patient = make_patient(session, language=language, channel=Channel.EMAIL, email="anna@example.org",
                            given_name="Anna")
     visit = make_visit(session, patient=patient, day=day, start=dt.datetime.combine(day, dt.time(10, 30), ZONE))
-    row = OutboxMessage(
-        visit_id=visit.id, patient_id=patient.id, action=action, rule_id=f"test-{action}", due_at=NOW,
-        next_attempt_at=NOW, status=status, channel=Channel.EMAIL, language=Language(language),
-        recipient=patient.email, body="the SMS wording. Reply STOP to stop non-essential messages.",
-        sent_at=NOW if status == OutboxStatus.SENT else None,
-    )
-    session.add(row)
-    session.commit()
+    row = sent(session, visit, action, at=NOW, channel=Channel.EMAIL, status=status, language=Language(language),
+               recipient=patient.email, body="the SMS wording. Reply STOP to stop non-essential messages.",
+               sent_at=NOW if status == OutboxStatus.SENT else None)
     return patient, visit, row
 
 

@@ -28,22 +28,24 @@ NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
 
 def sent(
-    session: Session, visit, action: str, *, at: dt.datetime, channel: Channel = Channel.SMS
+    session: Session, visit, action: str, *, at: dt.datetime, channel: Channel = Channel.SMS, **fields
 ) -> OutboxMessage:
-    row = OutboxMessage(
-        visit_id=visit.id,
-        patient_id=visit.patient_id,
-        action=action,
-        rule_id=f"test-{action}",
-        due_at=at,
-        next_attempt_at=at,
-        status=OutboxStatus.SENT,
-        channel=channel,
-        language=Language.EN,
-        recipient="+31612345678",
-        body=action,
-        sent_at=at,
-    )
+    """An outbox row of ``visit`` sent at ``at``; ``fields`` replace any of the row's defaults."""
+    row = OutboxMessage(**{
+        "visit_id": visit.id,
+        "patient_id": visit.patient_id,
+        "action": action,
+        "rule_id": f"test-{action}",
+        "due_at": at,
+        "next_attempt_at": at,
+        "status": OutboxStatus.SENT,
+        "channel": channel,
+        "language": Language.EN,
+        "recipient": "+31612345678",
+        "body": action,
+        "sent_at": at,
+        **fields,
+    })
     session.add(row)
     session.commit()
     return row
