@@ -88,7 +88,6 @@ class AnswerPage:
     """What an e-mailed link shows: the visit, where it stands, and the choices open now."""
 
     outbox_id: int
-    action: str
     patient_id: int
     language: str
     visit_id: int
@@ -128,7 +127,6 @@ def answer_page(*, session: Session, outbox_id: int, now: dt.datetime, tz: str) 
     wanted = transport.for_visit(session=session, visit_id=visit.id)
     return AnswerPage(
         outbox_id=row.id,
-        action=row.action,
         patient_id=patient.id,
         language=str(patient.language),
         visit_id=visit.id,
