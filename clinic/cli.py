@@ -37,8 +37,8 @@ def db_upgrade_command() -> None:
 def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> None:
     """Load the demo clinic (resources, pathways, patients, users, two weeks of visits) in one transaction."""
     from clinic.db import get_engine
+    from clinic.demo import seed
     from clinic.errors import DomainError
-    from clinic.services import seed
 
     directory = seed_dir or Path(current_app.config["SEED_DIR"])
     with Session(get_engine()) as session:
@@ -64,8 +64,8 @@ def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> N
 @click.option("--dir", "seed_dir", type=click.Path(file_okay=False, path_type=Path), help="Seed directory.")
 def demo_sign_ins_command(seed_dir: Path | None) -> None:
     """Print the demo sign-ins (user name, role, password) from seed_data/users.yaml."""
+    from clinic.demo import seed
     from clinic.errors import SeedError
-    from clinic.services import seed
 
     try:
         users = seed.read_users(Path(seed_dir or current_app.config["SEED_DIR"]))

@@ -55,8 +55,8 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; on SQLite every connection enforces foreign keys. Sessions of this process
-    record touch-points from here on (``clinic.services.touchpoints.install``)."""
-    from clinic.services.touchpoints import install as record_touch_points
+    record touch-points from here on (``clinic.service.touchpoints.install``)."""
+    from clinic.service.touchpoints import install as record_touch_points
 
     record_touch_points()
     url = normalise_url(url)

@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # the engine tests (tests/scheduling) never need the database
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
+pytest_plugins = ["tests.peers.fixtures"]
+
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 DEMO_PASSWORD = "onevisit-demo"
 _TABLES: dict[str, list] = {}
@@ -142,7 +144,7 @@ def signed_in(session: "Session", post_form: Callable) -> Callable:
 
 @pytest.fixture
 def desk_client(client, signed_in: Callable):
-    from clinic.models import Role
+    from clinic.users.models import Role
 
     signed_in(client, Role.FRONT_DESK, username="desk", display_name="Dana Desk")
     return client
@@ -150,7 +152,7 @@ def desk_client(client, signed_in: Callable):
 
 @pytest.fixture
 def coordinator_client(client, signed_in: Callable):
-    from clinic.models import Role
+    from clinic.users.models import Role
 
     signed_in(client, Role.COORDINATOR, username="coordinator", display_name="Cor Coordinator")
     return client
@@ -159,7 +161,8 @@ def coordinator_client(client, signed_in: Callable):
 @pytest.fixture
 def volunteer_client(client, session: "Session", signed_in: Callable):
     """Signed in as ``volunteer``, linked to a volunteer record named Vera Volunteer."""
-    from clinic.models import Role, Volunteer
+    from clinic.service.models import Volunteer
+    from clinic.users.models import Role
 
     volunteer = Volunteer(name="Vera Volunteer", phone="+31612345678", languages=["nl", "en"])
     session.add(volunteer)
@@ -172,7 +175,7 @@ def volunteer_client(client, session: "Session", signed_in: Callable):
 
 @pytest.fixture
 def admin_client(client, signed_in: Callable):
-    from clinic.models import Role
+    from clinic.users.models import Role
 
     signed_in(client, Role.ADMIN, username="admin", display_name="Ada Admin")
     return client

@@ -6,23 +6,19 @@ from typing import Any
 
 from sqlmodel import Session
 
-from clinic.models import (
+from clinic.patients.models import Patient
+from clinic.unit.models import (
     Pathway,
     PathwayStep,
     PathwayStepDependency,
-    Patient,
     Resource,
     ResourceHours,
     ResourceKind,
-    Role,
-    StepStatus,
     StepType,
-    User,
-    Visit,
-    VisitStatus,
-    VisitStep,
 )
-from clinic.services.users import create_user
+from clinic.users.models import Role, User
+from clinic.users.services import create_user
+from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 
 _counter = itertools.count(1)
 TZ = "Europe/Amsterdam"

@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from clinic.models import Pathway, Visit, VisitStatus, Volunteer, VolunteerAvailability
+from clinic.service.models import Volunteer, VolunteerAvailability
+from clinic.unit.models import Pathway
+from clinic.visits.models import Visit, VisitStatus
 from tests.factories import make_pathway, make_patient, make_visit
 
 TZ = "Europe/Amsterdam"

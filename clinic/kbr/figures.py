@@ -1,10 +1,10 @@
 """The KBR figures: pure functions on plain records, per ISO week and per segment.
 
-No database, no Flask: ``clinic.services.kbr`` reads the rows into these records (local dates already
+No database, no Flask: ``clinic.kbr.services`` reads the rows into these records (local dates already
 taken in the clinic's time zone). A week without anything to measure has **no** figure (it is absent
 from the series), never 0. Every KBR id of ``seed_data/kbrs.yaml`` names one entry of ``FIGURES``.
 
-Segments are the project's own (``clinic.segments.segments_for``): ``local``, ``regional``,
+Segments are the project's own (``clinic.patients.segments.segments_for``): ``local``, ``regional``,
 ``long_distance`` and ``70+``; a patient of 70+ is also in one region segment.
 """
 

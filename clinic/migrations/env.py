@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlmodel import SQLModel
 
-import clinic.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import clinic.tables  # noqa: F401  (every table on SQLModel.metadata)
 from clinic.db import make_engine
 
 config = context.config
@@ -16,7 +16,7 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     if type_ == "type":
         from sqlmodel.sql.sqltypes import AutoString
 
-        from clinic.models import UTCDateTime
+        from clinic.columns import UTCDateTime
 
         if isinstance(obj, UTCDateTime):
             return "sa.DateTime(timezone=True)"

@@ -1,29 +1,37 @@
-"""Blueprints of the web app and the hook that registers them."""
+"""The web kit every domain's views share (forms, roles, navigation, labels, the clinic's clock, error
+pages) and ``register_web``, which mounts every domain's blueprints on the app."""
 
 from flask import Flask
 
+from clinic.audit import views as audit_views
+from clinic.billing import views as billing_views
+from clinic.booking import views as booking_views
+from clinic.feedback import views as feedback_views
+from clinic.kbr import views as kbr_views
+from clinic.messaging import answers_views, inbound_views, outbox_views
+from clinic.patients import views as patients_views
+from clinic.refill import views as refill_views
+from clinic.refill import waitlist_views
+from clinic.service import recovery_views, transport_views, volunteer_home_views, volunteers_views
+from clinic.users import language_views
+from clinic.users import views as users_views
+from clinic.visits import board_views
+from clinic.visits import views as visits_views
+from clinic.web import errors, health, home
+from clinic.web.nav import init_app as init_nav
+
+BLUEPRINT_MODULES = (
+    users_views, home, board_views, volunteer_home_views, language_views, health,
+    billing_views, audit_views, booking_views, refill_views, waitlist_views, visits_views,
+    patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
+    transport_views, kbr_views, answers_views,
+)
+
 
 def register_web(app: Flask) -> None:
-    from clinic.web import auth, board, errors, health, home, language, volunteer
-    from clinic.web.nav import init_app as init_nav
-
-    auth.init_app(app)
-    language.init_app(app)
+    users_views.init_app(app)
+    language_views.init_app(app)
     errors.init_app(app)
     init_nav(app)
-    for module in (auth, home, board, volunteer, language, health):
+    for module in BLUEPRINT_MODULES:
         app.register_blueprint(module.bp)
-    from clinic.web import checkout; app.register_blueprint(checkout.bp)  # noqa: E702, I001
-    from clinic.web import audit; app.register_blueprint(audit.bp)  # noqa: E702, I001
-    from clinic.web import book; app.register_blueprint(book.bp)  # noqa: E702, I001
-    from clinic.web import refill; app.register_blueprint(refill.bp)  # noqa: E702, I001
-    from clinic.web import waitlist; app.register_blueprint(waitlist.bp)  # noqa: E702, I001
-    from clinic.web import visits, patients; app.register_blueprint(visits.bp); app.register_blueprint(patients.bp)  # noqa: E702, E401, I001
-    from clinic.web import twilio_hooks; app.register_blueprint(twilio_hooks.bp)  # noqa: E702, I001
-    from clinic.web import outreach; app.register_blueprint(outreach.bp)  # noqa: E702, I001
-    from clinic.web import volunteers; app.register_blueprint(volunteers.bp)  # noqa: E702, I001
-    from clinic.web import followups; app.register_blueprint(followups.bp)  # noqa: E702, I001
-    from clinic.web import gestures; app.register_blueprint(gestures.bp)  # noqa: E702, I001
-    from clinic.web import transport; app.register_blueprint(transport.bp)  # noqa: E702, I001
-    from clinic.web import kbr; app.register_blueprint(kbr.bp)  # noqa: E702, I001
-    from clinic.web import answers; app.register_blueprint(answers.bp)  # noqa: E702, I001

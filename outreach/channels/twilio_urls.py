@@ -3,7 +3,7 @@
 ``/twilio/voice/<key>`` serves an outreach call's TwiML; ``key`` is the visit id (and the action, when the
 call is not the reminder) signed with the app's ``SECRET_KEY`` (not guessable, not forgeable).
 ``/twilio/status`` takes delivery callbacks. Both paths are
-the ``twilio`` blueprint's (``clinic.web.twilio_hooks``), whose tests check they agree.
+the ``twilio`` blueprint's (``clinic.messaging.inbound_views``), whose tests check they agree.
 """
 
 from itsdangerous import BadSignature, URLSafeSerializer

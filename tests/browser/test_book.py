@@ -12,8 +12,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from clinic.models import Pathway, Patient, Visit, VisitStatus
-from clinic.services.seed import load_demo
+from clinic.demo.seed import load_demo
+from clinic.patients.models import Patient
+from clinic.unit.models import Pathway
+from clinic.visits.models import Visit, VisitStatus
 
 pytestmark = pytest.mark.browser
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
@@ -80,7 +82,7 @@ def test_desk_books_an_oncology_day_for_a_demo_patient(app, live_server, page, s
 def test_desk_registers_a_new_patient_with_a_message_next_to_the_phone(
     app, live_server, page, session, screenshot_dir
 ):
-    from clinic.models import Role
+    from clinic.users.models import Role
     from tests.factories import make_user
 
     make_user(

@@ -11,7 +11,8 @@ from babel.numbers import format_currency
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from clinic.models import Invoice, StepStatus, Visit, VisitStatus
+from clinic.billing.models import Invoice
+from clinic.visits.models import StepStatus, Visit, VisitStatus
 
 pytestmark = pytest.mark.browser
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
@@ -36,7 +37,7 @@ def _normal(text: str) -> str:
 def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     app, daytime_clinic, live_server, page, session, screenshot_dir
 ):
-    from clinic.services.seed import load_demo
+    from clinic.demo.seed import load_demo
 
     tz = app.config["CLINIC_TIMEZONE"]
     load_demo(session=session, directory=SEED_DIR, tz=tz, now=_demo_day(tz))

@@ -8,10 +8,12 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from clinic.models import OutboxStatus, Patient, Visit, VisitStatus
-from clinic.services import links, outreach
+from clinic.messaging import links, outreach
+from clinic.messaging.models import OutboxStatus
+from clinic.patients.models import Patient
+from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.development import DevelopmentChannel
-from tests.clinic.test_services_email_answers import emailed
+from tests.clinic.messaging.test_services_email_answers import emailed
 from tests.conftest import TEST_SECRET_KEY
 
 pytestmark = pytest.mark.browser

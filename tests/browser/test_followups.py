@@ -9,7 +9,8 @@ import requests
 from playwright.sync_api import expect
 from twilio.request_validator import RequestValidator
 
-from clinic.models import Role, Survey, SurveyChannel, SurveyTrigger
+from clinic.feedback.models import Survey, SurveyChannel, SurveyTrigger
+from clinic.users.models import Role
 from tests.factories import make_patient, make_user
 
 pytestmark = pytest.mark.browser

@@ -17,8 +17,10 @@ from babel.numbers import format_currency
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from clinic.models import Invoice, Patient, Visit, VisitStatus
-from clinic.services.seed import load_demo
+from clinic.billing.models import Invoice
+from clinic.demo.seed import load_demo
+from clinic.patients.models import Patient
+from clinic.visits.models import Visit, VisitStatus
 from clinic.web.clock import clinic_today
 
 pytestmark = pytest.mark.browser

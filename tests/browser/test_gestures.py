@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from clinic.models import GestureStatus, RecoveryGesture, Role
+from clinic.service.models import GestureStatus, RecoveryGesture
+from clinic.users.models import Role
 from tests.browser.pages import PASSWORD, sign_in
 from tests.factories import make_patient, make_user, make_visit
 

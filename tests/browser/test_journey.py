@@ -6,9 +6,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from clinic.models import Role
+from clinic.users.models import Role
 from clinic.web.clock import clinic_today
-from tests.clinic.test_board import _anchor, _open_resources
+from tests.clinic.visits.test_board import _anchor, _open_resources
 from tests.factories import make_pathway, make_patient, make_user, make_visit
 
 pytestmark = pytest.mark.browser

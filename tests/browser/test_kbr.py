@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from clinic.services import kbr
-from clinic.services.seed import load_demo
+from clinic.demo.seed import load_demo
+from clinic.kbr import services as kbr
 
 pytestmark = pytest.mark.browser
 

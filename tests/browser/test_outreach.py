@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from clinic.models import Role
-from clinic.services import outreach
+from clinic.messaging import outreach
+from clinic.users.models import Role
 from tests.factories import make_pathway, make_patient, make_user, make_visit
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import col, select
 
-from clinic.models import Visit, VisitStatus
-from clinic.services.seed import load_demo
-from clinic.services.waitlist import add_to_waitlist
+from clinic.demo.seed import load_demo
+from clinic.refill.waitlist import add_to_waitlist
+from clinic.visits.models import Visit, VisitStatus
 from tests.factories import make_patient
 
 pytestmark = pytest.mark.browser

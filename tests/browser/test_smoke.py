@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from clinic.models import Role
+from clinic.users.models import Role
 from clinic.web.clock import clinic_today
 from tests.factories import make_patient, make_user, make_visit
 

@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from clinic.models import Role
-from clinic.services import inbound, transport
+from clinic.messaging import inbound
+from clinic.service import transport
+from clinic.users.models import Role
 from tests.browser.pages import PASSWORD, sign_in
-from tests.clinic.test_services_transport import sent
+from tests.clinic.service.test_services_transport import sent
 from tests.factories import make_patient, make_user, make_visit
 
 pytestmark = pytest.mark.browser

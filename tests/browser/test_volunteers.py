@@ -10,8 +10,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from clinic.models import MeetingOutcome, Role, VolunteerAssignment
-from clinic.services import volunteers as service
+from clinic.service import volunteers as service
+from clinic.service.models import MeetingOutcome, VolunteerAssignment
+from clinic.users.models import Role
 from tests.browser.pages import PASSWORD, sign_in
 from tests.factories import make_user
 from tests.volunteer_factories import TZ, make_day_visit, make_volunteer

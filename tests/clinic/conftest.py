@@ -45,7 +45,7 @@ def scratch_url(tmp_path: Path, database_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def demo(engine: Engine) -> Iterator[dict]:
     """The demo clinic loaded once for a module (tests must only read it); emptied afterwards."""
-    from clinic.services.seed import load_demo
+    from clinic.demo.seed import load_demo
 
     _empty(engine)
     now = dt.datetime.now(dt.UTC)

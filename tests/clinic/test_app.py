@@ -10,7 +10,7 @@ import pytest
 from clinic import create_app
 from clinic.app import template_folder
 from clinic.config import ConfigError, development_secret_key
-from clinic.models import VisitStatus
+from clinic.visits.models import VisitStatus
 from clinic.web.clock import clinic_today
 from tests.factories import make_pathway, make_patient, make_visit
 

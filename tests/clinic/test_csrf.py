@@ -2,7 +2,7 @@
 
 from sqlmodel import select
 
-from clinic.models import Role, User
+from clinic.users.models import Role, User
 from tests.factories import make_user
 
 

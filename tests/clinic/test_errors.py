@@ -38,7 +38,7 @@ def test_405_page_says_allowed_methods(client):
 
 
 def test_403_page(client, signed_in):
-    from clinic.models import Role
+    from clinic.users.models import Role
 
     signed_in(client, Role.VOLUNTEER)
     response = client.get("/board")

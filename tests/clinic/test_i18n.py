@@ -8,8 +8,9 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from sqlmodel import select
 
+from clinic.columns import Language
 from clinic.i18n import format_date, format_datetime, format_money, format_time
-from clinic.models import Language, Role, User
+from clinic.users.models import Role, User
 from tests.factories import make_user
 
 

@@ -10,7 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from clinic import db
-from clinic.models import Resource, ResourceKind, Role, User, VisitStep
+from clinic.unit.models import Resource, ResourceKind
+from clinic.users.models import Role, User
+from clinic.visits.models import VisitStep
 from tests.factories import make_pathway, make_patient, make_resource, make_user, make_visit
 
 

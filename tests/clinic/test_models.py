@@ -7,7 +7,10 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from clinic.models import Channel, Invoice, Language, Patient, PatientCreate, VisitStep
+from clinic.billing.models import Invoice
+from clinic.columns import Channel, Language
+from clinic.patients.models import Patient, PatientCreate
+from clinic.visits.models import VisitStep
 from tests.factories import make_patient, make_visit
 
 VALID = {

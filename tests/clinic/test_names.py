@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from clinic.billing.checkout import invoice_document
+from clinic.billing.invoices import issue_invoice
+from clinic.demo import seed
 from clinic.errors import SeedError
-from clinic.models import OutboxMessage, VisitStatus
-from clinic.services import outreach, seed
-from clinic.services.checkout import invoice_document
-from clinic.services.invoices import issue_invoice
+from clinic.messaging import outreach
+from clinic.messaging.models import OutboxMessage
+from clinic.visits.models import VisitStatus
 from tests.clinic.conftest import SEED_DIR, TZ
 from tests.factories import make_pathway, make_patient, make_visit
 

@@ -10,8 +10,8 @@ from outreach.channels.email_smtp import SmtpEmailChannel
 from outreach.channels.registry import channels_from_config
 from outreach.channels.twilio_sms import TwilioSmsChannel
 from outreach.channels.twilio_voice import TwilioVoiceChannel
-from tests.outreach.conftest import FROM_NUMBER
-from tests.outreach.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
+from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
+from tests.peers.fixtures import FROM_NUMBER
 
 
 def sms(**kw) -> OutgoingMessage:

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
-from clinic.models import OutboxMessage, OutboxStatus
-from clinic.services import outreach as service
+from clinic.messaging import outreach as service
+from clinic.messaging.models import OutboxMessage, OutboxStatus
 from outreach.time_zones import zone_for_phone
 from tests.factories import make_pathway, make_patient, make_visit
-from tests.outreach.fakes import RecordingChannel
+from tests.peers.fakes import RecordingChannel
 
 CLINIC = "Europe/Amsterdam"
 

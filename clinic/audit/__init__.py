@@ -1,0 +1,1 @@
+"""The audit trail: recording who changed what, the log and its screen."""

@@ -1,0 +1,633 @@
+"""Booking one visit from the front desk.
+
+Two ways in:
+
+- ``book_visit`` lets the engine place the visit on a given day (greedy, around the day's visits);
+- the Book flow: ``propose_visits`` asks the engine (``scheduling.propose``) for the best itineraries
+  over the coming weeks, honouring the patient's segment and stated availability; the clerk picks one
+  and ``book_proposal`` stores exactly that itinerary after re-checking it, under the day's booking
+  lock, with the engine's independent validator (``scheduling.check``). Two clerks picking the same
+  last chair: the second gets ``SlotTaken`` and fresh proposals.
+
+The day's lock is one ``booking_lock`` row, updated first thing in the booking transaction: on
+PostgreSQL the row lock makes the other bookings of that day wait; on SQLite the update takes the
+database's write lock, which serialises writers the same way (``busy_timeout`` makes them wait).
+"""
+
+import contextlib
+import dataclasses
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from clinic import planning
+from clinic.audit import record as audit
+from clinic.booking.models import BookingLock
+from clinic.columns import utcnow
+from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.patients import segments
+from clinic.patients.models import Patient
+from clinic.unit.models import Pathway, Resource
+from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
+from scheduling import instance as engine
+from scheduling.check import check, objective
+from scheduling.explain import explain
+from scheduling.propose import Itinerary, propose
+
+#: How far ahead proposals look by default, and at most.
+HORIZON_DAYS = 28
+MAX_HORIZON_DAYS = 90
+#: How often a booking waits out SQLite's busy timeout for the day's lock before giving up.
+LOCK_ATTEMPTS = 3
+#: Solver time limit of each small proposal model (they prove optimality in milliseconds).
+PROPOSE_TIME_LIMIT = 0.5
+
+PARTS_OF_DAY = ("any", "morning", "afternoon")
+MORNING_LEAVE_BY = 12 * 60 + 30
+AFTERNOON_ARRIVAL = 12 * 60
+
+
+class SlotTaken(Conflict):
+    """The picked itinerary no longer fits: someone booked that capacity first."""
+
+    default_code = "slot_taken"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """When the patient can come: from ``earliest`` to ``latest`` (default: ``HORIZON_DAYS`` later),
+    on ``weekdays`` (0 = Monday), in a part of the day (``any``, ``morning``: gone by 12:30,
+    ``afternoon``: not before 12:00)."""
+
+    earliest: dt.date
+    latest: dt.date | None = None
+    weekdays: frozenset[int] = frozenset(range(7))
+    part_of_day: str = "any"
+
+    def validate(self) -> None:
+        if self.earliest > dt.date.max - dt.timedelta(days=2 * MAX_HORIZON_DAYS) or (
+            self.latest is not None and self.latest > dt.date.max - dt.timedelta(days=2 * MAX_HORIZON_DAYS)
+        ):
+            raise ValidationError("that date is too far ahead", code="too_far_ahead", field="earliest")
+        if self.part_of_day not in PARTS_OF_DAY:
+            raise ValidationError(f"unknown part of the day {self.part_of_day!r}", field="part_of_day")
+        if not self.weekdays or not set(self.weekdays) <= set(range(7)):
+            raise ValidationError("choose at least one weekday", code="no_weekdays", field="weekdays")
+        if self.latest is not None:
+            if self.latest < self.earliest:
+                raise ValidationError("the latest date is before the earliest date", field="latest")
+            if (self.latest - self.earliest).days > MAX_HORIZON_DAYS:
+                raise ValidationError(
+                    f"look at most {MAX_HORIZON_DAYS} days ahead", code="horizon_too_long", field="latest"
+                )
+
+    def days(self, today: dt.date) -> list[dt.date]:
+        """The candidate days: from tomorrow at the earliest, in the window, on the chosen weekdays."""
+        first = max(self.earliest, today + dt.timedelta(days=1))
+        last = self.latest or self.earliest + dt.timedelta(days=HORIZON_DAYS)
+        last = min(last, first + dt.timedelta(days=MAX_HORIZON_DAYS))
+        out = []
+        day = first
+        while day <= last:
+            if day.weekday() in self.weekdays:
+                out.append(day)
+            day += dt.timedelta(days=1)
+        return out
+
+
+@dataclass(frozen=True)
+class DaylightRules:
+    """Long-distance patients get home before dark: they leave ``travel_minutes`` (distance at
+    ``travel_kmh``) before sunset at the clinic's position."""
+
+    latitude: float = 52.09  # Utrecht
+    longitude: float = 5.12
+    travel_kmh: float = 60.0
+    rounding: int = 30  # leave-by is rounded down to this many minutes (keeps proposals per week cheap)
+
+
+DEFAULT_DAYLIGHT = DaylightRules()
+
+
+@dataclass(frozen=True)
+class ProposedStep:
+    """One step of a proposal; ``pause_before`` is the time since the step before it ended, of which
+    ``required_pause`` the pathway asks for (lab results, drug preparation), the rest being waiting."""
+
+    code: str
+    name: str
+    resource: str
+    resource_name: str
+    start: int
+    end: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    pause_before: int = 0
+    required_pause: int = 0
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One bookable itinerary as the clerk sees it; ``choice`` is what the form posts back.
+
+    ``wait_minutes`` is the engine's wait beyond the critical path, which ranks the proposals;
+    ``idle_minutes`` is what the patient will spend between steps beyond the pauses the pathway asks for.
+    They differ by a constant for steps in no order between them (an ECG and an echo): the critical
+    path counts one of them, the patient goes to both in turn without waiting."""
+
+    day: dt.date
+    arrival: int
+    leave: int
+    wait_minutes: int
+    arrives_at: dt.datetime
+    leaves_at: dt.datetime
+    steps: tuple[ProposedStep, ...]
+    choice: str
+
+    @property
+    def idle_minutes(self) -> int:
+        return sum(s.pause_before - s.required_pause for s in self.steps)
+
+
+@dataclass
+class Proposals:
+    options: list[Proposal]
+    first_day: dt.date | None
+    last_day: dt.date | None
+    reason: str | None = None
+    reason_code: str | None = None
+
+
+# --- segment and availability rules -------------------------------------------------------------
+
+
+def sunset_minutes(day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYLIGHT) -> int:
+    """Local wall-clock minutes of sunset on ``day`` (NOAA's approximate solar equations, within minutes)."""
+    gamma = 2 * math.pi / 365 * (day.timetuple().tm_yday - 1)
+    eqtime = 229.18 * (
+        0.000075
+        + 0.001868 * math.cos(gamma)
+        - 0.032077 * math.sin(gamma)
+        - 0.014615 * math.cos(2 * gamma)
+        - 0.040849 * math.sin(2 * gamma)
+    )
+    decl = (
+        0.006918
+        - 0.399912 * math.cos(gamma)
+        + 0.070257 * math.sin(gamma)
+        - 0.006758 * math.cos(2 * gamma)
+        + 0.000907 * math.sin(2 * gamma)
+        - 0.002697 * math.cos(3 * gamma)
+        + 0.00148 * math.sin(3 * gamma)
+    )
+    lat = math.radians(daylight.latitude)
+    cos_ha = math.cos(math.radians(90.833)) / (math.cos(lat) * math.cos(decl)) - math.tan(lat) * math.tan(
+        decl
+    )
+    ha = math.degrees(math.acos(max(-1.0, min(1.0, cos_ha))))
+    utc_minutes = 720 - 4 * daylight.longitude + 4 * ha - eqtime
+    instant = dt.datetime.combine(day, dt.time(0), dt.UTC) + dt.timedelta(minutes=utc_minutes)
+    local = instant.astimezone(ZoneInfo(tz))
+    return local.hour * 60 + local.minute
+
+
+def home_before_dark(
+    patient: Patient, day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYLIGHT
+) -> int:
+    """The latest time a patient living ``distance_km`` away can leave and still be home by sunset."""
+    travel = math.ceil(patient.distance_km / daylight.travel_kmh * 60)
+    latest = sunset_minutes(day, tz, daylight) - travel
+    latest -= latest % daylight.rounding
+    return max(0, latest)
+
+
+def visit_wish(
+    *,
+    patient: Patient,
+    pathway: Pathway,
+    day: dt.date,
+    tz: str,
+    availability: Availability,
+    rules: planning.SegmentRules = planning.DEFAULT_RULES,
+    daylight: DaylightRules = DEFAULT_DAYLIGHT,
+) -> planning.VisitWish:
+    """The wish for ``day``: the availability's part of the day, plus home before dark for long distance
+    (the other segment rules are applied by ``planning.engine_request``)."""
+    arrival = (AFTERNOON_ARRIVAL, engine.DAY_MINUTES) if availability.part_of_day == "afternoon" else None
+    leave_by = MORNING_LEAVE_BY if availability.part_of_day == "morning" else None
+    labels = segments.segments_for(patient, day, local_km=rules.local_km, regional_km=rules.regional_km)
+    if segments.Region.LONG_DISTANCE.value in labels:
+        dark = home_before_dark(patient, day, tz, daylight)
+        leave_by = dark if leave_by is None else min(leave_by, dark)
+    return planning.VisitWish(key="new", patient=patient, pathway=pathway, arrival=arrival, leave_by=leave_by)
+
+
+# --- finding the patient ------------------------------------------------------------------------
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
+
+
+def _as_date(word: str) -> dt.date | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(word, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def find_patients(*, session: Session, text: str, limit: int = 20) -> list[Patient]:
+    """Patients matching a clerk's search: a date of birth (``1958-10-12``, ``12-10-1958``), a phone
+    number in any usual form, and/or words of the name, record number or postcode."""
+    from clinic.patients.models import normalise_phone
+    from clinic.patients.services import search_patients
+
+    text = (text or "").strip()[:100]
+    words = text.split()
+    dates = [d for d in (_as_date(w) for w in words) if d is not None]
+    rest = [w for w in words if _as_date(w) is None]
+    if rest and sum(ch.isdigit() for ch in "".join(rest)) >= 6:
+        with contextlib.suppress(ValueError):
+            rest = [normalise_phone(" ".join(rest))]
+    if not rest:
+        if not dates:
+            return []
+        statement = (
+            select(Patient)
+            .where(col(Patient.birth_date).in_(dates))
+            .order_by(col(Patient.family_name), col(Patient.given_name), col(Patient.id))
+            .limit(limit)
+        )
+        return list(session.exec(statement))
+    found = search_patients(session=session, text=" ".join(rest), limit=limit if not dates else limit * 20)
+    if dates:
+        found = [p for p in found if p.birth_date in dates][:limit]
+    return found
+
+
+# --- proposals ----------------------------------------------------------------------------------
+
+
+def _load(session: Session, patient_id: int, pathway_id: int) -> tuple[Patient, Pathway]:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
+    pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
+    if pathway is None or not pathway.active:
+        raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
+    return patient, pathway
+
+
+def _days_already_coming(session: Session, patient_id: int, days: Sequence[dt.date]) -> set[dt.date]:
+    if not days:
+        return set()
+    return set(
+        session.exec(
+            select(Visit.date).where(
+                Visit.patient_id == patient_id,
+                col(Visit.date).between(min(days), max(days)),
+                col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)),
+            )
+        )
+    )
+
+
+def encode_choice(itinerary: Itinerary) -> str:
+    """``2026-12-01|reg@desk-1@480-490|lab@lab@490-500|...``: the picked itinerary as a form value."""
+    steps = "|".join(f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in itinerary.visit.steps)
+    return f"{itinerary.date.isoformat()}|{steps}"
+
+
+_STEP = re.compile(r"^([^@|]{1,40})@([^@|]{1,40})@(\d{1,4})-(\d{1,4})$")
+
+
+def decode_choice(choice: str) -> tuple[dt.date, tuple[engine.PlacedStep, ...]]:
+    """The day and placed steps of an encoded choice; ``ValidationError`` on anything else."""
+    bad = ValidationError("the chosen itinerary is not readable", code="bad_choice", field="choice")
+    parts = (choice or "").strip().split("|")
+    if len(parts) < 2 or len(choice) > 2000:
+        raise bad
+    try:
+        day = dt.date.fromisoformat(parts[0])
+    except ValueError:
+        raise bad from None
+    steps = []
+    for part in parts[1:]:
+        match = _STEP.match(part)
+        if match is None:
+            raise bad
+        start, end = int(match.group(3)), int(match.group(4))
+        if not 0 <= start < end <= engine.DAY_MINUTES:
+            raise bad
+        steps.append(engine.PlacedStep(id=match.group(1), resource=match.group(2), start=start, end=end))
+    return day, tuple(steps)
+
+
+def pauses(placed: Sequence[engine.PlacedStep], steps: Sequence[engine.Step]) -> dict[str, tuple[int, int]]:
+    """Per placed step: minutes since the previous step (in time) ended, and how many of them the pathway
+    makes necessary (a step starts ``min_gap`` after the latest of its ``after`` steps, the engine's rule),
+    so that a clerk can tell a planned pause from waiting."""
+    rules = {s.id: s for s in steps}
+    ends = {s.id: s.end for s in placed}
+    out: dict[str, tuple[int, int]] = {}
+    previous_end: int | None = None
+    for s in sorted(placed, key=lambda s: (s.start, s.id)):
+        if previous_end is None or s.start <= previous_end:
+            out[s.id] = (0, 0)
+        else:
+            rule = rules.get(s.id)
+            before = [ends[a] for a in rule.after if a in ends] if rule else []
+            ready = max(before) + rule.min_gap if rule and before else previous_end
+            out[s.id] = (s.start - previous_end, min(s.start, max(ready, previous_end)) - previous_end)
+        previous_end = s.end if previous_end is None else max(previous_end, s.end)
+    return out
+
+
+def _proposal(
+    itinerary: Itinerary,
+    pathway: Pathway,
+    rules: Sequence[engine.Step],
+    resources: dict[str, Resource],
+    tz: str,
+) -> Proposal:
+    names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
+    day = itinerary.date
+    pause = pauses(itinerary.visit.steps, rules)
+    steps = tuple(
+        ProposedStep(
+            code=s.id,
+            name=names.get(s.id, s.id),
+            resource=s.resource,
+            resource_name=resources[s.resource].name if s.resource in resources else s.resource,
+            start=s.start,
+            end=s.end,
+            starts_at=planning.instant_at(day, s.start, tz),
+            ends_at=planning.instant_at(day, s.end, tz),
+            pause_before=pause[s.id][0],
+            required_pause=pause[s.id][1],
+        )
+        for s in sorted(itinerary.visit.steps, key=lambda s: (s.start, s.id))
+    )
+    return Proposal(
+        day=day,
+        arrival=itinerary.arrival,
+        leave=itinerary.leave,
+        wait_minutes=itinerary.wait_minutes,
+        arrives_at=planning.instant_at(day, itinerary.arrival, tz),
+        leaves_at=planning.instant_at(day, itinerary.leave, tz),
+        steps=steps,
+        choice=encode_choice(itinerary),
+    )
+
+
+def propose_visits(
+    *,
+    session: Session,
+    patient_id: int,
+    pathway_id: int,
+    tz: str,
+    availability: Availability,
+    today: dt.date,
+    k: int = 5,
+    per_day: int | None = 2,
+    rules: planning.SegmentRules = planning.DEFAULT_RULES,
+    daylight: DaylightRules = DEFAULT_DAYLIGHT,
+    exclude: Iterable[str] = (),
+) -> Proposals:
+    """The best ``k`` itineraries (least waiting, then soonest) over the patient's available days.
+
+    Reads only. When nothing fits, ``reason`` is the engine's explanation for the first candidate day.
+    ``exclude`` drops itineraries with these choices (e.g. the one just taken).
+    """
+    availability.validate()
+    patient, pathway = _load(session, patient_id, pathway_id)
+    days = availability.days(today)
+    coming = _days_already_coming(session, patient.id, days)  # type: ignore[arg-type]
+    days = [d for d in days if d not in coming]
+    result = Proposals(options=[], first_day=days[0] if days else None, last_day=days[-1] if days else None)
+    if not days:
+        result.reason = "no day in the chosen period and weekdays is left"
+        result.reason_code = "no-days"
+        return result
+    instances: dict[dt.date, engine.Instance] = {}
+    groups: dict[engine.Request, list[engine.Instance]] = {}
+    for day in days:
+        instance = planning.build_instance(session=session, day=day, tz=tz)
+        instances[day] = instance
+        wish = visit_wish(
+            patient=patient,
+            pathway=pathway,
+            day=day,
+            tz=tz,
+            availability=availability,
+            rules=rules,
+            daylight=daylight,
+        )
+        request = planning.engine_request(wish=wish, day=day, rules=rules)
+        groups.setdefault(request, []).append(instance)
+    skip = set(exclude)
+    found: list[Itinerary] = []
+    for request, group in groups.items():
+        found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
+    found.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
+    resources = {r.code: r for r in session.exec(select(Resource))}
+    rules = planning.engine_steps(pathway)
+    for itinerary in found:
+        if len(result.options) >= k:
+            break
+        proposal = _proposal(itinerary, pathway, rules, resources, tz)
+        if proposal.choice not in skip:
+            result.options.append(proposal)
+    if not result.options:
+        request, group = next(iter(groups.items()))
+        first = group[0]
+        try:
+            reason = explain(first, (), request)
+        except Exception:  # noqa: BLE001 - an explanation is a courtesy; never fail the page over it
+            result.reason, result.reason_code = "no free itinerary on any day you can come", "unexplained"
+        else:
+            result.reason = f"{first.date.isoformat()}: {reason.text}"
+            result.reason_code = reason.code
+    return result
+
+
+# --- booking ------------------------------------------------------------------------------------
+
+
+def lock_day(*, session: Session, day: dt.date) -> int:
+    """Take the day's booking lock inside the session's transaction (held until commit or rollback).
+
+    Must be the transaction's first write: on SQLite it acquires the database's write lock, so the
+    reads that follow see every booking committed before and none can commit until this one ends.
+    Returns the lock's new version.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        now = utcnow()
+        try:
+            session.execute(
+                insert(BookingLock)
+                .values(day=day, version=0, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["day"])
+            )
+            session.execute(
+                sa.update(BookingLock)
+                .where(col(BookingLock.day) == day)
+                .values(version=col(BookingLock.version) + 1, updated_at=now)
+            )
+            break
+        except OperationalError as exc:  # SQLite: busy_timeout ran out while other clerks booked
+            session.rollback()
+            if dialect != "sqlite" or "locked" not in str(exc):
+                raise
+            if attempt == LOCK_ATTEMPTS:
+                raise Conflict(
+                    "many bookings at once: please try again", code="busy", field="choice"
+                ) from None
+    version = session.exec(select(BookingLock.version).where(BookingLock.day == day)).one()
+    return version
+
+
+def _problems(instance: engine.Instance, placed: engine.Visit) -> list[str]:
+    schedule = engine.Schedule(
+        instance=instance.name,
+        status=engine.FEASIBLE,
+        visits=(placed,),
+        unscheduled=(),
+        objective=objective(instance, (placed,)),
+    )
+    return [v.message for v in check(instance, schedule)]
+
+
+def book_proposal(
+    *,
+    session: Session,
+    patient_id: int,
+    pathway_id: int,
+    choice: str,
+    tz: str,
+    actor_id: int | None,
+    availability: Availability | None = None,
+    today: dt.date | None = None,
+    rules: planning.SegmentRules = planning.DEFAULT_RULES,
+    daylight: DaylightRules = DEFAULT_DAYLIGHT,
+) -> Visit:
+    """Store the picked itinerary (``choice`` from a ``Proposal``) as a booked visit with all its steps,
+    in one transaction, after re-checking it under the day's lock (committed, audited).
+
+    ``SlotTaken`` when capacity it needs was booked meanwhile; ``ValidationError`` when the choice is
+    malformed or breaks the patient's own rules; nothing is written in either case.
+    """
+    day, steps = decode_choice(choice)
+    try:
+        patient, pathway = _load(session, patient_id, pathway_id)
+        if today is not None and day <= today:
+            raise ValidationError("the chosen day has passed", code="day_passed", field="choice")
+        wanted = availability or Availability(earliest=day)
+        wish = visit_wish(
+            patient=patient,
+            pathway=pathway,
+            day=day,
+            tz=tz,
+            availability=wanted,
+            rules=rules,
+            daylight=daylight,
+        )
+        request = planning.engine_request(wish=wish, day=day, rules=rules)
+        placed = engine.Visit(request=request.id, steps=steps)
+        lock_day(session=session, day=day)
+        resources = planning.engine_resources(session=session, day=day)
+        alone = engine.Instance(
+            name=f"book-{day.isoformat()}", date=day, resources=resources, requests=(request,)
+        )
+        own = _problems(alone, placed)
+        if own:
+            raise ValidationError(
+                "the chosen itinerary does not fit the pathway or the patient: " + "; ".join(own[:3]),
+                code="bad_choice",
+                field="choice",
+            )
+        if day in _days_already_coming(session, patient.id, [day]):  # type: ignore[arg-type]
+            raise Conflict(
+                "the patient already has a visit on that day", code="already_booked", field="choice"
+            )
+        booked = planning.engine_booked(session=session, day=day, tz=tz)
+        clash = _problems(dataclasses.replace(alone, booked=booked), placed)
+        if clash:
+            raise SlotTaken(
+                "just taken: another booking got this slot first",
+                field="choice",
+                details="; ".join(clash[:3]),
+            )
+        visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=tz)
+        audit.record(
+            session=session,
+            actor_id=actor_id,
+            action="visit.booked",
+            entity="visit",
+            entity_id=visit.id,  # type: ignore[arg-type]
+            details={
+                "day": day.isoformat(),
+                "pathway": pathway.code,
+                "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in steps],
+            },
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return visit
+
+
+def book_visit(
+    *,
+    session: Session,
+    patient_id: int,
+    pathway_id: int,
+    day: dt.date,
+    tz: str,
+    actor_id: int | None,
+    arrival: planning.Window | None = None,
+    priority: int = 1,
+    rules: planning.SegmentRules = planning.DEFAULT_RULES,
+) -> Visit:
+    """Place and store the visit (committed, audited); ``Conflict`` with the engine's reason if it does not fit."""
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
+    pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
+    if pathway is None or not pathway.active:
+        raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
+    wish = planning.VisitWish(key="new", patient=patient, pathway=pathway, priority=priority, arrival=arrival)
+    try:
+        lock_day(session=session, day=day)
+        result = planning.plan_day(
+            session=session, day=day, tz=tz, wishes=[wish], rules=rules, status=VisitStatus.BOOKED
+        )
+    except BaseException:
+        session.rollback()
+        raise
+    if "new" not in result.visits:
+        session.rollback()
+        reason = result.unscheduled[0].reason if result.unscheduled else "no room on that day"
+        raise Conflict(reason, code="no_room", field="day", day=day.isoformat())
+    visit = result.visits["new"]
+    audit.record(
+        session=session,
+        actor_id=actor_id,
+        action="visit.booked",
+        entity="visit",
+        entity_id=visit.id,
+        details={"day": day.isoformat(), "pathway": pathway.code},
+    )
+    session.commit()
+    return visit

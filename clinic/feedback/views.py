@@ -1,0 +1,320 @@
+"""The two questions on screen and the **Follow-ups** board.
+
+* ``/follow-ups/``: the board for the desk and the coordinator (open first, owner, due, overdue and
+  escalated markers; show all, mine, escalated, closed);
+* ``/follow-ups/<id>``: a follow-up's history, a note or a logged call, re-ask, another owner;
+* ``/follow-ups/tablet/...``: the two questions on the desk's tablet, handed to the patient after checkout
+  (shown in the patient's language);
+* ``/survey/<token>``: the page an e-mailed survey links to (no sign-in; the signed token is the proof).
+
+The patient page's Feedback section (``templates/patient/_feedback.html``) gets its data from the
+``feedback_for(patient_id)`` template helper this blueprint registers.
+"""
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from clinic.errors import Conflict, DomainError, NotFound
+from clinic.messaging.answers_views import patient_links
+from clinic.web.clock import clinic_tz, messaging_now
+from clinic.web.forms import select_choices
+from clinic.web.nav import add_nav_item
+from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+
+bp = Blueprint("followups", __name__)
+DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
+add_nav_item("followups.board", _l("Follow-ups"), DESK_ROLES)
+
+FILTER_LABELS = {"all": _l("All"), "mine": _l("Mine"), "escalated": _l("Escalated"), "closed": _l("Closed")}
+REASON_LABELS = {"answered_no": _l("Answered no"), "no_answer": _l("No answer")}
+STATUS_LABELS = {"open": _l("Open"), "closed": _l("Closed")}
+SURVEY_STATUS_LABELS = {
+    "pending": _l("Waiting for an answer"), "answered": _l("Answered"), "unanswered": _l("No answer"),
+    "withdrawn": _l("Withdrawn"),
+}
+CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Phone call"), "email": _l("E-mail"), "tablet": _l("Tablet")}
+TRIGGER_LABELS = {"visit": _l("After a visit"), "call": _l("After a reminder call"),
+                  "inbound": _l("After a message"), "follow_up": _l("Re-asked")}
+EVENT_LABELS = {
+    "opened": _l("Opened"), "note": _l("Note"), "called": _l("Called the patient"), "re-asked": _l("Re-asked"),
+    "answered": _l("Patient answered"), "no_answer": _l("No answer"), "reassigned": _l("New owner"),
+    "escalated": _l("Escalated to the coordinator"), "closed": _l("Closed"),
+}
+MESSAGES = {
+    "closed": _l("This follow-up is closed."),
+    "opted_out": _l("The patient opted out of messages: ask the questions on the tablet."),
+    "bad_owner": _l("Choose an active staff member."),
+    "empty_note": _l("Write a note."),
+    "not_pending": _l("These questions were already answered. Thank you!"),
+}
+YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
+
+
+class NoteForm(FlaskForm):
+    kind = SelectField(_l("What"), choices=select_choices([("note", _l("Note")), ("called", _l("Called the patient"))]),
+                       default="note")
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)], render_kw={"rows": 3, "maxlength": 1000})
+
+
+class ReAskForm(FlaskForm):
+    where = SelectField(_l("Ask by"), choices=select_choices([("channel", _l("The patient's own channel")),
+                                                             ("tablet", _l("The tablet, now"))]),
+                        default="channel")
+
+
+class OwnerForm(FlaskForm):
+    owner = SelectField(_l("Owner"), coerce=int, validators=[InputRequired(message=_l("Choose an owner."))])
+
+
+class SurveyForm(FlaskForm):
+    got_what_needed = RadioField(_l("Did you get what you needed?"), choices=select_choices(YES_NO),
+                                 validators=[DataRequired(message=_l("Choose yes or no."))])
+    good_job = RadioField(_l("Did we do a good job?"), choices=select_choices(YES_NO),
+                          validators=[DataRequired(message=_l("Choose yes or no."))])
+    comment = TextAreaField(_l("Anything you want to tell us? (optional)"), validators=[Optional(), Length(max=1000)],
+                            render_kw={"rows": 3, "maxlength": 1000})
+
+
+
+
+def _due_days() -> int:
+    return int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2))
+
+
+def _session():
+    from clinic.db import get_session
+
+    return get_session()
+
+
+def _message(error: DomainError) -> str:
+    return str(MESSAGES.get(error.code) or error.message)
+
+
+@bp.app_context_processor
+def feedback_helpers() -> dict:
+    """``feedback_for(patient_id)`` for the patient page's Feedback section."""
+
+    def feedback_for(patient_id: int):
+        from clinic.feedback.surveys import patient_feedback
+
+        return patient_feedback(session=_session(), patient_id=patient_id)
+
+    return {"feedback_for": feedback_for, "feedback_labels": {
+        "survey_status": SURVEY_STATUS_LABELS, "channel": CHANNEL_LABELS, "trigger": TRIGGER_LABELS,
+        "status": STATUS_LABELS, "reason": REASON_LABELS,
+    }}
+
+
+# --- the board ---------------------------------------------------------------------------------------
+
+
+@bp.get("/follow-ups/")
+@roles_required(*DESK_ROLES)
+def board():
+    from clinic.feedback import followups
+
+    show = request.args.get("show", "all")
+    if show not in followups.BOARD_FILTERS:
+        show = "all"
+    now = messaging_now()
+    rows = followups.board(session=_session(), now=now, show=show, user_id=current_user.id)
+    return render_template(
+        "followups/board.html", rows=rows, show=show, filters=FILTER_LABELS, reasons=REASON_LABELS,
+        statuses=STATUS_LABELS, events=EVENT_LABELS, now=now,
+        open_count=sum(1 for r in rows if r.follow_up.status.value == "open"),
+    )
+
+
+def _detail_page(follow_up_id: int, *, note_form=None, owner_form=None, error: str | None = None, status: int = 200):
+    from clinic.feedback import followups
+
+    session = _session()
+    try:
+        info = followups.detail(session=session, follow_up_id=follow_up_id, now=messaging_now())
+    except NotFound:
+        abort(404)
+    owner_form = owner_form or OwnerForm(formdata=None, owner=info.follow_up.owner_id or 0)
+    owners = [(u.id, u.display_name) for u in followups.staff_owners(session=session)]
+    if not info.follow_up.owner_id:
+        owners.insert(0, (0, str(_("Nobody yet"))))
+    owner_form.owner.choices = select_choices(owners)
+    return render_template(
+        "followups/detail.html", info=info, follow_up=info.follow_up, patient=info.patient,
+        note_form=note_form or NoteForm(formdata=None), reask_form=ReAskForm(formdata=None), owner_form=owner_form,
+        error=error, reasons=REASON_LABELS, statuses=STATUS_LABELS, events=EVENT_LABELS,
+        survey_statuses=SURVEY_STATUS_LABELS, channels=CHANNEL_LABELS, triggers=TRIGGER_LABELS,
+    ), status
+
+
+@bp.get("/follow-ups/<int:follow_up_id>")
+@roles_required(*DESK_ROLES)
+def detail(follow_up_id: int):
+    return _detail_page(follow_up_id)
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/note")
+@roles_required(*DESK_ROLES)
+def note(follow_up_id: int):
+    from clinic.feedback import followups
+
+    form = NoteForm()
+    if not form.validate():
+        return _detail_page(follow_up_id, note_form=form, status=400)
+    try:
+        followups.add_note(session=_session(), follow_up_id=follow_up_id, user_id=current_user.id,
+                           note=form.note.data or "", kind=form.kind.data, now=messaging_now())
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        _session().rollback()
+        form.note.errors = [*form.note.errors, _message(error)]
+        return _detail_page(follow_up_id, note_form=form, status=400)
+    flash(_("Added to the history."), "success")
+    return redirect(url_for("followups.detail", follow_up_id=follow_up_id))
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/owner")
+@roles_required(*DESK_ROLES)
+def owner(follow_up_id: int):
+    from clinic.feedback import followups
+
+    form = OwnerForm()
+    form.owner.choices = select_choices((u.id, u.display_name) for u in followups.staff_owners(session=_session()))
+    if not form.validate():
+        return _detail_page(follow_up_id, owner_form=form, status=400)
+    try:
+        followups.reassign(session=_session(), follow_up_id=follow_up_id, owner_id=form.owner.data,
+                           user_id=current_user.id, now=messaging_now())
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        _session().rollback()
+        return _detail_page(follow_up_id, error=_message(error), status=409 if isinstance(error, Conflict) else 400)
+    flash(_("Owner changed."), "success")
+    return redirect(url_for("followups.detail", follow_up_id=follow_up_id))
+
+
+@bp.post("/follow-ups/<int:follow_up_id>/re-ask")
+@roles_required(*DESK_ROLES)
+def re_ask(follow_up_id: int):
+    from clinic.feedback import followups, surveys
+    from outreach.channels.registry import channels_from_config
+
+    form = ReAskForm()
+    if not form.validate():
+        return _detail_page(follow_up_id, error=_("Choose how to ask."), status=400)
+    session = _session()
+    now = messaging_now()
+    tablet = form.where.data == "tablet"
+    try:
+        survey = followups.re_ask(session=session, follow_up_id=follow_up_id, user_id=current_user.id, now=now,
+                                  tablet=tablet, tz=clinic_tz())
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        session.rollback()
+        return _detail_page(follow_up_id, error=_message(error), status=409)
+    if tablet:
+        return redirect(url_for("followups.tablet", survey_id=survey.id))
+    result = surveys.send_survey(session=session, survey_id=survey.id, channels=channels_from_config(current_app.config),
+                                 now=now, tz=clinic_tz(), links=patient_links(),
+                                 reask_after=timedelta(hours=int(current_app.config.get("SURVEY_REASK_HOURS", 24))))
+    if result is None:
+        flash(_("The questions go out when the quiet hours end."), "success")
+    elif result.ok:
+        flash(_("The two questions were sent to the patient."), "success")
+    else:
+        flash(_("Sending failed; the questions will be tried again later."), "error")
+    return redirect(url_for("followups.detail", follow_up_id=follow_up_id))
+
+
+# --- the tablet at checkout ---------------------------------------------------------------------------
+
+
+@bp.post("/follow-ups/tablet/visit/<int:visit_id>")
+@roles_required(*DESK_ROLES)
+def tablet_for_visit(visit_id: int):
+    """From the checkout's invoice page: the visit's two questions on the tablet."""
+    from clinic.feedback import surveys
+
+    if not FlaskForm().validate():
+        abort(400)
+    try:
+        survey = surveys.ask_on_tablet(session=_session(), visit_id=visit_id, now=messaging_now())
+    except NotFound:
+        abort(404)
+    if survey.status.value != "pending":
+        flash(_("This patient already answered the two questions for this visit."), "success")
+        return redirect(url_for("patient.detail", patient_id=survey.patient_id))
+    return redirect(url_for("followups.tablet", survey_id=survey.id))
+
+
+def _survey_page(survey, form: SurveyForm, *, action: str, status: int = 200):
+    with force_locale(str(survey.language)):
+        return render_template("followups/answer.html", survey=survey, form=form, action=action,
+                               language=str(survey.language)), status
+
+
+def _answer(survey, *, action: str, channel, done_template: str):
+    from clinic.feedback import surveys
+    from clinic.feedback.models import SurveyStatus
+
+    if survey.status != SurveyStatus.PENDING:
+        with force_locale(str(survey.language)):
+            return render_template(done_template, survey=survey, already=True, language=str(survey.language))
+    form = SurveyForm()
+    if request.method == "GET":
+        return _survey_page(survey, SurveyForm(formdata=None), action=action)
+    with force_locale(str(survey.language)):
+        valid = form.validate()
+    if not valid:
+        return _survey_page(survey, form, action=action, status=400)
+    session = _session()
+    try:
+        surveys.record_answer(
+            session=session, survey_id=survey.id, got_what_needed=form.got_what_needed.data == "yes",
+            good_job=form.good_job.data == "yes", comment=form.comment.data or "", now=messaging_now(), channel=channel,
+            tz=clinic_tz(), due_working_days=_due_days(),
+        )
+    except DomainError:
+        session.rollback()
+        with force_locale(str(survey.language)):
+            return render_template(done_template, survey=survey, already=True, language=str(survey.language)), 409
+    with force_locale(str(survey.language)):
+        return render_template(done_template, survey=survey, already=False, language=str(survey.language))
+
+
+@bp.route("/follow-ups/tablet/<int:survey_id>", methods=["GET", "POST"])
+@roles_required(*DESK_ROLES)
+def tablet(survey_id: int):
+    """The two questions, big, in the patient's language: the desk hands the tablet over."""
+    from clinic.feedback.models import Survey, SurveyChannel
+
+    survey = _session().get(Survey, survey_id) if 0 < survey_id < 2**31 else None
+    if survey is None:
+        abort(404)
+    return _answer(survey, action=url_for("followups.tablet", survey_id=survey.id), channel=SurveyChannel.TABLET,
+                   done_template="followups/tablet_done.html")
+
+
+@bp.route("/survey/<token>", methods=["GET", "POST"])
+def by_email(token: str):
+    """The page an e-mailed survey links to; no sign-in (the signed, 14-day token names the survey)."""
+    from clinic.feedback.models import Survey
+    from clinic.messaging import links
+
+    survey_id = links.survey_for_token(current_app.config["SECRET_KEY"], token)
+    survey = _session().get(Survey, survey_id) if survey_id is not None else None
+    if survey is None:
+        abort(404)
+    return _answer(survey, action=url_for("followups.by_email", token=token), channel=None,
+                   done_template="followups/answered.html")

@@ -1,0 +1,375 @@
+"""Twilio's webhooks: inbound SMS, the outreach calls' TwiML and their keys, delivery status callbacks.
+
+Every request must carry a valid ``X-Twilio-Signature`` (``RequestValidator``) computed over the URL
+Twilio called: behind a proxy that is ``PUBLIC_BASE_URL`` + the path, not what Flask sees. A forged or
+unsigned request gets 403 and changes nothing. CSRF does not apply (Twilio cannot carry a token; the
+signature is the proof), so the blueprint is exempt. Replies are built with ``twilio.twiml``.
+
+The URLs handed to Twilio come from ``outreach.channels.twilio_urls`` (no Flask needed: the Twilio
+channels fill them in from ``PUBLIC_BASE_URL`` for the dispatcher); ``voice_url`` and
+``status_callback_url`` here are the same inside a request.
+"""
+
+import logging
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request, url_for
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from clinic.db import get_session
+from clinic.errors import DomainError
+from clinic.extensions import csrf
+from clinic.messaging import inbound
+from clinic.messaging.texts import VOICE_LANGUAGES
+from clinic.messaging.visit_changes import replan_visit_outreach
+from clinic.web.clock import clinic_tz, messaging_now
+from outreach.channels import twilio_urls
+
+bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+csrf.exempt(bp)
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+
+
+# --- URLs for Twilio ------------------------------------------------------------------------------
+
+
+def voice_key(visit_id: int, action: str = "reminder") -> str:
+    """An opaque key naming the visit (and action) an outreach call is about (signed: not guessable)."""
+    return twilio_urls.voice_key(current_app.config["SECRET_KEY"], visit_id, action)
+
+
+def call_for_key(key: str) -> tuple[int, str] | None:
+    return twilio_urls.call_for_key(current_app.config["SECRET_KEY"], key)
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """The absolute URL Twilio should use for ``endpoint`` (``PUBLIC_BASE_URL`` when configured)."""
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def voice_url(visit_id: int, action: str = "reminder") -> str:
+    return public_url("twilio.voice", key=voice_key(visit_id, action))
+
+
+def status_callback_url() -> str:
+    return public_url("twilio.status")
+
+
+# --- signature ------------------------------------------------------------------------------------
+
+
+def requested_url() -> str:
+    """The URL Twilio signed: the configured public base plus path and query, else the request's own."""
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def signature_is_valid() -> bool:
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    settings = request.headers.get(SETTINGS_HEADER)
+    secret = str(current_app.config.get("TWILIO_AUTH_TOKEN") or "")
+    if settings:
+        secret = str(current_app.config.get("TWILIO_WEBHOOK_SECRET") or "") or secret
+    if not signature or not secret:
+        return False
+    params = request.form if request.method == "POST" else {}
+    try:
+        return RequestValidator(secret).validate(
+            requested_url(), params, signature, algorithm=get_signature_algorithm(settings)
+        )
+    except (ValueError, TypeError):
+        return False
+
+
+def signed(view):
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any):
+        if not signature_is_valid():
+            log.warning("refused an unsigned or forged Twilio webhook to %s", request.path)
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+
+
+def _xml(twiml: Any, status: int = 200) -> Response:
+    return Response(str(twiml), status=status, mimetype="text/xml")
+
+
+def next_wave(session) -> Any:
+    """After a cancellation or the last "no" of a wave: SMS the next candidates at once (never fails the reply)."""
+
+    def after(visit_id: int) -> None:
+        from clinic.refill.offers_sms import send_offer_wave
+        from outreach.channels.registry import channels_from_config
+
+        replan_visit_outreach(visit_id)  # the cancelled visit's reminders are withdrawn
+        try:
+            send_offer_wave(
+                session=session, visit_id=visit_id, now=messaging_now(), channels=channels_from_config(current_app.config),
+                tz=clinic_tz(), status_callback=status_callback_url(),
+            )
+        except Exception:  # noqa: BLE001 - the patient's reply must still go out; the job retries
+            session.rollback()
+            log.exception("sending the next wave of offers for visit %s failed", visit_id)
+
+    return after
+
+
+# --- SMS -----------------------------------------------------------------------------------------
+
+
+@bp.post("/sms")
+@signed
+def sms() -> Response:
+    sender = request.form.get("From", "").strip()
+    if not sender:
+        return _xml(MessagingResponse(), 400)
+    result = answer_sms(
+        sender=sender,
+        body=request.form.get("Body", ""),
+        provider_id=request.form.get("MessageSid") or request.form.get("SmsSid") or None,
+    )
+    reply = MessagingResponse()
+    if result is not None and result.reply:
+        reply.message(result.reply)
+    return _xml(reply)
+
+
+def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.InboundResult | None:
+    """Act on an SMS from ``sender`` as the webhook does (also the Outbox's development replies); ``None``
+    when it could not be handled (logged, nothing half-written)."""
+    session = get_session()
+    try:
+        result = inbound.handle_sms(
+            session=session,
+            from_number=sender,
+            body=body,
+            now=messaging_now(),
+            provider_id=provider_id,
+            desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
+            tz=clinic_tz(),
+            after_cancel=next_wave(session),
+            follow_up_due_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)),
+        )
+    except DomainError:
+        session.rollback()
+        log.exception("inbound SMS could not be handled")
+        return None
+    if result.outcome == "offer_accepted" and result.visit_id:
+        replan_visit_outreach(result.visit_id)  # the new visit gets its confirmation and reminders
+    return result
+
+
+# --- voice ---------------------------------------------------------------------------------------
+
+
+def _call_or_404(key: str) -> tuple[int, str]:
+    call = call_for_key(key)
+    if call is None:
+        abort(404)
+    return call
+
+
+@bp.route("/voice/<key>", methods=["GET", "POST"])
+@signed
+def voice(key: str) -> Response:
+    visit_id, action = _call_or_404(key)
+    session = get_session()
+    try:
+        visit = inbound.visit_service.get_visit(session=session, visit_id=visit_id)
+    except DomainError:
+        abort(404)
+    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=clinic_tz(), action=action)
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    response = VoiceResponse()
+    if menu is None:
+        response.say(intro, language=say_language)
+        response.hangup()
+        return _xml(response)
+    gather = Gather(
+        num_digits=1, action=public_url("twilio.gather", key=key), method="POST", timeout=8, language=say_language
+    )
+    gather.say(intro, language=say_language)
+    gather.say(menu, language=say_language)
+    response.append(gather)
+    response.say(inbound.call_goodbye(language), language=say_language)
+    response.hangup()
+    return _xml(response)
+
+
+@bp.post("/voice/<key>/gather")
+@signed
+def gather(key: str) -> Response:
+    visit_id, action = _call_or_404(key)
+    result = answer_call(
+        visit_id=visit_id,
+        action=action,
+        digits=request.form.get("Digits", ""),
+        call_sid=request.form.get("CallSid") or None,
+        to=request.form.get("To", ""),  # the patient is the called party
+    )
+    if result is None:
+        abort(404)
+    say_language = VOICE_LANGUAGES.get(result.language, "en-GB")
+    response = VoiceResponse()
+    response.say(result.reply, language=say_language)
+    if result.outcome == "desk":
+        desk = str(current_app.config.get("DESK_PHONE") or "")
+        if desk:
+            response.dial(desk)
+        else:
+            response.say(inbound.desk_unavailable(result.language), language=say_language)
+            response.hangup()
+    elif result.outcome == "unknown":
+        response.redirect(public_url("twilio.voice", key=key), method="POST")
+    else:
+        response.hangup()
+    return _xml(response)
+
+
+def answer_call(
+    *, visit_id: int, action: str, digits: str, call_sid: str | None, to: str
+) -> inbound.InboundResult | None:
+    """Act on a key pressed in an outreach call as the webhook does (also the Outbox's development
+    replies); ``None`` when the visit is gone."""
+    session = get_session()
+    try:
+        return inbound.handle_call_choice(
+            session=session,
+            visit_id=visit_id,
+            digits=digits,
+            now=messaging_now(),
+            call_sid=call_sid,
+            from_number=to,
+            tz=clinic_tz(),
+            after_cancel=next_wave(session),
+            action=action,
+        )
+    except DomainError:
+        session.rollback()
+        return None
+
+
+# --- delivery status -------------------------------------------------------------------------------
+
+
+@bp.post("/status")
+@signed
+def status() -> Response:
+    provider_id = request.form.get("MessageSid") or request.form.get("CallSid") or ""
+    state = request.form.get("MessageStatus") or request.form.get("CallStatus") or ""
+    if not provider_id or not state:
+        return Response(status=400)
+    session = get_session()
+    try:
+        inbound.record_delivery(
+            session=session,
+            provider_id=provider_id,
+            status=state.strip().lower(),
+            now=messaging_now(),
+            error_code=request.form.get("ErrorCode") or None,
+            tz=clinic_tz(),
+        )
+    except DomainError:
+        session.rollback()
+    return Response(status=204)
+
+
+# --- the two questions by phone (clinic.feedback.surveys) --------------------------------------------
+
+
+def _survey_or_404(key: str):
+    from clinic.feedback.models import Survey
+    from clinic.messaging import links
+
+    survey_id = links.survey_for_key(current_app.config["SECRET_KEY"], key)
+    survey = get_session().get(Survey, survey_id) if survey_id is not None else None
+    if survey is None:
+        abort(404)
+    return survey
+
+
+def _question(key: str, language: str, number: int, first: str | None = None) -> Gather:
+    from clinic.feedback import surveys
+
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    values = {"key": key, "question": number} | ({"first": first} if first else {})
+    gather = Gather(num_digits=1, action=public_url("twilio.survey_gather", **values), method="POST", timeout=8,
+                    language=say_language)
+    gather.say(surveys.voice_texts(language)["q1" if number == 1 else "q2"], language=say_language)
+    return gather
+
+
+@bp.route("/survey/<key>", methods=["GET", "POST"])
+@signed
+def survey_call(key: str) -> Response:
+    """A survey call's TwiML: the greeting, then question 1 (press 1 yes, 2 no)."""
+    from clinic.feedback import surveys
+
+    survey = _survey_or_404(key)
+    language = str(survey.language)
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    spoken = surveys.voice_texts(language)
+    response = VoiceResponse()
+    response.say(spoken["intro"], language=say_language)
+    response.append(_question(key, language, 1))
+    response.say(spoken["goodbye"], language=say_language)
+    response.hangup()
+    return _xml(response)
+
+
+@bp.post("/survey/<key>/<int:question>")
+@signed
+def survey_gather(key: str, question: int) -> Response:
+    """A key pressed for question 1 (then question 2 is asked, carrying the first answer in its URL) or for
+    question 2 (then both answers are stored). Any other key repeats the question."""
+    from clinic.feedback import surveys
+
+    survey = _survey_or_404(key)
+    language = str(survey.language)
+    say_language = VOICE_LANGUAGES.get(language, "en-GB")
+    spoken = surveys.voice_texts(language)
+    digit = (request.form.get("Digits") or "").strip()[:1]
+    first = request.args.get("first", "")
+    response = VoiceResponse()
+    if question not in (1, 2) or (question == 2 and first not in ("1", "2")):
+        abort(404)
+    if digit not in ("1", "2"):
+        response.say(spoken["again"], language=say_language)
+        response.append(_question(key, language, question, first if question == 2 else None))
+        response.say(spoken["goodbye"], language=say_language)
+        response.hangup()
+        return _xml(response)
+    if question == 1:
+        response.append(_question(key, language, 2, digit))
+        response.say(spoken["goodbye"], language=say_language)
+        response.hangup()
+        return _xml(response)
+    session = get_session()
+    got, good = first == "1", digit == "1"
+    try:
+        surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good, now=messaging_now(),
+                              tz=clinic_tz(), due_working_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)))
+    except DomainError:  # answered twice (a retried webhook): the first answer stands
+        session.rollback()
+    response.say(spoken["thanks_yes"] if got and good else spoken["thanks_no"], language=say_language)
+    response.hangup()
+    return _xml(response)

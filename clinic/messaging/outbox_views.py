@@ -1,0 +1,419 @@
+"""Outreach screens: ``/outbox`` (every message and its status), ``/outreach/rules`` (the rules in
+force; the coordinator edits or uploads them) and ``/outreach/preview`` (which actions fire and why).
+
+Without Twilio credentials nothing reaches a phone, so the Outbox lets staff answer a sent SMS or call
+as the patient would (``/outbox/<id>/reply``): the answer goes through the same code as Twilio's
+webhooks, so a demo or a test on a laptop can walk every inbound path. With Twilio configured the
+form is not shown and the route answers 404.
+
+Also the ``flask --app clinic outreach run`` command, which runs the dispatcher in its own process.
+"""
+
+import click
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import AnyOf, Length, Optional
+
+from clinic.errors import NotFound
+from clinic.messaging.answers_views import patient_links
+from clinic.web.clock import clinic_today
+from clinic.web.forms import select_choices
+from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
+from clinic.web.nav import add_nav_item
+from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+
+OUTBOX_ROWS = 200
+"""Rows the Outbox shows at once (newest first); the filters reach older ones. A tablet stays quick."""
+
+bp = Blueprint("outreach", __name__, cli_group="outreach")
+STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
+RULE_EDITORS = (COORDINATOR, ADMIN)
+MAX_RULES_BYTES = 200_000
+
+add_nav_item("outreach.outbox", _l("Outbox"), STAFF)
+add_nav_item("outreach.rules", _l("Outreach rules"), RULE_EDITORS)
+add_nav_item("outreach.preview", _l("Outreach preview"), STAFF)
+
+OUTBOX_STATUS_LABELS = {
+    "queued": _l("Queued"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Failed"),
+    "withdrawn": _l("Withdrawn"),
+    "skipped": _l("Skipped"),
+}
+CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Call"), "email": _l("E-mail"), "patient": _l("Patient's own channel")}
+ACTION_LABELS = {
+    "confirmation": _l("Booking confirmation"),
+    "reminder": _l("Reminder"),
+    "coffee_voucher": _l("Coffee voucher"),
+    "transport_offer": _l("Transport and help at home offer"),
+    "volunteer_meet": _l("Volunteer meets the patient"),
+    "reoffer": _l("Re-offer the freed place"),
+}
+LAYER_LABELS = {"basic": _l("Basic"), "segment": _l("Segment"), "sub_segment": _l("Sub-segment")}
+KIND_LABELS = {"message": _l("Message"), "service": _l("Service")}
+
+
+class OutboxFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField(_l("Status"), validators=[Optional()])
+    channel = SelectField(_l("Channel"), validators=[Optional()])
+    day = DateField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
+    call_list = BooleanField(_l("Call list only"))
+    submit = SubmitField(_l("Filter"))
+
+
+class DevReplyForm(FlaskForm):
+    body = StringField(_l("Reply as the patient"), validators=[Optional(), Length(max=160)])
+    digits = StringField(_l("Key pressed"), validators=[Optional(), AnyOf(["", "1", "2", "3"])])
+
+
+class RulesForm(FlaskForm):
+    text = TextAreaField(_l("Rules (YAML)"), validators=[Optional(), Length(max=MAX_RULES_BYTES)])
+    upload = FileField(_l("Or upload a rule file"))
+    submit = SubmitField(_l("Check and put in force"))
+
+
+class PreviewForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    day = DateField(_l("Date"), validators=[Optional()], format="%Y-%m-%d")
+    patient = StringField(_l("Patient record number"), validators=[Optional(), Length(max=20)])
+    submit = SubmitField(_l("Preview"))
+
+
+def _session():
+    from clinic.db import get_session
+
+    return get_session()
+
+
+def _settings() -> dict:
+    config = current_app.config
+    return {
+        "tz": config["CLINIC_TIMEZONE"],
+        "local_km": config["REGION_LOCAL_KM"],
+        "regional_km": config["REGION_REGIONAL_KM"],
+    }
+
+
+def _labels() -> dict:
+    return {
+        "status_label": lambda code: label(OUTBOX_STATUS_LABELS, code),
+        "channel_label": lambda code: label(CHANNEL_LABELS, code),
+        "action_label": lambda code: label(ACTION_LABELS, code),
+        "layer_label": lambda code: label(LAYER_LABELS, code),
+        "kind_label": lambda code: label(KIND_LABELS, code),
+        "segment_label": lambda code: label(SEGMENT_LABELS, code),
+        "visit_status_label": lambda code: label(VISIT_STATUS_LABELS, code),
+    }
+
+
+@bp.get("/outbox")
+@roles_required(*STAFF)
+def outbox():
+    from clinic.feedback.surveys import list_asked
+    from clinic.messaging import outreach as service
+    from clinic.service.volunteers import list_notices
+
+    form = OutboxFilterForm(request.args)
+    form.status.choices = select_choices(
+        [("", _("Any status"))] + [(k, str(v)) for k, v in OUTBOX_STATUS_LABELS.items()]
+    )
+    form.channel.choices = select_choices(
+        [("", _("Any channel"))] + [(k, str(v)) for k, v in CHANNEL_LABELS.items() if k != "patient"]
+    )
+    status = 200
+    filters = service.OutboxFilter()
+    if request.args and not form.validate():
+        status = 400
+    elif request.args:
+        filters = service.OutboxFilter(
+            status=form.status.data or None,
+            channel=form.channel.data or None,
+            day=form.day.data,
+            call_list=bool(form.call_list.data),
+        )
+    session = _session()
+    settings = _settings()
+    rows = service.list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
+    counts = service.outbox_counts(session=session)
+    words, pages = _words(session, rows, settings["tz"], patient_links())
+    replyable = {row.id for row, _patient in rows if _replyable(row)} if _dev_replies() else set()
+    answerable = _answerable_emails(rows)
+    call_list = service.list_outbox(session=session, filters=service.OutboxFilter(call_list=True), tz=settings["tz"])
+    return (
+        render_template(
+            "outreach/outbox.html",
+            form=form,
+            rows=rows,
+            more_rows=len(rows) == OUTBOX_ROWS,
+            volunteer_notices=list_notices(session=session),
+            surveys=list_asked(session=session),
+            counts=counts,
+            call_list_count=len(call_list),
+            status_order=list(OUTBOX_STATUS_LABELS),
+            dev_replies=_dev_replies(),
+            replyable=replyable,
+            words=words,
+            answer_pages={row_id: url for row_id, url in pages.items() if row_id in answerable},
+            reply_form=DevReplyForm(formdata=None),
+            **_labels(),
+        ),
+        status,
+    )
+
+
+def _words(session, rows, tz: str, links) -> tuple[dict[int, str], dict[int, str]]:
+    """What each call in ``rows`` says when it is answered and what each e-mail says (a row's body is the SMS
+    wording), and each e-mail's answer page: two queries for all of them, not two per row."""
+    import sqlalchemy as sa
+    from sqlmodel import col, select
+
+    from clinic.columns import Channel
+    from clinic.messaging import answers as email_answers
+    from clinic.messaging import inbound
+    from clinic.messaging.outreach import voucher_code
+    from clinic.unit.models import Pathway
+    from clinic.visits.models import Visit, VisitStep
+
+    worded = [(row, patient) for row, patient in rows if row.channel in (Channel.VOICE, Channel.EMAIL)]
+    if not worded:
+        return {}, {}
+    ids = {row.visit_id for row, _patient in worded}
+    visits = {
+        visit_id: (day, pathway)
+        for visit_id, day, pathway in session.exec(
+            select(Visit.id, Visit.date, Pathway)
+            .join(Pathway, col(Pathway.id) == Visit.pathway_id, isouter=True)
+            .where(col(Visit.id).in_(ids))
+        ).all()
+    }
+    starts = dict(
+        session.exec(
+            select(VisitStep.visit_id, sa.func.min(VisitStep.planned_start))
+            .where(col(VisitStep.visit_id).in_(ids))
+            .group_by(VisitStep.visit_id)
+        ).all()
+    )
+    words: dict[int, str] = {}
+    pages: dict[int, str] = {}
+    for row, patient in worded:
+        if row.visit_id not in visits:
+            continue
+        day, pathway = visits[row.visit_id]
+        start = starts.get(row.visit_id)
+        if row.channel == Channel.VOICE:
+            _language, intro, menu = inbound.call_words(patient=patient, day=day, start=start, tz=tz, action=row.action)
+            words[row.id] = f"{intro} {menu}" if menu else intro
+        else:
+            pages[row.id] = links.answer_url(row.id)
+            subject, body = email_answers.email_words(
+                patient=patient, action=row.action, day=day, start=start,
+                pathway=pathway.name_in(patient.language) if pathway else "",
+                voucher=voucher_code(row.visit_id), link=pages[row.id], tz=tz,
+            )
+            words[row.id] = f"{subject}\n\n{body}"
+    return words, pages
+
+
+def _answerable_emails(rows) -> set[int]:
+    """E-mails whose answer page staff may open as the patient: sent, while no e-mail reaches anyone."""
+    from clinic.columns import Channel
+    from clinic.messaging.models import OutboxStatus
+    from outreach.channels.registry import setting
+
+    if setting(current_app.config, "SMTP_HOST"):
+        return set()
+    return {row.id for row, _patient in rows
+            if row.channel == Channel.EMAIL and row.status in (OutboxStatus.SENT, OutboxStatus.DELIVERED)}
+
+
+def _replyable(row) -> bool:
+    """A message staff may answer as the patient: sent by SMS or as a call, while nothing reaches a phone."""
+    from clinic.columns import Channel
+    from clinic.messaging.models import OutboxStatus
+
+    return row.status in (OutboxStatus.SENT, OutboxStatus.DELIVERED) and row.channel in (Channel.SMS, Channel.VOICE)
+
+
+def _dev_replies() -> bool:
+    from outreach.channels.registry import twilio_configured
+
+    return not twilio_configured(current_app.config)
+
+
+@bp.post("/outbox/<int:message_id>/reply")
+@roles_required(*STAFF)
+def dev_reply(message_id: int):
+    from clinic.columns import Channel
+    from clinic.messaging.inbound_views import answer_call, answer_sms
+    from clinic.messaging.models import OutboxMessage
+
+    row = _session().get(OutboxMessage, message_id)
+    if not _dev_replies() or row is None or not _replyable(row):
+        abort(404)
+    back = url_for("outreach.outbox", _anchor=f"message-{message_id}")
+    form = DevReplyForm()
+    by_sms = row.channel == Channel.SMS
+    if not form.validate() or not ((form.body.data or "").strip() if by_sms else form.digits.data):
+        flash(_("Type the patient's reply, or choose the key they press."), "error")
+        return redirect(back, code=303)
+    if by_sms:
+        result = answer_sms(sender=row.recipient, body=form.body.data, provider_id=None)
+    else:
+        result = answer_call(
+            visit_id=row.visit_id, action=row.action, digits=form.digits.data, call_sid=None, to=row.recipient
+        )
+    if result is None:
+        flash(_("The reply could not be handled."), "error")
+    else:
+        flash(
+            _("Taken as %(outcome)s. The patient gets: %(reply)s", outcome=result.outcome, reply=result.reply),
+            "success",
+        )
+    return redirect(back, code=303)
+
+
+@bp.route("/outreach/rules", methods=["GET", "POST"])
+@roles_required(*RULE_EDITORS)
+def rules():
+    from clinic.messaging import outreach as service
+
+    session = _session()
+    in_force = service.rules_in_force(session=session)
+    form = RulesForm()
+    problems: list[str] = []
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            text, filename = form.text.data or "", in_force.filename
+            upload = form.upload.data
+            if upload is not None and getattr(upload, "filename", ""):
+                raw = upload.read(MAX_RULES_BYTES + 1)
+                filename = upload.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200] or filename
+                if len(raw) > MAX_RULES_BYTES:
+                    problems = [_("%(file)s: the file is larger than 200 kB.", file=filename)]
+                else:
+                    try:
+                        text = raw.decode("utf-8")
+                    except UnicodeDecodeError:
+                        problems = [_("%(file)s: the file is not UTF-8 text.", file=filename)]
+            if not problems and not text.strip():
+                problems = [_("Paste the rules or choose a file.")]
+            if not problems:
+                try:
+                    saved = service.save_rules(
+                        session=session, text=text, filename=filename, actor_id=current_user.id
+                    )
+                except service.RulesRejected as exc:
+                    problems = exc.problems
+                else:
+                    planned = service.replan_upcoming(session=session, actor_id=current_user.id, **_settings())
+                    flash(
+                        _(
+                            "Rules version %(version)s is now in force; outreach re-planned for %(count)s upcoming visits.",
+                            version=saved.version,
+                            count=planned,
+                        ),
+                        "success",
+                    )
+                    return redirect(url_for("outreach.rules"))
+        else:
+            problems = [str(error) for errors in form.errors.values() for error in errors]
+        status = 400
+    elif not form.text.data:
+        form.text.data = in_force.text
+    return (
+        render_template(
+            "outreach/rules.html",
+            form=form,
+            in_force=in_force,
+            problems=problems,
+            **_labels(),
+        ),
+        status,
+    )
+
+
+@bp.get("/outreach/preview")
+@roles_required(*STAFF)
+def preview():
+    from clinic.messaging import outreach as service
+
+    form = PreviewForm(request.args)
+    session = _session()
+    settings = _settings()
+    status = 200
+    rows = []
+    patient = None
+    error = None
+    valid = form.validate() if request.args else True
+    day = form.day.data if valid else None
+    if not valid:
+        status = 400
+    elif form.patient.data and form.patient.data.strip():
+        patient = service.find_patient(session=session, query=form.patient.data)
+        if patient is None:
+            error = _("No patient with record number %(mrn)s.", mrn=form.patient.data.strip())
+            form.patient.errors = [error]
+            status = 404
+        else:
+            try:
+                rows = service.preview_for_patient(session=session, patient_id=patient.id, day=day, **settings)
+            except NotFound:
+                status = 404
+    else:
+        day = day or clinic_today()  # the field stays empty, so a patient search is not tied to today
+        rows = service.preview_for_date(session=session, day=day, **settings)
+    return (
+        render_template(
+            "outreach/preview.html",
+            form=form,
+            rows=rows,
+            day=day,
+            patient=patient,
+            **_labels(),
+        ),
+        status,
+    )
+
+
+@bp.cli.command("run")
+@click.option("--interval", type=float, help="Seconds between dispatch runs (OUTREACH_INTERVAL_SECONDS, 5).")
+@click.option("--channels", "channels_spec", help="module:function returning the channels (default: configured).")
+def run_command(interval: float | None, channels_spec: str | None) -> None:
+    """Run the outreach dispatcher (APScheduler, persistent job store) until stopped."""
+    from clinic.worker import dispatcher
+
+    settings = dispatcher.settings_from_config(current_app.config, channels_spec=channels_spec, interval=interval)
+    dispatcher.run(settings, echo=click.echo)
+
+
+@bp.cli.command("plan")
+def plan_command() -> None:
+    """(Re)plan the outreach of every visit still ahead with the rules in force."""
+    from sqlmodel import Session
+
+    from clinic.db import get_engine
+    from clinic.messaging import outreach as service
+
+    config = current_app.config
+    with Session(get_engine(), expire_on_commit=False) as session:
+        count = service.replan_upcoming(
+            session=session,
+            tz=config["CLINIC_TIMEZONE"],
+            local_km=config["REGION_LOCAL_KM"],
+            regional_km=config["REGION_REGIONAL_KM"],
+        )
+    click.echo(f"Outreach planned for {count} upcoming visits.")

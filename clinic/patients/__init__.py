@@ -1,0 +1,1 @@
+"""Patients: registration, search, segments and the patient page."""

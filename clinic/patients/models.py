@@ -1,0 +1,133 @@
+"""Patients: the table and the create/read models that validate what people and files type in.
+"""
+
+import datetime as dt
+import re
+
+import phonenumbers
+import sqlalchemy as sa
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from clinic.columns import Channel, Language, UTCDateTime, enum_column, utc_column, utcnow
+
+DEFAULT_PHONE_REGION = "NL"
+
+
+MAX_AGE_YEARS = 120
+
+
+MAX_DISTANCE_KM = 1000
+
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+class Patient(SQLModel, table=True):
+    __table_args__ = (sa.CheckConstraint("distance_km >= 0", name="distance_not_negative"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mrn: str = Field(max_length=20, unique=True, description="Hospital record number, e.g. P000123")
+    given_name: str = Field(max_length=80)
+    family_name: str = Field(max_length=80)
+    birth_date: dt.date
+    phone: str = Field(max_length=20, description="E.164")
+    email: str | None = Field(default=None, max_length=254)
+    language: Language = Field(sa_column=enum_column(Language, "language"))
+    channel: Channel = Field(sa_column=enum_column(Channel, "channel"))
+    address_line: str = Field(max_length=160)
+    postcode: str = Field(max_length=12)
+    city: str = Field(max_length=80)
+    distance_km: float
+    needs_wheelchair: bool = False
+    needs_interpreter: bool = False
+    needs_hearing: bool = False
+    consent: bool = False
+    opted_out: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow,
+        sa_column=sa.Column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+def normalise_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
+    """E.164 form of a phone number, or ``ValueError`` saying why it is not one."""
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not EMAIL_RE.fullmatch(value) or len(value) > 254:
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+class PatientBase(SQLModel):
+    mrn: str = Field(min_length=1, max_length=20)
+    given_name: str = Field(min_length=1, max_length=80)
+    family_name: str = Field(min_length=1, max_length=80)
+    birth_date: dt.date
+    phone: str
+    email: str | None = None
+    language: Language = Language.NL
+    channel: Channel = Channel.SMS
+    address_line: str = Field(min_length=1, max_length=160)
+    postcode: str = Field(min_length=1, max_length=12)
+    city: str = Field(min_length=1, max_length=80)
+    distance_km: float = Field(ge=0, le=MAX_DISTANCE_KM)
+    needs_wheelchair: bool = False
+    needs_interpreter: bool = False
+    needs_hearing: bool = False
+    consent: bool = False
+    opted_out: bool = False
+
+
+class PatientCreate(PatientBase):
+    """Validated input for a new patient: phone to E.164 (default region NL), e-mail, plausible birth date."""
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return normalise_email(value)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date(cls, value: dt.date) -> dt.date:
+        today = dt.date.today()
+        if value > today:
+            raise ValueError("date of birth is in the future")
+        if (today.year - value.year) - ((today.month, today.day) < (value.month, value.day)) > MAX_AGE_YEARS:
+            raise ValueError(f"date of birth makes the patient older than {MAX_AGE_YEARS}")
+        return value
+
+    @field_validator("given_name", "family_name", "address_line", "postcode", "city", "mrn")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+
+class PatientRead(PatientBase):
+    id: int
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -1,0 +1,409 @@
+"""The thin adapter between the clinic's rows and the scheduling engine's plain dataclasses.
+
+Rows -> ``scheduling.instance``: a resource's availability on a day is that weekday's opening hours
+minus closures (whole clinic or that resource); visits already holding capacity become ``booked``;
+each visit to place becomes a ``Request`` built from its pathway and the patient's segments.
+``Schedule`` -> rows: placed visits are stored as ``Visit`` + ``VisitStep`` with aware UTC times.
+
+Engine times are local wall-clock minutes after midnight of the day in the clinic's time zone; the
+conversion goes through wall-clock times, so days with a DST change come out right.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, col, select
+
+from clinic.columns import utcnow
+from clinic.errors import ValidationError
+from clinic.patients import segments
+from clinic.patients.models import Patient
+from clinic.unit.models import Pathway, PathwayStep, Resource, ResourceClosure
+from clinic.visits.models import ACTIVE_VISIT_STATUSES, StepStatus, Visit, VisitStatus, VisitStep
+from scheduling import instance as engine
+from scheduling.check import Violation, check, critical_path, objective
+from scheduling.greedy import greedy
+
+Window = tuple[int, int]
+Placer = Callable[[engine.Instance], engine.Schedule]
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    """How patient segments restrict a visit (all soft for the clinic, hard for the engine):
+
+    - long-distance patients do not arrive before ``long_distance_earliest`` (minutes, 10:00), so
+      they can travel outside the rush hour;
+    - patients of 70 and over wait at most ``senior_max_wait`` minutes in total: their visit span is
+      capped at the pathway's critical path plus that (or the pathway's own cap, if lower);
+    - wheelchair users only get resources carrying the ``wheelchair`` attribute.
+    """
+
+    local_km: float = 25
+    regional_km: float = 50
+    long_distance_earliest: int = 10 * 60
+    senior_max_wait: int = 90
+
+
+DEFAULT_RULES = SegmentRules()
+
+
+@dataclass(frozen=True)
+class VisitWish:
+    """A visit to place: who, which pathway, how important, and when the patient can come."""
+
+    key: str
+    patient: Patient
+    pathway: Pathway
+    priority: int = 1
+    arrival: Window | None = None
+    leave_by: int | None = None
+
+
+@dataclass
+class PlanResult:
+    instance: engine.Instance
+    schedule: engine.Schedule
+    visits: dict[str, Visit] = field(default_factory=dict)
+    unscheduled: list[engine.Unscheduled] = field(default_factory=list)
+
+
+# --- time conversion ----------------------------------------------------------------------------
+
+
+def minutes_of(value: dt.time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def instant_at(day: dt.date, minutes: int, tz: str) -> dt.datetime:
+    """The aware UTC instant of local wall-clock ``minutes`` after midnight on ``day``."""
+    if not 0 <= minutes <= engine.DAY_MINUTES:
+        raise ValidationError(f"{minutes} minutes is not a time of day", field="minutes")
+    days, rest = divmod(minutes, engine.DAY_MINUTES)
+    local = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(rest // 60, rest % 60), ZoneInfo(tz))
+    return local.astimezone(dt.UTC)
+
+
+def minutes_at(instant: dt.datetime, day: dt.date, tz: str) -> int:
+    """Local wall-clock minutes after midnight of ``day``; ``ValidationError`` when on another local date."""
+    local = instant.astimezone(ZoneInfo(tz))
+    if local.date() == day:
+        return local.hour * 60 + local.minute
+    if local.date() == day + dt.timedelta(days=1) and local.time() == dt.time(0):
+        return engine.DAY_MINUTES
+    raise ValidationError(
+        f"{local.isoformat()} is not on {day.isoformat()} in {tz}: a visit is one day",
+        code="step_on_other_day",
+        field="planned_start",
+    )
+
+
+# --- rows -> engine -----------------------------------------------------------------------------
+
+
+def subtract(windows: Iterable[Window], cut: Window) -> list[Window]:
+    """``windows`` with the interval ``cut`` removed."""
+    out: list[Window] = []
+    for start, end in windows:
+        if cut[1] <= start or cut[0] >= end:
+            out.append((start, end))
+            continue
+        if start < cut[0]:
+            out.append((start, cut[0]))
+        if cut[1] < end:
+            out.append((cut[1], end))
+    return out
+
+
+def availability(resource: Resource, day: dt.date, closures: Sequence[ResourceClosure]) -> tuple[Window, ...]:
+    """Opening windows of ``resource`` on ``day`` (its weekday's hours) minus the closures that apply."""
+    windows = sorted(
+        (minutes_of(h.opens), minutes_of(h.closes)) for h in resource.hours if h.weekday == day.weekday()
+    )
+    merged: list[Window] = []
+    for start, end in windows:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    for closure in closures:
+        if closure.date != day or closure.resource_id not in (None, resource.id):
+            continue
+        if closure.starts is None or closure.ends is None:
+            return ()
+        merged = subtract(merged, (minutes_of(closure.starts), minutes_of(closure.ends)))
+    return tuple(merged)
+
+
+def engine_resources(*, session: Session, day: dt.date) -> tuple[engine.Resource, ...]:
+    resources = session.exec(
+        select(Resource)
+        .where(col(Resource.active).is_(True))
+        .options(selectinload(Resource.hours))  # type: ignore[arg-type]
+        .order_by(col(Resource.code))
+    ).all()
+    closures = session.exec(select(ResourceClosure).where(ResourceClosure.date == day)).all()
+    return tuple(
+        engine.Resource(
+            id=r.code,
+            kind=r.kind.value,
+            capacity=r.capacity,
+            available=availability(r, day, closures),
+            attributes=frozenset(r.attributes or ()),
+        )
+        for r in resources
+    )
+
+
+def engine_steps(pathway: Pathway) -> tuple[engine.Step, ...]:
+    """The pathway's steps; several predecessors share one gap rule (the tightest of their edges)."""
+    steps = []
+    for step in sorted(pathway.steps, key=lambda s: s.sequence):
+        edges = step.dependencies
+        max_gaps = [e.max_gap for e in edges if e.max_gap is not None]
+        steps.append(
+            engine.Step(
+                id=step.code,
+                kind=step.step_type.resource_kind.value,
+                duration=step.duration,
+                after=tuple(e.depends_on.code for e in edges),
+                min_gap=max((e.min_gap for e in edges), default=0),
+                max_gap=min(max_gaps) if max_gaps else None,
+                resources=(step.resource.code,) if step.resource is not None else None,
+            )
+        )
+    return tuple(steps)
+
+
+def engine_request(*, wish: VisitWish, day: dt.date, rules: SegmentRules = DEFAULT_RULES) -> engine.Request:
+    """The engine request for ``wish``, with the patient's segment rules applied (see ``SegmentRules``)."""
+    labels = segments.segments_for(wish.patient, day, local_km=rules.local_km, regional_km=rules.regional_km)
+    steps = engine_steps(wish.pathway)
+    arrival = wish.arrival
+    if segments.Region.LONG_DISTANCE.value in labels:
+        earliest = rules.long_distance_earliest
+        arrival = (
+            (max(arrival[0], earliest), max(arrival[1], earliest))
+            if arrival
+            else (earliest, engine.DAY_MINUTES)
+        )
+    max_visit = wish.pathway.max_visit_minutes
+    if f"{segments.SENIOR_AGE}+" in labels:
+        probe = engine.Request(id=wish.key, patient="p", steps=steps)
+        senior_cap = critical_path(probe) + rules.senior_max_wait
+        max_visit = min(max_visit, senior_cap) if max_visit else senior_cap
+    return engine.Request(
+        id=wish.key,
+        patient=f"p-{wish.patient.id}",
+        steps=steps,
+        priority=wish.priority,
+        arrival=arrival,
+        leave_by=wish.leave_by,
+        max_visit_minutes=max_visit,
+        requires=frozenset({"wheelchair"}) if wish.patient.needs_wheelchair else frozenset(),
+    )
+
+
+def _visits_query(day: dt.date, statuses: Iterable[VisitStatus]):
+    return (
+        select(Visit)
+        .where(Visit.date == day, col(Visit.status).in_(list(statuses)))
+        .order_by(col(Visit.id))
+        .options(
+            selectinload(Visit.steps).selectinload(VisitStep.pathway_step),  # type: ignore[arg-type]
+            selectinload(Visit.steps).selectinload(VisitStep.resource),  # type: ignore[arg-type]
+        )
+    )
+
+
+def request_key(visit: Visit) -> str:
+    return f"v-{visit.id}"
+
+
+def placed_visit(visit: Visit, tz: str) -> engine.Visit:
+    return engine.Visit(
+        request=request_key(visit),
+        steps=tuple(
+            engine.PlacedStep(
+                id=s.pathway_step.code,
+                resource=s.resource.code,
+                start=minutes_at(s.planned_start, visit.date, tz),
+                end=minutes_at(s.planned_end, visit.date, tz),
+            )
+            for s in sorted(visit.steps, key=lambda s: (s.planned_start, s.id))
+        ),
+    )
+
+
+def engine_booked(
+    *, session: Session, day: dt.date, tz: str, exclude: Iterable[int] = ()
+) -> tuple[engine.Visit, ...]:
+    """Visits on ``day`` whose steps hold capacity (booked ... completed), except ``exclude`` ids."""
+    skip = set(exclude)
+    visits = session.exec(_visits_query(day, ACTIVE_VISIT_STATUSES)).all()
+    return tuple(placed_visit(v, tz) for v in visits if v.id not in skip and v.steps)
+
+
+def build_instance(
+    *,
+    session: Session,
+    day: dt.date,
+    tz: str,
+    wishes: Sequence[VisitWish] = (),
+    rules: SegmentRules = DEFAULT_RULES,
+    name: str | None = None,
+) -> engine.Instance:
+    return engine.Instance(
+        name=name or f"clinic-{day.isoformat()}",
+        date=day,
+        resources=engine_resources(session=session, day=day),
+        requests=tuple(engine_request(wish=w, day=day, rules=rules) for w in wishes),
+        booked=engine_booked(session=session, day=day, tz=tz),
+    )
+
+
+# --- engine -> rows -----------------------------------------------------------------------------
+
+
+def store_visit(
+    *,
+    session: Session,
+    wish: VisitWish,
+    placed: engine.Visit,
+    day: dt.date,
+    tz: str,
+    status: VisitStatus = VisitStatus.BOOKED,
+) -> Visit:
+    """Add the placed visit and its steps to the session (flushed, not committed)."""
+    by_code = {s.code: s for s in wish.pathway.steps}
+    codes = {s.resource for s in placed.steps}
+    resources = {r.code: r for r in session.exec(select(Resource).where(col(Resource.code).in_(codes)))}
+    if set(by_code) != {s.id for s in placed.steps}:
+        raise ValidationError(
+            f"placement of {placed.request} does not cover the steps of pathway {wish.pathway.code}",
+            field="steps",
+        )
+    visit = Visit(
+        patient_id=wish.patient.id,
+        pathway_id=wish.pathway.id,
+        date=day,
+        status=status,
+        priority=min(max(wish.priority, 1), 5),
+        booked_at=utcnow() if status != VisitStatus.REQUESTED else None,
+    )
+    for step in placed.steps:
+        if step.resource not in resources:
+            raise ValidationError(f"unknown resource {step.resource!r}", field="resource")
+        visit.steps.append(
+            VisitStep(
+                pathway_step_id=by_code[step.id].id,
+                resource_id=resources[step.resource].id,
+                planned_start=instant_at(day, step.start, tz),
+                planned_end=instant_at(day, step.end, tz),
+                status=StepStatus.PLANNED,
+            )
+        )
+    check_one_day(visit, tz)
+    session.add(visit)
+    session.flush()
+    return visit
+
+
+def check_one_day(visit: Visit, tz: str) -> None:
+    """A visit is one day: every planned step lies on the visit's local date (``ValidationError`` if not)."""
+    for step in visit.steps:
+        minutes_at(step.planned_start, visit.date, tz)
+        minutes_at(step.planned_end, visit.date, tz)
+        if step.planned_end <= step.planned_start:
+            raise ValidationError("a step must end after it starts", field="planned_end")
+
+
+def plan_day(
+    *,
+    session: Session,
+    day: dt.date,
+    tz: str,
+    wishes: Sequence[VisitWish],
+    rules: SegmentRules = DEFAULT_RULES,
+    status: VisitStatus = VisitStatus.BOOKED,
+    placer: Placer = greedy,
+) -> PlanResult:
+    """Place ``wishes`` around the visits already on ``day`` and store the placed ones (not committed)."""
+    instance = build_instance(session=session, day=day, tz=tz, wishes=wishes, rules=rules)
+    schedule = placer(instance)
+    if schedule.status == engine.INFEASIBLE:
+        raise ValidationError(
+            "the day's existing bookings contradict each other: "
+            + "; ".join(u.reason for u in schedule.unscheduled),
+            code="day_infeasible",
+        )
+    by_key = {w.key: w for w in wishes}
+    result = PlanResult(instance=instance, schedule=schedule, unscheduled=list(schedule.unscheduled))
+    for placed in schedule.visits:
+        if placed.request in by_key:
+            result.visits[placed.request] = store_visit(
+                session=session, wish=by_key[placed.request], placed=placed, day=day, tz=tz, status=status
+            )
+    return result
+
+
+# --- verification -------------------------------------------------------------------------------
+
+
+def check_day(
+    *, session: Session, day: dt.date, tz: str, rules: SegmentRules = DEFAULT_RULES
+) -> list[Violation]:
+    """What the engine's validator finds wrong with the stored plan of ``day`` (empty: feasible).
+
+    Every capacity-holding visit becomes a request (pathway + segment rules, no arrival wish) and its
+    stored steps the placement, so capacity, opening hours, closures, gaps and segment rules are all checked.
+    """
+    visits = session.exec(
+        _visits_query(day, ACTIVE_VISIT_STATUSES).options(selectinload(Visit.patient))
+    ).all()  # type: ignore[arg-type]
+    visits = [v for v in visits if v.steps]
+    requests = tuple(
+        engine_request(
+            wish=VisitWish(key=request_key(v), patient=v.patient, pathway=v.pathway, priority=v.priority),
+            day=day,
+            rules=rules,
+        )
+        for v in visits
+    )
+    instance = engine.Instance(
+        name=f"stored-{day.isoformat()}",
+        date=day,
+        resources=engine_resources(session=session, day=day),
+        requests=requests,
+    )
+    placed = tuple(placed_visit(v, tz) for v in visits)
+    schedule = engine.Schedule(
+        instance=instance.name,
+        status=engine.FEASIBLE,
+        visits=placed,
+        unscheduled=(),
+        objective=objective(instance, placed),
+    )
+    return check(instance, schedule)
+
+
+def _pathway_query():
+    return select(Pathway).options(
+        selectinload(Pathway.steps).selectinload(PathwayStep.step_type),  # type: ignore[arg-type]
+        selectinload(Pathway.steps).selectinload(PathwayStep.resource),  # type: ignore[arg-type]
+        selectinload(Pathway.steps).selectinload(PathwayStep.dependencies),  # type: ignore[arg-type]
+    )
+
+
+def load_pathways(*, session: Session, codes: Iterable[str] | None = None) -> dict[str, Pathway]:
+    statement = _pathway_query()
+    if codes is not None:
+        statement = statement.where(col(Pathway.code).in_(list(codes)))
+    return {p.code: p for p in session.exec(statement)}
+
+
+def load_pathway(*, session: Session, pathway_id: int) -> Pathway | None:
+    return session.exec(_pathway_query().where(Pathway.id == pathway_id)).first()

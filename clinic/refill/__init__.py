@@ -1,0 +1,1 @@
+"""Cancelled places refilled: the waitlist, ranked offers, and the first acceptance booking the place."""

@@ -1,0 +1,1 @@
+"""The unit's service around a visit: volunteers, transport, recovery gestures and touch-points."""

@@ -1,0 +1,1 @@
+"""The unit itself: resources, opening hours and pathways."""

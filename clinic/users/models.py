@@ -1,0 +1,59 @@
+"""Staff accounts and their roles.
+"""
+
+import datetime as dt
+import enum
+import re
+
+from pydantic import field_validator
+from sqlmodel import Field, SQLModel
+
+from clinic.columns import Language, enum_column, utc_column, utcnow
+
+
+class Role(enum.StrEnum):
+    FRONT_DESK = "front_desk"
+    COORDINATOR = "coordinator"
+    VOLUNTEER = "volunteer"
+    ADMIN = "admin"
+
+
+class UserBase(SQLModel):
+    username: str = Field(max_length=40)
+    display_name: str = Field(max_length=120)
+    role: Role
+    language: Language | None = None
+    volunteer_id: int | None = None
+    active: bool = True
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=40, unique=True)
+    display_name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=255)
+    role: Role = Field(sa_column=enum_column(Role, "role"))
+    language: Language | None = Field(
+        default=None, sa_column=enum_column(Language, "language", nullable=True)
+    )
+    volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id", ondelete="SET NULL")
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
+
+
+class UserCreate(UserBase):
+    password: str = Field(min_length=8, max_length=200)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,39}", value):
+            raise ValueError("use 2-40 lower-case letters, digits, dots, dashes or underscores")
+        return value
+
+
+class UserRead(UserBase):
+    id: int

@@ -1,0 +1,243 @@
+"""``/visits/<id>``: one visit's day (steps with planned and actual times), check-in and step actions."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.routing import BuildError
+from wtforms import BooleanField, HiddenField, SelectField, SubmitField, TextAreaField
+from wtforms.fields import SelectChoice
+from wtforms.validators import AnyOf, InputRequired, Length, Optional
+
+from clinic.errors import Conflict, DomainError, NotFound
+from clinic.web.clock import clinic_today
+from clinic.web.forms import select_choices
+from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
+from clinic.web.redirects import safe_next
+from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+
+bp = Blueprint("visit", __name__)
+
+DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
+
+STEP_STATUS_LABELS = {
+    "planned": _l("Planned"),
+    "in_progress": _l("In progress"),
+    "done": _l("Done"),
+    "skipped": _l("Skipped"),
+}
+
+ERROR_MESSAGES = {
+    "already_checked_in": _l("This patient is already checked in."),
+    "bad_transition": _l("That is not possible in the visit's or step's current state."),
+    "not_today": _l("Only today's visits can be checked in."),
+    "visit_closed": _l("This visit is closed: its steps cannot change any more."),
+    "day_changed": _l("The day changed since this re-plan was made. Make a new one."),
+    "nothing_to_move": _l("There is nothing to move."),
+    "replan_failed": _l("The engine could not re-plan this day."),
+}
+FIELD_MESSAGES = {
+    "volunteer_id": _l("Choose an active volunteer."),
+    "notes": _l("Notes can be at most 500 characters."),
+    "at": _l("A step cannot finish before it started."),
+}
+
+
+def error_message(error: DomainError) -> str:
+    """The translated message for a domain error (its code first, then its field)."""
+    if error.code in ERROR_MESSAGES:
+        return str(ERROR_MESSAGES[error.code])
+    if isinstance(error, NotFound):
+        return _("That record does not exist.")
+    if error.field in FIELD_MESSAGES:
+        return str(FIELD_MESSAGES[error.field])
+    return _("That could not be done.")
+
+
+def optional_url(endpoint: str, **values: object) -> str | None:
+    """``url_for(endpoint, ...)`` when another part of the app provides that endpoint, else ``None``."""
+    if endpoint not in current_app.view_functions:
+        return None
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+class CheckInForm(FlaskForm):
+    transport_booked = BooleanField(_l("Transport home is booked"))
+    volunteer_id = SelectField(_l("Volunteer"), choices=[], default="")  # "" (none) is one of the choices
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=500)])
+    next = HiddenField()
+    submit = SubmitField(_l("Check in"))
+
+
+class StepForm(FlaskForm):
+    action = HiddenField(validators=[InputRequired(), AnyOf(["start", "finish", "skip"])])
+    next = HiddenField()
+
+
+def _config() -> dict:
+    config = current_app.config
+    return {"local_km": config["REGION_LOCAL_KM"], "regional_km": config["REGION_REGIONAL_KM"]}
+
+
+def _volunteer_choices() -> list[SelectChoice]:
+    from sqlmodel import col, select
+
+    from clinic.db import get_session
+    from clinic.service.models import Volunteer
+
+    volunteers = get_session().exec(select(Volunteer).where(col(Volunteer.active).is_(True)).order_by(Volunteer.name))
+    return select_choices([("", _("None"))] + [(str(v.id), v.name) for v in volunteers])
+
+
+def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None = None,
+            step_errors: dict | None = None, status: int = 200):
+    from clinic.db import get_session
+    from clinic.service import transport
+    from clinic.visits import journey, steps
+    from clinic.visits.models import VisitStatus
+    from clinic.visits.services import day_board, get_visit
+
+    session = get_session()
+    try:
+        visit = get_visit(session=session, visit_id=visit_id)
+    except NotFound:
+        abort(404)
+    config = current_app.config
+    today = clinic_today()
+    step_views = steps.visit_steps(session=session, visit_id=visit_id)
+    checkin = journey.get_checkin(session=session, visit_id=visit_id)
+    can_check_in = visit.status in journey.CHECKIN_FROM and visit.date == today
+    flags = journey.checkin_flags(session=session, visit_id=visit_id, **_config()) if can_check_in else None
+    transport_request = transport.for_visit(session=session, visit_id=visit_id)
+    if form is None:
+        form = CheckInForm(formdata=None)
+        form.transport_booked.data = bool(transport_request and transport_request.arranged_at)
+    form.volunteer_id.choices = _volunteer_choices()
+    row = None
+    if visit.date == today:
+        board = day_board(session=session, day=today, tz=config["CLINIC_TIMEZONE"], **_config())
+        row = next((r for r in board.rows if r.visit_id == visit_id), None)
+    open_steps = visit.status in steps.STARTABLE_VISITS
+    in_progress = [s for s in step_views if s.status.value == "in_progress"]
+    planned = [s for s in step_views if s.status.value == "planned"]
+    next_start = planned[0].id if open_steps and planned and not in_progress else None
+    volunteer_name = None
+    if checkin is not None and checkin.volunteer_id is not None:
+        from clinic.service.models import Volunteer
+
+        volunteer = session.get(Volunteer, checkin.volunteer_id)
+        volunteer_name = volunteer.name if volunteer else None
+    active = visit.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW, VisitStatus.COMPLETED)
+    return (
+        render_template(
+            "visit/detail.html",
+            visit=visit,
+            patient=visit.patient,
+            steps=step_views,
+            checkin=checkin,
+            volunteer_name=volunteer_name,
+            transport_request=transport_request,
+            transport_state=transport.state_of(transport_request) if transport_request else None,
+            transport_open=visit.status in transport.ON_LIST
+            and (transport_request is not None or transport.offered(session=session, visit_id=visit_id)),
+            flags=flags,
+            form=form,
+            can_check_in=can_check_in,
+            open_steps=open_steps,
+            next_start=next_start,
+            row=row,
+            error=error,
+            step_errors=step_errors or {},
+            checkout_url=optional_url("checkout.start", visit_id=visit.id)
+            if visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.CHECKED_IN)
+            else None,
+            cancel_url=optional_url("refill.cancel", visit_id=visit.id) if active else None,
+            replan_url=url_for("board.replan") if row is not None and row.needs_replan else None,
+            status_label=lambda code: label(VISIT_STATUS_LABELS, code),
+            step_status_label=lambda code: label(STEP_STATUS_LABELS, code),
+            segment_label=lambda code: label(SEGMENT_LABELS, code),
+            here=url_for("visit.detail", visit_id=visit.id),
+        ),
+        status,
+    )
+
+
+@bp.get("/visits/<int:visit_id>")
+@roles_required(*DESK_ROLES)
+def detail(visit_id: int):
+    return _render(visit_id)
+
+
+def _status_of(error: DomainError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    return 409 if isinstance(error, Conflict) else 400
+
+
+@bp.post("/visits/<int:visit_id>/check-in")
+@roles_required(*DESK_ROLES)
+def check_in(visit_id: int):
+    from clinic.db import get_session
+    from clinic.visits import journey
+
+    form = CheckInForm()
+    form.volunteer_id.choices = _volunteer_choices()
+    if not form.validate():
+        return _render(visit_id, form=form, status=400)
+    raw = (form.volunteer_id.data or "").strip()
+    if raw and not raw.isdigit():
+        form.volunteer_id.errors = [str(FIELD_MESSAGES["volunteer_id"])]
+        return _render(visit_id, form=form, status=400)
+    volunteer_id = int(raw) if raw else None
+    try:
+        checkin = journey.check_in(
+            session=get_session(),
+            visit_id=visit_id,
+            actor_id=current_user.id,
+            tz=current_app.config["CLINIC_TIMEZONE"],
+            transport_booked=form.transport_booked.data,
+            volunteer_id=volunteer_id,
+            notes=form.notes.data or "",
+            **_config(),
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as error:
+        if error.field in form._fields and error.field != "visit_id":
+            form[error.field].errors = [error_message(error)]
+            return _render(visit_id, form=form, status=_status_of(error))
+        return _render(visit_id, form=form, error=error_message(error), status=_status_of(error))
+    if checkin.coffee_voucher:
+        flash(_("Checked in. Coffee voucher: %(code)s", code=checkin.coffee_voucher), "success")
+    else:
+        flash(_("Checked in."), "success")
+    return redirect(safe_next(form.next.data) or url_for("visit.detail", visit_id=visit_id), code=303)
+
+
+@bp.post("/visits/<int:visit_id>/steps/<int:step_id>")
+@roles_required(*DESK_ROLES)
+def step(visit_id: int, step_id: int):
+    from clinic.db import get_session
+    from clinic.visits import journey
+
+    form = StepForm()
+    if not form.validate():
+        return _render(visit_id, error=_("Choose start or finish."), status=400)
+    try:
+        journey.step_action(
+            session=get_session(), visit_id=visit_id, visit_step_id=step_id, action=form.action.data,
+            actor_id=current_user.id,
+        )
+    except DomainError as error:
+        if isinstance(error, NotFound) and error.field == "visit_id":
+            abort(404)
+        return _render(visit_id, step_errors={step_id: error_message(error)}, status=_status_of(error))
+    messages = {"start": _("Step started."), "finish": _("Step finished."), "skip": _("Step skipped.")}
+    flash(messages[form.action.data], "success")
+    target = safe_next(form.next.data) or url_for("visit.detail", visit_id=visit_id)
+    return redirect(target, code=303)
+

@@ -1,0 +1,1 @@
+"""The worker process: the outreach dispatcher and the scheduled jobs, on APScheduler."""

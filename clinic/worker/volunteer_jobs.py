@@ -1,0 +1,90 @@
+"""The volunteers' scheduled jobs, run by the outreach dispatcher's scheduler (its own process).
+
+* ``match_tomorrow_job`` — every afternoon (15:00 clinic time): match the next clinic day's patients to
+  volunteers, then queue each volunteer's SMS with their list (due 18:00 the evening before).
+* ``send_notices_job`` — every few minutes: send the notices that are due, outside the quiet hours
+  (09:00–20:00), each at most once.
+
+Both hold the ``volunteers`` lease, so a second dispatcher started by mistake does nothing.
+"""
+
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+log = logging.getLogger("outreach.volunteers")
+
+LEASE_NAME = "volunteers"
+MATCH_JOB_ID = "volunteers-match-tomorrow"
+NOTICES_JOB_ID = "volunteers-send-notices"
+MATCH_AT = dt.time(15, 0)
+NOTICES_INTERVAL_SECONDS = 300.0
+
+
+def match_tomorrow_job() -> dict[str, Any] | None:
+    """Match the next clinic day and queue the volunteers' notices for it."""
+    from clinic.columns import utcnow
+    from clinic.service import volunteers
+    from clinic.worker.dispatcher import hold_lease, job_context
+
+    settings, engine = job_context()
+    with Session(engine, expire_on_commit=False) as session:
+        if not hold_lease(session, LEASE_NAME):
+            return {"lease": 0}
+        now = utcnow()
+        today = now.astimezone(ZoneInfo(settings.tz)).date()
+        day = volunteers.next_clinic_day(session=session, after=today)
+        report = volunteers.match_day(session=session, day=day, tz=settings.tz, now=now)
+        notices = volunteers.queue_notices(session=session, day=day, now=now, tz=settings.tz)
+    log.info(
+        "volunteers for %s: %d matched, %d without a volunteer, %d notices queued",
+        day, report.assigned + report.kept, report.unassigned, notices.queued,
+    )
+    return {"lease": 1, "day": day.isoformat(), "assigned": report.assigned + report.kept,
+            "unassigned": report.unassigned, "queued": notices.queued, "updated": notices.updated}
+
+
+def send_notices_job() -> dict[str, int] | None:
+    """Send the volunteers' notices that are due."""
+    from clinic.columns import utcnow
+    from clinic.service import volunteers
+    from clinic.worker.dispatcher import hold_lease, job_context
+
+    settings, engine = job_context()
+    with Session(engine, expire_on_commit=False) as session:
+        if not hold_lease(session, LEASE_NAME):
+            return {"lease": 0}
+        report = volunteers.send_due_notices(session=session, channels=settings.channels, now=utcnow(), tz=settings.tz)
+    if report.sent or report.failed:
+        log.info("volunteer notices: %d sent, %d failed", report.sent, report.failed)
+    return {"lease": 1, "sent": report.sent, "failed": report.failed, "postponed": report.postponed}
+
+
+def register(scheduler: Any, settings: Any) -> None:
+    """Add this module's jobs to the dispatcher's scheduler."""
+    from clinic.worker import dispatcher
+
+    if LEASE_NAME not in dispatcher.LEASE_NAMES:
+        dispatcher.LEASE_NAMES.append(LEASE_NAME)
+    scheduler.add_job(
+        match_tomorrow_job,
+        "cron",
+        id=MATCH_JOB_ID,
+        replace_existing=True,
+        hour=MATCH_AT.hour,
+        minute=MATCH_AT.minute,
+        timezone=ZoneInfo(settings.tz),
+        misfire_grace_time=3 * 3600,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        send_notices_job,
+        "interval",
+        id=NOTICES_JOB_ID,
+        replace_existing=True,
+        seconds=NOTICES_INTERVAL_SECONDS,
+        coalesce=True,
+    )

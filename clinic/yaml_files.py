@@ -1,0 +1,79 @@
+"""Reading a settings file in ``seed_data/`` into a pydantic model, every problem named by file and key.
+
+A bad file raises ``SeedError`` whose ``problems`` read ``touchpoints.yaml: purposes.check_in.late_minutes_max:
+Input should be greater than or equal to 0``, so whoever edits the file knows what to fix and where.
+"""
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from clinic.columns import Language
+from clinic.errors import SeedError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Texts(Strict):
+    """A text per language; English is required, the others fall back to it."""
+
+    en: str
+    nl: str | None = None
+    fr: str | None = None
+
+    def get(self, language: object) -> str:
+        code = str(getattr(language, "value", language) or "en")[:2]
+        if code not in {lang.value for lang in Language}:
+            code = "en"
+        return getattr(self, code, None) or self.en
+
+
+def seed_file(filename: str) -> Path:
+    """``$ONEVISIT_SEED_DIR/<filename>``, else the checkout's ``seed_data/<filename>``."""
+    directory = os.environ.get("ONEVISIT_SEED_DIR") or Path(__file__).resolve().parents[1] / "seed_data"
+    return Path(directory) / filename
+
+
+def file_stamp(path: Path) -> int:
+    """The file's modification time (0 when it is missing): part of a cache key, so an edited file is read again."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top)"
+
+
+def read_model(path: Path, model: type[M]) -> M:
+    """``path`` parsed as YAML and validated as ``model``; ``SeedError`` lists every problem."""
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError([f"{name}: cannot be read ({exc.strerror or exc})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise SeedError([f"{name}: {where}not valid YAML ({getattr(exc, 'problem', None) or exc})"]) from None
+    if not isinstance(data, dict):
+        raise SeedError([f"{name}: expected a mapping of settings at the top, got {type(data).__name__}"])
+    try:
+        return model.model_validate(data, context={"file": name})
+    except PydanticValidationError as exc:
+        raise SeedError(
+            [f"{name}: {_where(error['loc'])}: {error['msg']}" for error in exc.errors()]
+        ) from None

@@ -1,0 +1,95 @@
+"""Bad seed files are rejected with file, row (or YAML path) and field, and the database stays untouched."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from clinic import planning
+from clinic.demo import seed
+from clinic.errors import SeedError
+from tests.clinic.conftest import SEED_DIR, TZ
+
+
+@pytest.fixture
+def seed_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "seed"
+    shutil.copytree(SEED_DIR, target)
+    return target
+
+
+def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def _rejected(session: Session, directory: Path) -> str:
+    with pytest.raises(SeedError) as info:
+        seed.load_demo(session=session, directory=directory, tz=TZ)
+    assert seed.is_empty(session=session)
+    return str(info.value)
+
+
+def test_missing_field(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "resources.yaml", "{code: desk-2, name: Registration desk 2, ", "{code: desk-2, ")
+    assert "resources.yaml: resources[1].name: Field required" in _rejected(session, seed_copy)
+
+
+def test_bad_phone_names_the_csv_row(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "patients.csv", "+31 970 1000 0004", "+31 12")
+    message = _rejected(session, seed_copy)
+    assert "patients.csv: row 5: phone: '+31 12' is not a valid phone number" in message
+
+
+def test_unknown_resource_kind(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "resources.yaml", "kind: ecg,", "kind: ekg,")
+    message = _rejected(session, seed_copy)
+    assert "resources.yaml: resources[11].kind: Input should be" in message
+
+
+def test_bad_time(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "resources.yaml", '["07:30", "18:30"]', '["07:30", "25:30"]')
+    message = _rejected(session, seed_copy)
+    assert "resources.yaml: resources[0].hours[0].windows[0][1]: '25:30' is not a time of day" in message
+
+
+def test_unknown_references_are_reported_together(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "pathways.yaml", "type: echo,", "type: echography,")
+    _edit(seed_copy / "pathways.yaml", "resource: dr-bakker", "resource: dr-nobody")
+    message = _rejected(session, seed_copy)
+    assert "pathways.yaml: pathways[3].steps[2].type: unknown step type 'echography'" in message
+    assert "pathways.yaml: pathways[1].steps[1].resource: unknown resource 'dr-nobody'" in message
+
+
+def test_problems_in_several_files_are_all_listed(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "users.yaml", "role: admin", "role: root")
+    _edit(seed_copy / "patients.csv", "1958-10-12", "1958-13-12")
+    _edit(seed_copy / "volunteers.yaml", 'phone: "+31 970 1000 0902"', 'phone: "none"')
+    message = _rejected(session, seed_copy)
+    assert "users.yaml: users[3].role" in message
+    assert "patients.csv: row 2: birth_date" in message
+    assert "volunteers.yaml: volunteers[1].phone" in message
+
+
+def test_invalid_yaml_gives_the_line(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "step_types.yaml", "step_types:", "step_types: [")
+    assert "step_types.yaml: line " in _rejected(session, seed_copy)
+
+
+def test_missing_file(session: Session, seed_copy: Path) -> None:
+    (seed_copy / "volunteers.yaml").unlink()
+    assert "volunteers.yaml: file is missing" in _rejected(session, seed_copy)
+
+
+def test_a_failure_while_loading_rolls_everything_back(
+    session: Session, seed_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_kw):
+        raise RuntimeError("engine exploded")
+
+    monkeypatch.setattr(planning, "plan_day", broken)
+    with pytest.raises(RuntimeError, match="engine exploded"):
+        seed.load_demo(session=session, directory=seed_copy, tz=TZ)
+    assert seed.is_empty(session=session)

@@ -1,0 +1,60 @@
+"""The patient page over HTTP: details, segment badges, visits past and coming, invoices."""
+
+import datetime as dt
+import re
+
+from clinic.billing.models import Invoice
+from clinic.web.clock import clinic_today
+from tests.factories import make_pathway, make_patient, make_visit
+
+
+def test_patient_page_shows_details_badges_visits_and_invoices(desk_client, session, app):
+    with app.app_context():
+        today = clinic_today()
+    patient = make_patient(
+        session, given_name="Piet", family_name="Verre", birth_date=dt.date(1940, 3, 3), distance_km=75,
+        needs_wheelchair=True,
+    )
+    pathway = make_pathway(session, name="Cardiology check")
+    coming = make_visit(session, patient=patient, pathway=pathway, day=today + dt.timedelta(days=3))
+    past = make_visit(session, patient=patient, pathway=pathway, day=today - dt.timedelta(days=40))
+    session.add(Invoice(year=2026, seq=7, patient_id=patient.id, visit_id=past.id, subtotal_cents=10000, vat_cents=2100, total_cents=12100))
+    session.commit()
+
+    html = re.sub(r"\s+", " ", desk_client.get(f"/patients/{patient.id}").get_data(as_text=True))
+    assert "<h1>Piet Verre</h1>" in html and patient.mrn in html and patient.phone in html
+    assert '<span class="badge badge--segment">Long distance</span>' in html
+    assert '<span class="badge badge--segment">70+</span>' in html and '<span class="badge">Wheelchair</span>' in html
+    assert f'href="/visits/{coming.id}"' in html and f'href="/visits/{past.id}"' in html
+    assert html.index("Coming visits") < html.index(f'/visits/{coming.id}"') < html.index("Past visits") < html.index(f'/visits/{past.id}"')
+    assert "2026-000007" in html and "121.00" in html
+    assert "Contacts and gestures" in html and "Checkout and invoice" in html and "Feedback" in html and "No feedback yet." in html
+
+
+def test_regional_patient_without_visits(desk_client, session):
+    patient = make_patient(session, distance_km=30)
+    html = desk_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert '<span class="badge badge--segment">Regional</span>' in html
+    assert "No visits planned." in html and "No earlier visits." in html and "No invoices yet." in html
+
+
+def test_unknown_patients(desk_client):
+    assert desk_client.get("/patients/999999").status_code == 404
+    assert desk_client.get("/patients/x").status_code == 404
+
+
+def test_volunteers_get_403(volunteer_client, session):
+    patient = make_patient(session)
+    assert volunteer_client.get(f"/patients/{patient.id}").status_code == 403
+
+
+def test_language_and_contact_channel_are_named_in_the_language_of_the_page(desk_client, session, form_token):
+    patient = make_patient(session, language="fr", channel="voice", email=None)
+    english = re.sub(r"\s+", " ", desk_client.get(f"/patients/{patient.id}").get_data(as_text=True))
+    assert "<dt>Language</dt><dd>French</dd>" in english
+    assert "<dt>Contact by</dt><dd>Phone call</dd>" in english
+
+    token = form_token(desk_client, f"/patients/{patient.id}")
+    desk_client.post("/language", data={"language": "nl", "next": "/board", "csrf_token": token})
+    dutch = re.sub(r"\s+", " ", desk_client.get(f"/patients/{patient.id}").get_data(as_text=True))
+    assert "<dd>Frans</dd>" in dutch and "<dd>Telefoongesprek</dd>" in dutch
