@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -111,7 +112,7 @@ def _pair(value: Any) -> Any:
     return value
 
 
-def _ordered(*, allow_empty: bool):
+def _ordered(*, allow_empty: bool) -> Callable[[tuple[str, str]], tuple[str, str]]:
     def check(window: tuple[str, str]) -> tuple[str, str]:
         start, end = hhmm_to_minutes(window[0]), hhmm_to_minutes(window[1])
         if end < start or (end == start and not allow_empty):
@@ -150,7 +151,7 @@ Count = Annotated[StrictInt, Field(ge=0)]
 Seconds = Annotated[float, Field(ge=0), BeforeValidator(_seconds)]
 
 
-def _not_empty(message: str):
+def _not_empty(message: str) -> AfterValidator:
     def check(items: list | None) -> list | None:
         if items is not None and not items:
             raise _fail(f"empty: {message}")
@@ -350,7 +351,7 @@ def read_schedule(data: object) -> ScheduleDoc:
     return _read(ScheduleDoc, data, SCHEDULE_FORMAT, lambda _: [])
 
 
-def _read(model: type[_Doc], data: object, fmt: str, references) -> Any:
+def _read(model: type[_Doc], data: object, fmt: str, references: Callable[[object], list[Problem]]) -> Any:
     problems: list[Problem] = []
     doc = None
     try:
