@@ -26,7 +26,8 @@ from scheduling.instance import (
 )
 
 #: Every ``Violation.kind``. ``missing-step`` with ``step=None`` means the whole request is absent from
-#: both ``visits`` and ``unscheduled``; ``partly-placed`` means it is in both.
+#: both ``visits`` and ``unscheduled``; ``partly-placed`` means it is in both; ``must-place`` is a request
+#: marked ``must_place`` (a booked visit that may still move) that the schedule does not place.
 KINDS = frozenset(
     {
         "unknown-request",
@@ -47,6 +48,7 @@ KINDS = frozenset(
         "leave-by",
         "max-visit",
         "partly-placed",
+        "must-place",
         "objective-mismatch",
         "status",
     }
@@ -211,6 +213,13 @@ def check(instance: Instance, schedule: Schedule) -> list[Violation]:
             out.append(Violation(None, None, "status", "INFEASIBLE, but the booked visits are not contradictory"))
 
     out += _coverage(schedule, requests, booked_ids)
+    if schedule.status != INFEASIBLE:
+        placed_ids = {v.request for v in schedule.visits}
+        out += [
+            Violation(r.id, None, "must-place", "a booked visit (must_place) is not placed")
+            for r in instance.requests
+            if r.must_place and r.id not in placed_ids
+        ]
 
     placed: dict[str, list[tuple[str | None, PlacedStep]]] = defaultdict(list)
     for visit in instance.booked:

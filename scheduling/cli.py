@@ -1,4 +1,5 @@
-"""Command line of the engine: solve, greedy, check, bound, generate and bench day instances.
+"""Command line of the engine: solve, greedy, check, bound, generate and bench day instances, and
+print the JSON Schema of the instance or schedule format (``schema``).
 
 Exit codes: 0 done (a schedule was written, or ``check`` found it feasible), 1 ``check`` found
 violations (or the solver is not installed; for ``bound``, the schedule given is not feasible),
@@ -51,6 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--booked-share", type=float, default=0.0)
     gen.add_argument("-o", "--output")
+
+    sch = sub.add_parser(
+        "schema",
+        help="print the JSON Schema (draft 2020-12) of the instance or schedule format",
+        description="Print the JSON Schema (draft 2020-12) of a day instance or a schedule, generated from the "
+        "models the engine reads them with.",
+    )
+    sch.add_argument("document", nargs="?", choices=("instance", "schedule"), default="instance",
+                     help="which format (default: instance)")
+    sch.add_argument("-o", "--output", help="write the schema here (default: stdout)")
 
     bench = sub.add_parser("bench", help="greedy vs CP-SAT on generated days (Markdown table)")
     from scheduling.bench import add_arguments
@@ -204,6 +215,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from scheduling.contract import json_schema
+
+    _write(json_schema(args.document), args.output)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (see the module docstring)."""
     args = _parser().parse_args(argv)
@@ -212,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_from_args(args)
     commands = {"solve": _cmd_solve, "greedy": _cmd_greedy, "check": _cmd_check, "bound": _cmd_bound,
-                "generate": _cmd_generate}
+                "generate": _cmd_generate, "schema": _cmd_schema}
     try:
         return commands[args.command](args)
     except _Exit as end:

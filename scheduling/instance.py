@@ -2,7 +2,8 @@
 
 Times are minutes after midnight of the instance's date; durations and gaps are whole minutes.
 Everything here is immutable so that solvers, the validator and callers can share values safely.
-The JSON form of these classes (``../shared/specs/day-instance.md``) lives in ``scheduling.jsonio``.
+The JSON form of these classes (``../shared/specs/day-instance.md``) lives in ``scheduling.jsonio``
+(read through the typed models of ``scheduling.contract``).
 """
 
 import datetime as dt
@@ -34,10 +35,15 @@ class PlacedStep:
 
 @dataclass(frozen=True)
 class Visit:
-    """A placed request (in a schedule) or a booked visit (in an instance)."""
+    """A placed request (in a schedule) or a booked visit (in an instance).
+
+    ``announced``: the arrival time the patient was told when the visit was booked (a replayed day's
+    schedule carries it; nothing else sets it).
+    """
 
     request: str
     steps: tuple[PlacedStep, ...]
+    announced: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Request:
     leave_by: int | None = None
     max_visit_minutes: int | None = None
     requires: frozenset[str] = frozenset()
+    #: A booked visit that may still move but must stay on the day: leaving it unscheduled is infeasible.
+    must_place: bool = False
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from scheduling.greedy import CapacityProfile, place_request
 from scheduling.instance import DAY_MINUTES, PlacedStep, Resource
 from scheduling.model import Day, Placement, Plan
+from scheduling.placement import least_wait_placement, prepare_placement
 
 
 @dataclass
@@ -78,9 +79,6 @@ class Recreate:
     EXCHANGE_PAIRS = 0.5
 
     def __init__(self, day: Day, plan: Plan, *, value: Mapping[str, int], seed: int = 0):
-        from scheduling.solve import least_wait_placement, prepare_placement  # solve imports this module
-
-        self._place = least_wait_placement
         self.day = day
         self.value = value
         self.rng = random.Random(seed * 104_729 + 17)
@@ -245,7 +243,7 @@ class Recreate:
     def _alone(self, rid: str) -> int | None:
         """The least ``rid`` could wait were only the fixed load on the day (None: no room at all); cached."""
         if rid not in self.alone:
-            steps = self._place(self.fixed, self.day.requests[rid].request, prepared=self.prepared[rid])
+            steps = least_wait_placement(self.fixed, self.day.requests[rid].request, prepared=self.prepared[rid])
             self.alone[rid] = None if steps is None else (
                 max(s.end for s in steps) - min(s.start for s in steps) - self.prepared[rid][2]
             )
@@ -339,7 +337,7 @@ class Recreate:
         for rid in order:
             self.stats.placements += 1
             request = self.day.requests[rid].request
-            steps: list[PlacedStep] | None = self._place(self.profile, request, prepared=self.prepared.get(rid))
+            steps: list[PlacedStep] | None = least_wait_placement(self.profile, request, prepared=self.prepared.get(rid))
             if steps is not None:
                 self._book(rid, {s.id: (s.resource, s.start) for s in steps})
                 added.append(rid)

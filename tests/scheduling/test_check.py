@@ -101,6 +101,7 @@ CASES = {
     "leave-by": lambda i: schedule_of(i, moved("r-2", treat=("chairs", 515, 575))),
     "max-visit": lambda i: schedule_of(i, moved("r-1", cons=("dr-a", 515, 535))),
     "partly-placed": lambda i: schedule_of(i, BASE, unscheduled=["r-2"]),
+    "must-place": lambda i: schedule_of(i, without("r-3"), unscheduled=["r-3"]),
     "objective-mismatch": lambda i: schedule_of(i, BASE, claim=Objective(4, 0)),
     "status": lambda i: schedule_of(i, BASE, status="DONE"),
     "status (infeasible with visits)": lambda i: schedule_of(i, BASE, status=INFEASIBLE),
@@ -115,6 +116,8 @@ def test_each_violation_kind_is_caught(case, mk):
     if case == "capacity (booked)":
         inst = dataclasses.replace(inst, booked=(visit("b-1", ("t", "chairs", 520, 600)),
                                                  visit("b-2", ("t", "chairs", 540, 600))))
+    if case == "must-place":
+        inst = must_place(inst, "r-3")
     violations = check(inst, schedule)
     kinds = {v.kind for v in violations}
     assert kind in kinds, violations
@@ -123,6 +126,19 @@ def test_each_violation_kind_is_caught(case, mk):
 
 def test_every_kind_has_a_case():
     assert {c.split(" (")[0] for c in CASES} == KINDS
+
+
+def must_place(inst, rid: str):
+    return dataclasses.replace(
+        inst, requests=tuple(dataclasses.replace(r, must_place=r.id == rid) for r in inst.requests)
+    )
+
+
+def test_must_place_request_left_out_is_the_only_violation(mk):
+    inst = must_place(day(mk), "r-3")
+    assert check(inst, schedule_of(inst, BASE)) == []
+    violations = check(inst, schedule_of(inst, without("r-3"), unscheduled=["r-3"]))
+    assert [(v.request, v.kind) for v in violations] == [("r-3", "must-place")]
 
 
 def test_violations_point_at_request_and_step(mk):

@@ -202,3 +202,55 @@ def test_malformed_schedule_lists_problems():
         parse_schedule({"format": "x", "status": "DONE", "visits": [{"steps": []}], "objective": {}})
     paths = {p.path for p in info.value.problems}
     assert {"format", "instance", "status", "visits[0].request", "unscheduled", "objective.scheduled_priority"} <= paths
+
+
+def test_must_place_is_read_and_written_back_only_when_true():
+    data = minimal()
+    assert parse_instance(data).requests[0].must_place is False
+    assert "must_place" not in instance_to_json(parse_instance(data))["requests"][0]
+    data["requests"][0]["must_place"] = True
+    instance = parse_instance(data)
+    assert instance.requests[0].must_place is True
+    assert instance_to_json(instance)["requests"][0]["must_place"] is True
+    assert parse_instance(instance_to_json(instance)) == instance
+    data["requests"][0]["must_place"] = "yes"
+    assert problems_of(data) == {"requests[0].must_place": "expected true or false, got 'yes'"}
+
+
+def test_schedule_visits_may_carry_the_announced_arrival():
+    data = {
+        "format": "daycare-schedule/1", "instance": "d", "status": "FEASIBLE",
+        "visits": [{"request": "r-1", "announced": "08:00",
+                    "steps": [{"id": "reg", "resource": "desk", "start": "08:05", "end": "08:15"}]}],
+        "unscheduled": [], "objective": {"scheduled_priority": 1, "total_wait_minutes": 0},
+    }
+    schedule = parse_schedule(data)
+    assert schedule.visits[0].announced == 480
+    assert schedule_to_json(schedule)["visits"][0]["announced"] == "08:00"
+    data["visits"][0]["announced"] = "8:5"
+    with pytest.raises(InstanceFormatError) as info:
+        parse_schedule(data)
+    assert [str(p) for p in info.value.problems] == ["visits[0].announced: expected a time written HH:MM, got '8:5'"]
+
+
+def test_messages_are_worded_for_people_not_for_pydantic():
+    data = minimal()
+    data["resources"][0]["available"][0][0] = "8:5"
+    data["requests"][0]["arrival"] = "08:00"
+    data["requests"][0]["steps"][0]["duration"] = "10"
+    data["booked"][0]["steps"][0]["id"] = " "
+    assert problems_of(data) == {
+        "resources[0].available[0][0]": "expected a time written HH:MM, got '8:5'",
+        "requests[0].arrival": "expected a [\"HH:MM\", \"HH:MM\"] pair, got '08:00'",
+        "requests[0].steps[0].duration": "expected a whole number, got '10'",
+        "booked[0].steps[0].id": "expected a non-empty string, got ' '",
+    }
+
+
+def test_null_for_an_optional_field_means_its_default():
+    data = minimal()
+    data["resources"][1].update(capacity=None, available=None)
+    data["requests"][0].update(priority=None, arrival=None, must_place=None)
+    instance = parse_instance(data)
+    assert instance.resources[1].capacity == 1 and instance.resources[1].available == ((0, DAY_MINUTES),)
+    assert instance.requests[0].priority == 1 and instance.requests[0].arrival is None

@@ -12,7 +12,8 @@ from scheduling.generate import generate_day
 from scheduling.greedy import CapacityProfile, greedy_place, place_request
 from scheduling.instance import DAY_MINUTES
 from scheduling.model import Day
-from scheduling.solve import _reasons, least_wait_placement, prepare_placement
+from scheduling.placement import least_wait_placement, prepare_placement
+from scheduling.solve import _reasons
 
 
 def _every_start(profile, request, below=None):

@@ -12,8 +12,9 @@ from scheduling.generate import generate_day
 from scheduling.instance import FEASIBLE, Schedule, Unscheduled
 from scheduling.lns import plan_score
 from scheduling.model import Day, plan_from_visits, to_visits
+from scheduling.placement import place_in_order, priority_order
 from scheduling.recreate import Recreate
-from scheduling.solve import place_in_order, priority_order, solve
+from scheduling.solve import solve
 
 FAR = 1e9  # a wall-clock deadline that never binds: these tests count moves, not seconds
 
@@ -95,7 +96,7 @@ def test_solve_runs_recreate_within_the_budget():
 
 def test_least_wait_placement_tries_both_orders_of_independent_steps(mk):
     from scheduling.greedy import CapacityProfile
-    from scheduling.solve import least_wait_placement, step_orders
+    from scheduling.placement import least_wait_placement, step_orders
 
     steps = [
         mk.step("reg", "registration", 10),

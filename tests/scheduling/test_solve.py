@@ -14,7 +14,8 @@ from scheduling.instance import OPTIMAL
 from scheduling.jsonio import load_instance
 from scheduling.lns import Search, plan_score
 from scheduling.model import Day, plan_from_visits
-from scheduling.solve import _full_model, place_in_order, priority_order, solve
+from scheduling.placement import place_in_order, priority_order
+from scheduling.solve import _full_model, solve
 from tests.scheduling.conftest import EXAMPLES
 
 
