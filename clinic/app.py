@@ -2,27 +2,12 @@
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic import config as settings
-
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def template_folder() -> str:
-    """The checkout's top-level ``templates/``, or the copy a built wheel carries in ``clinic/_templates``."""
-    for candidate in (PACKAGE_DIR.parent / "templates", PACKAGE_DIR / "_templates"):
-        if (candidate / "base.html").is_file():
-            return str(candidate)
-    raise settings.ConfigError(
-        f"No templates found: expected {PACKAGE_DIR.parent / 'templates'} (checkout) "
-        f"or {PACKAGE_DIR / '_templates'} (installed wheel)"
-    )
-
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the OneVisit web app; raises ``ConfigError`` with a clear message on unusable settings.
@@ -32,7 +17,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("ONEVISIT_INSTANCE_PATH") or None
     if instance_path:
         instance_path = os.path.abspath(instance_path)
-    app = Flask("clinic", instance_path=instance_path, template_folder=template_folder())
+    # clinic/templates holds the shared templates (base.html, _forms.html, errors/); each domain's blueprints
+    # add their package's templates/, whose names all start with "<package>/"
+    app = Flask("clinic", instance_path=instance_path, template_folder="templates")
     config = settings.defaults(app.instance_path)
     config.update(settings.from_environment(os.environ, config))
     if test_config:

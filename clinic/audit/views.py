@@ -11,7 +11,7 @@ from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
 
-bp = Blueprint("audit", __name__)
+bp = Blueprint("audit", __name__, template_folder="templates")
 add_nav_item("audit.log", _l("Audit log"), (COORDINATOR, ADMIN))
 PAGE_SIZE = 50
 ENTITY_LINKS = {

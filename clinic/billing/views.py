@@ -24,7 +24,7 @@ from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("checkout", __name__)
+bp = Blueprint("checkout", __name__, template_folder="templates")
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
 add_nav_item("checkout.today", _l("Checkout"), STAFF)
 
@@ -132,7 +132,7 @@ def today():
 
     queue = checkout_queue(session=_session(), day=clinic_today())
     return render_template(
-        "checkout/today.html",
+        "billing/checkout_today.html",
         queue=queue,
         day=clinic_today(),
         status_label=lambda code: label(VISIT_STATUS_LABELS, code),
@@ -182,7 +182,7 @@ def start(visit_id: int):
     form.expected_total.data = str(shown.total_cents)
     return (
         render_template(
-            "checkout/start.html",
+            "billing/checkout_start.html",
             form=form,
             preview=shown,
             error=error,
@@ -215,7 +215,7 @@ def _document_html(document) -> Markup:
     with force_locale(document.language.value):
         return Markup(
             render_template(
-                "invoice/_document.html",
+                "billing/_invoice_document.html",
                 doc=document,
                 invoice=document.invoice,
                 money=money,
@@ -227,7 +227,7 @@ def _document_html(document) -> Markup:
 def _render_invoice(document, credit_form: CreditForm, error: str | None = None, status: int = 200):
     return (
         render_template(
-            "invoice/show.html",
+            "billing/invoice.html",
             doc=document,
             invoice=document.invoice,
             document_html=_document_html(document),

@@ -39,7 +39,7 @@ from clinic.web.labels import SEGMENT_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("book", __name__, url_prefix="/book")
+bp = Blueprint("book", __name__, template_folder="templates", url_prefix="/book")
 add_nav_item("book.search", _l("Book"), (FRONT_DESK, COORDINATOR, ADMIN))
 DESK = (FRONT_DESK, COORDINATOR, ADMIN)
 QUERY_KEYS = ("pathway", "earliest", "latest", "weekdays", "part")
@@ -350,7 +350,7 @@ def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = Fa
         reason_label = REASONS.get(proposals.reason_code, REASONS["unexplained"])
     return (
         render_template(
-            "book/plan.html",
+            "booking/plan.html",
             patient=patient,
             segments=_segments(patient),
             form=form,
@@ -399,7 +399,7 @@ def search():
         else:
             status = 400
     return render_template(
-        "book/search.html", form=form, patients=patients, format_phone=format_phone
+        "booking/search.html", form=form, patients=patients, format_phone=format_phone
     ), status
 
 
@@ -424,7 +424,7 @@ def register():
             else:
                 flash(_("%(name)s is registered.", name=patient.display_name), "success")
                 return redirect(url_for("book.plan", patient_id=patient.id))
-    return render_template("book/register.html", form=form), status
+    return render_template("booking/register.html", form=form), status
 
 
 @bp.get("/patient/<int:patient_id>")

@@ -7,8 +7,8 @@
   (shown in the patient's language);
 * ``/survey/<token>``: the page an e-mailed survey links to (no sign-in; the signed token is the proof).
 
-The patient page's Feedback section (``templates/patient/_feedback.html``) gets its data from the
-``feedback_for(patient_id)`` template helper this blueprint registers.
+The patient page's Feedback section (``clinic/feedback/templates/feedback/_patient_feedback.html``) gets its
+data from the ``feedback_for(patient_id)`` template helper this blueprint registers.
 """
 
 from datetime import timedelta
@@ -29,7 +29,7 @@ from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("followups", __name__)
+bp = Blueprint("followups", __name__, template_folder="templates")
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
 add_nav_item("followups.board", _l("Follow-ups"), DESK_ROLES)
 
@@ -128,7 +128,7 @@ def board():
     now = messaging_now()
     rows = followups.board(session=_session(), now=now, show=show, user_id=current_user.id)
     return render_template(
-        "followups/board.html", rows=rows, show=show, filters=FILTER_LABELS, reasons=REASON_LABELS,
+        "feedback/board.html", rows=rows, show=show, filters=FILTER_LABELS, reasons=REASON_LABELS,
         statuses=STATUS_LABELS, events=EVENT_LABELS, now=now,
         open_count=sum(1 for r in rows if r.follow_up.status.value == "open"),
     )
@@ -148,7 +148,7 @@ def _detail_page(follow_up_id: int, *, note_form=None, owner_form=None, error: s
         owners.insert(0, (0, str(_("Nobody yet"))))
     owner_form.owner.choices = select_choices(owners)
     return render_template(
-        "followups/detail.html", info=info, follow_up=info.follow_up, patient=info.patient,
+        "feedback/detail.html", info=info, follow_up=info.follow_up, patient=info.patient,
         note_form=note_form or NoteForm(formdata=None), reask_form=ReAskForm(formdata=None), owner_form=owner_form,
         error=error, reasons=REASON_LABELS, statuses=STATUS_LABELS, events=EVENT_LABELS,
         survey_statuses=SURVEY_STATUS_LABELS, channels=CHANNEL_LABELS, triggers=TRIGGER_LABELS,
@@ -260,7 +260,7 @@ def tablet_for_visit(visit_id: int):
 
 def _survey_page(survey, form: SurveyForm, *, action: str, status: int = 200):
     with force_locale(str(survey.language)):
-        return render_template("followups/answer.html", survey=survey, form=form, action=action,
+        return render_template("feedback/answer.html", survey=survey, form=form, action=action,
                                language=str(survey.language)), status
 
 
@@ -303,7 +303,7 @@ def tablet(survey_id: int):
     if survey is None:
         abort(404)
     return _answer(survey, action=url_for("followups.tablet", survey_id=survey.id), channel=SurveyChannel.TABLET,
-                   done_template="followups/tablet_done.html")
+                   done_template="feedback/tablet_done.html")
 
 
 @bp.route("/survey/<token>", methods=["GET", "POST"])
@@ -317,4 +317,4 @@ def by_email(token: str):
     if survey is None:
         abort(404)
     return _answer(survey, action=url_for("followups.by_email", token=token), channel=None,
-                   done_template="followups/answered.html")
+                   done_template="feedback/answered.html")

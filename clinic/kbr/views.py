@@ -20,7 +20,7 @@ from clinic.web.clock import clinic_today
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
 
-bp = Blueprint("kbr", __name__, url_prefix="/kbr")
+bp = Blueprint("kbr", __name__, template_folder="templates", url_prefix="/kbr")
 add_nav_item("kbr.dashboard", _l("Dashboard"), (COORDINATOR, ADMIN))
 
 SEGMENT_LABELS = {

@@ -19,7 +19,7 @@ from clinic.messaging.inbound_views import next_wave
 from clinic.messaging.texts import clock, long_day
 from clinic.web.clock import clinic_tz, messaging_now
 
-bp = Blueprint("answers", __name__)
+bp = Blueprint("answers", __name__, template_folder="templates")
 
 
 
@@ -54,7 +54,7 @@ def page(token: str):
         return redirect(url_for("answers.page", token=token), code=303)
     with force_locale(shown.language):
         return render_template(
-            "answers/page.html",
+            "messaging/answer_page.html",
             page=shown,
             form=form,
             day=long_day(shown.start or shown.day, shown.language, clinic_tz()),

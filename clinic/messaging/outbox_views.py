@@ -30,7 +30,7 @@ from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 OUTBOX_ROWS = 200
 """Rows the Outbox shows at once (newest first); the filters reach older ones. A tablet stays quick."""
 
-bp = Blueprint("outreach", __name__, cli_group="outreach")
+bp = Blueprint("outreach", __name__, template_folder="templates", cli_group="outreach")
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
 RULE_EDITORS = (COORDINATOR, ADMIN)
 MAX_RULES_BYTES = 200_000
@@ -154,7 +154,7 @@ def outbox():
     call_list = service.list_outbox(session=session, filters=service.OutboxFilter(call_list=True), tz=settings["tz"])
     return (
         render_template(
-            "outreach/outbox.html",
+            "messaging/outbox.html",
             form=form,
             rows=rows,
             more_rows=len(rows) == OUTBOX_ROWS,
@@ -336,7 +336,7 @@ def rules():
         form.text.data = in_force.text
     return (
         render_template(
-            "outreach/rules.html",
+            "messaging/rules.html",
             form=form,
             in_force=in_force,
             problems=problems,
@@ -378,7 +378,7 @@ def preview():
         rows = service.preview_for_date(session=session, day=day, **settings)
     return (
         render_template(
-            "outreach/preview.html",
+            "messaging/preview.html",
             form=form,
             rows=rows,
             day=day,

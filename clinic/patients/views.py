@@ -14,7 +14,7 @@ from clinic.web.labels import (
 )
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("patient", __name__)
+bp = Blueprint("patient", __name__, template_folder="templates")
 
 #: The segments shown as badges at the top, in this order (needs follow as smaller badges).
 MAIN_SEGMENTS = ("local", "regional", "long_distance", "70+")
@@ -39,7 +39,7 @@ def detail(patient_id: int):
         abort(404)
     invoice_urls = {i.id: optional_url("checkout.invoice", invoice_id=i.id) for i in overview.invoices}
     return render_template(
-        "patient/detail.html",
+        "patients/detail.html",
         overview=overview,
         patient=overview.patient,
         main_segments=[s for s in MAIN_SEGMENTS if s in overview.segments],

@@ -21,7 +21,7 @@ from clinic.web.forms import select_choices
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("refill", __name__)
+bp = Blueprint("refill", __name__, template_folder="templates")
 
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
 

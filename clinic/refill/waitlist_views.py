@@ -16,7 +16,7 @@ from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("waitlist", __name__)
+bp = Blueprint("waitlist", __name__, template_folder="templates")
 add_nav_item("waitlist.index", _l("Waitlist"), (FRONT_DESK, COORDINATOR, ADMIN))
 
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
@@ -102,7 +102,7 @@ def _render(form: AddForm, *, row_errors: dict | None = None, status: int = 200)
     rows = [(e, days_waited(e, now, clinic_tz())) for e in entries]
     return (
         render_template(
-            "waitlist/index.html",
+            "refill/waitlist.html",
             form=form,
             rows=rows,
             priority_form=PriorityForm(formdata=None),

@@ -1,9 +1,9 @@
 """``/gestures``: service recovery (grant a gesture, the month's gestures and budgets, the coordinator's
 queue of requests above a clerk's limit), logging a contact by hand, and what each touch-point promises.
 
-The patient page shows a patient's touch-points and gestures (``templates/patient/_contacts.html``)
-through ``patient_contacts(patient)``, a template function this blueprint provides, so the patient
-view needs no change.
+The patient page shows a patient's touch-points and gestures
+(``clinic/service/templates/service/recovery/_patient_contacts.html``) through ``patient_contacts(patient)``,
+a template function this blueprint provides, so the patient view needs no change.
 """
 
 import datetime as dt
@@ -28,7 +28,7 @@ from clinic.web.labels import TOUCH_CHANNEL_LABELS
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("gestures", __name__, url_prefix="/gestures")
+bp = Blueprint("gestures", __name__, template_folder="templates", url_prefix="/gestures")
 add_nav_item("gestures.month", _l("Gestures"), (FRONT_DESK, COORDINATOR, ADMIN))
 
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
@@ -247,7 +247,7 @@ def _contacts_context() -> dict:
 
 
 def patient_contacts(patient) -> dict:
-    """What ``patient/_contacts.html`` shows: touch-points newest first, gestures, and the two forms."""
+    """What ``service/recovery/_patient_contacts.html`` shows: touch-points newest first, gestures, and the two forms."""
     from sqlmodel import col, select
 
     from clinic.db import get_session
@@ -284,7 +284,7 @@ def patient_contacts(patient) -> dict:
 
 
 def _render_grant(form: GrantForm, patient, status: int = 200, error: str | None = None):
-    return render_template("gestures/new.html", form=form, patient=patient, error=error), status
+    return render_template("service/recovery/new.html", form=form, patient=patient, error=error), status
 
 
 @bp.get("/new")
@@ -416,7 +416,7 @@ def month():
     previous = (first - dt.timedelta(days=1)).replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
     return render_template(
-        "gestures/month.html",
+        "service/recovery/month.html",
         overview=overview,
         first=first,
         previous=previous,
@@ -506,7 +506,7 @@ def decline(gesture_id: int):
 
 
 def _render_contact(form: ContactForm, patient, status: int = 200):
-    return render_template("gestures/contact.html", form=form, patient=patient), status
+    return render_template("service/recovery/contact.html", form=form, patient=patient), status
 
 
 @bp.get("/contacts/<int:patient_id>")
@@ -568,7 +568,7 @@ def expectations():
     expectations = _expectations()
     policy = _policy()
     return render_template(
-        "gestures/expectations.html",
+        "service/recovery/expectations.html",
         purposes=[
             (code, purpose.texts(locale), purpose.manual) for code, purpose in expectations.purposes.items()
         ],

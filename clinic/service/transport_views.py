@@ -21,7 +21,7 @@ from clinic.web.nav import add_nav_item
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("transport", __name__)
+bp = Blueprint("transport", __name__, template_folder="templates")
 add_nav_item("transport.index", _l("Transport"), (FRONT_DESK, COORDINATOR, ADMIN))
 
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
@@ -55,7 +55,7 @@ def index():
     today = clinic_today()
     rows = transport.transport_list(session=_session(), today=today, days=DAYS_AHEAD)
     return render_template(
-        "transport/index.html",
+        "service/transport/index.html",
         to_arrange=[r for r in rows if r.state == transport.TO_ARRANGE],
         arranged=[r for r in rows if r.state == transport.ARRANGED],
         declined=[r for r in rows if r.state == transport.DECLINED],

@@ -16,7 +16,7 @@ from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
 from clinic.web.roles import VOLUNTEER, roles_required
 
-bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
+bp = Blueprint("volunteer", __name__, template_folder="templates", url_prefix="/volunteer")
 
 
 @bp.get("/")
@@ -42,7 +42,7 @@ def home():
     }
     rows = volunteer_list(session=session, volunteer_id=volunteer.id, days=[today, tomorrow]) if volunteer else []
     return render_template(
-        "volunteer/home.html",
+        "service/volunteers/home.html",
         today=today,
         tomorrow=tomorrow,
         volunteer=volunteer,

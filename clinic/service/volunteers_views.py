@@ -18,7 +18,9 @@ from clinic.web.clock import clinic_today
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("volunteers", __name__, url_prefix="/volunteers", cli_group="volunteers")
+bp = Blueprint(
+    "volunteers", __name__, template_folder="templates", url_prefix="/volunteers", cli_group="volunteers"
+)
 COORDINATORS = (COORDINATOR, ADMIN)
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
 add_nav_item("volunteers.day", _l("Volunteers"), COORDINATORS)
@@ -108,7 +110,7 @@ def day():
     overview = day_overview(session=get_session(), day=chosen, tz=_config()["tz"])
     return (
         render_template(
-            "volunteers/day.html",
+            "service/volunteers/day.html",
             overview=overview,
             day=chosen,
             previous_day=chosen - dt.timedelta(days=1),
@@ -209,7 +211,7 @@ def printable(volunteer_id: int):
     except NotFound:
         abort(404)
     rows = service.volunteer_list(session=session, volunteer_id=volunteer_id, days=[chosen])
-    return render_template("volunteers/print.html", volunteer=volunteer, day=chosen, rows=rows, **volunteer_labels())
+    return render_template("service/volunteers/print.html", volunteer=volunteer, day=chosen, rows=rows, **volunteer_labels())
 
 
 @bp.cli.command("match")

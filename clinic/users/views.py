@@ -10,7 +10,7 @@ from clinic.web.forms import SignInForm, SignOutForm
 from clinic.web.redirects import safe_next
 from clinic.web.roles import role_value
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("auth", __name__, template_folder="templates")
 
 
 class SignedInUser(UserMixin):
@@ -92,7 +92,7 @@ def sign_in():
             login_user(SignedInUser(user))
             return redirect(target or url_for("home.index"))
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/sign_in.html", form=form, sign_in_error=sign_in_error), status
+    return render_template("users/sign_in.html", form=form, sign_in_error=sign_in_error), status
 
 
 @bp.post("/sign-out")

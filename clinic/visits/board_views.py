@@ -23,7 +23,7 @@ from clinic.web.forms import BoardDayForm
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("board", __name__)
+bp = Blueprint("board", __name__, template_folder="templates")
 
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
 REFRESH_SECONDS = 20
@@ -171,7 +171,7 @@ def day():
     form, today, shown, status = _shown_day()
     return (
         render_template(
-            "board/day.html",
+            "visits/board_day.html",
             form=form,
             previous_url=url_for("board.day", day=(shown - timedelta(days=1)).isoformat()),
             next_url=url_for("board.day", day=(shown + timedelta(days=1)).isoformat()),
@@ -188,7 +188,7 @@ def live():
     """The live part of the board (counts, list, timeline) as an HTML fragment for ``board.js``."""
     _form, today, shown, status = _shown_day()
     response = current_app.make_response(
-        (render_template("board/_live.html", **_board_context(shown, today)), status)
+        (render_template("visits/_board_live.html", **_board_context(shown, today)), status)
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -200,7 +200,7 @@ def _render_replan(proposal=None, *, form: ReplanForm, apply_form: ApplyReplanFo
         apply_form = ApplyReplanForm(formdata=None, moves=proposal.encoded_moves(), fingerprint=proposal.fingerprint)
     return (
         render_template(
-            "board/replan.html", proposal=proposal, form=form, apply_form=apply_form, error=error,
+            "visits/board_replan.html", proposal=proposal, form=form, apply_form=apply_form, error=error,
             today=clinic_today(),
         ),
         status,

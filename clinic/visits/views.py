@@ -17,7 +17,7 @@ from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
-bp = Blueprint("visit", __name__)
+bp = Blueprint("visit", __name__, template_folder="templates")
 
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
 
@@ -134,7 +134,7 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     active = visit.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW, VisitStatus.COMPLETED)
     return (
         render_template(
-            "visit/detail.html",
+            "visits/detail.html",
             visit=visit,
             patient=visit.patient,
             steps=step_views,

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from clinic import create_app
-from clinic.app import template_folder
 from clinic.config import ConfigError, development_secret_key
 from clinic.visits.models import VisitStatus
 from clinic.web.clock import clinic_today
@@ -112,8 +111,30 @@ def test_development_mode_without_key_uses_the_instance_key(monkeypatch, databas
     assert app.config["SESSION_COOKIE_SECURE"] is False
 
 
-def test_templates_found_in_the_checkout():
-    assert Path(template_folder()) == Path(__file__).resolve().parents[2] / "templates"
+CLINIC_DIR = Path(__file__).resolve().parents[2] / "clinic"
+
+
+def test_every_template_name_has_one_home(app):
+    """Shared templates lie in clinic/templates, a domain's in clinic/<package>/templates/<package>/: names are
+    unique (Flask takes the first folder holding a name) and the app renders each from its own file."""
+    packages = {p.name for p in CLINIC_DIR.iterdir() if (p / "__init__.py").is_file()}
+    homes: dict[str, Path] = {}
+    for path in sorted(CLINIC_DIR.glob("**/templates/**/*.html")):
+        folder = next(parent for parent in path.parents if parent.name == "templates")
+        name = path.relative_to(folder).as_posix()
+        assert name not in homes, f"{name} is both {homes[name]} and {path}"
+        homes[name] = path
+        first = name.split("/")[0]
+        if folder == CLINIC_DIR / "templates":
+            assert first not in packages, f"shared template {name} is named like the {first} package"
+        else:
+            assert folder.parent.parent == CLINIC_DIR and first == folder.parent.name, (
+                f"{path} should lie in clinic/{folder.parent.name}/templates/{folder.parent.name}/"
+            )
+    assert {"base.html", "_forms.html", "errors/404.html", "booking/plan.html"} <= homes.keys()
+    assert set(app.jinja_env.list_templates()) == homes.keys()
+    for name, path in homes.items():
+        assert Path(app.jinja_env.loader.get_source(app.jinja_env, name)[1]) == path
 
 
 def test_static_assets_are_served_locally(client):
