@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic import config as settings
 
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the OneVisit web app; raises ``ConfigError`` with a clear message on unusable settings.
 
