@@ -6,7 +6,6 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlmodel import Session
 
 
 def register(app: Flask) -> None:
@@ -36,12 +35,12 @@ def db_upgrade_command() -> None:
 )  # fmt: skip
 def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> None:
     """Load the demo clinic (resources, pathways, patients, users, two weeks of visits) in one transaction."""
-    from clinic.db import get_engine
+    from clinic.db import get_session_factory
     from clinic.demo import seed
     from clinic.errors import DomainError
 
     directory = seed_dir or Path(current_app.config["SEED_DIR"])
-    with Session(get_engine()) as session:
+    with get_session_factory()(expire_on_commit=True) as session:
         if if_empty and not seed.is_empty(session=session):
             click.echo("Database already holds data; nothing loaded.")
             return

@@ -10,13 +10,17 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 if TYPE_CHECKING:
     from flask import Flask
 
+    from clinic.events import MessageBus
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ENGINE_KEY = "onevisit.engine"
+SESSIONS_KEY = "onevisit.sessions"
 
 
 class DatabaseURLError(ValueError):
@@ -54,11 +58,7 @@ def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; on SQLite every connection enforces foreign keys. Sessions of this process
-    record touch-points from here on (``clinic.service.touchpoints.install``)."""
-    from clinic.service.touchpoints import install as record_touch_points
-
-    record_touch_points()
+    """An engine for ``url``; on SQLite every connection enforces foreign keys."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
@@ -69,6 +69,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+def make_session_factory(engine: Engine, bus: "MessageBus | None" = None) -> sessionmaker:
+    """The sessions of the app: they record touch-points (``clinic.service.touchpoints.install``) and, with a
+    ``bus``, hand the events they record to it once their transaction commits (``clinic.events``).
+
+    The listeners sit on this factory only, never on SQLAlchemy's ``Session`` class: sessions made
+    elsewhere (tests' own, scripts') are plain."""
+    from clinic.service.touchpoints import install as record_touch_points
+
+    factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
+    record_touch_points(factory)
+    if bus is not None:
+        bus.attach(factory)
+    return factory
 
 
 def alembic_config(url: str) -> "Any":
@@ -130,8 +145,20 @@ def database_status(engine: Engine) -> dict[str, Any]:
 
 
 def init_app(app: "Flask") -> None:
-    """Create the app's engine from ``DATABASE_URL`` and close the request session after each request."""
-    app.extensions[ENGINE_KEY] = make_engine(app.config["DATABASE_URL"])
+    """Create the app's engine from ``DATABASE_URL`` and its session factory, whose events run the clinic's
+    handlers (``clinic.handlers``); close the request session after each request."""
+    from clinic import handlers
+    from clinic.events import MessageBus
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    bus = handlers.register(
+        MessageBus(),
+        tz=app.config["CLINIC_TIMEZONE"],
+        local_km=app.config["REGION_LOCAL_KM"],
+        regional_km=app.config["REGION_REGIONAL_KM"],
+    )
+    app.extensions[ENGINE_KEY] = engine
+    app.extensions[SESSIONS_KEY] = make_session_factory(engine, bus)
     app.teardown_appcontext(close_session)
 
 
@@ -141,12 +168,19 @@ def get_engine() -> Engine:
     return current_app.extensions[ENGINE_KEY]
 
 
+def get_session_factory() -> sessionmaker:
+    """The app's session factory (for commands and work outside the request's session)."""
+    from flask import current_app
+
+    return current_app.extensions[SESSIONS_KEY]
+
+
 def get_session() -> Session:
     """The session of the current request (or app context), created on first use."""
     from flask import g
 
     if "db_session" not in g:
-        g.db_session = Session(get_engine(), expire_on_commit=False)
+        g.db_session = get_session_factory()()
     return g.db_session
 
 

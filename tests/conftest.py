@@ -13,7 +13,10 @@ import pytest
 
 if TYPE_CHECKING:  # the engine tests (tests/scheduling) never need the database libraries loaded
     from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import sessionmaker
     from sqlmodel import Session
+
+    from clinic.events import MessageBus
 
 pytest_plugins = ["tests.peers.fixtures"]
 
@@ -63,11 +66,42 @@ def clean_db(engine: "Engine") -> Iterator["Engine"]:
     empty_all_tables(engine)
 
 
-@pytest.fixture
-def session(clean_db: "Engine") -> Iterator["Session"]:
-    from sqlmodel import Session
+@pytest.fixture(scope="session")
+def session_factory(engine: "Engine") -> "sessionmaker":
+    """The app's kind of session factory (touch-points recorded) with a bus that has no handlers: events are
+    recorded and dropped, so a test sees only what the service it calls writes itself."""
+    from clinic.db import make_session_factory
+    from clinic.events import MessageBus
 
-    with Session(clean_db, expire_on_commit=False) as session:
+    return make_session_factory(engine, MessageBus())
+
+
+@pytest.fixture
+def session(clean_db: "Engine", session_factory: "sessionmaker") -> Iterator["Session"]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def bus() -> "MessageBus":
+    """A bus with the clinic's handlers (``clinic.handlers``), for ``handled_session``."""
+    from clinic import handlers
+    from clinic.events import MessageBus
+
+    return handlers.register(MessageBus(), tz="Europe/Amsterdam", local_km=25, regional_km=50)
+
+
+@pytest.fixture
+def handled_factory(clean_db: "Engine", bus: "MessageBus") -> "sessionmaker":
+    from clinic.db import make_session_factory
+
+    return make_session_factory(clean_db, bus)
+
+
+@pytest.fixture
+def handled_session(handled_factory: "sessionmaker") -> Iterator["Session"]:
+    """A session whose committed events run the clinic's handlers, as the app's sessions do."""
+    with handled_factory() as session:
         yield session
 
 

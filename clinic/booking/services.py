@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from clinic import planning
+from clinic import events, planning
 from clinic.audit import record as audit
 from clinic.booking.models import BookingLock
 from clinic.columns import utcnow
@@ -581,6 +581,7 @@ def book_proposal(
                 "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in steps],
             },
         )
+        events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))
         session.commit()
     except BaseException:
         session.rollback()
@@ -629,5 +630,6 @@ def book_visit(
         entity_id=visit.id,
         details={"day": day.isoformat(), "pathway": pathway.code},
     )
+    events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))
     session.commit()
     return visit

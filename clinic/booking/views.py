@@ -31,7 +31,6 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic.columns import Channel, Language
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
-from clinic.messaging.visit_changes import replan_visit_outreach
 from clinic.patients.models import DEFAULT_PHONE_REGION, MAX_DISTANCE_KM, normalise_email
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.forms import select_choices
@@ -476,7 +475,6 @@ def confirm(patient_id: int):
             today=clinic_today(),
             rules=_rules(),
         )
-        replan_visit_outreach(visit.id)
     except SlotTaken:
         flash(_("Just taken: another booking got that itinerary first. Here are the next options."), "error")
         try:

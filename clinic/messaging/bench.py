@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 
@@ -40,13 +40,14 @@ class NoopChannel:
 
 
 def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
+    from clinic.db import make_session_factory
     from clinic.patients.models import Patient
     from clinic.unit.models import Pathway
     from clinic.visits.models import Visit, VisitStatus
 
     zone = ZoneInfo(TZ)
     today = now.astimezone(zone).date()
-    with Session(engine) as session:
+    with make_session_factory(engine)(expire_on_commit=True) as session:
         pathway = Pathway(code=f"bench-{uuid.uuid4().hex[:6]}", name="Bench infusion day")
         session.add(pathway)
         session.commit()
@@ -101,7 +102,7 @@ def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
 
 
 def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
-    from clinic.db import make_engine, upgrade
+    from clinic.db import make_engine, make_session_factory, upgrade
     from clinic.messaging import outreach
 
     workdir = None
@@ -117,7 +118,7 @@ def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
         ids = _populate(engine, visits, now)
         populate_s = time.perf_counter() - started
 
-        with Session(engine, expire_on_commit=False) as session:
+        with make_session_factory(engine)() as session:
             rules = outreach.rules_in_force(session=session).rules
             started = time.perf_counter()
             for index in range(0, len(ids), chunk):

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from clinic import events
 from clinic.columns import Channel
 from clinic.errors import Conflict, DomainError
 from clinic.messaging.models import InboundMessage
@@ -236,6 +237,14 @@ def store(
     )
     session.add(message)
     try:
+        session.flush()
+        events.record(
+            session,
+            events.MessageAnswered(
+                message_id=message.id, channel=str(channel), outcome=message.outcome,
+                patient_id=message.patient_id, visit_id=message.visit_id,
+            ),
+        )
         session.commit()
     except IntegrityError:  # the same webhook arrived twice at once: the first one's answer stands
         session.rollback()

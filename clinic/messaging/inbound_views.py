@@ -24,7 +24,6 @@ from clinic.errors import DomainError
 from clinic.extensions import csrf
 from clinic.messaging import inbound
 from clinic.messaging.texts import VOICE_LANGUAGES
-from clinic.messaging.visit_changes import replan_visit_outreach
 from clinic.web.clock import clinic_tz, messaging_now
 from outreach.channels import twilio_urls
 
@@ -120,7 +119,6 @@ def next_wave(session) -> Any:
         from clinic.refill.offers_sms import send_offer_wave
         from outreach.channels.registry import channels_from_config
 
-        replan_visit_outreach(visit_id)  # the cancelled visit's reminders are withdrawn
         try:
             send_offer_wave(
                 session=session, visit_id=visit_id, now=messaging_now(), channels=channels_from_config(current_app.config),
@@ -173,8 +171,6 @@ def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.In
         session.rollback()
         log.exception("inbound SMS could not be handled")
         return None
-    if result.outcome == "offer_accepted" and result.visit_id:
-        replan_visit_outreach(result.visit_id)  # the new visit gets its confirmation and reminders
     return result
 
 

@@ -403,13 +403,11 @@ def run_command(interval: float | None, channels_spec: str | None) -> None:
 @bp.cli.command("plan")
 def plan_command() -> None:
     """(Re)plan the outreach of every visit still ahead with the rules in force."""
-    from sqlmodel import Session
-
-    from clinic.db import get_engine
+    from clinic.db import get_session_factory
     from clinic.messaging import outreach as service
 
     config = current_app.config
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with get_session_factory()() as session:
         count = service.replan_upcoming(
             session=session,
             tz=config["CLINIC_TIMEZONE"],

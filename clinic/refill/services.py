@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clinic import planning
+from clinic import events, planning
 from clinic.audit import record as audit
 from clinic.errors import Conflict, NotFound, ValidationError
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
@@ -495,6 +495,11 @@ def accept_offer(
         ).all()
         for other in others:
             _close_offer(session, other, OfferStatus.TAKEN, now, actor_id, answered=False)
+        events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))
+        events.record(
+            session,
+            events.OfferAccepted(offer_id=offer.id, source_visit_id=source_id, visit_id=visit.id, actor_id=actor_id),
+        )
         session.commit()
     except BaseException:
         session.rollback()

@@ -15,7 +15,6 @@ from wtforms import IntegerField, RadioField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.errors import DomainError
-from clinic.messaging.visit_changes import replan_visit_outreach
 from clinic.web.clock import clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.labels import VISIT_STATUS_LABELS, label
@@ -132,7 +131,6 @@ def cancel(visit_id: int):
                 field.errors = [*field.errors, message_for(error)]
                 status = 409 if error.code == "bad_transition" else 400
             else:
-                _withdraw_outreach(visit.id)
                 flash(_("The visit is cancelled; its place can be offered now."), "success")
                 return redirect(url_for("refill.slot", visit_id=visit.id))
         else:
@@ -152,11 +150,6 @@ def cancel(visit_id: int):
         ),
         status,
     )
-
-
-def _withdraw_outreach(visit_id: int) -> None:
-    """The cancelled visit's pending reminders are withdrawn (the re-plan of a cancelled visit)."""
-    replan_visit_outreach(visit_id)
 
 
 def _render_slot(visit, *, offer_form=None, row_errors=None, answer_errors=None, status: int = 200):
@@ -265,7 +258,6 @@ def answer(offer_id: int):
             visit = accept_offer(
                 session=session, offer_id=offer_id, now=_now(), actor_id=current_user.id, tz=clinic_tz()
             )
-            replan_visit_outreach(visit.id)
             flash(
                 _("%(name)s is booked on the freed place.", name=visit.patient.display_name),
                 "success",

@@ -1,9 +1,9 @@
 """Touch-points: every contact with a patient, with its channel, direction, purpose and whether the
 expectation for that purpose was met (``seed_data/touchpoints.yaml`` says what each purpose promises).
 
-Contacts are not recorded by the code that makes them. One session listener, installed once per
-process by ``install()`` (``clinic.db.make_engine`` calls it), turns the domain records into
-touch-points as they are written, in the same transaction:
+Contacts are not recorded by the code that makes them. One session listener, installed on the app's
+session factory by ``install(factory)`` (``clinic.db.make_session_factory`` calls it), turns the domain
+records into touch-points as they are written, in the same transaction:
 
 ===========================  =====================  =========  ============================================
 record                       channel                direction  purpose, met
@@ -47,7 +47,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import ORMExecuteState, sessionmaker
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
@@ -519,12 +519,12 @@ def _on_execute(state: ORMExecuteState) -> Any:
     return result
 
 
-def install() -> None:
-    """Record touch-points in every session of this process (idempotent)."""
-    if not event.contains(OrmSession, "after_flush", _after_flush):
-        event.listen(OrmSession, "after_flush", _after_flush)
-    if not event.contains(OrmSession, "do_orm_execute", _on_execute):
-        event.listen(OrmSession, "do_orm_execute", _on_execute)
+def install(factory: sessionmaker) -> None:
+    """Record touch-points in every session ``factory`` makes (idempotent)."""
+    if not event.contains(factory, "after_flush", _after_flush):
+        event.listen(factory, "after_flush", _after_flush)
+    if not event.contains(factory, "do_orm_execute", _on_execute):
+        event.listen(factory, "do_orm_execute", _on_execute)
 
 
 def backfill(*, session: Session, commit: bool = True) -> int:

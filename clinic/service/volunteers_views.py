@@ -218,14 +218,12 @@ def printable(volunteer_id: int):
 @click.option("--day", "day_text", help="YYYY-MM-DD (default: today and the next clinic day).")
 def match_command(day_text: str | None) -> None:
     """Match volunteers for a day (default: today and the next clinic day) and queue the next day's SMS."""
-    from sqlmodel import Session
-
     from clinic.columns import utcnow
-    from clinic.db import get_engine
+    from clinic.db import get_session_factory
     from clinic.service import volunteers as service
 
     config = _config()
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with get_session_factory()() as session:
         if day_text:
             try:
                 days = [dt.date.fromisoformat(day_text)]

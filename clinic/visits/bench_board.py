@@ -26,9 +26,7 @@ TZ = "Europe/Amsterdam"
 
 
 def _build(url: str, visits: int, now: dt.datetime) -> None:
-    from sqlmodel import Session
-
-    from clinic.db import make_engine, upgrade
+    from clinic.db import make_engine, make_session_factory, upgrade
     from clinic.patients.models import Patient
     from clinic.unit.models import (
         Pathway,
@@ -47,7 +45,7 @@ def _build(url: str, visits: int, now: dt.datetime) -> None:
     engine = make_engine(url)
     zone = ZoneInfo(TZ)
     today = now.astimezone(zone).date()
-    with Session(engine) as session:
+    with make_session_factory(engine)(expire_on_commit=True) as session:
         create_user(session=session, username="desk", password="bench-password", role=Role.FRONT_DESK, display_name="Desk")
         specs = [
             ("reg", ResourceKind.REGISTRATION, 10, 2),

@@ -16,7 +16,6 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.errors import DomainError
 from clinic.i18n import format_time
-from clinic.messaging.visit_changes import replan_visit_outreach
 from clinic.visits.views import error_message
 from clinic.web.clock import clinic_today, clinic_zone
 from clinic.web.forms import BoardDayForm
@@ -261,7 +260,5 @@ def replan_apply():
     except DomainError as error:
         status = 409 if error.code in ("day_changed",) else 400
         return _render_replan(form=form, error=error_message(error), status=status)
-    for visit_id in journey.moved_visit_ids(session=get_session(), moves=moves):
-        replan_visit_outreach(visit_id)  # announced times moved: reminders follow
     flash(ngettext("Re-plan applied: %(num)d step moved.", "Re-plan applied: %(num)d steps moved.", count), "success")
     return redirect(url_for("board.day"), code=303)

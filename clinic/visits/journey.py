@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
-from clinic import planning
+from clinic import events, planning
 from clinic.audit import record as audit
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError
@@ -166,6 +166,7 @@ def check_in(
                 "interpreter_needed": checkin.interpreter_needed,
             },
         )
+        events.record(session, events.VisitCheckedIn(visit_id=visit.id, actor_id=actor_id))
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -501,6 +502,7 @@ def apply_replan(
                 entity_id=visit_id,
                 details={"moves": changes},
             )
+            events.record(session, events.VisitMoved(visit_id=visit_id, actor_id=actor_id))
         session.commit()
     except BaseException:
         session.rollback()

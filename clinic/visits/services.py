@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
+from clinic import events
 from clinic.audit import record as audit
 from clinic.billing.models import Invoice
 from clinic.columns import utcnow
@@ -397,6 +398,13 @@ def change_status(
         entity_id=visit.id,
         details={"from": previous.value, "reason": reason} if reason else {"from": previous.value},
     )
+    if target in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
+        events.record(
+            session,
+            events.VisitCancelled(visit_id=visit.id, actor_id=actor_id, no_show=target == VisitStatus.NO_SHOW),
+        )
+    elif target == VisitStatus.CHECKED_IN:
+        events.record(session, events.VisitCheckedIn(visit_id=visit.id, actor_id=actor_id))
     session.commit()
     return visit
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
+from clinic import events
 from clinic.audit import record as audit
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError
@@ -109,5 +110,7 @@ def record_step(
         entity_id=visit.id,
         details={"step": step.pathway_step.code, "at": at.isoformat()},
     )
+    if action == "finish":
+        events.record(session, events.StepFinished(visit_id=visit.id, visit_step_id=step.id, actor_id=actor_id))
     session.commit()
     return step

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 log = logging.getLogger("clinic.worker.dispatcher")
@@ -58,6 +59,8 @@ JOBS_TABLE = "apscheduler_jobs"
 class DispatcherSettings:
     database_url: str
     tz: str = "Europe/Amsterdam"
+    local_km: float = 25
+    regional_km: float = 50
     interval: float = 5.0
     batch: int = 100
     claim_batch: int = 10
@@ -73,6 +76,7 @@ class DispatcherSettings:
 class _State:
     settings: DispatcherSettings | None = None
     engine: Engine | None = None
+    sessions: sessionmaker | None = None
     owner: str = ""
     ticks: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,11 +90,17 @@ def new_owner() -> str:
 
 
 def configure(settings: DispatcherSettings, *, owner: str | None = None) -> None:
-    """Set this process up for the jobs below (the engine, the channels, who we are)."""
-    from clinic.db import make_engine
+    """Set this process up for the jobs below (the engine and its sessions, the channels, who we are)."""
+    from clinic import handlers
+    from clinic.db import make_engine, make_session_factory
+    from clinic.events import MessageBus
 
     _STATE.settings = settings
     _STATE.engine = make_engine(settings.database_url)
+    bus = handlers.register(
+        MessageBus(), tz=settings.tz, local_km=settings.local_km, regional_km=settings.regional_km
+    )
+    _STATE.sessions = make_session_factory(_STATE.engine, bus)
     _STATE.owner = owner or new_owner()
 
 
@@ -100,15 +110,13 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     from clinic.messaging import outreach
     from clinic.messaging.links import Links
 
-    settings, engine = _STATE.settings, _STATE.engine
-    if settings is None or engine is None:
-        raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
+    settings, sessions = job_context()
     if not _STATE.lock.acquire(blocking=False):
         return None  # the previous tick is still running
     try:
         _STATE.ticks += 1
         ttl = dt.timedelta(seconds=settings.lease_ttl)
-        with Session(engine, expire_on_commit=False) as session:
+        with sessions() as session:
             if not outreach.acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=lease_name):
                 return {"lease": 0}
             recovered = outreach.recover_stale(
@@ -148,11 +156,9 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     from clinic.columns import utcnow
     from clinic.refill.offers_sms import advance_offers
 
-    settings, engine = _STATE.settings, _STATE.engine
-    if settings is None or engine is None:
-        raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
+    settings, sessions = job_context()
     ttl = dt.timedelta(seconds=settings.lease_ttl)
-    with Session(engine, expire_on_commit=False) as session:
+    with sessions() as session:
         if not _acquire(session, lease_name, ttl):
             return {"lease": 0}
         waves = advance_offers(session=session, now=utcnow(), channels=settings.channels, tz=settings.tz)
@@ -161,17 +167,17 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     return {"lease": 1, "waves": len(waves)}
 
 
-def job_context() -> tuple[DispatcherSettings, Any]:
-    """The settings and database engine of this dispatcher process, for jobs defined in other modules."""
-    settings, engine = _STATE.settings, _STATE.engine
-    if settings is None or engine is None:
+def job_context() -> tuple[DispatcherSettings, sessionmaker]:
+    """The settings and session factory of this dispatcher process, for its jobs."""
+    settings, sessions = _STATE.settings, _STATE.sessions
+    if settings is None or sessions is None or _STATE.engine is None:
         raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
-    return settings, engine
+    return settings, sessions
 
 
 def hold_lease(session: Session, name: str) -> bool:
     """Take or renew lease ``name`` for this process, so a second dispatcher never runs the same job."""
-    settings, _engine = job_context()
+    settings, _sessions = job_context()
     return _acquire(session, name, dt.timedelta(seconds=settings.lease_ttl))
 
 
@@ -186,10 +192,8 @@ def plan_visit_job(visit_id: int) -> None:
     """(Re)plan one visit's outreach in the dispatcher process (for callers that prefer a job)."""
     from clinic.messaging import outreach
 
-    settings, engine = _STATE.settings, _STATE.engine
-    if settings is None or engine is None:
-        raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
-    with Session(engine, expire_on_commit=False) as session:
+    settings, sessions = job_context()
+    with sessions() as session:
         outreach.plan_visit_outreach(session=session, visit_id=visit_id, tz=settings.tz)
 
 
@@ -237,10 +241,10 @@ def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
 def release() -> None:
     from clinic.messaging import outreach
 
-    if _STATE.engine is None or not _STATE.owner:
+    if _STATE.sessions is None or _STATE.engine is None or not _STATE.owner:
         return
     try:
-        with Session(_STATE.engine) as session:
+        with _STATE.sessions(expire_on_commit=True) as session:
             for name in LEASE_NAMES:
                 outreach.release_lease(session=session, owner=_STATE.owner, name=name)
     except Exception:  # noqa: BLE001 - shutting down; the lease expires on its own
@@ -286,6 +290,8 @@ def settings_from_config(config: Mapping[str, Any], *, channels_spec: str | None
     values = {
         "database_url": config["DATABASE_URL"],
         "tz": config.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
+        "local_km": float(config.get("REGION_LOCAL_KM", 25)),
+        "regional_km": float(config.get("REGION_REGIONAL_KM", 50)),
         "interval": float(config.get("OUTREACH_INTERVAL_SECONDS", 5)),
         "batch": int(config.get("OUTREACH_BATCH", 100)),
         "claim_batch": int(config.get("OUTREACH_CLAIM_BATCH", 10)),

@@ -16,8 +16,6 @@ import logging
 import os
 from typing import Any
 
-from sqlmodel import Session
-
 log = logging.getLogger(__name__)
 SURVEYS_JOB_ID = "surveys"
 ESCALATE_JOB_ID = "follow-up-escalation"
@@ -75,10 +73,10 @@ def surveys_job() -> dict[str, int] | None:
     from clinic.messaging.links import Links
     from clinic.worker import dispatcher
 
-    settings, engine = dispatcher.job_context()
+    settings, sessions = dispatcher.job_context()
     links = Links(public_base_url=str(_config_value("PUBLIC_BASE_URL", "")),
                   secret_key=str(_config_value("SECRET_KEY", "")))
-    with Session(engine, expire_on_commit=False) as session:
+    with sessions() as session:
         if not dispatcher.hold_lease(session, SURVEYS_LEASE):
             return {"lease": 0}
         now = utcnow()
@@ -99,8 +97,8 @@ def escalate_job() -> dict[str, int] | None:
     from clinic.feedback import followups
     from clinic.worker import dispatcher
 
-    _settings, engine = dispatcher.job_context()
-    with Session(engine, expire_on_commit=False) as session:
+    _settings, sessions = dispatcher.job_context()
+    with sessions() as session:
         if not dispatcher.hold_lease(session, ESCALATE_LEASE):
             return {"lease": 0}
         escalated = followups.escalate_overdue(session=session, now=utcnow())

@@ -13,8 +13,6 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
-
 log = logging.getLogger("outreach.volunteers")
 
 LEASE_NAME = "volunteers"
@@ -30,8 +28,8 @@ def match_tomorrow_job() -> dict[str, Any] | None:
     from clinic.service import volunteers
     from clinic.worker.dispatcher import hold_lease, job_context
 
-    settings, engine = job_context()
-    with Session(engine, expire_on_commit=False) as session:
+    settings, sessions = job_context()
+    with sessions() as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
         now = utcnow()
@@ -53,8 +51,8 @@ def send_notices_job() -> dict[str, int] | None:
     from clinic.service import volunteers
     from clinic.worker.dispatcher import hold_lease, job_context
 
-    settings, engine = job_context()
-    with Session(engine, expire_on_commit=False) as session:
+    settings, sessions = job_context()
+    with sessions() as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
         report = volunteers.send_due_notices(session=session, channels=settings.channels, now=utcnow(), tz=settings.tz)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
-from clinic.db import normalise_url
+from clinic.db import make_session_factory, normalise_url
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 TZ = "Europe/Amsterdam"
@@ -49,7 +49,7 @@ def demo(engine: Engine) -> Iterator[dict]:
 
     _empty(engine)
     now = dt.datetime.now(dt.UTC)
-    with Session(engine) as session:
+    with make_session_factory(engine)(expire_on_commit=True) as session:
         summary = load_demo(session=session, directory=SEED_DIR, tz=TZ, now=now)
     yield {"summary": summary, "now": now, "today": now.astimezone(ZoneInfo(TZ)).date()}
     _empty(engine)
@@ -57,6 +57,6 @@ def demo(engine: Engine) -> Iterator[dict]:
 
 @pytest.fixture
 def demo_session(demo: dict, engine: Engine) -> Iterator[Session]:
-    with Session(engine) as session:
+    with make_session_factory(engine)(expire_on_commit=True) as session:
         yield session
         session.rollback()

@@ -1,5 +1,5 @@
 """The volunteers' screens: the volunteer's own phone list with Met / Not met, the coordinator's day (re-run,
-override, printable list), the desk's "ask for a volunteer", the Outbox's volunteer notices, and the hook
+override, printable list), the desk's "ask for a volunteer", the Outbox's volunteer notices, and the handler
 that re-matches after a change of visit."""
 
 import datetime as dt
@@ -187,23 +187,24 @@ def test_the_outbox_shows_volunteer_notices(desk_client, session, day_with_two_v
     assert f'id="volunteer-notice-{notice.id}"' in page and "Kees K." in page
 
 
-def test_the_hook_rematches_after_a_cancellation_and_never_breaks_it(app, session, caplog, monkeypatch,
-                                                                      day_with_two_volunteers):
-    from clinic.messaging import visit_changes as outreach_hook
+def test_the_handlers_rematch_after_a_cancellation_and_never_break_it(session, handled_session, caplog,
+                                                                     monkeypatch, day_with_two_volunteers):
+    from clinic import events
 
     d = day_with_two_volunteers
     visit = d["mine"]
     visit.status = VisitStatus.CANCELLED
     session.add(visit)
     session.commit()
-    with app.test_request_context():
-        outreach_hook.replan_visit_outreach(visit.id)
+    events.record(handled_session, events.VisitCancelled(visit_id=visit.id))
+    handled_session.commit()
     assert visit.id not in _rows(session)
 
     def broken(**_kw):
         raise RuntimeError("matcher down")
 
     monkeypatch.setattr(service, "match_visit_day", broken)
-    with app.test_request_context(), caplog.at_level(logging.ERROR):
-        outreach_hook.replan_visit_outreach(d["later"].id)
-    assert re.search(r"volunteer matching after a change of visit \d+ failed", caplog.text)
+    with caplog.at_level(logging.ERROR):
+        events.record(handled_session, events.VisitMoved(visit_id=d["later"].id))
+        handled_session.commit()
+    assert re.search(r"match_volunteers after VisitMoved\(visit_id=\d+.*\) failed", caplog.text)

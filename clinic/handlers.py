@@ -1,0 +1,50 @@
+"""What follows a change of a visit, whichever path made it (a screen, an SMS, a call, an e-mail's page, a job).
+
+After a visit is booked, moved or cancelled its outreach is re-planned (a cancelled visit's pending
+reminders are withdrawn) and volunteers are matched again for its day. Each runs after the change is
+committed, in its own transaction; a failure is logged by the bus and never undoes the change. The
+dispatcher's send-time check still never sends a reminder for a cancelled visit, and the coordinator's
+"re-plan upcoming" repairs the rest.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlmodel import Session
+
+from clinic.columns import utcnow
+from clinic.events import MessageBus, VisitBooked, VisitCancelled, VisitMoved
+
+VisitChange = VisitBooked | VisitMoved | VisitCancelled
+
+
+def register(
+    bus: MessageBus,
+    *,
+    tz: str,
+    local_km: float,
+    regional_km: float,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> MessageBus:
+    """Subscribe the clinic's handlers, with the unit's time zone and region thresholds (km)."""
+
+    def replan_outreach(event: VisitChange, session: Session) -> None:
+        from clinic.messaging import outreach
+
+        outreach.plan_visit_outreach(
+            session=session, visit_id=event.visit_id, now=clock(), tz=tz, local_km=local_km,
+            regional_km=regional_km, actor_id=event.actor_id,
+        )
+
+    def match_volunteers(event: VisitChange, session: Session) -> None:
+        from clinic.service import volunteers
+
+        volunteers.match_visit_day(
+            session=session, visit_id=event.visit_id, tz=tz, now=clock(), local_km=local_km,
+            regional_km=regional_km,
+        )
+
+    for event_type in (VisitBooked, VisitMoved, VisitCancelled):
+        bus.subscribe(event_type, replan_outreach)
+        bus.subscribe(event_type, match_volunteers)
+    return bus
