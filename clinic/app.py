@@ -2,15 +2,29 @@
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from clinic import config as settings
+from clinic.bootstrap import CONTAINER_KEY, Container, bootstrap, of_app, with_settings
+from clinic.settings import FLAT_NAMES, ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+#: Flask's own settings (sessions, cookies, CSRF); the clinic's settings live in the container.
+FLASK_DEFAULTS: dict[str, Any] = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
+    "WTF_CSRF_TIME_LIMIT": 10 * 3600,
+}
+#: Still read from ``app.config`` by ``clinic.messaging.visit_changes``; kept equal to the unit's values.
+UNIT_CONFIG_KEYS = ("CLINIC_TIMEZONE", "REGION_LOCAL_KM", "REGION_REGIONAL_KM")
 
 
 def template_folder() -> str:
@@ -18,7 +32,7 @@ def template_folder() -> str:
     for candidate in (PACKAGE_DIR.parent / "templates", PACKAGE_DIR / "_templates"):
         if (candidate / "base.html").is_file():
             return str(candidate)
-    raise settings.ConfigError(
+    raise ConfigError(
         f"No templates found: expected {PACKAGE_DIR.parent / 'templates'} (checkout) "
         f"or {PACKAGE_DIR / '_templates'} (installed wheel)"
     )
@@ -27,38 +41,55 @@ def template_folder() -> str:
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the OneVisit web app; raises ``ConfigError`` with a clear message on unusable settings.
 
+    ``test_config`` overrides settings by their flat names (``SMTP_HOST``, ``CLINIC_TIMEZONE``...); its
+    other keys go to Flask's ``app.config`` (``WTF_CSRF_ENABLED``, test hooks such as ``MESSAGING_NOW``).
     ``ONEVISIT_INSTANCE_PATH`` moves the instance folder (default SQLite file, development key).
     """
-    instance_path = os.environ.get("ONEVISIT_INSTANCE_PATH") or None
-    if instance_path:
-        instance_path = os.path.abspath(instance_path)
-    app = Flask("clinic", instance_path=instance_path, template_folder=template_folder())
-    config = settings.defaults(app.instance_path)
-    config.update(settings.from_environment(os.environ, config))
-    if test_config:
-        config.update(test_config)
-    settings.finish(config, app.instance_path)
-    app.config.update(config)
+    test_config = dict(test_config or {})
+    overrides = {key: value for key, value in test_config.items() if key in FLAT_NAMES}
+    container = bootstrap(overrides)
+    settings = container.settings
+    app = Flask("clinic", instance_path=settings.instance_path, template_folder=template_folder())
+    app.config.update(FLASK_DEFAULTS)
+    app.config.update(
+        TESTING=settings.testing,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_SECURE=not settings.relaxed,
+        REMEMBER_COOKIE_SECURE=not settings.relaxed,
+    )
+    app.config.update({key: value for key, value in test_config.items() if key not in FLAT_NAMES})
+    _install(app, container)
     os.makedirs(app.instance_path, exist_ok=True)
 
     from clinic import cli, db, i18n
     from clinic.extensions import csrf
-    from clinic.web import register_web
+    from clinic.web.blueprints import register_web
 
-    try:
-        db.init_app(app)
-    except db.DatabaseURLError as exc:
-        raise settings.ConfigError(str(exc)) from None
+    app.extensions[db.ENGINE_KEY] = container.engine
+    app.teardown_appcontext(db.close_session)
     i18n.init_app(app)
     csrf.init_app(app)
     register_web(app)
-    cli.register(app)
+    cli.register(app, factory=create_app)
     app.after_request(_security_headers)
-    if app.config["PROXY_COUNT"]:
+    if settings.proxy_count:
         # behind N TLS-terminating proxies: trust their X-Forwarded-* so URLs and Secure cookies are right
-        count = int(app.config["PROXY_COUNT"])
+        count = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
     return app
+
+
+def reconfigure(app: Flask, **changes: Any) -> Container:
+    """Give a built app other settings (flat names; same database engine), e.g. a test's time zone."""
+    container = with_settings(of_app(app), changes)
+    _install(app, container)
+    return container
+
+
+def _install(app: Flask, container: Container) -> None:
+    app.extensions[CONTAINER_KEY] = container
+    unit = container.unit
+    app.config.update(dict(zip(UNIT_CONFIG_KEYS, (unit.tz, unit.local_km, unit.regional_km), strict=True)))
 
 
 def _security_headers(response: Response) -> Response:
