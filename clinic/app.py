@@ -2,51 +2,78 @@
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from clinic import config as settings
+from clinic.bootstrap import CONTAINER_KEY, Container, bootstrap, of_app, with_settings
+from clinic.settings import FLAT_NAMES
+
+#: Flask's own settings (sessions, cookies, CSRF); the clinic's settings live in the container.
+FLASK_DEFAULTS: dict[str, Any] = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
+    "WTF_CSRF_TIME_LIMIT": 10 * 3600,
+}
+
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the OneVisit web app; raises ``ConfigError`` with a clear message on unusable settings.
 
+    ``test_config`` overrides settings by their flat names (``SMTP_HOST``, ``CLINIC_TIMEZONE``...); its
+    other keys go to Flask's ``app.config`` (``WTF_CSRF_ENABLED``, test hooks such as ``MESSAGING_NOW``).
     ``ONEVISIT_INSTANCE_PATH`` moves the instance folder (default SQLite file, development key).
     """
-    instance_path = os.environ.get("ONEVISIT_INSTANCE_PATH") or None
-    if instance_path:
-        instance_path = os.path.abspath(instance_path)
+    test_config = dict(test_config or {})
+    overrides = {key: value for key, value in test_config.items() if key in FLAT_NAMES}
+    container = bootstrap(overrides)
+    settings = container.settings
     # clinic/templates holds the shared templates (base.html, _forms.html, errors/); each domain's blueprints
     # add their package's templates/, whose names all start with "<package>/"
-    app = Flask("clinic", instance_path=instance_path, template_folder="templates")
-    config = settings.defaults(app.instance_path)
-    config.update(settings.from_environment(os.environ, config))
-    if test_config:
-        config.update(test_config)
-    settings.finish(config, app.instance_path)
-    app.config.update(config)
+    app = Flask("clinic", instance_path=settings.instance_path, template_folder="templates")
+    app.config.update(FLASK_DEFAULTS)
+    app.config.update(
+        TESTING=settings.testing,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_SECURE=not settings.relaxed,
+        REMEMBER_COOKIE_SECURE=not settings.relaxed,
+    )
+    app.config.update({key: value for key, value in test_config.items() if key not in FLAT_NAMES})
+    _install(app, container)
     os.makedirs(app.instance_path, exist_ok=True)
 
     from clinic import cli, db, i18n
     from clinic.extensions import csrf
-    from clinic.web import register_web
+    from clinic.web.blueprints import register_web
 
-    try:
-        db.init_app(app)
-    except db.DatabaseURLError as exc:
-        raise settings.ConfigError(str(exc)) from None
+    app.teardown_appcontext(db.close_session)
     i18n.init_app(app)
     csrf.init_app(app)
     register_web(app)
-    cli.register(app)
+    cli.register(app, factory=create_app)
     app.after_request(_security_headers)
-    if app.config["PROXY_COUNT"]:
+    if settings.proxy_count:
         # behind N TLS-terminating proxies: trust their X-Forwarded-* so URLs and Secure cookies are right
-        count = int(app.config["PROXY_COUNT"])
+        count = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
     return app
+
+
+def reconfigure(app: Flask, **changes: Any) -> Container:
+    """Give a built app other settings (flat names; same database engine), e.g. a test's time zone."""
+    container = with_settings(of_app(app), changes)
+    _install(app, container)
+    return container
+
+
+def _install(app: Flask, container: Container) -> None:
+    app.extensions[CONTAINER_KEY] = container
 
 
 def _security_headers(response: Response) -> Response:

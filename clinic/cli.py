@@ -1,18 +1,26 @@
 """``flask --app clinic ...`` commands: db-upgrade, seed, demo-sign-ins, serve."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from clinic.bootstrap import Container, of_app
 
-def register(app: Flask) -> None:
+
+def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
+    """Add the commands; ``serve`` builds each gunicorn worker's app with ``factory``."""
     app.cli.add_command(db_upgrade_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(demo_sign_ins_command)
-    app.cli.add_command(serve_command)
+    app.cli.add_command(serve_command(factory))
+
+
+def _container() -> Container:
+    return of_app(current_app)
 
 
 @click.command("db-upgrade")
@@ -21,7 +29,7 @@ def db_upgrade_command() -> None:
     """Migrate the database to the newest schema."""
     from clinic import db
 
-    db.upgrade(current_app.config["DATABASE_URL"])
+    db.upgrade(_container().settings.database_url)
     click.echo(f"Database at revision {db.head_revision()}.")
 
 
@@ -35,12 +43,12 @@ def db_upgrade_command() -> None:
 )  # fmt: skip
 def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> None:
     """Load the demo clinic (resources, pathways, patients, users, two weeks of visits) in one transaction."""
-    from clinic.db import get_session_factory
     from clinic.demo import seed
     from clinic.errors import DomainError
 
-    directory = seed_dir or Path(current_app.config["SEED_DIR"])
-    with get_session_factory()(expire_on_commit=True) as session:
+    container = _container()
+    directory = seed_dir or Path(container.settings.seed_dir)
+    with container.session_factory(expire_on_commit=True) as session:
         if if_empty and not seed.is_empty(session=session):
             click.echo("Database already holds data; nothing loaded.")
             return
@@ -48,9 +56,9 @@ def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> N
             summary = seed.load_demo(
                 session=session,
                 directory=directory,
-                tz=current_app.config["CLINIC_TIMEZONE"],
-                local_km=current_app.config["REGION_LOCAL_KM"],
-                regional_km=current_app.config["REGION_REGIONAL_KM"],
+                tz=container.unit.tz,
+                local_km=container.unit.local_km,
+                regional_km=container.unit.regional_km,
                 history_weeks=history_weeks,
             )
         except DomainError as exc:
@@ -67,7 +75,7 @@ def demo_sign_ins_command(seed_dir: Path | None) -> None:
     from clinic.errors import SeedError
 
     try:
-        users = seed.read_users(Path(seed_dir or current_app.config["SEED_DIR"]))
+        users = seed.read_users(Path(seed_dir or _container().settings.seed_dir))
     except SeedError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("Demo sign-ins:")
@@ -75,34 +83,35 @@ def demo_sign_ins_command(seed_dir: Path | None) -> None:
         click.echo(f"  {user.username:<12} {user.role.value:<12} password: {user.password}")
 
 
-@click.command("serve")
-@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
-@click.option(
-    "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000"
-)
-@click.option("--workers", type=int, default=2, show_default=True)
-def serve_command(host: str, port: int, workers: int) -> None:
-    """Serve the app with gunicorn (each worker builds its own app from the same environment)."""
-    from gunicorn.app.base import BaseApplication
+def serve_command(factory: Callable[[], Flask]) -> click.Command:
+    @click.command("serve")
+    @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="HOST or 127.0.0.1")
+    @click.option(
+        "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000"
+    )
+    @click.option("--workers", type=int, default=2, show_default=True)
+    def serve(host: str, port: int, workers: int) -> None:
+        """Serve the app with gunicorn (each worker builds its own app from the same environment)."""
+        from gunicorn.app.base import BaseApplication
 
-    class _Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+        class _Server(BaseApplication):
+            def load_config(self) -> None:
+                self.cfg.set("bind", f"{host}:{port}")
+                self.cfg.set("workers", workers)
+                self.cfg.set("accesslog", "-")
 
-        def load(self) -> Flask:
-            import gc
+            def load(self) -> Flask:
+                import gc
 
-            from clinic.app import create_app
+                app = factory()
+                # The app's ~135k start-up objects never die: moving them out of the collector's reach stops
+                # full GC passes over them, which otherwise put 50-160 ms on a few requests in a hundred
+                # (docs/performance.md, day board p95).
+                gc.collect()
+                gc.freeze()
+                return app
 
-            app = create_app()
-            # The app's ~135k start-up objects never die: moving them out of the collector's reach stops
-            # full GC passes over them, which otherwise put 50-160 ms on a few requests in a hundred
-            # (docs/performance.md, day board p95).
-            gc.collect()
-            gc.freeze()
-            return app
+        click.echo(f"Serving OneVisit on http://{host}:{port}/ ({workers} workers)")
+        _Server().run()
 
-    click.echo(f"Serving OneVisit on http://{host}:{port}/ ({workers} workers)")
-    _Server().run()
+    return serve

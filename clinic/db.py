@@ -14,13 +14,11 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 if TYPE_CHECKING:
-    from flask import Flask
-
     from clinic.events import MessageBus
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-ENGINE_KEY = "onevisit.engine"
-SESSIONS_KEY = "onevisit.sessions"
+#: Where the web app keeps its composition root's container in ``app.extensions`` (``clinic.bootstrap``).
+CONTAINER_KEY = "onevisit.container"
 
 
 class DatabaseURLError(ValueError):
@@ -144,35 +142,17 @@ def database_status(engine: Engine) -> dict[str, Any]:
     return status
 
 
-def init_app(app: "Flask") -> None:
-    """Create the app's engine from ``DATABASE_URL`` and its session factory, whose events run the clinic's
-    handlers (``clinic.handlers``); close the request session after each request."""
-    from clinic import handlers
-    from clinic.events import MessageBus
-
-    engine = make_engine(app.config["DATABASE_URL"])
-    bus = handlers.register(
-        MessageBus(),
-        tz=app.config["CLINIC_TIMEZONE"],
-        local_km=app.config["REGION_LOCAL_KM"],
-        regional_km=app.config["REGION_REGIONAL_KM"],
-    )
-    app.extensions[ENGINE_KEY] = engine
-    app.extensions[SESSIONS_KEY] = make_session_factory(engine, bus)
-    app.teardown_appcontext(close_session)
-
-
 def get_engine() -> Engine:
     from flask import current_app
 
-    return current_app.extensions[ENGINE_KEY]
+    return current_app.extensions[CONTAINER_KEY].engine
 
 
 def get_session_factory() -> sessionmaker:
     """The app's session factory (for commands and work outside the request's session)."""
     from flask import current_app
 
-    return current_app.extensions[SESSIONS_KEY]
+    return current_app.extensions[CONTAINER_KEY].session_factory
 
 
 def get_session() -> Session:

@@ -8,14 +8,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import flask_babel
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, has_request_context, request, session
 from flask_login import current_user
+
+from clinic.web.container import unit
 
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "fr": "Français"}
 
 
 def available_languages() -> tuple[str, ...]:
-    return tuple(current_app.config["LANGUAGES"])
+    return unit().languages
 
 
 def select_locale() -> str:
@@ -34,7 +36,7 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    return current_app.config["CLINIC_TIMEZONE"]
+    return unit().tz
 
 
 def format_date(value: date | datetime | None, format: str = "medium") -> str:
@@ -61,7 +63,7 @@ def format_money(cents: int | None, currency: str | None = None) -> str:
     """An amount held as whole cents, e.g. ``123450`` -> ``€ 1.234,50`` in Dutch."""
     if cents is None:
         return ""
-    return flask_babel.format_currency(Decimal(cents) / 100, currency or current_app.config["CURRENCY"])
+    return flask_babel.format_currency(Decimal(cents) / 100, currency or unit().currency)
 
 
 def init_app(app: Flask) -> None:

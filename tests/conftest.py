@@ -219,7 +219,7 @@ def admin_client(client, signed_in: Callable):
 def daytime_clinic(app) -> str:
     """The clinic's zone set to one where it is 14:xx now, so that a patient can be late today, and the
     rest of today re-planned, whatever the hour the tests run at."""
+    from clinic.app import reconfigure
     from tests.daytime import daytime_zone
 
-    app.config["CLINIC_TIMEZONE"] = daytime_zone()
-    return app.config["CLINIC_TIMEZONE"]
+    return reconfigure(app, CLINIC_TIMEZONE=daytime_zone()).unit.tz

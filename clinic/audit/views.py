@@ -7,6 +7,7 @@ from wtforms import DateField, IntegerField, SelectField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
 from clinic.errors import ValidationError
+from clinic.web.container import unit
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
@@ -65,7 +66,7 @@ def log():
         try:
             result = audit_log.search(
                 session=session,
-                tz=current_app.config["CLINIC_TIMEZONE"],
+                tz=unit().tz,
                 entity=form.entity.data or None,
                 entity_id=form.entity_id.data,
                 actor_id=int(form.user.data) if form.user.data else None,

@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length
 import clinic.billing.invoices  # noqa: F401  (registers the guard that refuses edits of issued invoices)
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.container import unit
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -110,7 +111,7 @@ def _session():
 def money(cents: int | None, currency: str) -> str:
     if cents is None:
         return ""
-    return format_currency(Decimal(cents) / 100, currency or current_app.config["CURRENCY"])
+    return format_currency(Decimal(cents) / 100, currency or unit().currency)
 
 
 def vat_rate(bp: int) -> str:
@@ -118,7 +119,7 @@ def vat_rate(bp: int) -> str:
 
 
 def _config_vat() -> int | None:
-    return current_app.config.get("VAT_RATE_BP")
+    return unit().vat_rate_bp
 
 
 # --- checkout ---------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def start(visit_id: int):
                     session=session,
                     visit_id=visit_id,
                     actor_id=current_user.id,
-                    tz=current_app.config["CLINIC_TIMEZONE"],
+                    tz=unit().tz,
                     vat_rate_bp=_config_vat(),
                 )
             except NotFound:
@@ -263,7 +264,7 @@ def credit(invoice_id: int):
             session=_session(),
             invoice_id=invoice_id,
             actor_id=current_user.id,
-            tz=current_app.config["CLINIC_TIMEZONE"],
+            tz=unit().tz,
             reason=form.reason.data,
         )
     except NotFound:

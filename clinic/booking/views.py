@@ -33,6 +33,7 @@ from clinic.columns import Channel, Language
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
 from clinic.patients.models import DEFAULT_PHONE_REGION, MAX_DISTANCE_KM, normalise_email
 from clinic.web.clock import clinic_today, clinic_tz
+from clinic.web.container import unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
 from clinic.web.nav import add_nav_item
@@ -226,9 +227,7 @@ def _session():
 
 def _rules():
     from clinic.planning import SegmentRules
-
-    config = current_app.config
-    return SegmentRules(local_km=config["REGION_LOCAL_KM"], regional_km=config["REGION_REGIONAL_KM"])
+    return SegmentRules(local_km=unit().local_km, regional_km=unit().regional_km)
 
 
 def _patient_or_404(patient_id: int):
@@ -252,10 +251,8 @@ def _pathways():
 
 def _segments(patient) -> list[str]:
     from clinic.patients import segments
-
-    config = current_app.config
     labels = segments.segments_for(
-        patient, clinic_today(), local_km=config["REGION_LOCAL_KM"], regional_km=config["REGION_REGIONAL_KM"]
+        patient, clinic_today(), local_km=unit().local_km, regional_km=unit().regional_km
     )
     order = list(SEGMENT_LABELS)
     return [

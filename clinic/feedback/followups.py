@@ -36,9 +36,10 @@ from clinic.feedback.models import (
     SurveyStatus,
 )
 from clinic.patients.models import Patient
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.users.models import Role, User
 
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 DUE_WORKING_DAYS = 2
 NOTE_KINDS = ("note", "called")
 EVENT_KINDS = ("opened", "note", "called", "re-asked", "answered", "no_answer", "reassigned", "escalated", "closed")

@@ -44,13 +44,14 @@ from clinic.messaging.links import NO_LINKS, Links
 from clinic.messaging.models import InboundMessage, OutboxMessage
 from clinic.messaging.texts import texts
 from clinic.patients.models import Patient
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.base import OutgoingMessage, SendResult
 from outreach.keywords import WORDS, Keyword, normalise, words_for
 from outreach.quiet_hours import QUIET_CHANNELS, is_quiet, next_allowed
 
 log = logging.getLogger(__name__)
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 MAX_ATTEMPTS = 2
 REASK_AFTER = dt.timedelta(hours=24)
 """Time between the two attempts, and after the second before giving up."""

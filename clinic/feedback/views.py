@@ -11,7 +11,6 @@ The patient page's Feedback section (``clinic/feedback/templates/feedback/_patie
 data from the ``feedback_for(patient_id)`` template helper this blueprint registers.
 """
 
-from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
@@ -25,6 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.messaging.answers_views import patient_links
 from clinic.web.clock import clinic_tz, messaging_now
+from clinic.web.container import channels, unit
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -86,7 +86,7 @@ class SurveyForm(FlaskForm):
 
 
 def _due_days() -> int:
-    return int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2))
+    return unit().follow_up_due_working_days
 
 
 def _session():
@@ -207,7 +207,6 @@ def owner(follow_up_id: int):
 @roles_required(*DESK_ROLES)
 def re_ask(follow_up_id: int):
     from clinic.feedback import followups, surveys
-    from outreach.channels.registry import channels_from_config
 
     form = ReAskForm()
     if not form.validate():
@@ -225,9 +224,9 @@ def re_ask(follow_up_id: int):
         return _detail_page(follow_up_id, error=_message(error), status=409)
     if tablet:
         return redirect(url_for("followups.tablet", survey_id=survey.id))
-    result = surveys.send_survey(session=session, survey_id=survey.id, channels=channels_from_config(current_app.config),
+    result = surveys.send_survey(session=session, survey_id=survey.id, channels=channels(),
                                  now=now, tz=clinic_tz(), links=patient_links(),
-                                 reask_after=timedelta(hours=int(current_app.config.get("SURVEY_REASK_HOURS", 24))))
+                                 reask_after=unit().survey_reask_after)
     if result is None:
         flash(_("The questions go out when the quiet hours end."), "success")
     elif result.ok:

@@ -6,7 +6,7 @@ import io
 from decimal import Decimal
 
 from babel import numbers
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import format_currency, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,6 +17,7 @@ from clinic.kbr import figures as fig
 from clinic.kbr import services as kbr_service
 from clinic.kbr import svg
 from clinic.web.clock import clinic_today
+from clinic.web.container import unit as clinic_unit
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
 
@@ -46,7 +47,7 @@ def kbr_value(value: float | None, unit: str) -> str:
         return ""
     rounded = Decimal(str(round(value, 1)))
     if unit == "eur":
-        return format_currency(Decimal(str(round(value, 2))), current_app.config["CURRENCY"])
+        return format_currency(Decimal(str(round(value, 2))), clinic_unit().currency)
     if unit == "percent":
         return numbers.format_percent(rounded / 100, locale=get_locale(), decimal_quantization=False)
     number = format_decimal(rounded)
@@ -63,14 +64,13 @@ def _segment() -> str | None:
 
 
 def _board(segment: str | None) -> kbr_service.Dashboard:
-    config = current_app.config
     return kbr_service.dashboard(
         session=get_session(),
-        tz=config["CLINIC_TIMEZONE"],
+        tz=clinic_unit().tz,
         today=clinic_today(),
         segment=segment,
-        local_km=config["REGION_LOCAL_KM"],
-        regional_km=config["REGION_REGIONAL_KM"],
+        local_km=clinic_unit().local_km,
+        regional_km=clinic_unit().regional_km,
     )
 
 

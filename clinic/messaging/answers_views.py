@@ -18,6 +18,7 @@ from clinic.messaging import links
 from clinic.messaging.inbound_views import next_wave
 from clinic.messaging.texts import clock, long_day
 from clinic.web.clock import clinic_tz, messaging_now
+from clinic.web.container import unit
 
 bp = Blueprint("answers", __name__, template_folder="templates")
 
@@ -26,7 +27,7 @@ bp = Blueprint("answers", __name__, template_folder="templates")
 
 def patient_links() -> links.Links:
     """The links patients get, rooted at ``PUBLIC_BASE_URL`` (else this request's own address)."""
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/") or request.url_root.rstrip("/")
+    base = unit().public_base_url.rstrip("/") or request.url_root.rstrip("/")
     return links.Links(public_base_url=base, secret_key=current_app.config["SECRET_KEY"])
 
 
@@ -59,7 +60,7 @@ def page(token: str):
             form=form,
             day=long_day(shown.start or shown.day, shown.language, clinic_tz()),
             time=clock(shown.start, shown.language, clinic_tz()) if shown.start else "",
-            desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
+            desk_phone=unit().desk_phone,
             language=shown.language,
         )
 
@@ -68,7 +69,7 @@ def _answer(session, shown: email_answers.AnswerPage, choice: str) -> None:
     try:
         result = email_answers.answer(
             session=session, outbox_id=shown.outbox_id, choice=choice, now=messaging_now(), tz=clinic_tz(),
-            desk_phone=str(current_app.config.get("DESK_PHONE") or ""), after_cancel=next_wave(session),
+            desk_phone=unit().desk_phone, after_cancel=next_wave(session),
         )
     except DomainError as error:
         session.rollback()

@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from clinic.settings import DEFAULT_TIMEZONE
 from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 
-TZ = "Europe/Amsterdam"
+TZ = DEFAULT_TIMEZONE
 
 
 class NoopChannel:

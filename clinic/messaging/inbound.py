@@ -33,11 +33,12 @@ from clinic.patients.models import Patient, normalise_phone
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer
 from clinic.service import transport
 from clinic.service.models import TouchChannel
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.visits import services as visit_service
 from clinic.visits.models import Visit, VisitStatus, VisitStep
 from outreach.keywords import Keyword, parse
 
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 OFFER_MEMORY = dt.timedelta(hours=24)
 """A YES within this time of an offer is taken as its answer, even if the offer has closed meanwhile."""
 UPCOMING = (VisitStatus.BOOKED, VisitStatus.CONFIRMED)

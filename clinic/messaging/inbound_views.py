@@ -25,6 +25,7 @@ from clinic.extensions import csrf
 from clinic.messaging import inbound
 from clinic.messaging.texts import VOICE_LANGUAGES
 from clinic.web.clock import clinic_tz, messaging_now
+from clinic.web.container import channels, settings, unit
 from outreach.channels import twilio_urls
 
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -49,7 +50,7 @@ def call_for_key(key: str) -> tuple[int, str] | None:
 
 def public_url(endpoint: str, **values: Any) -> str:
     """The absolute URL Twilio should use for ``endpoint`` (``PUBLIC_BASE_URL`` when configured)."""
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    base = unit().public_base_url.rstrip("/")
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
@@ -68,7 +69,7 @@ def status_callback_url() -> str:
 
 def requested_url() -> str:
     """The URL Twilio signed: the configured public base plus path and query, else the request's own."""
-    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    base = unit().public_base_url.rstrip("/")
     if not base:
         return request.url
     query = request.query_string.decode("latin-1")
@@ -77,16 +78,17 @@ def requested_url() -> str:
 
 def signature_is_valid() -> bool:
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    settings = request.headers.get(SETTINGS_HEADER)
-    secret = str(current_app.config.get("TWILIO_AUTH_TOKEN") or "")
-    if settings:
-        secret = str(current_app.config.get("TWILIO_WEBHOOK_SECRET") or "") or secret
+    signature_settings = request.headers.get(SETTINGS_HEADER)
+    twilio = settings().twilio
+    secret = twilio.auth_token
+    if signature_settings:
+        secret = twilio.webhook_secret or secret
     if not signature or not secret:
         return False
     params = request.form if request.method == "POST" else {}
     try:
         return RequestValidator(secret).validate(
-            requested_url(), params, signature, algorithm=get_signature_algorithm(settings)
+            requested_url(), params, signature, algorithm=get_signature_algorithm(signature_settings)
         )
     except (ValueError, TypeError):
         return False
@@ -117,11 +119,10 @@ def next_wave(session) -> Any:
 
     def after(visit_id: int) -> None:
         from clinic.refill.offers_sms import send_offer_wave
-        from outreach.channels.registry import channels_from_config
 
         try:
             send_offer_wave(
-                session=session, visit_id=visit_id, now=messaging_now(), channels=channels_from_config(current_app.config),
+                session=session, visit_id=visit_id, now=messaging_now(), channels=channels(),
                 tz=clinic_tz(), status_callback=status_callback_url(),
             )
         except Exception:  # noqa: BLE001 - the patient's reply must still go out; the job retries
@@ -162,10 +163,10 @@ def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.In
             body=body,
             now=messaging_now(),
             provider_id=provider_id,
-            desk_phone=str(current_app.config.get("DESK_PHONE") or ""),
+            desk_phone=unit().desk_phone,
             tz=clinic_tz(),
             after_cancel=next_wave(session),
-            follow_up_due_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)),
+            follow_up_due_days=unit().follow_up_due_working_days,
         )
     except DomainError:
         session.rollback()
@@ -228,7 +229,7 @@ def gather(key: str) -> Response:
     response = VoiceResponse()
     response.say(result.reply, language=say_language)
     if result.outcome == "desk":
-        desk = str(current_app.config.get("DESK_PHONE") or "")
+        desk = unit().desk_phone
         if desk:
             response.dial(desk)
         else:
@@ -363,7 +364,7 @@ def survey_gather(key: str, question: int) -> Response:
     got, good = first == "1", digit == "1"
     try:
         surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good, now=messaging_now(),
-                              tz=clinic_tz(), due_working_days=int(current_app.config.get("FOLLOW_UP_DUE_WORKING_DAYS", 2)))
+                              tz=clinic_tz(), due_working_days=unit().follow_up_due_working_days)
     except DomainError:  # answered twice (a retried webhook): the first answer stands
         session.rollback()
     response.say(spoken["thanks_yes"] if got and good else spoken["thanks_no"], language=say_language)

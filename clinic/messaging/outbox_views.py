@@ -10,7 +10,7 @@ Also the ``flask --app clinic outreach run`` command, which runs the dispatcher 
 """
 
 import click
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,6 +22,8 @@ from wtforms.validators import AnyOf, Length, Optional
 from clinic.errors import NotFound
 from clinic.messaging.answers_views import patient_links
 from clinic.web.clock import clinic_today
+from clinic.web.container import container as container_of_app
+from clinic.web.container import settings, unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
@@ -99,11 +101,10 @@ def _session():
 
 
 def _settings() -> dict:
-    config = current_app.config
     return {
-        "tz": config["CLINIC_TIMEZONE"],
-        "local_km": config["REGION_LOCAL_KM"],
-        "regional_km": config["REGION_REGIONAL_KM"],
+        "tz": unit().tz,
+        "local_km": unit().local_km,
+        "regional_km": unit().regional_km,
     }
 
 
@@ -231,9 +232,8 @@ def _answerable_emails(rows) -> set[int]:
     """E-mails whose answer page staff may open as the patient: sent, while no e-mail reaches anyone."""
     from clinic.columns import Channel
     from clinic.messaging.models import OutboxStatus
-    from outreach.channels.registry import setting
 
-    if setting(current_app.config, "SMTP_HOST"):
+    if settings().smtp.host:
         return set()
     return {row.id for row, _patient in rows
             if row.channel == Channel.EMAIL and row.status in (OutboxStatus.SENT, OutboxStatus.DELIVERED)}
@@ -248,9 +248,8 @@ def _replyable(row) -> bool:
 
 
 def _dev_replies() -> bool:
-    from outreach.channels.registry import twilio_configured
 
-    return not twilio_configured(current_app.config)
+    return not settings().twilio.configured
 
 
 @bp.post("/outbox/<int:message_id>/reply")
@@ -396,8 +395,10 @@ def run_command(interval: float | None, channels_spec: str | None) -> None:
     """Run the outreach dispatcher (APScheduler, persistent job store) until stopped."""
     from clinic.worker import dispatcher
 
-    settings = dispatcher.settings_from_config(current_app.config, channels_spec=channels_spec, interval=interval)
-    dispatcher.run(settings, echo=click.echo)
+    container = dispatcher.for_dispatcher(
+        container_of_app(), channels_spec=channels_spec, overrides={"OUTREACH_INTERVAL_SECONDS": interval}
+    )
+    dispatcher.run(container, echo=click.echo)
 
 
 @bp.cli.command("plan")
@@ -405,13 +406,11 @@ def plan_command() -> None:
     """(Re)plan the outreach of every visit still ahead with the rules in force."""
     from clinic.db import get_session_factory
     from clinic.messaging import outreach as service
-
-    config = current_app.config
     with get_session_factory()() as session:
         count = service.replan_upcoming(
             session=session,
-            tz=config["CLINIC_TIMEZONE"],
-            local_km=config["REGION_LOCAL_KM"],
-            regional_km=config["REGION_REGIONAL_KM"],
+            tz=unit().tz,
+            local_km=unit().local_km,
+            regional_km=unit().regional_km,
         )
     click.echo(f"Outreach planned for {count} upcoming visits.")

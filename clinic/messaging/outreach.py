@@ -44,6 +44,7 @@ from clinic.messaging.links import NO_LINKS, Links
 from clinic.messaging.models import DispatcherLease, OutboxMessage, OutboxStatus, OutreachRuleSet
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 from outreach.planning import PlannedMessage, plan_messages
@@ -51,7 +52,7 @@ from outreach.quiet_hours import next_allowed
 from outreach.rules import Evaluation, PatientFacts, Rule, RuleSet, RuleSetError, VisitFacts, parse_rules
 from outreach.time_zones import zone_for_phone
 
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 RULES_PATH = Path(__file__).resolve().parents[2] / "seed_data" / "outreach_rules.yaml"
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 LOCALES = {"en": "en_GB", "nl": "nl_NL", "fr": "fr_FR"}

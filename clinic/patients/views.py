@@ -1,10 +1,11 @@
 """``/patients/<id>``: a patient's details, derived segments, visits past and coming, and invoices."""
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 
 from clinic.errors import NotFound
 from clinic.visits.views import optional_url
 from clinic.web.clock import clinic_today
+from clinic.web.container import unit
 from clinic.web.labels import (
     CONTACT_CHANNEL_LABELS,
     SEGMENT_LABELS,
@@ -25,15 +26,13 @@ MAIN_SEGMENTS = ("local", "regional", "long_distance", "70+")
 def detail(patient_id: int):
     from clinic.db import get_session
     from clinic.visits.services import patient_overview
-
-    config = current_app.config
     try:
         overview = patient_overview(
             session=get_session(),
             patient_id=patient_id,
             today=clinic_today(),
-            local_km=config["REGION_LOCAL_KM"],
-            regional_km=config["REGION_REGIONAL_KM"],
+            local_km=unit().local_km,
+            regional_km=unit().regional_km,
         )
     except NotFound:
         abort(404)

@@ -23,12 +23,13 @@ from clinic.messaging.texts import offer_sms
 from clinic.patients.models import Patient
 from clinic.refill import services as refill
 from clinic.refill.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.visits.models import Visit
 from outreach.channels.base import Channel, OutgoingMessage, SendResult
 from outreach.quiet_hours import is_quiet
 
 log = logging.getLogger(__name__)
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 OFFER_TTL = dt.timedelta(minutes=30)
 WAVE_SIZE = 3
 MAX_WAVES = 6

@@ -21,6 +21,7 @@ from clinic.audit import record as audit
 from clinic.errors import Conflict, NotFound, ValidationError
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from clinic.refill.waitlist import DAY_OPENS, candidates_for, notice_hours
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.unit.models import Pathway
 from clinic.visits import services as visits
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
@@ -29,7 +30,7 @@ from scheduling.check import check, objective
 from scheduling.insert import TIME_LIMIT
 from scheduling.refill import Candidate, rank_refill
 
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 MAX_REASON = 300
 FREED_STATUSES = frozenset({VisitStatus.CANCELLED, VisitStatus.NO_SHOW})
 CLOSED_OFFER_STATUSES = frozenset(set(OfferStatus) - {OfferStatus.OPEN})

@@ -27,12 +27,13 @@ from clinic.audit import record as audit
 from clinic.errors import Conflict, NotFound, SeedError, ValidationError
 from clinic.patients.models import Patient
 from clinic.service.models import GestureStatus, RecoveryGesture
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.users.models import Role, User
 from clinic.visits.models import Visit
 from clinic.yaml_files import Strict, Texts, file_stamp, read_model, seed_file
 
 FILENAME = "service_recovery.yaml"
-DEFAULT_TZ = "Europe/Amsterdam"
+DEFAULT_TZ = DEFAULT_TIMEZONE
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_COST_CENTS = 100_000  # one gesture of more than EUR 1000 is a typo, not discretion
 MAX_REASON = 500

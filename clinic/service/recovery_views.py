@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,9 +20,10 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaF
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from clinic.config import ConfigError
 from clinic.errors import DomainError, NotFound, SeedError
+from clinic.settings import ConfigError
 from clinic.web.clock import clinic_today, clinic_tz
+from clinic.web.container import container, settings
 from clinic.web.forms import select_choices
 from clinic.web.labels import TOUCH_CHANNEL_LABELS
 from clinic.web.nav import add_nav_item
@@ -61,7 +62,7 @@ def _check_files(state) -> None:
 
     from clinic.service import recovery, touchpoints
 
-    directory = Path(state.app.config["SEED_DIR"])
+    directory = Path(container(state.app).settings.seed_dir)
     try:
         touchpoints.load_expectations(directory / touchpoints.FILENAME)
         recovery.load_policy(directory / recovery.FILENAME)
@@ -120,7 +121,7 @@ def _policy():
 
     from clinic.service import recovery
 
-    return recovery.load_policy(Path(current_app.config["SEED_DIR"]) / recovery.FILENAME)
+    return recovery.load_policy(Path(settings().seed_dir) / recovery.FILENAME)
 
 
 def _expectations():
@@ -128,7 +129,7 @@ def _expectations():
 
     from clinic.service import touchpoints
 
-    return touchpoints.load_expectations(Path(current_app.config["SEED_DIR"]) / touchpoints.FILENAME)
+    return touchpoints.load_expectations(Path(settings().seed_dir) / touchpoints.FILENAME)
 
 
 def _locale() -> str:

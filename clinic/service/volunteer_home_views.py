@@ -7,13 +7,14 @@ outcome for another volunteer's patient is refused with 403.
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.container import unit
 from clinic.web.roles import VOLUNTEER, roles_required
 
 bp = Blueprint("volunteer", __name__, template_folder="templates", url_prefix="/volunteer")
@@ -71,7 +72,7 @@ def outcome(assignment_id: int):
     try:
         record_outcome(
             session=get_session(), assignment_id=assignment_id, volunteer_id=current_user.volunteer_id,
-            outcome=choice, now=utcnow(), tz=current_app.config["CLINIC_TIMEZONE"], actor_id=current_user.id,
+            outcome=choice, now=utcnow(), tz=unit().tz, actor_id=current_user.id,
         )
     except (NotYours, NotFound):
         abort(403)

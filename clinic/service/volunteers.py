@@ -37,6 +37,7 @@ from clinic.service.models import (
     VolunteerAvailability,
     VolunteerNotice,
 )
+from clinic.settings import DEFAULT_TIMEZONE
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStatus
 from outreach.quiet_hours import next_allowed
 from scheduling import volunteers as matcher
@@ -695,7 +696,7 @@ class SendReport:
 
 
 def send_due_notices(
-    *, session: Session, channels: Mapping[str, Any], now: dt.datetime, tz: str = "Europe/Amsterdam"
+    *, session: Session, channels: Mapping[str, Any], now: dt.datetime, tz: str = DEFAULT_TIMEZONE
 ) -> SendReport:
     """Send every due notice by SMS, each at most once: a notice is claimed (``queued`` -> ``sending``,
     committed) before the channel is called, so a second sender or a crash can never send it again; one

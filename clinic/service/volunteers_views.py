@@ -8,13 +8,14 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.container import unit
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -47,11 +48,10 @@ ERRORS = {
 
 
 def _config() -> dict:
-    config = current_app.config
     return {
-        "tz": config["CLINIC_TIMEZONE"],
-        "local_km": config["REGION_LOCAL_KM"],
-        "regional_km": config["REGION_REGIONAL_KM"],
+        "tz": unit().tz,
+        "local_km": unit().local_km,
+        "regional_km": unit().regional_km,
     }
 
 

@@ -21,8 +21,10 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from clinic.settings import DEFAULT_TIMEZONE
+
 BUDGET_MS = 50.0
-TZ = "Europe/Amsterdam"
+TZ = DEFAULT_TIMEZONE
 
 
 def _build(url: str, visits: int, now: dt.datetime) -> None:

@@ -18,6 +18,7 @@ from clinic.errors import DomainError
 from clinic.i18n import format_time
 from clinic.visits.views import error_message
 from clinic.web.clock import clinic_today, clinic_zone
+from clinic.web.container import unit
 from clinic.web.forms import BoardDayForm
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -25,7 +26,6 @@ from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 bp = Blueprint("board", __name__, template_folder="templates")
 
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
-REFRESH_SECONDS = 20
 REPLAN_SECONDS = 2.0
 
 PHASE_LABELS = {
@@ -130,14 +130,12 @@ def _row_texts() -> dict[str, str]:
 def _board_context(shown, today) -> dict:
     from clinic.db import get_session
     from clinic.visits.services import day_board
-
-    config = current_app.config
     board = day_board(
         session=get_session(),
         day=shown,
-        tz=config["CLINIC_TIMEZONE"],
-        local_km=config["REGION_LOCAL_KM"],
-        regional_km=config["REGION_REGIONAL_KM"],
+        tz=unit().tz,
+        local_km=unit().local_km,
+        regional_km=unit().regional_km,
     )
     visit_base = url_for("visit.detail", visit_id=0)[: -len("0")]
     patient_base = url_for("patient.detail", patient_id=0)[: -len("0")] if "patient.detail" in current_app.view_functions else None
@@ -151,7 +149,7 @@ def _board_context(shown, today) -> dict:
         "patient_base": patient_base,
         "here": here,
         "live_url": url_for("board.live", day=shown.isoformat()),
-        "refresh_seconds": int(config.get("BOARD_REFRESH_SECONDS", REFRESH_SECONDS)),
+        "refresh_seconds": unit().board_refresh_seconds,
         # memoised for this request only (the locale is per request): a busy board repeats the same
         # times and labels hundreds of times, and Babel formatting is what makes the page slow
         "hm": hm,
@@ -226,7 +224,7 @@ def replan():
         proposal = journey.propose_replan(
             session=get_session(),
             day=clinic_today(),
-            tz=current_app.config["CLINIC_TIMEZONE"],
+            tz=unit().tz,
             late_arrivals=late,
             time_limit=float(current_app.config.get("REPLAN_SECONDS", REPLAN_SECONDS)),
         )
@@ -252,7 +250,7 @@ def replan_apply():
         count = journey.apply_replan(
             session=get_session(),
             day=clinic_today(),
-            tz=current_app.config["CLINIC_TIMEZONE"],
+            tz=unit().tz,
             moves=moves,
             fingerprint=apply_form.fingerprint.data,
             actor_id=current_user.id,

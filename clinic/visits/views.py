@@ -12,6 +12,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.container import unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.redirects import safe_next
@@ -79,8 +80,7 @@ class StepForm(FlaskForm):
 
 
 def _config() -> dict:
-    config = current_app.config
-    return {"local_km": config["REGION_LOCAL_KM"], "regional_km": config["REGION_REGIONAL_KM"]}
+    return {"local_km": unit().local_km, "regional_km": unit().regional_km}
 
 
 def _volunteer_choices() -> list[SelectChoice]:
@@ -106,7 +106,6 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
         visit = get_visit(session=session, visit_id=visit_id)
     except NotFound:
         abort(404)
-    config = current_app.config
     today = clinic_today()
     step_views = steps.visit_steps(session=session, visit_id=visit_id)
     checkin = journey.get_checkin(session=session, visit_id=visit_id)
@@ -119,7 +118,7 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     form.volunteer_id.choices = _volunteer_choices()
     row = None
     if visit.date == today:
-        board = day_board(session=session, day=today, tz=config["CLINIC_TIMEZONE"], **_config())
+        board = day_board(session=session, day=today, tz=unit().tz, **_config())
         row = next((r for r in board.rows if r.visit_id == visit_id), None)
     open_steps = visit.status in steps.STARTABLE_VISITS
     in_progress = [s for s in step_views if s.status.value == "in_progress"]
@@ -198,7 +197,7 @@ def check_in(visit_id: int):
             session=get_session(),
             visit_id=visit_id,
             actor_id=current_user.id,
-            tz=current_app.config["CLINIC_TIMEZONE"],
+            tz=unit().tz,
             transport_booked=form.transport_booked.data,
             volunteer_id=volunteer_id,
             notes=form.notes.data or "",

@@ -5,14 +5,16 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from clinic.web.container import unit
+
 
 def clinic_tz() -> str:
     """The clinic's time zone name (``CLINIC_TIMEZONE``), as services take it."""
-    return str(current_app.config["CLINIC_TIMEZONE"])
+    return unit().tz
 
 
 def clinic_zone() -> ZoneInfo:
-    return ZoneInfo(clinic_tz())
+    return unit().zone
 
 
 def clinic_today() -> date:

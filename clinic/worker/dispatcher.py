@@ -36,15 +36,16 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from clinic.bootstrap import Container
 
 log = logging.getLogger("clinic.worker.dispatcher")
 
-#: Modules whose ``register(scheduler, settings)`` adds their jobs (each with an explicit id and
+#: Modules whose ``register(scheduler, container)`` adds their jobs (each with an explicit id and
 #: ``replace_existing=True``) to the dispatcher's scheduler.
 JOB_MODULES: tuple[str, ...] = ("clinic.worker.volunteer_jobs", "clinic.worker.survey_jobs")
 #: Every lease a job of this process may hold, released on shutdown.
@@ -56,27 +57,8 @@ JOBS_TABLE = "apscheduler_jobs"
 
 
 @dataclass
-class DispatcherSettings:
-    database_url: str
-    tz: str = "Europe/Amsterdam"
-    local_km: float = 25
-    regional_km: float = 50
-    interval: float = 5.0
-    batch: int = 100
-    claim_batch: int = 10
-    lease_ttl: float = 60.0
-    stale_after: float = 120.0
-    channels: Mapping[str, Any] = field(default_factory=dict)
-    #: Where patients reach the app and the key that signs their links (e-mails' answer pages).
-    public_base_url: str = ""
-    secret_key: str = ""
-
-
-@dataclass
 class _State:
-    settings: DispatcherSettings | None = None
-    engine: Engine | None = None
-    sessions: sessionmaker | None = None
+    container: "Container | None" = None
     owner: str = ""
     ticks: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,19 +71,20 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def configure(settings: DispatcherSettings, *, owner: str | None = None) -> None:
-    """Set this process up for the jobs below (the engine and its sessions, the channels, who we are)."""
-    from clinic import handlers
-    from clinic.db import make_engine, make_session_factory
-    from clinic.events import MessageBus
-
-    _STATE.settings = settings
-    _STATE.engine = make_engine(settings.database_url)
-    bus = handlers.register(
-        MessageBus(), tz=settings.tz, local_km=settings.local_km, regional_km=settings.regional_km
-    )
-    _STATE.sessions = make_session_factory(_STATE.engine, bus)
+def configure(container: "Container", *, owner: str | None = None) -> None:
+    """Set this process up for the jobs below: the container they use, and who we are."""
+    _STATE.container = container
     _STATE.owner = owner or new_owner()
+
+
+def job_context() -> "Container":
+    """The container of this dispatcher process; built from the environment if nobody configured one."""
+    if _STATE.container is None:
+        from clinic.bootstrap import process_container
+
+        configure(process_container())
+    assert _STATE.container is not None
+    return _STATE.container
 
 
 def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
@@ -110,30 +93,31 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     from clinic.messaging import outreach
     from clinic.messaging.links import Links
 
-    settings, sessions = job_context()
+    container = job_context()
+    settings, tz = container.settings, container.unit.tz
     if not _STATE.lock.acquire(blocking=False):
         return None  # the previous tick is still running
     try:
         _STATE.ticks += 1
-        ttl = dt.timedelta(seconds=settings.lease_ttl)
-        with sessions() as session:
+        ttl = dt.timedelta(seconds=settings.outreach.lease_seconds)
+        with container.session_factory() as session:
             if not outreach.acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=lease_name):
                 return {"lease": 0}
             recovered = outreach.recover_stale(
                 session=session,
-                channels=settings.channels,
+                channels=container.channels,
                 owner=_STATE.owner,
                 now=utcnow(),
-                stale_after=dt.timedelta(seconds=settings.stale_after),
-                tz=settings.tz,
+                stale_after=dt.timedelta(seconds=settings.outreach.stale_seconds),
+                tz=tz,
             )
             report = outreach.dispatch_due(
                 session=session,
-                channels=settings.channels,
+                channels=container.channels,
                 owner=_STATE.owner,
-                tz=settings.tz,
-                limit=settings.batch,
-                claim_batch=settings.claim_batch,
+                tz=tz,
+                limit=settings.outreach.batch,
+                claim_batch=settings.outreach.claim_batch,
                 clock=utcnow,
                 lease_ttl=ttl,
                 links=Links(public_base_url=settings.public_base_url, secret_key=settings.secret_key),
@@ -156,35 +140,22 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     from clinic.columns import utcnow
     from clinic.refill.offers_sms import advance_offers
 
-    settings, sessions = job_context()
-    ttl = dt.timedelta(seconds=settings.lease_ttl)
-    with sessions() as session:
-        if not _acquire(session, lease_name, ttl):
+    container = job_context()
+    with container.session_factory() as session:
+        if not hold_lease(session, lease_name):
             return {"lease": 0}
-        waves = advance_offers(session=session, now=utcnow(), channels=settings.channels, tz=settings.tz)
+        waves = advance_offers(session=session, now=utcnow(), channels=container.channels, tz=container.unit.tz)
     if waves:
         log.info("waitlist offers: %d waves sent", len(waves))
     return {"lease": 1, "waves": len(waves)}
 
 
-def job_context() -> tuple[DispatcherSettings, sessionmaker]:
-    """The settings and session factory of this dispatcher process, for its jobs."""
-    settings, sessions = _STATE.settings, _STATE.sessions
-    if settings is None or sessions is None or _STATE.engine is None:
-        raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
-    return settings, sessions
-
-
 def hold_lease(session: Session, name: str) -> bool:
     """Take or renew lease ``name`` for this process, so a second dispatcher never runs the same job."""
-    settings, _sessions = job_context()
-    return _acquire(session, name, dt.timedelta(seconds=settings.lease_ttl))
-
-
-def _acquire(session: Session, name: str, ttl: dt.timedelta) -> bool:
     from clinic.columns import utcnow
     from clinic.messaging import outreach
 
+    ttl = dt.timedelta(seconds=job_context().settings.outreach.lease_seconds)
     return outreach.acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=name)
 
 
@@ -192,23 +163,23 @@ def plan_visit_job(visit_id: int) -> None:
     """(Re)plan one visit's outreach in the dispatcher process (for callers that prefer a job)."""
     from clinic.messaging import outreach
 
-    settings, sessions = job_context()
-    with sessions() as session:
-        outreach.plan_visit_outreach(session=session, visit_id=visit_id, tz=settings.tz)
+    container = job_context()
+    with container.session_factory() as session:
+        outreach.plan_visit_outreach(session=session, visit_id=visit_id, tz=container.unit.tz)
 
 
-def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
+def build_scheduler(container: "Container", *, blocking: bool = True):
     """A scheduler with the persistent SQLAlchemy job store in the app database and the dispatch job."""
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    if _STATE.engine is None:
-        configure(settings)
+    if _STATE.container is None:
+        configure(container)
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(
-        jobstores={"default": SQLAlchemyJobStore(engine=_STATE.engine, tablename=JOBS_TABLE)},
+        jobstores={"default": SQLAlchemyJobStore(engine=container.engine, tablename=JOBS_TABLE)},
         executors={"default": ThreadPoolExecutor(2)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         timezone=dt.UTC,
@@ -216,7 +187,7 @@ def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
     scheduler.add_job(
         "clinic.worker.dispatcher:dispatch_job",
         "interval",
-        seconds=settings.interval,
+        seconds=container.settings.outreach.interval_seconds,
         id=DISPATCH_JOB_ID,
         name="send due outreach messages",
         replace_existing=True,
@@ -234,30 +205,30 @@ def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
         next_run_time=dt.datetime.now(dt.UTC),
     )
     for module in JOB_MODULES:
-        importlib.import_module(module).register(scheduler, settings)
+        importlib.import_module(module).register(scheduler, container)
     return scheduler
 
 
 def release() -> None:
     from clinic.messaging import outreach
 
-    if _STATE.sessions is None or _STATE.engine is None or not _STATE.owner:
+    if _STATE.container is None or not _STATE.owner:
         return
     try:
-        with _STATE.sessions(expire_on_commit=True) as session:
+        with _STATE.container.session_factory() as session:
             for name in LEASE_NAMES:
                 outreach.release_lease(session=session, owner=_STATE.owner, name=name)
     except Exception:  # noqa: BLE001 - shutting down; the lease expires on its own
         log.exception("could not release the dispatcher lease")
 
 
-def run(settings: DispatcherSettings, *, echo: Callable[[str], None] = print) -> None:
+def run(container: "Container", *, echo: Callable[[str], None] = print) -> None:
     """Run until SIGTERM / SIGINT; releases the lease on a clean stop."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    configure(settings)
-    scheduler = build_scheduler(settings, blocking=True)
+    configure(container)
+    scheduler = build_scheduler(container, blocking=True)
 
     def stop(signum: int, _frame: Any) -> None:
         echo(f"Outreach dispatcher stopping (signal {signum}).")
@@ -265,50 +236,46 @@ def run(settings: DispatcherSettings, *, echo: Callable[[str], None] = print) ->
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    names = ", ".join(f"{key}={getattr(channel, 'name', type(channel).__name__)}" for key, channel in settings.channels.items())
-    echo(f"Outreach dispatcher {_STATE.owner} running every {settings.interval:g}s (channels: {names}).")
+    names = ", ".join(
+        f"{key}={getattr(channel, 'name', type(channel).__name__)}" for key, channel in container.channels.items()
+    )
+    interval = container.settings.outreach.interval_seconds
+    echo(f"Outreach dispatcher {_STATE.owner} running every {interval:g}s (channels: {names}).")
     try:
         scheduler.start()
     finally:
         release()
 
 
-def load_channels(spec: str | None, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The channels: ``module:function`` called with the config, else messaging's registry."""
-    if spec:
-        module_name, _, attr = spec.partition(":")
-        factory = getattr(importlib.import_module(module_name), attr or "channels_from_config")
-        return dict(factory(config))
-    from outreach.channels.registry import channels_from_config
-
-    return dict(channels_from_config(config))
+def load_channels(spec: str, settings: Any) -> dict[str, Any]:
+    """The channels of ``module:function``, called with the settings (tests' fake channels)."""
+    module_name, _, attr = spec.partition(":")
+    return dict(getattr(importlib.import_module(module_name), attr)(settings))
 
 
-def settings_from_config(config: Mapping[str, Any], *, channels_spec: str | None = None, **overrides: Any):
-    from outreach.channels.registry import setting
+def for_dispatcher(
+    container: "Container", *, channels_spec: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> "Container":
+    """``container`` with the command line's settings (flat names) and channels, on the same engine."""
+    from clinic.bootstrap import assemble
+    from clinic.settings import flatten, load_settings
 
-    values = {
-        "database_url": config["DATABASE_URL"],
-        "tz": config.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),
-        "local_km": float(config.get("REGION_LOCAL_KM", 25)),
-        "regional_km": float(config.get("REGION_REGIONAL_KM", 50)),
-        "interval": float(config.get("OUTREACH_INTERVAL_SECONDS", 5)),
-        "batch": int(config.get("OUTREACH_BATCH", 100)),
-        "claim_batch": int(config.get("OUTREACH_CLAIM_BATCH", 10)),
-        "lease_ttl": float(config.get("OUTREACH_LEASE_SECONDS", 60)),
-        "stale_after": float(config.get("OUTREACH_STALE_SECONDS", 120)),
-        "public_base_url": str(setting(config, "PUBLIC_BASE_URL")),
-        "secret_key": str(setting(config, "SECRET_KEY")),
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return DispatcherSettings(channels=load_channels(channels_spec, config), **values)
+    changes = {key: value for key, value in (overrides or {}).items() if value is not None}
+    if not changes and not channels_spec:
+        return container
+    settings = load_settings({**flatten(container.settings), **changes})
+    channels = load_channels(channels_spec, settings) if channels_spec else None
+    return assemble(settings, engine=container.engine, channels=channels)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m clinic.worker.dispatcher``: the same as ``flask --app clinic outreach run`` without Flask."""
+    from clinic.bootstrap import bootstrap
+    from clinic.settings import ConfigError
+
     parser = argparse.ArgumentParser(prog="python -m clinic.worker.dispatcher", description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
-    parser.add_argument("--tz", default=os.environ.get("ONEVISIT_CLINIC_TIMEZONE", "Europe/Amsterdam"))
+    parser.add_argument("--database-url", help="default: the configured database (DATABASE_URL)")
+    parser.add_argument("--tz", help="default: the clinic's time zone (ONEVISIT_CLINIC_TIMEZONE)")
     parser.add_argument("--interval", type=float)
     parser.add_argument("--batch", type=int)
     parser.add_argument("--claim-batch", type=int, dest="claim_batch")
@@ -316,19 +283,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stale-seconds", type=float, dest="stale_after")
     parser.add_argument("--channels", help="module:function returning {'sms': channel, ...}")
     args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("--database-url or DATABASE_URL is required")
-    config = {**os.environ, "DATABASE_URL": args.database_url, "CLINIC_TIMEZONE": args.tz}
-    settings = settings_from_config(
-        config,
-        channels_spec=args.channels,
-        interval=args.interval,
-        batch=args.batch,
-        claim_batch=args.claim_batch,
-        lease_ttl=args.lease_ttl,
-        stale_after=args.stale_after,
-    )
-    run(settings)
+    overrides = {
+        "DATABASE_URL": args.database_url,
+        "CLINIC_TIMEZONE": args.tz,
+        "OUTREACH_INTERVAL_SECONDS": args.interval,
+        "OUTREACH_BATCH": args.batch,
+        "OUTREACH_CLAIM_BATCH": args.claim_batch,
+        "OUTREACH_LEASE_SECONDS": args.lease_ttl,
+        "OUTREACH_STALE_SECONDS": args.stale_after,
+    }
+    try:
+        container = bootstrap({key: value for key, value in overrides.items() if value is not None})
+        container = for_dispatcher(container, channels_spec=args.channels)
+    except ConfigError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc.message}\n")
+    run(container)
     return 0
 
 

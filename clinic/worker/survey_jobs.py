@@ -6,14 +6,12 @@
 * ``escalate_job`` (every five minutes): marks overdue open follow-ups escalated (the coordinator sees them).
 
 Each holds a lease of its own, so a second dispatcher started by mistake never asks anybody twice. The
-links patients get (survey calls' TwiML, e-mailed answer pages) need ``PUBLIC_BASE_URL`` and ``SECRET_KEY``:
-they are read from the app's configuration when the dispatcher is started by ``flask --app clinic outreach
-run``, else from the environment.
+links patients get (survey calls' TwiML, e-mailed answer pages) are built from the dispatcher's settings
+(``PUBLIC_BASE_URL``, ``SECRET_KEY``).
 """
 
 import datetime as dt
 import logging
-import os
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -24,35 +22,10 @@ ESCALATE_LEASE = "follow-up-escalation"
 SURVEYS_INTERVAL_SECONDS = 60.0
 ESCALATE_INTERVAL_SECONDS = 300.0
 
-_CONFIG: dict[str, Any] = {}
-
-
-def _config_value(key: str, default: Any) -> Any:
-    if key in _CONFIG and _CONFIG[key] not in (None, ""):
-        return _CONFIG[key]
-    raw = os.environ.get(f"ONEVISIT_{key}") or (os.environ.get(key) if key == "SECRET_KEY" else None)
-    return default if raw in (None, "") else raw
-
-
-def capture_config(config: Any | None = None) -> None:
-    """Remember the settings the jobs need (from ``config``, else the current Flask app's, if any)."""
-    if config is None:
-        try:
-            from flask import current_app
-
-            config = dict(current_app.config)
-        except RuntimeError:  # not inside an app context (``python -m clinic.worker.dispatcher``)
-            config = {}
-    for key in ("PUBLIC_BASE_URL", "SECRET_KEY", "FOLLOW_UP_DUE_WORKING_DAYS", "SURVEY_REASK_HOURS"):
-        if key in config:
-            _CONFIG[key] = config[key]
-
-
-def register(scheduler: Any, settings: Any) -> None:
+def register(scheduler: Any, container: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
     from clinic.worker import dispatcher
 
-    capture_config()
     for lease in (SURVEYS_LEASE, ESCALATE_LEASE):
         if lease not in dispatcher.LEASE_NAMES:
             dispatcher.LEASE_NAMES.append(lease)
@@ -73,18 +46,17 @@ def surveys_job() -> dict[str, int] | None:
     from clinic.messaging.links import Links
     from clinic.worker import dispatcher
 
-    settings, sessions = dispatcher.job_context()
-    links = Links(public_base_url=str(_config_value("PUBLIC_BASE_URL", "")),
-                  secret_key=str(_config_value("SECRET_KEY", "")))
-    with sessions() as session:
+    container = dispatcher.job_context()
+    unit, settings = container.unit, container.settings
+    links = Links(public_base_url=settings.public_base_url, secret_key=settings.secret_key)
+    with container.session_factory() as session:
         if not dispatcher.hold_lease(session, SURVEYS_LEASE):
             return {"lease": 0}
         now = utcnow()
-        made = surveys.create_visit_surveys(session=session, now=now, tz=settings.tz)
+        made = surveys.create_visit_surveys(session=session, now=now, tz=unit.tz)
         report = surveys.send_due(
-            session=session, channels=settings.channels, now=now, tz=settings.tz, links=links,
-            reask_after=dt.timedelta(hours=int(_config_value("SURVEY_REASK_HOURS", 24))),
-            due_working_days=int(_config_value("FOLLOW_UP_DUE_WORKING_DAYS", 2)),
+            session=session, channels=container.channels, now=now, tz=unit.tz, links=links,
+            reask_after=unit.survey_reask_after, due_working_days=unit.follow_up_due_working_days,
         )
     if made or report.sent or report.gave_up or report.failed:
         log.info("surveys: %d made, %d sent, %d failed, %d postponed, %d gave up", len(made), report.sent,
@@ -97,8 +69,7 @@ def escalate_job() -> dict[str, int] | None:
     from clinic.feedback import followups
     from clinic.worker import dispatcher
 
-    _settings, sessions = dispatcher.job_context()
-    with sessions() as session:
+    with dispatcher.job_context().session_factory() as session:
         if not dispatcher.hold_lease(session, ESCALATE_LEASE):
             return {"lease": 0}
         escalated = followups.escalate_overdue(session=session, now=utcnow())

@@ -11,7 +11,6 @@ Both hold the ``volunteers`` lease, so a second dispatcher started by mistake do
 import datetime as dt
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 log = logging.getLogger("outreach.volunteers")
 
@@ -28,15 +27,16 @@ def match_tomorrow_job() -> dict[str, Any] | None:
     from clinic.service import volunteers
     from clinic.worker.dispatcher import hold_lease, job_context
 
-    settings, sessions = job_context()
-    with sessions() as session:
+    container = job_context()
+    unit = container.unit
+    with container.session_factory() as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
         now = utcnow()
-        today = now.astimezone(ZoneInfo(settings.tz)).date()
+        today = now.astimezone(unit.zone).date()
         day = volunteers.next_clinic_day(session=session, after=today)
-        report = volunteers.match_day(session=session, day=day, tz=settings.tz, now=now)
-        notices = volunteers.queue_notices(session=session, day=day, now=now, tz=settings.tz)
+        report = volunteers.match_day(session=session, day=day, tz=unit.tz, now=now)
+        notices = volunteers.queue_notices(session=session, day=day, now=now, tz=unit.tz)
     log.info(
         "volunteers for %s: %d matched, %d without a volunteer, %d notices queued",
         day, report.assigned + report.kept, report.unassigned, notices.queued,
@@ -51,17 +51,19 @@ def send_notices_job() -> dict[str, int] | None:
     from clinic.service import volunteers
     from clinic.worker.dispatcher import hold_lease, job_context
 
-    settings, sessions = job_context()
-    with sessions() as session:
+    container = job_context()
+    with container.session_factory() as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
-        report = volunteers.send_due_notices(session=session, channels=settings.channels, now=utcnow(), tz=settings.tz)
+        report = volunteers.send_due_notices(
+            session=session, channels=container.channels, now=utcnow(), tz=container.unit.tz
+        )
     if report.sent or report.failed:
         log.info("volunteer notices: %d sent, %d failed", report.sent, report.failed)
     return {"lease": 1, "sent": report.sent, "failed": report.failed, "postponed": report.postponed}
 
 
-def register(scheduler: Any, settings: Any) -> None:
+def register(scheduler: Any, container: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
     from clinic.worker import dispatcher
 
@@ -74,7 +76,7 @@ def register(scheduler: Any, settings: Any) -> None:
         replace_existing=True,
         hour=MATCH_AT.hour,
         minute=MATCH_AT.minute,
-        timezone=ZoneInfo(settings.tz),
+        timezone=container.unit.zone,
         misfire_grace_time=3 * 3600,
         coalesce=True,
     )

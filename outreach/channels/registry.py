@@ -1,13 +1,11 @@
-"""Which channel serves ``sms``, ``voice`` and ``email``, chosen from the configuration.
+"""Which channel serves ``sms``, ``voice`` and ``email``, chosen from typed channel settings.
 
-Twilio (SMS and voice) when ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN`` and ``TWILIO_FROM_NUMBER`` are
-all set; SMTP e-mail when ``SMTP_HOST`` is set; the development channel for whatever is left. Keys are
-read as the app config holds them (``TWILIO_ACCOUNT_SID``) or as environment variables
-(``ONEVISIT_TWILIO_ACCOUNT_SID``); see ``clinic.config.MESSAGING_SETTINGS_DOC``.
+Twilio (SMS and voice) when the account SID, auth token and sending number are all set; SMTP e-mail
+when an SMTP host is set; the development channel for whatever is left. The app builds
+``ChannelSettings`` from its own settings (``clinic.bootstrap``).
 """
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
 
 from outreach.channels.base import Channel
 from outreach.channels.development import DevelopmentChannel
@@ -15,55 +13,72 @@ from outreach.channels.email_smtp import SmtpEmailChannel
 from outreach.channels.twilio_sms import TwilioSmsChannel
 from outreach.channels.twilio_voice import TwilioVoiceChannel
 
-PREFIX = "ONEVISIT_"
+
+@dataclass(frozen=True)
+class TwilioAccount:
+    account_sid: str = ""
+    auth_token: str = ""
+    from_number: str = ""
+    #: Empty: Twilio itself; tests point it at a fake server.
+    api_base_url: str = ""
+    timeout_seconds: float = 10
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token and self.from_number)
 
 
-def setting(config: Mapping[str, Any], key: str, default: Any = "") -> Any:
-    """``config[key]``, else ``config["ONEVISIT_" + key]`` (the environment's name), else ``default``."""
-    value = config.get(key)
-    if value in (None, ""):
-        value = config.get(PREFIX + key)
-    return default if value in (None, "") else value
+@dataclass(frozen=True)
+class SmtpServer:
+    #: Empty: no e-mail leaves this machine.
+    host: str = ""
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    sender: str = "onevisit@localhost"
+    starttls: bool = False
+    timeout_seconds: float = 10
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
+@dataclass(frozen=True)
+class ChannelSettings:
+    twilio: TwilioAccount = field(default_factory=TwilioAccount)
+    smtp: SmtpServer = field(default_factory=SmtpServer)
+    #: Where Twilio reaches the app (status callbacks, voice TwiML URLs).
+    public_base_url: str = ""
+    #: Signs the visit key in a call's TwiML URL.
+    secret_key: str = ""
 
 
-def twilio_configured(config: Mapping[str, Any]) -> bool:
-    return all(setting(config, key) for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"))
-
-
-def channels_from_config(config: Mapping[str, Any]) -> dict[str, Channel]:
-    """``{"sms": ..., "voice": ..., "email": ...}`` for this configuration."""
+def build_channels(settings: ChannelSettings) -> dict[str, Channel]:
+    """``{"sms": ..., "voice": ..., "email": ...}`` for these settings."""
     channels: dict[str, Channel] = {}
-    if twilio_configured(config):
-        twilio = {
-            "account_sid": str(setting(config, "TWILIO_ACCOUNT_SID")),
-            "auth_token": str(setting(config, "TWILIO_AUTH_TOKEN")),
-            "from_number": str(setting(config, "TWILIO_FROM_NUMBER")),
-            "base_url": str(setting(config, "TWILIO_API_BASE_URL")),
-            "timeout": float(setting(config, "TWILIO_TIMEOUT_SECONDS", 10)),
+    twilio = settings.twilio
+    if twilio.configured:
+        account = {
+            "account_sid": twilio.account_sid,
+            "auth_token": twilio.auth_token,
+            "from_number": twilio.from_number,
+            "base_url": twilio.api_base_url,
+            "timeout": float(twilio.timeout_seconds),
         }
-        public = str(setting(config, "PUBLIC_BASE_URL"))
-        channels["sms"] = TwilioSmsChannel(**twilio, public_base_url=public)
+        channels["sms"] = TwilioSmsChannel(**account, public_base_url=settings.public_base_url)
         channels["voice"] = TwilioVoiceChannel(
-            **twilio, public_base_url=public, secret_key=str(setting(config, "SECRET_KEY"))
+            **account, public_base_url=settings.public_base_url, secret_key=settings.secret_key
         )
     else:
         channels["sms"] = DevelopmentChannel("sms")
         channels["voice"] = DevelopmentChannel("voice")
-    if setting(config, "SMTP_HOST"):
+    smtp = settings.smtp
+    if smtp.host:
         channels["email"] = SmtpEmailChannel(
-            host=str(setting(config, "SMTP_HOST")),
-            port=int(setting(config, "SMTP_PORT", 25)),
-            username=str(setting(config, "SMTP_USERNAME")),
-            password=str(setting(config, "SMTP_PASSWORD")),
-            sender=str(setting(config, "SMTP_FROM", "onevisit@localhost")),
-            starttls=_truthy(setting(config, "SMTP_STARTTLS", False)),
-            timeout=float(setting(config, "SMTP_TIMEOUT_SECONDS", 10)),
+            host=smtp.host,
+            port=smtp.port,
+            username=smtp.username,
+            password=smtp.password,
+            sender=smtp.sender,
+            starttls=smtp.starttls,
+            timeout=float(smtp.timeout_seconds),
         )
     else:
         channels["email"] = DevelopmentChannel("email")

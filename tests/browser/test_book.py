@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
+from clinic.bootstrap import of_app
 from clinic.demo.seed import load_demo
 from clinic.patients.models import Patient
 from clinic.unit.models import Pathway
@@ -23,7 +24,7 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 
 def test_desk_books_an_oncology_day_for_a_demo_patient(app, live_server, page, session, screenshot_dir):
     load_demo(
-        session=session, directory=SEED_DIR, tz=app.config["CLINIC_TIMEZONE"], now=dt.datetime.now(dt.UTC)
+        session=session, directory=SEED_DIR, tz=of_app(app).unit.tz, now=dt.datetime.now(dt.UTC)
     )
     patient = session.exec(select(Patient).where(Patient.mrn == "P000001")).one()  # Sven Peters, local
     oncology = session.exec(select(Pathway).where(Pathway.code == "onco-infusion")).one()

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from clinic.billing.models import Invoice
+from clinic.bootstrap import of_app
 from clinic.visits.models import StepStatus, Visit, VisitStatus
 
 pytestmark = pytest.mark.browser
@@ -39,7 +40,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
 ):
     from clinic.demo.seed import load_demo
 
-    tz = app.config["CLINIC_TIMEZONE"]
+    tz = of_app(app).unit.tz
     load_demo(session=session, directory=SEED_DIR, tz=tz, now=_demo_day(tz))
     visit = next(
         v

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from clinic.bootstrap import of_app
 from clinic.demo.seed import load_demo
 from clinic.kbr import services as kbr
 
@@ -18,7 +19,7 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 
 
 def test_the_coordinator_reads_the_kbr_dashboard(app, live_server, page, session, screenshot_dir):
-    tz = app.config["CLINIC_TIMEZONE"]
+    tz = of_app(app).unit.tz
     load_demo(session=session, directory=SEED_DIR, tz=tz, now=dt.datetime.now(dt.UTC), history_weeks=12)
     definitions = kbr.definitions().kbrs
 

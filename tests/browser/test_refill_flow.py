@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import col, select
 
+from clinic.bootstrap import of_app
 from clinic.demo.seed import load_demo
 from clinic.refill.waitlist import add_to_waitlist
 from clinic.visits.models import Visit, VisitStatus
@@ -21,7 +22,7 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 
 
 def test_cancel_refill_and_the_board_shows_the_new_visit(app, live_server, page, session, screenshot_dir):
-    tz = app.config["CLINIC_TIMEZONE"]
+    tz = of_app(app).unit.tz
     now = dt.datetime.now(dt.UTC)
     load_demo(session=session, directory=SEED_DIR, tz=tz, now=now)
     today = now.astimezone(ZoneInfo(tz)).date()

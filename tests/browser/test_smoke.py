@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from clinic.bootstrap import of_app
 from clinic.users.models import Role
 from clinic.web.clock import clinic_today
 from tests.factories import make_patient, make_user, make_visit
@@ -20,7 +21,7 @@ def test_desk_signs_in_and_lands_on_the_day_board(app, live_server, page, sessio
     )
     with app.app_context():
         today = clinic_today()
-    zone = ZoneInfo(app.config["CLINIC_TIMEZONE"])
+    zone = ZoneInfo(of_app(app).unit.tz)
     patient = make_patient(session, given_name="Greet", family_name="Jansen")
     make_visit(session, patient=patient, day=today, start=datetime.combine(today, time(9, 0), zone))
 
@@ -65,7 +66,7 @@ def test_tablet_in_portrait_scrolls_the_board_tables_not_the_page(app, live_serv
     make_user(session, username="desk", password="onevisit-demo", role=Role.FRONT_DESK)
     with app.app_context():
         today = clinic_today()
-    zone = ZoneInfo(app.config["CLINIC_TIMEZONE"])
+    zone = ZoneInfo(of_app(app).unit.tz)
     for hour, name in ((8, "Wilhelmina"), (9, "Maximiliaan"), (10, "Alexandrine")):
         patient = make_patient(session, given_name=name, family_name="van Oldenbarnevelt")
         make_visit(session, patient=patient, day=today, start=datetime.combine(today, time(hour, 0), zone))

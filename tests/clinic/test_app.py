@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from clinic import create_app
-from clinic.config import ConfigError, development_secret_key
+from clinic.bootstrap import of_app
+from clinic.settings import ConfigError, development_secret_key
 from clinic.visits.models import VisitStatus
 from clinic.web.clock import clinic_today
 from tests.factories import make_pathway, make_patient, make_visit
@@ -16,17 +17,18 @@ from tests.factories import make_pathway, make_patient, make_visit
 
 def test_defaults_and_test_config(app_config):
     app = create_app(app_config)
-    assert app.config["CLINIC_TIMEZONE"] == "Europe/Amsterdam"
-    assert app.config["LANGUAGES"] == ("en", "nl", "fr")
-    assert app.config["REGION_LOCAL_KM"] == 25 and app.config["REGION_REGIONAL_KM"] == 50
-    assert app.config["CURRENCY"] == "EUR"
-    assert Path(app.config["SEED_DIR"]).name == "seed_data"
-    assert app.config["ENV"] == "production"
-    assert app.config["DATABASE_URL"] == app_config["DATABASE_URL"]
+    settings, unit = of_app(app).settings, of_app(app).unit
+    assert unit.tz == "Europe/Amsterdam"
+    assert unit.languages == ("en", "nl", "fr")
+    assert unit.local_km == 25 and unit.regional_km == 50
+    assert unit.currency == "EUR"
+    assert unit.board_refresh_seconds == 20
+    assert Path(settings.seed_dir).name == "seed_data"
+    assert settings.env == "production"
+    assert settings.database_url == app_config["DATABASE_URL"]
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["SESSION_COOKIE_SECURE"] is False  # testing runs over plain HTTP
-    assert "onevisit.engine" in app.extensions
 
 
 def test_environment_variables_are_read_and_typed(monkeypatch, app_config):
@@ -36,10 +38,11 @@ def test_environment_variables_are_read_and_typed(monkeypatch, app_config):
     config = {key: value for key, value in app_config.items() if key != "DATABASE_URL"}
     monkeypatch.setenv("DATABASE_URL", app_config["DATABASE_URL"])
     app = create_app(config)
-    assert app.config["REGION_LOCAL_KM"] == 30
-    assert app.config["LANGUAGES"] == ("nl", "en")
-    assert app.config["CLINIC_TIMEZONE"] == "Europe/Brussels"
-    assert app.config["DATABASE_URL"] == app_config["DATABASE_URL"]
+    unit = of_app(app).unit
+    assert unit.local_km == 30
+    assert unit.languages == ("nl", "en")
+    assert unit.tz == "Europe/Brussels"
+    assert of_app(app).settings.database_url == app_config["DATABASE_URL"]
 
 
 def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path):
@@ -48,7 +51,7 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path
     monkeypatch.setenv("ONEVISIT_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({"TESTING": True, "SECRET_KEY": "x"})
     assert app.instance_path == str(tmp_path / "instance")
-    assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'instance' / 'onevisit.db'}"
+    assert of_app(app).settings.database_url == f"sqlite:///{tmp_path / 'instance' / 'onevisit.db'}"
 
 
 @pytest.mark.parametrize(
@@ -58,12 +61,38 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path
         ("ONEVISIT_CLINIC_TIMEZONE", "Mars/Olympus", "CLINIC_TIMEZONE"),
         ("ONEVISIT_LANGUAGES", "en,de", "LANGUAGES"),
         ("ONEVISIT_REGION_LOCAL_KM", "80", "REGION_LOCAL_KM"),
+        ("ONEVISIT_BOARD_REFRESH_SECONDS", "soon", "ONEVISIT_BOARD_REFRESH_SECONDS='soon': expected a whole number"),
+        ("ONEVISIT_BOARD_REFRESH_SECONDS", "0", "ONEVISIT_BOARD_REFRESH_SECONDS='0': expected"),
+        ("ONEVISIT_SMTP_STARTTLS", "maybe", "ONEVISIT_SMTP_STARTTLS='maybe': expected true or false"),
+        ("ONEVISIT_OUTREACH_BATCH", "many", "ONEVISIT_OUTREACH_BATCH='many': expected a whole number"),
     ],
 )
 def test_bad_settings_fail_with_a_message_naming_them(monkeypatch, app_config, name, value, words):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=words):
         create_app(app_config)
+
+
+@pytest.mark.parametrize("name", ["ONEVISIT_TWILO_AUTH_TOKEN", "ONEVISIT_CLINIC_TIMEZON"])
+def test_an_unknown_onevisit_variable_stops_start_up_naming_it(monkeypatch, app_config, name):
+    monkeypatch.setenv(name, "x")
+    with pytest.raises(ConfigError, match=f"Unknown setting in the environment: {name} "):
+        create_app(app_config)
+
+
+def test_the_documented_variables_outside_the_settings_are_known(monkeypatch, app_config, tmp_path):
+    monkeypatch.setenv("ONEVISIT_ENV", "production")
+    monkeypatch.setenv("ONEVISIT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("ONEVISIT_SEED_DIR", str(Path(__file__).resolve().parents[2] / "seed_data"))
+    assert create_app(app_config).instance_path == str(tmp_path)
+
+
+def test_a_bad_board_refresh_stops_start_up_not_the_board(monkeypatch, app_config):
+    monkeypatch.setenv("ONEVISIT_BOARD_REFRESH_SECONDS", "twenty")
+    with pytest.raises(ConfigError, match="ONEVISIT_BOARD_REFRESH_SECONDS"):
+        create_app(app_config)
+    monkeypatch.setenv("ONEVISIT_BOARD_REFRESH_SECONDS", "45")
+    assert of_app(create_app(app_config)).unit.board_refresh_seconds == 45
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch, database_url):
@@ -83,7 +112,7 @@ def test_production_e_mail_needs_the_address_its_links_point_at(monkeypatch, dat
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         create_app({**settings, "PUBLIC_BASE_URL": "onevisit.example.org"})
     app = create_app({**settings, "PUBLIC_BASE_URL": "https://onevisit.example.org"})
-    assert app.config["PUBLIC_BASE_URL"] == "https://onevisit.example.org"
+    assert of_app(app).unit.public_base_url == "https://onevisit.example.org"
 
 
 def test_production_cookies_are_secure(monkeypatch, database_url):
@@ -106,7 +135,7 @@ def test_development_mode_without_key_uses_the_instance_key(monkeypatch, databas
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("ONEVISIT_SECRET_KEY", raising=False)
     app = create_app({"DATABASE_URL": database_url})
-    assert app.config["ENV"] == "development"
+    assert of_app(app).settings.env == "development"
     assert app.config["SECRET_KEY"] == (Path(app.instance_path) / "secret_key").read_text().strip()
     assert app.config["SESSION_COOKIE_SECURE"] is False
 

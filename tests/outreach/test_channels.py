@@ -4,12 +4,13 @@ import time
 
 import pytest
 
+from clinic.bootstrap import of_app
 from outreach.channels import OutgoingMessage
 from outreach.channels.development import DevelopmentChannel
 from outreach.channels.email_smtp import SmtpEmailChannel
-from outreach.channels.registry import channels_from_config
 from outreach.channels.twilio_sms import TwilioSmsChannel
 from outreach.channels.twilio_voice import TwilioVoiceChannel
+from tests.containers import channels_for
 from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 from tests.peers.fixtures import FROM_NUMBER
 
@@ -22,7 +23,7 @@ def sms(**kw) -> OutgoingMessage:
 
 @pytest.fixture
 def sms_channel(twilio_config) -> TwilioSmsChannel:
-    return channels_from_config(twilio_config)["sms"]
+    return channels_for(twilio_config)["sms"]
 
 
 def test_an_sms_reaches_the_fake_server_through_the_real_client(sms_channel, fake_twilio):
@@ -39,7 +40,7 @@ def test_an_sms_reaches_the_fake_server_through_the_real_client(sms_channel, fak
 
 
 def test_a_call_asks_twilio_to_fetch_the_twiml(twilio_config, fake_twilio):
-    voice = channels_from_config(twilio_config)["voice"]
+    voice = channels_for(twilio_config)["voice"]
     assert isinstance(voice, TwilioVoiceChannel)
     message = sms(channel="voice", voice_url="https://clinic.example/twilio/voice/abc",
                   status_callback="https://clinic.example/twilio/status")
@@ -53,7 +54,7 @@ def test_a_call_asks_twilio_to_fetch_the_twiml(twilio_config, fake_twilio):
 
 
 def test_a_call_without_twiml_url_is_refused_without_a_request(twilio_config, fake_twilio):
-    result = channels_from_config(twilio_config)["voice"].send(sms(channel="voice"))
+    result = channels_for(twilio_config)["voice"].send(sms(channel="voice"))
     assert not result.ok and not result.retryable and fake_twilio.requests == []
 
 
@@ -72,7 +73,7 @@ def test_a_refused_number_is_not_retryable(sms_channel, fake_twilio):
 
 
 def test_wrong_credentials_are_not_retryable(twilio_config, fake_twilio):
-    channel = channels_from_config({**twilio_config, "TWILIO_AUTH_TOKEN": "wrong"})["sms"]
+    channel = channels_for({**twilio_config, "TWILIO_AUTH_TOKEN": "wrong"})["sms"]
     result = channel.send(sms())
     assert not result.ok and not result.retryable and "401" in result.error
 
@@ -93,7 +94,7 @@ def test_an_unreachable_server_is_retryable():
 
 
 def test_without_credentials_everything_goes_to_the_development_channel(fake_twilio):
-    channels = channels_from_config({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": ""})
+    channels = channels_for({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": ""})
     assert {name: type(c) for name, c in channels.items()} == {
         "sms": DevelopmentChannel, "voice": DevelopmentChannel, "email": DevelopmentChannel,
     }
@@ -102,21 +103,23 @@ def test_without_credentials_everything_goes_to_the_development_channel(fake_twi
     assert channels["sms"].sent == [sms()] and fake_twilio.requests == []
 
 
-def test_environment_style_keys_are_understood(twilio_config):
-    env = {f"ONEVISIT_{key}": str(value) for key, value in twilio_config.items()}
-    env["ONEVISIT_SMTP_HOST"] = "mail.example"
-    channels = channels_from_config(env)
+def test_environment_variables_are_understood(twilio_config, monkeypatch):
+    for key, value in twilio_config.items():
+        monkeypatch.setenv(f"ONEVISIT_{key}", str(value))
+    monkeypatch.setenv("ONEVISIT_SMTP_HOST", "mail.example")
+    channels = channels_for({})
     assert isinstance(channels["sms"], TwilioSmsChannel) and isinstance(channels["email"], SmtpEmailChannel)
 
 
-def test_the_app_config_has_the_messaging_settings(app):
-    assert app.config["TWILIO_ACCOUNT_SID"] == "" and app.config["SMTP_PORT"] == 25
-    assert set(channels_from_config(app.config)) == {"sms", "voice", "email"}
+def test_the_app_has_the_messaging_settings_and_channels(app):
+    container = of_app(app)
+    assert container.settings.twilio.account_sid == "" and container.settings.smtp.port == 25
+    assert set(container.channels) == {"sms", "voice", "email"}
 
 
 def test_email_goes_through_smtp(smtp_server):
     host, port, mailbox = smtp_server
-    channel = channels_from_config({"SMTP_HOST": host, "SMTP_PORT": port, "SMTP_FROM": "desk@clinic.example"})["email"]
+    channel = channels_for({"SMTP_HOST": host, "SMTP_PORT": port, "SMTP_FROM": "desk@clinic.example"})["email"]
     result = channel.send(sms(channel="email", to="anna@example.org", subject="Uw afspraak", body="Tot dinsdag!"))
     assert result.ok and result.provider_id
     [mail] = mailbox.messages
@@ -143,7 +146,7 @@ def test_without_explicit_urls_a_call_gets_its_twiml_and_status_urls_from_the_pu
     from outreach.channels.twilio_urls import call_for_key
 
     config = {**twilio_config, "PUBLIC_BASE_URL": "https://onevisit.example.org/", "SECRET_KEY": "k"}
-    channels = channels_from_config(config)
+    channels = channels_for(config)
     assert channels["voice"].send(sms(channel="voice", metadata={"visit_id": "42"})).ok
     assert channels["sms"].send(sms()).ok
     offer = sms(channel="voice", metadata={"visit_id": "42", "action": "transport_offer"})

@@ -12,8 +12,8 @@ from clinic.audit.models import AuditEvent
 from clinic.billing.checkout import check_out, checkout_queue, invoice_document, preview
 from clinic.billing.invoices import credit_invoice, issue_invoice
 from clinic.billing.models import Invoice, InvoiceLine, InvoiceStatus
-from clinic.config import ConfigError, vat_rate_bp
 from clinic.errors import Conflict, NotFound
+from clinic.settings import ConfigError, vat_rate_bp
 from clinic.unit.models import Pathway, PathwayStep, ResourceKind
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 from tests.factories import make_patient, make_step_type, make_user, make_visit

@@ -221,7 +221,7 @@ def test_vat_rate_from_the_environment_is_charged_and_shown(monkeypatch, request
 
 def test_a_bad_vat_rate_setting_stops_the_app(monkeypatch, app_config):
     from clinic import create_app
-    from clinic.config import ConfigError
+    from clinic.settings import ConfigError
 
     monkeypatch.setenv("ONEVISIT_VAT_RATE_BP", "21%")
     with pytest.raises(ConfigError, match="VAT_RATE_BP"):

@@ -15,8 +15,8 @@ from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
 from clinic.visits import services as visit_service
 from clinic.visits.models import VisitStatus
 from clinic.worker import dispatcher
-from outreach.channels.registry import channels_from_config
 from tests.conftest import TEST_SECRET_KEY
+from tests.containers import channels_for, reset_dispatcher, worker_container
 from tests.factories import make_pathway, make_patient, make_visit
 from tests.peers.fake_twilio import AUTH_TOKEN
 
@@ -112,19 +112,13 @@ def running_dispatcher(session, database_url, twilio_config, monkeypatch):
     clock = {"now": BOOKED_AT}
     monkeypatch.setattr("clinic.columns.utcnow", lambda: clock["now"])
     config = {**twilio_config, "PUBLIC_BASE_URL": PUBLIC, "SECRET_KEY": TEST_SECRET_KEY}
-    settings = dispatcher.DispatcherSettings(database_url=database_url, channels=channels_from_config(config), tz=TZ)
-    dispatcher.configure(settings, owner="e2e")
+    dispatcher.configure(worker_container(database_url, tz=TZ, channels=channels_for(config)), owner="e2e")
 
     def set_now(moment: dt.datetime) -> None:
         clock["now"] = moment
 
     yield set_now
-    dispatcher.release()
-    if dispatcher._STATE.engine is not None:
-        dispatcher._STATE.engine.dispose()
-    dispatcher._STATE.settings = None
-    dispatcher._STATE.engine = None
-    dispatcher._STATE.owner = ""
+    reset_dispatcher()
 
 
 def test_time_moves_on_and_the_fake_twilio_gets_exactly_the_due_messages(session, fake_twilio, running_dispatcher):

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
+from clinic.app import reconfigure
 from clinic.audit.models import AuditEvent
 from clinic.columns import Channel, Language
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
@@ -118,20 +119,20 @@ def test_every_webhook_checks_the_signature(client, path):
 
 
 def test_without_a_public_url_the_request_url_is_signed(app_config, client, session):
-    client.application.config["PUBLIC_BASE_URL"] = ""
+    reconfigure(client.application, PUBLIC_BASE_URL="")
     patient, _ = booked(session)
     response = signed_post(client, "/twilio/sms", sms_form(patient, "HELP"), base="http://localhost")
     assert response.status_code == 200 and DESK in twiml(response).find("Message").text
 
 
 def test_without_an_auth_token_every_webhook_is_refused(client, session):
-    client.application.config["TWILIO_AUTH_TOKEN"] = ""
+    reconfigure(client.application, TWILIO_AUTH_TOKEN="")
     patient, _ = booked(session)
     assert signed_post(client, "/twilio/sms", sms_form(patient, "YES"), token="").status_code == 403
 
 
 def test_the_sha256_signature_with_a_shared_key(client, session):
-    client.application.config["TWILIO_WEBHOOK_SECRET"] = "shared-secret"
+    reconfigure(client.application, TWILIO_WEBHOOK_SECRET="shared-secret")
     patient, _ = booked(session)
     form = sms_form(patient, "HELP")
     settings = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"

@@ -5,6 +5,7 @@ import io
 
 from sqlmodel import select
 
+from clinic.app import reconfigure
 from clinic.messaging import outreach
 from clinic.messaging.models import OutboxMessage, OutboxStatus, OutreachRuleSet
 from clinic.users.models import Role
@@ -233,7 +234,7 @@ def test_with_twilio_configured_there_is_no_reply_as_the_patient(desk_client, ap
     session.add(offer)
     session.commit()
     token = desk_client.get("/outbox")
-    app.config.update(TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="secret", TWILIO_FROM_NUMBER="+3197000000")
+    reconfigure(app, TWILIO_ACCOUNT_SID="AC1", TWILIO_AUTH_TOKEN="secret", TWILIO_FROM_NUMBER="+3197000000")
     page = desk_client.get("/outbox").get_data(as_text=True)
     assert "/reply" not in page and "Development channel" not in page
     from tests.conftest import csrf_token_from

@@ -16,7 +16,7 @@ from clinic.refill.offers_sms import advance_offers, send_offer_wave
 from clinic.refill.waitlist import add_to_waitlist
 from clinic.unit.models import ResourceKind
 from clinic.visits.models import VisitStatus
-from outreach.channels.registry import channels_from_config
+from tests.containers import channels_for
 from tests.factories import make_pathway, make_patient, make_resource, make_visit
 
 TZ = "Europe/Amsterdam"
@@ -46,7 +46,7 @@ def freed_place(session: Session, languages=("en", "nl", "fr", "en")):
 
 @pytest.fixture
 def channels(twilio_config):
-    return channels_from_config(twilio_config)
+    return channels_for(twilio_config)
 
 
 def answer(session, patient, body, now):

@@ -208,7 +208,7 @@ def test_a_bad_settings_file_stops_the_app_with_file_and_key(app_config, tmp_pat
     from pathlib import Path
 
     from clinic import create_app
-    from clinic.config import ConfigError
+    from clinic.settings import ConfigError
 
     seed = Path(__file__).resolve().parents[3] / "seed_data"
     for name in ("touchpoints.yaml", "service_recovery.yaml"):

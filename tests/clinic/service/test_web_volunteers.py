@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlmodel import select
 
+from clinic.bootstrap import of_app
 from clinic.service import volunteers as service
 from clinic.service.models import AssignmentSource, MeetingOutcome, VolunteerAssignment, VolunteerNotice
 from clinic.users.models import Role
@@ -19,7 +20,7 @@ from tests.volunteer_factories import TZ, make_day_visit, make_volunteer
 def _today(app) -> dt.date:
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.now(dt.UTC).astimezone(ZoneInfo(app.config["CLINIC_TIMEZONE"])).date()
+    return dt.datetime.now(dt.UTC).astimezone(ZoneInfo(of_app(app).unit.tz)).date()
 
 
 def _match(session, day):

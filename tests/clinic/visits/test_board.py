@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from clinic.audit.models import AuditEvent
+from clinic.bootstrap import of_app
 from clinic.unit.models import ResourceKind
 from clinic.visits import journey
 from clinic.visits.models import VisitStep
@@ -20,7 +21,7 @@ ALWAYS_OPEN = tuple((wd, dt.time(0, 0), dt.time(23, 59)) for wd in range(7))
 def _anchor(app, minutes_ago: int) -> dt.datetime:
     """A start ``minutes_ago`` minutes back on the clinic's clock; with the ``daytime_clinic`` fixture it
     is 14:xx there, so the start is today and the rest of the day has room whatever the hour of the run."""
-    now = dt.datetime.now(ZoneInfo(app.config["CLINIC_TIMEZONE"]))
+    now = dt.datetime.now(ZoneInfo(of_app(app).unit.tz))
     start = (now - dt.timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
     assert start.date() == now.date(), "use the daytime_clinic fixture: this start fell on another day"
     return start

@@ -2,7 +2,6 @@
 once across a second dispatcher and a SIGKILL mid-batch (sends counted in a file the fake channel writes,
 and at the fake Twilio server for the real Twilio channels)."""
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -17,12 +16,14 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from clinic.bootstrap import assemble, bootstrap, of_app
 from clinic.columns import utcnow
 from clinic.messaging import links
 from clinic.messaging import outreach as service
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.worker import dispatcher
 from tests.conftest import TEST_SECRET_KEY
+from tests.containers import channels_for, reset_dispatcher, worker_container
 from tests.daytime import daytime_zone, phone_without_own_zone
 from tests.factories import make_pathway, make_patient, make_visit
 from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -75,6 +76,7 @@ def start_dispatcher(
         "OUTREACH_FAKE_FILE": str(record),
         "OUTREACH_FAKE_DELAY": str(delay),
         "OUTREACH_FAKE_DELAY_WHERE": where,
+        "ONEVISIT_SECRET_KEY": TEST_SECRET_KEY,
     }
     command = [
         sys.executable, "-m", "clinic.worker.dispatcher", "--database-url", database_url, "--interval", "0.2",
@@ -117,19 +119,13 @@ JOB_IDS = [dispatcher.DISPATCH_JOB_ID, dispatcher.OFFERS_JOB_ID]
 @pytest.fixture
 def reset_state():
     yield
-    dispatcher.release()
-    if dispatcher._STATE.engine is not None:
-        dispatcher._STATE.engine.dispose()
-    dispatcher._STATE.settings = None
-    dispatcher._STATE.engine = None
-    dispatcher._STATE.owner = ""
+    reset_dispatcher()
 
 
 def test_the_job_sends_due_messages_and_a_second_dispatcher_idles(session, database_url, reset_state):
     plan_confirmations(session, 3)
     channel = RecordingChannel("email")
-    settings = dispatcher.DispatcherSettings(database_url=database_url, channels={"email": channel}, tz=TZ)
-    dispatcher.configure(settings, owner="first")
+    dispatcher.configure(worker_container(database_url, tz=TZ, channels={"email": channel}), owner="first")
     assert dispatcher.dispatch_job() == {"lease": 1, "sent": 3, "recovered": 0}
     assert len(channel.sent) == 3
     # another process (simulated: another owner) finds the lease held and does nothing
@@ -141,14 +137,15 @@ def test_the_job_sends_due_messages_and_a_second_dispatcher_idles(session, datab
     assert dispatcher.dispatch_job() == {"lease": 0}
 
 
-def test_the_jobs_emails_link_to_their_answer_pages_at_the_public_address(session, database_url, reset_state):
+def test_the_jobs_emails_link_to_their_answer_pages_at_the_public_address(session, database_url, reset_state,
+                                                                          monkeypatch):
     [row_id] = plan_confirmations(session, 1)
-    config = {"DATABASE_URL": database_url, "ONEVISIT_PUBLIC_BASE_URL": "https://ov.example.org/",
-              "SECRET_KEY": "another-secret"}
-    settings = dispatcher.settings_from_config(config)
+    monkeypatch.setenv("ONEVISIT_PUBLIC_BASE_URL", "https://ov.example.org/")
+    container = bootstrap({"DATABASE_URL": database_url, "SECRET_KEY": "another-secret"})
+    settings = container.settings
     assert (settings.public_base_url, settings.secret_key) == ("https://ov.example.org/", "another-secret")
     channel = RecordingChannel("email")
-    dispatcher.configure(dataclasses.replace(settings, channels={"email": channel}), owner="first")
+    dispatcher.configure(assemble(settings, engine=container.engine, channels={"email": channel}), owner="first")
     assert dispatcher.dispatch_job()["sent"] == 1
     [message] = channel.sent
     [link] = [line for line in message.body.splitlines() if "/answer/" in line]
@@ -156,15 +153,27 @@ def test_the_jobs_emails_link_to_their_answer_pages_at_the_public_address(sessio
     assert links.outbox_for_token("another-secret", link.rsplit("/", 1)[1]) == row_id
 
 
+def test_the_dispatcher_runs_on_the_apps_settings_engine_and_channels(monkeypatch, app_config, twilio_config,
+                                                                     reset_state):
+    from clinic import create_app
+    from outreach.channels.twilio_sms import TwilioSmsChannel
+
+    monkeypatch.setenv("ONEVISIT_OUTREACH_BATCH", "7")
+    app = create_app({**app_config, **twilio_config, "CLINIC_TIMEZONE": "Europe/Brussels"})
+    container = dispatcher.for_dispatcher(of_app(app), overrides={"OUTREACH_INTERVAL_SECONDS": 0.5})
+    assert container.engine is of_app(app).engine and container.unit == of_app(app).unit
+    assert container.unit.tz == "Europe/Brussels"
+    assert (container.settings.outreach.batch, container.settings.outreach.interval_seconds) == (7, 0.5)
+    assert isinstance(container.channels["sms"], TwilioSmsChannel)
+
+
 def test_the_scheduler_keeps_one_persistent_job_and_runs_it(session, database_url, reset_state):
     plan_confirmations(session, 2)
     channel = RecordingChannel("email")
-    settings = dispatcher.DispatcherSettings(
-        database_url=database_url, channels={"email": channel}, tz=TZ, interval=0.2
-    )
+    container = worker_container(database_url, tz=TZ, channels={"email": channel}, OUTREACH_INTERVAL_SECONDS=0.2)
     jobs: list[str] = []
     for _ in range(2):  # a restart replaces the stored jobs instead of adding second copies
-        scheduler = dispatcher.build_scheduler(settings, blocking=False)
+        scheduler = dispatcher.build_scheduler(container, blocking=False)
         scheduler.start()
         try:
             wait_for(lambda: len(channel.sent) >= 2, 15, "two sends")
@@ -338,15 +347,11 @@ def test_the_offers_job_texts_a_wave_for_a_freed_place_once(session, database_ur
                                                              fake_twilio, twilio_config):
     """The scheduled offers job sends the first SMS wave through the real Twilio client; a second
     dispatcher (another owner) finds the offers lease held and sends nothing."""
-    from outreach.channels.registry import channels_from_config
     from tests.clinic.refill.test_offers_sms import NOW, freed_place
 
     freed_place(session)
     monkeypatch.setattr("clinic.columns.utcnow", lambda: NOW)
-    settings = dispatcher.DispatcherSettings(
-        database_url=database_url, channels=channels_from_config(twilio_config), tz=TZ
-    )
-    dispatcher.configure(settings, owner="first")
+    dispatcher.configure(worker_container(database_url, tz=TZ, channels=channels_for(twilio_config)), owner="first")
     assert dispatcher.offers_job() == {"lease": 1, "waves": 1}
     texted = len(fake_twilio.messages())
     assert texted >= 1

@@ -9,8 +9,8 @@ import requests
 
 from outreach.channels import OutgoingMessage
 from outreach.channels.base import CannotTell, SentLookup
-from outreach.channels.registry import channels_from_config
 from outreach.channels.twilio_sms import CLOCK_SKEW, same_number
+from tests.containers import channels_for
 from tests.peers.fixtures import FROM_NUMBER
 
 TO = "+31612345678"
@@ -31,7 +31,7 @@ def ask(message: OutgoingMessage, *, claimed_at: dt.datetime | None = None, know
 @pytest.fixture
 def channels(twilio_config):
     config = {**twilio_config, "PUBLIC_BASE_URL": "https://onevisit.example.org", "SECRET_KEY": "k"}
-    return channels_from_config(config)
+    return channels_for(config)
 
 
 def test_an_sms_twilio_has_is_found_by_its_text_and_number(channels, fake_twilio):

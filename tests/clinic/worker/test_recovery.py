@@ -13,7 +13,7 @@ from clinic.messaging import outreach as service
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.patients.models import Patient
 from outreach.channels import OutgoingMessage
-from outreach.channels.registry import channels_from_config
+from tests.containers import channels_for
 from tests.daytime import daytime_zone, phone_without_own_zone
 from tests.factories import make_pathway, make_patient, make_visit
 
@@ -28,7 +28,7 @@ def zone() -> str:
 @pytest.fixture
 def channels(twilio_config):
     config = {**twilio_config, "PUBLIC_BASE_URL": "https://onevisit.example.org", "SECRET_KEY": "k"}
-    return channels_from_config(config)
+    return channels_for(config)
 
 
 def book(session: Session, zone: str, n: int, *, senior_far: bool = False) -> int:

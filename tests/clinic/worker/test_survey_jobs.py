@@ -12,6 +12,7 @@ from clinic.messaging import outreach as service
 from clinic.users.models import Role
 from clinic.visits.models import VisitStatus
 from clinic.worker import dispatcher, survey_jobs
+from tests.containers import reset_dispatcher, worker_container
 from tests.factories import make_patient, make_user, make_visit
 from tests.peers.fakes import RecordingChannel
 
@@ -21,14 +22,10 @@ TZ = "Europe/Amsterdam"
 @pytest.fixture
 def configured(session, database_url):
     channel = RecordingChannel("sms")
-    settings = dispatcher.DispatcherSettings(database_url=database_url, channels={"sms": channel}, tz=TZ)
-    dispatcher.configure(settings, owner="first")
-    yield settings, channel
-    dispatcher.release()
-    dispatcher._STATE.engine.dispose()
-    dispatcher._STATE.settings = None
-    dispatcher._STATE.engine = None
-    dispatcher._STATE.owner = ""
+    container = worker_container(database_url, tz=TZ, channels={"sms": channel})
+    dispatcher.configure(container, owner="first")
+    yield container, channel
+    reset_dispatcher()
 
 
 def test_register_adds_both_jobs_and_their_leases(configured):

@@ -12,6 +12,7 @@ from clinic.messaging import outreach as outreach_service
 from clinic.messaging.models import OutboxStatus
 from clinic.service.models import VolunteerAssignment, VolunteerNotice
 from clinic.worker import dispatcher, volunteer_jobs
+from tests.containers import reset_dispatcher, worker_container
 from tests.peers.fakes import RecordingChannel
 from tests.volunteer_factories import TZ, at, make_day_visit, make_volunteer, weekday_after
 
@@ -22,15 +23,9 @@ FRIDAY = MONDAY - dt.timedelta(days=3)
 @pytest.fixture
 def configured(database_url):
     channel = RecordingChannel("sms")
-    settings = dispatcher.DispatcherSettings(database_url=database_url, channels={"sms": channel}, tz=TZ)
-    dispatcher.configure(settings, owner="first")
+    dispatcher.configure(worker_container(database_url, tz=TZ, channels={"sms": channel}), owner="first")
     yield channel
-    dispatcher.release()
-    if dispatcher._STATE.engine is not None:
-        dispatcher._STATE.engine.dispose()
-    dispatcher._STATE.settings = None
-    dispatcher._STATE.engine = None
-    dispatcher._STATE.owner = ""
+    reset_dispatcher()
 
 
 def _clock(monkeypatch, moment: dt.datetime) -> None:
@@ -77,10 +72,10 @@ def test_a_second_dispatcher_finds_the_lease_taken_and_does_nothing(session, con
 def test_register_adds_both_jobs_once_and_names_the_lease():
     scheduler = BackgroundScheduler()
     scheduler.start(paused=True)
-    settings = dispatcher.DispatcherSettings(database_url="sqlite://", tz=TZ)
+    container = worker_container("sqlite://", tz=TZ)
     try:
         for _ in range(2):  # a restart replaces the jobs instead of adding them again
-            volunteer_jobs.register(scheduler, settings)
+            volunteer_jobs.register(scheduler, container)
         jobs = scheduler.get_jobs()
         match_job = scheduler.get_job(volunteer_jobs.MATCH_JOB_ID)
     finally:

@@ -1,0 +1,134 @@
+"""The composition root: settings, database engine, sessions, outreach channels and the unit, built once.
+
+The web app (``clinic.app.create_app``), the CLI commands and the outreach dispatcher all take what
+they need from the ``Container`` that ``bootstrap`` returns; the dispatcher's scheduled jobs, which
+APScheduler calls with plain arguments, use ``process_container()``, built once per process.
+"""
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from clinic import handlers
+from clinic.db import CONTAINER_KEY, DatabaseURLError, make_engine, make_session_factory
+from clinic.events import MessageBus
+from clinic.settings import ConfigError, Settings, flatten, load_settings
+from clinic.unit.context import Unit
+from outreach.channels.base import Channel
+from outreach.channels.registry import ChannelSettings, SmtpServer, TwilioAccount, build_channels
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    engine: Engine
+    #: New sessions on ``engine`` (not expiring on commit): they record touch-points and hand the domain
+    #: events they record to ``bus`` once their transaction commits.
+    session_factory: Callable[[], Session]
+    bus: MessageBus
+    channels: Mapping[str, Channel]
+    unit: Unit
+
+
+class _HasExtensions(Protocol):
+    extensions: dict[str, Any]
+
+
+def channel_settings(settings: Settings) -> ChannelSettings:
+    twilio, smtp = settings.twilio, settings.smtp
+    return ChannelSettings(
+        twilio=TwilioAccount(
+            account_sid=twilio.account_sid,
+            auth_token=twilio.auth_token,
+            from_number=twilio.from_number,
+            api_base_url=twilio.api_base_url,
+            timeout_seconds=twilio.timeout_seconds,
+        ),
+        smtp=SmtpServer(
+            host=smtp.host,
+            port=smtp.port,
+            username=smtp.username,
+            password=smtp.password,
+            sender=smtp.sender,
+            starttls=smtp.starttls,
+            timeout_seconds=smtp.timeout_seconds,
+        ),
+        public_base_url=settings.public_base_url,
+        secret_key=settings.secret_key,
+    )
+
+
+def unit_from(settings: Settings) -> Unit:
+    return Unit(
+        tz=settings.clinic_timezone,
+        zone=ZoneInfo(settings.clinic_timezone),
+        local_km=settings.region_local_km,
+        regional_km=settings.region_regional_km,
+        currency=settings.currency,
+        vat_rate_bp=settings.vat_rate_bp,
+        languages=settings.languages,
+        follow_up_due_working_days=settings.follow_up_due_working_days,
+        survey_reask_after=timedelta(hours=settings.survey_reask_hours),
+        desk_phone=settings.desk_phone,
+        public_base_url=settings.public_base_url,
+        board_refresh_seconds=settings.board_refresh_seconds,
+    )
+
+
+def assemble(
+    settings: Settings, *, engine: Engine | None = None, channels: Mapping[str, Channel] | None = None
+) -> Container:
+    """The container for ``settings``; ``engine`` and ``channels`` default to new ones built from them."""
+    if engine is None:
+        try:
+            engine = make_engine(settings.database_url)
+        except DatabaseURLError as exc:
+            raise ConfigError(str(exc)) from None
+    if channels is None:
+        channels = build_channels(channel_settings(settings))
+    unit = unit_from(settings)
+    bus = handlers.register(MessageBus(), tz=unit.tz, local_km=unit.local_km, regional_km=unit.regional_km)
+    return Container(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine, bus),
+        bus=bus,
+        channels=MappingProxyType(dict(channels)),
+        unit=unit,
+    )
+
+
+def bootstrap(
+    overrides: Mapping[str, Any] | None = None, *, channels: Mapping[str, Channel] | None = None
+) -> Container:
+    """Read the settings (environment, then ``overrides`` by flat name) and build everything from them.
+
+    Raises ``ConfigError`` naming the setting when one is unknown, bad, or cannot work with the others.
+    """
+    return assemble(load_settings(overrides), channels=channels)
+
+
+def with_settings(
+    container: Container, changes: Mapping[str, Any], *, channels: Mapping[str, Channel] | None = None
+) -> Container:
+    """The container with some settings changed (flat names), on the same database engine."""
+    return assemble(load_settings({**flatten(container.settings), **changes}), engine=container.engine,
+                    channels=channels)
+
+
+def of_app(app: _HasExtensions) -> Container:
+    """The container a web app was built with."""
+    return app.extensions[CONTAINER_KEY]
+
+
+@functools.cache
+def process_container() -> Container:
+    """The container of a process without a web app (the dispatcher's jobs), built on first use."""
+    return bootstrap()

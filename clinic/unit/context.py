@@ -1,0 +1,30 @@
+"""What services and screens need to know about the unit from its configuration.
+
+Built once by ``clinic.bootstrap`` from the settings; plain values, so code that takes a ``Unit`` needs
+neither the settings nor Flask.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Unit:
+    #: The clinic's wall clock, as services take it (``tz=``); ``zone`` is the same as a ``ZoneInfo``.
+    tz: str
+    zone: ZoneInfo
+    #: Below ``local_km``: a local patient; below ``regional_km``: regional; from there on: long-distance.
+    local_km: int
+    regional_km: int
+    currency: str
+    #: None: each step type's own VAT rate; else the rate of every invoice line (basis points).
+    vat_rate_bp: int | None
+    languages: tuple[str, ...]
+    follow_up_due_working_days: int
+    survey_reask_after: timedelta
+    #: The front desk's number: given in HELP replies and dialled when a caller presses 3.
+    desk_phone: str
+    #: Where Twilio and patients reach the app; empty: the request's own URL.
+    public_base_url: str
+    board_refresh_seconds: int
