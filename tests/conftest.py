@@ -122,9 +122,9 @@ def app(app_config: dict, clean_db: "Engine"):
 
     app = create_app(app_config)
     yield app
-    engine = app.extensions.get("onevisit.engine")
-    if engine is not None:
-        engine.dispose()
+    from clinic.bootstrap import of_app
+
+    of_app(app).engine.dispose()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from clinic.bootstrap import of_app
 from clinic.settings import DEFAULT_TIMEZONE
 
 BUDGET_MS = 50.0
@@ -147,7 +148,7 @@ def run(visits: int = 150, runs: int = 200, warmup: int = 10, freeze: bool = Fal
             results[path] = _percentiles(samples)
             results[f"{path} (cpu)"] = _percentiles(cpu)
         size = len(client.get("/board").get_data())
-        app.extensions["onevisit.engine"].dispose()
+        of_app(app).engine.dispose()
     results["_meta"] = {"visits": visits, "runs": runs, "html_kb": round(size / 1024, 1)}
     return results
 

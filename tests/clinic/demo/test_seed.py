@@ -6,6 +6,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from clinic import planning
+from clinic.bootstrap import of_app
 from clinic.demo import seed
 from clinic.patients.models import Patient
 from clinic.refill.models import WaitlistEntry
@@ -97,7 +98,7 @@ def test_seed_commands_on_a_loaded_database(demo: dict, demo_session: Session, d
     result = runner.invoke(args=["demo-sign-ins"])
     assert result.exit_code == 0
     assert "coordinator" in result.output and "onevisit-demo" in result.output
-    app.extensions["onevisit.engine"].dispose()
+    of_app(app).engine.dispose()
     assert (_count(demo_session, Patient), _count(demo_session, Visit)) == before
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from clinic import planning
+from clinic.bootstrap import of_app
 from clinic.demo.history import HistoryPlan
 from clinic.demo.seed import load_demo
 from clinic.feedback.models import FollowUp, Survey
@@ -182,7 +183,7 @@ def test_the_dashboard_renders_the_history(history: dict, database_url: str, pos
         kbr.definitions().kbrs
     )
     assert html.count("<circle ") > 8 * len(kbr.definitions().kbrs)
-    app.extensions["onevisit.engine"].dispose()
+    of_app(app).engine.dispose()
 
 
 def test_the_same_day_gives_the_same_history(history: dict, db: Session, scratch_url: str) -> None:
