@@ -10,6 +10,8 @@ from pydantic import field_validator
 from sqlmodel import AutoString, Field, SQLModel
 
 from clinic.columns import Channel, Language, UTCDateTime, enum_column, utc_column, utcnow
+from clinic.patients.segments import age_on
+from clinic.translatable import N_
 
 DEFAULT_PHONE_REGION = "NL"
 
@@ -21,6 +23,10 @@ MAX_DISTANCE_KM = 1000
 
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+BIRTH_DATE_IN_FUTURE = N_("The date of birth cannot be in the future.")
+BIRTH_DATE_TOO_OLD = N_("Check the date of birth: that makes the patient older than %(years)s.")
 
 
 def normalise_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
@@ -40,6 +46,25 @@ def normalise_email(value: str | None) -> str | None:
     value = value.strip()
     if not EMAIL_RE.fullmatch(value) or len(value) > 254:
         raise ValueError(f"{value!r} is not an e-mail address")
+    return value
+
+
+class BirthDateError(ValueError):
+    """An implausible date of birth; ``template`` and ``params`` let a form show it translated."""
+
+    def __init__(self, template: str, **params: object):
+        super().__init__(template % params if params else template)
+        self.template = template
+        self.params = params
+
+
+def check_birth_date(value: dt.date, today: dt.date | None = None) -> dt.date:
+    """``value`` when it is not in the future and makes the patient at most ``MAX_AGE_YEARS`` old."""
+    today = today or dt.date.today()
+    if value > today:
+        raise BirthDateError(BIRTH_DATE_IN_FUTURE)
+    if age_on(value, today) > MAX_AGE_YEARS:
+        raise BirthDateError(BIRTH_DATE_TOO_OLD, years=MAX_AGE_YEARS)
     return value
 
 
@@ -96,12 +121,7 @@ class PatientCreate(PatientBase):
     @field_validator("birth_date")
     @classmethod
     def _birth_date(cls, value: dt.date) -> dt.date:
-        today = dt.date.today()
-        if value > today:
-            raise ValueError("date of birth is in the future")
-        if (today.year - value.year) - ((today.month, today.day) < (value.month, value.day)) > MAX_AGE_YEARS:
-            raise ValueError(f"date of birth makes the patient older than {MAX_AGE_YEARS}")
-        return value
+        return check_birth_date(value)
 
     @field_validator("given_name", "family_name", "address_line", "postcode", "city", "mrn")
     @classmethod

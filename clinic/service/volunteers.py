@@ -37,6 +37,7 @@ from clinic.service.models import (
     VolunteerAvailability,
     VolunteerNotice,
 )
+from clinic.translatable import N_
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStatus
 from outreach.quiet_hours import next_allowed
 from scheduling import volunteers as matcher
@@ -49,11 +50,6 @@ MEETING_PLACE = "main_entrance"
 NOTICE_TIME = dt.time(18, 0)
 """The evening before, local time: when the volunteer's SMS goes out."""
 FLAGGABLE = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS})
-
-
-def N_(text: str) -> str:
-    """Marks a text for extraction (``pybabel extract`` knows ``N_``); translated when shown or sent."""
-    return text
 
 
 MEETING_PLACES = {MEETING_PLACE: N_("Main entrance")}
