@@ -28,6 +28,13 @@ class ValidationError(DomainError):
 
     default_code = "invalid"
 
+    @classmethod
+    def from_pydantic(cls, exc: Any) -> "ValidationError":
+        """The first problem of a pydantic ``ValidationError``, naming its field in the validator's words."""
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        return cls(first["msg"].removeprefix("Value error, "), field=field)
+
 
 class NotFound(DomainError):
     """The thing asked for does not exist."""

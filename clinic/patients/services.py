@@ -11,13 +11,6 @@ from clinic.errors import Conflict, NotFound, ValidationError
 from clinic.patients.models import Patient, PatientCreate
 
 
-def validation_error(exc: PydanticValidationError) -> ValidationError:
-    """The first problem of a pydantic error as a domain ``ValidationError`` naming the field."""
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    return ValidationError(first["msg"].removeprefix("Value error, "), field=field)
-
-
 def create_patient(
     *, session: Session, data: PatientCreate | dict[str, Any], actor_id: int | None
 ) -> Patient:
@@ -25,7 +18,7 @@ def create_patient(
     try:
         valid = data if isinstance(data, PatientCreate) else PatientCreate.model_validate(data)
     except PydanticValidationError as exc:
-        raise validation_error(exc) from None
+        raise ValidationError.from_pydantic(exc) from None
     if session.exec(select(Patient.id).where(Patient.mrn == valid.mrn)).first() is not None:
         raise Conflict(f"record number {valid.mrn} is already registered", code="mrn_taken", field="mrn")
     patient = Patient(**valid.model_dump())

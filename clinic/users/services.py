@@ -54,9 +54,7 @@ def create_user(
             volunteer_id=volunteer_id,
         )
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise ValidationError(first["msg"].removeprefix("Value error, "), field=field) from None
+        raise ValidationError.from_pydantic(exc) from None
     if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict(f"user name {data.username!r} is taken", code="username_taken", field="username")
     if data.volunteer_id is not None and session.get(Volunteer, data.volunteer_id) is None:
