@@ -7,7 +7,7 @@ from sqlmodel import Session, col, or_, select
 
 from clinic.audit import record as audit
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, ValidationError, get_or_raise
 from clinic.patients.models import Patient, PatientCreate
 
 
@@ -32,10 +32,7 @@ def create_patient(
 
 
 def get_patient(*, session: Session, patient_id: int) -> Patient:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
-    return patient
+    return get_or_raise(session, Patient, patient_id, what="patient")
 
 
 def search_patients(*, session: Session, text: str, limit: int = 20) -> list[Patient]:

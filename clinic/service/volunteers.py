@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
 from clinic.columns import Language
-from clinic.errors import Conflict, DomainError, NotFound, ValidationError
+from clinic.errors import Conflict, DomainError, ValidationError, get_or_raise
 from clinic.messaging.models import OutboxStatus
 from clinic.messaging.texts import clock, short_day, texts
 from clinic.patients import segments
@@ -291,9 +291,7 @@ def match_visit_day(
 ) -> list[MatchReport]:
     """After a visit was booked, cancelled or moved: re-match its day (and the day its volunteer row was on,
     when that differs), unless the day is past."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     days = {visit.date}
     row = visit_assignment(session=session, visit_id=visit_id)
     if row is not None:
@@ -322,9 +320,9 @@ def next_clinic_day(*, session: Session, after: dt.date) -> dt.date:
 
 
 def _row(session: Session, assignment_id: int) -> VolunteerAssignment:
-    row = session.get(VolunteerAssignment, assignment_id)
-    if row is None:
-        raise NotFound(f"no volunteer assignment {assignment_id}", field="assignment_id")
+    row = get_or_raise(
+        session, VolunteerAssignment, assignment_id, what="volunteer assignment", field="assignment_id"
+    )
     return row
 
 
@@ -340,9 +338,7 @@ def flag_visit(
     meet_lead: int = MEET_LEAD_MINUTES,
 ) -> VolunteerAssignment:
     """A clerk asks for a volunteer for this visit (idempotent). Matching is the caller's next step."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status not in FLAGGABLE:
         raise Conflict("only a booked or running visit can get a volunteer", code="not_flaggable", field="visit_id")
     if visit.date < now.astimezone(ZoneInfo(tz)).date():
@@ -589,10 +585,7 @@ def visit_assignment(*, session: Session, visit_id: int) -> VolunteerAssignment 
 
 
 def get_volunteer(*, session: Session, volunteer_id: int) -> Volunteer:
-    volunteer = session.get(Volunteer, volunteer_id)
-    if volunteer is None:
-        raise NotFound(f"no volunteer {volunteer_id}", field="volunteer_id")
-    return volunteer
+    return get_or_raise(session, Volunteer, volunteer_id, what="volunteer")
 
 
 # --- the evening-before SMS ---------------------------------------------------------------------------
