@@ -4,7 +4,12 @@ Each error carries a stable ``code`` (for translation and tests), an optional ``
 input that is wrong, and ``params`` for the message.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -28,11 +33,31 @@ class ValidationError(DomainError):
 
     default_code = "invalid"
 
+    @classmethod
+    def from_pydantic(cls, exc: Any) -> "ValidationError":
+        """The first problem of a pydantic ``ValidationError``, naming its field in the validator's words."""
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        return cls(first["msg"].removeprefix("Value error, "), field=field)
+
 
 class NotFound(DomainError):
     """The thing asked for does not exist."""
 
     default_code = "not_found"
+
+
+def get_or_raise(
+    session: "Session", model: type[T], row_id: int, *, what: str, field: str | None = None
+) -> T:
+    """The ``model`` row with id ``row_id``, or ``NotFound`` worded "visit 7 does not exist" naming
+    ``field`` (default ``visit_id``, from ``what``). Ids outside PostgreSQL's ``integer`` range are not
+    looked up: they would be a database error rather than a missing row."""
+    row = session.get(model, row_id) if 0 < row_id < 2**31 else None
+    if row is None:
+        field = field or what.replace(" ", "_").replace("-", "_") + "_id"
+        raise NotFound(f"{what} {row_id} does not exist", field=field)
+    return row
 
 
 class SignInError(DomainError):

@@ -6,7 +6,7 @@ Input should be greater than or equal to 0``, so whoever edits the file knows wh
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from clinic.columns import Language
 from clinic.errors import SeedError
+from outreach.yaml_problems import syntax_problem, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,10 +53,6 @@ def file_stamp(path: Path) -> int:
         return 0
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top)"
-
-
 def read_model(path: Path, model: type[M]) -> M:
     """``path`` parsed as YAML and validated as ``model``; ``SeedError`` lists every problem."""
     name = path.name
@@ -66,14 +63,10 @@ def read_model(path: Path, model: type[M]) -> M:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise SeedError([f"{name}: {where}not valid YAML ({getattr(exc, 'problem', None) or exc})"]) from None
+        raise SeedError([f"{name}: {syntax_problem(exc)}"]) from None
     if not isinstance(data, dict):
         raise SeedError([f"{name}: expected a mapping of settings at the top, got {type(data).__name__}"])
     try:
         return model.model_validate(data, context={"file": name})
     except PydanticValidationError as exc:
-        raise SeedError(
-            [f"{name}: {_where(error['loc'])}: {error['msg']}" for error in exc.errors()]
-        ) from None
+        raise SeedError(validation_problems(name, exc.errors())) from None

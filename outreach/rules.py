@@ -48,6 +48,8 @@ from typing import Any
 
 import yaml
 
+from outreach.yaml_problems import syntax_problem
+
 LAYERS = ("basic", "segment", "sub_segment")
 LEVELS = ("generic", "expected", "augmented", "potential")
 DEFAULT_LEVEL = {"basic": "expected", "segment": "augmented", "sub_segment": "augmented"}
@@ -621,9 +623,7 @@ def parse_rules(
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise RuleSetError([RuleProblem(filename, None, None, f"not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from None
+        raise RuleSetError([RuleProblem(filename, None, None, syntax_problem(exc))]) from None
     if not isinstance(document, Mapping):
         raise RuleSetError([RuleProblem(filename, None, None, "expected a mapping with 'version: 1' and 'rules:'")])
     if document.get("version") != 1:

@@ -22,7 +22,7 @@ from clinic.billing.invoices import add_invoice, open_invoice
 from clinic.billing.models import Invoice, InvoiceStatus
 from clinic.billing.money import vat_cents
 from clinic.columns import Language, utcnow
-from clinic.errors import Conflict, NotFound
+from clinic.errors import Conflict, NotFound, get_or_raise
 from clinic.patients.models import Patient
 from clinic.unit.models import PathwayStep, ResourceKind
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
@@ -287,9 +287,7 @@ class InvoiceDocument:
 
 
 def invoice_document(*, session: Session, invoice_id: int) -> InvoiceDocument:
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(f"invoice {invoice_id} does not exist", field="invoice_id")
+    invoice = get_or_raise(session, Invoice, invoice_id, what="invoice")
     patient = session.get(Patient, invoice.patient_id)
     visit = session.get(Visit, invoice.visit_id) if invoice.visit_id is not None else None
     original = session.get(Invoice, invoice.credit_for_id) if invoice.credit_for_id is not None else None

@@ -15,7 +15,7 @@ from clinic.audit import record as audit
 from clinic.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from clinic.billing.money import vat_cents
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound
+from clinic.errors import Conflict, get_or_raise
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 
 
@@ -161,9 +161,7 @@ def issue_invoice(
     vat_rate_bp: int | None = None,
 ) -> Invoice:
     """Invoice the steps of a completed visit at their step types' tariffs (committed, audited)."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status != VisitStatus.COMPLETED:
         raise Conflict(
             f"only completed visits are invoiced; this one is {visit.status.value}", code="not_completed"
@@ -195,9 +193,7 @@ def credit_invoice(
 ) -> Invoice:
     """A credit note cancelling ``invoice`` in full (negative lines, numbered like invoices); the original
     is marked credited and otherwise never changes."""
-    original = session.get(Invoice, invoice_id)
-    if original is None:
-        raise NotFound(f"invoice {invoice_id} does not exist", field="invoice_id")
+    original = get_or_raise(session, Invoice, invoice_id, what="invoice")
     if original.status == InvoiceStatus.CREDITED or original.credit_for_id is not None:
         raise Conflict(f"invoice {original.number} cannot be credited (again)", code="not_creditable",
                        number=original.number)  # fmt: skip

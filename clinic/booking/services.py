@@ -32,7 +32,7 @@ from clinic import events, planning
 from clinic.audit import record as audit
 from clinic.booking.models import BookingLock
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.patients import segments
 from clinic.patients.models import Patient
 from clinic.unit.models import Pathway, Resource
@@ -277,9 +277,7 @@ def find_patients(*, session: Session, text: str, limit: int = 20) -> list[Patie
 
 
 def _load(session: Session, patient_id: int, pathway_id: int) -> tuple[Patient, Pathway]:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
+    patient = get_or_raise(session, Patient, patient_id, what="patient")
     pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
     if pathway is None or not pathway.active:
         raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
@@ -602,9 +600,7 @@ def book_visit(
     rules: planning.SegmentRules = planning.DEFAULT_RULES,
 ) -> Visit:
     """Place and store the visit (committed, audited); ``Conflict`` with the engine's reason if it does not fit."""
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
+    patient = get_or_raise(session, Patient, patient_id, what="patient")
     pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
     if pathway is None or not pathway.active:
         raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")

@@ -31,7 +31,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic.columns import Channel, Language
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
-from clinic.patients.models import DEFAULT_PHONE_REGION, MAX_DISTANCE_KM, normalise_email
+from clinic.patients.models import (
+    DEFAULT_PHONE_REGION,
+    MAX_DISTANCE_KM,
+    BirthDateError,
+    check_birth_date,
+    normalise_email,
+    normalise_phone,
+)
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
@@ -102,11 +109,11 @@ class MultiCheckboxField(SelectMultipleField):
 
 def valid_phone(form, field) -> None:
     try:
-        parsed = phonenumbers.parse(field.data or "", DEFAULT_PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise FormValidationError(_("Enter a valid phone number, e.g. 06 1234 5678 or +32 470 12 34 56."))
+        normalise_phone(field.data or "")
+    except ValueError:
+        raise FormValidationError(
+            _("Enter a valid phone number, e.g. 06 1234 5678 or +32 470 12 34 56.")
+        ) from None
 
 
 def format_phone(value: str) -> str:
@@ -129,11 +136,10 @@ def valid_email(form, field) -> None:
 def plausible_birth_date(form, field) -> None:
     if field.data is None:
         return
-    today = dt.date.today()
-    if field.data > today:
-        raise FormValidationError(_("The date of birth cannot be in the future."))
-    if (today - field.data).days > 120 * 365 + 29:
-        raise FormValidationError(_("Check the date of birth: that is more than 120 years ago."))
+    try:
+        check_birth_date(field.data)
+    except BirthDateError as problem:
+        raise FormValidationError(_(problem.template, **problem.params)) from None
 
 
 class SearchForm(FlaskForm):

@@ -20,6 +20,7 @@ from clinic.errors import SeedError
 from clinic.patients.models import PatientCreate, normalise_phone
 from clinic.unit.models import ResourceKind
 from clinic.users.models import Role
+from outreach.yaml_problems import syntax_problem, validation_problems
 
 FILES = {
     "resources": "resources.yaml",
@@ -234,23 +235,6 @@ class SeedSet:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _pydantic_problems(prefix: str, exc: PydanticValidationError, *, fields_only: bool = False) -> list[str]:
-    out = []
-    for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        where = ", ".join(str(p) for p in loc) if fields_only else _loc(loc)
-        message = error["msg"].removeprefix("Value error, ")
-        out.append(f"{prefix}: {where}: {message}")
-    return out
-
-
 def _read_yaml(path: Path, model: type[M], problems: list[str]) -> M | None:
     if not path.is_file():
         problems.append(f"{path.name}: file is missing in {path.parent}")
@@ -258,14 +242,12 @@ def _read_yaml(path: Path, model: type[M], problems: list[str]) -> M | None:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        problems.append(f"{path.name}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        problems.append(f"{path.name}: {syntax_problem(exc)}")
         return None
     try:
         return model.model_validate(data or {})
     except PydanticValidationError as exc:
-        problems.extend(_pydantic_problems(path.name, exc))
+        problems.extend(validation_problems(path.name, exc.errors(), bare=True))
         return None
 
 
@@ -294,7 +276,7 @@ def _read_patients(path: Path, problems: list[str]) -> list[PatientCreate]:
             try:
                 patient = PatientCreate.model_validate(values)
             except PydanticValidationError as exc:
-                problems.extend(_pydantic_problems(f"{path.name}: row {line}", exc, fields_only=True))
+                problems.extend(validation_problems(f"{path.name}: row {line}", exc.errors(), bare=True))
                 continue
             if patient.mrn in seen:
                 problems.append(

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, ValidationError, get_or_raise
 from clinic.feedback.models import (
     FollowUp,
     FollowUpEvent,
@@ -165,10 +165,7 @@ def answered(*, session: Session, survey: Survey, now: dt.datetime, tz: str = DE
 
 
 def get_follow_up(*, session: Session, follow_up_id: int) -> FollowUp:
-    follow_up = session.get(FollowUp, follow_up_id) if 0 < follow_up_id < 2**31 else None
-    if follow_up is None:
-        raise NotFound(f"no follow-up {follow_up_id}", field="follow_up_id")
-    return follow_up
+    return get_or_raise(session, FollowUp, follow_up_id, what="follow-up")
 
 
 def add_note(*, session: Session, follow_up_id: int, user_id: int | None, note: str, kind: str = "note",

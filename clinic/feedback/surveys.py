@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from clinic.columns import Channel
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, ValidationError, get_or_raise
 from clinic.feedback import followups
 from clinic.feedback.models import (
     FollowUp,
@@ -145,9 +145,7 @@ def _create(
 
 def ask_after_visit(*, session: Session, visit_id: int, now: dt.datetime, completed_at: dt.datetime | None = None) -> Survey | None:
     """The survey of a completed visit, due ``VISIT_DELAY`` after it ended (the tablet comes first)."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status != VisitStatus.COMPLETED:
         raise Conflict("only a completed visit is asked about", code="not_completed")
     patient = session.get(Patient, visit.patient_id)
@@ -158,9 +156,7 @@ def ask_after_visit(*, session: Session, visit_id: int, now: dt.datetime, comple
 
 def ask_after_call(*, session: Session, outbox_id: int, now: dt.datetime) -> Survey | None:
     """After a reminder call that was answered (Twilio reported ``completed``)."""
-    message = session.get(OutboxMessage, outbox_id)
-    if message is None:
-        raise NotFound(f"no outbox message {outbox_id}", field="outbox_id")
+    message = get_or_raise(session, OutboxMessage, outbox_id, what="outbox message", field="outbox_id")
     patient = session.get(Patient, message.patient_id)
     return _create(session=session, patient=patient, trigger=SurveyTrigger.CALL, source_ref=f"outbox:{message.id}",
                    now=now, due=now + CALL_DELAY, visit_id=message.visit_id)
@@ -169,9 +165,7 @@ def ask_after_call(*, session: Session, outbox_id: int, now: dt.datetime) -> Sur
 def ask_after_inbound(*, session: Session, message_id: int, now: dt.datetime) -> Survey | None:
     """After an inbound SMS the clinic acted on; ``None`` after a survey answer, STOP, START, HELP, a
     message not understood or from an unknown number."""
-    message = session.get(InboundMessage, message_id)
-    if message is None:
-        raise NotFound(f"no inbound message {message_id}", field="message_id")
+    message = get_or_raise(session, InboundMessage, message_id, what="inbound message", field="message_id")
     if message.patient_id is None or message.outcome in NO_SURVEY_AFTER:
         return None
     patient = session.get(Patient, message.patient_id)
@@ -182,9 +176,7 @@ def ask_after_inbound(*, session: Session, message_id: int, now: dt.datetime) ->
 def ask_on_tablet(*, session: Session, visit_id: int, now: dt.datetime) -> Survey:
     """The visit's survey answered on the tablet at checkout: made now if the job has not made it yet (it
     replaces any other pending survey of the patient); an unanswered one switches to the tablet."""
-    visit = session.get(Visit, visit_id) if 0 < visit_id < 2**31 else None
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     patient = session.get(Patient, visit.patient_id)
     survey = _create(session=session, patient=patient, trigger=SurveyTrigger.VISIT, source_ref=f"visit:{visit.id}",
                      now=now, due=now + VISIT_DELAY, visit_id=visit.id, channel=SurveyChannel.TABLET,
@@ -297,9 +289,7 @@ def record_answer(
     due_working_days: int = followups.DUE_WORKING_DAYS,
 ) -> tuple[Survey, FollowUp | None]:
     """Store both answers (one transaction with the follow-up they open or close)."""
-    survey = session.get(Survey, survey_id) if 0 < survey_id < 2**31 else None
-    if survey is None:
-        raise NotFound(f"no survey {survey_id}", field="survey_id")
+    survey = get_or_raise(session, Survey, survey_id, what="survey")
     if survey.status != SurveyStatus.PENDING:
         raise Conflict("this survey was already answered or closed", code="not_pending")
     if not isinstance(got_what_needed, bool) or not isinstance(good_job, bool):

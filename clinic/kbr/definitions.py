@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from outreach.yaml_problems import syntax_problem
+
 LANGUAGES = ("en", "nl", "fr")
 UNITS = ("percent", "minutes", "hours", "eur")
 DIRECTIONS = ("higher", "lower")
@@ -82,9 +84,7 @@ def parse_kbrs(text: str, *, filename: str = "kbrs.yaml", known_ids: Iterable[st
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "file"
-        raise KbrFileError([f"{filename}: {where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise KbrFileError([f"{filename}: {syntax_problem(exc)}"]) from None
     if not isinstance(document, Mapping):
         raise KbrFileError([f"{filename}: expected a mapping with version, unit_costs and kbrs"])
     if document.get("version") != 1:

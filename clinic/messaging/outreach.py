@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from clinic.audit import record as audit
 from clinic.audit.models import AuditEvent
 from clinic.columns import Channel, Language, utcnow
-from clinic.errors import NotFound, ValidationError
+from clinic.errors import NotFound, ValidationError, get_or_raise
 from clinic.messaging import answers as email_answers
 from clinic.messaging import inbound
 from clinic.messaging.links import NO_LINKS, Links
@@ -522,9 +522,7 @@ def withdraw_visit_outreach(
 ) -> int:
     """Withdraw every message of the visit not sent yet (cancellation); committed and audited."""
     now = now or utcnow()
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
+    get_or_raise(session, Visit, visit_id, what="visit")
     try:
         rows = list(
             session.exec(
@@ -1090,9 +1088,7 @@ def preview_for_patient(
     """The patient's visits from today on (or on ``day``); with ``day`` and no visit that day, what
     would fire if they were booked then."""
     now = now or utcnow()
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient")
+    patient = get_or_raise(session, Patient, patient_id, what="patient", field="patient")
     ruleset = rules or rules_in_force(session=session).rules
     today = now.astimezone(ZoneInfo(tz)).date()
     statement = (

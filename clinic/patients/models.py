@@ -7,9 +7,11 @@ import re
 import phonenumbers
 import sqlalchemy as sa
 from pydantic import field_validator
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from clinic.columns import Channel, Language, UTCDateTime, enum_column, utc_column, utcnow
+from clinic.patients.segments import age_on
+from clinic.translatable import N_
 
 DEFAULT_PHONE_REGION = "NL"
 
@@ -23,36 +25,8 @@ MAX_DISTANCE_KM = 1000
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
-class Patient(SQLModel, table=True):
-    __table_args__ = (sa.CheckConstraint("distance_km >= 0", name="distance_not_negative"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    mrn: str = Field(max_length=20, unique=True, description="Hospital record number, e.g. P000123")
-    given_name: str = Field(max_length=80)
-    family_name: str = Field(max_length=80)
-    birth_date: dt.date
-    phone: str = Field(max_length=20, description="E.164")
-    email: str | None = Field(default=None, max_length=254)
-    language: Language = Field(sa_column=enum_column(Language, "language"))
-    channel: Channel = Field(sa_column=enum_column(Channel, "channel"))
-    address_line: str = Field(max_length=160)
-    postcode: str = Field(max_length=12)
-    city: str = Field(max_length=80)
-    distance_km: float
-    needs_wheelchair: bool = False
-    needs_interpreter: bool = False
-    needs_hearing: bool = False
-    consent: bool = False
-    opted_out: bool = False
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
-    updated_at: dt.datetime = Field(
-        default_factory=utcnow,
-        sa_column=sa.Column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
-    )
-
-    @property
-    def display_name(self) -> str:
-        return f"{self.given_name} {self.family_name}"
+BIRTH_DATE_IN_FUTURE = N_("The date of birth cannot be in the future.")
+BIRTH_DATE_TOO_OLD = N_("Check the date of birth: that makes the patient older than %(years)s.")
 
 
 def normalise_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
@@ -75,15 +49,36 @@ def normalise_email(value: str | None) -> str | None:
     return value
 
 
+class BirthDateError(ValueError):
+    """An implausible date of birth; ``template`` and ``params`` let a form show it translated."""
+
+    def __init__(self, template: str, **params: object):
+        super().__init__(template % params if params else template)
+        self.template = template
+        self.params = params
+
+
+def check_birth_date(value: dt.date, today: dt.date | None = None) -> dt.date:
+    """``value`` when it is not in the future and makes the patient at most ``MAX_AGE_YEARS`` old."""
+    today = today or dt.date.today()
+    if value > today:
+        raise BirthDateError(BIRTH_DATE_IN_FUTURE)
+    if age_on(value, today) > MAX_AGE_YEARS:
+        raise BirthDateError(BIRTH_DATE_TOO_OLD, years=MAX_AGE_YEARS)
+    return value
+
+
 class PatientBase(SQLModel):
-    mrn: str = Field(min_length=1, max_length=20)
+    """The patient's fields, with the limits both the input models and the table columns use."""
+
+    mrn: str = Field(min_length=1, max_length=20, unique=True, description="Hospital record number, e.g. P000123")
     given_name: str = Field(min_length=1, max_length=80)
     family_name: str = Field(min_length=1, max_length=80)
     birth_date: dt.date
-    phone: str
-    email: str | None = None
-    language: Language = Language.NL
-    channel: Channel = Channel.SMS
+    phone: str = Field(sa_type=AutoString(20), description="E.164")
+    email: str | None = Field(default=None, sa_type=AutoString(254))
+    language: Language = Field(default=Language.NL, sa_column=enum_column(Language, "language"))
+    channel: Channel = Field(default=Channel.SMS, sa_column=enum_column(Channel, "channel"))
     address_line: str = Field(min_length=1, max_length=160)
     postcode: str = Field(min_length=1, max_length=12)
     city: str = Field(min_length=1, max_length=80)
@@ -93,6 +88,21 @@ class PatientBase(SQLModel):
     needs_hearing: bool = False
     consent: bool = False
     opted_out: bool = False
+
+
+class Patient(PatientBase, table=True):
+    __table_args__ = (sa.CheckConstraint("distance_km >= 0", name="distance_not_negative"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow,
+        sa_column=sa.Column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
 
 
 class PatientCreate(PatientBase):
@@ -111,12 +121,7 @@ class PatientCreate(PatientBase):
     @field_validator("birth_date")
     @classmethod
     def _birth_date(cls, value: dt.date) -> dt.date:
-        today = dt.date.today()
-        if value > today:
-            raise ValueError("date of birth is in the future")
-        if (today.year - value.year) - ((today.month, today.day) < (value.month, value.day)) > MAX_AGE_YEARS:
-            raise ValueError(f"date of birth makes the patient older than {MAX_AGE_YEARS}")
-        return value
+        return check_birth_date(value)
 
     @field_validator("given_name", "family_name", "address_line", "postcode", "city", "mrn")
     @classmethod

@@ -7,15 +7,8 @@ from sqlmodel import Session, col, or_, select
 
 from clinic.audit import record as audit
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, ValidationError, get_or_raise
 from clinic.patients.models import Patient, PatientCreate
-
-
-def validation_error(exc: PydanticValidationError) -> ValidationError:
-    """The first problem of a pydantic error as a domain ``ValidationError`` naming the field."""
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or None
-    return ValidationError(first["msg"].removeprefix("Value error, "), field=field)
 
 
 def create_patient(
@@ -25,7 +18,7 @@ def create_patient(
     try:
         valid = data if isinstance(data, PatientCreate) else PatientCreate.model_validate(data)
     except PydanticValidationError as exc:
-        raise validation_error(exc) from None
+        raise ValidationError.from_pydantic(exc) from None
     if session.exec(select(Patient.id).where(Patient.mrn == valid.mrn)).first() is not None:
         raise Conflict(f"record number {valid.mrn} is already registered", code="mrn_taken", field="mrn")
     patient = Patient(**valid.model_dump())
@@ -39,10 +32,7 @@ def create_patient(
 
 
 def get_patient(*, session: Session, patient_id: int) -> Patient:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
-    return patient
+    return get_or_raise(session, Patient, patient_id, what="patient")
 
 
 def search_patients(*, session: Session, text: str, limit: int = 20) -> list[Patient]:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from clinic import events, planning
 from clinic.audit import record as audit
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from clinic.refill.waitlist import DAY_OPENS, candidates_for, notice_hours
 from clinic.settings import DEFAULT_TIMEZONE
@@ -89,9 +89,7 @@ def cancel_visit(
 
 def freed_visit(*, session: Session, visit_id: int) -> Visit:
     """The cancelled or no-show visit whose capacity is being refilled (``Conflict`` if it still holds it)."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status not in FREED_STATUSES:
         raise Conflict("the visit still holds its place: cancel it first", code="not_freed", field="visit_id")
     return visit
@@ -422,9 +420,7 @@ def accept_offer(
     day as it is now. First acceptance wins: later ones get ``Conflict("taken")`` and stay on the list."""
     source_id = _lock_offer_slot(session, offer_id, now)
     try:
-        offer = session.get(WaitlistOffer, offer_id)
-        if offer is None:
-            raise NotFound(f"offer {offer_id} does not exist", field="offer_id")
+        offer = get_or_raise(session, WaitlistOffer, offer_id, what="offer")
         winner = _accepted(session, source_id)
         if winner is not None and winner.id != offer.id:
             _close_offer(session, offer, OfferStatus.TAKEN, now, actor_id, answered=True)
@@ -560,9 +556,7 @@ def decline_offer(
     """Record a "no": the offer closes and the patient stays on the waitlist."""
     _lock_offer_slot(session, offer_id, now)
     try:
-        offer = session.get(WaitlistOffer, offer_id)
-        if offer is None:
-            raise NotFound(f"offer {offer_id} does not exist", field="offer_id")
+        offer = get_or_raise(session, WaitlistOffer, offer_id, what="offer")
         if not _close_offer(session, offer, OfferStatus.DECLINED, now, actor_id, answered=True):
             raise Conflict(
                 f"the offer is already {offer.status.value}", code="answered", status=offer.status.value

@@ -6,7 +6,7 @@
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Numbe
 
 from clinic.errors import DomainError
 from clinic.web.clock import clinic_tz
+from clinic.web.errors import row_or_404
 from clinic.web.forms import select_choices
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -96,13 +97,9 @@ def _now() -> datetime:
 
 
 def _visit_or_404(visit_id: int):
-    from clinic.db import get_session
     from clinic.visits.models import Visit
 
-    visit = get_session().get(Visit, visit_id) if visit_id < 2**31 else None
-    if visit is None:
-        abort(404)
-    return visit
+    return row_or_404(Visit, visit_id)
 
 
 @bp.route("/visits/<int:visit_id>/cancel", methods=["GET", "POST"])
@@ -245,9 +242,7 @@ def answer(offer_id: int):
     from clinic.visits.models import Visit
 
     session = get_session()
-    offer = session.get(WaitlistOffer, offer_id) if offer_id < 2**31 else None
-    if offer is None:
-        abort(404)
+    offer = row_or_404(WaitlistOffer, offer_id)
     source_id = offer.source_visit_id
     form = AnswerForm()
     if not form.validate():

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, ValidationError, get_or_raise
 from clinic.patients.models import Patient
 from clinic.refill.models import WaitlistEntry, WaitlistStatus
 from clinic.unit.models import Pathway
@@ -32,10 +32,8 @@ def add_to_waitlist(
     notes: str = "",
 ) -> WaitlistEntry:
     """Put a patient on the waitlist for a pathway between two dates (committed, audited)."""
-    if session.get(Patient, patient_id) is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
-    if session.get(Pathway, pathway_id) is None:
-        raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
+    get_or_raise(session, Patient, patient_id, what="patient")
+    get_or_raise(session, Pathway, pathway_id, what="pathway")
     if latest_date < earliest_date:
         raise ValidationError("the latest date is before the earliest date", field="latest_date")
     if not 1 <= priority <= 5:
@@ -125,9 +123,7 @@ def set_status(
     reason: str | None = None,
 ) -> WaitlistEntry:
     """Mark an entry offered, booked or removed (audited); finished entries stay finished."""
-    entry = session.get(WaitlistEntry, entry_id)
-    if entry is None:
-        raise NotFound(f"waitlist entry {entry_id} does not exist", field="entry_id")
+    entry = get_or_raise(session, WaitlistEntry, entry_id, what="waitlist entry", field="entry_id")
     target = WaitlistStatus(status)
     if entry.status in (WaitlistStatus.BOOKED, WaitlistStatus.REMOVED):
         raise Conflict(f"the entry is already {entry.status.value}", code="bad_transition", field="status")
@@ -166,9 +162,7 @@ def list_waitlist(
 
 def set_priority(*, session: Session, entry_id: int, priority: int, actor_id: int | None) -> WaitlistEntry:
     """Re-prioritise an entry that is still on the list (1 low ... 5 urgent; audited)."""
-    entry = session.get(WaitlistEntry, entry_id)
-    if entry is None:
-        raise NotFound(f"waitlist entry {entry_id} does not exist", field="entry_id")
+    entry = get_or_raise(session, WaitlistEntry, entry_id, what="waitlist entry", field="entry_id")
     if not 1 <= priority <= 5:
         raise ValidationError("priority runs from 1 (low) to 5 (urgent)", field="priority")
     if entry.status not in OPEN_STATUSES:

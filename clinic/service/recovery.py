@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
-from clinic.errors import Conflict, NotFound, SeedError, ValidationError
+from clinic.errors import Conflict, SeedError, ValidationError, get_or_raise
 from clinic.patients.models import Patient
 from clinic.service.models import GestureStatus, RecoveryGesture
 from clinic.settings import DEFAULT_TIMEZONE
@@ -186,8 +186,7 @@ def _check_request(
     reason: str,
     policy: Policy,
 ) -> tuple[int, str]:
-    if session.get(Patient, patient_id) is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
+    get_or_raise(session, Patient, patient_id, what="patient")
     if visit_id is not None:
         visit = session.get(Visit, visit_id)
         if visit is None or visit.patient_id != patient_id:
@@ -295,9 +294,7 @@ def _over_limit(mine: Budget, cost: int) -> Conflict:
 
 
 def _pending(session: Session, gesture_id: int) -> RecoveryGesture:
-    gesture = session.get(RecoveryGesture, gesture_id)
-    if gesture is None:
-        raise NotFound(f"gesture {gesture_id} does not exist", field="gesture_id")
+    gesture = get_or_raise(session, RecoveryGesture, gesture_id, what="gesture")
     if gesture.status != GestureStatus.PENDING:
         raise Conflict(
             f"the gesture is already {gesture.status.value}", code="not_pending", status=gesture.status.value

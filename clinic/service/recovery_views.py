@@ -24,6 +24,7 @@ from clinic.errors import DomainError, NotFound, SeedError
 from clinic.settings import ConfigError
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.container import container, settings
+from clinic.web.errors import row_or_404
 from clinic.web.forms import select_choices
 from clinic.web.labels import TOUCH_CHANNEL_LABELS
 from clinic.web.nav import add_nav_item
@@ -224,15 +225,9 @@ def _user():
 
 
 def _patient_or_404(patient_id: int):
-    from clinic.db import get_session
     from clinic.patients.models import Patient
 
-    if not 0 < patient_id < 2**31:
-        abort(404)
-    patient = get_session().get(Patient, patient_id)
-    if patient is None:
-        abort(404)
-    return patient
+    return row_or_404(Patient, patient_id)
 
 
 def _patient_url(patient_id: int) -> str:

@@ -54,7 +54,7 @@ from sqlmodel import Session, col, select
 from clinic.audit import record as audit
 from clinic.billing.models import Invoice
 from clinic.columns import utcnow
-from clinic.errors import NotFound, SeedError, ValidationError
+from clinic.errors import SeedError, ValidationError, get_or_raise
 from clinic.feedback.models import FollowUp, FollowUpEvent, Survey
 from clinic.messaging.models import InboundMessage, OutboxMessage
 from clinic.patients.models import Patient
@@ -566,8 +566,7 @@ def log_contact(
 ) -> TouchPoint:
     """A contact a person had with the patient (a call, a walk-in, an e-mail, the web), logged by hand."""
     expectations = expectations or load_expectations()
-    if session.get(Patient, patient_id) is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
+    get_or_raise(session, Patient, patient_id, what="patient")
     if channel not in {c.value for c in MANUAL_CHANNELS}:
         raise ValidationError(f"{channel!r} is not a channel for logged contacts", field="channel")
     if direction not in {d.value for d in TouchDirection}:

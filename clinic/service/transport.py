@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
-from clinic.errors import Conflict, NotFound
+from clinic.errors import Conflict, get_or_raise
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.patients.models import Patient
 from clinic.service.models import TouchChannel, TransportRequest
@@ -93,9 +93,7 @@ def record_answer(
 ) -> TransportRequest:
     """Keep the patient's answer for the visit (committed, audited); a later answer replaces an earlier one,
     and a "no" after an arranged transport keeps when it was arranged so the desk can cancel it."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status not in ON_LIST:
         raise Conflict(
             f"visit {visit_id} is {visit.status.value}: transport is no longer asked for",
@@ -127,9 +125,9 @@ def mark_arranged(
     *, session: Session, request_id: int, actor_id: int | None, now: dt.datetime, note: str = ""
 ) -> TransportRequest:
     """The transport a patient asked for is booked (committed, audited)."""
-    request = session.get(TransportRequest, request_id)
-    if request is None:
-        raise NotFound(f"transport request {request_id} does not exist", field="request_id")
+    request = get_or_raise(
+        session, TransportRequest, request_id, what="transport request", field="request_id"
+    )
     if not request.wanted:
         raise Conflict("the patient said they do not want transport", code="not_wanted", field="request_id")
     if request.arranged_at is not None:

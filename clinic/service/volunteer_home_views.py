@@ -15,6 +15,7 @@ from flask_login import current_user
 from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
+from clinic.web.errors import row_or_404
 from clinic.web.roles import VOLUNTEER, roles_required
 
 bp = Blueprint("volunteer", __name__, template_folder="templates", url_prefix="/volunteer")
@@ -33,9 +34,7 @@ def home():
     tomorrow = today + dt.timedelta(days=1)
     volunteer = None
     if current_user.volunteer_id is not None:
-        volunteer = session.get(Volunteer, current_user.volunteer_id)
-    if current_user.volunteer_id is not None and volunteer is None:
-        abort(404)
+        volunteer = row_or_404(Volunteer, current_user.volunteer_id)
     slots = sorted(volunteer.availability, key=lambda a: (a.weekday, a.starts)) if volunteer else []
     weekdays = {
         weekday: format_date(today.fromordinal(today.toordinal() - today.weekday() + weekday), "EEEE")

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
 from clinic.columns import Language
-from clinic.errors import Conflict, DomainError, NotFound, ValidationError
+from clinic.errors import Conflict, DomainError, ValidationError, get_or_raise
 from clinic.messaging.models import OutboxStatus
 from clinic.messaging.texts import clock, short_day, texts
 from clinic.patients import segments
@@ -38,6 +38,7 @@ from clinic.service.models import (
     VolunteerNotice,
 )
 from clinic.settings import DEFAULT_TIMEZONE
+from clinic.translatable import N_
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStatus
 from outreach.quiet_hours import next_allowed
 from scheduling import volunteers as matcher
@@ -50,11 +51,6 @@ MEETING_PLACE = "main_entrance"
 NOTICE_TIME = dt.time(18, 0)
 """The evening before, local time: when the volunteer's SMS goes out."""
 FLAGGABLE = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS})
-
-
-def N_(text: str) -> str:
-    """Marks a text for extraction (``pybabel extract`` knows ``N_``); translated when shown or sent."""
-    return text
 
 
 MEETING_PLACES = {MEETING_PLACE: N_("Main entrance")}
@@ -296,9 +292,7 @@ def match_visit_day(
 ) -> list[MatchReport]:
     """After a visit was booked, cancelled or moved: re-match its day (and the day its volunteer row was on,
     when that differs), unless the day is past."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     days = {visit.date}
     row = visit_assignment(session=session, visit_id=visit_id)
     if row is not None:
@@ -327,9 +321,9 @@ def next_clinic_day(*, session: Session, after: dt.date) -> dt.date:
 
 
 def _row(session: Session, assignment_id: int) -> VolunteerAssignment:
-    row = session.get(VolunteerAssignment, assignment_id)
-    if row is None:
-        raise NotFound(f"no volunteer assignment {assignment_id}", field="assignment_id")
+    row = get_or_raise(
+        session, VolunteerAssignment, assignment_id, what="volunteer assignment", field="assignment_id"
+    )
     return row
 
 
@@ -345,9 +339,7 @@ def flag_visit(
     meet_lead: int = MEET_LEAD_MINUTES,
 ) -> VolunteerAssignment:
     """A clerk asks for a volunteer for this visit (idempotent). Matching is the caller's next step."""
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"no visit {visit_id}", field="visit_id")
+    visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status not in FLAGGABLE:
         raise Conflict("only a booked or running visit can get a volunteer", code="not_flaggable", field="visit_id")
     if visit.date < now.astimezone(ZoneInfo(tz)).date():
@@ -594,10 +586,7 @@ def visit_assignment(*, session: Session, visit_id: int) -> VolunteerAssignment 
 
 
 def get_volunteer(*, session: Session, volunteer_id: int) -> Volunteer:
-    volunteer = session.get(Volunteer, volunteer_id)
-    if volunteer is None:
-        raise NotFound(f"no volunteer {volunteer_id}", field="volunteer_id")
-    return volunteer
+    return get_or_raise(session, Volunteer, volunteer_id, what="volunteer")
 
 
 # --- the evening-before SMS ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from flask_login import current_user
 from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
+from clinic.web.errors import row_or_404
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -146,9 +147,7 @@ def override(assignment_id: int):
     from clinic.service.models import VolunteerAssignment
 
     session = get_session()
-    row = session.get(VolunteerAssignment, assignment_id)
-    if row is None:
-        abort(404)
+    row = row_or_404(VolunteerAssignment, assignment_id)
     day = row.day
     raw = (request.form.get("volunteer_id") or "").strip()
     if raw and not raw.isdigit():

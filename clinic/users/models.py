@@ -19,27 +19,21 @@ class Role(enum.StrEnum):
 
 
 class UserBase(SQLModel):
-    username: str = Field(max_length=40)
-    display_name: str = Field(max_length=120)
-    role: Role
-    language: Language | None = None
-    volunteer_id: int | None = None
-    active: bool = True
-
-
-class User(SQLModel, table=True):
-    __tablename__ = "user_account"
-
-    id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=40, unique=True)
     display_name: str = Field(max_length=120)
-    password_hash: str = Field(max_length=255)
     role: Role = Field(sa_column=enum_column(Role, "role"))
     language: Language | None = Field(
         default=None, sa_column=enum_column(Language, "language", nullable=True)
     )
     volunteer_id: int | None = Field(default=None, foreign_key="volunteer.id", ondelete="SET NULL")
     active: bool = True
+
+
+class User(UserBase, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=255)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
 
 

@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinic.columns import Language
-from clinic.errors import Conflict, NotFound, SignInError, ValidationError
+from clinic.errors import Conflict, SignInError, ValidationError, get_or_raise
 from clinic.service.models import Volunteer
 from clinic.users.models import Role, User, UserCreate
 
@@ -54,13 +54,11 @@ def create_user(
             volunteer_id=volunteer_id,
         )
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise ValidationError(first["msg"].removeprefix("Value error, "), field=field) from None
+        raise ValidationError.from_pydantic(exc) from None
     if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict(f"user name {data.username!r} is taken", code="username_taken", field="username")
-    if data.volunteer_id is not None and session.get(Volunteer, data.volunteer_id) is None:
-        raise NotFound(f"volunteer {data.volunteer_id} does not exist", field="volunteer_id")
+    if data.volunteer_id is not None:
+        get_or_raise(session, Volunteer, data.volunteer_id, what="volunteer")
     user = User(
         username=data.username,
         display_name=data.display_name,
@@ -84,9 +82,7 @@ def set_language(*, session: Session, user_id: int, language: Language | str) ->
         chosen = Language(language)
     except ValueError:
         raise ValidationError(f"unknown language {language!r}", field="language") from None
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} does not exist", field="user_id")
+    user = get_or_raise(session, User, user_id, what="user")
     user.language = chosen
     session.add(user)
     session.commit()

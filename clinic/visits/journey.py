@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from clinic import events, planning
 from clinic.audit import record as audit
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.messaging.outreach import voucher_code
 from clinic.patients import segments
 from clinic.service.models import Volunteer
@@ -88,10 +88,7 @@ def get_checkin(*, session: Session, visit_id: int) -> VisitCheckin | None:
 
 
 def _visit(session: Session, visit_id: int) -> Visit:
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
-    return visit
+    return get_or_raise(session, Visit, visit_id, what="visit")
 
 
 def check_in(

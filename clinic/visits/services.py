@@ -18,7 +18,7 @@ from clinic import events
 from clinic.audit import record as audit
 from clinic.billing.models import Invoice
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound
+from clinic.errors import Conflict, get_or_raise
 from clinic.patients import segments
 from clinic.patients.models import Patient
 from clinic.unit.models import Pathway, PathwayStep, Resource, StepType
@@ -333,10 +333,7 @@ def _timeline(
 
 
 def get_visit(*, session: Session, visit_id: int) -> Visit:
-    visit = session.get(Visit, visit_id)
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
-    return visit
+    return get_or_raise(session, Visit, visit_id, what="visit")
 
 
 _ALLOWED: dict[VisitStatus, set[VisitStatus]] = {
@@ -431,9 +428,7 @@ def patient_overview(
     *, session: Session, patient_id: int, today: dt.date, local_km: float = 25, regional_km: float = 50
 ) -> PatientOverview:
     """A patient with their derived segments, visits from ``today`` on and before it, and invoices."""
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound(f"patient {patient_id} does not exist", field="patient_id")
+    patient = get_or_raise(session, Patient, patient_id, what="patient")
     visits = list(
         session.exec(
             select(Visit)

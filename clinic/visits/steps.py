@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from clinic import events
 from clinic.audit import record as audit
 from clinic.columns import utcnow
-from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.unit.models import PathwayStep
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 
@@ -76,9 +76,7 @@ def record_step(
         raise ValidationError(
             f"unknown step action {action!r}; use one of {', '.join(ACTIONS)}", field="action"
         )
-    step = session.get(VisitStep, visit_step_id)
-    if step is None:
-        raise NotFound(f"visit step {visit_step_id} does not exist", field="visit_step_id")
+    step = get_or_raise(session, VisitStep, visit_step_id, what="visit step")
     visit = step.visit
     if visit.status not in STARTABLE_VISITS:
         raise Conflict(f"the visit is {visit.status.value}", code="visit_closed", field="status")

@@ -4,13 +4,18 @@ API-style paths (``/healthz``, ``/api/...``) and clients asking for JSON get a J
 """
 
 import logging
+from typing import TypeVar
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from clinic.db import get_session
+from clinic.errors import NotFound, get_or_raise
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html", 405: "errors/405.html"}
 JSON_PREFIXES = ("/healthz", "/api/")
@@ -19,6 +24,14 @@ FALLBACK_PAGE = (
     "<body><h1>Something went wrong</h1><p>Please try again in a moment.</p><p><a href='/'>OneVisit</a></p>"
     "</body></html>"
 )
+
+
+def row_or_404(model: type[T], row_id: int) -> T:
+    """The ``model`` row with id ``row_id`` in the request's session, or the 404 page."""
+    try:
+        return get_or_raise(get_session(), model, row_id, what=model.__name__)
+    except NotFound:
+        abort(404)
 
 
 def wants_json() -> bool:

@@ -5,13 +5,14 @@ import datetime as dt
 import html
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from clinic.audit.models import AuditEvent
 from clinic.booking import services as booking
-from clinic.patients.models import Patient
+from clinic.patients.models import Patient, PatientCreate
 from clinic.refill.models import WaitlistEntry
 from clinic.unit.models import Pathway
 from clinic.visits.models import Visit
@@ -103,6 +104,43 @@ def test_register_shows_messages_next_to_the_fields(desk_client, session: Sessio
         )
     assert "Enter a valid phone number" in page and "cannot be in the future" in page
     assert count(session, Patient) == 0
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+@pytest.mark.parametrize(
+    ("born", "problem"),
+    [
+        (lambda today: today, None),
+        (lambda today: _years_before(today, 120), None),
+        (lambda today: _years_before(today, 121) + dt.timedelta(days=1), None),
+        (lambda today: _years_before(today, 121), "older than 120"),
+        (lambda today: today + dt.timedelta(days=1), "cannot be in the future"),
+    ],
+    ids=["today", "120-today", "day-before-121", "121-today", "tomorrow"],
+)
+def test_the_form_and_the_model_judge_a_birth_date_alike(
+    desk_client, session: Session, post_form, born, problem
+) -> None:
+    """The form used to refuse anyone born more than 120 * 365 + 29 days ago, the model only from 121."""
+    birth_date = born(dt.date.today())
+    model_message = ""
+    try:
+        PatientCreate.model_validate({**register_data(), "birth_date": birth_date, "consent": True})
+    except ValueError as error:
+        model_message = error.errors()[0]["msg"].removeprefix("Value error, ")
+    response = post_form(desk_client, "/book/register", register_data(birth_date=birth_date.isoformat()))
+    page = html.unescape(response.get_data(as_text=True))
+    if problem is None:
+        assert model_message == "" and response.status_code == 302
+    else:
+        assert problem in model_message and response.status_code == 400
+        assert model_message in page and 'id="birth_date-error"' in page
 
 
 def test_register_then_book_a_proposal(desk_client, session: Session, post_form) -> None:

@@ -1,0 +1,42 @@
+"""How a settings file's problems read: ``file: where: message``.
+
+``where`` is ``line 3, column 7`` for text that is not YAML, and a key path such as
+``resources[0].hours`` for a value that breaks the file's rules. No ``clinic`` imports, so the
+outreach rule loader and the clinic's loaders word their problems alike.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+
+def syntax_problem(exc: yaml.YAMLError) -> str:
+    """``line 3, column 7: not valid YAML (could not find expected ':')``; without a line when YAML gives none."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})"
+
+
+def key_path(loc: Iterable[Any]) -> str:
+    """``("resources", 0, "hours")`` -> ``resources[0].hours``; the validator names pydantic adds are left out."""
+    text = ""
+    for part in loc:
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def validation_problems(
+    prefix: str, errors: Iterable[Mapping[str, Any]], *, bare: bool = False
+) -> list[str]:
+    """``prefix: key.path: message`` for each of pydantic's ``ValidationError.errors()``.
+
+    ``bare`` drops the ``Value error, `` pydantic puts before a validator's own words.
+    """
+    problems = []
+    for error in errors:
+        message = error["msg"].removeprefix("Value error, ") if bare else error["msg"]
+        problems.append(f"{prefix}: {key_path(error['loc'])}: {message}")
+    return problems
