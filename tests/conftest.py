@@ -217,13 +217,3 @@ def clock() -> Iterator[Clock]:
 
     with time_machine.travel(_utc(AFTERNOON), tick=False) as traveller:
         yield Clock(traveller)
-
-
-@pytest.fixture
-def daytime_clinic(app) -> str:
-    """The clinic's zone set to one where it is 14:xx now, so that a patient can be late today, and the
-    rest of today re-planned, whatever the hour the tests run at."""
-    from tests.daytime import daytime_zone
-
-    app.config["CLINIC_TIMEZONE"] = daytime_zone()
-    return app.config["CLINIC_TIMEZONE"]
