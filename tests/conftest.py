@@ -1,13 +1,15 @@
-"""Shared fixtures: one migrated test database per run, emptied after every test, and the web app on it.
+"""Shared fixtures: one migrated test database per run, emptied after every test, the web app on it and a clock.
 
 ``DATABASE_URL`` from the environment is used when set (CI points it at a fresh PostgreSQL
 database); otherwise a SQLite file in a temporary directory.
 """
 
+import datetime as dt
 import os
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,6 +17,7 @@ if TYPE_CHECKING:  # the engine tests (tests/scheduling) never need the database
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import sessionmaker
     from sqlmodel import Session
+    from time_machine import Traveller
 
     from clinic.events import MessageBus
 
@@ -23,6 +26,8 @@ pytest_plugins = ["tests.peers.fixtures"]
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 DEMO_PASSWORD = "onevisit-demo"
 _TABLES: dict[str, list] = {}
+AFTERNOON = dt.datetime(2026, 12, 2, 14, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+"""Now, under the ``clock`` fixture: a Wednesday afternoon in the clinic, inside the 09:00-20:00 quiet hours."""
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -215,11 +220,34 @@ def admin_client(client, signed_in: Callable):
     return client
 
 
-@pytest.fixture
-def daytime_clinic(app) -> str:
-    """The clinic's zone set to one where it is 14:xx now, so that a patient can be late today, and the
-    rest of today re-planned, whatever the hour the tests run at."""
-    from clinic.app import reconfigure
-    from tests.daytime import daytime_zone
+class Clock:
+    """The whole process's clock (``datetime.now``, ``time.time``: every thread, not the database server nor
+    subprocesses), stopped at a moment until the test moves it."""
 
-    return reconfigure(app, CLINIC_TIMEZONE=daytime_zone()).unit.tz
+    def __init__(self, traveller: "Traveller") -> None:
+        self._traveller = traveller
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def move_to(self, moment: dt.datetime) -> None:
+        self._traveller.move_to(_utc(moment))
+
+    def shift(self, delta: dt.timedelta) -> None:
+        self._traveller.shift(delta)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """An aware moment as UTC: a zone-named destination would also set the process's ``TZ``."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"naive moment {moment.isoformat()}: give the clock an aware datetime")
+    return moment.astimezone(dt.UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """Now is ``AFTERNOON`` and stays there (no ticking) until ``clock.move_to(moment)`` or ``clock.shift(delta)``."""
+    import time_machine
+
+    with time_machine.travel(_utc(AFTERNOON), tick=False) as traveller:
+        yield Clock(traveller)

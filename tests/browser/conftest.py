@@ -3,6 +3,7 @@
 Playwright's own browser download is never used: ``executable_path`` points at /usr/bin/chromium.
 """
 
+import datetime as dt
 import os
 import threading
 from collections.abc import Iterator
@@ -64,3 +65,19 @@ def page(browser):
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def daytime_clinic(app) -> str:
+    """The clinic's zone set to one where it is 14:xx now, so that a patient can be late today, and the rest
+    of today re-planned, whatever the hour the tests run at. The browser tests keep the real clock (no
+    ``clock`` fixture): Chromium's clock cannot travel, and would drop a session cookie that expired by it."""
+    from clinic.app import reconfigure
+
+    return reconfigure(app, CLINIC_TIMEZONE=daytime_zone(dt.datetime.now(dt.UTC))).unit.tz
+
+
+def daytime_zone(now: dt.datetime) -> str:
+    """A fixed-offset zone where it is 14:xx at ``now``."""
+    offset = 14 - now.hour  # from -9 to +14 hours, all of which exist as Etc zones
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")  # POSIX signs: Etc/GMT-3 is UTC+3

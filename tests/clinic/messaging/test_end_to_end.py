@@ -106,22 +106,18 @@ def test_each_segment_gets_exactly_its_planned_actions(session, segment):
 
 
 @pytest.fixture
-def running_dispatcher(session, database_url, twilio_config, monkeypatch):
-    """The dispatcher job configured with the real Twilio channels (pointed at the fake server) and a
-    clock the test moves: ``set_now(moment)``."""
-    clock = {"now": BOOKED_AT}
-    monkeypatch.setattr("clinic.columns.utcnow", lambda: clock["now"])
+def running_dispatcher(clock, database_url, twilio_config):
+    """The dispatcher job configured with the real Twilio channels (pointed at the fake server), the clock
+    at ``BOOKED_AT``."""
+    clock.move_to(BOOKED_AT)
     config = {**twilio_config, "PUBLIC_BASE_URL": PUBLIC, "SECRET_KEY": TEST_SECRET_KEY}
     dispatcher.configure(worker_container(database_url, tz=TZ, channels=channels_for(config)), owner="e2e")
-
-    def set_now(moment: dt.datetime) -> None:
-        clock["now"] = moment
-
-    yield set_now
+    yield
     reset_dispatcher()
 
 
-def test_time_moves_on_and_the_fake_twilio_gets_exactly_the_due_messages(session, fake_twilio, running_dispatcher):
+def test_time_moves_on_and_the_fake_twilio_gets_exactly_the_due_messages(clock, session, fake_twilio,
+                                                                       running_dispatcher):
     booked = book_all(session)
     phone = {name: patient.phone for name, (patient, _visit) in booked.items()}
 
@@ -135,7 +131,7 @@ def test_time_moves_on_and_the_fake_twilio_gets_exactly_the_due_messages(session
         return counts
 
     # 1. at booking time (10:30 local): confirmations, coffee vouchers, transport offers
-    running_dispatcher(BOOKED_AT + dt.timedelta(minutes=1))
+    clock.move_to(BOOKED_AT + dt.timedelta(minutes=1))
     assert dispatcher.dispatch_job() == {"lease": 1, "sent": 9, "recovered": 0}
     assert received() == {
         "local_under_70": {"sms": 1, "voice": 0},
@@ -165,14 +161,14 @@ def test_time_moves_on_and_the_fake_twilio_gets_exactly_the_due_messages(session
     assert len(fake_twilio.requests) == 9
 
     # 2. the local patient cancels (at the desk) the next day, before their reminder is due
-    running_dispatcher(BOOKED_AT + dt.timedelta(days=1))
+    clock.move_to(BOOKED_AT + dt.timedelta(days=1))
     visit_service.change_status(session=session, visit_id=booked["local_under_70"][1].id,
                                 status=VisitStatus.CANCELLED, actor_id=None, reason="ill")
     assert dispatcher.dispatch_job()["sent"] == 0
 
     # 3. Fri 4 Dec 10:05 local: the reminder calls one week before (regional, 70+, 70+ long-distance)
     fake_twilio.reset()
-    running_dispatcher(dt.datetime(2026, 12, 4, 9, 5, tzinfo=dt.UTC))
+    clock.move_to(dt.datetime(2026, 12, 4, 9, 5, tzinfo=dt.UTC))
     assert dispatcher.dispatch_job()["sent"] == 3
     assert sorted(r.field("To") for r in fake_twilio.calls()) == sorted(
         phone[n] for n in ("regional", "over_70", "over_70_long_distance"))
@@ -181,7 +177,7 @@ def test_time_moves_on_and_the_fake_twilio_gets_exactly_the_due_messages(session
     # 4. Wed 9 Dec 10:05 local: the reminder SMS two days before, for the long-distance patient only
     #    (the local patient's visit is cancelled: nothing for it)
     fake_twilio.reset()
-    running_dispatcher(dt.datetime(2026, 12, 9, 9, 5, tzinfo=dt.UTC))
+    clock.move_to(dt.datetime(2026, 12, 9, 9, 5, tzinfo=dt.UTC))
     assert dispatcher.dispatch_job()["sent"] == 1
     [reminder] = fake_twilio.requests
     assert reminder.path.endswith("/Messages.json") and reminder.field("To") == phone["long_distance"]

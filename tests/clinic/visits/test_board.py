@@ -19,11 +19,11 @@ ALWAYS_OPEN = tuple((wd, dt.time(0, 0), dt.time(23, 59)) for wd in range(7))
 
 
 def _anchor(app, minutes_ago: int) -> dt.datetime:
-    """A start ``minutes_ago`` minutes back on the clinic's clock; with the ``daytime_clinic`` fixture it
-    is 14:xx there, so the start is today and the rest of the day has room whatever the hour of the run."""
+    """A start ``minutes_ago`` minutes back on the clinic's clock; with the ``clock`` fixture it is 14:00
+    there, so the start is today and the rest of the day has room whatever the hour of the run."""
     now = dt.datetime.now(ZoneInfo(of_app(app).unit.tz))
     start = (now - dt.timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
-    assert start.date() == now.date(), "use the daytime_clinic fixture: this start fell on another day"
+    assert start.date() == now.date(), "this start fell on another day: use the clock fixture"
     return start
 
 
@@ -56,7 +56,7 @@ def _text(response) -> str:
     return re.sub(r"\s+", " ", response.get_data(as_text=True))
 
 
-@pytest.mark.usefixtures("daytime_clinic")
+@pytest.mark.usefixtures("clock")
 def test_board_shows_phases_markers_timeline_and_the_live_script(desk_client, session, app):
     late, later = _today_visits(session, app, minutes_ago=30)
     html = _text(desk_client.get("/board"))
@@ -70,7 +70,7 @@ def test_board_shows_phases_markers_timeline_and_the_live_script(desk_client, se
     assert "Re-plan the rest of the day" in html
 
 
-@pytest.mark.usefixtures("daytime_clinic")
+@pytest.mark.usefixtures("clock")
 def test_live_fragment_follows_the_day_without_the_page_around_it(desk_client, session, app):
     visit, _other = _today_visits(session, app)
     first = desk_client.get("/board/live")
@@ -100,7 +100,7 @@ def test_volunteers_get_403_and_strangers_sign_in(volunteer_client, app):
     assert anonymous.get("/board/live").status_code == 302
 
 
-@pytest.mark.usefixtures("daytime_clinic")
+@pytest.mark.usefixtures("clock")
 def test_replan_page_shows_moves_and_the_clerk_applies_them(desk_client, session, app, post_form):
     app.config["REPLAN_SECONDS"] = 0.5
     visit, _other = _today_visits(session, app, minutes_ago=45)
@@ -150,7 +150,7 @@ def test_the_boards_time_formatter_matches_babel_in_every_language(app):
     assert day.isoformat() == "2026-03-29"
 
 
-@pytest.mark.usefixtures("daytime_clinic")
+@pytest.mark.usefixtures("clock")
 def test_visit_page_of_a_late_patient_offers_a_replan_with_a_new_arrival(desk_client, session, app):
     late, _other = _today_visits(session, app, minutes_ago=45)
     html = _text(desk_client.get(f"/visits/{late.id}"))

@@ -15,8 +15,8 @@ from clinic.web.clock import clinic_today
 from tests.clinic.visits.test_board import _anchor, _open_resources
 from tests.factories import make_pathway, make_patient, make_visit
 
-#: Visits start minutes before now on the clinic's clock: at 14:xx there, whatever the hour of the run.
-pytestmark = pytest.mark.usefixtures("daytime_clinic")
+#: Visits start minutes before now on the clinic's clock: at 14:00 there, whatever the hour of the run.
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 def _visit(session, app, *, day=None, minutes_ago=5, **patient):

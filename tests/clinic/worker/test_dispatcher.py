@@ -24,7 +24,6 @@ from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.worker import dispatcher
 from tests.conftest import TEST_SECRET_KEY
 from tests.containers import channels_for, reset_dispatcher, worker_container
-from tests.daytime import daytime_zone, phone_without_own_zone
 from tests.factories import make_pathway, make_patient, make_visit
 from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.peers.fakes import RecordingChannel
@@ -32,6 +31,11 @@ from tests.peers.fixtures import FROM_NUMBER
 
 ROOT = Path(__file__).resolve().parents[3]
 TZ = "Europe/Amsterdam"
+TRAVELLED = (
+    "import runpy, sys, time_machine; time_machine.travel(float(sys.argv.pop(1))).start(); "
+    "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+)
+"""``python -c TRAVELLED TIMESTAMP MODULE ARGS...``: ``python -m MODULE ARGS...`` with its clock ticking from TIMESTAMP."""
 
 
 def plan_confirmations(session: Session, count: int) -> list[int]:
@@ -239,20 +243,20 @@ def test_sigkill_mid_batch_then_restart_sends_every_message_exactly_once(session
     assert counts.get("sent") == len(ids) and "sending" not in counts and "failed" not in counts
 
 
-def plan_texts_and_calls(session: Session, zone: str) -> list[OutboxMessage]:
+def plan_texts_and_calls(session: Session) -> list[OutboxMessage]:
     """Six local patients under 70 (a confirmation SMS each) and three long-distance patients over 70
-    (confirmation and coffee voucher by SMS, the transport offer by call), booked now in ``zone`` (where
-    it is daytime, so quiet hours hold nothing); returns the 15 rows due now."""
+    (confirmation and coffee voucher by SMS, the transport offer by call), booked now (on the clock fixture's
+    afternoon, so quiet hours hold nothing); returns the 15 rows due now."""
     pathway = make_pathway(session)
     start = utcnow().replace(microsecond=0) + dt.timedelta(days=14)
     for n in range(9):
         senior_far = {"birth_date": dt.date(1950, 1, 1), "distance_km": 80.0} if n >= 6 else {}
-        patient = make_patient(session, phone=phone_without_own_zone(n), channel="sms", **senior_far)
+        patient = make_patient(session, channel="sms", **senior_far)
         visit = make_visit(session, patient=patient, pathway=pathway, day=start.date(), start=start)
         visit.booked_at = utcnow() - dt.timedelta(minutes=1)
         session.add(visit)
         session.commit()
-        service.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=zone)
+        service.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=TZ)
     session.expire_all()
     ids = service.due_ids(session=session, now=utcnow(), limit=100)
     rows = [session.get(OutboxMessage, row_id) for row_id in ids]
@@ -260,9 +264,9 @@ def plan_texts_and_calls(session: Session, zone: str) -> list[OutboxMessage]:
     return rows
 
 
-def start_twilio_dispatcher(database_url: str, fake: FakeTwilio, zone: str) -> subprocess.Popen:
+def start_twilio_dispatcher(database_url: str, fake: FakeTwilio, now: dt.datetime) -> subprocess.Popen:
     """``python -m clinic.worker.dispatcher`` as deployed: no ``--channels``, Twilio from the environment,
-    its API base URL pointed at the fake server."""
+    its API base URL pointed at the fake server; its clock ticks from ``now`` (the test's clock)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -274,23 +278,23 @@ def start_twilio_dispatcher(database_url: str, fake: FakeTwilio, zone: str) -> s
         "ONEVISIT_SECRET_KEY": TEST_SECRET_KEY,
     }
     command = [
-        sys.executable, "-m", "clinic.worker.dispatcher", "--database-url", database_url, "--tz", zone,
+        sys.executable, "-c", TRAVELLED, str(now.timestamp()), "clinic.worker.dispatcher",
+        "--database-url", database_url, "--tz", TZ,
         "--interval", "0.2", "--lease-seconds", "2", "--stale-seconds", "1", "--batch", "100",
         "--claim-batch", "10",
     ]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def test_sigkill_while_twilio_holds_a_request_then_restart_sends_every_message_once(session, database_url,
+def test_sigkill_while_twilio_holds_a_request_then_restart_sends_every_message_once(clock, session, database_url,
                                                                                    fake_twilio):
     """The real dispatcher with the real Twilio channels: killed while the fake Twilio server holds the
     fourth request (Twilio has the message, the outbox does not know), with six more rows claimed and not
     sent. After the restart the fake server has received every due message exactly once."""
-    zone = daytime_zone()
-    rows = plan_texts_and_calls(session, zone)
+    rows = plan_texts_and_calls(session)
     engine = session.get_bind()
     fake_twilio.hold_from(4)
-    first = start_twilio_dispatcher(database_url, fake_twilio, zone)
+    first = start_twilio_dispatcher(database_url, fake_twilio, clock.now())
     try:
         wait_for(lambda: fake_twilio.held == 1, 15, "the fourth request held at the fake Twilio", [first])
         first.send_signal(signal.SIGKILL)
@@ -305,7 +309,8 @@ def test_sigkill_while_twilio_holds_a_request_then_restart_sends_every_message_o
     held = [*fake_twilio.created("messages"), *fake_twilio.created("calls")]
     held_sid = next(r["sid"] for r in held if r["sid"] not in {m.provider_id for m in _outbox(engine)})
 
-    second = start_twilio_dispatcher(database_url, fake_twilio, zone)
+    clock.shift(dt.timedelta(minutes=1))  # restarted a minute later: the dead one's lease and claims are stale
+    second = start_twilio_dispatcher(database_url, fake_twilio, clock.now())
     try:
         wait_for(lambda: statuses(engine).get("sent", 0) >= len(rows), 15, "every due message sent", [second])
     finally:
@@ -343,14 +348,14 @@ def test_the_benchmark_runs_on_a_small_instance():
     assert figures["sent"] >= 30 and figures["plan_visits_per_s"] > 0
 
 
-def test_the_offers_job_texts_a_wave_for_a_freed_place_once(session, database_url, reset_state, monkeypatch,
+def test_the_offers_job_texts_a_wave_for_a_freed_place_once(clock, session, database_url, reset_state,
                                                              fake_twilio, twilio_config):
     """The scheduled offers job sends the first SMS wave through the real Twilio client; a second
     dispatcher (another owner) finds the offers lease held and sends nothing."""
     from tests.clinic.refill.test_offers_sms import NOW, freed_place
 
     freed_place(session)
-    monkeypatch.setattr("clinic.columns.utcnow", lambda: NOW)
+    clock.move_to(NOW)
     dispatcher.configure(worker_container(database_url, tz=TZ, channels=channels_for(twilio_config)), owner="first")
     assert dispatcher.offers_job() == {"lease": 1, "waves": 1}
     texted = len(fake_twilio.messages())

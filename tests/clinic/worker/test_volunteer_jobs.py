@@ -28,26 +28,20 @@ def configured(database_url):
     reset_dispatcher()
 
 
-def _clock(monkeypatch, moment: dt.datetime) -> None:
-    monkeypatch.setattr(clinic.columns, "utcnow", lambda: moment)
-
-
-def test_friday_afternoon_matches_monday_and_the_notice_goes_out_sunday_evening_once(
-    session, configured, monkeypatch
-):
+def test_friday_afternoon_matches_monday_and_the_notice_goes_out_sunday_evening_once(clock, session, configured):
     vera = make_volunteer(session, "Vera", weekdays=(0,))
     visit = make_day_visit(session, MONDAY, 10)
-    _clock(monkeypatch, at(FRIDAY, 15))
+    clock.move_to(at(FRIDAY, 15))
     result = volunteer_jobs.match_tomorrow_job()
     assert result["lease"] == 1 and result["day"] == MONDAY.isoformat()
     assert (result["assigned"], result["queued"]) == (1, 1)
     row = session.exec(select(VolunteerAssignment)).one()
     assert (row.visit_id, row.volunteer_id) == (visit.id, vera.id)
 
-    _clock(monkeypatch, at(FRIDAY, 18, 30))  # Friday evening: the notice is due Sunday 18:00
+    clock.move_to(at(FRIDAY, 18, 30))  # Friday evening: the notice is due Sunday 18:00
     assert volunteer_jobs.send_notices_job()["sent"] == 0
     sunday = MONDAY - dt.timedelta(days=1)
-    _clock(monkeypatch, at(sunday, 18, 5))
+    clock.move_to(at(sunday, 18, 5))
     assert volunteer_jobs.send_notices_job()["sent"] == 1
     assert volunteer_jobs.send_notices_job()["sent"] == 0
     assert [m.to for m in configured.sent] == [vera.phone]
@@ -55,11 +49,11 @@ def test_friday_afternoon_matches_monday_and_the_notice_goes_out_sunday_evening_
     assert session.exec(select(VolunteerNotice)).one().status == OutboxStatus.SENT
 
 
-def test_a_second_dispatcher_finds_the_lease_taken_and_does_nothing(session, configured, monkeypatch):
+def test_a_second_dispatcher_finds_the_lease_taken_and_does_nothing(clock, session, configured):
     make_volunteer(session, "Vera")
     make_day_visit(session, MONDAY, 10)
     now = at(FRIDAY, 15)
-    _clock(monkeypatch, now)
+    clock.move_to(now)
     with Session(session.get_bind()) as other:
         assert outreach_service.acquire_lease(
             session=other, owner="second", now=now, ttl=dt.timedelta(seconds=60), name=volunteer_jobs.LEASE_NAME
