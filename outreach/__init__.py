@@ -1,4 +1,6 @@
-"""Segment-based outreach: rules as data, channels (Twilio SMS/voice, e-mail, development outbox) and jobs.
+"""Segment-based outreach as a pure library: rules as data, planning, quiet hours, time zones, SMS
+keywords and the channels (Twilio SMS and voice, SMTP e-mail, the development outbox).
 
-Built by the outreach issue on top of the clinic foundation; nothing here is wired into the app yet.
+It imports nothing of ``clinic``: the app's messaging package stores what it plans and its worker runs
+the jobs that send it.
 """

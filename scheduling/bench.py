@@ -2,7 +2,7 @@
 
 For each size, seed and booked share it generates a day (``scheduling.generate``), places it with
 ``greedy`` and with ``scheduling.solve.solve``, runs every schedule through ``check`` (any violation
-is printed loudly and counted), and prints the issue's table, one row per size and method over every
+is printed loudly and counted), and prints the per-size table first, one row per size and method over every
 day of that size (with and without booked visits), then the same split by booked share, with means over
 the seeds and waits pooled over every placed request, and CP-SAT's mean wait as a share of greedy's for
 each. It also times booking proposals and refill ranking (``scheduling.propose`` / ``scheduling.refill``)
@@ -57,7 +57,7 @@ class Row:
     propose_ms: list[float] = field(default_factory=list)
     refill_ms: list[float] = field(default_factory=list)
     latency_note: str = ""
-    #: Days on which this method placed less priority than greedy (the issue: never, for CP-SAT).
+    #: Days on which this method placed less priority than greedy (the target: never, for CP-SAT).
     below_greedy: int = 0
     #: Days on which the wall clock, not the deterministic budget, ended a phase of the solver.
     clock_stopped: int = 0

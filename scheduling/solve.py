@@ -63,24 +63,17 @@ from scheduling.recreate import Recreate
 #: Share of the time limit kept for the final full-model phase (bound / proof), and its minimum in seconds.
 BOUND_SHARE = 0.2
 BOUND_MIN_SECONDS = 0.5
-#: Deterministic-time units CP-SAT spends per wall-clock second and thread here, used to turn the
-#: caller's time limit into a deterministic budget for the LNS and bound phases; on a faster machine
-#: they end early, on a busier one the wall clock ends them (``stats["clock_stopped"]``; then the
-#: result may differ between runs). Measured with OR-Tools 9.15 on the AMD EPYC 2-core machine of
-#: 2026-11-23: LNS sub-models 0.053-0.067 per second on one thread and 0.034-0.043 per thread on two
-#: (day-20, day-60, 50-request days, load about 2); 0.033-0.048 per thread on 100-200-request days at
-#: a load of 1, 0.015-0.046 beside one other busy process; the full model of day-60 0.047 per second.
-#: (The machine of this project's first measurements gave about 0.1.)
+#: Deterministic-time units CP-SAT spends per wall-clock second and thread, used to turn the caller's
+#: time limit into a deterministic budget for the LNS and bound phases: the same instance, seed and
+#: workers then give the same schedule. On a faster machine the phases end early; on a busier one the
+#: wall clock ends them (``stats["clock_stopped"]``), and the result may differ between runs. How the
+#: figure was measured, and on what, is in docs/performance.md.
 DTIME_PER_SECOND = 0.025
 ROUND_DTIME = 0.03
 #: At most this share of the time limit goes to the CP-SAT-free descent after construction.
 DESCENT_SHARE = 0.1
-#: Share of the time limit given to ruin and recreate, and the moves it is worth per second. Measured
-#: on the AMD EPYC 2-core machine of 2026-11-23: 400-690 moves/s on 100-200-request days at a load of
-#: 1, 455-620 beside one other busy process, 310-350 at a load of 4; day-20 and day-60 about 340-360
-#: at a load of 2 (at 350 moves/s day-60 ran out of wall time). At 300 moves/s a large day ends after
-#: 5-9 s of its 10 (explaining the requests left out included) at a load of 1-3; on a busier machine
-#: the wall clock ends the phase first (``stats["clock_stopped"]``).
+#: Share of the time limit given to ruin and recreate, and the moves it is worth per second (measured
+#: figures in docs/performance.md): when the machine makes fewer, the wall clock ends the phase first.
 #: On small days (those the full model runs on) CP-SAT's sub-models are cheap and prove optimality,
 #: so ruin and recreate gets a small share; on large days it gets most of the time: per wall second
 #: its moves cut more waiting than CP-SAT's sub-models there, which mainly place more priority.
@@ -90,7 +83,7 @@ RECREATE_MOVES_PER_SECOND = 300
 #: Share of the moves made before the LNS phase (the rest after it).
 RECREATE_FIRST = 0.7
 #: The full model (bound phase) runs only on days with at most this many placeable requests: on larger
-#: ones it neither improved the plan nor proved a bound above 0 within its share on this machine, so its
+#: ones it neither improves the plan nor proves a bound above 0 within its share, so its
 #: share goes to ruin and recreate (their ``gap`` is then reported against the trivial bound 0).
 FULL_MODEL_MAX_REQUESTS = 50
 #: Explaining each request left out costs about this much (an insertion solve per relaxation); that
