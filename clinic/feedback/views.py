@@ -23,10 +23,10 @@ from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.errors import Conflict, DomainError, NotFound
-from clinic.messaging.answers_views import patient_links
 from clinic.web.clock import clinic_tz, messaging_now
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
+from clinic.web.public_urls import patient_links
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
 bp = Blueprint("followups", __name__)

@@ -102,7 +102,10 @@ def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
 
 def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
     from clinic.db import make_engine, upgrade
-    from clinic.messaging import outreach
+    from clinic.messaging.outbox import outbox_counts
+    from clinic.messaging.outreach import plan_visits_outreach
+    from clinic.messaging.rules_file import rules_in_force
+    from clinic.messaging.sending import dispatch_due
 
     workdir = None
     if database_url is None:
@@ -118,21 +121,21 @@ def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
         populate_s = time.perf_counter() - started
 
         with Session(engine, expire_on_commit=False) as session:
-            rules = outreach.rules_in_force(session=session).rules
+            rules = rules_in_force(session=session).rules
             started = time.perf_counter()
             for index in range(0, len(ids), chunk):
-                outreach.plan_visits_outreach(
+                plan_visits_outreach(
                     session=session, visit_ids=ids[index : index + chunk], now=now, tz=TZ, rules=rules
                 )
                 session.expunge_all()
             plan_s = time.perf_counter() - started
-            counts = outreach.outbox_counts(session=session)
+            counts = outbox_counts(session=session)
 
             channel = NoopChannel()
             channels = {"sms": channel, "voice": channel, "email": channel}
             started = time.perf_counter()
             while True:
-                report = outreach.dispatch_due(
+                report = dispatch_due(
                     session=session, channels=channels, owner="bench", now=now, tz=TZ, limit=1000
                 )
                 session.expunge_all()

@@ -11,7 +11,8 @@ A webhook delivered twice (same provider id) is answered the same way and acts o
 The two questions (``clinic.feedback.surveys``): a reply that starts with two yes/no words from a patient
 with a survey asked in the last days, and no open waitlist offer, answers the survey before any keyword
 is looked at ("YES NO late"); an SMS the clinic acted on is followed by a survey (not after STOP, START,
-HELP, a survey answer or a message not understood), and so is an answered reminder call.
+HELP, a survey answer or a message not understood), and so is an answered reminder call
+(``clinic.messaging.delivery``).
 """
 
 import datetime as dt
@@ -552,63 +553,3 @@ def handle_call_choice(
     if cancelled is not None and stored.outcome != "duplicate":
         (after_cancel or default_after_cancel(session, now, tz))(cancelled)
     return stored
-
-
-# --- delivery status callbacks ----------------------------------------------------------------------
-
-DELIVERED_STATES = frozenset({"delivered", "read", "completed"})
-FAILED_STATES = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
-
-
-def record_delivery(
-    *,
-    session: Session,
-    provider_id: str,
-    status: str,
-    now: dt.datetime,
-    error_code: str | None = None,
-    tz: str = DEFAULT_TZ,
-) -> bool:
-    """A provider's delivery report: handed to the outreach service's ``record_delivery`` (retries and
-    fall-backs are its business) when it exists, else the outbox row with that provider id is marked
-    delivered or failed here. ``False`` when no message has that id or the state is not final."""
-    try:
-        from clinic.messaging import outreach
-    except ImportError:
-        outreach = None
-    if outreach is not None and hasattr(outreach, "record_delivery"):
-        row = outreach.record_delivery(session=session, provider_id=provider_id, status=status, now=now, tz=tz)
-        if row is not None and status == "completed":
-            _survey_after_call(session, row, now)
-        return row is not None
-    from clinic.messaging.models import OutboxMessage, OutboxStatus
-
-    message = session.exec(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id)).first()
-    if message is None or status not in DELIVERED_STATES | FAILED_STATES:
-        return False
-    if message.status in (OutboxStatus.WITHDRAWN, OutboxStatus.SKIPPED):
-        return False
-    if status in DELIVERED_STATES:
-        message.status = OutboxStatus.DELIVERED
-    else:
-        message.status = OutboxStatus.FAILED
-        message.last_error = f"{status}" + (f" (error {error_code})" if error_code else "")
-    message.updated_at = now
-    session.add(message)
-    session.commit()
-    if status == "completed":
-        _survey_after_call(session, message, now)
-    return True
-
-
-def _survey_after_call(session: Session, row, now: dt.datetime) -> None:
-    """A reminder call the patient picked up (Twilio's ``completed``) is followed by the two questions."""
-    from clinic.feedback import surveys
-    from clinic.messaging.models import OutboxStatus
-
-    if row.channel != Channel.VOICE or row.status != OutboxStatus.DELIVERED:
-        return
-    try:
-        surveys.ask_after_call(session=session, outbox_id=row.id, now=now)
-    except DomainError:
-        session.rollback()

@@ -26,7 +26,7 @@ from clinic import planning
 from clinic.audit import record as audit
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError
-from clinic.messaging.outreach import voucher_code
+from clinic.messaging.texts import voucher_code
 from clinic.patients import segments
 from clinic.service.models import Volunteer
 from clinic.unit.models import PathwayStep, Resource

@@ -11,7 +11,7 @@ Exactly once:
   few at a time) before the channel is called, so even two lease holders could never send one row
   twice; each outcome is committed right after its send;
 * after a crash (SIGKILL mid-batch) the next lease holder recovers the rows left in ``sending``
-  (``clinic.messaging.outreach.recover_stale``): it asks the channel whether each went out
+  (``clinic.messaging.recovery.recover_stale``): it asks the channel whether each went out
   (``lookup``: the Twilio channels read Twilio's message and call lists and match the number, the
   time since the claim, the text, and sids no other row holds) and marks it sent with Twilio's sid
   or queues it again; when nobody can tell (no ``lookup``, or the provider does not answer) it puts
@@ -97,8 +97,10 @@ def configure(settings: DispatcherSettings, *, owner: str | None = None) -> None
 def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     """The scheduled job: hold the lease, recover what a dead dispatcher left, send what is due."""
     from clinic.columns import utcnow
-    from clinic.messaging import outreach
+    from clinic.messaging.lease import acquire_lease
     from clinic.messaging.links import Links
+    from clinic.messaging.recovery import recover_stale
+    from clinic.messaging.sending import dispatch_due
 
     settings, engine = _STATE.settings, _STATE.engine
     if settings is None or engine is None:
@@ -109,9 +111,9 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
         _STATE.ticks += 1
         ttl = dt.timedelta(seconds=settings.lease_ttl)
         with Session(engine, expire_on_commit=False) as session:
-            if not outreach.acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=lease_name):
+            if not acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=lease_name):
                 return {"lease": 0}
-            recovered = outreach.recover_stale(
+            recovered = recover_stale(
                 session=session,
                 channels=settings.channels,
                 owner=_STATE.owner,
@@ -119,7 +121,7 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 stale_after=dt.timedelta(seconds=settings.stale_after),
                 tz=settings.tz,
             )
-            report = outreach.dispatch_due(
+            report = dispatch_due(
                 session=session,
                 channels=settings.channels,
                 owner=_STATE.owner,
@@ -177,20 +179,20 @@ def hold_lease(session: Session, name: str) -> bool:
 
 def _acquire(session: Session, name: str, ttl: dt.timedelta) -> bool:
     from clinic.columns import utcnow
-    from clinic.messaging import outreach
+    from clinic.messaging.lease import acquire_lease
 
-    return outreach.acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=name)
+    return acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=name)
 
 
 def plan_visit_job(visit_id: int) -> None:
     """(Re)plan one visit's outreach in the dispatcher process (for callers that prefer a job)."""
-    from clinic.messaging import outreach
+    from clinic.messaging.outreach import plan_visit_outreach
 
     settings, engine = _STATE.settings, _STATE.engine
     if settings is None or engine is None:
         raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
     with Session(engine, expire_on_commit=False) as session:
-        outreach.plan_visit_outreach(session=session, visit_id=visit_id, tz=settings.tz)
+        plan_visit_outreach(session=session, visit_id=visit_id, tz=settings.tz)
 
 
 def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
@@ -235,14 +237,14 @@ def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
 
 
 def release() -> None:
-    from clinic.messaging import outreach
+    from clinic.messaging.lease import release_lease
 
     if _STATE.engine is None or not _STATE.owner:
         return
     try:
         with Session(_STATE.engine) as session:
             for name in LEASE_NAMES:
-                outreach.release_lease(session=session, owner=_STATE.owner, name=name)
+                release_lease(session=session, owner=_STATE.owner, name=name)
     except Exception:  # noqa: BLE001 - shutting down; the lease expires on its own
         log.exception("could not release the dispatcher lease")
 
