@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from clinic.columns import Channel
 from clinic.errors import Conflict, NotFound, ValidationError
 from clinic.feedback import followups
 from clinic.feedback.models import (
@@ -40,6 +39,7 @@ from clinic.feedback.models import (
     SurveyStatus,
     SurveyTrigger,
 )
+from clinic.feedback.survey_channel import channel_for
 from clinic.messaging.links import NO_LINKS, Links
 from clinic.messaging.models import InboundMessage, OutboxMessage
 from clinic.messaging.texts import texts
@@ -68,20 +68,6 @@ NO_SURVEY_AFTER = frozenset({
     "survey_answer", "opted_out", "opted_in", "help", "duplicate", "unknown_sender", "unknown",
 })
 """Inbound outcomes that never lead to a survey."""
-
-
-# --- which channel ------------------------------------------------------------------------------------
-
-
-def channel_for(patient: Patient) -> SurveyChannel | None:
-    """The patient's own channel for a survey; ``None`` when they opted out (then: tablet only)."""
-    if patient.opted_out:
-        return None
-    if patient.channel == Channel.EMAIL and patient.email:
-        return SurveyChannel.EMAIL
-    if patient.channel == Channel.VOICE:
-        return SurveyChannel.VOICE
-    return SurveyChannel.SMS
 
 
 def pending_for_patient(*, session: Session, patient_id: int) -> Survey | None:
