@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from werkzeug.routing import BuildError
 from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -23,6 +22,7 @@ from clinic.web.clock import clinic_today
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
 
 bp = Blueprint("checkout", __name__)
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
@@ -89,16 +89,6 @@ def _id_or_404(value: int) -> int:
     if not 1 <= value <= MAX_ID:
         abort(404)
     return value
-
-
-def optional_url(endpoint: str, **values: object) -> str | None:
-    """A link to another screen when that part of the app is there (visit, patient pages)."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
 
 
 def _session():

@@ -37,7 +37,9 @@ from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
 from clinic.web.nav import add_nav_item
+from clinic.web.phones import format_phone
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
 
 bp = Blueprint("book", __name__, url_prefix="/book")
 add_nav_item("book.search", _l("Book"), (FRONT_DESK, COORDINATOR, ADMIN))
@@ -107,16 +109,6 @@ def valid_phone(form, field) -> None:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
         raise FormValidationError(_("Enter a valid phone number, e.g. 06 1234 5678 or +32 470 12 34 56."))
-
-
-def format_phone(value: str) -> str:
-    """A stored E.164 number as people read it (``+31 6 12345678``); unreadable values as they are."""
-    try:
-        return phonenumbers.format_number(
-            phonenumbers.parse(value, DEFAULT_PHONE_REGION), phonenumbers.PhoneNumberFormat.INTERNATIONAL
-        )
-    except phonenumbers.NumberParseException:
-        return value
 
 
 def valid_email(form, field) -> None:
@@ -323,16 +315,6 @@ def _field_message(error: DomainError) -> str:
     return by_field.get(error.field or "", "")
 
 
-def _optional_url(endpoint: str, **values) -> str | None:
-    """The URL of another area's page, or ``None`` while that page does not exist."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
-
 def _after_booking_url(visit) -> str:
     if "visit.detail" in current_app.view_functions:
         for key in ("visit_id", "id"):
@@ -361,7 +343,7 @@ def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = Fa
             taken=taken,
             query={key: request.args.getlist(key)[:7] for key in QUERY_KEYS if key in request.args},
             format_phone=format_phone,
-            patient_url=_optional_url("patient.detail", patient_id=patient.id),
+            patient_url=optional_url("patient.detail", patient_id=patient.id),
         ),
         status,
     )

@@ -3,7 +3,6 @@
 from flask import Blueprint, abort, current_app, render_template
 
 from clinic.errors import NotFound
-from clinic.visits.views import optional_url
 from clinic.web.clock import clinic_today
 from clinic.web.labels import (
     CONTACT_CHANNEL_LABELS,
@@ -13,6 +12,7 @@ from clinic.web.labels import (
     language_label,
 )
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
 
 bp = Blueprint("patient", __name__)
 

@@ -13,11 +13,11 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from clinic.booking.views import format_phone
 from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
 from clinic.web.labels import TOUCH_CHANNEL_LABELS, label
 from clinic.web.nav import add_nav_item
+from clinic.web.phones import format_phone
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 

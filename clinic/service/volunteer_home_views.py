@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.labels import volunteer_labels
 from clinic.web.roles import VOLUNTEER, roles_required
 
 bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
@@ -25,7 +26,6 @@ def home():
     from clinic.db import get_session
     from clinic.service.models import Volunteer
     from clinic.service.volunteers import volunteer_list
-    from clinic.service.volunteers_views import volunteer_labels
 
     session = get_session()
     today = clinic_today()

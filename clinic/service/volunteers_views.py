@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from clinic.errors import DomainError, NotFound
 from clinic.web.clock import clinic_today
+from clinic.web.labels import volunteer_labels
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -23,17 +24,6 @@ COORDINATORS = (COORDINATOR, ADMIN)
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
 add_nav_item("volunteers.day", _l("Volunteers"), COORDINATORS)
 
-REASON_LABELS = {"long_distance": _l("Long distance"), "flagged": _l("Asked for by the desk")}
-NOTE_LABELS = {
-    "nobody_available": _l("No volunteer is available this day: find someone for the day."),
-    "no_cover": _l("Nobody is available for the whole stay: extend someone's hours or choose a volunteer for part of it."),
-    "all_busy": _l("Every volunteer available for the stay meets another patient at nearly the same time: choose one below."),
-    "other_language": _l("Does not speak the patient's language"),
-    "returning": _l("Met this patient before"),
-    "moved": _l("The visit moved to another day"),
-}
-OUTCOME_LABELS = {"met": _l("Met"), "not_met": _l("Not met")}
-PLACE_LABELS = {"main_entrance": _l("Main entrance")}
 ERRORS = {
     "not_flaggable": _l("Only a booked or running visit can get a volunteer."),
     "past_visit": _l("This visit is in the past."),
@@ -69,17 +59,6 @@ def _day_arg(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         return None
-
-
-def volunteer_labels() -> dict:
-    from clinic.web.labels import label
-
-    return {
-        "reason_label": lambda code: label(REASON_LABELS, code),
-        "note_labels": lambda note: [label(NOTE_LABELS, code) for code in (note or "").split()],
-        "outcome_label": lambda code: label(OUTCOME_LABELS, code),
-        "place_label": lambda code: label(PLACE_LABELS, code),
-    }
 
 
 def _match(session, day: dt.date) -> None:

@@ -17,11 +17,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from clinic.errors import DomainError
 from clinic.i18n import format_time
 from clinic.messaging.visit_changes import replan_visit_outreach
-from clinic.visits.views import error_message
 from clinic.web.clock import clinic_today, clinic_zone
 from clinic.web.forms import BoardDayForm
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.visit_errors import error_message
 
 bp = Blueprint("board", __name__)
 

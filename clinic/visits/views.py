@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from werkzeug.routing import BuildError
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
@@ -16,6 +15,8 @@ from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
+from clinic.web.visit_errors import FIELD_MESSAGES, error_message
 
 bp = Blueprint("visit", __name__)
 
@@ -27,43 +28,6 @@ STEP_STATUS_LABELS = {
     "done": _l("Done"),
     "skipped": _l("Skipped"),
 }
-
-ERROR_MESSAGES = {
-    "already_checked_in": _l("This patient is already checked in."),
-    "bad_transition": _l("That is not possible in the visit's or step's current state."),
-    "not_today": _l("Only today's visits can be checked in."),
-    "visit_closed": _l("This visit is closed: its steps cannot change any more."),
-    "day_changed": _l("The day changed since this re-plan was made. Make a new one."),
-    "nothing_to_move": _l("There is nothing to move."),
-    "replan_failed": _l("The engine could not re-plan this day."),
-}
-FIELD_MESSAGES = {
-    "volunteer_id": _l("Choose an active volunteer."),
-    "notes": _l("Notes can be at most 500 characters."),
-    "at": _l("A step cannot finish before it started."),
-}
-
-
-def error_message(error: DomainError) -> str:
-    """The translated message for a domain error (its code first, then its field)."""
-    if error.code in ERROR_MESSAGES:
-        return str(ERROR_MESSAGES[error.code])
-    if isinstance(error, NotFound):
-        return _("That record does not exist.")
-    if error.field in FIELD_MESSAGES:
-        return str(FIELD_MESSAGES[error.field])
-    return _("That could not be done.")
-
-
-def optional_url(endpoint: str, **values: object) -> str | None:
-    """``url_for(endpoint, ...)`` when another part of the app provides that endpoint, else ``None``."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
 
 class CheckInForm(FlaskForm):
     transport_booked = BooleanField(_l("Transport home is booked"))
