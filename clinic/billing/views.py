@@ -17,6 +17,10 @@ from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 import clinic.billing.invoices  # noqa: F401  (registers the guard that refuses edits of issued invoices)
+from clinic.billing.checkout import check_out, checkout_queue, invoice_document, preview
+from clinic.billing.invoice_pdf import PdfInvoice, render_pdf
+from clinic.billing.invoices import credit_invoice
+from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.web.clock import clinic_today
 from clinic.web.labels import VISIT_STATUS_LABELS, label
@@ -92,8 +96,6 @@ def _id_or_404(value: int) -> int:
 
 
 def _session():
-    from clinic.db import get_session
-
     return get_session()
 
 
@@ -118,8 +120,6 @@ def _config_vat() -> int | None:
 @roles_required(*STAFF)
 def today():
     """Today's visits that are checked in, under way or finished, with their invoice once checked out."""
-    from clinic.billing.checkout import checkout_queue
-
     queue = checkout_queue(session=_session(), day=clinic_today())
     return render_template(
         "checkout/today.html",
@@ -134,8 +134,6 @@ def today():
 @bp.route("/visits/<int:visit_id>/checkout", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def start(visit_id: int):
-    from clinic.billing.checkout import check_out, preview
-
     session = _session()
     _id_or_404(visit_id)
     try:
@@ -191,8 +189,6 @@ def start(visit_id: int):
 
 
 def _document(invoice_id: int):
-    from clinic.billing.checkout import invoice_document
-
     _id_or_404(invoice_id)
     try:
         return invoice_document(session=_session(), invoice_id=invoice_id)
@@ -242,8 +238,6 @@ def invoice(invoice_id: int):
 @bp.post("/invoices/<int:invoice_id>/credit")
 @roles_required(*STAFF)
 def credit(invoice_id: int):
-    from clinic.billing.invoices import credit_invoice
-
     document = _document(invoice_id)
     form = CreditForm()
     if not form.validate_on_submit():
@@ -266,8 +260,6 @@ def credit(invoice_id: int):
 
 def pdf_for(document) -> bytes:
     """The invoice as PDF, every word and amount in the patient's language."""
-    from clinic.billing.invoice_pdf import PdfInvoice, render_pdf
-
     invoice = document.invoice
     currency = invoice.currency
     with force_locale(document.language.value):

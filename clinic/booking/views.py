@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlmodel import col, select
 from werkzeug.routing import BuildError
 from wtforms import (
     BooleanField,
@@ -29,10 +30,18 @@ from wtforms import ValidationError as FormValidationError
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.booking.services import Availability, SlotTaken, book_proposal, find_patients, propose_visits
 from clinic.columns import Channel, Language
+from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
+from clinic.i18n import format_date
 from clinic.messaging.visit_changes import replan_visit_outreach
+from clinic.patients import segments
 from clinic.patients.models import DEFAULT_PHONE_REGION, MAX_DISTANCE_KM, normalise_email
+from clinic.patients.services import create_patient, get_patient
+from clinic.planning import SegmentRules
+from clinic.refill.waitlist import add_to_waitlist
+from clinic.unit.models import Pathway
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
@@ -211,22 +220,16 @@ class WaitlistForm(FlaskForm):
 
 
 def _session():
-    from clinic.db import get_session
-
     return get_session()
 
 
 
 def _rules():
-    from clinic.planning import SegmentRules
-
     config = current_app.config
     return SegmentRules(local_km=config["REGION_LOCAL_KM"], regional_km=config["REGION_REGIONAL_KM"])
 
 
 def _patient_or_404(patient_id: int):
-    from clinic.patients.services import get_patient
-
     try:
         return get_patient(session=_session(), patient_id=patient_id)
     except NotFound:
@@ -234,18 +237,12 @@ def _patient_or_404(patient_id: int):
 
 
 def _pathways():
-    from sqlmodel import col, select
-
-    from clinic.unit.models import Pathway
-
     return list(
         _session().exec(select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.name)))
     )
 
 
 def _segments(patient) -> list[str]:
-    from clinic.patients import segments
-
     config = current_app.config
     labels = segments.segments_for(
         patient, clinic_today(), local_km=config["REGION_LOCAL_KM"], regional_km=config["REGION_REGIONAL_KM"]
@@ -266,8 +263,6 @@ def _request_form(pathways) -> RequestForm:
 
 
 def _availability(form: RequestForm):
-    from clinic.booking.services import Availability
-
     today = clinic_today()
     return Availability(
         earliest=form.earliest.data or today + dt.timedelta(days=1),
@@ -350,8 +345,6 @@ def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = Fa
 
 
 def _propose(patient, form: RequestForm, *, exclude=()):
-    from clinic.booking.services import propose_visits
-
     return propose_visits(
         session=_session(),
         patient_id=patient.id,
@@ -370,8 +363,6 @@ def _propose(patient, form: RequestForm, *, exclude=()):
 @bp.get("")
 @roles_required(*DESK)
 def search():
-    from clinic.booking.services import find_patients
-
     form = SearchForm(request.args)
     patients = None
     status = 200
@@ -388,8 +379,6 @@ def search():
 @bp.route("/register", methods=["GET", "POST"])
 @roles_required(*DESK)
 def register():
-    from clinic.patients.services import create_patient
-
     form = PatientForm()
     status = 200
     if form.is_submitted():
@@ -433,8 +422,6 @@ def plan(patient_id: int):
 @bp.post("/patient/<int:patient_id>/book")
 @roles_required(*DESK)
 def confirm(patient_id: int):
-    from clinic.booking.services import SlotTaken, book_proposal
-
     patient = _patient_or_404(patient_id)
     form = _request_form(_pathways())
     choice = ChoiceForm()
@@ -484,8 +471,6 @@ def confirm(patient_id: int):
 @bp.post("/patient/<int:patient_id>/waitlist")
 @roles_required(*DESK)
 def waitlist(patient_id: int):
-    from clinic.refill.waitlist import add_to_waitlist
-
     patient = _patient_or_404(patient_id)
     form = _request_form(_pathways())
     waitlist_form = WaitlistForm()
@@ -522,6 +507,4 @@ def waitlist(patient_id: int):
 
 
 def _format_day(day: dt.date) -> str:
-    from clinic.i18n import format_date
-
     return format_date(day, "full")

@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -184,8 +185,6 @@ def ask_on_tablet(*, session: Session, visit_id: int, now: dt.datetime) -> Surve
 
 def create_visit_surveys(*, session: Session, now: dt.datetime, tz: str = DEFAULT_TZ) -> list[int]:
     """Surveys for visits completed today or yesterday (clinic time) that have none yet; their ids."""
-    from zoneinfo import ZoneInfo
-
     today = now.astimezone(ZoneInfo(tz)).date()
     asked = sa.exists().where(Survey.visit_id == Visit.id, Survey.trigger == SurveyTrigger.VISIT)
     visits = list(

@@ -17,6 +17,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from clinic.db import make_engine, upgrade
+from clinic.messaging.outbox import outbox_counts
+from clinic.messaging.outreach import plan_visits_outreach
+from clinic.messaging.rules_file import rules_in_force
+from clinic.messaging.sending import dispatch_due
+from clinic.patients.models import Patient
+from clinic.unit.models import Pathway
+from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 
 TZ = "Europe/Amsterdam"
@@ -40,10 +48,6 @@ class NoopChannel:
 
 
 def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
-    from clinic.patients.models import Patient
-    from clinic.unit.models import Pathway
-    from clinic.visits.models import Visit, VisitStatus
-
     zone = ZoneInfo(TZ)
     today = now.astimezone(zone).date()
     with Session(engine) as session:
@@ -101,12 +105,6 @@ def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
 
 
 def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
-    from clinic.db import make_engine, upgrade
-    from clinic.messaging.outbox import outbox_counts
-    from clinic.messaging.outreach import plan_visits_outreach
-    from clinic.messaging.rules_file import rules_in_force
-    from clinic.messaging.sending import dispatch_due
-
     workdir = None
     if database_url is None:
         workdir = tempfile.TemporaryDirectory(prefix="outreach-bench-")

@@ -26,10 +26,12 @@ from sqlmodel import Session, col, select
 
 from clinic.columns import Channel
 from clinic.errors import Conflict, DomainError
+from clinic.feedback import surveys
 from clinic.messaging.models import InboundMessage
 from clinic.messaging.texts import clock, long_day, short_day, texts
 from clinic.patients import services as patient_service
 from clinic.patients.models import Patient, normalise_phone
+from clinic.refill import services as refill
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer
 from clinic.service import transport
 from clinic.service.models import TouchChannel
@@ -107,21 +109,10 @@ def recent_offer(*, session: Session, patient_ids: list[int], now: dt.datetime) 
     ).first()
 
 
-def _refill_module():
-    try:
-        from clinic.refill import services as refill
-    except ImportError:  # pragma: no cover - the refill service ships with the front-desk issue
-        return None
-    return refill
-
-
 def default_after_cancel(session: Session, now: dt.datetime, tz: str) -> Callable[[int], None]:
     """After a cancellation: the next wave of offers (recorded only; a job or the webhook sends them)."""
 
     def after(visit_id: int) -> None:
-        refill = _refill_module()
-        if refill is None:
-            return
         try:
             refill.make_offers(session=session, visit_id=visit_id, now=now, channel="sms", tz=tz)
         except DomainError:
@@ -181,8 +172,6 @@ def handle_sms(
 
 def survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
     """The two questions after an inbound contact (``surveys.ask_after_inbound`` says when not)."""
-    from clinic.feedback import surveys
-
     try:
         surveys.ask_after_inbound(session=session, message_id=message_id, now=now)
     except DomainError:
@@ -192,8 +181,6 @@ def survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
 def _survey_answer(*, session: Session, people: list[Patient], body: str, now: dt.datetime, tz: str,
                    due_days: int) -> InboundResult | None:
     """``body`` as the answer to the patients' survey asked in the last days, or ``None``."""
-    from clinic.feedback import surveys
-
     survey = surveys.answerable_survey(session=session, patient_ids=[p.id for p in people], now=now)
     answer = surveys.parse_answer(body) if survey is not None else None
     if answer is None:
@@ -287,9 +274,8 @@ def _act(
     if keyword is Keyword.YES and offer is not None:
         return _answer_offer_yes(session=session, offer=offer, now=now, tz=tz, result=result, when=when, _=_)
     if keyword is Keyword.NO and offer is not None:
-        refill = _refill_module()
         next_wave = None
-        if offer.status == OfferStatus.OPEN and refill is not None:
+        if offer.status == OfferStatus.OPEN:
             try:
                 refill.decline_offer(session=session, offer_id=offer.id, now=now)
             except DomainError:
@@ -370,8 +356,7 @@ def _answer_offer_yes(*, session, offer, now, tz, result, when, _) -> InboundRes
         expired = _("Sorry, this offer has expired. You stay on the waiting list.")
     else:
         expired = None
-    refill = _refill_module()
-    if offer.status != OfferStatus.OPEN or refill is None:
+    if offer.status != OfferStatus.OPEN:
         outcome = "offer_expired" if expired else "offer_taken"
         return result(outcome, expired or taken, visit_id=None)
     try:

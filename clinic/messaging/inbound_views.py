@@ -22,7 +22,9 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from clinic.db import get_session
 from clinic.errors import DomainError
 from clinic.extensions import csrf
-from clinic.messaging import delivery, inbound
+from clinic.feedback import surveys
+from clinic.feedback.models import Survey
+from clinic.messaging import delivery, inbound, links
 from clinic.messaging.texts import VOICE_LANGUAGES
 from clinic.web.clock import clinic_tz, messaging_now
 from clinic.web.patient_replies import answer_call, answer_sms
@@ -211,9 +213,6 @@ def status() -> Response:
 
 
 def _survey_or_404(key: str):
-    from clinic.feedback.models import Survey
-    from clinic.messaging import links
-
     survey_id = links.survey_for_key(current_app.config["SECRET_KEY"], key)
     survey = get_session().get(Survey, survey_id) if survey_id is not None else None
     if survey is None:
@@ -222,8 +221,6 @@ def _survey_or_404(key: str):
 
 
 def _question(key: str, language: str, number: int, first: str | None = None) -> Gather:
-    from clinic.feedback import surveys
-
     say_language = VOICE_LANGUAGES.get(language, "en-GB")
     values = {"key": key, "question": number} | ({"first": first} if first else {})
     gather = Gather(num_digits=1, action=public_url("twilio.survey_gather", **values), method="POST", timeout=8,
@@ -236,8 +233,6 @@ def _question(key: str, language: str, number: int, first: str | None = None) ->
 @signed
 def survey_call(key: str) -> Response:
     """A survey call's TwiML: the greeting, then question 1 (press 1 yes, 2 no)."""
-    from clinic.feedback import surveys
-
     survey = _survey_or_404(key)
     language = str(survey.language)
     say_language = VOICE_LANGUAGES.get(language, "en-GB")
@@ -255,8 +250,6 @@ def survey_call(key: str) -> Response:
 def survey_gather(key: str, question: int) -> Response:
     """A key pressed for question 1 (then question 2 is asked, carrying the first answer in its URL) or for
     question 2 (then both answers are stored). Any other key repeats the question."""
-    from clinic.feedback import surveys
-
     survey = _survey_or_404(key)
     language = str(survey.language)
     say_language = VOICE_LANGUAGES.get(language, "en-GB")

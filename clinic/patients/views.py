@@ -2,7 +2,9 @@
 
 from flask import Blueprint, abort, current_app, render_template
 
+from clinic.db import get_session
 from clinic.errors import NotFound
+from clinic.visits.services import patient_overview
 from clinic.web.clock import clinic_today
 from clinic.web.labels import (
     CONTACT_CHANNEL_LABELS,
@@ -23,9 +25,6 @@ MAIN_SEGMENTS = ("local", "regional", "long_distance", "70+")
 @bp.get("/patients/<int:patient_id>")
 @roles_required(FRONT_DESK, COORDINATOR, ADMIN)
 def detail(patient_id: int):
-    from clinic.db import get_session
-    from clinic.visits.services import patient_overview
-
     config = current_app.config
     try:
         overview = patient_overview(

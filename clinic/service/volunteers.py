@@ -37,8 +37,10 @@ from clinic.service.models import (
     VolunteerAvailability,
     VolunteerNotice,
 )
+from clinic.unit.models import ResourceHours
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStatus
-from outreach.quiet_hours import next_allowed
+from outreach.channels.base import OutgoingMessage
+from outreach.quiet_hours import is_quiet, next_allowed
 from scheduling import volunteers as matcher
 
 MEET_LEAD_MINUTES = 10
@@ -313,8 +315,6 @@ def match_visit_day(
 
 def next_clinic_day(*, session: Session, after: dt.date) -> dt.date:
     """The first day after ``after`` on a weekday the clinic opens (any resource has opening hours)."""
-    from clinic.unit.models import ResourceHours
-
     weekdays = set(session.exec(select(ResourceHours.weekday).distinct()).all()) or {0, 1, 2, 3, 4}
     day = after + dt.timedelta(days=1)
     while day.weekday() not in weekdays:
@@ -701,9 +701,6 @@ def send_due_notices(
     committed) before the channel is called, so a second sender or a crash can never send it again; one
     left in ``sending`` by a crash stays visible in the Outbox and is not retried. Inside the quiet hours
     a notice waits for 09:00; a notice for a day already past is skipped."""
-    from outreach.channels.base import OutgoingMessage
-    from outreach.quiet_hours import is_quiet
-
     table = VolunteerNotice.__table__
     today = now.astimezone(ZoneInfo(tz)).date()
     due = session.exec(

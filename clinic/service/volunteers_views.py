@@ -12,8 +12,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlmodel import Session
 
+from clinic.columns import utcnow
+from clinic.db import get_engine, get_session
 from clinic.errors import DomainError, NotFound
+from clinic.service import volunteers as service
+from clinic.service.models import VolunteerAssignment
+from clinic.service.volunteers import day_overview, match_day
 from clinic.web.clock import clinic_today
 from clinic.web.labels import volunteer_labels
 from clinic.web.nav import add_nav_item
@@ -62,9 +68,6 @@ def _day_arg(value: str | None) -> dt.date | None:
 
 
 def _match(session, day: dt.date) -> None:
-    from clinic.columns import utcnow
-    from clinic.service.volunteers import match_day
-
     report = match_day(session=session, day=day, now=utcnow(), **_config())
     flash(
         _("Matching done: %(assigned)d with a volunteer, %(left)d without.", assigned=report.assigned + report.kept,
@@ -76,9 +79,6 @@ def _match(session, day: dt.date) -> None:
 @bp.get("/")
 @roles_required(*COORDINATORS)
 def day():
-    from clinic.db import get_session
-    from clinic.service.volunteers import day_overview
-
     chosen = _day_arg(request.args.get("day"))
     status = 200
     error = None
@@ -102,8 +102,6 @@ def day():
 @bp.post("/match")
 @roles_required(*COORDINATORS)
 def rerun():
-    from clinic.db import get_session
-
     chosen = _day_arg(request.form.get("day"))
     if chosen is None:
         flash(_("Give the day as YYYY-MM-DD."), "error")
@@ -118,10 +116,6 @@ def rerun():
 @bp.post("/assignments/<int:assignment_id>/override")
 @roles_required(*COORDINATORS)
 def override(assignment_id: int):
-    from clinic.db import get_session
-    from clinic.service import volunteers as service
-    from clinic.service.models import VolunteerAssignment
-
     session = get_session()
     row = session.get(VolunteerAssignment, assignment_id)
     if row is None:
@@ -147,10 +141,6 @@ def override(assignment_id: int):
 @bp.post("/visits/<int:visit_id>/flag")
 @roles_required(*DESK_ROLES)
 def flag(visit_id: int):
-    from clinic.columns import utcnow
-    from clinic.db import get_session
-    from clinic.service import volunteers as service
-
     session = get_session()
     config = _config()
     try:
@@ -176,9 +166,6 @@ def flag(visit_id: int):
 @bp.get("/<int:volunteer_id>/print")
 @roles_required(*COORDINATORS)
 def printable(volunteer_id: int):
-    from clinic.db import get_session
-    from clinic.service import volunteers as service
-
     chosen = _day_arg(request.args.get("day"))
     if chosen is None:
         abort(400)
@@ -195,12 +182,6 @@ def printable(volunteer_id: int):
 @click.option("--day", "day_text", help="YYYY-MM-DD (default: today and the next clinic day).")
 def match_command(day_text: str | None) -> None:
     """Match volunteers for a day (default: today and the next clinic day) and queue the next day's SMS."""
-    from sqlmodel import Session
-
-    from clinic.columns import utcnow
-    from clinic.db import get_engine
-    from clinic.service import volunteers as service
-
     config = _config()
     with Session(get_engine(), expire_on_commit=False) as session:
         if day_text:

@@ -21,28 +21,29 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
+from clinic.app import create_app
+from clinic.db import make_engine, upgrade
+from clinic.patients.models import Patient
+from clinic.unit.models import (
+    Pathway,
+    PathwayStep,
+    PathwayStepDependency,
+    Resource,
+    ResourceHours,
+    ResourceKind,
+    StepType,
+)
+from clinic.users.models import Role
+from clinic.users.services import create_user
+from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
+
 BUDGET_MS = 50.0
 TZ = "Europe/Amsterdam"
 
 
 def _build(url: str, visits: int, now: dt.datetime) -> None:
-    from sqlmodel import Session
-
-    from clinic.db import make_engine, upgrade
-    from clinic.patients.models import Patient
-    from clinic.unit.models import (
-        Pathway,
-        PathwayStep,
-        PathwayStepDependency,
-        Resource,
-        ResourceHours,
-        ResourceKind,
-        StepType,
-    )
-    from clinic.users.models import Role
-    from clinic.users.services import create_user
-    from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
-
     upgrade(url)
     engine = make_engine(url)
     zone = ZoneInfo(TZ)
@@ -115,8 +116,6 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def run(visits: int = 150, runs: int = 200, warmup: int = 10, freeze: bool = False) -> dict[str, dict[str, float]]:
-    from clinic import create_app
-
     now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="onevisit-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"

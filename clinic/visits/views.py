@@ -5,11 +5,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlmodel import col, select
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
+from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
+from clinic.service import transport
+from clinic.service.models import Volunteer
+from clinic.visits import journey, steps
+from clinic.visits.models import VisitStatus
+from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
@@ -48,23 +55,12 @@ def _config() -> dict:
 
 
 def _volunteer_choices() -> list[SelectChoice]:
-    from sqlmodel import col, select
-
-    from clinic.db import get_session
-    from clinic.service.models import Volunteer
-
     volunteers = get_session().exec(select(Volunteer).where(col(Volunteer.active).is_(True)).order_by(Volunteer.name))
     return select_choices([("", _("None"))] + [(str(v.id), v.name) for v in volunteers])
 
 
 def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None = None,
             step_errors: dict | None = None, status: int = 200):
-    from clinic.db import get_session
-    from clinic.service import transport
-    from clinic.visits import journey, steps
-    from clinic.visits.models import VisitStatus
-    from clinic.visits.services import day_board, get_visit
-
     session = get_session()
     try:
         visit = get_visit(session=session, visit_id=visit_id)
@@ -91,8 +87,6 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     next_start = planned[0].id if open_steps and planned and not in_progress else None
     volunteer_name = None
     if checkin is not None and checkin.volunteer_id is not None:
-        from clinic.service.models import Volunteer
-
         volunteer = session.get(Volunteer, checkin.volunteer_id)
         volunteer_name = volunteer.name if volunteer else None
     active = visit.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW, VisitStatus.COMPLETED)
@@ -145,9 +139,6 @@ def _status_of(error: DomainError) -> int:
 @bp.post("/visits/<int:visit_id>/check-in")
 @roles_required(*DESK_ROLES)
 def check_in(visit_id: int):
-    from clinic.db import get_session
-    from clinic.visits import journey
-
     form = CheckInForm()
     form.volunteer_id.choices = _volunteer_choices()
     if not form.validate():
@@ -185,9 +176,6 @@ def check_in(visit_id: int):
 @bp.post("/visits/<int:visit_id>/steps/<int:step_id>")
 @roles_required(*DESK_ROLES)
 def step(visit_id: int, step_id: int):
-    from clinic.db import get_session
-    from clinic.visits import journey
-
     form = StepForm()
     if not form.validate():
         return _render(visit_id, error=_("Choose start or finish."), status=400)

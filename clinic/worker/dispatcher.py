@@ -22,6 +22,8 @@ Exactly once:
 
 Jobs are module-level functions taking only ids, added with explicit ids and ``replace_existing``,
 so the persistent job store holds one copy of each however often the dispatcher restarts.
+The jobs here and in ``JOB_MODULES`` read the time as ``columns.utcnow()`` when they run: one clock for
+the process, which the tests move.
 """
 
 import argparse
@@ -38,8 +40,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+from clinic import columns
+from clinic.db import make_engine
+from clinic.messaging.lease import acquire_lease, release_lease
+from clinic.messaging.links import Links
+from clinic.messaging.outreach import plan_visit_outreach
+from clinic.messaging.recovery import recover_stale
+from clinic.messaging.sending import dispatch_due
+from clinic.refill.offers_sms import advance_offers
+from outreach.channels.registry import channels_from_config, setting
 
 log = logging.getLogger("clinic.worker.dispatcher")
 
@@ -87,8 +103,6 @@ def new_owner() -> str:
 
 def configure(settings: DispatcherSettings, *, owner: str | None = None) -> None:
     """Set this process up for the jobs below (the engine, the channels, who we are)."""
-    from clinic.db import make_engine
-
     _STATE.settings = settings
     _STATE.engine = make_engine(settings.database_url)
     _STATE.owner = owner or new_owner()
@@ -96,12 +110,6 @@ def configure(settings: DispatcherSettings, *, owner: str | None = None) -> None
 
 def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     """The scheduled job: hold the lease, recover what a dead dispatcher left, send what is due."""
-    from clinic.columns import utcnow
-    from clinic.messaging.lease import acquire_lease
-    from clinic.messaging.links import Links
-    from clinic.messaging.recovery import recover_stale
-    from clinic.messaging.sending import dispatch_due
-
     settings, engine = _STATE.settings, _STATE.engine
     if settings is None or engine is None:
         raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
@@ -111,13 +119,13 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
         _STATE.ticks += 1
         ttl = dt.timedelta(seconds=settings.lease_ttl)
         with Session(engine, expire_on_commit=False) as session:
-            if not acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=lease_name):
+            if not acquire_lease(session=session, owner=_STATE.owner, now=columns.utcnow(), ttl=ttl, name=lease_name):
                 return {"lease": 0}
             recovered = recover_stale(
                 session=session,
                 channels=settings.channels,
                 owner=_STATE.owner,
-                now=utcnow(),
+                now=columns.utcnow(),
                 stale_after=dt.timedelta(seconds=settings.stale_after),
                 tz=settings.tz,
             )
@@ -128,7 +136,7 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 tz=settings.tz,
                 limit=settings.batch,
                 claim_batch=settings.claim_batch,
-                clock=utcnow,
+                clock=columns.utcnow,
                 lease_ttl=ttl,
                 links=Links(public_base_url=settings.public_base_url, secret_key=settings.secret_key),
             )
@@ -147,9 +155,6 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     """The scheduled job for freed places: expire answered-too-late offers, send the next SMS wave.
 
     It holds its own lease, so a second dispatcher started by mistake never sends a wave twice."""
-    from clinic.columns import utcnow
-    from clinic.refill.offers_sms import advance_offers
-
     settings, engine = _STATE.settings, _STATE.engine
     if settings is None or engine is None:
         raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
@@ -157,7 +162,7 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     with Session(engine, expire_on_commit=False) as session:
         if not _acquire(session, lease_name, ttl):
             return {"lease": 0}
-        waves = advance_offers(session=session, now=utcnow(), channels=settings.channels, tz=settings.tz)
+        waves = advance_offers(session=session, now=columns.utcnow(), channels=settings.channels, tz=settings.tz)
     if waves:
         log.info("waitlist offers: %d waves sent", len(waves))
     return {"lease": 1, "waves": len(waves)}
@@ -178,16 +183,11 @@ def hold_lease(session: Session, name: str) -> bool:
 
 
 def _acquire(session: Session, name: str, ttl: dt.timedelta) -> bool:
-    from clinic.columns import utcnow
-    from clinic.messaging.lease import acquire_lease
-
-    return acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=name)
+    return acquire_lease(session=session, owner=_STATE.owner, now=columns.utcnow(), ttl=ttl, name=name)
 
 
 def plan_visit_job(visit_id: int) -> None:
     """(Re)plan one visit's outreach in the dispatcher process (for callers that prefer a job)."""
-    from clinic.messaging.outreach import plan_visit_outreach
-
     settings, engine = _STATE.settings, _STATE.engine
     if settings is None or engine is None:
         raise RuntimeError("clinic.worker.dispatcher.configure() was not called in this process")
@@ -197,11 +197,6 @@ def plan_visit_job(visit_id: int) -> None:
 
 def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
     """A scheduler with the persistent SQLAlchemy job store in the app database and the dispatch job."""
-    from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
     if _STATE.engine is None:
         configure(settings)
     cls = BlockingScheduler if blocking else BackgroundScheduler
@@ -237,8 +232,6 @@ def build_scheduler(settings: DispatcherSettings, *, blocking: bool = True):
 
 
 def release() -> None:
-    from clinic.messaging.lease import release_lease
-
     if _STATE.engine is None or not _STATE.owner:
         return
     try:
@@ -277,14 +270,11 @@ def load_channels(spec: str | None, config: Mapping[str, Any]) -> dict[str, Any]
         module_name, _, attr = spec.partition(":")
         factory = getattr(importlib.import_module(module_name), attr or "channels_from_config")
         return dict(factory(config))
-    from outreach.channels.registry import channels_from_config
 
     return dict(channels_from_config(config))
 
 
 def settings_from_config(config: Mapping[str, Any], *, channels_spec: str | None = None, **overrides: Any):
-    from outreach.channels.registry import setting
-
     values = {
         "database_url": config["DATABASE_URL"],
         "tz": config.get("CLINIC_TIMEZONE", "Europe/Amsterdam"),

@@ -18,6 +18,11 @@ from typing import Any
 
 from sqlmodel import Session
 
+from clinic import columns
+from clinic.feedback import followups, surveys
+from clinic.messaging.links import Links
+from clinic.worker import dispatcher
+
 log = logging.getLogger(__name__)
 SURVEYS_JOB_ID = "surveys"
 ESCALATE_JOB_ID = "follow-up-escalation"
@@ -52,8 +57,6 @@ def capture_config(config: Any | None = None) -> None:
 
 def register(scheduler: Any, settings: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
-    from clinic.worker import dispatcher
-
     capture_config()
     for lease in (SURVEYS_LEASE, ESCALATE_LEASE):
         if lease not in dispatcher.LEASE_NAMES:
@@ -70,18 +73,13 @@ def register(scheduler: Any, settings: Any) -> None:
 
 
 def surveys_job() -> dict[str, int] | None:
-    from clinic.columns import utcnow
-    from clinic.feedback import surveys
-    from clinic.messaging.links import Links
-    from clinic.worker import dispatcher
-
     settings, engine = dispatcher.job_context()
     links = Links(public_base_url=str(_config_value("PUBLIC_BASE_URL", "")),
                   secret_key=str(_config_value("SECRET_KEY", "")))
     with Session(engine, expire_on_commit=False) as session:
         if not dispatcher.hold_lease(session, SURVEYS_LEASE):
             return {"lease": 0}
-        now = utcnow()
+        now = columns.utcnow()
         made = surveys.create_visit_surveys(session=session, now=now, tz=settings.tz)
         report = surveys.send_due(
             session=session, channels=settings.channels, now=now, tz=settings.tz, links=links,
@@ -95,15 +93,11 @@ def surveys_job() -> dict[str, int] | None:
 
 
 def escalate_job() -> dict[str, int] | None:
-    from clinic.columns import utcnow
-    from clinic.feedback import followups
-    from clinic.worker import dispatcher
-
     _settings, engine = dispatcher.job_context()
     with Session(engine, expire_on_commit=False) as session:
         if not dispatcher.hold_lease(session, ESCALATE_LEASE):
             return {"lease": 0}
-        escalated = followups.escalate_overdue(session=session, now=utcnow())
+        escalated = followups.escalate_overdue(session=session, now=columns.utcnow())
     if escalated:
         log.info("follow-ups escalated: %s", escalated)
     return {"lease": 1, "escalated": len(escalated)}

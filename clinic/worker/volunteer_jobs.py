@@ -15,6 +15,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from clinic import columns
+from clinic.service import volunteers
+from clinic.worker import dispatcher
+from clinic.worker.dispatcher import hold_lease, job_context
+
 log = logging.getLogger("outreach.volunteers")
 
 LEASE_NAME = "volunteers"
@@ -26,15 +31,11 @@ NOTICES_INTERVAL_SECONDS = 300.0
 
 def match_tomorrow_job() -> dict[str, Any] | None:
     """Match the next clinic day and queue the volunteers' notices for it."""
-    from clinic.columns import utcnow
-    from clinic.service import volunteers
-    from clinic.worker.dispatcher import hold_lease, job_context
-
     settings, engine = job_context()
     with Session(engine, expire_on_commit=False) as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
-        now = utcnow()
+        now = columns.utcnow()
         today = now.astimezone(ZoneInfo(settings.tz)).date()
         day = volunteers.next_clinic_day(session=session, after=today)
         report = volunteers.match_day(session=session, day=day, tz=settings.tz, now=now)
@@ -49,15 +50,11 @@ def match_tomorrow_job() -> dict[str, Any] | None:
 
 def send_notices_job() -> dict[str, int] | None:
     """Send the volunteers' notices that are due."""
-    from clinic.columns import utcnow
-    from clinic.service import volunteers
-    from clinic.worker.dispatcher import hold_lease, job_context
-
     settings, engine = job_context()
     with Session(engine, expire_on_commit=False) as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
-        report = volunteers.send_due_notices(session=session, channels=settings.channels, now=utcnow(), tz=settings.tz)
+        report = volunteers.send_due_notices(session=session, channels=settings.channels, now=columns.utcnow(), tz=settings.tz)
     if report.sent or report.failed:
         log.info("volunteer notices: %d sent, %d failed", report.sent, report.failed)
     return {"lease": 1, "sent": report.sent, "failed": report.failed, "postponed": report.postponed}
@@ -65,8 +62,6 @@ def send_notices_job() -> dict[str, int] | None:
 
 def register(scheduler: Any, settings: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
-    from clinic.worker import dispatcher
-
     if LEASE_NAME not in dispatcher.LEASE_NAMES:
         dispatcher.LEASE_NAMES.append(LEASE_NAME)
     scheduler.add_job(
