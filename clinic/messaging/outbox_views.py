@@ -33,7 +33,7 @@ from clinic.messaging.outreach import replan_upcoming
 from clinic.messaging.preview import preview_for_date, preview_for_patient
 from clinic.messaging.rules_file import RulesRejected, rules_in_force, save_rules
 from clinic.messaging.texts import voucher_code
-from clinic.service.volunteers import list_notices
+from clinic.service.volunteer_notices import list_notices
 from clinic.unit.models import Pathway
 from clinic.visits.models import Visit, VisitStep
 from clinic.web.clock import clinic_today

@@ -19,6 +19,7 @@ from clinic.db import get_engine, get_session
 from clinic.errors import DomainError, NotFound
 from clinic.service import volunteers as service
 from clinic.service.models import VolunteerAssignment
+from clinic.service.volunteer_notices import queue_notices
 from clinic.service.volunteers import day_overview, match_day
 from clinic.web.clock import clinic_today
 from clinic.web.labels import volunteer_labels
@@ -196,5 +197,5 @@ def match_command(day_text: str | None) -> None:
             report = service.match_day(session=session, day=day, now=utcnow(), **config)
             click.echo(f"Volunteers on {day}: {report.assigned + report.kept} matched, {report.unassigned} without.")
         if not day_text:
-            notices = service.queue_notices(session=session, day=days[-1], now=utcnow(), tz=config["tz"])
+            notices = queue_notices(session=session, day=days[-1], now=utcnow(), tz=config["tz"])
             click.echo(f"Volunteer SMS for {days[-1]}: {notices.queued} queued, {notices.updated} updated.")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from clinic import columns
-from clinic.service import volunteers
+from clinic.service import volunteer_notices, volunteers
 from clinic.worker import dispatcher
 from clinic.worker.dispatcher import hold_lease, job_context
 
@@ -39,7 +39,7 @@ def match_tomorrow_job() -> dict[str, Any] | None:
         today = now.astimezone(ZoneInfo(settings.tz)).date()
         day = volunteers.next_clinic_day(session=session, after=today)
         report = volunteers.match_day(session=session, day=day, tz=settings.tz, now=now)
-        notices = volunteers.queue_notices(session=session, day=day, now=now, tz=settings.tz)
+        notices = volunteer_notices.queue_notices(session=session, day=day, now=now, tz=settings.tz)
     log.info(
         "volunteers for %s: %d matched, %d without a volunteer, %d notices queued",
         day, report.assigned + report.kept, report.unassigned, notices.queued,
@@ -54,7 +54,7 @@ def send_notices_job() -> dict[str, int] | None:
     with Session(engine, expire_on_commit=False) as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
-        report = volunteers.send_due_notices(session=session, channels=settings.channels, now=columns.utcnow(), tz=settings.tz)
+        report = volunteer_notices.send_due_notices(session=session, channels=settings.channels, now=columns.utcnow(), tz=settings.tz)
     if report.sent or report.failed:
         log.info("volunteer notices: %d sent, %d failed", report.sent, report.failed)
     return {"lease": 1, "sent": report.sent, "failed": report.failed, "postponed": report.postponed}
