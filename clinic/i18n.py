@@ -11,6 +11,7 @@ import flask_babel
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
+from clinic.extensions import babel
 from clinic.web.container import unit
 
 LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands", "fr": "Français"}
@@ -67,8 +68,6 @@ def format_money(cents: int | None, currency: str | None = None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from clinic.extensions import babel
-
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(app.root_path + "/translations"))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)

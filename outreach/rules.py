@@ -9,7 +9,7 @@ Pure Python (no Flask, no database). A rule file looks like::
         action: reminder             # rules of the same action replace each other by layer
         kind: message                # message (an outbox row) | service (shown to staff only)
         channel: sms                 # patient (their own channel) | sms | voice | email
-        template: reminder           # the message text (translated, see clinic.messaging.outreach)
+        template: reminder           # the message text (translated, see clinic.messaging.texts)
         essential: true              # essential messages go out even after STOP
         timing: {relative_to: visit, offset: -2d, at: "10:00"}
         condition: {age: {gte: 70}}  # segments and sub-segments only

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
+from clinic.audit import services as audit_log
+from clinic.db import get_session
 from clinic.errors import ValidationError
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
@@ -49,9 +51,6 @@ def entity_url(entity: str, entity_id: int) -> str | None:
 @bp.get("/audit")
 @roles_required(COORDINATOR, ADMIN)
 def log():
-    from clinic.audit import services as audit_log
-    from clinic.db import get_session
-
     session = get_session()
     form = AuditFilterForm(request.args)
     form.entity.choices = select_choices([("", _l("All"))] + [(e, e) for e in audit_log.entities(session=session)])

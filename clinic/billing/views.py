@@ -13,17 +13,21 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from werkzeug.routing import BuildError
 from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 import clinic.billing.invoices  # noqa: F401  (registers the guard that refuses edits of issued invoices)
+from clinic.billing.checkout import check_out, checkout_queue, invoice_document, preview
+from clinic.billing.invoice_pdf import PdfInvoice, render_pdf
+from clinic.billing.invoices import credit_invoice
+from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
 
 bp = Blueprint("checkout", __name__, template_folder="templates")
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
@@ -92,19 +96,7 @@ def _id_or_404(value: int) -> int:
     return value
 
 
-def optional_url(endpoint: str, **values: object) -> str | None:
-    """A link to another screen when that part of the app is there (visit, patient pages)."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
-
 def _session():
-    from clinic.db import get_session
-
     return get_session()
 
 
@@ -129,8 +121,6 @@ def _config_vat() -> int | None:
 @roles_required(*STAFF)
 def today():
     """Today's visits that are checked in, under way or finished, with their invoice once checked out."""
-    from clinic.billing.checkout import checkout_queue
-
     queue = checkout_queue(session=_session(), day=clinic_today())
     return render_template(
         "billing/checkout_today.html",
@@ -145,8 +135,6 @@ def today():
 @bp.route("/visits/<int:visit_id>/checkout", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def start(visit_id: int):
-    from clinic.billing.checkout import check_out, preview
-
     session = _session()
     _id_or_404(visit_id)
     try:
@@ -202,8 +190,6 @@ def start(visit_id: int):
 
 
 def _document(invoice_id: int):
-    from clinic.billing.checkout import invoice_document
-
     _id_or_404(invoice_id)
     try:
         return invoice_document(session=_session(), invoice_id=invoice_id)
@@ -253,8 +239,6 @@ def invoice(invoice_id: int):
 @bp.post("/invoices/<int:invoice_id>/credit")
 @roles_required(*STAFF)
 def credit(invoice_id: int):
-    from clinic.billing.invoices import credit_invoice
-
     document = _document(invoice_id)
     form = CreditForm()
     if not form.validate_on_submit():
@@ -277,8 +261,6 @@ def credit(invoice_id: int):
 
 def pdf_for(document) -> bytes:
     """The invoice as PDF, every word and amount in the patient's language."""
-    from clinic.billing.invoice_pdf import PdfInvoice, render_pdf
-
     invoice = document.invoice
     currency = invoice.currency
     with force_locale(document.language.value):

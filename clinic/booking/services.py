@@ -34,7 +34,8 @@ from clinic.booking.models import BookingLock
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.patients import segments
-from clinic.patients.models import Patient
+from clinic.patients.models import Patient, normalise_phone
+from clinic.patients.services import search_patients
 from clinic.unit.models import Pathway, Resource
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
 from scheduling import instance as engine
@@ -247,9 +248,6 @@ def _as_date(word: str) -> dt.date | None:
 def find_patients(*, session: Session, text: str, limit: int = 20) -> list[Patient]:
     """Patients matching a clerk's search: a date of birth (``1958-10-12``, ``12-10-1958``), a phone
     number in any usual form, and/or words of the name, record number or postcode."""
-    from clinic.patients.models import normalise_phone
-    from clinic.patients.services import search_patients
-
     text = (text or "").strip()[:100]
     words = text.split()
     dates = [d for d in (_as_date(w) for w in words) if d is not None]

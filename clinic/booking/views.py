@@ -8,12 +8,12 @@ waitlist. Proposals are a GET (reading only); booking, registering and the waitl
 
 import datetime as dt
 
-import phonenumbers
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlmodel import col, select
 from werkzeug.routing import BuildError
 from wtforms import (
     BooleanField,
@@ -29,22 +29,31 @@ from wtforms import ValidationError as FormValidationError
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.booking.services import Availability, SlotTaken, book_proposal, find_patients, propose_visits
 from clinic.columns import Channel, Language
+from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
+from clinic.i18n import format_date
+from clinic.patients import segments
 from clinic.patients.models import (
-    DEFAULT_PHONE_REGION,
     MAX_DISTANCE_KM,
     BirthDateError,
     check_birth_date,
     normalise_email,
     normalise_phone,
 )
+from clinic.patients.services import create_patient, get_patient
+from clinic.planning import SegmentRules
+from clinic.refill.waitlist import add_to_waitlist
+from clinic.unit.models import Pathway
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
 from clinic.web.nav import add_nav_item
+from clinic.web.phones import format_phone
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
 
 bp = Blueprint("book", __name__, template_folder="templates", url_prefix="/book")
 add_nav_item("book.search", _l("Book"), (FRONT_DESK, COORDINATOR, ADMIN))
@@ -114,16 +123,6 @@ def valid_phone(form, field) -> None:
         raise FormValidationError(
             _("Enter a valid phone number, e.g. 06 1234 5678 or +32 470 12 34 56.")
         ) from None
-
-
-def format_phone(value: str) -> str:
-    """A stored E.164 number as people read it (``+31 6 12345678``); unreadable values as they are."""
-    try:
-        return phonenumbers.format_number(
-            phonenumbers.parse(value, DEFAULT_PHONE_REGION), phonenumbers.PhoneNumberFormat.INTERNATIONAL
-        )
-    except phonenumbers.NumberParseException:
-        return value
 
 
 def valid_email(form, field) -> None:
@@ -225,20 +224,15 @@ class WaitlistForm(FlaskForm):
 
 
 def _session():
-    from clinic.db import get_session
-
     return get_session()
 
 
 
 def _rules():
-    from clinic.planning import SegmentRules
     return SegmentRules(local_km=unit().local_km, regional_km=unit().regional_km)
 
 
 def _patient_or_404(patient_id: int):
-    from clinic.patients.services import get_patient
-
     try:
         return get_patient(session=_session(), patient_id=patient_id)
     except NotFound:
@@ -246,17 +240,12 @@ def _patient_or_404(patient_id: int):
 
 
 def _pathways():
-    from sqlmodel import col, select
-
-    from clinic.unit.models import Pathway
-
     return list(
         _session().exec(select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.name)))
     )
 
 
 def _segments(patient) -> list[str]:
-    from clinic.patients import segments
     labels = segments.segments_for(
         patient, clinic_today(), local_km=unit().local_km, regional_km=unit().regional_km
     )
@@ -276,8 +265,6 @@ def _request_form(pathways) -> RequestForm:
 
 
 def _availability(form: RequestForm):
-    from clinic.booking.services import Availability
-
     today = clinic_today()
     return Availability(
         earliest=form.earliest.data or today + dt.timedelta(days=1),
@@ -325,16 +312,6 @@ def _field_message(error: DomainError) -> str:
     return by_field.get(error.field or "", "")
 
 
-def _optional_url(endpoint: str, **values) -> str | None:
-    """The URL of another area's page, or ``None`` while that page does not exist."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
-
 def _after_booking_url(visit) -> str:
     if "visit.detail" in current_app.view_functions:
         for key in ("visit_id", "id"):
@@ -363,15 +340,13 @@ def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = Fa
             taken=taken,
             query={key: request.args.getlist(key)[:7] for key in QUERY_KEYS if key in request.args},
             format_phone=format_phone,
-            patient_url=_optional_url("patient.detail", patient_id=patient.id),
+            patient_url=optional_url("patient.detail", patient_id=patient.id),
         ),
         status,
     )
 
 
 def _propose(patient, form: RequestForm, *, exclude=()):
-    from clinic.booking.services import propose_visits
-
     return propose_visits(
         session=_session(),
         patient_id=patient.id,
@@ -390,8 +365,6 @@ def _propose(patient, form: RequestForm, *, exclude=()):
 @bp.get("")
 @roles_required(*DESK)
 def search():
-    from clinic.booking.services import find_patients
-
     form = SearchForm(request.args)
     patients = None
     status = 200
@@ -408,8 +381,6 @@ def search():
 @bp.route("/register", methods=["GET", "POST"])
 @roles_required(*DESK)
 def register():
-    from clinic.patients.services import create_patient
-
     form = PatientForm()
     status = 200
     if form.is_submitted():
@@ -453,8 +424,6 @@ def plan(patient_id: int):
 @bp.post("/patient/<int:patient_id>/book")
 @roles_required(*DESK)
 def confirm(patient_id: int):
-    from clinic.booking.services import SlotTaken, book_proposal
-
     patient = _patient_or_404(patient_id)
     form = _request_form(_pathways())
     choice = ChoiceForm()
@@ -503,8 +472,6 @@ def confirm(patient_id: int):
 @bp.post("/patient/<int:patient_id>/waitlist")
 @roles_required(*DESK)
 def waitlist(patient_id: int):
-    from clinic.refill.waitlist import add_to_waitlist
-
     patient = _patient_or_404(patient_id)
     form = _request_form(_pathways())
     waitlist_form = WaitlistForm()
@@ -541,6 +508,4 @@ def waitlist(patient_id: int):
 
 
 def _format_day(day: dt.date) -> str:
-    from clinic.i18n import format_date
-
     return format_date(day, "full")

@@ -36,7 +36,7 @@ from clinic.feedback.models import (
     SurveyTrigger,
 )
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
-from clinic.messaging.outreach import voucher_code
+from clinic.messaging.texts import voucher_code
 from clinic.patients import segments
 from clinic.patients.models import Patient
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus

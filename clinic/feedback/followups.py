@@ -34,7 +34,9 @@ from clinic.feedback.models import (
     Survey,
     SurveyChannel,
     SurveyStatus,
+    SurveyTrigger,
 )
+from clinic.feedback.survey_channel import channel_for
 from clinic.patients.models import Patient
 from clinic.settings import DEFAULT_TIMEZONE
 from clinic.users.models import Role, User
@@ -206,13 +208,11 @@ def re_ask(*, session: Session, follow_up_id: int, user_id: int | None, now: dt.
     """A new survey (trigger ``follow_up``) by the patient's channel, or on the tablet; any other survey
     still pending for the patient is withdrawn (this one replaces it). Committed; the caller (or the
     survey job) sends it."""
-    from clinic.feedback import surveys
-
     follow_up = get_follow_up(session=session, follow_up_id=follow_up_id)
     if follow_up.status != FollowUpStatus.OPEN:
         raise Conflict("this follow-up is closed", code="closed")
     patient = session.get(Patient, follow_up.patient_id)
-    channel = SurveyChannel.TABLET if tablet else surveys.channel_for(patient)
+    channel = SurveyChannel.TABLET if tablet else channel_for(patient)
     if channel is None:
         raise Conflict("the patient opted out of messages: ask on the tablet", code="opted_out")
     for pending in session.exec(
@@ -227,7 +227,7 @@ def re_ask(*, session: Session, follow_up_id: int, user_id: int | None, now: dt.
     survey = Survey(
         patient_id=patient.id,
         visit_id=follow_up.visit_id,
-        trigger=surveys.SurveyTrigger.FOLLOW_UP,
+        trigger=SurveyTrigger.FOLLOW_UP,
         source_ref=f"follow_up:{follow_up.id}:{count + 1}",
         channel=channel,
         language=patient.language,

@@ -23,12 +23,12 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from clinic.columns import Channel
 from clinic.errors import Conflict, ValidationError, get_or_raise
 from clinic.feedback import followups
 from clinic.feedback.models import (
@@ -40,6 +40,7 @@ from clinic.feedback.models import (
     SurveyStatus,
     SurveyTrigger,
 )
+from clinic.feedback.survey_channel import channel_for
 from clinic.messaging.links import NO_LINKS, Links
 from clinic.messaging.models import InboundMessage, OutboxMessage
 from clinic.messaging.texts import texts
@@ -69,20 +70,6 @@ NO_SURVEY_AFTER = frozenset({
     "survey_answer", "opted_out", "opted_in", "help", "duplicate", "unknown_sender", "unknown",
 })
 """Inbound outcomes that never lead to a survey."""
-
-
-# --- which channel ------------------------------------------------------------------------------------
-
-
-def channel_for(patient: Patient) -> SurveyChannel | None:
-    """The patient's own channel for a survey; ``None`` when they opted out (then: tablet only)."""
-    if patient.opted_out:
-        return None
-    if patient.channel == Channel.EMAIL and patient.email:
-        return SurveyChannel.EMAIL
-    if patient.channel == Channel.VOICE:
-        return SurveyChannel.VOICE
-    return SurveyChannel.SMS
 
 
 def pending_for_patient(*, session: Session, patient_id: int) -> Survey | None:
@@ -191,8 +178,6 @@ def ask_on_tablet(*, session: Session, visit_id: int, now: dt.datetime) -> Surve
 
 def create_visit_surveys(*, session: Session, now: dt.datetime, tz: str = DEFAULT_TZ) -> list[int]:
     """Surveys for visits completed today or yesterday (clinic time) that have none yet; their ids."""
-    from zoneinfo import ZoneInfo
-
     today = now.astimezone(ZoneInfo(tz)).date()
     asked = sa.exists().where(Survey.visit_id == Visit.id, Survey.trigger == SurveyTrigger.VISIT)
     visits = list(

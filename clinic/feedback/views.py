@@ -21,12 +21,17 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
-from clinic.messaging.answers_views import patient_links
+from clinic.feedback import followups, surveys
+from clinic.feedback.models import Survey, SurveyChannel, SurveyStatus
+from clinic.feedback.surveys import patient_feedback
+from clinic.messaging import links
 from clinic.web.clock import clinic_tz, messaging_now
 from clinic.web.container import channels, unit
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
+from clinic.web.public_urls import patient_links
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
 bp = Blueprint("followups", __name__, template_folder="templates")
@@ -90,8 +95,6 @@ def _due_days() -> int:
 
 
 def _session():
-    from clinic.db import get_session
-
     return get_session()
 
 
@@ -104,8 +107,6 @@ def feedback_helpers() -> dict:
     """``feedback_for(patient_id)`` for the patient page's Feedback section."""
 
     def feedback_for(patient_id: int):
-        from clinic.feedback.surveys import patient_feedback
-
         return patient_feedback(session=_session(), patient_id=patient_id)
 
     return {"feedback_for": feedback_for, "feedback_labels": {
@@ -120,8 +121,6 @@ def feedback_helpers() -> dict:
 @bp.get("/follow-ups/")
 @roles_required(*DESK_ROLES)
 def board():
-    from clinic.feedback import followups
-
     show = request.args.get("show", "all")
     if show not in followups.BOARD_FILTERS:
         show = "all"
@@ -135,8 +134,6 @@ def board():
 
 
 def _detail_page(follow_up_id: int, *, note_form=None, owner_form=None, error: str | None = None, status: int = 200):
-    from clinic.feedback import followups
-
     session = _session()
     try:
         info = followups.detail(session=session, follow_up_id=follow_up_id, now=messaging_now())
@@ -164,8 +161,6 @@ def detail(follow_up_id: int):
 @bp.post("/follow-ups/<int:follow_up_id>/note")
 @roles_required(*DESK_ROLES)
 def note(follow_up_id: int):
-    from clinic.feedback import followups
-
     form = NoteForm()
     if not form.validate():
         return _detail_page(follow_up_id, note_form=form, status=400)
@@ -185,8 +180,6 @@ def note(follow_up_id: int):
 @bp.post("/follow-ups/<int:follow_up_id>/owner")
 @roles_required(*DESK_ROLES)
 def owner(follow_up_id: int):
-    from clinic.feedback import followups
-
     form = OwnerForm()
     form.owner.choices = select_choices((u.id, u.display_name) for u in followups.staff_owners(session=_session()))
     if not form.validate():
@@ -243,8 +236,6 @@ def re_ask(follow_up_id: int):
 @roles_required(*DESK_ROLES)
 def tablet_for_visit(visit_id: int):
     """From the checkout's invoice page: the visit's two questions on the tablet."""
-    from clinic.feedback import surveys
-
     if not FlaskForm().validate():
         abort(400)
     try:
@@ -264,9 +255,6 @@ def _survey_page(survey, form: SurveyForm, *, action: str, status: int = 200):
 
 
 def _answer(survey, *, action: str, channel, done_template: str):
-    from clinic.feedback import surveys
-    from clinic.feedback.models import SurveyStatus
-
     if survey.status != SurveyStatus.PENDING:
         with force_locale(str(survey.language)):
             return render_template(done_template, survey=survey, already=True, language=str(survey.language))
@@ -296,8 +284,6 @@ def _answer(survey, *, action: str, channel, done_template: str):
 @roles_required(*DESK_ROLES)
 def tablet(survey_id: int):
     """The two questions, big, in the patient's language: the desk hands the tablet over."""
-    from clinic.feedback.models import Survey, SurveyChannel
-
     survey = _session().get(Survey, survey_id) if 0 < survey_id < 2**31 else None
     if survey is None:
         abort(404)
@@ -308,9 +294,6 @@ def tablet(survey_id: int):
 @bp.route("/survey/<token>", methods=["GET", "POST"])
 def by_email(token: str):
     """The page an e-mailed survey links to; no sign-in (the signed, 14-day token names the survey)."""
-    from clinic.feedback.models import Survey
-    from clinic.messaging import links
-
     survey_id = links.survey_for_token(current_app.config["SECRET_KEY"], token)
     survey = _session().get(Survey, survey_id) if survey_id is not None else None
     if survey is None:

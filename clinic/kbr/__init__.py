@@ -1,0 +1,1 @@
+"""The key business requirements: definitions, weekly figures per segment, charts and the dashboard."""

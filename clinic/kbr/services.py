@@ -20,8 +20,8 @@ from clinic.errors import ValidationError
 from clinic.feedback.models import FollowUp, Survey
 from clinic.kbr import figures as fig
 from clinic.kbr.definitions import Kbr, KbrFileError, KbrSet, load_kbrs
-from clinic.messaging import outreach
 from clinic.messaging.models import InboundMessage, OutboxMessage
+from clinic.messaging.rules_file import rules_in_force
 from clinic.patients import segments as segment_rules
 from clinic.patients.models import Patient
 from clinic.refill.models import OfferStatus, WaitlistOffer
@@ -476,7 +476,7 @@ def kbr_view(
 
 def rule_levels(*, session: Session) -> tuple[tuple[RuleLevel, ...], dict[str, int]]:
     """Each outreach rule in force with its service level, then the potential ideas not in force."""
-    ruleset = outreach.rules_in_force(session=session).rules
+    ruleset = rules_in_force(session=session).rules
     rows = [
         RuleLevel(
             id=rule.id,

@@ -15,20 +15,12 @@ from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
 from clinic.messaging import answers as email_answers
 from clinic.messaging import links
-from clinic.messaging.inbound_views import next_wave
 from clinic.messaging.texts import clock, long_day
 from clinic.web.clock import clinic_tz, messaging_now
 from clinic.web.container import unit
+from clinic.web.patient_replies import next_wave
 
 bp = Blueprint("answers", __name__, template_folder="templates")
-
-
-
-
-def patient_links() -> links.Links:
-    """The links patients get, rooted at ``PUBLIC_BASE_URL`` (else this request's own address)."""
-    base = unit().public_base_url.rstrip("/") or request.url_root.rstrip("/")
-    return links.Links(public_base_url=base, secret_key=current_app.config["SECRET_KEY"])
 
 
 def _page_or_404(session, token: str) -> email_answers.AnswerPage:

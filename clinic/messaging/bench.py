@@ -17,7 +17,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from clinic.db import make_engine, upgrade
+from clinic.messaging.outbox import outbox_counts
+from clinic.messaging.outreach import plan_visits_outreach
+from clinic.messaging.rules_file import rules_in_force
+from clinic.messaging.sending import dispatch_due
+from clinic.patients.models import Patient
 from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.models import Pathway
+from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 
 TZ = DEFAULT_TIMEZONE
@@ -42,9 +50,6 @@ class NoopChannel:
 
 def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
     from clinic.db import make_session_factory
-    from clinic.patients.models import Patient
-    from clinic.unit.models import Pathway
-    from clinic.visits.models import Visit, VisitStatus
 
     zone = ZoneInfo(TZ)
     today = now.astimezone(zone).date()
@@ -103,8 +108,7 @@ def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
 
 
 def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
-    from clinic.db import make_engine, make_session_factory, upgrade
-    from clinic.messaging import outreach
+    from clinic.db import make_session_factory
 
     workdir = None
     if database_url is None:
@@ -120,21 +124,21 @@ def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
         populate_s = time.perf_counter() - started
 
         with make_session_factory(engine)() as session:
-            rules = outreach.rules_in_force(session=session).rules
+            rules = rules_in_force(session=session).rules
             started = time.perf_counter()
             for index in range(0, len(ids), chunk):
-                outreach.plan_visits_outreach(
+                plan_visits_outreach(
                     session=session, visit_ids=ids[index : index + chunk], now=now, tz=TZ, rules=rules
                 )
                 session.expunge_all()
             plan_s = time.perf_counter() - started
-            counts = outreach.outbox_counts(session=session)
+            counts = outbox_counts(session=session)
 
             channel = NoopChannel()
             channels = {"sms": channel, "voice": channel, "email": channel}
             started = time.perf_counter()
             while True:
-                report = outreach.dispatch_due(
+                report = dispatch_due(
                     session=session, channels=channels, owner="bench", now=now, tz=TZ, limit=1000
                 )
                 session.expunge_all()

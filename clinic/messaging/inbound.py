@@ -11,7 +11,8 @@ A webhook delivered twice (same provider id) is answered the same way and acts o
 The two questions (``clinic.feedback.surveys``): a reply that starts with two yes/no words from a patient
 with a survey asked in the last days, and no open waitlist offer, answers the survey before any keyword
 is looked at ("YES NO late"); an SMS the clinic acted on is followed by a survey (not after STOP, START,
-HELP, a survey answer or a message not understood), and so is an answered reminder call.
+HELP, a survey answer or a message not understood), and so is an answered reminder call
+(``clinic.messaging.delivery``).
 """
 
 import datetime as dt
@@ -26,10 +27,12 @@ from sqlmodel import Session, col, select
 from clinic import events
 from clinic.columns import Channel
 from clinic.errors import Conflict, DomainError
+from clinic.feedback import surveys
 from clinic.messaging.models import InboundMessage
 from clinic.messaging.texts import clock, long_day, short_day, texts
 from clinic.patients import services as patient_service
 from clinic.patients.models import Patient, normalise_phone
+from clinic.refill import services as refill
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer
 from clinic.service import transport
 from clinic.service.models import TouchChannel
@@ -108,21 +111,10 @@ def recent_offer(*, session: Session, patient_ids: list[int], now: dt.datetime) 
     ).first()
 
 
-def _refill_module():
-    try:
-        from clinic.refill import services as refill
-    except ImportError:  # pragma: no cover - the refill service ships with the front-desk issue
-        return None
-    return refill
-
-
 def default_after_cancel(session: Session, now: dt.datetime, tz: str) -> Callable[[int], None]:
     """After a cancellation: the next wave of offers (recorded only; a job or the webhook sends them)."""
 
     def after(visit_id: int) -> None:
-        refill = _refill_module()
-        if refill is None:
-            return
         try:
             refill.make_offers(session=session, visit_id=visit_id, now=now, channel="sms", tz=tz)
         except DomainError:
@@ -182,8 +174,6 @@ def handle_sms(
 
 def survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
     """The two questions after an inbound contact (``surveys.ask_after_inbound`` says when not)."""
-    from clinic.feedback import surveys
-
     try:
         surveys.ask_after_inbound(session=session, message_id=message_id, now=now)
     except DomainError:
@@ -193,8 +183,6 @@ def survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
 def _survey_answer(*, session: Session, people: list[Patient], body: str, now: dt.datetime, tz: str,
                    due_days: int) -> InboundResult | None:
     """``body`` as the answer to the patients' survey asked in the last days, or ``None``."""
-    from clinic.feedback import surveys
-
     survey = surveys.answerable_survey(session=session, patient_ids=[p.id for p in people], now=now)
     answer = surveys.parse_answer(body) if survey is not None else None
     if answer is None:
@@ -296,9 +284,8 @@ def _act(
     if keyword is Keyword.YES and offer is not None:
         return _answer_offer_yes(session=session, offer=offer, now=now, tz=tz, result=result, when=when, _=_)
     if keyword is Keyword.NO and offer is not None:
-        refill = _refill_module()
         next_wave = None
-        if offer.status == OfferStatus.OPEN and refill is not None:
+        if offer.status == OfferStatus.OPEN:
             try:
                 refill.decline_offer(session=session, offer_id=offer.id, now=now)
             except DomainError:
@@ -379,8 +366,7 @@ def _answer_offer_yes(*, session, offer, now, tz, result, when, _) -> InboundRes
         expired = _("Sorry, this offer has expired. You stay on the waiting list.")
     else:
         expired = None
-    refill = _refill_module()
-    if offer.status != OfferStatus.OPEN or refill is None:
+    if offer.status != OfferStatus.OPEN:
         outcome = "offer_expired" if expired else "offer_taken"
         return result(outcome, expired or taken, visit_id=None)
     try:
@@ -562,63 +548,3 @@ def handle_call_choice(
     if cancelled is not None and stored.outcome != "duplicate":
         (after_cancel or default_after_cancel(session, now, tz))(cancelled)
     return stored
-
-
-# --- delivery status callbacks ----------------------------------------------------------------------
-
-DELIVERED_STATES = frozenset({"delivered", "read", "completed"})
-FAILED_STATES = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled"})
-
-
-def record_delivery(
-    *,
-    session: Session,
-    provider_id: str,
-    status: str,
-    now: dt.datetime,
-    error_code: str | None = None,
-    tz: str = DEFAULT_TZ,
-) -> bool:
-    """A provider's delivery report: handed to the outreach service's ``record_delivery`` (retries and
-    fall-backs are its business) when it exists, else the outbox row with that provider id is marked
-    delivered or failed here. ``False`` when no message has that id or the state is not final."""
-    try:
-        from clinic.messaging import outreach
-    except ImportError:
-        outreach = None
-    if outreach is not None and hasattr(outreach, "record_delivery"):
-        row = outreach.record_delivery(session=session, provider_id=provider_id, status=status, now=now, tz=tz)
-        if row is not None and status == "completed":
-            _survey_after_call(session, row, now)
-        return row is not None
-    from clinic.messaging.models import OutboxMessage, OutboxStatus
-
-    message = session.exec(select(OutboxMessage).where(OutboxMessage.provider_id == provider_id)).first()
-    if message is None or status not in DELIVERED_STATES | FAILED_STATES:
-        return False
-    if message.status in (OutboxStatus.WITHDRAWN, OutboxStatus.SKIPPED):
-        return False
-    if status in DELIVERED_STATES:
-        message.status = OutboxStatus.DELIVERED
-    else:
-        message.status = OutboxStatus.FAILED
-        message.last_error = f"{status}" + (f" (error {error_code})" if error_code else "")
-    message.updated_at = now
-    session.add(message)
-    session.commit()
-    if status == "completed":
-        _survey_after_call(session, message, now)
-    return True
-
-
-def _survey_after_call(session: Session, row, now: dt.datetime) -> None:
-    """A reminder call the patient picked up (Twilio's ``completed``) is followed by the two questions."""
-    from clinic.feedback import surveys
-    from clinic.messaging.models import OutboxStatus
-
-    if row.channel != Channel.VOICE or row.status != OutboxStatus.DELIVERED:
-        return
-    try:
-        surveys.ask_after_call(session=session, outbox_id=row.id, now=now)
-    except DomainError:
-        session.rollback()

@@ -6,15 +6,15 @@ unsigned request gets 403 and changes nothing. CSRF does not apply (Twilio canno
 signature is the proof), so the blueprint is exempt. Replies are built with ``twilio.twiml``.
 
 The URLs handed to Twilio come from ``outreach.channels.twilio_urls`` (no Flask needed: the Twilio
-channels fill them in from ``PUBLIC_BASE_URL`` for the dispatcher); ``voice_url`` and
-``status_callback_url`` here are the same inside a request.
+channels fill them in from ``PUBLIC_BASE_URL`` for the dispatcher); ``voice_url`` here and
+``clinic.web.public_urls.status_callback_url`` are the same inside a request.
 """
 
 import logging
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request, url_for
+from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -22,10 +22,14 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from clinic.db import get_session
 from clinic.errors import DomainError
 from clinic.extensions import csrf
-from clinic.messaging import inbound
+from clinic.feedback import surveys
+from clinic.feedback.models import Survey
+from clinic.messaging import delivery, inbound, links
 from clinic.messaging.texts import VOICE_LANGUAGES
 from clinic.web.clock import clinic_tz, messaging_now
-from clinic.web.container import channels, settings, unit
+from clinic.web.container import settings, unit
+from clinic.web.patient_replies import answer_call, answer_sms
+from clinic.web.public_urls import public_url
 from outreach.channels import twilio_urls
 
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -48,20 +52,8 @@ def call_for_key(key: str) -> tuple[int, str] | None:
     return twilio_urls.call_for_key(current_app.config["SECRET_KEY"], key)
 
 
-def public_url(endpoint: str, **values: Any) -> str:
-    """The absolute URL Twilio should use for ``endpoint`` (``PUBLIC_BASE_URL`` when configured)."""
-    base = unit().public_base_url.rstrip("/")
-    if base:
-        return base + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
-
-
 def voice_url(visit_id: int, action: str = "reminder") -> str:
     return public_url("twilio.voice", key=voice_key(visit_id, action))
-
-
-def status_callback_url() -> str:
-    return public_url("twilio.status")
 
 
 # --- signature ------------------------------------------------------------------------------------
@@ -108,28 +100,8 @@ def signed(view):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-
-
 def _xml(twiml: Any, status: int = 200) -> Response:
     return Response(str(twiml), status=status, mimetype="text/xml")
-
-
-def next_wave(session) -> Any:
-    """After a cancellation or the last "no" of a wave: SMS the next candidates at once (never fails the reply)."""
-
-    def after(visit_id: int) -> None:
-        from clinic.refill.offers_sms import send_offer_wave
-
-        try:
-            send_offer_wave(
-                session=session, visit_id=visit_id, now=messaging_now(), channels=channels(),
-                tz=clinic_tz(), status_callback=status_callback_url(),
-            )
-        except Exception:  # noqa: BLE001 - the patient's reply must still go out; the job retries
-            session.rollback()
-            log.exception("sending the next wave of offers for visit %s failed", visit_id)
-
-    return after
 
 
 # --- SMS -----------------------------------------------------------------------------------------
@@ -150,29 +122,6 @@ def sms() -> Response:
     if result is not None and result.reply:
         reply.message(result.reply)
     return _xml(reply)
-
-
-def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.InboundResult | None:
-    """Act on an SMS from ``sender`` as the webhook does (also the Outbox's development replies); ``None``
-    when it could not be handled (logged, nothing half-written)."""
-    session = get_session()
-    try:
-        result = inbound.handle_sms(
-            session=session,
-            from_number=sender,
-            body=body,
-            now=messaging_now(),
-            provider_id=provider_id,
-            desk_phone=unit().desk_phone,
-            tz=clinic_tz(),
-            after_cancel=next_wave(session),
-            follow_up_due_days=unit().follow_up_due_working_days,
-        )
-    except DomainError:
-        session.rollback()
-        log.exception("inbound SMS could not be handled")
-        return None
-    return result
 
 
 # --- voice ---------------------------------------------------------------------------------------
@@ -242,29 +191,6 @@ def gather(key: str) -> Response:
     return _xml(response)
 
 
-def answer_call(
-    *, visit_id: int, action: str, digits: str, call_sid: str | None, to: str
-) -> inbound.InboundResult | None:
-    """Act on a key pressed in an outreach call as the webhook does (also the Outbox's development
-    replies); ``None`` when the visit is gone."""
-    session = get_session()
-    try:
-        return inbound.handle_call_choice(
-            session=session,
-            visit_id=visit_id,
-            digits=digits,
-            now=messaging_now(),
-            call_sid=call_sid,
-            from_number=to,
-            tz=clinic_tz(),
-            after_cancel=next_wave(session),
-            action=action,
-        )
-    except DomainError:
-        session.rollback()
-        return None
-
-
 # --- delivery status -------------------------------------------------------------------------------
 
 
@@ -277,13 +203,8 @@ def status() -> Response:
         return Response(status=400)
     session = get_session()
     try:
-        inbound.record_delivery(
-            session=session,
-            provider_id=provider_id,
-            status=state.strip().lower(),
-            now=messaging_now(),
-            error_code=request.form.get("ErrorCode") or None,
-            tz=clinic_tz(),
+        delivery.record_status_callback(
+            session=session, provider_id=provider_id, status=state.strip().lower(), now=messaging_now(), tz=clinic_tz()
         )
     except DomainError:
         session.rollback()
@@ -294,9 +215,6 @@ def status() -> Response:
 
 
 def _survey_or_404(key: str):
-    from clinic.feedback.models import Survey
-    from clinic.messaging import links
-
     survey_id = links.survey_for_key(current_app.config["SECRET_KEY"], key)
     survey = get_session().get(Survey, survey_id) if survey_id is not None else None
     if survey is None:
@@ -305,8 +223,6 @@ def _survey_or_404(key: str):
 
 
 def _question(key: str, language: str, number: int, first: str | None = None) -> Gather:
-    from clinic.feedback import surveys
-
     say_language = VOICE_LANGUAGES.get(language, "en-GB")
     values = {"key": key, "question": number} | ({"first": first} if first else {})
     gather = Gather(num_digits=1, action=public_url("twilio.survey_gather", **values), method="POST", timeout=8,
@@ -319,8 +235,6 @@ def _question(key: str, language: str, number: int, first: str | None = None) ->
 @signed
 def survey_call(key: str) -> Response:
     """A survey call's TwiML: the greeting, then question 1 (press 1 yes, 2 no)."""
-    from clinic.feedback import surveys
-
     survey = _survey_or_404(key)
     language = str(survey.language)
     say_language = VOICE_LANGUAGES.get(language, "en-GB")
@@ -338,8 +252,6 @@ def survey_call(key: str) -> Response:
 def survey_gather(key: str, question: int) -> Response:
     """A key pressed for question 1 (then question 2 is asked, carrying the first answer in its URL) or for
     question 2 (then both answers are stored). Any other key repeats the question."""
-    from clinic.feedback import surveys
-
     survey = _survey_or_404(key)
     language = str(survey.language)
     say_language = VOICE_LANGUAGES.get(language, "en-GB")

@@ -10,24 +10,42 @@ Also the ``flask --app clinic outreach run`` command, which runs the dispatcher 
 """
 
 import click
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from sqlmodel import col, select
 from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional
 
+from clinic.columns import Channel
+from clinic.db import get_session, get_session_factory
 from clinic.errors import NotFound
-from clinic.messaging.answers_views import patient_links
+from clinic.feedback.surveys import list_asked
+from clinic.messaging import answers as email_answers
+from clinic.messaging import inbound
+from clinic.messaging.models import OutboxMessage, OutboxStatus
+from clinic.messaging.outbox import OutboxFilter, find_patient, list_outbox, outbox_counts
+from clinic.messaging.outreach import replan_upcoming
+from clinic.messaging.preview import preview_for_date, preview_for_patient
+from clinic.messaging.rules_file import RulesRejected, rules_in_force, save_rules
+from clinic.messaging.texts import voucher_code
+from clinic.service.volunteer_notices import list_notices
+from clinic.unit.models import Pathway
+from clinic.visits.models import Visit, VisitStep
 from clinic.web.clock import clinic_today
 from clinic.web.container import container as container_of_app
 from clinic.web.container import settings, unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
+from clinic.web.patient_replies import answer_call, answer_sms
+from clinic.web.public_urls import patient_links
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.worker import dispatcher
 
 OUTBOX_ROWS = 200
 """Rows the Outbox shows at once (newest first); the filters reach older ones. A tablet stays quick."""
@@ -94,12 +112,6 @@ class PreviewForm(FlaskForm):
     submit = SubmitField(_l("Preview"))
 
 
-def _session():
-    from clinic.db import get_session
-
-    return get_session()
-
-
 def _settings() -> dict:
     return {
         "tz": unit().tz,
@@ -123,10 +135,6 @@ def _labels() -> dict:
 @bp.get("/outbox")
 @roles_required(*STAFF)
 def outbox():
-    from clinic.feedback.surveys import list_asked
-    from clinic.messaging import outreach as service
-    from clinic.service.volunteers import list_notices
-
     form = OutboxFilterForm(request.args)
     form.status.choices = select_choices(
         [("", _("Any status"))] + [(k, str(v)) for k, v in OUTBOX_STATUS_LABELS.items()]
@@ -135,24 +143,24 @@ def outbox():
         [("", _("Any channel"))] + [(k, str(v)) for k, v in CHANNEL_LABELS.items() if k != "patient"]
     )
     status = 200
-    filters = service.OutboxFilter()
+    filters = OutboxFilter()
     if request.args and not form.validate():
         status = 400
     elif request.args:
-        filters = service.OutboxFilter(
+        filters = OutboxFilter(
             status=form.status.data or None,
             channel=form.channel.data or None,
             day=form.day.data,
             call_list=bool(form.call_list.data),
         )
-    session = _session()
+    session = get_session()
     settings = _settings()
-    rows = service.list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
-    counts = service.outbox_counts(session=session)
+    rows = list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
+    counts = outbox_counts(session=session)
     words, pages = _words(session, rows, settings["tz"], patient_links())
     replyable = {row.id for row, _patient in rows if _replyable(row)} if _dev_replies() else set()
     answerable = _answerable_emails(rows)
-    call_list = service.list_outbox(session=session, filters=service.OutboxFilter(call_list=True), tz=settings["tz"])
+    call_list = list_outbox(session=session, filters=OutboxFilter(call_list=True), tz=settings["tz"])
     return (
         render_template(
             "messaging/outbox.html",
@@ -178,16 +186,6 @@ def outbox():
 def _words(session, rows, tz: str, links) -> tuple[dict[int, str], dict[int, str]]:
     """What each call in ``rows`` says when it is answered and what each e-mail says (a row's body is the SMS
     wording), and each e-mail's answer page: two queries for all of them, not two per row."""
-    import sqlalchemy as sa
-    from sqlmodel import col, select
-
-    from clinic.columns import Channel
-    from clinic.messaging import answers as email_answers
-    from clinic.messaging import inbound
-    from clinic.messaging.outreach import voucher_code
-    from clinic.unit.models import Pathway
-    from clinic.visits.models import Visit, VisitStep
-
     worded = [(row, patient) for row, patient in rows if row.channel in (Channel.VOICE, Channel.EMAIL)]
     if not worded:
         return {}, {}
@@ -230,9 +228,6 @@ def _words(session, rows, tz: str, links) -> tuple[dict[int, str], dict[int, str
 
 def _answerable_emails(rows) -> set[int]:
     """E-mails whose answer page staff may open as the patient: sent, while no e-mail reaches anyone."""
-    from clinic.columns import Channel
-    from clinic.messaging.models import OutboxStatus
-
     if settings().smtp.host:
         return set()
     return {row.id for row, _patient in rows
@@ -241,9 +236,6 @@ def _answerable_emails(rows) -> set[int]:
 
 def _replyable(row) -> bool:
     """A message staff may answer as the patient: sent by SMS or as a call, while nothing reaches a phone."""
-    from clinic.columns import Channel
-    from clinic.messaging.models import OutboxStatus
-
     return row.status in (OutboxStatus.SENT, OutboxStatus.DELIVERED) and row.channel in (Channel.SMS, Channel.VOICE)
 
 
@@ -255,11 +247,7 @@ def _dev_replies() -> bool:
 @bp.post("/outbox/<int:message_id>/reply")
 @roles_required(*STAFF)
 def dev_reply(message_id: int):
-    from clinic.columns import Channel
-    from clinic.messaging.inbound_views import answer_call, answer_sms
-    from clinic.messaging.models import OutboxMessage
-
-    row = _session().get(OutboxMessage, message_id)
+    row = get_session().get(OutboxMessage, message_id)
     if not _dev_replies() or row is None or not _replyable(row):
         abort(404)
     back = url_for("outreach.outbox", _anchor=f"message-{message_id}")
@@ -287,10 +275,8 @@ def dev_reply(message_id: int):
 @bp.route("/outreach/rules", methods=["GET", "POST"])
 @roles_required(*RULE_EDITORS)
 def rules():
-    from clinic.messaging import outreach as service
-
-    session = _session()
-    in_force = service.rules_in_force(session=session)
+    session = get_session()
+    in_force = rules_in_force(session=session)
     form = RulesForm()
     problems: list[str] = []
     status = 200
@@ -312,13 +298,13 @@ def rules():
                 problems = [_("Paste the rules or choose a file.")]
             if not problems:
                 try:
-                    saved = service.save_rules(
+                    saved = save_rules(
                         session=session, text=text, filename=filename, actor_id=current_user.id
                     )
-                except service.RulesRejected as exc:
+                except RulesRejected as exc:
                     problems = exc.problems
                 else:
-                    planned = service.replan_upcoming(session=session, actor_id=current_user.id, **_settings())
+                    planned = replan_upcoming(session=session, actor_id=current_user.id, **_settings())
                     flash(
                         _(
                             "Rules version %(version)s is now in force; outreach re-planned for %(count)s upcoming visits.",
@@ -348,10 +334,8 @@ def rules():
 @bp.get("/outreach/preview")
 @roles_required(*STAFF)
 def preview():
-    from clinic.messaging import outreach as service
-
     form = PreviewForm(request.args)
-    session = _session()
+    session = get_session()
     settings = _settings()
     status = 200
     rows = []
@@ -362,19 +346,19 @@ def preview():
     if not valid:
         status = 400
     elif form.patient.data and form.patient.data.strip():
-        patient = service.find_patient(session=session, query=form.patient.data)
+        patient = find_patient(session=session, query=form.patient.data)
         if patient is None:
             error = _("No patient with record number %(mrn)s.", mrn=form.patient.data.strip())
             form.patient.errors = [error]
             status = 404
         else:
             try:
-                rows = service.preview_for_patient(session=session, patient_id=patient.id, day=day, **settings)
+                rows = preview_for_patient(session=session, patient_id=patient.id, day=day, **settings)
             except NotFound:
                 status = 404
     else:
         day = day or clinic_today()  # the field stays empty, so a patient search is not tied to today
-        rows = service.preview_for_date(session=session, day=day, **settings)
+        rows = preview_for_date(session=session, day=day, **settings)
     return (
         render_template(
             "messaging/preview.html",
@@ -393,8 +377,6 @@ def preview():
 @click.option("--channels", "channels_spec", help="module:function returning the channels (default: configured).")
 def run_command(interval: float | None, channels_spec: str | None) -> None:
     """Run the outreach dispatcher (APScheduler, persistent job store) until stopped."""
-    from clinic.worker import dispatcher
-
     container = dispatcher.for_dispatcher(
         container_of_app(), channels_spec=channels_spec, overrides={"OUTREACH_INTERVAL_SECONDS": interval}
     )
@@ -404,10 +386,8 @@ def run_command(interval: float | None, channels_spec: str | None) -> None:
 @bp.cli.command("plan")
 def plan_command() -> None:
     """(Re)plan the outreach of every visit still ahead with the rules in force."""
-    from clinic.db import get_session_factory
-    from clinic.messaging import outreach as service
     with get_session_factory()() as session:
-        count = service.replan_upcoming(
+        count = replan_upcoming(
             session=session,
             tz=unit().tz,
             local_km=unit().local_km,

@@ -1,11 +1,14 @@
-"""Texts sent to patients (SMS replies, offers, call scripts), translated and formatted without Flask.
+"""Texts sent to patients (outreach messages, SMS replies, offers, call scripts), translated and formatted
+without Flask.
 
 Each text is a ``_("...")`` literal in ``clinic/`` so ``make messages`` extracts it into the en/nl/fr
-catalogs; at run time ``texts(language)`` returns that language's ``gettext``. Dates and times are
-formatted by Babel for the patient's locale in the clinic's time zone.
+catalogs; at run time ``texts(language)`` returns that language's ``gettext``. The outreach messages
+(``TEMPLATES``, planned into the outbox) are marked with ``N_`` instead and translated by ``render_text``.
+Dates and times are formatted by Babel for the patient's locale in the clinic's time zone.
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -67,4 +70,53 @@ def offer_sms(*, language: str, slot_start: dt.datetime, expires_at: dt.datetime
         "day": short_day(slot_start, language, tz),
         "time": clock(slot_start, language, tz),
         "minutes": minutes,
+    }
+
+
+# --- outreach messages -----------------------------------------------------------------------------
+
+
+def N_(text: str) -> str:
+    """Marks a message text for extraction (``pybabel extract`` knows ``N_``); translated when sent."""
+    return text
+
+
+TEMPLATES: dict[str, str] = {
+    "confirmation": N_(
+        "OneVisit: your visit (%(pathway)s) is booked for %(date)s at %(time)s. Every step of your "
+        "day-care process takes place in this one visit. Reply STOP to stop non-essential messages."
+    ),
+    "reminder": N_(
+        "OneVisit reminder: your visit (%(pathway)s) is on %(date)s at %(time)s. "
+        "Reply YES to confirm or CANCEL to cancel."
+    ),
+    "coffee_voucher": N_(
+        "OneVisit: you travel far to see us, so the coffee is on us. "
+        "Show voucher %(voucher)s at check-in on %(date)s."
+    ),
+    "transport_offer": N_(
+        "OneVisit can arrange transport and help at home for your visit on %(date)s. "
+        "Reply YES if you would like this, or NO if not."
+    ),
+}
+
+
+def voucher_code(visit_id: int) -> str:
+    """A short code the desk can recognise at check-in, stable for the visit."""
+    digest = hashlib.sha256(f"onevisit-coffee-{visit_id}".encode()).hexdigest()[:5].upper()
+    return f"C{visit_id}-{digest}"
+
+
+def render_text(
+    template: str, *, language: str, tz: str, visit_id: int, pathway: str, starts_at: dt.datetime
+) -> str:
+    """The message in the patient's language, with date and time formatted by Babel for their locale."""
+    locale = locale_for(language)
+    zone = ZoneInfo(tz)
+    text = texts(language)(TEMPLATES[template])
+    return text % {
+        "pathway": pathway,
+        "date": dates.format_date(starts_at.astimezone(zone).date(), "full", locale=locale),
+        "time": dates.format_time(starts_at, "short", tzinfo=zone, locale=locale),
+        "voucher": voucher_code(visit_id),
     }

@@ -2,8 +2,9 @@
 
 from flask import Blueprint, abort, render_template
 
+from clinic.db import get_session
 from clinic.errors import NotFound
-from clinic.visits.views import optional_url
+from clinic.visits.services import patient_overview
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.labels import (
@@ -14,6 +15,7 @@ from clinic.web.labels import (
     language_label,
 )
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
 
 bp = Blueprint("patient", __name__, template_folder="templates")
 
@@ -24,8 +26,6 @@ MAIN_SEGMENTS = ("local", "regional", "long_distance", "70+")
 @bp.get("/patients/<int:patient_id>")
 @roles_required(FRONT_DESK, COORDINATOR, ADMIN)
 def detail(patient_id: int):
-    from clinic.db import get_session
-    from clinic.visits.services import patient_overview
     try:
         overview = patient_overview(
             session=get_session(),

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -126,8 +127,6 @@ def send_offer_wave(
 def owed_waves(*, session: Session, now: dt.datetime, tz: str = DEFAULT_TZ) -> list[int]:
     """Freed places (cancelled in the last ``OWED_WITHIN``, day not past) with no open or accepted offer,
     fewer than ``MAX_WAVES`` waves, and candidates left as far as the last attempt knew."""
-    from zoneinfo import ZoneInfo
-
     today = now.astimezone(ZoneInfo(tz)).date()
     freed = session.exec(
         select(Visit.id).where(

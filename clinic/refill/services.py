@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from clinic import events, planning
 from clinic.audit import record as audit
+from clinic.booking.services import lock_day
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from clinic.refill.waitlist import DAY_OPENS, candidates_for, notice_hours
@@ -204,8 +206,6 @@ def rank_candidates(
 def _lock_slot(session: Session, visit_id: int, now: dt.datetime) -> None:
     """Serialise every change to the offers of one freed slot, and with every booking of its day: the
     day's booking lock (``booking.lock_day``) is the transaction's first write (see the module doc)."""
-    from clinic.booking.services import lock_day
-
     day = session.exec(select(Visit.date).where(Visit.id == visit_id)).first()
     if day is None:
         raise NotFound(f"visit {visit_id} does not exist", field="visit_id")
@@ -581,8 +581,6 @@ def expire_offers(*, session: Session, now: dt.datetime, actor_id: int | None = 
 
 def offers_for(*, session: Session, visit_id: int) -> list[WaitlistOffer]:
     """Every offer of the place freed by ``visit_id``, by wave then id, with entry and patient loaded."""
-    from sqlalchemy.orm import selectinload
-
     return list(
         session.exec(
             select(WaitlistOffer)

@@ -14,7 +14,20 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
-from clinic.errors import DomainError
+from clinic.db import get_session
+from clinic.errors import Conflict, DomainError
+from clinic.refill import services as refill
+from clinic.refill.models import WaitlistOffer
+from clinic.refill.services import (
+    FREED_STATUSES,
+    accept_offer,
+    cancel_visit,
+    decline_offer,
+    expire_offers,
+    make_offers,
+    may_cancel,
+)
+from clinic.visits.models import Visit
 from clinic.web.clock import clinic_tz
 from clinic.web.errors import row_or_404
 from clinic.web.forms import select_choices
@@ -97,17 +110,12 @@ def _now() -> datetime:
 
 
 def _visit_or_404(visit_id: int):
-    from clinic.visits.models import Visit
-
     return row_or_404(Visit, visit_id)
 
 
 @bp.route("/visits/<int:visit_id>/cancel", methods=["GET", "POST"])
 @roles_required(*DESK_ROLES)
 def cancel(visit_id: int):
-    from clinic.db import get_session
-    from clinic.refill.services import FREED_STATUSES, cancel_visit, may_cancel
-
     visit = _visit_or_404(visit_id)
     form = CancelForm()
     status = 200
@@ -150,10 +158,6 @@ def cancel(visit_id: int):
 
 
 def _render_slot(visit, *, offer_form=None, row_errors=None, answer_errors=None, status: int = 200):
-    from clinic.db import get_session
-    from clinic.errors import Conflict
-    from clinic.refill import services as refill
-
     session = get_session()
     try:
         candidates = refill.rank_candidates(session=session, visit_id=visit.id, now=_now(), tz=clinic_tz())
@@ -185,9 +189,6 @@ def _render_slot(visit, *, offer_form=None, row_errors=None, answer_errors=None,
 @bp.get("/visits/<int:visit_id>/refill")
 @roles_required(*DESK_ROLES)
 def slot(visit_id: int):
-    from clinic.db import get_session
-    from clinic.refill.services import FREED_STATUSES, expire_offers
-
     visit = _visit_or_404(visit_id)
     if visit.status not in FREED_STATUSES:
         return redirect(url_for("refill.cancel", visit_id=visit.id))
@@ -198,9 +199,6 @@ def slot(visit_id: int):
 @bp.post("/visits/<int:visit_id>/offers")
 @roles_required(*DESK_ROLES)
 def offer(visit_id: int):
-    from clinic.db import get_session
-    from clinic.refill.services import FREED_STATUSES, make_offers
-
     visit = _visit_or_404(visit_id)
     if visit.status not in FREED_STATUSES:
         return redirect(url_for("refill.cancel", visit_id=visit.id))
@@ -236,11 +234,6 @@ def offer(visit_id: int):
 @bp.post("/offers/<int:offer_id>/answer")
 @roles_required(*DESK_ROLES)
 def answer(offer_id: int):
-    from clinic.db import get_session
-    from clinic.refill.models import WaitlistOffer
-    from clinic.refill.services import accept_offer, decline_offer
-    from clinic.visits.models import Visit
-
     session = get_session()
     offer = row_or_404(WaitlistOffer, offer_id)
     source_id = offer.source_visit_id

@@ -7,10 +7,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlmodel import col, select
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from clinic.errors import DomainError
+from clinic.db import get_session
+from clinic.errors import DomainError, NotFound
+from clinic.patients.models import Patient
+from clinic.refill.services import days_waited
+from clinic.refill.waitlist import add_to_waitlist, list_waitlist, set_priority, set_status
+from clinic.unit.models import Pathway
 from clinic.web.clock import clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
@@ -79,11 +85,6 @@ class RemoveForm(FlaskForm):
 
 
 def _add_form(formdata=...) -> AddForm:
-    from sqlmodel import col, select
-
-    from clinic.db import get_session
-    from clinic.unit.models import Pathway
-
     form = AddForm() if formdata is ... else AddForm(formdata=formdata)
     pathways = get_session().exec(
         select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.name))
@@ -93,10 +94,6 @@ def _add_form(formdata=...) -> AddForm:
 
 
 def _render(form: AddForm, *, row_errors: dict | None = None, status: int = 200):
-    from clinic.db import get_session
-    from clinic.refill.services import days_waited
-    from clinic.refill.waitlist import list_waitlist
-
     now = datetime.now(UTC)
     entries = list_waitlist(session=get_session())
     rows = [(e, days_waited(e, now, clinic_tz())) for e in entries]
@@ -124,12 +121,6 @@ def index():
 @bp.post("/waitlist")
 @roles_required(*DESK_ROLES)
 def add():
-    from sqlmodel import select
-
-    from clinic.db import get_session
-    from clinic.patients.models import Patient
-    from clinic.refill.waitlist import add_to_waitlist
-
     form = _add_form()
     if not form.validate():
         return _render(form, status=400)
@@ -173,10 +164,6 @@ def _entry_id_ok(entry_id: int) -> int:
 @bp.post("/waitlist/<int:entry_id>/priority")
 @roles_required(*DESK_ROLES)
 def prioritise(entry_id: int):
-    from clinic.db import get_session
-    from clinic.errors import NotFound
-    from clinic.refill.waitlist import set_priority
-
     _entry_id_ok(entry_id)
     form = PriorityForm()
     if not form.validate():
@@ -200,10 +187,6 @@ def prioritise(entry_id: int):
 @bp.post("/waitlist/<int:entry_id>/remove")
 @roles_required(*DESK_ROLES)
 def remove(entry_id: int):
-    from clinic.db import get_session
-    from clinic.errors import NotFound
-    from clinic.refill.waitlist import set_status
-
     _entry_id_ok(entry_id)
     form = RemoveForm()
     if not form.validate():

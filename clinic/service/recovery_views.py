@@ -9,19 +9,28 @@ a template function this blueprint provides, so the patient view needs no change
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_currency
+from flask_babel import format_currency, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlmodel import col, select
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from clinic.columns import utcnow
+from clinic.db import get_session
 from clinic.errors import DomainError, NotFound, SeedError
+from clinic.i18n import format_date
+from clinic.patients.models import Patient
+from clinic.service import recovery, touchpoints
 from clinic.settings import ConfigError
+from clinic.users.models import User
+from clinic.visits.models import Visit
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.container import container, settings
 from clinic.web.errors import row_or_404
@@ -59,10 +68,6 @@ _AMOUNT = re.compile(r"^\s*(?:€|EUR)?\s*(\d{1,6})(?:[.,](\d{1,2}))?\s*(?:€|E
 @bp.record_once
 def _check_files(state) -> None:
     """Both settings files are validated when the app starts: a bad file stops it, naming file and key."""
-    from pathlib import Path
-
-    from clinic.service import recovery, touchpoints
-
     directory = Path(container(state.app).settings.seed_dir)
     try:
         touchpoints.load_expectations(directory / touchpoints.FILENAME)
@@ -118,24 +123,14 @@ class DecideForm(FlaskForm):
 
 
 def _policy():
-    from pathlib import Path
-
-    from clinic.service import recovery
-
     return recovery.load_policy(Path(settings().seed_dir) / recovery.FILENAME)
 
 
 def _expectations():
-    from pathlib import Path
-
-    from clinic.service import touchpoints
-
     return touchpoints.load_expectations(Path(settings().seed_dir) / touchpoints.FILENAME)
 
 
 def _locale() -> str:
-    from flask_babel import get_locale
-
     return str(get_locale() or "en")
 
 
@@ -144,12 +139,6 @@ def _money(cents: int) -> str:
 
 
 def _visit_choices(patient_id: int) -> list[SelectChoice]:
-    from sqlmodel import col, select
-
-    from clinic.db import get_session
-    from clinic.i18n import format_date
-    from clinic.visits.models import Visit
-
     visits = get_session().exec(
         select(Visit)
         .where(Visit.patient_id == patient_id)
@@ -176,8 +165,6 @@ def _grant_form(patient_id: int, formdata=..., visit_id: int | None = None) -> G
 
 
 def _contact_form(patient_id: int, formdata=...) -> ContactForm:
-    from clinic.service import touchpoints
-
     expectations = _expectations()
     form = (
         ContactForm(prefix="contact") if formdata is ... else ContactForm(formdata=formdata, prefix="contact")
@@ -215,9 +202,6 @@ def _optional_int(value: str | None) -> int | None:
 
 
 def _user():
-    from clinic.db import get_session
-    from clinic.users.models import User
-
     user = get_session().get(User, current_user.id)
     if user is None:
         abort(403)
@@ -225,8 +209,6 @@ def _user():
 
 
 def _patient_or_404(patient_id: int):
-    from clinic.patients.models import Patient
-
     return row_or_404(Patient, patient_id)
 
 
@@ -244,12 +226,6 @@ def _contacts_context() -> dict:
 
 def patient_contacts(patient) -> dict:
     """What ``service/recovery/_patient_contacts.html`` shows: touch-points newest first, gestures, and the two forms."""
-    from sqlmodel import col, select
-
-    from clinic.db import get_session
-    from clinic.service import recovery, touchpoints
-    from clinic.users.models import User
-
     session = get_session()
     expectations = _expectations()
     policy = _policy()
@@ -300,10 +276,6 @@ def new():
 @bp.post("/new")
 @roles_required(*STAFF)
 def grant():
-    from clinic.columns import utcnow
-    from clinic.db import get_session
-    from clinic.service import recovery
-
     try:
         patient_id = _optional_int(request.form.get("gesture-patient_id"))
     except ValueError:
@@ -400,9 +372,6 @@ def _month_arg() -> dt.date:
 @bp.get("")
 @roles_required(*STAFF)
 def month():
-    from clinic.db import get_session
-    from clinic.service import recovery
-
     first = _month_arg()
     user = _user()
     policy = _policy()
@@ -427,10 +396,6 @@ def month():
 
 
 def _decide(gesture_id: int, approve: bool):
-    from clinic.columns import utcnow
-    from clinic.db import get_session
-    from clinic.service import recovery
-
     if not 0 < gesture_id < 2**31:
         abort(404)
     form = DecideForm()
@@ -515,10 +480,6 @@ def contact(patient_id: int):
 @bp.post("/contacts/<int:patient_id>")
 @roles_required(*STAFF)
 def log_contact(patient_id: int):
-    from clinic.columns import utcnow
-    from clinic.db import get_session
-    from clinic.service import touchpoints
-
     patient = _patient_or_404(patient_id)
     form = _contact_form(patient.id)
     valid = form.validate()

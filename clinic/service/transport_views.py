@@ -13,11 +13,14 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from clinic.booking.views import format_phone
+from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
+from clinic.service import transport
+from clinic.service.models import TouchChannel
 from clinic.web.clock import clinic_today
 from clinic.web.labels import TOUCH_CHANNEL_LABELS, label
 from clinic.web.nav import add_nav_item
+from clinic.web.phones import format_phone
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -38,8 +41,6 @@ class AnswerForm(FlaskForm):
 
 
 def _session():
-    from clinic.db import get_session
-
     return get_session()
 
 
@@ -50,8 +51,6 @@ def _now() -> dt.datetime:
 @bp.get("/transport")
 @roles_required(*STAFF)
 def index():
-    from clinic.service import transport
-
     today = clinic_today()
     rows = transport.transport_list(session=_session(), today=today, days=DAYS_AHEAD)
     return render_template(
@@ -69,8 +68,6 @@ def index():
 @bp.post("/transport/<int:request_id>/arranged")
 @roles_required(*STAFF)
 def arranged(request_id: int):
-    from clinic.service import transport
-
     form = ArrangedForm()
     if not form.validate():
         flash(_("The note is at most 500 characters."), "error")
@@ -92,9 +89,6 @@ def arranged(request_id: int):
 @bp.post("/visits/<int:visit_id>/transport")
 @roles_required(*STAFF)
 def answer(visit_id: int):
-    from clinic.service import transport
-    from clinic.service.models import TouchChannel
-
     form = AnswerForm()
     back = safe_next(form.next.data) or url_for("visit.detail", visit_id=visit_id)
     if not form.validate():

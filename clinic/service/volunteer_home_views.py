@@ -12,10 +12,15 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from clinic.columns import utcnow
+from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
+from clinic.service.models import Volunteer
+from clinic.service.volunteers import NotYours, record_outcome, volunteer_list
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.errors import row_or_404
+from clinic.web.labels import volunteer_labels
 from clinic.web.roles import VOLUNTEER, roles_required
 
 bp = Blueprint("volunteer", __name__, template_folder="templates", url_prefix="/volunteer")
@@ -24,11 +29,6 @@ bp = Blueprint("volunteer", __name__, template_folder="templates", url_prefix="/
 @bp.get("/")
 @roles_required(VOLUNTEER)
 def home():
-    from clinic.db import get_session
-    from clinic.service.models import Volunteer
-    from clinic.service.volunteers import volunteer_list
-    from clinic.service.volunteers_views import volunteer_labels
-
     session = get_session()
     today = clinic_today()
     tomorrow = today + dt.timedelta(days=1)
@@ -58,10 +58,6 @@ def home():
 @bp.post("/assignments/<int:assignment_id>/outcome")
 @roles_required(VOLUNTEER)
 def outcome(assignment_id: int):
-    from clinic.columns import utcnow
-    from clinic.db import get_session
-    from clinic.service.volunteers import NotYours, record_outcome
-
     if current_user.volunteer_id is None:
         abort(403)
     choice = request.form.get("outcome", "")

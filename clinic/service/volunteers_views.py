@@ -13,10 +13,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from clinic.columns import utcnow
+from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
+from clinic.service import volunteers as service
+from clinic.service.models import VolunteerAssignment
+from clinic.service.volunteer_notices import queue_notices
+from clinic.service.volunteers import day_overview, match_day
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.errors import row_or_404
+from clinic.web.labels import volunteer_labels
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -27,17 +34,6 @@ COORDINATORS = (COORDINATOR, ADMIN)
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
 add_nav_item("volunteers.day", _l("Volunteers"), COORDINATORS)
 
-REASON_LABELS = {"long_distance": _l("Long distance"), "flagged": _l("Asked for by the desk")}
-NOTE_LABELS = {
-    "nobody_available": _l("No volunteer is available this day: find someone for the day."),
-    "no_cover": _l("Nobody is available for the whole stay: extend someone's hours or choose a volunteer for part of it."),
-    "all_busy": _l("Every volunteer available for the stay meets another patient at nearly the same time: choose one below."),
-    "other_language": _l("Does not speak the patient's language"),
-    "returning": _l("Met this patient before"),
-    "moved": _l("The visit moved to another day"),
-}
-OUTCOME_LABELS = {"met": _l("Met"), "not_met": _l("Not met")}
-PLACE_LABELS = {"main_entrance": _l("Main entrance")}
 ERRORS = {
     "not_flaggable": _l("Only a booked or running visit can get a volunteer."),
     "past_visit": _l("This visit is in the past."),
@@ -74,21 +70,7 @@ def _day_arg(value: str | None) -> dt.date | None:
         return None
 
 
-def volunteer_labels() -> dict:
-    from clinic.web.labels import label
-
-    return {
-        "reason_label": lambda code: label(REASON_LABELS, code),
-        "note_labels": lambda note: [label(NOTE_LABELS, code) for code in (note or "").split()],
-        "outcome_label": lambda code: label(OUTCOME_LABELS, code),
-        "place_label": lambda code: label(PLACE_LABELS, code),
-    }
-
-
 def _match(session, day: dt.date) -> None:
-    from clinic.columns import utcnow
-    from clinic.service.volunteers import match_day
-
     report = match_day(session=session, day=day, now=utcnow(), **_config())
     flash(
         _("Matching done: %(assigned)d with a volunteer, %(left)d without.", assigned=report.assigned + report.kept,
@@ -100,9 +82,6 @@ def _match(session, day: dt.date) -> None:
 @bp.get("/")
 @roles_required(*COORDINATORS)
 def day():
-    from clinic.db import get_session
-    from clinic.service.volunteers import day_overview
-
     chosen = _day_arg(request.args.get("day"))
     status = 200
     error = None
@@ -126,8 +105,6 @@ def day():
 @bp.post("/match")
 @roles_required(*COORDINATORS)
 def rerun():
-    from clinic.db import get_session
-
     chosen = _day_arg(request.form.get("day"))
     if chosen is None:
         flash(_("Give the day as YYYY-MM-DD."), "error")
@@ -142,10 +119,6 @@ def rerun():
 @bp.post("/assignments/<int:assignment_id>/override")
 @roles_required(*COORDINATORS)
 def override(assignment_id: int):
-    from clinic.db import get_session
-    from clinic.service import volunteers as service
-    from clinic.service.models import VolunteerAssignment
-
     session = get_session()
     row = row_or_404(VolunteerAssignment, assignment_id)
     day = row.day
@@ -169,10 +142,6 @@ def override(assignment_id: int):
 @bp.post("/visits/<int:visit_id>/flag")
 @roles_required(*DESK_ROLES)
 def flag(visit_id: int):
-    from clinic.columns import utcnow
-    from clinic.db import get_session
-    from clinic.service import volunteers as service
-
     session = get_session()
     config = _config()
     try:
@@ -198,9 +167,6 @@ def flag(visit_id: int):
 @bp.get("/<int:volunteer_id>/print")
 @roles_required(*COORDINATORS)
 def printable(volunteer_id: int):
-    from clinic.db import get_session
-    from clinic.service import volunteers as service
-
     chosen = _day_arg(request.args.get("day"))
     if chosen is None:
         abort(400)
@@ -235,5 +201,5 @@ def match_command(day_text: str | None) -> None:
             report = service.match_day(session=session, day=day, now=utcnow(), **config)
             click.echo(f"Volunteers on {day}: {report.assigned + report.kept} matched, {report.unassigned} without.")
         if not day_text:
-            notices = service.queue_notices(session=session, day=days[-1], now=utcnow(), tz=config["tz"])
+            notices = queue_notices(session=session, day=days[-1], now=utcnow(), tz=config["tz"])
             click.echo(f"Volunteer SMS for {days[-1]}: {notices.queued} queued, {notices.updated} updated.")

@@ -5,7 +5,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user, login_user, logout_user
 
+from clinic.db import get_session
+from clinic.errors import SignInError
 from clinic.extensions import login_manager
+from clinic.users.services import authenticate, get_user
 from clinic.web.forms import SignInForm, SignOutForm
 from clinic.web.redirects import safe_next
 from clinic.web.roles import role_value
@@ -34,9 +37,6 @@ class SignedInUser(UserMixin):
 
 
 def load_user(user_id: str) -> SignedInUser | None:
-    from clinic.db import get_session
-    from clinic.users.services import get_user
-
     try:
         key = int(user_id)
     except ValueError:
@@ -70,10 +70,6 @@ def _fresh_session() -> None:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
-    from clinic.db import get_session
-    from clinic.errors import SignInError
-    from clinic.users.services import authenticate
-
     target = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(target or url_for("home.index"))

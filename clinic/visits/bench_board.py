@@ -21,28 +21,30 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from clinic.app import create_app
 from clinic.bootstrap import of_app
+from clinic.db import make_engine, upgrade
+from clinic.patients.models import Patient
 from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.models import (
+    Pathway,
+    PathwayStep,
+    PathwayStepDependency,
+    Resource,
+    ResourceHours,
+    ResourceKind,
+    StepType,
+)
+from clinic.users.models import Role
+from clinic.users.services import create_user
+from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
 
 BUDGET_MS = 50.0
 TZ = DEFAULT_TIMEZONE
 
 
 def _build(url: str, visits: int, now: dt.datetime) -> None:
-    from clinic.db import make_engine, make_session_factory, upgrade
-    from clinic.patients.models import Patient
-    from clinic.unit.models import (
-        Pathway,
-        PathwayStep,
-        PathwayStepDependency,
-        Resource,
-        ResourceHours,
-        ResourceKind,
-        StepType,
-    )
-    from clinic.users.models import Role
-    from clinic.users.services import create_user
-    from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
+    from clinic.db import make_session_factory
 
     upgrade(url)
     engine = make_engine(url)
@@ -116,8 +118,6 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def run(visits: int = 150, runs: int = 200, warmup: int = 10, freeze: bool = False) -> dict[str, dict[str, float]]:
-    from clinic import create_app
-
     now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="onevisit-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"

@@ -4,7 +4,7 @@ resource), the fragment ``board.js`` fetches to keep it current, and re-planning
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from flask import Blueprint, current_app, flash, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -14,14 +14,17 @@ from markupsafe import Markup, escape
 from wtforms import HiddenField, IntegerField, SubmitField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from clinic.db import get_session
 from clinic.errors import DomainError
 from clinic.i18n import format_time
-from clinic.visits.views import error_message
+from clinic.visits import journey
+from clinic.visits.services import day_board
 from clinic.web.clock import clinic_today, clinic_zone
 from clinic.web.container import unit
 from clinic.web.forms import BoardDayForm
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.visit_errors import error_message
 
 bp = Blueprint("board", __name__, template_folder="templates")
 
@@ -128,8 +131,6 @@ def _row_texts() -> dict[str, str]:
 
 
 def _board_context(shown, today) -> dict:
-    from clinic.db import get_session
-    from clinic.visits.services import day_board
     board = day_board(
         session=get_session(),
         day=shown,
@@ -208,9 +209,6 @@ def _render_replan(proposal=None, *, form: ReplanForm, apply_form: ApplyReplanFo
 @roles_required(*DESK_ROLES)
 def replan():
     """What the engine would move for the rest of today (nothing is written until the clerk applies it)."""
-    from clinic.db import get_session
-    from clinic.visits import journey
-
     form = ReplanForm(request.args)
     if request.args and not form.validate():
         return _render_replan(form=form, status=400)
@@ -236,11 +234,6 @@ def replan():
 @bp.post("/board/replan")
 @roles_required(*DESK_ROLES)
 def replan_apply():
-    from flask import redirect
-
-    from clinic.db import get_session
-    from clinic.visits import journey
-
     apply_form = ApplyReplanForm()
     form = ReplanForm(formdata=None)
     if not apply_form.validate():

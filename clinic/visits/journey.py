@@ -26,7 +26,7 @@ from clinic import events, planning
 from clinic.audit import record as audit
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
-from clinic.messaging.outreach import voucher_code
+from clinic.messaging.texts import voucher_code
 from clinic.patients import segments
 from clinic.service.models import Volunteer
 from clinic.unit.models import PathwayStep, Resource

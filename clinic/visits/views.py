@@ -1,22 +1,30 @@
 """``/visits/<id>``: one visit's day (steps with planned and actual times), check-in and step actions."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from werkzeug.routing import BuildError
+from sqlmodel import col, select
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
+from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
+from clinic.service import transport
+from clinic.service.models import Volunteer
+from clinic.visits import journey, steps
+from clinic.visits.models import VisitStatus
+from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.urls import optional_url
+from clinic.web.visit_errors import FIELD_MESSAGES, error_message
 
 bp = Blueprint("visit", __name__, template_folder="templates")
 
@@ -28,43 +36,6 @@ STEP_STATUS_LABELS = {
     "done": _l("Done"),
     "skipped": _l("Skipped"),
 }
-
-ERROR_MESSAGES = {
-    "already_checked_in": _l("This patient is already checked in."),
-    "bad_transition": _l("That is not possible in the visit's or step's current state."),
-    "not_today": _l("Only today's visits can be checked in."),
-    "visit_closed": _l("This visit is closed: its steps cannot change any more."),
-    "day_changed": _l("The day changed since this re-plan was made. Make a new one."),
-    "nothing_to_move": _l("There is nothing to move."),
-    "replan_failed": _l("The engine could not re-plan this day."),
-}
-FIELD_MESSAGES = {
-    "volunteer_id": _l("Choose an active volunteer."),
-    "notes": _l("Notes can be at most 500 characters."),
-    "at": _l("A step cannot finish before it started."),
-}
-
-
-def error_message(error: DomainError) -> str:
-    """The translated message for a domain error (its code first, then its field)."""
-    if error.code in ERROR_MESSAGES:
-        return str(ERROR_MESSAGES[error.code])
-    if isinstance(error, NotFound):
-        return _("That record does not exist.")
-    if error.field in FIELD_MESSAGES:
-        return str(FIELD_MESSAGES[error.field])
-    return _("That could not be done.")
-
-
-def optional_url(endpoint: str, **values: object) -> str | None:
-    """``url_for(endpoint, ...)`` when another part of the app provides that endpoint, else ``None``."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
 
 class CheckInForm(FlaskForm):
     transport_booked = BooleanField(_l("Transport home is booked"))
@@ -84,23 +55,12 @@ def _config() -> dict:
 
 
 def _volunteer_choices() -> list[SelectChoice]:
-    from sqlmodel import col, select
-
-    from clinic.db import get_session
-    from clinic.service.models import Volunteer
-
     volunteers = get_session().exec(select(Volunteer).where(col(Volunteer.active).is_(True)).order_by(Volunteer.name))
     return select_choices([("", _("None"))] + [(str(v.id), v.name) for v in volunteers])
 
 
 def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None = None,
             step_errors: dict | None = None, status: int = 200):
-    from clinic.db import get_session
-    from clinic.service import transport
-    from clinic.visits import journey, steps
-    from clinic.visits.models import VisitStatus
-    from clinic.visits.services import day_board, get_visit
-
     session = get_session()
     try:
         visit = get_visit(session=session, visit_id=visit_id)
@@ -126,8 +86,6 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     next_start = planned[0].id if open_steps and planned and not in_progress else None
     volunteer_name = None
     if checkin is not None and checkin.volunteer_id is not None:
-        from clinic.service.models import Volunteer
-
         volunteer = session.get(Volunteer, checkin.volunteer_id)
         volunteer_name = volunteer.name if volunteer else None
     active = visit.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW, VisitStatus.COMPLETED)
@@ -180,9 +138,6 @@ def _status_of(error: DomainError) -> int:
 @bp.post("/visits/<int:visit_id>/check-in")
 @roles_required(*DESK_ROLES)
 def check_in(visit_id: int):
-    from clinic.db import get_session
-    from clinic.visits import journey
-
     form = CheckInForm()
     form.volunteer_id.choices = _volunteer_choices()
     if not form.validate():
@@ -220,9 +175,6 @@ def check_in(visit_id: int):
 @bp.post("/visits/<int:visit_id>/steps/<int:step_id>")
 @roles_required(*DESK_ROLES)
 def step(visit_id: int, step_id: int):
-    from clinic.db import get_session
-    from clinic.visits import journey
-
     form = StepForm()
     if not form.validate():
         return _render(visit_id, error=_("Choose start or finish."), status=400)

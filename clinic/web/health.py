@@ -2,13 +2,13 @@
 
 from flask import Blueprint, jsonify
 
+from clinic.db import database_status, get_engine
+
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    from clinic.db import database_status, get_engine
-
     try:
         database = database_status(get_engine())
     except Exception as exc:  # an engine that could not even be built still gets an answer

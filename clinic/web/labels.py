@@ -1,4 +1,5 @@
-"""Translated names for the values the domain stores as codes (visit statuses, segments, weekdays)."""
+"""Translated names for the values the domain stores as codes (visit statuses, segments, weekdays, the
+volunteer matching's reasons and notes)."""
 
 from babel import Locale, UnknownLocaleError
 from flask_babel import get_locale
@@ -52,3 +53,26 @@ def language_label(code: object) -> str:
     except (ValueError, UnknownLocaleError):
         return value
     return name[:1].upper() + name[1:] if name else value
+
+
+VOLUNTEER_REASON_LABELS = {"long_distance": _l("Long distance"), "flagged": _l("Asked for by the desk")}
+VOLUNTEER_NOTE_LABELS = {
+    "nobody_available": _l("No volunteer is available this day: find someone for the day."),
+    "no_cover": _l("Nobody is available for the whole stay: extend someone's hours or choose a volunteer for part of it."),
+    "all_busy": _l("Every volunteer available for the stay meets another patient at nearly the same time: choose one below."),
+    "other_language": _l("Does not speak the patient's language"),
+    "returning": _l("Met this patient before"),
+    "moved": _l("The visit moved to another day"),
+}
+MEETING_OUTCOME_LABELS = {"met": _l("Met"), "not_met": _l("Not met")}
+MEETING_PLACE_LABELS = {"main_entrance": _l("Main entrance")}
+
+
+def volunteer_labels() -> dict:
+    """Template helpers naming the volunteer matching's codes (reasons, notes, outcomes, places)."""
+    return {
+        "reason_label": lambda code: label(VOLUNTEER_REASON_LABELS, code),
+        "note_labels": lambda note: [label(VOLUNTEER_NOTE_LABELS, code) for code in (note or "").split()],
+        "outcome_label": lambda code: label(MEETING_OUTCOME_LABELS, code),
+        "place_label": lambda code: label(MEETING_PLACE_LABELS, code),
+    }

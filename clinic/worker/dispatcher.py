@@ -36,12 +36,23 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlmodel import Session
 
-if TYPE_CHECKING:
-    from clinic.bootstrap import Container
+from clinic.bootstrap import Container, assemble, bootstrap, process_container
+from clinic.columns import utcnow
+from clinic.messaging.lease import acquire_lease, release_lease
+from clinic.messaging.links import Links
+from clinic.messaging.outreach import plan_visit_outreach
+from clinic.messaging.recovery import recover_stale
+from clinic.messaging.sending import dispatch_due
+from clinic.refill.offers_sms import advance_offers
+from clinic.settings import ConfigError, flatten, load_settings
 
 log = logging.getLogger("clinic.worker.dispatcher")
 
@@ -58,7 +69,7 @@ JOBS_TABLE = "apscheduler_jobs"
 
 @dataclass
 class _State:
-    container: "Container | None" = None
+    container: Container | None = None
     owner: str = ""
     ticks: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,16 +82,15 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def configure(container: "Container", *, owner: str | None = None) -> None:
+def configure(container: Container, *, owner: str | None = None) -> None:
     """Set this process up for the jobs below: the container they use, and who we are."""
     _STATE.container = container
     _STATE.owner = owner or new_owner()
 
 
-def job_context() -> "Container":
+def job_context() -> Container:
     """The container of this dispatcher process; built from the environment if nobody configured one."""
     if _STATE.container is None:
-        from clinic.bootstrap import process_container
 
         configure(process_container())
     assert _STATE.container is not None
@@ -89,9 +99,6 @@ def job_context() -> "Container":
 
 def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     """The scheduled job: hold the lease, recover what a dead dispatcher left, send what is due."""
-    from clinic.columns import utcnow
-    from clinic.messaging import outreach
-    from clinic.messaging.links import Links
 
     container = job_context()
     settings, tz = container.settings, container.unit.tz
@@ -101,9 +108,9 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
         _STATE.ticks += 1
         ttl = dt.timedelta(seconds=settings.outreach.lease_seconds)
         with container.session_factory() as session:
-            if not outreach.acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=lease_name):
+            if not acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=lease_name):
                 return {"lease": 0}
-            recovered = outreach.recover_stale(
+            recovered = recover_stale(
                 session=session,
                 channels=container.channels,
                 owner=_STATE.owner,
@@ -111,7 +118,7 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 stale_after=dt.timedelta(seconds=settings.outreach.stale_seconds),
                 tz=tz,
             )
-            report = outreach.dispatch_due(
+            report = dispatch_due(
                 session=session,
                 channels=container.channels,
                 owner=_STATE.owner,
@@ -137,8 +144,6 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     """The scheduled job for freed places: expire answered-too-late offers, send the next SMS wave.
 
     It holds its own lease, so a second dispatcher started by mistake never sends a wave twice."""
-    from clinic.columns import utcnow
-    from clinic.refill.offers_sms import advance_offers
 
     container = job_context()
     with container.session_factory() as session:
@@ -152,28 +157,21 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
 
 def hold_lease(session: Session, name: str) -> bool:
     """Take or renew lease ``name`` for this process, so a second dispatcher never runs the same job."""
-    from clinic.columns import utcnow
-    from clinic.messaging import outreach
 
     ttl = dt.timedelta(seconds=job_context().settings.outreach.lease_seconds)
-    return outreach.acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=name)
+    return acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=name)
 
 
 def plan_visit_job(visit_id: int) -> None:
     """(Re)plan one visit's outreach in the dispatcher process (for callers that prefer a job)."""
-    from clinic.messaging import outreach
 
     container = job_context()
     with container.session_factory() as session:
-        outreach.plan_visit_outreach(session=session, visit_id=visit_id, tz=container.unit.tz)
+        plan_visit_outreach(session=session, visit_id=visit_id, tz=container.unit.tz)
 
 
-def build_scheduler(container: "Container", *, blocking: bool = True):
+def build_scheduler(container: Container, *, blocking: bool = True):
     """A scheduler with the persistent SQLAlchemy job store in the app database and the dispatch job."""
-    from apscheduler.executors.pool import ThreadPoolExecutor
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
 
     if _STATE.container is None:
         configure(container)
@@ -210,19 +208,18 @@ def build_scheduler(container: "Container", *, blocking: bool = True):
 
 
 def release() -> None:
-    from clinic.messaging import outreach
 
     if _STATE.container is None or not _STATE.owner:
         return
     try:
         with _STATE.container.session_factory() as session:
             for name in LEASE_NAMES:
-                outreach.release_lease(session=session, owner=_STATE.owner, name=name)
+                release_lease(session=session, owner=_STATE.owner, name=name)
     except Exception:  # noqa: BLE001 - shutting down; the lease expires on its own
         log.exception("could not release the dispatcher lease")
 
 
-def run(container: "Container", *, echo: Callable[[str], None] = print) -> None:
+def run(container: Container, *, echo: Callable[[str], None] = print) -> None:
     """Run until SIGTERM / SIGINT; releases the lease on a clean stop."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -254,11 +251,9 @@ def load_channels(spec: str, settings: Any) -> dict[str, Any]:
 
 
 def for_dispatcher(
-    container: "Container", *, channels_spec: str | None = None, overrides: Mapping[str, Any] | None = None
-) -> "Container":
+    container: Container, *, channels_spec: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> Container:
     """``container`` with the command line's settings (flat names) and channels, on the same engine."""
-    from clinic.bootstrap import assemble
-    from clinic.settings import flatten, load_settings
 
     changes = {key: value for key, value in (overrides or {}).items() if value is not None}
     if not changes and not channels_spec:
@@ -270,8 +265,6 @@ def for_dispatcher(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m clinic.worker.dispatcher``: the same as ``flask --app clinic outreach run`` without Flask."""
-    from clinic.bootstrap import bootstrap
-    from clinic.settings import ConfigError
 
     parser = argparse.ArgumentParser(prog="python -m clinic.worker.dispatcher", description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: the configured database (DATABASE_URL)")

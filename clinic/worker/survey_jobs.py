@@ -14,6 +14,11 @@ import datetime as dt
 import logging
 from typing import Any
 
+from clinic.columns import utcnow
+from clinic.feedback import followups, surveys
+from clinic.messaging.links import Links
+from clinic.worker import dispatcher
+
 log = logging.getLogger(__name__)
 SURVEYS_JOB_ID = "surveys"
 ESCALATE_JOB_ID = "follow-up-escalation"
@@ -24,7 +29,6 @@ ESCALATE_INTERVAL_SECONDS = 300.0
 
 def register(scheduler: Any, container: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
-    from clinic.worker import dispatcher
 
     for lease in (SURVEYS_LEASE, ESCALATE_LEASE):
         if lease not in dispatcher.LEASE_NAMES:
@@ -41,10 +45,6 @@ def register(scheduler: Any, container: Any) -> None:
 
 
 def surveys_job() -> dict[str, int] | None:
-    from clinic.columns import utcnow
-    from clinic.feedback import surveys
-    from clinic.messaging.links import Links
-    from clinic.worker import dispatcher
 
     container = dispatcher.job_context()
     unit, settings = container.unit, container.settings
@@ -65,9 +65,6 @@ def surveys_job() -> dict[str, int] | None:
 
 
 def escalate_job() -> dict[str, int] | None:
-    from clinic.columns import utcnow
-    from clinic.feedback import followups
-    from clinic.worker import dispatcher
 
     with dispatcher.job_context().session_factory() as session:
         if not dispatcher.hold_lease(session, ESCALATE_LEASE):

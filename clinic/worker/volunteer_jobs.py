@@ -12,6 +12,11 @@ import datetime as dt
 import logging
 from typing import Any
 
+from clinic.columns import utcnow
+from clinic.service import volunteer_notices, volunteers
+from clinic.worker import dispatcher
+from clinic.worker.dispatcher import hold_lease, job_context
+
 log = logging.getLogger("outreach.volunteers")
 
 LEASE_NAME = "volunteers"
@@ -23,9 +28,6 @@ NOTICES_INTERVAL_SECONDS = 300.0
 
 def match_tomorrow_job() -> dict[str, Any] | None:
     """Match the next clinic day and queue the volunteers' notices for it."""
-    from clinic.columns import utcnow
-    from clinic.service import volunteers
-    from clinic.worker.dispatcher import hold_lease, job_context
 
     container = job_context()
     unit = container.unit
@@ -36,7 +38,7 @@ def match_tomorrow_job() -> dict[str, Any] | None:
         today = now.astimezone(unit.zone).date()
         day = volunteers.next_clinic_day(session=session, after=today)
         report = volunteers.match_day(session=session, day=day, tz=unit.tz, now=now)
-        notices = volunteers.queue_notices(session=session, day=day, now=now, tz=unit.tz)
+        notices = volunteer_notices.queue_notices(session=session, day=day, now=now, tz=unit.tz)
     log.info(
         "volunteers for %s: %d matched, %d without a volunteer, %d notices queued",
         day, report.assigned + report.kept, report.unassigned, notices.queued,
@@ -47,15 +49,12 @@ def match_tomorrow_job() -> dict[str, Any] | None:
 
 def send_notices_job() -> dict[str, int] | None:
     """Send the volunteers' notices that are due."""
-    from clinic.columns import utcnow
-    from clinic.service import volunteers
-    from clinic.worker.dispatcher import hold_lease, job_context
 
     container = job_context()
     with container.session_factory() as session:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
-        report = volunteers.send_due_notices(
+        report = volunteer_notices.send_due_notices(
             session=session, channels=container.channels, now=utcnow(), tz=container.unit.tz
         )
     if report.sent or report.failed:
@@ -65,7 +64,6 @@ def send_notices_job() -> dict[str, int] | None:
 
 def register(scheduler: Any, container: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
-    from clinic.worker import dispatcher
 
     if LEASE_NAME not in dispatcher.LEASE_NAMES:
         dispatcher.LEASE_NAMES.append(LEASE_NAME)

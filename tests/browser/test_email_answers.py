@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from clinic.messaging import links, outreach
+from clinic.messaging import links, sending
 from clinic.messaging.models import OutboxStatus
 from clinic.patients.models import Patient
 from clinic.visits.models import Visit, VisitStatus
@@ -24,7 +24,7 @@ def test_a_patient_confirms_by_the_link_in_the_reminder_email(live_server, brows
     day = dt.datetime.now(dt.UTC).astimezone(ZONE).date() + dt.timedelta(days=4)
     patient, visit, _row = emailed(session, "reminder", language="nl", status=OutboxStatus.QUEUED, day=day)
     mail = DevelopmentChannel("email")
-    outreach.dispatch_due(session=session, channels={"email": mail}, owner="t", now=dt.datetime.now(dt.UTC),
+    sending.dispatch_due(session=session, channels={"email": mail}, owner="t", now=dt.datetime.now(dt.UTC),
                           links=links.Links(public_base_url=live_server, secret_key=TEST_SECRET_KEY))
     [message] = mail.sent
     link = next(line for line in message.body.splitlines() if line.startswith(live_server))

@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from clinic.app import reconfigure
 from clinic.users.models import Role
 from clinic.web.clock import clinic_today
 from tests.clinic.visits.test_board import _anchor, _open_resources
@@ -15,7 +16,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_desk_checks_in_runs_a_step_and_the_board_follows(app, daytime_clinic, live_server, page, session, screenshot_dir):
-    app.config.update(BOARD_REFRESH_SECONDS=1, REPLAN_SECONDS=0.5)
+    reconfigure(app, BOARD_REFRESH_SECONDS=1)
+    app.config.update(REPLAN_SECONDS=0.5)
     make_user(session, username="desk", password="onevisit-demo", role=Role.FRONT_DESK, display_name="Dana Desk")
     with app.app_context():
         today = clinic_today()

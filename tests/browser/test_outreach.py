@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from clinic.messaging import outreach
+from clinic.messaging import outreach, rules_file
 from clinic.users.models import Role
 from tests.factories import make_pathway, make_patient, make_user, make_visit
 
@@ -39,7 +39,7 @@ def test_coordinator_reviews_outbox_rules_and_preview(live_server, page, session
 
     page.get_by_role("link", name="Outreach rules").click()
     bad = tmp_path / "broken-rules.yaml"
-    bad.write_text(outreach.rules_in_force(session=session).text.replace("layer: segment", "layer: segmant", 1))
+    bad.write_text(rules_file.rules_in_force(session=session).text.replace("layer: segment", "layer: segmant", 1))
     page.get_by_label("Or upload a rule file").set_input_files(str(bad))
     page.get_by_role("button", name="Check and put in force").click()
     expect(page.get_by_role("alert")).to_contain_text(

@@ -17,7 +17,8 @@ from clinic.feedback.models import (
     SurveyStatus,
     SurveyTrigger,
 )
-from clinic.messaging import inbound, links
+from clinic.feedback.survey_channel import channel_for
+from clinic.messaging import delivery, inbound, links
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
 from clinic.patients.models import Patient
 from clinic.users.models import Role
@@ -129,13 +130,13 @@ def test_an_answered_reminder_call_is_followed_by_a_survey_a_missed_one_is_not(s
         session.add(row)
         rows.append(row)
     session.commit()
-    assert inbound.record_delivery(session=session, provider_id="CA1", status="busy", now=NOW, tz=TZ)
+    assert delivery.record_status_callback(session=session, provider_id="CA1", status="busy", now=NOW, tz=TZ)
     assert session.exec(select(Survey)).all() == []
-    assert inbound.record_delivery(session=session, provider_id="CA2", status="completed", now=NOW, tz=TZ)
+    assert delivery.record_status_callback(session=session, provider_id="CA2", status="completed", now=NOW, tz=TZ)
     survey = session.exec(select(Survey)).one()
     assert (survey.trigger, survey.source_ref, survey.channel) == (SurveyTrigger.CALL, f"outbox:{rows[1].id}",
                                                                   SurveyChannel.VOICE)
-    inbound.record_delivery(session=session, provider_id="CA2", status="completed", now=NOW, tz=TZ)  # again
+    delivery.record_status_callback(session=session, provider_id="CA2", status="completed", now=NOW, tz=TZ)  # again
     assert len(session.exec(select(Survey)).all()) == 1
 
 
@@ -170,11 +171,11 @@ def test_the_channel_is_the_patients_own_and_none_after_stop():
         return Patient(mrn="X", given_name="A", family_name="B", birth_date=dt.date(1970, 1, 1), phone="+31600000000",
                        language="en", address_line="x", postcode="x", city="x", distance_km=1, **kw)
 
-    assert surveys.channel_for(person(channel="sms")) == SurveyChannel.SMS
-    assert surveys.channel_for(person(channel="voice")) == SurveyChannel.VOICE
-    assert surveys.channel_for(person(channel="email", email="a@example.org")) == SurveyChannel.EMAIL
-    assert surveys.channel_for(person(channel="email")) == SurveyChannel.SMS  # no address: SMS
-    assert surveys.channel_for(person(channel="sms", opted_out=True)) is None
+    assert channel_for(person(channel="sms")) == SurveyChannel.SMS
+    assert channel_for(person(channel="voice")) == SurveyChannel.VOICE
+    assert channel_for(person(channel="email", email="a@example.org")) == SurveyChannel.EMAIL
+    assert channel_for(person(channel="email")) == SurveyChannel.SMS  # no address: SMS
+    assert channel_for(person(channel="sms", opted_out=True)) is None
 
 
 # --- asking ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-from clinic.messaging import outreach as service
+from clinic.messaging import outreach
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
 from clinic.visits import services as visit_service
 from clinic.visits.models import VisitStatus
@@ -77,7 +77,7 @@ def book_all(session: Session) -> dict[str, tuple]:
         visit.booked_at = BOOKED_AT - dt.timedelta(minutes=1)
         session.add(visit)
         session.commit()
-        service.plan_visit_outreach(session=session, visit_id=visit.id, now=BOOKED_AT, tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=BOOKED_AT, tz=TZ)
         booked[name] = (patient, visit)
     session.expire_all()
     return booked

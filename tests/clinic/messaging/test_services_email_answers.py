@@ -11,7 +11,7 @@ from clinic.columns import Channel, Language
 from clinic.errors import Conflict, NotFound
 from clinic.feedback.models import Survey
 from clinic.messaging import answers as email_answers
-from clinic.messaging import links, outreach
+from clinic.messaging import links, sending
 from clinic.messaging.answers import CANCEL, CONFIRM, START, STOP, TRANSPORT_NO, TRANSPORT_YES
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
 from clinic.service import transport
@@ -52,7 +52,7 @@ def choices(session: Session, row: OutboxMessage, now: dt.datetime = NOW) -> tup
 def test_the_dispatcher_sends_an_email_in_its_own_words_with_a_link_to_its_answer_page(session: Session) -> None:
     patient, visit, row = emailed(session, "confirmation", language="nl", status=OutboxStatus.QUEUED)
     mail = DevelopmentChannel("email")
-    report = outreach.dispatch_due(session=session, channels={"email": mail}, owner="t", now=NOW, tz=TZ,
+    report = sending.dispatch_due(session=session, channels={"email": mail}, owner="t", now=NOW, tz=TZ,
                                    links=PUBLIC)
     assert report.sent == 1
     [message] = mail.sent

@@ -7,9 +7,10 @@ import pytest
 from sqlmodel import Session, select
 
 from clinic.audit.models import AuditEvent
-from clinic.messaging import outreach
+from clinic.messaging import delivery, lease, outbox, outreach, preview, recovery, rules_file, sending
 from clinic.messaging.models import OutboxMessage, OutboxStatus, OutreachRuleSet
 from clinic.visits.models import Visit, VisitStatus
+from outreach.channels.base import OutgoingMessage, SendResult
 from tests.factories import make_pathway, make_patient, make_visit
 from tests.peers.fakes import RecordingChannel
 
@@ -133,7 +134,7 @@ def test_cancelling_withdraws_and_the_dispatcher_never_reminds_a_cancelled_visit
     session.add(cancelled)
     session.commit()
     channel = RecordingChannel()
-    report = outreach.dispatch_due(session=session, channels={"sms": channel, "voice": channel}, owner="a",
+    report = sending.dispatch_due(session=session, channels={"sms": channel, "voice": channel}, owner="a",
                                    now=TWO_DAYS + dt.timedelta(minutes=1), tz=TZ)
     assert channel.sent == [] and report.skipped == 2
     assert {r.status for r in rows(session, other.id)} == {OutboxStatus.WITHDRAWN}
@@ -154,7 +155,7 @@ def test_dispatch_sends_what_is_due_in_the_patients_language(session):
     visit = book(session, language="nl", birth_date=dt.date(1950, 1, 1), distance_km=80)
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
     sms, voice = RecordingChannel("sms"), RecordingChannel("voice")
-    report = outreach.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW,
+    report = sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW,
                                    tz=TZ)
     assert report.sent == 3  # confirmation, coffee voucher, transport call; the reminder is not due yet
     assert sorted(m.metadata["action"] for m in sms.sent) == ["coffee_voucher", "confirmation"]
@@ -163,10 +164,10 @@ def test_dispatch_sends_what_is_due_in_the_patients_language(session):
     confirmation = next(m for m in sms.sent if m.metadata["action"] == "confirmation")
     assert "dinsdag 15 december 2026" in confirmation.body and "10:30" in confirmation.body
     # nothing is sent twice
-    again = outreach.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
+    again = sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
     assert again.sent == 0 and len(sms.sent) == 2
     # a week before, the reminder call goes out
-    outreach.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a",
+    sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a",
                           now=SEVEN_DAYS, tz=TZ)
     assert [m.metadata["action"] for m in voice.sent] == ["transport_offer", "reminder"]
 
@@ -183,7 +184,7 @@ def test_quiet_hours_postpone_calls_and_sms_to_nine(session):
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
     channel = RecordingChannel()
     evening = local(dt.date(2026, 12, 1), 21, 30)
-    report = outreach.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=evening, tz=TZ)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=evening, tz=TZ)
     assert report.postponed == 1 and channel.sent == []
     confirmation = next(r for r in rows(session, visit.id) if r.action == "confirmation")
     assert confirmation.status == OutboxStatus.QUEUED
@@ -207,7 +208,7 @@ def test_retries_back_off_then_fall_back_then_the_call_list(session):
     moment = NOW
     seen = []
     for _ in range(10):
-        outreach.dispatch_due(session=session, channels=channels, owner="a", now=moment, tz=TZ)
+        sending.dispatch_due(session=session, channels=channels, owner="a", now=moment, tz=TZ)
         row = next(r for r in rows(session, visit.id) if r.action == "confirmation")
         seen.append((row.status, row.channel.value, row.attempts))
         if row.status == OutboxStatus.FAILED:
@@ -218,7 +219,7 @@ def test_retries_back_off_then_fall_back_then_the_call_list(session):
     assert seen[0] == (OutboxStatus.QUEUED, "sms", 1) and seen[3] == (OutboxStatus.QUEUED, "voice", 1)
     # backoff doubles: 5 then 10 minutes between the SMS attempts
     assert [m.key for m in sms.refused] == [sms.refused[0].key] * 3
-    listed = outreach.list_outbox(session=session, filters=outreach.OutboxFilter(call_list=True), tz=TZ)
+    listed = outbox.list_outbox(session=session, filters=outbox.OutboxFilter(call_list=True), tz=TZ)
     assert [r.id for r, _ in listed] == [row.id]
 
 
@@ -227,8 +228,8 @@ def test_a_refusal_that_will_not_improve_falls_back_at_once(session):
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
     sms = RecordingChannel("sms", fail=1, retryable=False)
     voice = RecordingChannel("voice")
-    outreach.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
-    outreach.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
     assert len(sms.refused) == 1 and [m.channel for m in voice.sent] == ["voice"]
 
 
@@ -246,24 +247,24 @@ def test_opted_out_patients_get_only_essential_messages(session):
 def test_a_claimed_row_cannot_be_claimed_again(session):
     visit = book(session)
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
-    row_id = outreach.due_ids(session=session, now=NOW, limit=10)[0]
-    assert [r.id for r in outreach._claim(session, [row_id], "a", NOW)] == [row_id]
-    assert outreach._claim(session, [row_id], "b", NOW) == []
+    row_id = sending.due_ids(session=session, now=NOW, limit=10)[0]
+    assert [r.id for r in sending._claim(session, [row_id], "a", NOW)] == [row_id]
+    assert sending._claim(session, [row_id], "b", NOW) == []
     channel = RecordingChannel()
-    report = outreach.dispatch_due(session=session, channels={"sms": channel}, owner="b", now=NOW, tz=TZ)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="b", now=NOW, tz=TZ)
     assert report.sent == 0 and channel.sent == []
 
 
 def test_the_lease_admits_one_dispatcher_until_it_expires(session):
     ttl = dt.timedelta(seconds=30)
-    assert outreach.acquire_lease(session=session, owner="a", now=NOW, ttl=ttl)
-    assert not outreach.acquire_lease(session=session, owner="b", now=NOW + dt.timedelta(seconds=10), ttl=ttl)
-    assert outreach.acquire_lease(session=session, owner="a", now=NOW + dt.timedelta(seconds=20), ttl=ttl)
-    assert not outreach.acquire_lease(session=session, owner="b", now=NOW + dt.timedelta(seconds=40), ttl=ttl)
-    assert outreach.acquire_lease(session=session, owner="b", now=NOW + dt.timedelta(seconds=51), ttl=ttl)
-    assert outreach.lease_holder(session=session, now=NOW + dt.timedelta(seconds=52)) == "b"
-    outreach.release_lease(session=session, owner="b")
-    assert outreach.lease_holder(session=session, now=NOW) is None
+    assert lease.acquire_lease(session=session, owner="a", now=NOW, ttl=ttl)
+    assert not lease.acquire_lease(session=session, owner="b", now=NOW + dt.timedelta(seconds=10), ttl=ttl)
+    assert lease.acquire_lease(session=session, owner="a", now=NOW + dt.timedelta(seconds=20), ttl=ttl)
+    assert not lease.acquire_lease(session=session, owner="b", now=NOW + dt.timedelta(seconds=40), ttl=ttl)
+    assert lease.acquire_lease(session=session, owner="b", now=NOW + dt.timedelta(seconds=51), ttl=ttl)
+    assert lease.lease_holder(session=session, now=NOW + dt.timedelta(seconds=52)) == "b"
+    lease.release_lease(session=session, owner="b")
+    assert lease.lease_holder(session=session, now=NOW) is None
 
 
 def test_stale_sending_rows_are_recovered_without_a_second_send(session, tmp_path):
@@ -272,24 +273,24 @@ def test_stale_sending_rows_are_recovered_without_a_second_send(session, tmp_pat
         outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
     path = tmp_path / "sent.jsonl"
     channel = RecordingChannel("sms", path=path)
-    ids = outreach.due_ids(session=session, now=NOW, limit=10)
+    ids = sending.due_ids(session=session, now=NOW, limit=10)
     # a dead dispatcher claimed three rows and sent only the first
-    assert len(outreach._claim(session, ids, "dead", NOW)) == 3
+    assert len(sending._claim(session, ids, "dead", NOW)) == 3
     first = session.get(OutboxMessage, ids[0])
-    channel.send(outreach.OutgoingMessage(key=outreach.message_key(first), channel="sms", to="x", body="b",
+    channel.send(OutgoingMessage(key=sending.message_key(first), channel="sms", to="x", body="b",
                                           language="nl"))
     later = NOW + dt.timedelta(minutes=5)
-    assert outreach.recover_stale(session=session, channels={"sms": channel}, owner="new", now=later) == 3
-    outreach.dispatch_due(session=session, channels={"sms": channel}, owner="new", now=later, tz=TZ)
+    assert recovery.recover_stale(session=session, channels={"sms": channel}, owner="new", now=later) == 3
+    sending.dispatch_due(session=session, channels={"sms": channel}, owner="new", now=later, tz=TZ)
     keys = [line.split('"key": "')[1].split('"')[0] for line in path.read_text().splitlines()]
     assert len(keys) == 3 and len(set(keys)) == 3
     # without a way to ask the provider, an unknown outcome goes to the call list, never a second send
     visit = book(session)
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
-    row_id = outreach.due_ids(session=session, now=NOW, limit=10)[0]
-    outreach._claim(session, [row_id], "dead", NOW)
+    row_id = sending.due_ids(session=session, now=NOW, limit=10)[0]
+    sending._claim(session, [row_id], "dead", NOW)
     plain = {"sms": type("Plain", (), {"send": lambda self, m: None})()}
-    assert outreach.recover_stale(session=session, channels=plain, owner="new", now=later) == 1
+    assert recovery.recover_stale(session=session, channels=plain, owner="new", now=later) == 1
     row = session.get(OutboxMessage, row_id)
     session.refresh(row)
     assert row.status == OutboxStatus.FAILED and row.on_call_list
@@ -299,13 +300,13 @@ def test_delivery_status_is_recorded_by_provider_id(session):
     visit = book(session)
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
     channel = RecordingChannel()
-    outreach.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, tz=TZ)
     row = next(r for r in rows(session, visit.id) if r.action == "confirmation")
     assert row.status == OutboxStatus.SENT and row.provider_id
-    assert outreach.record_delivery(session=session, provider_id="nope", status="delivered", now=NOW) is None
-    outreach.record_delivery(session=session, provider_id=row.provider_id, status="sent", now=NOW)
+    assert delivery.record_delivery(session=session, provider_id="nope", status="delivered", now=NOW) is None
+    delivery.record_delivery(session=session, provider_id=row.provider_id, status="sent", now=NOW)
     assert next(r for r in rows(session, visit.id) if r.id == row.id).status == OutboxStatus.SENT
-    outreach.record_delivery(session=session, provider_id=row.provider_id, status="delivered", now=NOW)
+    delivery.record_delivery(session=session, provider_id=row.provider_id, status="delivered", now=NOW)
     assert next(r for r in rows(session, visit.id) if r.id == row.id).status == OutboxStatus.DELIVERED
 
 
@@ -313,41 +314,41 @@ def test_an_undelivered_message_is_retried(session):
     visit = book(session)
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
     channel = RecordingChannel()
-    outreach.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, tz=TZ)
     row = next(r for r in rows(session, visit.id) if r.action == "confirmation")
-    outreach.record_delivery(session=session, provider_id=row.provider_id, status="undelivered", now=NOW)
+    delivery.record_delivery(session=session, provider_id=row.provider_id, status="undelivered", now=NOW)
     row = next(r for r in rows(session, visit.id) if r.id == row.id)
     assert row.status == OutboxStatus.QUEUED and row.next_attempt_at > NOW
 
 
 def test_a_bad_rule_file_is_rejected_whole_and_the_rules_in_force_stay(session):
-    before = outreach.rules_in_force(session=session)
+    before = rules_file.rules_in_force(session=session)
     assert before.version is None and len(before.rules.rules) == 9
     bad = before.text.replace("offset: -2d", "offset: -2x").replace("gte: 70", "gte: seventy")
-    with pytest.raises(outreach.RulesRejected) as caught:
-        outreach.save_rules(session=session, text=bad, filename="mine.yaml", actor_id=None)
+    with pytest.raises(rules_file.RulesRejected) as caught:
+        rules_file.save_rules(session=session, text=bad, filename="mine.yaml", actor_id=None)
     problems = caught.value.problems
     assert "mine.yaml: rule basic-reminder: field timing.offset: '-2x' is not an offset" in problems[0]
     assert any("rule senior-reminder-call: field condition.age.gte" in p for p in problems)
     assert session.exec(select(OutreachRuleSet)).all() == []
     good = before.text.replace("offset: -2d", "offset: -3d")
-    saved = outreach.save_rules(session=session, text=good, filename="mine.yaml", actor_id=None)
+    saved = rules_file.save_rules(session=session, text=good, filename="mine.yaml", actor_id=None)
     assert saved.version == 1
-    now_in_force = outreach.rules_in_force(session=session)
+    now_in_force = rules_file.rules_in_force(session=session)
     assert now_in_force.version == 1 and "offset: -3d" in now_in_force.text
 
 
 def test_preview_says_which_actions_fire_and_why(session):
     visit = book(session, birth_date=dt.date(1950, 1, 1), distance_km=30)
-    rows_ = outreach.preview_for_date(session=session, day=VISIT_DAY, now=NOW, tz=TZ)
+    rows_ = preview.preview_for_date(session=session, day=VISIT_DAY, now=NOW, tz=TZ)
     assert [r.visit_id for r in rows_] == [visit.id]
     fired = {f.rule.id: (f.why, f.replaced) for f in rows_[0].evaluation.fired}
     assert fired["regional-reminder-call"] == ("region regional = regional", ("senior-reminder-call", "basic-reminder"))
     assert "senior-reminder-call" not in fired  # same layer: the first rule in the file wins
     assert {m.action for m in rows_[0].messages} == {"confirmation", "reminder", "transport_offer"}
-    by_patient = outreach.preview_for_patient(session=session, patient_id=visit.patient_id, now=NOW, tz=TZ)
+    by_patient = preview.preview_for_patient(session=session, patient_id=visit.patient_id, now=NOW, tz=TZ)
     assert [r.visit_id for r in by_patient] == [visit.id]
-    what_if = outreach.preview_for_patient(session=session, patient_id=visit.patient_id,
+    what_if = preview.preview_for_patient(session=session, patient_id=visit.patient_id,
                                            day=dt.date(2026, 12, 20), now=NOW, tz=TZ)
     assert what_if[0].visit_id is None and what_if[0].evaluation.fired
 
@@ -361,7 +362,7 @@ def test_claims_are_batched_only_when_the_channel_can_say_what_it_sent(session):
         from sqlmodel import Session as Plain
 
         with Plain(engine) as other:
-            return outreach.outbox_counts(session=other).get("sending", 0)
+            return outbox.outbox_counts(session=other).get("sending", 0)
 
     class Blind:
         name = "blind"
@@ -371,15 +372,15 @@ def test_claims_are_batched_only_when_the_channel_can_say_what_it_sent(session):
 
         def send(self, message):
             self.seen.append(in_flight())
-            return outreach.SendResult(ok=True, provider_id=f"b-{len(self.seen)}")
+            return SendResult(ok=True, provider_id=f"b-{len(self.seen)}")
 
     class Telling(Blind):
         def lookup(self, key):
             return None
 
     blind = Blind()
-    outreach.dispatch_due(session=session, channels={"sms": blind}, owner="a", now=NOW, tz=TZ, limit=2)
+    sending.dispatch_due(session=session, channels={"sms": blind}, owner="a", now=NOW, tz=TZ, limit=2)
     assert blind.seen == [1, 1]
     telling = Telling()
-    outreach.dispatch_due(session=session, channels={"sms": telling}, owner="a", now=NOW, tz=TZ, claim_batch=2)
+    sending.dispatch_due(session=session, channels={"sms": telling}, owner="a", now=NOW, tz=TZ, claim_batch=2)
     assert telling.seen == [2, 1]

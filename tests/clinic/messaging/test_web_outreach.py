@@ -6,7 +6,7 @@ import io
 from sqlmodel import select
 
 from clinic.app import reconfigure
-from clinic.messaging import outreach
+from clinic.messaging import outreach, rules_file
 from clinic.messaging.models import OutboxMessage, OutboxStatus, OutreachRuleSet
 from clinic.users.models import Role
 from tests.factories import make_pathway, make_patient, make_visit
@@ -67,7 +67,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
 def test_coordinator_sees_and_replaces_the_rules(coordinator_client, session, post_form):
     html = coordinator_client.get("/outreach/rules").get_data(as_text=True)
     assert "regional-reminder-call" in html and "region = regional" in html and "7d before the visit" in html
-    text = outreach.rules_in_force(session=session).text.replace("offset: -2d", "offset: -3d")
+    text = rules_file.rules_in_force(session=session).text.replace("offset: -2d", "offset: -3d")
     response = post_form(coordinator_client, "/outreach/rules", {"text": text})
     assert response.status_code == 302
     html = coordinator_client.get("/outreach/rules").get_data(as_text=True)
@@ -78,7 +78,7 @@ def test_coordinator_sees_and_replaces_the_rules(coordinator_client, session, po
 
 def test_a_rule_file_with_an_error_is_rejected_whole_with_file_rule_and_field(coordinator_client, session,
                                                                               form_token):
-    text = outreach.rules_in_force(session=session).text.replace("channel: voice", "channel: pigeon", 1)
+    text = rules_file.rules_in_force(session=session).text.replace("channel: voice", "channel: pigeon", 1)
     token = form_token(coordinator_client, "/outreach/rules")
     response = coordinator_client.post(
         "/outreach/rules",
@@ -89,7 +89,7 @@ def test_a_rule_file_with_an_error_is_rejected_whole_with_file_rule_and_field(co
     assert response.status_code == 400
     assert "clinic-rules.yaml: rule regional-reminder-call: field channel: must be one of" in html
     assert session.exec(select(OutreachRuleSet)).all() == []
-    assert outreach.rules_in_force(session=session).version is None
+    assert rules_file.rules_in_force(session=session).version is None
 
 
 def test_rules_form_survives_junk(coordinator_client, form_token, session):
@@ -135,7 +135,7 @@ def test_nav_shows_rules_to_the_coordinator_only(client, signed_in, session):
 def test_new_rules_replan_the_upcoming_visits(coordinator_client, session, post_form):
     visit = planned_visit(session)
     before = {r.action: r.due_at for r in session.exec(select(OutboxMessage)) if r.status == OutboxStatus.QUEUED}
-    text = outreach.rules_in_force(session=session).text.replace("offset: -2d", "offset: -3d")
+    text = rules_file.rules_in_force(session=session).text.replace("offset: -2d", "offset: -3d")
     response = post_form(coordinator_client, "/outreach/rules", {"text": text}, follow_redirects=True)
     assert "re-planned for 1 upcoming visits" in response.get_data(as_text=True)
     session.expire_all()

@@ -22,7 +22,7 @@ from clinic.feedback.models import (
     SurveyStatus,
     SurveyTrigger,
 )
-from clinic.messaging import inbound, outreach
+from clinic.messaging import delivery, inbound, sending
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
 from clinic.refill import services as refill
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer
@@ -69,7 +69,7 @@ def test_an_outbox_message_is_a_touch_point_once_sent_and_met_when_delivered(ses
     assert _touches(session) == []  # queued: no contact yet
 
     sms = RecordingChannel("sms")
-    report = outreach.dispatch_due(session=session, channels={"sms": sms}, owner="test", now=NOW, tz=TZ)
+    report = sending.dispatch_due(session=session, channels={"sms": sms}, owner="test", now=NOW, tz=TZ)
     assert report.sent == 1
     (touch,) = _touches(session)
     assert (touch.patient_id, touch.visit_id, touch.purpose, touch.ref) == (
@@ -79,7 +79,7 @@ def test_an_outbox_message_is_a_touch_point_once_sent_and_met_when_delivered(ses
 
     session.refresh(row)
     later = NOW + dt.timedelta(minutes=1)
-    assert outreach.record_delivery(
+    assert delivery.record_delivery(
         session=session, provider_id=row.provider_id, status="delivered", now=later
     )
     (touch,) = _touches(session)  # the same touch-point, now known to be met
@@ -90,7 +90,7 @@ def test_a_message_that_fails_onto_the_call_list_is_not_met(session: Session) ->
     visit = make_visit(session, day=DAY)
     row = _outbox(session, visit, action="confirmation", channel="voice")
     voice = RecordingChannel("voice", fail=1, retryable=False)
-    outreach.dispatch_due(session=session, channels={"voice": voice}, owner="test", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"voice": voice}, owner="test", now=NOW, tz=TZ)
     session.refresh(row)
     assert row.status == OutboxStatus.FAILED and row.on_call_list
     (touch,) = _touches(session)

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from clinic.errors import Conflict, ValidationError
 from clinic.messaging.models import OutboxStatus
+from clinic.service import volunteer_notices
 from clinic.service import volunteers as service
 from clinic.service.models import (
     AssignmentReason,
@@ -212,18 +213,18 @@ def test_notices_one_per_volunteer_in_their_language_due_the_evening_before(sess
     marie = make_volunteer(session, "Marie", languages=("fr", "nl"))
     make_day_visit(session, DAY, 10, given_name="Anna", family_name="Jansen", needs_wheelchair=True)
     _match(session)
-    report = service.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
+    report = volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
     assert report.queued == 1
     notice = session.exec(select(VolunteerNotice)).one()
     assert notice.volunteer_id == marie.id and notice.recipient == marie.phone
     assert notice.due_at == at(DAY - dt.timedelta(days=1), 18)
     assert "Anna J." in notice.body and "Jansen" not in notice.body and "09:50" in notice.body
     assert "lun." in notice.body  # the day in French (Babel), whatever the catalogs hold
-    again = service.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
+    again = volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
     assert (again.queued, again.updated) == (0, 0)
     make_day_visit(session, DAY, 13, given_name="Bram", family_name="Bakker")
     _match(session)
-    assert service.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ).updated == 1
+    assert volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ).updated == 1
     session.refresh(notice)
     assert "Bram B." in notice.body
     assert len(session.exec(select(VolunteerNotice)).all()) == 1
@@ -234,7 +235,7 @@ def test_a_late_match_queues_the_notice_outside_quiet_hours(session):
     make_day_visit(session, DAY, 10)
     _match(session)
     late = at(DAY - dt.timedelta(days=1), 21)
-    service.queue_notices(session=session, day=DAY, now=late, tz=TZ)
+    volunteer_notices.queue_notices(session=session, day=DAY, now=late, tz=TZ)
     assert session.exec(select(VolunteerNotice)).one().due_at == at(DAY, 9)
 
 
@@ -244,35 +245,35 @@ def test_due_notices_are_sent_once_and_failures_are_not_retried(session):
     make_day_visit(session, DAY, 9)
     make_day_visit(session, DAY, 13)
     _match(session)
-    service.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
+    volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
     assert len(session.exec(select(VolunteerNotice)).all()) == 2
     channel = RecordingChannel("sms", fail=1, retryable=True)
-    assert service.send_due_notices(session=session, channels={"sms": channel}, now=BEFORE, tz=TZ).sent == 0
+    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=BEFORE, tz=TZ).sent == 0
     evening = at(DAY - dt.timedelta(days=1), 18, 1)
-    report = service.send_due_notices(session=session, channels={"sms": channel}, now=evening, tz=TZ)
+    report = volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=evening, tz=TZ)
     assert (report.sent, report.failed) == (1, 1)
-    again = service.send_due_notices(session=session, channels={"sms": channel}, now=evening, tz=TZ)
+    again = volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=evening, tz=TZ)
     assert (again.sent, again.failed) == (0, 0)
     assert len(channel.sent) == 1 and len(channel.refused) == 1
     statuses = sorted(n.status.value for n in session.exec(select(VolunteerNotice)))
     assert statuses == ["failed", "sent"]
     # a queued notice is brought up to date, a sent one is never queued again
-    assert service.queue_notices(session=session, day=DAY, now=evening, tz=TZ) == service.NoticeReport(0, 0, 0)
+    assert volunteer_notices.queue_notices(session=session, day=DAY, now=evening, tz=TZ) == volunteer_notices.NoticeReport(0, 0, 0)
 
 
 def test_notices_wait_for_the_end_of_quiet_hours_and_skip_past_days(session):
     make_volunteer(session, "Vera")
     make_day_visit(session, DAY, 10)
     _match(session)
-    service.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
+    volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
     channel = RecordingChannel("sms")
     night = at(DAY - dt.timedelta(days=1), 22)
-    assert service.send_due_notices(session=session, channels={"sms": channel}, now=night, tz=TZ).postponed == 1
+    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=night, tz=TZ).postponed == 1
     notice = session.exec(select(VolunteerNotice)).one()
     session.refresh(notice)
     assert notice.due_at == at(DAY, 9) and channel.sent == []
     after = at(DAY + dt.timedelta(days=1), 10)
-    assert service.send_due_notices(session=session, channels={"sms": channel}, now=after, tz=TZ).skipped == 1
+    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=after, tz=TZ).skipped == 1
     session.refresh(notice)
     assert notice.status == OutboxStatus.SKIPPED and channel.sent == []
 
@@ -281,13 +282,13 @@ def test_a_notice_claimed_by_another_sender_is_not_sent_again(session):
     make_volunteer(session, "Vera")
     make_day_visit(session, DAY, 10)
     _match(session)
-    service.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
+    volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
     notice = session.exec(select(VolunteerNotice)).one()
     notice.status = OutboxStatus.SENDING  # another sender (or one that died) holds it
     session.add(notice)
     session.commit()
     channel = RecordingChannel("sms")
-    service.send_due_notices(session=session, channels={"sms": channel}, now=at(DAY - dt.timedelta(days=1), 19), tz=TZ)
+    volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=at(DAY - dt.timedelta(days=1), 19), tz=TZ)
     assert channel.sent == []
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from clinic.bootstrap import of_app
+from clinic.service import volunteer_notices
 from clinic.service import volunteers as service
 from clinic.service.models import AssignmentSource, MeetingOutcome, VolunteerAssignment, VolunteerNotice
 from clinic.users.models import Role
@@ -181,7 +182,7 @@ def test_the_desk_asks_for_a_volunteer_from_the_visit_page(desk_client, session,
 def test_the_outbox_shows_volunteer_notices(desk_client, session, day_with_two_volunteers):
     d = day_with_two_volunteers
     tomorrow = d["today"] + dt.timedelta(days=1)
-    service.queue_notices(session=session, day=tomorrow, now=dt.datetime.now(dt.UTC), tz=TZ)
+    volunteer_notices.queue_notices(session=session, day=tomorrow, now=dt.datetime.now(dt.UTC), tz=TZ)
     notice = session.exec(select(VolunteerNotice)).one()
     page = _text(desk_client.get("/outbox"))
     assert "Volunteers&#39; lists by SMS" in page or "Volunteers' lists by SMS" in page

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from clinic.audit import record as audit
 from clinic.audit.models import AuditEvent
 from clinic.errors import Conflict, NotFound, ValidationError
-from clinic.messaging.outreach import voucher_code
+from clinic.messaging.texts import voucher_code
 from clinic.service.models import Volunteer
 from clinic.visits import journey
 from clinic.visits.models import StepStatus, VisitCheckin, VisitStatus, VisitStep

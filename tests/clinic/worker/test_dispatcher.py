@@ -18,9 +18,9 @@ from sqlmodel import Session, select
 
 from clinic.bootstrap import assemble, bootstrap, of_app
 from clinic.columns import utcnow
-from clinic.messaging import links
-from clinic.messaging import outreach as service
+from clinic.messaging import lease, links, outreach, sending
 from clinic.messaging.models import OutboxMessage, OutboxStatus
+from clinic.messaging.outbox import outbox_counts
 from clinic.worker import dispatcher
 from tests.conftest import TEST_SECRET_KEY
 from tests.containers import channels_for, reset_dispatcher, worker_container
@@ -51,7 +51,7 @@ def plan_confirmations(session: Session, count: int) -> list[int]:
         visit.booked_at = now - dt.timedelta(minutes=1)
         session.add(visit)
         session.commit()
-        service.plan_visit_outreach(session=session, visit_id=visit.id, now=now, tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now, tz=TZ)
     session.expire_all()
     for row in session.exec(select(OutboxMessage).where(OutboxMessage.action == "confirmation")):
         assert row.status == OutboxStatus.QUEUED
@@ -62,7 +62,7 @@ def plan_confirmations(session: Session, count: int) -> list[int]:
 
 def statuses(engine) -> dict[str, int]:
     with Session(engine) as session:
-        return service.outbox_counts(session=session)
+        return outbox_counts(session=session)
 
 
 def sent_keys(path: Path) -> list[str]:
@@ -134,10 +134,10 @@ def test_the_job_sends_due_messages_and_a_second_dispatcher_idles(session, datab
     assert len(channel.sent) == 3
     # another process (simulated: another owner) finds the lease held and does nothing
     with Session(session.get_bind()) as other:
-        assert not service.acquire_lease(session=other, owner="second", now=utcnow(), ttl=dt.timedelta(seconds=60))
+        assert not lease.acquire_lease(session=other, owner="second", now=utcnow(), ttl=dt.timedelta(seconds=60))
     dispatcher.release()
     with Session(session.get_bind()) as other:
-        assert service.acquire_lease(session=other, owner="second", now=utcnow(), ttl=dt.timedelta(seconds=60))
+        assert lease.acquire_lease(session=other, owner="second", now=utcnow(), ttl=dt.timedelta(seconds=60))
     assert dispatcher.dispatch_job() == {"lease": 0}
 
 
@@ -256,9 +256,9 @@ def plan_texts_and_calls(session: Session) -> list[OutboxMessage]:
         visit.booked_at = utcnow() - dt.timedelta(minutes=1)
         session.add(visit)
         session.commit()
-        service.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=TZ)
     session.expire_all()
-    ids = service.due_ids(session=session, now=utcnow(), limit=100)
+    ids = sending.due_ids(session=session, now=utcnow(), limit=100)
     rows = [session.get(OutboxMessage, row_id) for row_id in ids]
     assert Counter(row.channel.value for row in rows) == {"sms": 12, "voice": 3}
     return rows
@@ -361,7 +361,7 @@ def test_the_offers_job_texts_a_wave_for_a_freed_place_once(clock, session, data
     texted = len(fake_twilio.messages())
     assert texted >= 1
     with Session(session.get_bind()) as other:
-        assert not service.acquire_lease(session=other, owner="second", now=NOW, ttl=dt.timedelta(seconds=60),
+        assert not lease.acquire_lease(session=other, owner="second", now=NOW, ttl=dt.timedelta(seconds=60),
                                          name="offers")
     assert dispatcher.offers_job() == {"lease": 1, "waves": 0}  # nothing more is owed until offers expire
     assert len(fake_twilio.messages()) == texted

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from clinic.columns import utcnow
-from clinic.messaging import outreach as service
+from clinic.messaging import lease, outbox, outreach, recovery, sending
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.patients.models import Patient
 from outreach.channels import OutgoingMessage
@@ -36,26 +36,26 @@ def book(session: Session, *, senior_far: bool = False) -> int:
     visit.booked_at = utcnow() - dt.timedelta(minutes=1)
     session.add(visit)
     session.commit()
-    service.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=TZ)
     return visit.id
 
 
 def due_rows(session: Session) -> list[OutboxMessage]:
     session.expire_all()
-    ids = service.due_ids(session=session, now=utcnow(), limit=100)
+    ids = sending.due_ids(session=session, now=utcnow(), limit=100)
     return [session.get(OutboxMessage, row_id) for row_id in ids]
 
 
 def die_after_claiming(session: Session, rows: list[OutboxMessage]) -> None:
     """What a dispatcher killed mid-batch leaves: the rows claimed, nothing recorded."""
-    claimed = service._claim(session, [r.id for r in rows], "dead", utcnow() - 3 * STALE)
+    claimed = sending._claim(session, [r.id for r in rows], "dead", utcnow() - 3 * STALE)
     assert len(claimed) == len(rows)
 
 
 def hand_to_twilio(session: Session, channels, row: OutboxMessage) -> str:
     """The dead dispatcher's request that reached Twilio before the kill; returns Twilio's sid."""
     patient = session.get(Patient, row.patient_id)
-    message = OutgoingMessage(key=service.message_key(row), channel=row.channel.value, to=patient.phone,
+    message = OutgoingMessage(key=sending.message_key(row), channel=row.channel.value, to=patient.phone,
                               body=row.body, language=row.language.value,
                               metadata={"visit_id": str(row.visit_id)})
     result = channels[row.channel.value].send(message)
@@ -64,8 +64,8 @@ def hand_to_twilio(session: Session, channels, row: OutboxMessage) -> str:
 
 
 def recover(session: Session, channels) -> int:
-    return service.recover_stale(session=session, channels=channels, owner="new", now=utcnow(), stale_after=STALE,
-                                 tz=TZ)
+    return recovery.recover_stale(session=session, channels=channels, owner="new", now=utcnow(), stale_after=STALE,
+                                  tz=TZ)
 
 
 def test_what_twilio_has_is_marked_sent_the_rest_is_sent_once_more(session, channels, fake_twilio):
@@ -87,7 +87,7 @@ def test_what_twilio_has_is_marked_sent_the_rest_is_sent_once_more(session, chan
         assert (row.status, row.provider_id, row.on_call_list) == (OutboxStatus.SENT, sid, False)
     assert len(fake_twilio.lists()) == 5 + 2  # 5 SMS lookups of one list each, one call lookup of two
 
-    report = service.dispatch_due(session=session, channels=channels, owner="new", now=utcnow(), tz=TZ)
+    report = sending.dispatch_due(session=session, channels=channels, owner="new", now=utcnow(), tz=TZ)
     assert report.sent == 4
     sent = Counter((r.field("To"), r.field("Body")) for r in fake_twilio.messages())
     assert set(sent.values()) == {1} and len(sent) == 5
@@ -157,22 +157,22 @@ def test_a_dispatcher_that_lost_its_lease_mid_batch_sends_no_more_and_hands_its_
         visit.booked_at = start
         session.add(visit)
         session.commit()
-        service.plan_visit_outreach(session=session, visit_id=visit.id, now=start, tz="Europe/Amsterdam")
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=start, tz="Europe/Amsterdam")
     ttl = dt.timedelta(seconds=60)
-    assert service.acquire_lease(session=session, owner="slow", now=start, ttl=ttl)
+    assert lease.acquire_lease(session=session, owner="slow", now=start, ttl=ttl)
     ticks = iter(start + n * ttl / 2 for n in range(100))  # every look at the clock: half a lease later
 
     class Stalling(RecordingChannel):
         def send(self, message):
             with Other(session.get_bind()) as other:  # meanwhile another dispatcher took the lease over
-                assert service.acquire_lease(session=other, owner="other", now=start + 10 * ttl, ttl=ttl)
+                assert lease.acquire_lease(session=other, owner="other", now=start + 10 * ttl, ttl=ttl)
             return super().send(message)
 
     channel = Stalling("sms")
-    report = service.dispatch_due(session=session, channels={"sms": channel}, owner="slow", claim_batch=10,
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="slow", claim_batch=10,
                                   clock=lambda: next(ticks), lease_ttl=ttl, tz="Europe/Amsterdam")
     assert report.lease_lost and report.sent == 1 and len(channel.sent) == 1
-    counts = service.outbox_counts(session=session)
+    counts = outbox.outbox_counts(session=session)
     assert counts.get("sent") == 1 and "sending" not in counts
     session.expire_all()
     handed_back = session.exec(select(OutboxMessage).where(OutboxMessage.action == "confirmation",

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from clinic.columns import utcnow
 from clinic.feedback import surveys
 from clinic.feedback.models import FollowUp, Survey, SurveyChannel, SurveyStatus, SurveyTrigger
-from clinic.messaging import outreach as service
+from clinic.messaging import lease
 from clinic.users.models import Role
 from clinic.visits.models import VisitStatus
 from clinic.worker import dispatcher, survey_jobs
@@ -60,7 +60,7 @@ def test_the_survey_job_makes_visit_surveys_gives_up_and_holds_its_lease(session
     assert session.exec(select(Survey).where(Survey.visit_id == visit.id)).one().status == SurveyStatus.PENDING
     assert session.exec(select(FollowUp)).one().patient_id == silent.id
     with Session(session.get_bind()) as other:
-        assert not service.acquire_lease(session=other, owner="second", now=utcnow(), ttl=dt.timedelta(seconds=60),
+        assert not lease.acquire_lease(session=other, owner="second", now=utcnow(), ttl=dt.timedelta(seconds=60),
                                          name=survey_jobs.SURVEYS_LEASE)
 
 

@@ -8,7 +8,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import Session, select
 
 import clinic.tables  # noqa: F401  (every table on SQLModel.metadata)
-from clinic.messaging import outreach as outreach_service
+from clinic.messaging import lease
 from clinic.messaging.models import OutboxStatus
 from clinic.service.models import VolunteerAssignment, VolunteerNotice
 from clinic.worker import dispatcher, volunteer_jobs
@@ -55,7 +55,7 @@ def test_a_second_dispatcher_finds_the_lease_taken_and_does_nothing(clock, sessi
     now = at(FRIDAY, 15)
     clock.move_to(now)
     with Session(session.get_bind()) as other:
-        assert outreach_service.acquire_lease(
+        assert lease.acquire_lease(
             session=other, owner="second", now=now, ttl=dt.timedelta(seconds=60), name=volunteer_jobs.LEASE_NAME
         )
     assert volunteer_jobs.match_tomorrow_job() == {"lease": 0}

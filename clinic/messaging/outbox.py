@@ -1,0 +1,59 @@
+"""The Outbox screen's queries: the outbox rows (filtered), their counts by status, a patient looked up
+by record number."""
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from clinic.messaging.models import OutboxMessage, OutboxStatus
+from clinic.messaging.outreach import DEFAULT_TZ
+from clinic.patients.models import Patient
+
+
+@dataclass(frozen=True)
+class OutboxFilter:
+    status: str | None = None
+    channel: str | None = None
+    day: dt.date | None = None
+    patient_id: int | None = None
+    call_list: bool = False
+
+
+def list_outbox(
+    *, session: Session, filters: OutboxFilter = OutboxFilter(), tz: str = DEFAULT_TZ, limit: int = 500
+) -> list[tuple[OutboxMessage, Patient]]:
+    statement = select(OutboxMessage, Patient).join(Patient, col(Patient.id) == OutboxMessage.patient_id)
+    if filters.status:
+        statement = statement.where(OutboxMessage.status == OutboxStatus(filters.status))
+    if filters.channel:
+        statement = statement.where(OutboxMessage.channel == filters.channel)
+    if filters.patient_id:
+        statement = statement.where(OutboxMessage.patient_id == filters.patient_id)
+    if filters.call_list:
+        statement = statement.where(col(OutboxMessage.on_call_list).is_(True))
+    if filters.day:
+        zone = ZoneInfo(tz)
+        start = dt.datetime.combine(filters.day, dt.time(0), zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(filters.day + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
+        statement = statement.where(col(OutboxMessage.due_at) >= start, col(OutboxMessage.due_at) < end)
+    statement = statement.order_by(col(OutboxMessage.next_attempt_at).desc(), col(OutboxMessage.id).desc())
+    return [(row, patient) for row, patient in session.exec(statement.limit(limit))]
+
+
+def outbox_counts(*, session: Session) -> dict[str, int]:
+    rows = session.exec(select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status))
+    return {str(getattr(status, "value", status)): count for status, count in rows}
+
+
+def find_patient(*, session: Session, query: str) -> Patient | None:
+    """A patient by record number (exact, case-insensitive) or id."""
+    text = (query or "").strip()
+    if not text:
+        return None
+    patient = session.exec(select(Patient).where(sa.func.upper(Patient.mrn) == text.upper())).first()
+    if patient is None and text.isdigit() and len(text) < 10:
+        patient = session.get(Patient, int(text))
+    return patient
