@@ -22,7 +22,7 @@ from clinic.events import MessageBus
 from clinic.settings import ConfigError, Settings, flatten, load_settings
 from clinic.unit.context import Unit
 from outreach.channels.base import Channel
-from outreach.channels.registry import ChannelSettings, SmtpServer, TwilioAccount, build_channels
+from outreach.channels.registry import build_channels
 
 
 @dataclass(frozen=True)
@@ -41,26 +41,10 @@ class _HasExtensions(Protocol):
     extensions: dict[str, Any]
 
 
-def channel_settings(settings: Settings) -> ChannelSettings:
-    twilio, smtp = settings.twilio, settings.smtp
-    return ChannelSettings(
-        twilio=TwilioAccount(
-            account_sid=twilio.account_sid,
-            auth_token=twilio.auth_token,
-            from_number=twilio.from_number,
-            api_base_url=twilio.api_base_url,
-            timeout_seconds=twilio.timeout_seconds,
-        ),
-        smtp=SmtpServer(
-            host=smtp.host,
-            port=smtp.port,
-            username=smtp.username,
-            password=smtp.password,
-            sender=smtp.sender,
-            starttls=smtp.starttls,
-            timeout_seconds=smtp.timeout_seconds,
-        ),
-        public_base_url=settings.public_base_url,
+def channels_from(settings: Settings) -> dict[str, Channel]:
+    """The outreach channels these settings call for (Twilio, SMTP, else the development channel)."""
+    return build_channels(
+        twilio=settings.twilio, smtp=settings.smtp, public_base_url=settings.public_base_url,
         secret_key=settings.secret_key,
     )
 
@@ -92,7 +76,7 @@ def assemble(
         except DatabaseURLError as exc:
             raise ConfigError(str(exc)) from None
     if channels is None:
-        channels = build_channels(channel_settings(settings))
+        channels = channels_from(settings)
     unit = unit_from(settings)
     bus = handlers.register(MessageBus(), tz=unit.tz, local_km=unit.local_km, regional_km=unit.regional_km)
     return Container(

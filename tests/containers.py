@@ -3,15 +3,14 @@
 from collections.abc import Mapping
 from typing import Any
 
-from clinic.bootstrap import Container, bootstrap, channel_settings
+from clinic.bootstrap import Container, bootstrap, channels_from
 from clinic.settings import load_settings
 from outreach.channels.base import Channel
-from outreach.channels.registry import build_channels
 
 
 def channels_for(config: Mapping[str, Any]) -> dict[str, Channel]:
     """The channels the app builds from these settings (flat names, as ``create_app`` takes them)."""
-    return build_channels(channel_settings(load_settings({"TESTING": True, **config})))
+    return channels_from(load_settings({"TESTING": True, **config}))
 
 
 def worker_container(

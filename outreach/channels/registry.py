@@ -1,11 +1,11 @@
 """Which channel serves ``sms``, ``voice`` and ``email``, chosen from typed channel settings.
 
 Twilio (SMS and voice) when the account SID, auth token and sending number are all set; SMTP e-mail
-when an SMTP host is set; the development channel for whatever is left. The app builds
-``ChannelSettings`` from its own settings (``clinic.bootstrap``).
+when an SMTP host is set; the development channel for whatever is left. The app hands
+over the Twilio and SMTP groups of its own settings (``clinic.bootstrap``).
 """
 
-from dataclasses import dataclass, field
+from typing import Protocol
 
 from outreach.channels.base import Channel
 from outreach.channels.development import DevelopmentChannel
@@ -14,46 +14,41 @@ from outreach.channels.twilio_sms import TwilioSmsChannel
 from outreach.channels.twilio_voice import TwilioVoiceChannel
 
 
-@dataclass(frozen=True)
-class TwilioAccount:
-    account_sid: str = ""
-    auth_token: str = ""
-    from_number: str = ""
-    #: Empty: Twilio itself; tests point it at a fake server.
-    api_base_url: str = ""
-    timeout_seconds: float = 10
+class TwilioAccount(Protocol):
+    """What the Twilio channels need; an empty ``api_base_url`` means Twilio itself."""
+
+    account_sid: str
+    auth_token: str
+    from_number: str
+    api_base_url: str
 
     @property
-    def configured(self) -> bool:
-        return bool(self.account_sid and self.auth_token and self.from_number)
+    def timeout_seconds(self) -> float: ...
+
+    @property
+    def configured(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class SmtpServer:
-    #: Empty: no e-mail leaves this machine.
-    host: str = ""
-    port: int = 25
-    username: str = ""
-    password: str = ""
-    sender: str = "onevisit@localhost"
-    starttls: bool = False
-    timeout_seconds: float = 10
+class SmtpServer(Protocol):
+    """What the e-mail channel needs; an empty ``host`` means no e-mail leaves this machine."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    sender: str
+    starttls: bool
+
+    @property
+    def timeout_seconds(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class ChannelSettings:
-    twilio: TwilioAccount = field(default_factory=TwilioAccount)
-    smtp: SmtpServer = field(default_factory=SmtpServer)
-    #: Where Twilio reaches the app (status callbacks, voice TwiML URLs).
-    public_base_url: str = ""
-    #: Signs the visit key in a call's TwiML URL.
-    secret_key: str = ""
-
-
-def build_channels(settings: ChannelSettings) -> dict[str, Channel]:
-    """``{"sms": ..., "voice": ..., "email": ...}`` for these settings."""
+def build_channels(
+    *, twilio: TwilioAccount, smtp: SmtpServer, public_base_url: str, secret_key: str
+) -> dict[str, Channel]:
+    """``{"sms": ..., "voice": ..., "email": ...}``; ``public_base_url`` is where Twilio reaches the app
+    (status callbacks, voice TwiML URLs), ``secret_key`` signs the visit key in a call's TwiML URL."""
     channels: dict[str, Channel] = {}
-    twilio = settings.twilio
     if twilio.configured:
         account = {
             "account_sid": twilio.account_sid,
@@ -62,14 +57,13 @@ def build_channels(settings: ChannelSettings) -> dict[str, Channel]:
             "base_url": twilio.api_base_url,
             "timeout": float(twilio.timeout_seconds),
         }
-        channels["sms"] = TwilioSmsChannel(**account, public_base_url=settings.public_base_url)
+        channels["sms"] = TwilioSmsChannel(**account, public_base_url=public_base_url)
         channels["voice"] = TwilioVoiceChannel(
-            **account, public_base_url=settings.public_base_url, secret_key=settings.secret_key
+            **account, public_base_url=public_base_url, secret_key=secret_key
         )
     else:
         channels["sms"] = DevelopmentChannel("sms")
         channels["voice"] = DevelopmentChannel("voice")
-    smtp = settings.smtp
     if smtp.host:
         channels["email"] = SmtpEmailChannel(
             host=smtp.host,
