@@ -66,9 +66,10 @@ def log():
             result = audit_log.search(
                 session=session,
                 tz=unit().tz,
-                entity=form.entity.data or None,
+                entity=(form.entity.data or "").strip() or None,
                 entity_id=form.entity_id.data,
-                actor_id=int(form.user.data) if form.user.data else None,
+                # Optional() lets blank input (" ", "\r") past the choice check: blank means everyone
+                actor_id=int(form.user.data) if (form.user.data or "").strip() else None,
                 date_from=form.date_from.data,
                 date_to=form.date_to.data,
                 page=min(max(request.args.get("page", 1, type=int), 1), 100_000),

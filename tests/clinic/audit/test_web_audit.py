@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
@@ -107,3 +108,8 @@ QUERY = st.dictionaries(
 def test_fuzzed_filters_never_fail(coordinator_client, query):
     response = coordinator_client.get("/audit", query_string=query)
     assert response.status_code in (200, 400), (query, response.status_code)
+
+
+@pytest.mark.parametrize("blank", [" ", "\r", "\n\t"])
+def test_a_blank_filter_means_everyone(coordinator_client, blank):
+    assert coordinator_client.get("/audit", query_string={"user": blank, "entity": blank}).status_code == 200
