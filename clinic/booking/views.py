@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlmodel import col, select
 from werkzeug.routing import BuildError
 from wtforms import (
     BooleanField,
@@ -45,7 +44,7 @@ from clinic.patients.models import (
 from clinic.patients.services import create_patient, get_patient
 from clinic.planning import SegmentRules
 from clinic.refill.waitlist import add_to_waitlist
-from clinic.unit.models import Pathway
+from clinic.unit.services import active_pathways
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
@@ -240,9 +239,7 @@ def _patient_or_404(patient_id: int):
 
 
 def _pathways():
-    return list(
-        _session().exec(select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.name)))
-    )
+    return active_pathways(session=_session())
 
 
 def _segments(patient) -> list[str]:

@@ -79,6 +79,14 @@ def pending_for_patient(*, session: Session, patient_id: int) -> Survey | None:
     ).first()
 
 
+def find_survey(*, session: Session, survey_id: int | None) -> Survey | None:
+    """The survey a page or call names, or None when it names none or one that does not exist (ids
+    outside PostgreSQL's ``integer`` range are not looked up)."""
+    if survey_id is None or not 0 < survey_id < 2**31:
+        return None
+    return session.get(Survey, survey_id)
+
+
 def _existing(session: Session, trigger: SurveyTrigger, source_ref: str) -> Survey | None:
     return session.exec(select(Survey).where(Survey.trigger == trigger, Survey.source_ref == source_ref)).first()
 

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.feedback import followups, surveys
-from clinic.feedback.models import Survey, SurveyChannel, SurveyStatus
+from clinic.feedback.models import SurveyChannel, SurveyStatus
 from clinic.feedback.surveys import patient_feedback
 from clinic.messaging import links
 from clinic.web.clock import clinic_tz, messaging_now
@@ -284,7 +284,7 @@ def _answer(survey, *, action: str, channel, done_template: str):
 @roles_required(*DESK_ROLES)
 def tablet(survey_id: int):
     """The two questions, big, in the patient's language: the desk hands the tablet over."""
-    survey = _session().get(Survey, survey_id) if 0 < survey_id < 2**31 else None
+    survey = surveys.find_survey(session=_session(), survey_id=survey_id)
     if survey is None:
         abort(404)
     return _answer(survey, action=url_for("followups.tablet", survey_id=survey.id), channel=SurveyChannel.TABLET,
@@ -295,7 +295,7 @@ def tablet(survey_id: int):
 def by_email(token: str):
     """The page an e-mailed survey links to; no sign-in (the signed, 14-day token names the survey)."""
     survey_id = links.survey_for_token(current_app.config["SECRET_KEY"], token)
-    survey = _session().get(Survey, survey_id) if survey_id is not None else None
+    survey = surveys.find_survey(session=_session(), survey_id=survey_id)
     if survey is None:
         abort(404)
     return _answer(survey, action=url_for("followups.by_email", token=token), channel=None,

@@ -23,7 +23,6 @@ from clinic.db import get_session
 from clinic.errors import DomainError
 from clinic.extensions import csrf
 from clinic.feedback import surveys
-from clinic.feedback.models import Survey
 from clinic.messaging import delivery, inbound, links
 from clinic.messaging.texts import VOICE_LANGUAGES
 from clinic.web.clock import clinic_tz, messaging_now
@@ -216,7 +215,7 @@ def status() -> Response:
 
 def _survey_or_404(key: str):
     survey_id = links.survey_for_key(current_app.config["SECRET_KEY"], key)
-    survey = get_session().get(Survey, survey_id) if survey_id is not None else None
+    survey = surveys.find_survey(session=get_session(), survey_id=survey_id)
     if survey is None:
         abort(404)
     return survey

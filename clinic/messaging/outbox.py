@@ -1,5 +1,5 @@
-"""The Outbox screen's queries: the outbox rows (filtered), their counts by status, a patient looked up
-by record number."""
+"""The Outbox screen's queries: the outbox rows (filtered), one row, their counts by status, a patient
+looked up by record number."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -41,6 +41,11 @@ def list_outbox(
         statement = statement.where(col(OutboxMessage.due_at) >= start, col(OutboxMessage.due_at) < end)
     statement = statement.order_by(col(OutboxMessage.next_attempt_at).desc(), col(OutboxMessage.id).desc())
     return [(row, patient) for row, patient in session.exec(statement.limit(limit))]
+
+
+def get_outbox_message(*, session: Session, message_id: int) -> OutboxMessage | None:
+    """The outbox row ``message_id``, or None (ids outside PostgreSQL's ``integer`` range are not looked up)."""
+    return session.get(OutboxMessage, message_id) if 0 < message_id < 2**31 else None
 
 
 def outbox_counts(*, session: Session) -> dict[str, int]:

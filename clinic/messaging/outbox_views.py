@@ -10,14 +10,12 @@ Also the ``flask --app clinic outreach run`` command, which runs the dispatcher 
 """
 
 import click
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlmodel import col, select
 from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional
 
@@ -27,15 +25,14 @@ from clinic.errors import NotFound
 from clinic.feedback.surveys import list_asked
 from clinic.messaging import answers as email_answers
 from clinic.messaging import inbound
-from clinic.messaging.models import OutboxMessage, OutboxStatus
-from clinic.messaging.outbox import OutboxFilter, find_patient, list_outbox, outbox_counts
+from clinic.messaging.models import OutboxStatus
+from clinic.messaging.outbox import OutboxFilter, find_patient, get_outbox_message, list_outbox, outbox_counts
 from clinic.messaging.outreach import replan_upcoming
 from clinic.messaging.preview import preview_for_date, preview_for_patient
 from clinic.messaging.rules_file import RulesRejected, rules_in_force, save_rules
 from clinic.messaging.texts import voucher_code
 from clinic.service.volunteer_notices import list_notices
-from clinic.unit.models import Pathway
-from clinic.visits.models import Visit, VisitStep
+from clinic.visits.services import visit_days
 from clinic.web.clock import clinic_today
 from clinic.web.container import container as container_of_app
 from clinic.web.container import settings, unit
@@ -189,29 +186,14 @@ def _words(session, rows, tz: str, links) -> tuple[dict[int, str], dict[int, str
     worded = [(row, patient) for row, patient in rows if row.channel in (Channel.VOICE, Channel.EMAIL)]
     if not worded:
         return {}, {}
-    ids = {row.visit_id for row, _patient in worded}
-    visits = {
-        visit_id: (day, pathway)
-        for visit_id, day, pathway in session.exec(
-            select(Visit.id, Visit.date, Pathway)
-            .join(Pathway, col(Pathway.id) == Visit.pathway_id, isouter=True)
-            .where(col(Visit.id).in_(ids))
-        ).all()
-    }
-    starts = dict(
-        session.exec(
-            select(VisitStep.visit_id, sa.func.min(VisitStep.planned_start))
-            .where(col(VisitStep.visit_id).in_(ids))
-            .group_by(VisitStep.visit_id)
-        ).all()
-    )
+    visits = visit_days(session=session, visit_ids={row.visit_id for row, _patient in worded})
     words: dict[int, str] = {}
     pages: dict[int, str] = {}
     for row, patient in worded:
         if row.visit_id not in visits:
             continue
-        day, pathway = visits[row.visit_id]
-        start = starts.get(row.visit_id)
+        visit = visits[row.visit_id]
+        day, pathway, start = visit.day, visit.pathway, visit.first_start
         if row.channel == Channel.VOICE:
             _language, intro, menu = inbound.call_words(patient=patient, day=day, start=start, tz=tz, action=row.action)
             words[row.id] = f"{intro} {menu}" if menu else intro
@@ -247,7 +229,7 @@ def _dev_replies() -> bool:
 @bp.post("/outbox/<int:message_id>/reply")
 @roles_required(*STAFF)
 def dev_reply(message_id: int):
-    row = get_session().get(OutboxMessage, message_id)
+    row = get_outbox_message(session=get_session(), message_id=message_id)
     if not _dev_replies() or row is None or not _replyable(row):
         abort(404)
     back = url_for("outreach.outbox", _anchor=f"message-{message_id}")

@@ -35,6 +35,11 @@ def get_patient(*, session: Session, patient_id: int) -> Patient:
     return get_or_raise(session, Patient, patient_id, what="patient")
 
 
+def patient_by_mrn(*, session: Session, mrn: str) -> Patient | None:
+    """The patient with record number ``mrn`` exactly as given, or None."""
+    return session.exec(select(Patient).where(Patient.mrn == mrn)).first()
+
+
 def search_patients(*, session: Session, text: str, limit: int = 20) -> list[Patient]:
     """Patients whose record number, name, phone or postcode contains ``text`` (case-insensitive)."""
     words = text.split()

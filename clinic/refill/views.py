@@ -28,6 +28,7 @@ from clinic.refill.services import (
     may_cancel,
 )
 from clinic.visits.models import Visit
+from clinic.visits.services import get_visit
 from clinic.web.clock import clinic_tz
 from clinic.web.errors import row_or_404
 from clinic.web.forms import select_choices
@@ -240,7 +241,7 @@ def answer(offer_id: int):
     form = AnswerForm()
     if not form.validate():
         message = "; ".join(str(e) for e in form.answer.errors) or _("Choose accepted or declined.")
-        return _render_slot(session.get(Visit, source_id), answer_errors={offer_id: message}, status=400)
+        return _render_slot(get_visit(session=session, visit_id=source_id), answer_errors={offer_id: message}, status=400)
     try:
         if form.answer.data == "accepted":
             visit = accept_offer(
@@ -257,6 +258,6 @@ def answer(offer_id: int):
         session.rollback()
         session.expire_all()
         return _render_slot(
-            session.get(Visit, source_id), answer_errors={offer_id: message_for(error)}, status=409
+            get_visit(session=session, visit_id=source_id), answer_errors={offer_id: message_for(error)}, status=409
         )
     return redirect(url_for("refill.slot", visit_id=source_id))

@@ -7,16 +7,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlmodel import col, select
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
-from clinic.patients.models import Patient
+from clinic.patients.services import patient_by_mrn
 from clinic.refill.services import days_waited
 from clinic.refill.waitlist import add_to_waitlist, list_waitlist, set_priority, set_status
-from clinic.unit.models import Pathway
+from clinic.unit.services import active_pathways
 from clinic.web.clock import clinic_tz
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
@@ -86,9 +85,7 @@ class RemoveForm(FlaskForm):
 
 def _add_form(formdata=...) -> AddForm:
     form = AddForm() if formdata is ... else AddForm(formdata=formdata)
-    pathways = get_session().exec(
-        select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.name))
-    )
+    pathways = active_pathways(session=get_session())
     form.pathway.choices = select_choices((p.id, p.name) for p in pathways)
     return form
 
@@ -126,7 +123,7 @@ def add():
         return _render(form, status=400)
     session = get_session()
     mrn = form.patient.data.strip().upper()
-    patient = session.exec(select(Patient).where(Patient.mrn == mrn)).first()
+    patient = patient_by_mrn(session=session, mrn=mrn)
     if patient is None:
         form.patient.errors = [str(FIELD_MESSAGES["patient_id"])]
         return _render(form, status=400)

@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlmodel import col, select
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -29,8 +28,8 @@ from clinic.i18n import format_date
 from clinic.patients.models import Patient
 from clinic.service import recovery, touchpoints
 from clinic.settings import ConfigError
-from clinic.users.models import User
-from clinic.visits.models import Visit
+from clinic.users.services import display_names, get_user
+from clinic.visits.services import latest_visits
 from clinic.web.clock import clinic_today, clinic_tz
 from clinic.web.container import container, settings
 from clinic.web.errors import row_or_404
@@ -139,12 +138,7 @@ def _money(cents: int) -> str:
 
 
 def _visit_choices(patient_id: int) -> list[SelectChoice]:
-    visits = get_session().exec(
-        select(Visit)
-        .where(Visit.patient_id == patient_id)
-        .order_by(col(Visit.date).desc(), col(Visit.id).desc())
-        .limit(12)
-    )
+    visits = latest_visits(session=get_session(), patient_id=patient_id)
     return select_choices([("", _("No particular visit"))] + [
         (str(v.id), f"{format_date(v.date)} · {v.pathway.name if v.pathway else ''}") for v in visits
     ])
@@ -202,7 +196,7 @@ def _optional_int(value: str | None) -> int | None:
 
 
 def _user():
-    user = get_session().get(User, current_user.id)
+    user = get_user(session=get_session(), user_id=current_user.id)
     if user is None:
         abort(403)
     return user
@@ -232,11 +226,7 @@ def patient_contacts(patient) -> dict:
     locale = _locale()
     touch_points = touchpoints.for_patient(session=session, patient_id=patient.id)
     user_ids = {t.user_id for t in touch_points if t.user_id is not None}
-    users = (
-        {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(user_ids)))}
-        if user_ids
-        else {}
-    )
+    users = display_names(session=session, user_ids=user_ids)
     return {
         "touch_points": touch_points,
         "user_names": users,

@@ -577,5 +577,10 @@ def visit_assignment(*, session: Session, visit_id: int) -> VolunteerAssignment 
     return session.exec(select(VolunteerAssignment).where(VolunteerAssignment.visit_id == visit_id)).first()
 
 
+def active_volunteers(*, session: Session) -> list[Volunteer]:
+    """The volunteers on the roster, by name."""
+    return list(session.exec(select(Volunteer).where(col(Volunteer.active).is_(True)).order_by(col(Volunteer.name))))
+
+
 def get_volunteer(*, session: Session, volunteer_id: int) -> Volunteer:
     return get_or_raise(session, Volunteer, volunteer_id, what="volunteer")

@@ -1,7 +1,9 @@
 """Staff and volunteer accounts: creation, sign-in and the preferred language."""
 
+from collections.abc import Iterable
+
 from pydantic import ValidationError as PydanticValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinic.columns import Language
@@ -26,6 +28,14 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
 
 def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def display_names(*, session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """Each existing user's display name by id."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    return {u.id: u.display_name for u in session.exec(select(User).where(col(User.id).in_(ids)))}
 
 
 def hash_password(password: str) -> str:

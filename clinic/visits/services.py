@@ -8,9 +8,11 @@ clinic-local hour columns.
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
@@ -413,6 +415,49 @@ def visits_on(
     if statuses is not None:
         statement = statement.where(col(Visit.status).in_(list(statuses)))
     return list(session.exec(statement))
+
+
+@dataclass(frozen=True)
+class VisitDay:
+    """A visit's day, its pathway (None when the pathway is gone) and its first step's planned start."""
+
+    day: dt.date
+    pathway: Pathway | None
+    first_start: dt.datetime | None
+
+
+def visit_days(*, session: Session, visit_ids: Iterable[int]) -> dict[int, VisitDay]:
+    """``VisitDay`` of each existing visit in ``visit_ids``: two queries for all of them, not two per visit."""
+    ids = set(visit_ids)
+    if not ids:
+        return {}
+    starts = dict(
+        session.exec(
+            select(VisitStep.visit_id, sa.func.min(VisitStep.planned_start))
+            .where(col(VisitStep.visit_id).in_(ids))
+            .group_by(VisitStep.visit_id)
+        ).all()
+    )
+    return {
+        visit_id: VisitDay(day=day, pathway=pathway, first_start=starts.get(visit_id))
+        for visit_id, day, pathway in session.exec(
+            select(Visit.id, Visit.date, Pathway)
+            .join(Pathway, col(Pathway.id) == Visit.pathway_id, isouter=True)
+            .where(col(Visit.id).in_(ids))
+        ).all()
+    }
+
+
+def latest_visits(*, session: Session, patient_id: int, limit: int = 12) -> list[Visit]:
+    """The patient's ``limit`` most recent visits, newest first."""
+    return list(
+        session.exec(
+            select(Visit)
+            .where(Visit.patient_id == patient_id)
+            .order_by(col(Visit.date).desc(), col(Visit.id).desc())
+            .limit(limit)
+        )
+    )
 
 
 @dataclass(frozen=True)

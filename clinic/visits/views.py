@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlmodel import col, select
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
@@ -13,7 +12,7 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.service import transport
-from clinic.service.models import Volunteer
+from clinic.service.volunteers import active_volunteers, get_volunteer
 from clinic.visits import journey, steps
 from clinic.visits.models import VisitStatus
 from clinic.visits.services import day_board, get_visit
@@ -55,7 +54,7 @@ def _config() -> dict:
 
 
 def _volunteer_choices() -> list[SelectChoice]:
-    volunteers = get_session().exec(select(Volunteer).where(col(Volunteer.active).is_(True)).order_by(Volunteer.name))
+    volunteers = active_volunteers(session=get_session())
     return select_choices([("", _("None"))] + [(str(v.id), v.name) for v in volunteers])
 
 
@@ -86,8 +85,10 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     next_start = planned[0].id if open_steps and planned and not in_progress else None
     volunteer_name = None
     if checkin is not None and checkin.volunteer_id is not None:
-        volunteer = session.get(Volunteer, checkin.volunteer_id)
-        volunteer_name = volunteer.name if volunteer else None
+        try:
+            volunteer_name = get_volunteer(session=session, volunteer_id=checkin.volunteer_id).name
+        except NotFound:
+            volunteer_name = None
     active = visit.status not in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW, VisitStatus.COMPLETED)
     return (
         render_template(
