@@ -8,8 +8,11 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from clinic import cli, db, i18n
 from clinic.bootstrap import CONTAINER_KEY, Container, bootstrap, of_app, with_settings
+from clinic.extensions import csrf
 from clinic.settings import FLAT_NAMES
+from clinic.web.blueprints import register_web
 
 #: Flask's own settings (sessions, cookies, CSRF); the clinic's settings live in the container.
 FLASK_DEFAULTS: dict[str, Any] = {
@@ -48,9 +51,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _install(app, container)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from clinic import cli, db, i18n
-    from clinic.extensions import csrf
-    from clinic.web.blueprints import register_web
 
     app.teardown_appcontext(db.close_session)
     i18n.init_app(app)

@@ -1,5 +1,6 @@
 """``flask --app clinic ...`` commands: db-upgrade, seed, demo-sign-ins, serve."""
 
+import gc
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -7,8 +8,12 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from gunicorn.app.base import BaseApplication
 
+from clinic import db
 from clinic.bootstrap import Container, of_app
+from clinic.demo import seed
+from clinic.errors import DomainError, SeedError
 
 
 def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
@@ -27,8 +32,6 @@ def _container() -> Container:
 @with_appcontext
 def db_upgrade_command() -> None:
     """Migrate the database to the newest schema."""
-    from clinic import db
-
     db.upgrade(_container().settings.database_url)
     click.echo(f"Database at revision {db.head_revision()}.")
 
@@ -43,9 +46,6 @@ def db_upgrade_command() -> None:
 )  # fmt: skip
 def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> None:
     """Load the demo clinic (resources, pathways, patients, users, two weeks of visits) in one transaction."""
-    from clinic.demo import seed
-    from clinic.errors import DomainError
-
     container = _container()
     directory = seed_dir or Path(container.settings.seed_dir)
     with container.session_factory(expire_on_commit=True) as session:
@@ -71,9 +71,6 @@ def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> N
 @click.option("--dir", "seed_dir", type=click.Path(file_okay=False, path_type=Path), help="Seed directory.")
 def demo_sign_ins_command(seed_dir: Path | None) -> None:
     """Print the demo sign-ins (user name, role, password) from seed_data/users.yaml."""
-    from clinic.demo import seed
-    from clinic.errors import SeedError
-
     try:
         users = seed.read_users(Path(seed_dir or _container().settings.seed_dir))
     except SeedError as exc:
@@ -92,8 +89,6 @@ def serve_command(factory: Callable[[], Flask]) -> click.Command:
     @click.option("--workers", type=int, default=2, show_default=True)
     def serve(host: str, port: int, workers: int) -> None:
         """Serve the app with gunicorn (each worker builds its own app from the same environment)."""
-        from gunicorn.app.base import BaseApplication
-
         class _Server(BaseApplication):
             def load_config(self) -> None:
                 self.cfg.set("bind", f"{host}:{port}")
@@ -101,8 +96,6 @@ def serve_command(factory: Callable[[], Flask]) -> click.Command:
                 self.cfg.set("accesslog", "-")
 
             def load(self) -> Flask:
-                import gc
-
                 app = factory()
                 # The app's ~135k start-up objects never die: moving them out of the collector's reach stops
                 # full GC passes over them, which otherwise put 50-160 ms on a few requests in a hundred

@@ -105,7 +105,6 @@ def _message(error: DomainError) -> str:
 @bp.app_context_processor
 def feedback_helpers() -> dict:
     """``feedback_for(patient_id)`` for the patient page's Feedback section."""
-
     def feedback_for(patient_id: int):
         return patient_feedback(session=_session(), patient_id=patient_id)
 
@@ -199,7 +198,6 @@ def owner(follow_up_id: int):
 @bp.post("/follow-ups/<int:follow_up_id>/re-ask")
 @roles_required(*DESK_ROLES)
 def re_ask(follow_up_id: int):
-    from clinic.feedback import followups, surveys
 
     form = ReAskForm()
     if not form.validate():

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from clinic.columns import utcnow
-from clinic.db import get_session
+from clinic.db import get_session, get_session_factory
 from clinic.errors import DomainError, NotFound
 from clinic.service import volunteers as service
 from clinic.service.models import VolunteerAssignment
@@ -183,10 +183,6 @@ def printable(volunteer_id: int):
 @click.option("--day", "day_text", help="YYYY-MM-DD (default: today and the next clinic day).")
 def match_command(day_text: str | None) -> None:
     """Match volunteers for a day (default: today and the next clinic day) and queue the next day's SMS."""
-    from clinic.columns import utcnow
-    from clinic.db import get_session_factory
-    from clinic.service import volunteers as service
-
     config = _config()
     with get_session_factory()() as session:
         if day_text:

@@ -99,7 +99,6 @@ def job_context() -> Container:
 
 def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     """The scheduled job: hold the lease, recover what a dead dispatcher left, send what is due."""
-
     container = job_context()
     settings, tz = container.settings, container.unit.tz
     if not _STATE.lock.acquire(blocking=False):
@@ -157,14 +156,12 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
 
 def hold_lease(session: Session, name: str) -> bool:
     """Take or renew lease ``name`` for this process, so a second dispatcher never runs the same job."""
-
     ttl = dt.timedelta(seconds=job_context().settings.outreach.lease_seconds)
     return acquire_lease(session=session, owner=_STATE.owner, now=utcnow(), ttl=ttl, name=name)
 
 
 def plan_visit_job(visit_id: int) -> None:
     """(Re)plan one visit's outreach in the dispatcher process (for callers that prefer a job)."""
-
     container = job_context()
     with container.session_factory() as session:
         plan_visit_outreach(session=session, visit_id=visit_id, tz=container.unit.tz)
@@ -172,7 +169,6 @@ def plan_visit_job(visit_id: int) -> None:
 
 def build_scheduler(container: Container, *, blocking: bool = True):
     """A scheduler with the persistent SQLAlchemy job store in the app database and the dispatch job."""
-
     if _STATE.container is None:
         configure(container)
     cls = BlockingScheduler if blocking else BackgroundScheduler
@@ -254,7 +250,6 @@ def for_dispatcher(
     container: Container, *, channels_spec: str | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Container:
     """``container`` with the command line's settings (flat names) and channels, on the same engine."""
-
     changes = {key: value for key, value in (overrides or {}).items() if value is not None}
     if not changes and not channels_spec:
         return container
@@ -265,7 +260,6 @@ def for_dispatcher(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m clinic.worker.dispatcher``: the same as ``flask --app clinic outreach run`` without Flask."""
-
     parser = argparse.ArgumentParser(prog="python -m clinic.worker.dispatcher", description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: the configured database (DATABASE_URL)")
     parser.add_argument("--tz", help="default: the clinic's time zone (ONEVISIT_CLINIC_TIMEZONE)")

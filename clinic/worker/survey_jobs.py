@@ -29,7 +29,6 @@ ESCALATE_INTERVAL_SECONDS = 300.0
 
 def register(scheduler: Any, container: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
-
     for lease in (SURVEYS_LEASE, ESCALATE_LEASE):
         if lease not in dispatcher.LEASE_NAMES:
             dispatcher.LEASE_NAMES.append(lease)

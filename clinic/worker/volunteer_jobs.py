@@ -28,7 +28,6 @@ NOTICES_INTERVAL_SECONDS = 300.0
 
 def match_tomorrow_job() -> dict[str, Any] | None:
     """Match the next clinic day and queue the volunteers' notices for it."""
-
     container = job_context()
     unit = container.unit
     with container.session_factory() as session:
@@ -49,7 +48,6 @@ def match_tomorrow_job() -> dict[str, Any] | None:
 
 def send_notices_job() -> dict[str, int] | None:
     """Send the volunteers' notices that are due."""
-
     container = job_context()
     with container.session_factory() as session:
         if not hold_lease(session, LEASE_NAME):
@@ -64,7 +62,6 @@ def send_notices_job() -> dict[str, int] | None:
 
 def register(scheduler: Any, container: Any) -> None:
     """Add this module's jobs to the dispatcher's scheduler."""
-
     if LEASE_NAME not in dispatcher.LEASE_NAMES:
         dispatcher.LEASE_NAMES.append(LEASE_NAME)
     scheduler.add_job(
