@@ -78,7 +78,7 @@ def assemble(
     if channels is None:
         channels = channels_from(settings)
     unit = unit_from(settings)
-    bus = handlers.register(MessageBus(), tz=unit.tz, local_km=unit.local_km, regional_km=unit.regional_km)
+    bus = handlers.register(MessageBus(), unit=unit)
     return Container(
         settings=settings,
         engine=engine,

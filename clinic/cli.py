@@ -56,9 +56,7 @@ def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> N
             summary = seed.load_demo(
                 session=session,
                 directory=directory,
-                tz=container.unit.tz,
-                local_km=container.unit.local_km,
-                regional_km=container.unit.regional_km,
+                unit=container.unit,
                 history_weeks=history_weeks,
             )
         except DomainError as exc:

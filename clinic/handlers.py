@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from clinic.columns import utcnow
 from clinic.events import MessageBus, VisitBooked, VisitCancelled, VisitMoved
+from clinic.unit.context import Unit
 
 VisitChange = VisitBooked | VisitMoved | VisitCancelled
 
@@ -21,27 +22,23 @@ VisitChange = VisitBooked | VisitMoved | VisitCancelled
 def register(
     bus: MessageBus,
     *,
-    tz: str,
-    local_km: float,
-    regional_km: float,
+    unit: Unit,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> MessageBus:
-    """Subscribe the clinic's handlers, with the unit's time zone and region thresholds (km)."""
+    """Subscribe the clinic's handlers; they plan with the ``unit``'s time zone and region thresholds."""
 
     def replan_outreach(event: VisitChange, session: Session) -> None:
         from clinic.messaging import outreach
 
         outreach.plan_visit_outreach(
-            session=session, visit_id=event.visit_id, now=clock(), tz=tz, local_km=local_km,
-            regional_km=regional_km, actor_id=event.actor_id,
+            session=session, visit_id=event.visit_id, now=clock(), unit=unit, actor_id=event.actor_id,
         )
 
     def match_volunteers(event: VisitChange, session: Session) -> None:
         from clinic.service import volunteers
 
         volunteers.match_visit_day(
-            session=session, visit_id=event.visit_id, tz=tz, now=clock(), local_km=local_km,
-            regional_km=regional_km,
+            session=session, visit_id=event.visit_id, unit=unit, now=clock(),
         )
 
     for event_type in (VisitBooked, VisitMoved, VisitCancelled):

@@ -21,6 +21,7 @@ from clinic.columns import utcnow
 from clinic.errors import ValidationError
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, ResourceClosure
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, StepStatus, Visit, VisitStatus, VisitStep
 from scheduling import instance as engine
@@ -31,24 +32,16 @@ Window = tuple[int, int]
 Placer = Callable[[engine.Instance], engine.Schedule]
 
 
-@dataclass(frozen=True)
-class SegmentRules:
-    """How patient segments restrict a visit (all soft for the clinic, hard for the engine):
-
-    - long-distance patients do not arrive before ``long_distance_earliest`` (minutes, 10:00), so
-      they can travel outside the rush hour;
-    - patients of 70 and over wait at most ``senior_max_wait`` minutes in total: their visit span is
-      capped at the pathway's critical path plus that (or the pathway's own cap, if lower);
-    - wheelchair users only get resources carrying the ``wheelchair`` attribute.
-    """
-
-    local_km: float = 25
-    regional_km: float = 50
-    long_distance_earliest: int = 10 * 60
-    senior_max_wait: int = 90
-
-
-DEFAULT_RULES = SegmentRules()
+#: How patient segments restrict a visit (all soft for the clinic, hard for the engine), besides the
+#: unit's region thresholds (``Unit.local_km`` / ``Unit.regional_km``) that decide who is long-distance:
+#:
+#: - long-distance patients do not arrive before ``LONG_DISTANCE_EARLIEST`` (minutes, 10:00), so they
+#:   can travel outside the rush hour;
+#: - patients of 70 and over wait at most ``SENIOR_MAX_WAIT`` minutes in total: their visit span is
+#:   capped at the pathway's critical path plus that (or the pathway's own cap, if lower);
+#: - wheelchair users only get resources carrying the ``wheelchair`` attribute.
+LONG_DISTANCE_EARLIEST = 10 * 60
+SENIOR_MAX_WAIT = 90
 
 
 @dataclass(frozen=True)
@@ -178,13 +171,13 @@ def engine_steps(pathway: Pathway) -> tuple[engine.Step, ...]:
     return tuple(steps)
 
 
-def engine_request(*, wish: VisitWish, day: dt.date, rules: SegmentRules = DEFAULT_RULES) -> engine.Request:
-    """The engine request for ``wish``, with the patient's segment rules applied (see ``SegmentRules``)."""
-    labels = segments.segments_for(wish.patient, day, local_km=rules.local_km, regional_km=rules.regional_km)
+def engine_request(*, wish: VisitWish, day: dt.date, unit: Unit) -> engine.Request:
+    """The engine request for ``wish``, with the patient's segment rules applied (see ``LONG_DISTANCE_EARLIEST``)."""
+    labels = segments.segments_for(wish.patient, day, unit=unit)
     steps = engine_steps(wish.pathway)
     arrival = wish.arrival
     if segments.Region.LONG_DISTANCE.value in labels:
-        earliest = rules.long_distance_earliest
+        earliest = LONG_DISTANCE_EARLIEST
         arrival = (
             (max(arrival[0], earliest), max(arrival[1], earliest))
             if arrival
@@ -193,7 +186,7 @@ def engine_request(*, wish: VisitWish, day: dt.date, rules: SegmentRules = DEFAU
     max_visit = wish.pathway.max_visit_minutes
     if f"{segments.SENIOR_AGE}+" in labels:
         probe = engine.Request(id=wish.key, patient="p", steps=steps)
-        senior_cap = critical_path(probe) + rules.senior_max_wait
+        senior_cap = critical_path(probe) + SENIOR_MAX_WAIT
         max_visit = min(max_visit, senior_cap) if max_visit else senior_cap
     return engine.Request(
         id=wish.key,
@@ -251,17 +244,16 @@ def build_instance(
     *,
     session: Session,
     day: dt.date,
-    tz: str,
+    unit: Unit,
     wishes: Sequence[VisitWish] = (),
-    rules: SegmentRules = DEFAULT_RULES,
     name: str | None = None,
 ) -> engine.Instance:
     return engine.Instance(
         name=name or f"clinic-{day.isoformat()}",
         date=day,
         resources=engine_resources(session=session, day=day),
-        requests=tuple(engine_request(wish=w, day=day, rules=rules) for w in wishes),
-        booked=engine_booked(session=session, day=day, tz=tz),
+        requests=tuple(engine_request(wish=w, day=day, unit=unit) for w in wishes),
+        booked=engine_booked(session=session, day=day, tz=unit.tz),
     )
 
 
@@ -325,14 +317,13 @@ def plan_day(
     *,
     session: Session,
     day: dt.date,
-    tz: str,
+    unit: Unit,
     wishes: Sequence[VisitWish],
-    rules: SegmentRules = DEFAULT_RULES,
     status: VisitStatus = VisitStatus.BOOKED,
     placer: Placer = greedy,
 ) -> PlanResult:
     """Place ``wishes`` around the visits already on ``day`` and store the placed ones (not committed)."""
-    instance = build_instance(session=session, day=day, tz=tz, wishes=wishes, rules=rules)
+    instance = build_instance(session=session, day=day, unit=unit, wishes=wishes)
     schedule = placer(instance)
     if schedule.status == engine.INFEASIBLE:
         raise ValidationError(
@@ -345,7 +336,7 @@ def plan_day(
     for placed in schedule.visits:
         if placed.request in by_key:
             result.visits[placed.request] = store_visit(
-                session=session, wish=by_key[placed.request], placed=placed, day=day, tz=tz, status=status
+                session=session, wish=by_key[placed.request], placed=placed, day=day, tz=unit.tz, status=status
             )
     return result
 
@@ -353,9 +344,7 @@ def plan_day(
 # --- verification -------------------------------------------------------------------------------
 
 
-def check_day(
-    *, session: Session, day: dt.date, tz: str, rules: SegmentRules = DEFAULT_RULES
-) -> list[Violation]:
+def check_day(*, session: Session, day: dt.date, unit: Unit) -> list[Violation]:
     """What the engine's validator finds wrong with the stored plan of ``day`` (empty: feasible).
 
     Every capacity-holding visit becomes a request (pathway + segment rules, no arrival wish) and its
@@ -369,7 +358,7 @@ def check_day(
         engine_request(
             wish=VisitWish(key=request_key(v), patient=v.patient, pathway=v.pathway, priority=v.priority),
             day=day,
-            rules=rules,
+            unit=unit,
         )
         for v in visits
     )
@@ -379,7 +368,7 @@ def check_day(
         resources=engine_resources(session=session, day=day),
         requests=requests,
     )
-    placed = tuple(placed_visit(v, tz) for v in visits)
+    placed = tuple(placed_visit(v, unit.tz) for v in visits)
     schedule = engine.Schedule(
         instance=instance.name,
         status=engine.FEASIBLE,

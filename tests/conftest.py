@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.factories import make_unit
+
 if TYPE_CHECKING:  # the engine tests (tests/scheduling) never need the database libraries loaded
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import sessionmaker
@@ -93,7 +95,7 @@ def bus() -> "MessageBus":
     from clinic import handlers
     from clinic.events import MessageBus
 
-    return handlers.register(MessageBus(), tz="Europe/Amsterdam", local_km=25, regional_km=50)
+    return handlers.register(MessageBus(), unit=make_unit())
 
 
 @pytest.fixture

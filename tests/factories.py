@@ -1,12 +1,17 @@
 """Small factories for tests: each commits and returns the object; arguments override the defaults."""
 
+import dataclasses
 import datetime as dt
 import itertools
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from clinic.bootstrap import unit_from
 from clinic.patients.models import Patient
+from clinic.settings import load_settings
+from clinic.unit.context import Unit
 from clinic.unit.models import (
     Pathway,
     PathwayStep,
@@ -185,3 +190,15 @@ def make_visit(
     session.add(visit)
     session.commit()
     return visit
+
+
+def make_unit(**overrides: Any) -> Unit:
+    """The unit as ``clinic.bootstrap`` builds it from the default settings, with ``overrides`` on top.
+
+    Overrides are applied to the built ``Unit`` (not to the settings), so a test can also hand a service
+    values the settings would refuse; ``tz`` brings its ``zone`` along.
+    """
+    unit = unit_from(load_settings({"TESTING": True}))
+    if "tz" in overrides and "zone" not in overrides:
+        overrides["zone"] = ZoneInfo(overrides["tz"])
+    return dataclasses.replace(unit, **overrides)

@@ -24,6 +24,7 @@ from clinic.billing.money import vat_cents
 from clinic.columns import Language, utcnow
 from clinic.errors import Conflict, NotFound, get_or_raise
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, ResourceKind
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 
@@ -147,7 +148,7 @@ def _ordered(visit: Visit) -> list[VisitStep]:
     return sorted(visit.steps, key=lambda s: (s.planned_start, s.id or 0))
 
 
-def preview(*, session: Session, visit_id: int, vat_rate_bp: int | None = None) -> CheckoutPreview:
+def preview(*, session: Session, visit_id: int, unit: Unit) -> CheckoutPreview:
     """What checking the visit out now would do and charge, without writing anything."""
     visit = _load_visit(session, visit_id)
     problem, invoice = _problem(session, visit)
@@ -157,7 +158,7 @@ def preview(*, session: Session, visit_id: int, vat_rate_bp: int | None = None) 
         step_type = step.pathway_step.step_type
         after = _status_after(step)
         charged = after == StepStatus.DONE
-        rate = step_type.vat_rate_bp if vat_rate_bp is None else vat_rate_bp
+        rate = step_type.vat_rate_bp if unit.vat_rate_bp is None else unit.vat_rate_bp
         net = step_type.tariff_cents if charged else 0
         vat = vat_cents(net, rate)
         if charged and step_type.tariff_cents:
@@ -205,9 +206,8 @@ def check_out(
     session: Session,
     visit_id: int,
     actor_id: int | None,
-    tz: str,
+    unit: Unit,
     now: dt.datetime | None = None,
-    vat_rate_bp: int | None = None,
 ) -> Invoice:
     """Close the visit's steps, complete it and issue its invoice, all in one committed transaction.
 
@@ -239,7 +239,7 @@ def check_out(
         session.add(visit)
         session.flush()
         invoice = add_invoice(
-            session=session, visit=visit, actor_id=actor_id, tz=tz, now=now, vat_rate_bp=vat_rate_bp
+            session=session, visit=visit, actor_id=actor_id, unit=unit, now=now
         )
         details: dict = {"from": previous.value, "invoice": invoice.number}
         if finished:

@@ -16,6 +16,7 @@ from clinic.billing.models import Invoice, InvoiceLine, InvoiceStatus
 from clinic.billing.money import vat_cents
 from clinic.columns import utcnow
 from clinic.errors import Conflict, get_or_raise
+from clinic.unit.context import Unit
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 
 
@@ -103,10 +104,10 @@ def open_invoice(*, session: Session, visit_id: int) -> Invoice | None:
     ).first()
 
 
-def invoice_lines_for(visit: Visit, *, vat_rate_bp: int | None = None) -> tuple[list[InvoiceLine], str]:
+def invoice_lines_for(visit: Visit, *, unit: Unit) -> tuple[list[InvoiceLine], str]:
     """A line for every step of the visit that was not skipped (free ones at 0), in the order performed and
-    the patient's language, and the currency the charged ones share; ``vat_rate_bp`` overrides the step
-    types' own VAT rates."""
+    the patient's language, and the currency the charged ones share; ``unit.vat_rate_bp`` (when set) overrides
+    the step types' own VAT rates."""
     lines: list[InvoiceLine] = []
     currencies = set()
 
@@ -119,7 +120,7 @@ def invoice_lines_for(visit: Visit, *, vat_rate_bp: int | None = None) -> tuple[
             continue
         if step_type.tariff_cents:
             currencies.add(step_type.currency)
-        rate = step_type.vat_rate_bp if vat_rate_bp is None else vat_rate_bp
+        rate = step_type.vat_rate_bp if unit.vat_rate_bp is None else unit.vat_rate_bp
         lines.append(_line(step_type.name_in(visit.patient.language), step_type.id, step_type.tariff_cents, rate))
     if len(currencies) > 1:
         raise Conflict(f"the visit's tariffs mix currencies {sorted(currencies)}", code="mixed_currencies")
@@ -131,21 +132,20 @@ def add_invoice(
     session: Session,
     visit: Visit,
     actor_id: int | None,
-    tz: str,
+    unit: Unit,
     now: dt.datetime,
-    vat_rate_bp: int | None = None,
 ) -> Invoice:
     """Number, store and audit the invoice of ``visit`` in the caller's transaction (flushed, not committed)."""
     existing = open_invoice(session=session, visit_id=visit.id)
     if existing is not None:
         raise Conflict(f"visit {visit.id} is already on invoice {existing.number}", code="already_invoiced",
                        number=existing.number)  # fmt: skip
-    lines, currency = invoice_lines_for(visit, vat_rate_bp=vat_rate_bp)
+    lines, currency = invoice_lines_for(visit, unit=unit)
     if not any(line.unit_cents for line in lines):
         raise Conflict("nothing to invoice: the visit has no chargeable steps", code="nothing_to_invoice")
     invoice = Invoice(patient_id=visit.patient_id, visit_id=visit.id, year=0, seq=0, currency=currency)
     invoice.lines.extend(lines)
-    _store(session, invoice, tz, now)
+    _store(session, invoice, unit.tz, now)
     audit.record(session=session, actor_id=actor_id, action="invoice.issued", entity="invoice", entity_id=invoice.id,
                  details={"number": invoice.number, "visit_id": visit.id, "total_cents": invoice.total_cents})  # fmt: skip
     return invoice
@@ -156,9 +156,8 @@ def issue_invoice(
     session: Session,
     visit_id: int,
     actor_id: int | None,
-    tz: str,
+    unit: Unit,
     now: dt.datetime | None = None,
-    vat_rate_bp: int | None = None,
 ) -> Invoice:
     """Invoice the steps of a completed visit at their step types' tariffs (committed, audited)."""
     visit = get_or_raise(session, Visit, visit_id, what="visit")
@@ -171,9 +170,8 @@ def issue_invoice(
             session=session,
             visit=visit,
             actor_id=actor_id,
-            tz=tz,
+            unit=unit,
             now=now or utcnow(),
-            vat_rate_bp=vat_rate_bp,
         )
     except BaseException:
         session.rollback()

@@ -110,10 +110,6 @@ def vat_rate(bp: int) -> str:
     return format_percent(Decimal(bp) / 10000, "#,##0.##%")
 
 
-def _config_vat() -> int | None:
-    return unit().vat_rate_bp
-
-
 # --- checkout ---------------------------------------------------------------------------------
 
 
@@ -138,7 +134,7 @@ def start(visit_id: int):
     session = _session()
     _id_or_404(visit_id)
     try:
-        shown = preview(session=session, visit_id=visit_id, vat_rate_bp=_config_vat())
+        shown = preview(session=session, visit_id=visit_id, unit=unit())
     except NotFound:
         abort(404)
     form = CheckoutForm()
@@ -155,14 +151,13 @@ def start(visit_id: int):
                     session=session,
                     visit_id=visit_id,
                     actor_id=current_user.id,
-                    tz=unit().tz,
-                    vat_rate_bp=_config_vat(),
+                    unit=unit(),
                 )
             except NotFound:
                 abort(404)
             except DomainError as exc:
                 error, status = _message(exc), 409
-                shown = preview(session=session, visit_id=visit_id, vat_rate_bp=_config_vat())
+                shown = preview(session=session, visit_id=visit_id, unit=unit())
             else:
                 flash(_("Checked out. Invoice %(number)s has been issued.", number=invoice.number), "success")
                 return redirect(url_for("checkout.invoice", invoice_id=invoice.id))

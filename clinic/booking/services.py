@@ -36,6 +36,7 @@ from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.patients import segments
 from clinic.patients.models import Patient, normalise_phone
 from clinic.patients.services import search_patients
+from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, Resource
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
 from scheduling import instance as engine
@@ -215,18 +216,17 @@ def visit_wish(
     patient: Patient,
     pathway: Pathway,
     day: dt.date,
-    tz: str,
+    unit: Unit,
     availability: Availability,
-    rules: planning.SegmentRules = planning.DEFAULT_RULES,
     daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> planning.VisitWish:
     """The wish for ``day``: the availability's part of the day, plus home before dark for long distance
     (the other segment rules are applied by ``planning.engine_request``)."""
     arrival = (AFTERNOON_ARRIVAL, engine.DAY_MINUTES) if availability.part_of_day == "afternoon" else None
     leave_by = MORNING_LEAVE_BY if availability.part_of_day == "morning" else None
-    labels = segments.segments_for(patient, day, local_km=rules.local_km, regional_km=rules.regional_km)
+    labels = segments.segments_for(patient, day, unit=unit)
     if segments.Region.LONG_DISTANCE.value in labels:
-        dark = home_before_dark(patient, day, tz, daylight)
+        dark = home_before_dark(patient, day, unit.tz, daylight)
         leave_by = dark if leave_by is None else min(leave_by, dark)
     return planning.VisitWish(key="new", patient=patient, pathway=pathway, arrival=arrival, leave_by=leave_by)
 
@@ -389,12 +389,11 @@ def propose_visits(
     session: Session,
     patient_id: int,
     pathway_id: int,
-    tz: str,
+    unit: Unit,
     availability: Availability,
     today: dt.date,
     k: int = 5,
     per_day: int | None = 2,
-    rules: planning.SegmentRules = planning.DEFAULT_RULES,
     daylight: DaylightRules = DEFAULT_DAYLIGHT,
     exclude: Iterable[str] = (),
 ) -> Proposals:
@@ -416,18 +415,17 @@ def propose_visits(
     instances: dict[dt.date, engine.Instance] = {}
     groups: dict[engine.Request, list[engine.Instance]] = {}
     for day in days:
-        instance = planning.build_instance(session=session, day=day, tz=tz)
+        instance = planning.build_instance(session=session, day=day, unit=unit)
         instances[day] = instance
         wish = visit_wish(
             patient=patient,
             pathway=pathway,
             day=day,
-            tz=tz,
+            unit=unit,
             availability=availability,
-            rules=rules,
             daylight=daylight,
         )
-        request = planning.engine_request(wish=wish, day=day, rules=rules)
+        request = planning.engine_request(wish=wish, day=day, unit=unit)
         groups.setdefault(request, []).append(instance)
     skip = set(exclude)
     found: list[Itinerary] = []
@@ -439,7 +437,7 @@ def propose_visits(
     for itinerary in found:
         if len(result.options) >= k:
             break
-        proposal = _proposal(itinerary, pathway, rules, resources, tz)
+        proposal = _proposal(itinerary, pathway, rules, resources, unit.tz)
         if proposal.choice not in skip:
             result.options.append(proposal)
     if not result.options:
@@ -510,11 +508,10 @@ def book_proposal(
     patient_id: int,
     pathway_id: int,
     choice: str,
-    tz: str,
+    unit: Unit,
     actor_id: int | None,
     availability: Availability | None = None,
     today: dt.date | None = None,
-    rules: planning.SegmentRules = planning.DEFAULT_RULES,
     daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> Visit:
     """Store the picked itinerary (``choice`` from a ``Proposal``) as a booked visit with all its steps,
@@ -533,12 +530,11 @@ def book_proposal(
             patient=patient,
             pathway=pathway,
             day=day,
-            tz=tz,
+            unit=unit,
             availability=wanted,
-            rules=rules,
             daylight=daylight,
         )
-        request = planning.engine_request(wish=wish, day=day, rules=rules)
+        request = planning.engine_request(wish=wish, day=day, unit=unit)
         placed = engine.Visit(request=request.id, steps=steps)
         lock_day(session=session, day=day)
         resources = planning.engine_resources(session=session, day=day)
@@ -556,7 +552,7 @@ def book_proposal(
             raise Conflict(
                 "the patient already has a visit on that day", code="already_booked", field="choice"
             )
-        booked = planning.engine_booked(session=session, day=day, tz=tz)
+        booked = planning.engine_booked(session=session, day=day, tz=unit.tz)
         clash = _problems(dataclasses.replace(alone, booked=booked), placed)
         if clash:
             raise SlotTaken(
@@ -564,7 +560,7 @@ def book_proposal(
                 field="choice",
                 details="; ".join(clash[:3]),
             )
-        visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=tz)
+        visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -591,11 +587,10 @@ def book_visit(
     patient_id: int,
     pathway_id: int,
     day: dt.date,
-    tz: str,
+    unit: Unit,
     actor_id: int | None,
     arrival: planning.Window | None = None,
     priority: int = 1,
-    rules: planning.SegmentRules = planning.DEFAULT_RULES,
 ) -> Visit:
     """Place and store the visit (committed, audited); ``Conflict`` with the engine's reason if it does not fit."""
     patient = get_or_raise(session, Patient, patient_id, what="patient")
@@ -606,7 +601,7 @@ def book_visit(
     try:
         lock_day(session=session, day=day)
         result = planning.plan_day(
-            session=session, day=day, tz=tz, wishes=[wish], rules=rules, status=VisitStatus.BOOKED
+            session=session, day=day, unit=unit, wishes=[wish], status=VisitStatus.BOOKED
         )
     except BaseException:
         session.rollback()

@@ -42,10 +42,9 @@ from clinic.patients.models import (
     normalise_phone,
 )
 from clinic.patients.services import create_patient, get_patient
-from clinic.planning import SegmentRules
 from clinic.refill.waitlist import add_to_waitlist
 from clinic.unit.services import active_pathways
-from clinic.web.clock import clinic_today, clinic_tz
+from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
@@ -227,10 +226,6 @@ def _session():
 
 
 
-def _rules():
-    return SegmentRules(local_km=unit().local_km, regional_km=unit().regional_km)
-
-
 def _patient_or_404(patient_id: int):
     try:
         return get_patient(session=_session(), patient_id=patient_id)
@@ -243,9 +238,7 @@ def _pathways():
 
 
 def _segments(patient) -> list[str]:
-    labels = segments.segments_for(
-        patient, clinic_today(), local_km=unit().local_km, regional_km=unit().regional_km
-    )
+    labels = segments.segments_for(patient, clinic_today(), unit=unit())
     order = list(SEGMENT_LABELS)
     return [
         label(SEGMENT_LABELS, code)
@@ -348,10 +341,9 @@ def _propose(patient, form: RequestForm, *, exclude=()):
         session=_session(),
         patient_id=patient.id,
         pathway_id=form.pathway.data,
-        tz=clinic_tz(),
+        unit=unit(),
         availability=_availability(form),
         today=clinic_today(),
-        rules=_rules(),
         exclude=exclude,
     )
 
@@ -438,11 +430,10 @@ def confirm(patient_id: int):
             patient_id=patient.id,
             pathway_id=form.pathway.data,
             choice=choice.choice.data,
-            tz=clinic_tz(),
+            unit=unit(),
             actor_id=current_user.id,
             availability=_availability(form),
             today=clinic_today(),
-            rules=_rules(),
         )
     except SlotTaken:
         flash(_("Just taken: another booking got that itinerary first. Here are the next options."), "error")

@@ -49,6 +49,7 @@ from clinic.service.models import (
     Volunteer,
     VolunteerAssignment,
 )
+from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, Resource, ResourceClosure
 from clinic.users.models import User
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
@@ -109,17 +110,16 @@ def generate_history(
     arrival_windows: Sequence[tuple[int, int]],
     volunteers: Sequence[Volunteer],
     users: dict[str, User],
-    tz: str,
+    unit: Unit,
     today: dt.date,
     before: dt.date,
     weeks: int,
     closed: set[dt.date],
-    rules: planning.SegmentRules,
     plan: HistoryPlan = HistoryPlan(),
 ) -> dict[str, int]:
     """History on the weekdays from the Monday ``weeks - 1`` weeks before ``today``'s week up to (not
     including) ``before``; returns counts of what was written."""
-    zone = ZoneInfo(tz)
+    zone = ZoneInfo(unit.tz)
     rng = random.Random(plan.random_seed)
     monday = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=weeks - 1)
     days = [
@@ -173,7 +173,7 @@ def generate_history(
                         arrival=rng.choice(arrival_windows),
                     ),
                     day=day,
-                    rules=rules,
+                    unit=unit,
                 )
                 for key, (patient, pathway) in chosen.items()
             ),
@@ -190,7 +190,7 @@ def generate_history(
                 else VisitStatus.NO_SHOW if draw < plan.cancel_rate + no_show
                 else VisitStatus.COMPLETED
             )  # fmt: skip
-            first_start = planning.instant_at(day, min(s.start for s in placed.steps), tz)
+            first_start = planning.instant_at(day, min(s.start for s in placed.steps), unit.tz)
             booked_at = first_start - dt.timedelta(days=rng.randint(10, 40), minutes=rng.randint(0, 600))
             cancelled_at = None
             if status == VisitStatus.CANCELLED:
@@ -214,7 +214,7 @@ def generate_history(
                     "updated_at": cancelled_at or first_start,
                 }
             )
-            steps = _steps(placed, step_ids[pathway.code], resource_ids, day, tz, status, rng, plan)
+            steps = _steps(placed, step_ids[pathway.code], resource_ids, day, unit.tz, status, rng, plan)
             step_rows.append(steps)
             meta.append(
                 {"patient": patient, "pathway": pathway, "day": day, "progress": progress, "placed": placed}
@@ -227,11 +227,11 @@ def generate_history(
 
     counts = {"history visits": len(visit_ids)}
     refills = _refills(
-        session, rng, plan, visit_ids, visit_rows, step_rows, meta, eligible, resource_ids, tz, rules
+        session, rng, plan, visit_ids, visit_rows, step_rows, meta, eligible, resource_ids, unit.tz, unit
     )
     counts["history refills"] = refills
     _around_visits(
-        session, rng, plan, visit_ids, visit_rows, step_rows, meta, zone, tz, rules,
+        session, rng, plan, visit_ids, visit_rows, step_rows, meta, zone, unit.tz, unit,
         desk=desk, coordinator=coordinator, volunteers=active_volunteers, counts=counts,
     )  # fmt: skip
     return counts
@@ -283,17 +283,17 @@ def _happened(rows: list[dict], day: dt.date, tz: str, rng: random.Random, plan:
         cursor = actual_end
 
 
-def _fits(patient: Patient, freed: Patient, day: dt.date, rules: planning.SegmentRules) -> bool:
+def _fits(patient: Patient, freed: Patient, day: dt.date, unit: Unit) -> bool:
     """``patient`` can take the freed itinerary as planned: no stricter segment rule than its first patient
     (wheelchair access, long-distance arrival, the 70+ cap on the visit's span)."""
     strict = {"wheelchair", segments.Region.LONG_DISTANCE.value, f"{segments.SENIOR_AGE}+"}
-    labels = segments.segments_for(patient, day, local_km=rules.local_km, regional_km=rules.regional_km)
-    theirs = segments.segments_for(freed, day, local_km=rules.local_km, regional_km=rules.regional_km)
+    labels = segments.segments_for(patient, day, unit=unit)
+    theirs = segments.segments_for(freed, day, unit=unit)
     return labels & strict <= theirs & strict
 
 
 def _refills(
-    session, rng, plan, visit_ids, visit_rows, step_rows, meta, patients, resource_ids, tz, rules
+    session, rng, plan, visit_ids, visit_rows, step_rows, meta, patients, resource_ids, tz, unit
 ) -> int:
     """Offers for most cancelled places; an accepted one books a waitlist patient into the freed itinerary."""
     entries: list[dict] = []
@@ -315,7 +315,7 @@ def _refills(
                 [
                     p
                     for p in patients
-                    if (row["date"], p.id) not in busy and _fits(p, info["patient"], row["date"], rules)
+                    if (row["date"], p.id) not in busy and _fits(p, info["patient"], row["date"], unit)
                 ]
             )
             busy.add((row["date"], who.id))
@@ -398,7 +398,7 @@ def _around_visits(
     meta,
     zone,
     tz,
-    rules,
+    unit,
     *,
     desk,
     coordinator,
@@ -421,7 +421,7 @@ def _around_visits(
         patient: Patient = info["patient"]
         day: dt.date = row["date"]
         progress: float = info["progress"]
-        labels = segments.segments_for(patient, day, local_km=rules.local_km, regional_km=rules.regional_km)
+        labels = segments.segments_for(patient, day, unit=unit)
         long_distance = segments.Region.LONG_DISTANCE.value in labels
         senior = f"{segments.SENIOR_AGE}+" in labels
         status = row["status"]
@@ -660,9 +660,8 @@ def decorate_recent(
     patients: dict[int, Patient],
     users: dict[str, User],
     volunteers: Sequence[Volunteer],
-    tz: str,
+    unit: Unit,
     today: dt.date,
-    rules: planning.SegmentRules,
     plan: HistoryPlan = HistoryPlan(),
     now: dt.datetime | None = None,
 ) -> dict[str, int]:
@@ -673,7 +672,7 @@ def decorate_recent(
     long-distance patients met by their volunteer), so the current week's figures are measured too. With
     ``now``, today's completed visits happen as the others did, and the reminders of the coming days that
     were due before ``now`` went out (and were answered) as in the history."""
-    zone = ZoneInfo(tz)
+    zone = ZoneInfo(unit.tz)
     rng = random.Random(plan.random_seed + 1)
     past = sorted((v for v in visits if v.date < today and v.steps), key=lambda v: v.id)
     for visit in past:
@@ -683,7 +682,7 @@ def decorate_recent(
                 {"planned_start": s.planned_start, "planned_end": s.planned_end, "_code": s.id}
                 for s in ordered
             ]
-            _happened(rows, visit.date, tz, rng, plan)
+            _happened(rows, visit.date, unit.tz, rng, plan)
             for step, row in zip(ordered, rows, strict=True):
                 step.status, step.actual_start, step.actual_end = (
                     row["status"], row["actual_start"], row["actual_end"]
@@ -730,12 +729,12 @@ def decorate_recent(
     eligible = sorted((p for p in patients.values() if not p.opted_out), key=lambda p: p.id)
     counts: dict[str, int] = {
         "history refills": _refills(
-            session, rng, plan, visit_ids, rows, steps, meta, eligible, resource_ids, tz, rules
+            session, rng, plan, visit_ids, rows, steps, meta, eligible, resource_ids, unit.tz, unit
         )
     }
     active = [v for v in volunteers if v.active]
     _around_visits(
-        session, rng, plan, visit_ids, rows, steps, meta, zone, tz, rules,
+        session, rng, plan, visit_ids, rows, steps, meta, zone, unit.tz, unit,
         desk=users.get("front_desk"), coordinator=users.get("coordinator"), volunteers=active, counts=counts,
     )  # fmt: skip
     arrived = (
@@ -753,12 +752,12 @@ def decorate_recent(
     if now is not None:
         for visit in arrived:
             if visit.status == VisitStatus.COMPLETED:
-                _happen_before(visit, now, tz, rng, plan)
+                _happen_before(visit, now, unit.tz, rng, plan)
         counts["history reminders"] = counts.get("history reminders", 0) + _upcoming_reminders(
-            session, today=today, now=now, patients=patients, zone=zone, tz=tz, rules=rules, plan=plan
+            session, today=today, now=now, patients=patients, zone=zone, tz=unit.tz, unit=unit, plan=plan
         )
     checked_in, met = _arrived_today(
-        session, rng, arrived, patients=patients, desk=users.get("front_desk"), volunteers=active, rules=rules
+        session, rng, arrived, patients=patients, desk=users.get("front_desk"), volunteers=active, unit=unit
     )
     counts["history check-ins"] = counts.get("history check-ins", 0) + checked_in
     counts["history volunteer meetings"] = counts.get("history volunteer meetings", 0) + met
@@ -780,7 +779,7 @@ def _happen_before(visit: Visit, now: dt.datetime, tz: str, rng: random.Random, 
         )
 
 
-def _upcoming_reminders(session, *, today, now, patients, zone, tz, rules, plan) -> int:
+def _upcoming_reminders(session, *, today, now, patients, zone, tz, unit, plan) -> int:
     """The reminders of today's and the coming week's visits that were due before ``now``: sent, delivered
     or failed and answered as in the history (the dispatcher has nothing left to send for them)."""
     visits = (
@@ -810,7 +809,7 @@ def _upcoming_reminders(session, *, today, now, patients, zone, tz, rules, plan)
     counts: dict[str, int] = {}
     _around_visits(
         session, random.Random(plan.random_seed + 2), plan, [v.id for v in visits], rows, steps, meta, zone,
-        tz, rules, desk=None, coordinator=None, volunteers=[], counts=counts, until=now, reminders_only=True,
+        tz, unit, desk=None, coordinator=None, volunteers=[], counts=counts, until=now, reminders_only=True,
     )  # fmt: skip
     return counts.get("history reminders", 0)
 
@@ -858,7 +857,7 @@ def _volunteer_meeting(
     }
 
 
-def _arrived_today(session, rng, visits, *, patients, desk, volunteers, rules) -> tuple[int, int]:
+def _arrived_today(session, rng, visits, *, patients, desk, volunteers, unit) -> tuple[int, int]:
     """Check-ins (coffee voucher, transport) and met volunteers for today's visits that have arrived, drawn
     as for the history; surveys follow in the app once the visits end."""
     checkins: list[dict] = []
@@ -868,7 +867,7 @@ def _arrived_today(session, rng, visits, *, patients, desk, volunteers, rules) -
             continue
         patient = patients[visit.patient_id]
         labels = segments.segments_for(
-            patient, visit.date, local_km=rules.local_km, regional_km=rules.regional_km
+            patient, visit.date, unit=unit
         )
         long_distance = segments.Region.LONG_DISTANCE.value in labels
         planned_start = min(s.planned_start for s in visit.steps)

@@ -22,6 +22,7 @@ from clinic.patients.models import Patient
 from clinic.refill.models import WaitlistEntry, WaitlistStatus
 from clinic.service import touchpoints
 from clinic.service.models import Volunteer, VolunteerAvailability
+from clinic.unit.context import Unit
 from clinic.unit.models import (
     Pathway,
     PathwayStep,
@@ -54,9 +55,7 @@ def load_demo(
     *,
     session: Session,
     directory: Path,
-    tz: str,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
     now: dt.datetime | None = None,
     history_weeks: int = 0,
 ) -> dict[str, int]:
@@ -74,10 +73,9 @@ def load_demo(
             code="seed_not_empty",
         )
     now = now or dt.datetime.now(dt.UTC)
-    today = now.astimezone(ZoneInfo(tz)).date()
-    rules = planning.SegmentRules(local_km=local_km, regional_km=regional_km)
+    today = now.astimezone(ZoneInfo(unit.tz)).date()
     try:
-        summary = _load(session, seed, tz=tz, now=now, today=today, rules=rules, history_weeks=history_weeks)
+        summary = _load(session, seed, unit=unit, now=now, today=today, history_weeks=history_weeks)
         session.commit()
     except BaseException:
         session.rollback()
@@ -89,10 +87,9 @@ def _load(
     session: Session,
     seed: SeedSet,
     *,
-    tz: str,
+    unit: Unit,
     now: dt.datetime,
     today: dt.date,
-    rules: planning.SegmentRules,
     history_weeks: int = 0,
 ) -> dict[str, int]:
     resources = {}
@@ -165,23 +162,21 @@ def _load(
             arrival_windows=[(_minutes(a), _minutes(b)) for a, b in seed.visits.arrival_windows],
             volunteers=list(volunteers.values()),
             users=users,
-            tz=tz,
+            unit=unit,
             today=today,
             before=today - dt.timedelta(days=seed.visits.days_back),
             weeks=history_weeks,
             closed=clinic_closed,
-            rules=rules,
         )
     visits, unplaced = _generate_visits(
         session,
         seed.visits,
         patients,
         pathways,
-        tz=tz,
+        unit=unit,
         now=now,
         today=today,
         closed=clinic_closed,
-        rules=rules,
     )
     waitlist = _generate_waitlist(session, seed.visits, patients, pathways, now=now, today=today)
     if history_weeks:
@@ -196,9 +191,8 @@ def _load(
             patients={p.id: p for p in patients},
             users=users,
             volunteers=list(volunteers.values()),
-            tz=tz,
+            unit=unit,
             today=today,
-            rules=rules,
             now=now,
         )
         for name, count in recent.items():
@@ -257,11 +251,10 @@ def _generate_visits(
     patients: list[Patient],
     pathways: dict[str, Pathway],
     *,
-    tz: str,
+    unit: Unit,
     now: dt.datetime,
     today: dt.date,
     closed: set[dt.date],
-    rules: planning.SegmentRules,
 ) -> tuple[int, int]:
     """Visits on every open weekday around ``today``, placed day by day with the engine's greedy placer."""
     rng = random.Random(plan.random_seed)
@@ -284,7 +277,7 @@ def _generate_visits(
             )
             for n, patient in enumerate(rng.sample(patients, count))
         ]
-        result = planning.plan_day(session=session, day=day, tz=tz, wishes=wishes, rules=rules)
+        result = planning.plan_day(session=session, day=day, unit=unit, wishes=wishes)
         unplaced += len(result.unscheduled)
         for key in sorted(result.visits, key=lambda k: int(k.rsplit("-", 1)[1])):
             _set_history(result.visits[key], plan, rng, now=now, day=day, today=today)

@@ -7,7 +7,7 @@ Rules:
   to it instead of opening a second one;
 * the owner is the least loaded active front-desk user (fewest open follow-ups, then the lowest id);
   nobody when the clinic has no active front-desk user (the board shows "unassigned");
-* it is due ``due_working_days`` working days (Monday-Friday, clinic time) after it opened;
+* it is due ``Unit.follow_up_due_working_days`` working days (Monday-Friday, clinic time) after it opened;
 * it closes only when the patient answers "yes" to both questions in a survey asked after it opened
   (``closing_survey_id``); staff cannot close it by hand, they re-ask;
 * ``escalate_overdue`` (a job) stamps ``escalated_at`` on open follow-ups past their due time, which
@@ -38,11 +38,9 @@ from clinic.feedback.models import (
 )
 from clinic.feedback.survey_channel import channel_for
 from clinic.patients.models import Patient
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from clinic.users.models import Role, User
 
-DEFAULT_TZ = DEFAULT_TIMEZONE
-DUE_WORKING_DAYS = 2
 NOTE_KINDS = ("note", "called")
 EVENT_KINDS = ("opened", "note", "called", "re-asked", "answered", "no_answer", "reassigned", "escalated", "closed")
 MAX_NOTE = 1000
@@ -50,7 +48,7 @@ CLOSED_SHOWN = dt.timedelta(days=14)
 """The board shows closed follow-ups for this long after they closed."""
 
 
-def add_working_days(start: dt.datetime, days: int, tz: str = DEFAULT_TZ) -> dt.datetime:
+def add_working_days(start: dt.datetime, days: int, tz: str) -> dt.datetime:
     """``start`` moved ``days`` working days (Mon-Fri in the clinic's zone) on, same wall-clock time;
     a start in a weekend counts from the next Monday morning's time of ``start``."""
     if start.tzinfo is None:
@@ -115,8 +113,7 @@ def open_or_add(
     survey: Survey,
     reason: FollowUpReason,
     now: dt.datetime,
-    tz: str = DEFAULT_TZ,
-    due_working_days: int = DUE_WORKING_DAYS,
+    unit: Unit,
 ) -> FollowUp:
     """Open a follow-up for ``survey``'s patient, or add the event to the one already open. Flushes; the
     caller commits (it is part of recording the answer or giving up)."""
@@ -134,7 +131,7 @@ def open_or_add(
         survey_id=survey.id,
         reason=reason,
         owner_id=owner.id if owner else None,
-        due_at=add_working_days(now, due_working_days, tz),
+        due_at=add_working_days(now, unit.follow_up_due_working_days, unit.tz),
         summary=note[:500],
         created_at=now,
     )
@@ -145,8 +142,7 @@ def open_or_add(
     return follow_up
 
 
-def answered(*, session: Session, survey: Survey, now: dt.datetime, tz: str = DEFAULT_TZ,
-             due_working_days: int = DUE_WORKING_DAYS) -> FollowUp | None:
+def answered(*, session: Session, survey: Survey, now: dt.datetime, unit: Unit) -> FollowUp | None:
     """React to an answered survey (the caller commits): yes+yes closes the patient's open follow-up if
     it opened before the survey was made; any "no" opens one or adds to the open one."""
     if survey.got_what_needed and survey.good_job:
@@ -162,8 +158,7 @@ def answered(*, session: Session, survey: Survey, now: dt.datetime, tz: str = DE
         _event(session, follow_up, "closed", note=f"survey {survey.id}: yes to both", at=now)
         session.flush()
         return follow_up
-    return open_or_add(session=session, survey=survey, reason=FollowUpReason.ANSWERED_NO, now=now, tz=tz,
-                       due_working_days=due_working_days)
+    return open_or_add(session=session, survey=survey, reason=FollowUpReason.ANSWERED_NO, now=now, unit=unit)
 
 
 def get_follow_up(*, session: Session, follow_up_id: int) -> FollowUp:
@@ -204,7 +199,7 @@ def reassign(*, session: Session, follow_up_id: int, owner_id: int, user_id: int
 
 
 def re_ask(*, session: Session, follow_up_id: int, user_id: int | None, now: dt.datetime,
-           tablet: bool = False, tz: str = DEFAULT_TZ) -> Survey:
+           tablet: bool = False, unit: Unit) -> Survey:
     """A new survey (trigger ``follow_up``) by the patient's channel, or on the tablet; any other survey
     still pending for the patient is withdrawn (this one replaces it). Committed; the caller (or the
     survey job) sends it."""

@@ -13,8 +13,8 @@ Channel: the patient's own (SMS: both questions in one message, answered "YES NO
 with a key-press menu per question; e-mail: a link to a signed page), or the tablet at checkout. A patient
 who sent STOP is only asked on the tablet. SMS and calls wait for the end of the quiet hours.
 
-No answer: asked again once ``reask_after`` later (two attempts in all); still nothing ``reask_after``
-after the second attempt, the survey is marked unanswered and a follow-up opens (reason ``no_answer``).
+No answer: asked again once the unit's ``survey_reask_after`` later (two attempts in all); still nothing
+that long after the second attempt, the survey is marked unanswered and a follow-up opens (reason ``no_answer``).
 Any "no" opens a follow-up; "yes" to both closes the patient's open follow-up (``clinic.feedback.followups``).
 """
 
@@ -45,16 +45,15 @@ from clinic.messaging.links import NO_LINKS, Links
 from clinic.messaging.models import InboundMessage, OutboxMessage
 from clinic.messaging.texts import texts
 from clinic.patients.models import Patient
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.base import OutgoingMessage, SendResult
 from outreach.keywords import WORDS, Keyword, normalise, words_for
 from outreach.quiet_hours import QUIET_CHANNELS, is_quiet, next_allowed
 
 log = logging.getLogger(__name__)
-DEFAULT_TZ = DEFAULT_TIMEZONE
 MAX_ATTEMPTS = 2
-REASK_AFTER = dt.timedelta(hours=24)
+
 """Time between the two attempts, and after the second before giving up."""
 ANSWER_WINDOW = dt.timedelta(days=3)
 """An inbound SMS is taken as the answer of a survey asked at most this long ago."""
@@ -184,9 +183,9 @@ def ask_on_tablet(*, session: Session, visit_id: int, now: dt.datetime) -> Surve
     return survey
 
 
-def create_visit_surveys(*, session: Session, now: dt.datetime, tz: str = DEFAULT_TZ) -> list[int]:
+def create_visit_surveys(*, session: Session, now: dt.datetime, unit: Unit) -> list[int]:
     """Surveys for visits completed today or yesterday (clinic time) that have none yet; their ids."""
-    today = now.astimezone(ZoneInfo(tz)).date()
+    today = now.astimezone(ZoneInfo(unit.tz)).date()
     asked = sa.exists().where(Survey.visit_id == Visit.id, Survey.trigger == SurveyTrigger.VISIT)
     visits = list(
         session.exec(
@@ -278,8 +277,7 @@ def record_answer(
     comment: str = "",
     now: dt.datetime,
     channel: SurveyChannel | None = None,
-    tz: str = DEFAULT_TZ,
-    due_working_days: int = followups.DUE_WORKING_DAYS,
+    unit: Unit,
 ) -> tuple[Survey, FollowUp | None]:
     """Store both answers (one transaction with the follow-up they open or close)."""
     survey = get_or_raise(session, Survey, survey_id, what="survey")
@@ -299,7 +297,7 @@ def record_answer(
         survey.channel = channel
     session.add(survey)
     session.flush()
-    follow_up = followups.answered(session=session, survey=survey, now=now, tz=tz, due_working_days=due_working_days)
+    follow_up = followups.answered(session=session, survey=survey, now=now, unit=unit)
     session.commit()
     return survey, follow_up
 
@@ -363,12 +361,11 @@ def outgoing(survey: Survey, patient: Patient, links: Links) -> OutgoingMessage:
                            metadata=meta)
 
 
-def _give_up(session: Session, survey: Survey, now: dt.datetime, tz: str, due_working_days: int) -> None:
+def _give_up(session: Session, survey: Survey, now: dt.datetime, unit: Unit) -> None:
     survey.status = SurveyStatus.UNANSWERED
     session.add(survey)
     session.flush()
-    followups.open_or_add(session=session, survey=survey, reason=FollowUpReason.NO_ANSWER, now=now, tz=tz,
-                          due_working_days=due_working_days)
+    followups.open_or_add(session=session, survey=survey, reason=FollowUpReason.NO_ANSWER, now=now, unit=unit)
 
 
 def send_survey(
@@ -377,9 +374,8 @@ def send_survey(
     survey_id: int,
     channels: Mapping[str, object],
     now: dt.datetime,
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     links: Links = NO_LINKS,
-    reask_after: dt.timedelta = REASK_AFTER,
 ) -> SendResult | None:
     """Ask (or re-ask) one pending survey now by its channel; ``None`` when not sent (tablet, quiet hours:
     postponed to their end, opted out meanwhile: withdrawn). Counts the attempt either way it is sent."""
@@ -392,8 +388,8 @@ def send_survey(
         session.add(survey)
         session.commit()
         return None
-    if survey.channel.value in QUIET_CHANNELS and is_quiet(now, tz):
-        survey.next_attempt_at = next_allowed(now, survey.channel.value, tz)
+    if survey.channel.value in QUIET_CHANNELS and is_quiet(now, unit.tz):
+        survey.next_attempt_at = next_allowed(now, survey.channel.value, unit.tz)
         session.add(survey)
         session.commit()
         return None
@@ -408,7 +404,7 @@ def send_survey(
             log.exception("sending survey %s failed", survey.id)
             result = SendResult(ok=False, error=str(exc)[:200], retryable=True)
     survey.attempts += 1
-    survey.next_attempt_at = now + reask_after
+    survey.next_attempt_at = now + unit.survey_reask_after
     if result.ok:
         survey.asked_at = now
     else:
@@ -434,10 +430,8 @@ def send_due(
     session: Session,
     channels: Mapping[str, object],
     now: dt.datetime,
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     links: Links = NO_LINKS,
-    reask_after: dt.timedelta = REASK_AFTER,
-    due_working_days: int = followups.DUE_WORKING_DAYS,
     limit: int = 200,
 ) -> SendReport:
     """The job's work: give up on surveys asked twice without an answer (follow-up ``no_answer``), move
@@ -450,7 +444,7 @@ def send_due(
         patient = session.get(Patient, survey.patient_id)
         remote = channel_for(patient)
         if survey.trigger == SurveyTrigger.FOLLOW_UP:
-            _give_up(session, survey, now, tz, due_working_days)
+            _give_up(session, survey, now, unit)
             report.gave_up += 1
         elif remote is None:
             survey.status = SurveyStatus.WITHDRAWN
@@ -468,12 +462,11 @@ def send_due(
     ))
     for survey in due:
         if survey.attempts >= MAX_ATTEMPTS:
-            _give_up(session, survey, now, tz, due_working_days)
+            _give_up(session, survey, now, unit)
             session.commit()
             report.gave_up += 1
             continue
-        result = send_survey(session=session, survey_id=survey.id, channels=channels, now=now, tz=tz, links=links,
-                             reask_after=reask_after)
+        result = send_survey(session=session, survey_id=survey.id, channels=channels, now=now, unit=unit, links=links)
         session.refresh(survey)
         if result is None:
             if survey.status == SurveyStatus.WITHDRAWN:

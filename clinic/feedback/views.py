@@ -27,7 +27,7 @@ from clinic.feedback import followups, surveys
 from clinic.feedback.models import SurveyChannel, SurveyStatus
 from clinic.feedback.surveys import patient_feedback
 from clinic.messaging import links
-from clinic.web.clock import clinic_tz, messaging_now
+from clinic.web.clock import messaging_now
 from clinic.web.container import channels, unit
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
@@ -88,10 +88,6 @@ class SurveyForm(FlaskForm):
                             render_kw={"rows": 3, "maxlength": 1000})
 
 
-
-
-def _due_days() -> int:
-    return unit().follow_up_due_working_days
 
 
 def _session():
@@ -207,7 +203,7 @@ def re_ask(follow_up_id: int):
     tablet = form.where.data == "tablet"
     try:
         survey = followups.re_ask(session=session, follow_up_id=follow_up_id, user_id=current_user.id, now=now,
-                                  tablet=tablet, tz=clinic_tz())
+                                  tablet=tablet, unit=unit())
     except NotFound:
         abort(404)
     except DomainError as error:
@@ -216,8 +212,7 @@ def re_ask(follow_up_id: int):
     if tablet:
         return redirect(url_for("followups.tablet", survey_id=survey.id))
     result = surveys.send_survey(session=session, survey_id=survey.id, channels=channels(),
-                                 now=now, tz=clinic_tz(), links=patient_links(),
-                                 reask_after=unit().survey_reask_after)
+                                 now=now, unit=unit(), links=patient_links())
     if result is None:
         flash(_("The questions go out when the quiet hours end."), "success")
     elif result.ok:
@@ -268,7 +263,7 @@ def _answer(survey, *, action: str, channel, done_template: str):
         surveys.record_answer(
             session=session, survey_id=survey.id, got_what_needed=form.got_what_needed.data == "yes",
             good_job=form.good_job.data == "yes", comment=form.comment.data or "", now=messaging_now(), channel=channel,
-            tz=clinic_tz(), due_working_days=_due_days(),
+            unit=unit(),
         )
     except DomainError:
         session.rollback()

@@ -26,6 +26,7 @@ from clinic.patients import segments as segment_rules
 from clinic.patients.models import Patient
 from clinic.refill.models import OfferStatus, WaitlistOffer
 from clinic.service.models import GestureStatus, MeetingOutcome, RecoveryGesture, VolunteerAssignment
+from clinic.unit.context import Unit
 from clinic.visits.models import Visit, VisitCheckin, VisitStatus, VisitStep
 from scheduling import instance as engine
 from scheduling.check import critical_path
@@ -65,8 +66,8 @@ def _local_midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
 class _Segmenter:
     """Segment labels of a patient on a day (the project's own ``segments_for``, KBR segments only)."""
 
-    def __init__(self, local_km: float, regional_km: float):
-        self.local_km, self.regional_km = local_km, regional_km
+    def __init__(self, unit: Unit):
+        self.unit = unit
         self.cache: dict[tuple, frozenset[str]] = {}
 
     def __call__(self, birth_date: dt.date, distance_km: float, day: dt.date) -> frozenset[str]:
@@ -80,9 +81,7 @@ class _Segmenter:
                 needs_hearing=False,
             )
             day = max(day, birth_date)
-            labels = segment_rules.segments_for(
-                patient, day, local_km=self.local_km, regional_km=self.regional_km
-            )
+            labels = segment_rules.segments_for(patient, day, unit=self.unit)
             self.cache[key] = frozenset(labels) & frozenset(fig.SEGMENTS)
         return self.cache[key]
 
@@ -101,18 +100,16 @@ def _critical_paths(session: Session) -> dict[int, int]:
 def load_data(
     *,
     session: Session,
-    tz: str,
+    unit: Unit,
     today: dt.date,
     weeks: int = WEEKS,
-    local_km: float = 25,
-    regional_km: float = 50,
     unit_costs: dict[str, int] | None = None,
 ) -> fig.KbrData:
     """The records of the ``weeks`` ISO weeks up to ``today`` (clinic time zone), in nine queries."""
-    zone = ZoneInfo(tz)
+    zone = ZoneInfo(unit.tz)
     first, last = fig.week_bounds(today, weeks)
     since, until = _local_midnight(first, zone), _local_midnight(last + dt.timedelta(days=1), zone)
-    segs = _Segmenter(local_km, regional_km)
+    segs = _Segmenter(unit)
 
     def local_day(instant: dt.datetime) -> dt.date:
         return instant.astimezone(zone).date()
@@ -505,11 +502,9 @@ def rule_levels(*, session: Session) -> tuple[tuple[RuleLevel, ...], dict[str, i
 def dashboard(
     *,
     session: Session,
-    tz: str,
+    unit: Unit,
     today: dt.date,
     segment: str | None = None,
-    local_km: float = 25,
-    regional_km: float = 50,
     kbrs: KbrSet | None = None,
     minimum: int = fig.MIN_PARTIAL_COUNT,
 ) -> Dashboard:
@@ -520,10 +515,8 @@ def dashboard(
     kbrs = kbrs or definitions()
     data = load_data(
         session=session,
-        tz=tz,
+        unit=unit,
         today=today,
-        local_km=local_km,
-        regional_km=regional_km,
         unit_costs=dict(kbrs.unit_costs),
     )
     weeks = fig.last_weeks(today, WEEKS)

@@ -66,11 +66,9 @@ def _segment() -> str | None:
 def _board(segment: str | None) -> kbr_service.Dashboard:
     return kbr_service.dashboard(
         session=get_session(),
-        tz=clinic_unit().tz,
+        unit=clinic_unit(),
         today=clinic_today(),
         segment=segment,
-        local_km=clinic_unit().local_km,
-        regional_km=clinic_unit().regional_km,
     )
 
 

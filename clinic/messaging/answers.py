@@ -28,6 +28,7 @@ from clinic.patients import services as patient_service
 from clinic.patients.models import Patient
 from clinic.service import transport
 from clinic.service.models import TouchChannel
+from clinic.unit.context import Unit
 from clinic.visits import services as visit_service
 from clinic.visits.models import Visit, VisitStatus
 
@@ -150,8 +151,7 @@ def answer(
     outbox_id: int,
     choice: str,
     now: dt.datetime,
-    tz: str,
-    desk_phone: str = "",
+    unit: Unit,
     after_cancel: Callable[[int], None] | None = None,
 ) -> inbound.InboundResult:
     """Do what the patient chose on the page of the e-mail in ``outbox_id`` and say so in their language.
@@ -159,13 +159,13 @@ def answer(
     ``Conflict`` (code ``not_offered``) when the page no longer offers ``choice`` (the visit was cancelled or
     confirmed meanwhile, say); nothing is stored then. A cancellation frees the place: ``after_cancel``
     (default: the next wave of offers, recorded) gets the visit id."""
-    page = answer_page(session=session, outbox_id=outbox_id, now=now, tz=tz)
+    page = answer_page(session=session, outbox_id=outbox_id, now=now, tz=unit.tz)
     if choice not in page.choices:
         raise Conflict(f"the e-mail's page does not offer {choice!r} now", code="not_offered", field="choice")
     _ = texts(page.language)
-    facts = {"day": long_day(page.start or page.day, page.language, tz),
-             "time": clock(page.start, page.language, tz) if page.start else "–",
-             "desk": desk_phone or _("the front desk")}
+    facts = {"day": long_day(page.start or page.day, page.language, unit.tz),
+             "time": clock(page.start, page.language, unit.tz) if page.start else "–",
+             "desk": unit.desk_phone or _("the front desk")}
     cancelled = None
     if choice == CONFIRM:
         visit_service.change_status(session=session, visit_id=page.visit_id, status=VisitStatus.CONFIRMED,
@@ -181,7 +181,7 @@ def answer(
         visit = session.get(Visit, page.visit_id)
         outcome = inbound.note_transport(session=session, visit=visit, wanted=choice == TRANSPORT_YES, now=now,
                                          channel=TouchChannel.EMAIL)
-        reply = inbound.transport_reply(outcome, language=page.language, day=page.day, tz=tz, by_sms=False)
+        reply = inbound.transport_reply(outcome, language=page.language, day=page.day, tz=unit.tz, by_sms=False)
     else:
         patient_service.set_contact_preferences(session=session, patient_id=page.patient_id, actor_id=None,
                                                 opted_out=choice == STOP)
@@ -198,7 +198,7 @@ def answer(
     stored = inbound.store(session=session, channel=Channel.EMAIL, provider_id=None, from_number="", body=choice,
                            keyword=choice, result=result, now=now)
     if cancelled is not None:
-        (after_cancel or inbound.default_after_cancel(session, now, tz))(cancelled)
+        (after_cancel or inbound.default_after_cancel(session, now, unit.tz))(cancelled)
     if stored.message_id is not None:
         inbound.survey_after(session, stored.message_id, now)
     return stored

@@ -60,8 +60,8 @@ def page(token: str):
 def _answer(session, shown: email_answers.AnswerPage, choice: str) -> None:
     try:
         result = email_answers.answer(
-            session=session, outbox_id=shown.outbox_id, choice=choice, now=messaging_now(), tz=clinic_tz(),
-            desk_phone=unit().desk_phone, after_cancel=next_wave(session),
+            session=session, outbox_id=shown.outbox_id, choice=choice, now=messaging_now(), unit=unit(),
+            after_cancel=next_wave(session),
         )
     except DomainError as error:
         session.rollback()

@@ -17,18 +17,17 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from clinic.bootstrap import unit_from
 from clinic.db import make_engine, upgrade
 from clinic.messaging.outbox import outbox_counts
 from clinic.messaging.outreach import plan_visits_outreach
 from clinic.messaging.rules_file import rules_in_force
 from clinic.messaging.sending import dispatch_due
 from clinic.patients.models import Patient
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.settings import load_settings
 from clinic.unit.models import Pathway
 from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
-
-TZ = DEFAULT_TIMEZONE
 
 
 class NoopChannel:
@@ -48,10 +47,9 @@ class NoopChannel:
         return SendResult(ok=True, provider_id=provider_id) if provider_id else None
 
 
-def _populate(engine: sa.Engine, visits: int, now: dt.datetime) -> list[int]:
+def _populate(engine: sa.Engine, visits: int, now: dt.datetime, zone: ZoneInfo) -> list[int]:
     from clinic.db import make_session_factory
 
-    zone = ZoneInfo(TZ)
     today = now.astimezone(zone).date()
     with make_session_factory(engine)(expire_on_commit=True) as session:
         pathway = Pathway(code=f"bench-{uuid.uuid4().hex[:6]}", name="Bench infusion day")
@@ -116,11 +114,12 @@ def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
         database_url = f"sqlite:///{Path(workdir.name) / 'bench.db'}"
     upgrade(database_url)
     engine = make_engine(database_url)
-    zone = ZoneInfo(TZ)
+    unit = unit_from(load_settings({"SECRET_KEY": "bench"}))
+    zone = unit.zone
     now = dt.datetime.combine(dt.datetime.now(zone).date() + dt.timedelta(days=1), dt.time(11), zone).astimezone(dt.UTC)
     try:
         started = time.perf_counter()
-        ids = _populate(engine, visits, now)
+        ids = _populate(engine, visits, now, zone)
         populate_s = time.perf_counter() - started
 
         with make_session_factory(engine)() as session:
@@ -128,7 +127,7 @@ def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
             started = time.perf_counter()
             for index in range(0, len(ids), chunk):
                 plan_visits_outreach(
-                    session=session, visit_ids=ids[index : index + chunk], now=now, tz=TZ, rules=rules
+                    session=session, visit_ids=ids[index : index + chunk], now=now, unit=unit, rules=rules
                 )
                 session.expunge_all()
             plan_s = time.perf_counter() - started
@@ -139,7 +138,7 @@ def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
             started = time.perf_counter()
             while True:
                 report = dispatch_due(
-                    session=session, channels=channels, owner="bench", now=now, tz=TZ, limit=1000
+                    session=session, channels=channels, owner="bench", now=now, unit=unit, limit=1000
                 )
                 session.expunge_all()
                 if not report.handled and not report.lost_claims:

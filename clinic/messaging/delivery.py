@@ -10,9 +10,9 @@ from clinic.columns import Channel, utcnow
 from clinic.errors import DomainError
 from clinic.feedback import surveys
 from clinic.messaging.models import OutboxMessage, OutboxStatus
-from clinic.messaging.outreach import DEFAULT_TZ
 from clinic.messaging.sending import DispatchReport, after_failure, quiet_zone
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from outreach.channels.base import SendResult
 
 _DELIVERED = {"delivered", "read", "completed", "answered"}
@@ -20,7 +20,7 @@ _FAILED = {"failed", "undelivered", "busy", "no-answer", "canceled", "cancelled"
 
 
 def record_delivery(
-    *, session: Session, provider_id: str, status: str, now: dt.datetime | None = None, tz: str = DEFAULT_TZ
+    *, session: Session, provider_id: str, status: str, now: dt.datetime | None = None, unit: Unit
 ) -> OutboxMessage | None:
     """Apply a provider's status callback; ``None`` when no outbox row has that provider id.
 
@@ -42,7 +42,7 @@ def record_delivery(
     elif value in _FAILED and row.status == OutboxStatus.SENT:
         after_failure(
             row, SendResult(ok=False, error=f"provider reported {value}", retryable=True), now=now,
-            tz=quiet_zone(session.get(Patient, row.patient_id), tz), report=DispatchReport(),
+            tz=quiet_zone(session.get(Patient, row.patient_id), unit.tz), report=DispatchReport(),
         )
     else:
         session.rollback()
@@ -53,11 +53,11 @@ def record_delivery(
 
 
 def record_status_callback(
-    *, session: Session, provider_id: str, status: str, now: dt.datetime, tz: str = DEFAULT_TZ
+    *, session: Session, provider_id: str, status: str, now: dt.datetime, unit: Unit
 ) -> bool:
     """The status webhook: ``record_delivery``, then the two questions after a completed reminder call.
     ``False`` when no message has that provider id."""
-    row = record_delivery(session=session, provider_id=provider_id, status=status, now=now, tz=tz)
+    row = record_delivery(session=session, provider_id=provider_id, status=status, now=now, unit=unit)
     if row is not None and status == "completed":
         _survey_after_call(session, row, now)
     return row is not None

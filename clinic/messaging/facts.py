@@ -2,11 +2,12 @@
 
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from clinic.visits.models import Visit
 from outreach.rules import PatientFacts, VisitFacts
 
 
-def patient_facts(patient: Patient, *, local_km: float = 25, regional_km: float = 50) -> PatientFacts:
+def patient_facts(patient: Patient, *, unit: Unit) -> PatientFacts:
     needs = {
         name
         for name, flag in (
@@ -18,7 +19,7 @@ def patient_facts(patient: Patient, *, local_km: float = 25, regional_km: float 
     }
     return PatientFacts(
         birth_date=patient.birth_date,
-        region=segments.region_for(patient.distance_km, local_km=local_km, regional_km=regional_km).value,
+        region=segments.region_for(patient.distance_km, unit=unit).value,
         language=str(getattr(patient.language, "value", patient.language)),
         channel=str(getattr(patient.channel, "value", patient.channel)),
         needs=frozenset(needs),

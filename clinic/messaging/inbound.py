@@ -36,12 +36,11 @@ from clinic.refill import services as refill
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer
 from clinic.service import transport
 from clinic.service.models import TouchChannel
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from clinic.visits import services as visit_service
 from clinic.visits.models import Visit, VisitStatus, VisitStep
 from outreach.keywords import Keyword, parse
 
-DEFAULT_TZ = DEFAULT_TIMEZONE
 OFFER_MEMORY = dt.timedelta(hours=24)
 """A YES within this time of an offer is taken as its answer, even if the offer has closed meanwhile."""
 UPCOMING = (VisitStatus.BOOKED, VisitStatus.CONFIRMED)
@@ -111,12 +110,12 @@ def recent_offer(*, session: Session, patient_ids: list[int], now: dt.datetime) 
     ).first()
 
 
-def default_after_cancel(session: Session, now: dt.datetime, tz: str) -> Callable[[int], None]:
+def default_after_cancel(session: Session, now: dt.datetime, unit: Unit) -> Callable[[int], None]:
     """After a cancellation: the next wave of offers (recorded only; a job or the webhook sends them)."""
 
     def after(visit_id: int) -> None:
         try:
-            refill.make_offers(session=session, visit_id=visit_id, now=now, channel="sms", tz=tz)
+            refill.make_offers(session=session, visit_id=visit_id, now=now, channel="sms", unit=unit)
         except DomainError:
             session.rollback()
 
@@ -133,13 +132,11 @@ def handle_sms(
     body: str,
     now: dt.datetime,
     provider_id: str | None = None,
-    desk_phone: str = "",
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     after_cancel: Callable[[int], None] | None = None,
-    follow_up_due_days: int = 2,
 ) -> InboundResult:
     """Act on one inbound SMS and return the reply to send back (stored with the message).
-    ``follow_up_due_days``: working days a follow-up opened by a "no" in the reply has."""
+    A follow-up opened by a "no" in the reply is due ``unit.follow_up_due_working_days`` working days later."""
     if provider_id:
         seen = session.exec(select(InboundMessage).where(InboundMessage.provider_id == provider_id)).first()
         if seen is not None:
@@ -151,22 +148,21 @@ def handle_sms(
     people = patients_for_number(session=session, number=from_number)
     if not people:
         _ = texts("en")
-        desk = desk_phone or _("the front desk")
+        desk = unit.desk_phone or _("the front desk")
         result = InboundResult(
             outcome="unknown_sender",
             reply=_("This number is not known to us. Please call %(desk)s.") % {"desk": desk},
         )
     else:
         result = _act(
-            session=session, people=people, keyword=keyword, now=now, desk_phone=desk_phone, tz=tz, body=body,
-            follow_up_due_days=follow_up_due_days,
+            session=session, people=people, keyword=keyword, now=now, unit=unit, body=body,
         )
     stored = store(
         session=session, channel=Channel.SMS, provider_id=provider_id, from_number=from_number, body=body,
         keyword=keyword.value if keyword else None, result=result, now=now,
     )
     if result.refill_visit_id is not None and stored.outcome != "duplicate":
-        (after_cancel or default_after_cancel(session, now, tz))(result.refill_visit_id)
+        (after_cancel or default_after_cancel(session, now, unit))(result.refill_visit_id)
     if stored.outcome != "duplicate" and stored.message_id is not None:
         survey_after(session, stored.message_id, now)
     return stored
@@ -180,8 +176,9 @@ def survey_after(session: Session, message_id: int, now: dt.datetime) -> None:
         session.rollback()
 
 
-def _survey_answer(*, session: Session, people: list[Patient], body: str, now: dt.datetime, tz: str,
-                   due_days: int) -> InboundResult | None:
+def _survey_answer(
+    *, session: Session, people: list[Patient], body: str, now: dt.datetime, unit: Unit
+) -> InboundResult | None:
     """``body`` as the answer to the patients' survey asked in the last days, or ``None``."""
     survey = surveys.answerable_survey(session=session, patient_ids=[p.id for p in people], now=now)
     answer = surveys.parse_answer(body) if survey is not None else None
@@ -189,8 +186,7 @@ def _survey_answer(*, session: Session, people: list[Patient], body: str, now: d
         return None
     try:
         surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=answer.got_what_needed,
-                              good_job=answer.good_job, comment=answer.comment, now=now, tz=tz,
-                              due_working_days=due_days)
+                              good_job=answer.good_job, comment=answer.comment, now=now, unit=unit)
     except DomainError:
         session.rollback()
         return None
@@ -249,27 +245,24 @@ def _act(
     people: list[Patient],
     keyword: Keyword | None,
     now: dt.datetime,
-    desk_phone: str,
-    tz: str,
+    unit: Unit,
     body: str = "",
-    follow_up_due_days: int = 2,
 ) -> InboundResult:
     ids = [p.id for p in people]
     patient = people[0]
-    upcoming = next_visit(session=session, patient_ids=ids, now=now, tz=tz)
+    upcoming = next_visit(session=session, patient_ids=ids, now=now, tz=unit.tz)
     if upcoming is not None:
         patient = next(p for p in people if p.id == upcoming.patient_id)
     offer = recent_offer(session=session, patient_ids=ids, now=now)
     if offer is None and keyword not in (Keyword.STOP, Keyword.START, Keyword.HELP, Keyword.CANCEL):
-        answered = _survey_answer(session=session, people=people, body=body, now=now, tz=tz,
-                                  due_days=follow_up_due_days)
+        answered = _survey_answer(session=session, people=people, body=body, now=now, unit=unit)
         if answered is not None:
             return answered
     if offer is not None and keyword in (Keyword.YES, Keyword.NO):
         patient = session.get(WaitlistEntry, offer.entry_id).patient
     language = str(patient.language)
     _ = texts(language)
-    desk = desk_phone or _("the front desk")
+    desk = unit.desk_phone or _("the front desk")
 
     def result(outcome: str, reply: str, **kw) -> InboundResult:
         kw.setdefault("visit_id", upcoming.id if upcoming else None)
@@ -278,11 +271,11 @@ def _act(
     def when(visit: Visit) -> dict[str, str]:
         start = visit_start(session=session, visit=visit)
         if start is None:
-            return {"day": short_day(visit.date, language, tz), "time": "–"}
-        return {"day": short_day(start, language, tz), "time": clock(start, language, tz)}
+            return {"day": short_day(visit.date, language, unit.tz), "time": "–"}
+        return {"day": short_day(start, language, unit.tz), "time": clock(start, language, unit.tz)}
 
     if keyword is Keyword.YES and offer is not None:
-        return _answer_offer_yes(session=session, offer=offer, now=now, tz=tz, result=result, when=when, _=_)
+        return _answer_offer_yes(session=session, offer=offer, now=now, unit=unit, result=result, when=when, _=_)
     if keyword is Keyword.NO and offer is not None:
         next_wave = None
         if offer.status == OfferStatus.OPEN:
@@ -306,7 +299,7 @@ def _act(
         asked = transport.offer_awaiting_answer(session=session, patient_ids=ids, now=now)
         if asked is not None:
             return _answer_transport_sms(
-                session=session, visit=asked, wanted=keyword is Keyword.YES, now=now, tz=tz
+                session=session, visit=asked, wanted=keyword is Keyword.YES, now=now, tz=unit.tz
             )
     if keyword is Keyword.YES:
         if upcoming is None:
@@ -360,7 +353,7 @@ def _act(
                                "HELP for help."))
 
 
-def _answer_offer_yes(*, session, offer, now, tz, result, when, _) -> InboundResult:
+def _answer_offer_yes(*, session, offer, now, unit: Unit, result, when, _) -> InboundResult:
     taken = _("Sorry, this place has already been taken. You stay on the waiting list.")
     if offer.status == OfferStatus.EXPIRED or (offer.status == OfferStatus.OPEN and now >= offer.expires_at):
         expired = _("Sorry, this offer has expired. You stay on the waiting list.")
@@ -370,7 +363,7 @@ def _answer_offer_yes(*, session, offer, now, tz, result, when, _) -> InboundRes
         outcome = "offer_expired" if expired else "offer_taken"
         return result(outcome, expired or taken, visit_id=None)
     try:
-        visit = refill.accept_offer(session=session, offer_id=offer.id, now=now, tz=tz)
+        visit = refill.accept_offer(session=session, offer_id=offer.id, now=now, unit=unit)
     except Conflict as exc:
         session.rollback()
         if exc.code == "expired":
@@ -427,12 +420,12 @@ def transport_reply(outcome: str, *, language: str, day: dt.date, tz: str, by_sm
 
 
 def call_script(
-    *, session: Session, visit: Visit, tz: str = DEFAULT_TZ, action: str = "reminder"
+    *, session: Session, visit: Visit, unit: Unit, action: str = "reminder"
 ) -> tuple[str, str, str | None]:
     """``(language, what the call says, the menu or None)`` for an outreach call about ``visit``."""
     patient = session.get(Patient, visit.patient_id)
     start = visit_start(session=session, visit=visit)
-    return call_words(patient=patient, day=visit.date, start=start, tz=tz, action=action)
+    return call_words(patient=patient, day=visit.date, start=start, tz=unit.tz, action=action)
 
 
 def call_words(
@@ -494,7 +487,7 @@ def handle_call_choice(
     now: dt.datetime,
     call_sid: str | None = None,
     from_number: str = "",
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     after_cancel: Callable[[int], None] | None = None,
     action: str = "reminder",
 ) -> InboundResult:
@@ -546,5 +539,5 @@ def handle_call_choice(
     stored = store(session=session, channel=Channel.VOICE, provider_id=key, from_number=from_number or patient.phone,
                     body=digits or "", keyword=None, result=result, now=now)
     if cancelled is not None and stored.outcome != "duplicate":
-        (after_cancel or default_after_cancel(session, now, tz))(cancelled)
+        (after_cancel or default_after_cancel(session, now, unit))(cancelled)
     return stored

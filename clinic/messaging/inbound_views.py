@@ -25,7 +25,7 @@ from clinic.extensions import csrf
 from clinic.feedback import surveys
 from clinic.messaging import delivery, inbound, links
 from clinic.messaging.texts import VOICE_LANGUAGES
-from clinic.web.clock import clinic_tz, messaging_now
+from clinic.web.clock import messaging_now
 from clinic.web.container import settings, unit
 from clinic.web.patient_replies import answer_call, answer_sms
 from clinic.web.public_urls import public_url
@@ -142,7 +142,7 @@ def voice(key: str) -> Response:
         visit = inbound.visit_service.get_visit(session=session, visit_id=visit_id)
     except DomainError:
         abort(404)
-    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=clinic_tz(), action=action)
+    language, intro, menu = inbound.call_script(session=session, visit=visit, unit=unit(), action=action)
     say_language = VOICE_LANGUAGES.get(language, "en-GB")
     response = VoiceResponse()
     if menu is None:
@@ -203,7 +203,7 @@ def status() -> Response:
     session = get_session()
     try:
         delivery.record_status_callback(
-            session=session, provider_id=provider_id, status=state.strip().lower(), now=messaging_now(), tz=clinic_tz()
+            session=session, provider_id=provider_id, status=state.strip().lower(), now=messaging_now(), unit=unit()
         )
     except DomainError:
         session.rollback()
@@ -275,7 +275,7 @@ def survey_gather(key: str, question: int) -> Response:
     got, good = first == "1", digit == "1"
     try:
         surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good, now=messaging_now(),
-                              tz=clinic_tz(), due_working_days=unit().follow_up_due_working_days)
+                              unit=unit())
     except DomainError:  # answered twice (a retried webhook): the first answer stands
         session.rollback()
     response.say(spoken["thanks_yes"] if got and good else spoken["thanks_no"], language=say_language)

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic.messaging.models import OutboxMessage, OutboxStatus
-from clinic.messaging.outreach import DEFAULT_TZ
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class OutboxFilter:
 
 
 def list_outbox(
-    *, session: Session, filters: OutboxFilter = OutboxFilter(), tz: str = DEFAULT_TZ, limit: int = 500
+    *, session: Session, filters: OutboxFilter = OutboxFilter(), unit: Unit, limit: int = 500
 ) -> list[tuple[OutboxMessage, Patient]]:
     statement = select(OutboxMessage, Patient).join(Patient, col(Patient.id) == OutboxMessage.patient_id)
     if filters.status:
@@ -35,7 +35,7 @@ def list_outbox(
     if filters.call_list:
         statement = statement.where(col(OutboxMessage.on_call_list).is_(True))
     if filters.day:
-        zone = ZoneInfo(tz)
+        zone = ZoneInfo(unit.tz)
         start = dt.datetime.combine(filters.day, dt.time(0), zone).astimezone(dt.UTC)
         end = dt.datetime.combine(filters.day + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
         statement = statement.where(col(OutboxMessage.due_at) >= start, col(OutboxMessage.due_at) < end)

@@ -109,14 +109,6 @@ class PreviewForm(FlaskForm):
     submit = SubmitField(_l("Preview"))
 
 
-def _settings() -> dict:
-    return {
-        "tz": unit().tz,
-        "local_km": unit().local_km,
-        "regional_km": unit().regional_km,
-    }
-
-
 def _labels() -> dict:
     return {
         "status_label": lambda code: label(OUTBOX_STATUS_LABELS, code),
@@ -151,13 +143,12 @@ def outbox():
             call_list=bool(form.call_list.data),
         )
     session = get_session()
-    settings = _settings()
-    rows = list_outbox(session=session, filters=filters, tz=settings["tz"], limit=OUTBOX_ROWS)
+    rows = list_outbox(session=session, filters=filters, unit=unit(), limit=OUTBOX_ROWS)
     counts = outbox_counts(session=session)
-    words, pages = _words(session, rows, settings["tz"], patient_links())
+    words, pages = _words(session, rows, unit().tz, patient_links())
     replyable = {row.id for row, _patient in rows if _replyable(row)} if _dev_replies() else set()
     answerable = _answerable_emails(rows)
-    call_list = list_outbox(session=session, filters=OutboxFilter(call_list=True), tz=settings["tz"])
+    call_list = list_outbox(session=session, filters=OutboxFilter(call_list=True), unit=unit())
     return (
         render_template(
             "messaging/outbox.html",
@@ -286,7 +277,7 @@ def rules():
                 except RulesRejected as exc:
                     problems = exc.problems
                 else:
-                    planned = replan_upcoming(session=session, actor_id=current_user.id, **_settings())
+                    planned = replan_upcoming(session=session, actor_id=current_user.id, unit=unit())
                     flash(
                         _(
                             "Rules version %(version)s is now in force; outreach re-planned for %(count)s upcoming visits.",
@@ -318,7 +309,6 @@ def rules():
 def preview():
     form = PreviewForm(request.args)
     session = get_session()
-    settings = _settings()
     status = 200
     rows = []
     patient = None
@@ -335,12 +325,12 @@ def preview():
             status = 404
         else:
             try:
-                rows = preview_for_patient(session=session, patient_id=patient.id, day=day, **settings)
+                rows = preview_for_patient(session=session, patient_id=patient.id, day=day, unit=unit())
             except NotFound:
                 status = 404
     else:
         day = day or clinic_today()  # the field stays empty, so a patient search is not tied to today
-        rows = preview_for_date(session=session, day=day, **settings)
+        rows = preview_for_date(session=session, day=day, unit=unit())
     return (
         render_template(
             "messaging/preview.html",
@@ -371,8 +361,6 @@ def plan_command() -> None:
     with get_session_factory()() as session:
         count = replan_upcoming(
             session=session,
-            tz=unit().tz,
-            local_km=unit().local_km,
-            regional_km=unit().regional_km,
+            unit=unit(),
         )
     click.echo(f"Outreach planned for {count} upcoming visits.")

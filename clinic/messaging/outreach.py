@@ -24,12 +24,11 @@ from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.messaging.rules_file import rules_in_force
 from clinic.messaging.texts import render_text
 from clinic.patients.models import Patient
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from clinic.visits.models import Visit, VisitStatus
 from outreach.planning import PlannedMessage, plan_messages
 from outreach.rules import RuleSet
 
-DEFAULT_TZ = DEFAULT_TIMEZONE
 PENDING = (OutboxStatus.QUEUED,)
 SENDABLE_VISITS = frozenset({VisitStatus.REQUESTED, VisitStatus.BOOKED, VisitStatus.CONFIRMED})
 
@@ -62,21 +61,19 @@ def _plan_one(
     ruleset: RuleSet,
     *,
     now: dt.datetime,
-    tz: str,
-    local_km: float,
-    regional_km: float,
+    unit: Unit,
     existing: list[OutboxMessage],
 ) -> PlanResult:
     patient = visit.patient
-    pfacts = patient_facts(patient, local_km=local_km, regional_km=regional_km)
+    pfacts = patient_facts(patient, unit=unit)
     vfacts = visit_facts(visit)
     firings = ruleset.actions_for(pfacts, vfacts, now=now)
-    wanted = plan_messages(firings, pfacts, vfacts, now=now, tz=tz)
+    wanted = plan_messages(firings, pfacts, vfacts, now=now, tz=unit.tz)
     result = PlanResult(visit_id=visit.id)
     by_key = {(row.action, row.due_at): row for row in existing}
     wanted_keys = {(p.action, p.due_at) for p in wanted}
     starts_at = vfacts.starts_at or (
-        dt.datetime.combine(visit.date, dt.time(9), ZoneInfo(tz)).astimezone(dt.UTC)
+        dt.datetime.combine(visit.date, dt.time(9), ZoneInfo(unit.tz)).astimezone(dt.UTC)
     )
     pathway_name = visit.pathway.name_in(pfacts.language) if visit.pathway else ""
     for row in existing:
@@ -89,7 +86,7 @@ def _plan_one(
         body = render_text(
             planned.template,
             language=pfacts.language,
-            tz=tz,
+            tz=unit.tz,
             visit_id=visit.id,
             pathway=pathway_name,
             starts_at=starts_at,
@@ -153,9 +150,7 @@ def plan_visit_outreach(
     session: Session,
     visit_id: int,
     now: dt.datetime | None = None,
-    tz: str = DEFAULT_TZ,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
     actor_id: int | None = None,
     rules: RuleSet | None = None,
 ) -> PlanResult:
@@ -167,9 +162,7 @@ def plan_visit_outreach(
         session=session,
         visit_ids=[visit_id],
         now=now,
-        tz=tz,
-        local_km=local_km,
-        regional_km=regional_km,
+        unit=unit,
         actor_id=actor_id,
         rules=rules,
     )
@@ -181,9 +174,7 @@ def plan_visits_outreach(
     session: Session,
     visit_ids: Iterable[int],
     now: dt.datetime | None = None,
-    tz: str = DEFAULT_TZ,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
     actor_id: int | None = None,
     rules: RuleSet | None = None,
     audit_each: bool = True,
@@ -219,9 +210,7 @@ def plan_visits_outreach(
                 visit,
                 ruleset,
                 now=now,
-                tz=tz,
-                local_km=local_km,
-                regional_km=regional_km,
+                unit=unit,
                 existing=existing[visit_id],
             )
             results.append(result)
@@ -262,16 +251,14 @@ def replan_upcoming(
     *,
     session: Session,
     now: dt.datetime | None = None,
-    tz: str = DEFAULT_TZ,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
     actor_id: int | None = None,
     chunk: int = 500,
 ) -> int:
     """Re-plan every visit still ahead (today on, not cancelled), e.g. after the rules changed or to
     plan a freshly loaded demo; one transaction per ``chunk`` visits. Returns how many were planned."""
     now = now or utcnow()
-    today = now.astimezone(ZoneInfo(tz)).date()
+    today = now.astimezone(ZoneInfo(unit.tz)).date()
     ids = list(
         session.exec(
             select(Visit.id)
@@ -286,9 +273,7 @@ def replan_upcoming(
             session=session,
             visit_ids=ids[start : start + chunk],
             now=now,
-            tz=tz,
-            local_km=local_km,
-            regional_km=regional_km,
+            unit=unit,
             actor_id=actor_id,
             rules=ruleset,
         )

@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 from clinic.columns import utcnow
 from clinic.errors import get_or_raise
 from clinic.messaging.facts import patient_facts, visit_facts
-from clinic.messaging.outreach import DEFAULT_TZ, VISIT_DETAILS
+from clinic.messaging.outreach import VISIT_DETAILS
 from clinic.messaging.rules_file import rules_in_force
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from clinic.visits.models import Visit
 from outreach.planning import PlannedMessage, plan_messages
 from outreach.rules import Evaluation, RuleSet, VisitFacts
@@ -32,17 +33,17 @@ class PreviewRow:
     messages: tuple[PlannedMessage, ...]
 
 
-def _preview(visit_like: VisitFacts, patient: Patient, ruleset: RuleSet, *, now, tz, local_km, regional_km):
-    pfacts = patient_facts(patient, local_km=local_km, regional_km=regional_km)
+def _preview(visit_like: VisitFacts, patient: Patient, ruleset: RuleSet, *, now, unit: Unit):
+    pfacts = patient_facts(patient, unit=unit)
     evaluation = ruleset.evaluate(pfacts, visit_like, now=now)
-    messages = tuple(plan_messages(evaluation.fired, pfacts, visit_like, now=now, tz=tz))
+    messages = tuple(plan_messages(evaluation.fired, pfacts, visit_like, now=now, tz=unit.tz))
     return PreviewRow(
         visit_id=visit_like.visit_id,
         patient_id=patient.id,
         patient_name=patient.display_name,
         date=visit_like.date,
         status=visit_like.status,
-        segments=segments.segments_for(patient, visit_like.date, local_km=local_km, regional_km=regional_km),
+        segments=segments.segments_for(patient, visit_like.date, unit=unit),
         evaluation=evaluation,
         messages=messages,
     )
@@ -53,9 +54,7 @@ def preview_for_date(
     session: Session,
     day: dt.date,
     now: dt.datetime | None = None,
-    tz: str = DEFAULT_TZ,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
     rules: RuleSet | None = None,
 ) -> list[PreviewRow]:
     """For every visit on ``day``: which actions fire and why, and the messages they would plan."""
@@ -68,7 +67,7 @@ def preview_for_date(
         .order_by(col(Visit.id))
     )
     rows = [
-        _preview(visit_facts(v), v.patient, ruleset, now=now, tz=tz, local_km=local_km, regional_km=regional_km)
+        _preview(visit_facts(v), v.patient, ruleset, now=now, unit=unit)
         for v in visits
     ]
     session.rollback()
@@ -81,9 +80,7 @@ def preview_for_patient(
     patient_id: int,
     day: dt.date | None = None,
     now: dt.datetime | None = None,
-    tz: str = DEFAULT_TZ,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
     rules: RuleSet | None = None,
 ) -> list[PreviewRow]:
     """The patient's visits from today on (or on ``day``); with ``day`` and no visit that day, what
@@ -91,7 +88,7 @@ def preview_for_patient(
     now = now or utcnow()
     patient = get_or_raise(session, Patient, patient_id, what="patient", field="patient")
     ruleset = rules or rules_in_force(session=session).rules
-    today = now.astimezone(ZoneInfo(tz)).date()
+    today = now.astimezone(ZoneInfo(unit.tz)).date()
     statement = (
         select(Visit)
         .where(Visit.patient_id == patient_id)
@@ -100,7 +97,7 @@ def preview_for_patient(
     )
     statement = statement.where(Visit.date == day) if day else statement.where(col(Visit.date) >= today)
     visits = list(session.exec(statement))
-    kwargs = {"now": now, "tz": tz, "local_km": local_km, "regional_km": regional_km}
+    kwargs = {"now": now, "unit": unit}
     rows = [_preview(visit_facts(v), patient, ruleset, **kwargs) for v in visits]
     if not rows and day is not None:
         hypothetical = VisitFacts(date=day, pathway="", status="booked", booked_at=now)

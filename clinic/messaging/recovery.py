@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic.messaging.models import OutboxMessage, OutboxStatus
-from clinic.messaging.outreach import DEFAULT_TZ, recipient_for
+from clinic.messaging.outreach import recipient_for
 from clinic.messaging.sending import DispatchReport, after_failure, finish, outgoing_message, quiet_zone
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from outreach.channels.base import SendResult, SentLookup
 
 
@@ -26,7 +27,7 @@ def recover_stale(
     owner: str,
     now: dt.datetime,
     stale_after: dt.timedelta = dt.timedelta(minutes=2),
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
 ) -> int:
     """Rows another (dead) dispatcher claimed and never finished: sent after all (the channel's
     ``lookup`` finds the message at the provider), queued again (it does not), or put on the call
@@ -84,7 +85,7 @@ def recover_stale(
         elif known and found is not None and found.provider_id:
             row.provider_id = found.provider_id[:80]
             row.attempts += 1
-            zone = quiet_zone(session.get(Patient, row.patient_id), tz)
+            zone = quiet_zone(session.get(Patient, row.patient_id), unit.tz)
             after_failure(row, found, now=now, tz=zone, report=DispatchReport())
         elif known:
             row.next_attempt_at = now

@@ -21,9 +21,10 @@ from clinic.messaging import inbound
 from clinic.messaging.lease import acquire_lease
 from clinic.messaging.links import NO_LINKS, Links
 from clinic.messaging.models import OutboxMessage, OutboxStatus
-from clinic.messaging.outreach import DEFAULT_TZ, SENDABLE_VISITS, recipient_for
+from clinic.messaging.outreach import SENDABLE_VISITS, recipient_for
 from clinic.messaging.texts import voucher_code
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from clinic.visits.models import Visit
 from outreach.channels.base import OutgoingMessage, SendResult
 from outreach.quiet_hours import next_allowed
@@ -234,7 +235,7 @@ def dispatch_due(
     channels: Mapping[str, Any],
     owner: str,
     now: dt.datetime | None = None,
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     limit: int = 100,
     claim_batch: int = 10,
     clock: Callable[[], dt.datetime] | None = None,
@@ -275,7 +276,7 @@ def dispatch_due(
                 _unclaim(session, [r.id for r in won[index:]], owner, moment)
                 return report
             try:
-                _send_one(session, row, channels, now=moment, tz=tz, report=report, links=links)
+                _send_one(session, row, channels, now=moment, tz=unit.tz, report=report, links=links)
                 session.add(row)
                 session.commit()
             except Exception as exc:

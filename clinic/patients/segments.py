@@ -1,12 +1,14 @@
 """Patient segments derived from stored facts, never typed in: age band, region, needs.
 
-Region thresholds are configurable (``REGION_LOCAL_KM`` / ``REGION_REGIONAL_KM``):
+Region thresholds are the unit's (``REGION_LOCAL_KM`` / ``REGION_REGIONAL_KM``, on ``clinic.unit.context.Unit``):
 local < local_km <= regional < regional_km <= long distance.
 """
 
 import datetime as dt
 import enum
 from typing import Protocol
+
+from clinic.unit.context import Unit
 
 SENIOR_AGE = 70
 
@@ -32,7 +34,8 @@ def age_on(birth_date: dt.date, day: dt.date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def region_for(distance_km: float, *, local_km: float = 25, regional_km: float = 50) -> Region:
+def region_for(distance_km: float, *, unit: Unit) -> Region:
+    local_km, regional_km = unit.local_km, unit.regional_km
     if distance_km < 0:
         raise ValueError(f"distance {distance_km} km is negative")
     if not 0 < local_km <= regional_km:
@@ -44,11 +47,9 @@ def region_for(distance_km: float, *, local_km: float = 25, regional_km: float =
     return Region.LONG_DISTANCE
 
 
-def segments_for(
-    patient: SegmentedPatient, day: dt.date, *, local_km: float = 25, regional_km: float = 50
-) -> frozenset[str]:
+def segments_for(patient: SegmentedPatient, day: dt.date, *, unit: Unit) -> frozenset[str]:
     """Labels such as ``{"regional", "70+", "wheelchair"}`` for ``patient`` on ``day``."""
-    labels = {region_for(patient.distance_km, local_km=local_km, regional_km=regional_km).value}
+    labels = {region_for(patient.distance_km, unit=unit).value}
     if age_on(patient.birth_date, day) >= SENIOR_AGE:
         labels.add(f"{SENIOR_AGE}+")
     if patient.needs_wheelchair:

@@ -31,8 +31,7 @@ def detail(patient_id: int):
             session=get_session(),
             patient_id=patient_id,
             today=clinic_today(),
-            local_km=unit().local_km,
-            regional_km=unit().regional_km,
+            unit=unit(),
         )
     except NotFound:
         abort(404)

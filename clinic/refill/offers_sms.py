@@ -24,13 +24,12 @@ from clinic.messaging.texts import offer_sms
 from clinic.patients.models import Patient
 from clinic.refill import services as refill
 from clinic.refill.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from clinic.visits.models import Visit
 from outreach.channels.base import Channel, OutgoingMessage, SendResult
 from outreach.quiet_hours import is_quiet
 
 log = logging.getLogger(__name__)
-DEFAULT_TZ = DEFAULT_TIMEZONE
 OFFER_TTL = dt.timedelta(minutes=30)
 WAVE_SIZE = 3
 MAX_WAVES = 6
@@ -65,7 +64,7 @@ def send_offer_wave(
     visit_id: int,
     now: dt.datetime,
     channels: Mapping[str, Channel],
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     wave_size: int = WAVE_SIZE,
     ttl: dt.timedelta = OFFER_TTL,
     status_callback: str | None = None,
@@ -75,20 +74,20 @@ def send_offer_wave(
 
     In the quiet hours (20:00-09:00 clinic time) nothing is offered; ``advance_offers`` sends the wave
     once they end."""
-    if is_quiet(now, tz):
+    if is_quiet(now, unit.tz):
         log.info("offers for visit %s wait for the end of the quiet hours", visit_id)
         return []
     try:
         excluded = _opted_out_waiting(session)
         entry_ids = None
         if excluded:
-            ranked = refill.rank_candidates(session=session, visit_id=visit_id, now=now, tz=tz,
+            ranked = refill.rank_candidates(session=session, visit_id=visit_id, now=now, unit=unit,
                                             limit=wave_size + len(excluded))
             entry_ids = [c.entry.id for c in ranked if c.entry.id not in excluded][:wave_size]
             if not entry_ids:
                 return []
         offers = refill.make_offers(session=session, visit_id=visit_id, now=now, wave_size=wave_size,
-                                    channel="sms", ttl=ttl, tz=tz, entry_ids=entry_ids)
+                                    channel="sms", ttl=ttl, unit=unit, entry_ids=entry_ids)
     except Conflict as exc:
         log.info("no offers for visit %s: %s", visit_id, exc)
         session.rollback()
@@ -105,7 +104,7 @@ def send_offer_wave(
         patient = session.get(Patient, entry.patient_id)
         language = str(patient.language)
         body = offer_sms(language=language, slot_start=offer.slot_start, expires_at=offer.expires_at,
-                         sent_at=offer.sent_at, tz=tz)
+                         sent_at=offer.sent_at, tz=unit.tz)
         message = OutgoingMessage(key=f"offer-{offer.id}", channel="sms", to=patient.phone, body=body,
                                   language=language, status_callback=status_callback,
                                   metadata={"offer_id": str(offer.id)})
@@ -124,10 +123,10 @@ def send_offer_wave(
     return sent
 
 
-def owed_waves(*, session: Session, now: dt.datetime, tz: str = DEFAULT_TZ) -> list[int]:
+def owed_waves(*, session: Session, now: dt.datetime, unit: Unit) -> list[int]:
     """Freed places (cancelled in the last ``OWED_WITHIN``, day not past) with no open or accepted offer,
     fewer than ``MAX_WAVES`` waves, and candidates left as far as the last attempt knew."""
-    today = now.astimezone(ZoneInfo(tz)).date()
+    today = now.astimezone(ZoneInfo(unit.tz)).date()
     freed = session.exec(
         select(Visit.id).where(
             col(Visit.status).in_(list(refill.FREED_STATUSES)),
@@ -159,7 +158,7 @@ def advance_offers(
     session: Session,
     now: dt.datetime,
     channels: Mapping[str, Channel],
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     wave_size: int = WAVE_SIZE,
     ttl: dt.timedelta = OFFER_TTL,
     status_callback: str | None = None,
@@ -168,13 +167,13 @@ def advance_offers(
     every freed place that is owed one (``owed_waves``: after expiries, the quiet hours, or a cancellation
     made without offers). Returns what was sent per place."""
     refill.expire_offers(session=session, now=now)
-    if is_quiet(now, tz):
+    if is_quiet(now, unit.tz):
         return {}
     waves: dict[int, list[SentOffer]] = {}
-    for visit_id in owed_waves(session=session, now=now, tz=tz):
+    for visit_id in owed_waves(session=session, now=now, unit=unit):
         try:
             sent = send_offer_wave(session=session, visit_id=visit_id, now=now, channels=channels,
-                                   tz=tz, wave_size=wave_size, ttl=ttl, status_callback=status_callback)
+                                   unit=unit, wave_size=wave_size, ttl=ttl, status_callback=status_callback)
         except DomainError as exc:
             session.rollback()
             log.warning("next wave for visit %s failed: %s", visit_id, exc)

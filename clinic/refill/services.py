@@ -23,7 +23,7 @@ from clinic.booking.services import lock_day
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from clinic.refill.waitlist import DAY_OPENS, candidates_for, notice_hours
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from clinic.unit.models import Pathway
 from clinic.visits import services as visits
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
@@ -32,7 +32,6 @@ from scheduling.check import check, objective
 from scheduling.insert import TIME_LIMIT
 from scheduling.refill import Candidate, rank_refill
 
-DEFAULT_TZ = DEFAULT_TIMEZONE
 MAX_REASON = 300
 FREED_STATUSES = frozenset({VisitStatus.CANCELLED, VisitStatus.NO_SHOW})
 CLOSED_OFFER_STATUSES = frozenset(set(OfferStatus) - {OfferStatus.OPEN})
@@ -138,9 +137,8 @@ def rank_candidates(
     session: Session,
     visit_id: int,
     now: dt.datetime,
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     limit: int = 10,
-    rules: planning.SegmentRules = planning.DEFAULT_RULES,
     time_limit: float = TIME_LIMIT,
 ) -> list[RankedCandidate]:
     """Waiting patients who fit the day of the freed visit as it stands now, best first (engine ranking).
@@ -152,7 +150,7 @@ def rank_candidates(
     offered = _offered_entry_ids(session, visit_id)
     entries = [
         e
-        for e in _waiting_for(session=session, day=day, tz=tz, now=now)
+        for e in _waiting_for(session=session, day=day, tz=unit.tz, now=now)
         if e.id not in offered and e.patient_id != source.patient_id
     ]
     if not entries:
@@ -171,15 +169,15 @@ def rank_candidates(
         by_key[key] = entry
         candidates.append(
             Candidate(
-                request=planning.engine_request(wish=wish, day=day, rules=rules),
+                request=planning.engine_request(wish=wish, day=day, unit=unit),
                 priority=entry.priority,
-                days_waited=days_waited(entry, now, tz),
+                days_waited=days_waited(entry, now, unit.tz),
                 min_notice_minutes=notice_minutes(entry),
                 accepts_short_notice=entry.accepts_short_notice,
             )
         )
-    instance = planning.build_instance(session=session, day=day, tz=tz, wishes=wishes, rules=rules)
-    offers = rank_refill(instance, candidates, now=_local(now, tz), limit=limit, time_limit=time_limit)
+    instance = planning.build_instance(session=session, day=day, unit=unit, wishes=wishes)
+    offers = rank_refill(instance, candidates, now=_local(now, unit.tz), limit=limit, time_limit=time_limit)
     out = []
     for offer in offers:
         entry = by_key[offer.request]
@@ -189,9 +187,9 @@ def rank_candidates(
             RankedCandidate(
                 entry=entry,
                 rank=offer.rank,
-                days_waited=days_waited(entry, now, tz),
-                arrival=planning.instant_at(day, first, tz),
-                leave=planning.instant_at(day, last, tz),
+                days_waited=days_waited(entry, now, unit.tz),
+                arrival=planning.instant_at(day, first, unit.tz),
+                leave=planning.instant_at(day, last, unit.tz),
                 wait_minutes=offer.wait_minutes,
                 explanation=offer.explanation,
                 visit=offer.visit,
@@ -321,7 +319,7 @@ def make_offers(
     wave_size: int = 3,
     channel: OfferChannel | str = "phone",
     ttl: dt.timedelta = dt.timedelta(minutes=30),
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     entry_ids: list[int] | None = None,
     actor_id: int | None = None,
 ) -> list[WaitlistOffer]:
@@ -345,7 +343,7 @@ def make_offers(
         if _accepted(session, visit_id) is not None:
             raise Conflict("the place has been filled", code="filled", field="visit_id")
         _expire_open(session, now, actor_id, visit_id)
-        ranked = rank_candidates(session=session, visit_id=visit_id, now=now, tz=tz, limit=max(wave_size, 10))
+        ranked = rank_candidates(session=session, visit_id=visit_id, now=now, unit=unit, limit=max(wave_size, 10))
         if entry_ids is not None:
             wanted = set(entry_ids)
             ranked = [c for c in ranked if c.entry.id in wanted]
@@ -413,8 +411,7 @@ def accept_offer(
     offer_id: int,
     now: dt.datetime,
     actor_id: int | None = None,
-    tz: str = DEFAULT_TZ,
-    rules: planning.SegmentRules = planning.DEFAULT_RULES,
+    unit: Unit,
 ) -> Visit:
     """Book the offer's patient into the freed place with the proposed itinerary, re-checked against the
     day as it is now. First acceptance wins: later ones get ``Conflict("taken")`` and stay on the list."""
@@ -446,7 +443,7 @@ def accept_offer(
         )
         placed = _placed(offer)
         problems = _fit_problems(
-            session=session, wish=wish, placed=placed, day=offer.day, tz=tz, now=now, rules=rules
+            session=session, wish=wish, placed=placed, day=offer.day, unit=unit, now=now
         )
         if problems:
             _close_offer(session, offer, OfferStatus.WITHDRAWN, now, actor_id, answered=True)
@@ -456,7 +453,7 @@ def accept_offer(
                     "the place no longer fits: " + problems[0], code="no_longer_fits", reason=problems[0]
                 ),
             )
-        visit = planning.store_visit(session=session, wish=wish, placed=placed, day=offer.day, tz=tz)
+        visit = planning.store_visit(session=session, wish=wish, placed=placed, day=offer.day, tz=unit.tz)
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -510,9 +507,8 @@ def _fit_problems(
     wish: planning.VisitWish,
     placed: engine.Visit,
     day: dt.date,
-    tz: str,
+    unit: Unit,
     now: dt.datetime,
-    rules: planning.SegmentRules,
 ) -> list[str]:
     """Why ``placed`` cannot be booked on ``day`` now (empty: it fits, checked by the engine's validator)."""
     if wish.pathway is None or not wish.pathway.active:
@@ -526,9 +522,9 @@ def _fit_problems(
     ).first()
     if coming is not None:
         return ["the patient already has a visit that day"]
-    if placed.steps and planning.instant_at(day, min(s.start for s in placed.steps), tz) <= now:
+    if placed.steps and planning.instant_at(day, min(s.start for s in placed.steps), unit.tz) <= now:
         return ["the proposed time has passed"]
-    instance = planning.build_instance(session=session, day=day, tz=tz, wishes=[wish], rules=rules)
+    instance = planning.build_instance(session=session, day=day, unit=unit, wishes=[wish])
     schedule = engine.Schedule(
         instance=instance.name,
         status=engine.FEASIBLE,

@@ -29,7 +29,7 @@ from clinic.refill.services import (
 )
 from clinic.visits.models import Visit
 from clinic.visits.services import get_visit
-from clinic.web.clock import clinic_tz
+from clinic.web.container import unit
 from clinic.web.errors import row_or_404
 from clinic.web.forms import select_choices
 from clinic.web.labels import VISIT_STATUS_LABELS, label
@@ -161,7 +161,7 @@ def cancel(visit_id: int):
 def _render_slot(visit, *, offer_form=None, row_errors=None, answer_errors=None, status: int = 200):
     session = get_session()
     try:
-        candidates = refill.rank_candidates(session=session, visit_id=visit.id, now=_now(), tz=clinic_tz())
+        candidates = refill.rank_candidates(session=session, visit_id=visit.id, now=_now(), unit=unit())
     except Conflict:
         candidates = []
     offers = refill.offers_for(session=session, visit_id=visit.id)
@@ -214,7 +214,7 @@ def offer(visit_id: int):
             now=_now(),
             wave_size=1 if entry_id else (form.wave_size.data or 1),
             channel="phone",
-            tz=clinic_tz(),
+            unit=unit(),
             entry_ids=[entry_id] if entry_id else None,
             actor_id=current_user.id,
         )
@@ -245,7 +245,7 @@ def answer(offer_id: int):
     try:
         if form.answer.data == "accepted":
             visit = accept_offer(
-                session=session, offer_id=offer_id, now=_now(), actor_id=current_user.id, tz=clinic_tz()
+                session=session, offer_id=offer_id, now=_now(), actor_id=current_user.id, unit=unit()
             )
             flash(
                 _("%(name)s is booked on the freed place.", name=visit.patient.display_name),

@@ -27,13 +27,12 @@ from clinic.audit import record as audit
 from clinic.errors import Conflict, SeedError, ValidationError, get_or_raise
 from clinic.patients.models import Patient
 from clinic.service.models import GestureStatus, RecoveryGesture
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from clinic.users.models import Role, User
 from clinic.visits.models import Visit
 from clinic.yaml_files import Strict, Texts, file_stamp, read_model, seed_file
 
 FILENAME = "service_recovery.yaml"
-DEFAULT_TZ = DEFAULT_TIMEZONE
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_COST_CENTS = 100_000  # one gesture of more than EUR 1000 is a typo, not discretion
 MAX_REASON = 500
@@ -113,7 +112,7 @@ def _load(path: str, _stamp: int) -> Policy:
 # --- budgets --------------------------------------------------------------------------------------------
 
 
-def month_bounds(moment: dt.datetime | dt.date, tz: str = DEFAULT_TZ) -> tuple[dt.datetime, dt.datetime]:
+def month_bounds(moment: dt.datetime | dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
     """The calendar month (clinic time) holding ``moment`` as a half-open UTC interval."""
     zone = ZoneInfo(tz)
     day = moment.astimezone(zone).date() if isinstance(moment, dt.datetime) else moment
@@ -137,9 +136,9 @@ class Budget:
         return max(0, (self.limit_cents or 0) - self.used_cents)
 
 
-def used_cents(*, session: Session, user_id: int, now: dt.datetime, tz: str = DEFAULT_TZ) -> int:
+def used_cents(*, session: Session, user_id: int, now: dt.datetime, unit: Unit) -> int:
     """What ``user_id`` authorised in the month of ``now``."""
-    start, end = month_bounds(now, tz)
+    start, end = month_bounds(now, unit.tz)
     statement = select(sa.func.coalesce(sa.func.sum(RecoveryGesture.cost_cents), 0)).where(
         RecoveryGesture.status == GestureStatus.GRANTED,
         RecoveryGesture.decided_by == user_id,
@@ -150,13 +149,13 @@ def used_cents(*, session: Session, user_id: int, now: dt.datetime, tz: str = DE
 
 
 def budget(
-    *, session: Session, user: User, now: dt.datetime, tz: str = DEFAULT_TZ, policy: Policy | None = None
+    *, session: Session, user: User, now: dt.datetime, unit: Unit, policy: Policy | None = None
 ) -> Budget:
     policy = policy or load_policy()
     return Budget(
         user_id=user.id,
         limit_cents=policy.limit_cents(user.role),
-        used_cents=used_cents(session=session, user_id=user.id, now=now, tz=tz),
+        used_cents=used_cents(session=session, user_id=user.id, now=now, unit=unit),
     )
 
 
@@ -218,7 +217,7 @@ def grant(
     cost_cents: int | None,
     reason: str,
     now: dt.datetime,
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     policy: Policy | None = None,
 ) -> GrantOutcome:
     """Grant a gesture within the actor's monthly limit, else record it as pending for an approver.
@@ -237,7 +236,7 @@ def grant(
             reason=reason,
             policy=policy,
         )
-        mine = budget(session=session, user=actor, now=now, tz=tz, policy=policy)
+        mine = budget(session=session, user=actor, now=now, unit=unit, policy=policy)
         if mine.limit_cents is None:
             raise Conflict(f"the role {actor.role} may not grant gestures", code="cannot_grant", field="kind")
         within = mine.used_cents + cost <= mine.limit_cents
@@ -313,7 +312,7 @@ def approve(
     actor: User,
     gesture_id: int,
     now: dt.datetime,
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     policy: Policy | None = None,
 ) -> RecoveryGesture:
     """An approver grants a pending gesture; it counts against the approver's budget for this month."""
@@ -321,7 +320,7 @@ def approve(
     try:
         _approver(actor, policy)
         gesture = _pending(session, gesture_id)
-        mine = budget(session=session, user=actor, now=now, tz=tz, policy=policy)
+        mine = budget(session=session, user=actor, now=now, unit=unit, policy=policy)
         if mine.used_cents + gesture.cost_cents > (mine.limit_cents or 0):
             raise _over_limit(mine, gesture.cost_cents)
         gesture.status, gesture.decided_by, gesture.decided_at = GestureStatus.GRANTED, actor.id, now
@@ -442,13 +441,13 @@ def month_overview(
     session: Session,
     month: dt.date,
     viewer: User | None = None,
-    tz: str = DEFAULT_TZ,
+    unit: Unit,
     policy: Policy | None = None,
 ) -> MonthOverview:
     """The month's gestures (asked for or decided in it), each person's total against their limit, and
     what waits for an approver."""
     policy = policy or load_policy()
-    start, end = month_bounds(month, tz)
+    start, end = month_bounds(month, unit.tz)
     in_month = sa.or_(
         sa.and_(col(RecoveryGesture.created_at) >= start, col(RecoveryGesture.created_at) < end),
         sa.and_(col(RecoveryGesture.decided_at) >= start, col(RecoveryGesture.decided_at) < end),
@@ -469,7 +468,7 @@ def month_overview(
     ids = set(granted) | set(asked) | ({viewer.id} if viewer is not None else set())
     people = []
     for user in session.exec(select(User).where(col(User.id).in_(ids)).order_by(col(User.display_name))):
-        used = used_cents(session=session, user_id=user.id, now=start, tz=tz)
+        used = used_cents(session=session, user_id=user.id, now=start, unit=unit)
         people.append(
             PersonTotal(
                 user=user,

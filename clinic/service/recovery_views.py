@@ -30,8 +30,8 @@ from clinic.service import recovery, touchpoints
 from clinic.settings import ConfigError
 from clinic.users.services import display_names, get_user
 from clinic.visits.services import latest_visits
-from clinic.web.clock import clinic_today, clinic_tz
-from clinic.web.container import container, settings
+from clinic.web.clock import clinic_today
+from clinic.web.container import container, settings, unit
 from clinic.web.errors import row_or_404
 from clinic.web.forms import select_choices
 from clinic.web.labels import TOUCH_CHANNEL_LABELS
@@ -295,7 +295,7 @@ def grant():
             cost_cents=cost,
             reason=form.reason.data,
             now=utcnow(),
-            tz=clinic_tz(),
+            unit=unit(),
             policy=_policy(),
         )
     except DomainError as error:
@@ -366,7 +366,7 @@ def month():
     user = _user()
     policy = _policy()
     overview = recovery.month_overview(
-        session=get_session(), month=first, viewer=user, tz=clinic_tz(), policy=policy
+        session=get_session(), month=first, viewer=user, unit=unit(), policy=policy
     )
     previous = (first - dt.timedelta(days=1)).replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
@@ -399,7 +399,7 @@ def _decide(gesture_id: int, approve: bool):
                 actor=_user(),
                 gesture_id=gesture_id,
                 now=utcnow(),
-                tz=clinic_tz(),
+                unit=unit(),
                 policy=_policy(),
             )
         else:

@@ -16,7 +16,7 @@ from clinic.messaging.models import OutboxStatus
 from clinic.messaging.texts import clock, short_day, texts
 from clinic.service.models import Volunteer, VolunteerAssignment, VolunteerNotice
 from clinic.service.volunteers import MEETING_PLACES, NOTICE_TIME, VolunteerListRow, volunteer_list
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.unit.context import Unit
 from outreach.channels.base import OutgoingMessage
 from outreach.quiet_hours import is_quiet, next_allowed
 
@@ -114,14 +114,14 @@ class SendReport:
 
 
 def send_due_notices(
-    *, session: Session, channels: Mapping[str, Any], now: dt.datetime, tz: str = DEFAULT_TIMEZONE
+    *, session: Session, channels: Mapping[str, Any], now: dt.datetime, unit: Unit
 ) -> SendReport:
     """Send every due notice by SMS, each at most once: a notice is claimed (``queued`` -> ``sending``,
     committed) before the channel is called, so a second sender or a crash can never send it again; one
     left in ``sending`` by a crash stays visible in the Outbox and is not retried. Inside the quiet hours
     a notice waits for 09:00; a notice for a day already past is skipped."""
     table = VolunteerNotice.__table__
-    today = now.astimezone(ZoneInfo(tz)).date()
+    today = now.astimezone(ZoneInfo(unit.tz)).date()
     due = session.exec(
         select(VolunteerNotice)
         .where(VolunteerNotice.status == OutboxStatus.QUEUED, VolunteerNotice.due_at <= now)
@@ -135,8 +135,8 @@ def send_due_notices(
             session.commit()
             skipped += 1
             continue
-        if is_quiet(now, tz):
-            notice.due_at = next_allowed(now, "sms", tz)
+        if is_quiet(now, unit.tz):
+            notice.due_at = next_allowed(now, "sms", unit.tz)
             session.commit()
             postponed += 1
             continue

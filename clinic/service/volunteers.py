@@ -33,6 +33,7 @@ from clinic.service.models import (
     VolunteerAvailability,
 )
 from clinic.translatable import N_
+from clinic.unit.context import Unit
 from clinic.unit.models import ResourceHours
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStatus
 from scheduling import volunteers as matcher
@@ -87,8 +88,8 @@ def _stay(visit: Visit, meet_lead: int) -> tuple[dt.datetime, dt.datetime] | Non
     return first - dt.timedelta(minutes=meet_lead), last
 
 
-def _is_long_distance(patient: Patient, local_km: float, regional_km: float) -> bool:
-    region = segments.region_for(patient.distance_km, local_km=local_km, regional_km=regional_km)
+def _is_long_distance(patient: Patient, unit: Unit) -> bool:
+    region = segments.region_for(patient.distance_km, unit=unit)
     return region is segments.Region.LONG_DISTANCE
 
 
@@ -164,10 +165,8 @@ def match_day(
     *,
     session: Session,
     day: dt.date,
-    tz: str,
+    unit: Unit,
     now: dt.datetime,
-    local_km: float = 25,
-    regional_km: float = 50,
     min_gap: int = MIN_GAP_MINUTES,
     meet_lead: int = MEET_LEAD_MINUTES,
     time_limit: float = 5.0,
@@ -178,7 +177,7 @@ def match_day(
 
     Idempotent: a second run on unchanged data changes nothing (the matcher keeps current choices
     when nothing is better)."""
-    zone = ZoneInfo(tz)
+    zone = ZoneInfo(unit.tz)
     try:
         visits = session.exec(
             select(Visit).where(Visit.date == day, col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)))
@@ -209,7 +208,7 @@ def match_day(
         for visit in sorted(visits, key=lambda v: v.id):
             row = by_visit.get(visit.id)
             stay = _stay(visit, meet_lead)
-            long_distance = _is_long_distance(visit.patient, local_km, regional_km)
+            long_distance = _is_long_distance(visit.patient, unit)
             if stay is None or not (long_distance or _is_flagged(row) or (row and row.source == AssignmentSource.OVERRIDE)):
                 if row is not None:
                     session.delete(row)
@@ -278,10 +277,8 @@ def match_visit_day(
     *,
     session: Session,
     visit_id: int,
-    tz: str,
+    unit: Unit,
     now: dt.datetime,
-    local_km: float = 25,
-    regional_km: float = 50,
     time_limit: float = 2.0,
 ) -> list[MatchReport]:
     """After a visit was booked, cancelled or moved: re-match its day (and the day its volunteer row was on,
@@ -291,9 +288,9 @@ def match_visit_day(
     row = visit_assignment(session=session, visit_id=visit_id)
     if row is not None:
         days.add(row.day)
-    today = now.astimezone(ZoneInfo(tz)).date()
+    today = now.astimezone(ZoneInfo(unit.tz)).date()
     return [
-        match_day(session=session, day=day, tz=tz, now=now, local_km=local_km, regional_km=regional_km,
+        match_day(session=session, day=day, unit=unit, now=now,
                   time_limit=time_limit)
         for day in sorted(days)
         if day >= today
@@ -324,24 +321,22 @@ def flag_visit(
     session: Session,
     visit_id: int,
     actor_id: int | None,
-    tz: str,
+    unit: Unit,
     now: dt.datetime,
-    local_km: float = 25,
-    regional_km: float = 50,
     meet_lead: int = MEET_LEAD_MINUTES,
 ) -> VolunteerAssignment:
     """A clerk asks for a volunteer for this visit (idempotent). Matching is the caller's next step."""
     visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status not in FLAGGABLE:
         raise Conflict("only a booked or running visit can get a volunteer", code="not_flaggable", field="visit_id")
-    if visit.date < now.astimezone(ZoneInfo(tz)).date():
+    if visit.date < now.astimezone(ZoneInfo(unit.tz)).date():
         raise Conflict("this visit is in the past", code="past_visit", field="visit_id")
     stay = _stay(visit, meet_lead)
     if stay is None:
         raise Conflict("this visit has no planned steps yet", code="no_steps", field="visit_id")
     row = session.exec(select(VolunteerAssignment).where(VolunteerAssignment.visit_id == visit_id)).first()
     if row is None:
-        long_distance = _is_long_distance(visit.patient, local_km, regional_km)
+        long_distance = _is_long_distance(visit.patient, unit)
         row = VolunteerAssignment(
             visit_id=visit_id, day=visit.date, meet_at=stay[0], leave_at=stay[1], meeting_place=MEETING_PLACE,
             reason=AssignmentReason.LONG_DISTANCE if long_distance else AssignmentReason.FLAGGED,

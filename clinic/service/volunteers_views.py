@@ -5,7 +5,6 @@ Every POST is CSRF-checked by the app-wide ``CSRFProtect``.
 """
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import click
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -44,14 +43,6 @@ ERRORS = {
 }
 
 
-def _config() -> dict:
-    return {
-        "tz": unit().tz,
-        "local_km": unit().local_km,
-        "regional_km": unit().regional_km,
-    }
-
-
 def _message(error: DomainError) -> str:
     if error.code in ERRORS:
         return str(ERRORS[error.code])
@@ -71,7 +62,7 @@ def _day_arg(value: str | None) -> dt.date | None:
 
 
 def _match(session, day: dt.date) -> None:
-    report = match_day(session=session, day=day, now=utcnow(), **_config())
+    report = match_day(session=session, day=day, now=utcnow(), unit=unit())
     flash(
         _("Matching done: %(assigned)d with a volunteer, %(left)d without.", assigned=report.assigned + report.kept,
           left=report.unassigned),
@@ -87,7 +78,7 @@ def day():
     error = None
     if chosen is None:
         error, chosen, status = _("Give the day as YYYY-MM-DD."), clinic_today(), 400
-    overview = day_overview(session=get_session(), day=chosen, tz=_config()["tz"])
+    overview = day_overview(session=get_session(), day=chosen, tz=unit().tz)
     return (
         render_template(
             "service/volunteers/day.html",
@@ -129,7 +120,7 @@ def override(assignment_id: int):
     try:
         service.override(
             session=session, assignment_id=assignment_id, volunteer_id=int(raw) if raw else None,
-            actor_id=current_user.id, tz=_config()["tz"],
+            actor_id=current_user.id, tz=unit().tz,
         )
         flash(_("Assignment changed.") if raw else _("Back to automatic matching."), "success")
         _match(session, day)
@@ -143,16 +134,15 @@ def override(assignment_id: int):
 @roles_required(*DESK_ROLES)
 def flag(visit_id: int):
     session = get_session()
-    config = _config()
     try:
-        row = service.flag_visit(session=session, visit_id=visit_id, actor_id=current_user.id, now=utcnow(), **config)
+        row = service.flag_visit(session=session, visit_id=visit_id, actor_id=current_user.id, now=utcnow(), unit=unit())
     except NotFound:
         abort(404)
     except DomainError as error:
         flash(_message(error), "error")
         return redirect(url_for("visit.detail", visit_id=visit_id), code=303)
     try:
-        service.match_day(session=session, day=row.day, now=utcnow(), **config)
+        service.match_day(session=session, day=row.day, now=utcnow(), unit=unit())
     except DomainError as error:
         flash(_message(error), "error")
     row = service.visit_assignment(session=session, visit_id=visit_id)
@@ -183,7 +173,6 @@ def printable(volunteer_id: int):
 @click.option("--day", "day_text", help="YYYY-MM-DD (default: today and the next clinic day).")
 def match_command(day_text: str | None) -> None:
     """Match volunteers for a day (default: today and the next clinic day) and queue the next day's SMS."""
-    config = _config()
     with get_session_factory()() as session:
         if day_text:
             try:
@@ -191,11 +180,11 @@ def match_command(day_text: str | None) -> None:
             except ValueError:
                 raise click.BadParameter("give the day as YYYY-MM-DD", param_hint="--day") from None
         else:
-            today = utcnow().astimezone(ZoneInfo(config["tz"])).date()
+            today = utcnow().astimezone(unit().zone).date()
             days = [today, service.next_clinic_day(session=session, after=today)]
         for day in days:
-            report = service.match_day(session=session, day=day, now=utcnow(), **config)
+            report = service.match_day(session=session, day=day, now=utcnow(), unit=unit())
             click.echo(f"Volunteers on {day}: {report.assigned + report.kept} matched, {report.unassigned} without.")
         if not day_text:
-            notices = queue_notices(session=session, day=days[-1], now=utcnow(), tz=config["tz"])
+            notices = queue_notices(session=session, day=days[-1], now=utcnow(), tz=unit().tz)
             click.echo(f"Volunteer SMS for {days[-1]}: {notices.queued} queued, {notices.updated} updated.")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 @dataclass(frozen=True)
 class Unit:
-    #: The clinic's wall clock, as services take it (``tz=``); ``zone`` is the same as a ``ZoneInfo``.
+    #: The clinic's wall clock, as private helpers and formatters take it (``tz``); ``zone`` is the same as a ``ZoneInfo``.
     tz: str
     zone: ZoneInfo
     #: Below ``local_km``: a local patient; below ``regional_km``: regional; from there on: long-distance.

@@ -22,10 +22,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from clinic.app import create_app
-from clinic.bootstrap import of_app
+from clinic.bootstrap import of_app, unit_from
 from clinic.db import make_engine, upgrade
 from clinic.patients.models import Patient
-from clinic.settings import DEFAULT_TIMEZONE
+from clinic.settings import load_settings
 from clinic.unit.models import (
     Pathway,
     PathwayStep,
@@ -40,15 +40,13 @@ from clinic.users.services import create_user
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
 
 BUDGET_MS = 50.0
-TZ = DEFAULT_TIMEZONE
 
 
-def _build(url: str, visits: int, now: dt.datetime) -> None:
+def _build(url: str, visits: int, now: dt.datetime, zone: ZoneInfo) -> None:
     from clinic.db import make_session_factory
 
     upgrade(url)
     engine = make_engine(url)
-    zone = ZoneInfo(TZ)
     today = now.astimezone(zone).date()
     with make_session_factory(engine)(expire_on_commit=True) as session:
         create_user(session=session, username="desk", password="bench-password", role=Role.FRONT_DESK, display_name="Desk")
@@ -121,7 +119,7 @@ def run(visits: int = 150, runs: int = 200, warmup: int = 10, freeze: bool = Fal
     now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="onevisit-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        _build(url, visits, now)
+        _build(url, visits, now, unit_from(load_settings({"SECRET_KEY": "bench"})).zone)
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
         client = app.test_client()
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/sign-in").get_data(as_text=True))

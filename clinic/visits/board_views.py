@@ -134,9 +134,7 @@ def _board_context(shown, today) -> dict:
     board = day_board(
         session=get_session(),
         day=shown,
-        tz=unit().tz,
-        local_km=unit().local_km,
-        regional_km=unit().regional_km,
+        unit=unit(),
     )
     visit_base = url_for("visit.detail", visit_id=0)[: -len("0")]
     patient_base = url_for("patient.detail", patient_id=0)[: -len("0")] if "patient.detail" in current_app.view_functions else None
@@ -222,7 +220,7 @@ def replan():
         proposal = journey.propose_replan(
             session=get_session(),
             day=clinic_today(),
-            tz=unit().tz,
+            unit=unit(),
             late_arrivals=late,
             time_limit=float(current_app.config.get("REPLAN_SECONDS", REPLAN_SECONDS)),
         )

@@ -29,6 +29,7 @@ from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.messaging.texts import voucher_code
 from clinic.patients import segments
 from clinic.service.models import Volunteer
+from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, Resource
 from clinic.visits import steps
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
@@ -65,12 +66,11 @@ def checkin_flags(
     session: Session,
     visit_id: int,
     now: dt.datetime | None = None,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
 ) -> CheckinFlags:
     visit = _visit(session, visit_id)
     now = now or utcnow()
-    labels = segments.segments_for(visit.patient, visit.date, local_km=local_km, regional_km=regional_km)
+    labels = segments.segments_for(visit.patient, visit.date, unit=unit)
     first = _first_start(visit)
     late = max(0, int((now - first).total_seconds() // 60)) if first else 0
     return CheckinFlags(
@@ -96,13 +96,11 @@ def check_in(
     session: Session,
     visit_id: int,
     actor_id: int | None,
-    tz: str,
+    unit: Unit,
     now: dt.datetime | None = None,
     transport_booked: bool = False,
     volunteer_id: int | None = None,
     notes: str = "",
-    local_km: float = 25,
-    regional_km: float = 50,
 ) -> VisitCheckin:
     """Check the patient of a booked visit in today: status ``checked_in`` plus a ``VisitCheckin`` row
     (voucher code for long-distance patients), audited, committed together; ``Conflict`` when the visit
@@ -119,7 +117,7 @@ def check_in(
             raise Conflict(
                 f"a {visit.status.value} visit cannot be checked in", code="bad_transition", field="status"
             )
-        local_today = now.astimezone(ZoneInfo(tz)).date()
+        local_today = now.astimezone(ZoneInfo(unit.tz)).date()
         if visit.date != local_today:
             raise Conflict(
                 f"the visit is on {visit.date.isoformat()}, not today", code="not_today", field="visit_id"
@@ -131,7 +129,7 @@ def check_in(
             volunteer = session.get(Volunteer, volunteer_id)
             if volunteer is None or not volunteer.active:
                 raise ValidationError("choose an active volunteer", field="volunteer_id")
-        flags = checkin_flags(session=session, visit_id=visit_id, now=now, local_km=local_km, regional_km=regional_km)
+        flags = checkin_flags(session=session, visit_id=visit_id, now=now, unit=unit)
         checkin = VisitCheckin(
             visit_id=visit.id,
             checked_in_at=now,
@@ -325,10 +323,9 @@ def propose_replan(
     *,
     session: Session,
     day: dt.date,
-    tz: str,
+    unit: Unit,
     now: dt.datetime | None = None,
     late_arrivals: Mapping[int, dt.datetime] | None = None,
-    rules: planning.SegmentRules = planning.DEFAULT_RULES,
     time_limit: float = 2.0,
     workers: int = 1,
 ) -> ReplanProposal:
@@ -338,7 +335,7 @@ def propose_replan(
     """
     now = now or utcnow()
     try:
-        now_min = _minute(now, day, tz)
+        now_min = _minute(now, day, unit.tz)
     except ValidationError:
         raise ValidationError("only today can be re-planned", code="not_today", field="day") from None
     if now_min < 1:
@@ -362,7 +359,7 @@ def propose_replan(
         request = planning.engine_request(
             wish=planning.VisitWish(key=key, patient=visit.patient, pathway=pathway, priority=visit.priority),
             day=day,
-            rules=rules,
+            unit=unit,
         )
         skipped = {s.pathway_step.code for s in visit.steps if s.status == StepStatus.SKIPPED}
         by_id = {st.id: st for st in request.steps}
@@ -378,18 +375,18 @@ def propose_replan(
             rows[(key, code)] = s
             placed.append(
                 engine.PlacedStep(
-                    code, s.resource.code, _minute(s.planned_start, day, tz), _minute(s.planned_end, day, tz)
+                    code, s.resource.code, _minute(s.planned_start, day, unit.tz), _minute(s.planned_end, day, unit.tz)
                 )
             )
             if s.status in (StepStatus.DONE, StepStatus.IN_PROGRESS) and s.actual_start is not None:
-                start = min(_minute(s.actual_start, day, tz), now_min - 1)
+                start = min(_minute(s.actual_start, day, unit.tz), now_min - 1)
                 if s.status == StepStatus.DONE and s.actual_end is not None:
-                    end = max(start + 1, min(_minute(s.actual_end, day, tz), now_min))
+                    end = max(start + 1, min(_minute(s.actual_end, day, unit.tz), now_min))
                     actual[(key, code)] = (start, end)
                 else:
                     actual[(key, code)] = (start, None)
         if visit.id in (late_arrivals or {}):
-            late[key] = min(max(_minute(late_arrivals[visit.id], day, tz), 0), engine.DAY_MINUTES - 1)
+            late[key] = min(max(_minute(late_arrivals[visit.id], day, unit.tz), 0), engine.DAY_MINUTES - 1)
         requests.append(request)
         announced.append(engine.Visit(key, tuple(placed)))
     instance = engine.Instance(
@@ -420,8 +417,8 @@ def propose_replan(
                 step_name=row.pathway_step.step_type.name,
                 old_start=row.planned_start,
                 old_end=row.planned_end,
-                new_start=planning.instant_at(day, new.start, tz),
-                new_end=planning.instant_at(day, new.end, tz),
+                new_start=planning.instant_at(day, new.start, unit.tz),
+                new_end=planning.instant_at(day, new.end, unit.tz),
                 old_resource=row.resource.name,
                 new_resource=resources[new.resource].name,
                 new_resource_id=resources[new.resource].id,

@@ -23,6 +23,7 @@ from clinic.columns import utcnow
 from clinic.errors import Conflict, get_or_raise
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, StepType
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
 
@@ -190,9 +191,7 @@ def day_board(
     *,
     session: Session,
     day: dt.date,
-    tz: str,
-    local_km: float = 25,
-    regional_km: float = 50,
+    unit: Unit,
     now: dt.datetime | None = None,
 ) -> DayBoard:
     """Every visit on local ``day`` with counts per status and phase, ordered by first planned start,
@@ -201,7 +200,7 @@ def day_board(
     Read with plain column queries (no ORM objects): the board is the desk's most frequent page.
     """
     now = now or utcnow()
-    day_start, day_end = local_day_bounds(day, tz)
+    day_start, day_end = local_day_bounds(day, unit.tz)
     is_today = day_start <= now < day_end
     visits = session.exec(
         select(
@@ -257,7 +256,7 @@ def day_board(
         key = tuple(facts[2:])
         if key not in segment_cache:
             segment_cache[key] = segments.segments_for(
-                _BoardPatient(*facts[2:]), day, local_km=local_km, regional_km=regional_km
+                _BoardPatient(*facts[2:]), day, unit=unit
             )
         flags = set()
         if checkin is not None:
@@ -290,10 +289,10 @@ def day_board(
         )
     far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
     rows.sort(key=lambda r: (r.first_start or far_future, r.patient_name, r.visit_id))
-    hours, lanes = _timeline(session, rows, tz)
+    hours, lanes = _timeline(session, rows, unit.tz)
     return DayBoard(
         day=day,
-        tz=tz,
+        tz=unit.tz,
         counts=counts,
         rows=rows,
         now=now,
@@ -470,7 +469,7 @@ class PatientOverview:
 
 
 def patient_overview(
-    *, session: Session, patient_id: int, today: dt.date, local_km: float = 25, regional_km: float = 50
+    *, session: Session, patient_id: int, today: dt.date, unit: Unit
 ) -> PatientOverview:
     """A patient with their derived segments, visits from ``today`` on and before it, and invoices."""
     patient = get_or_raise(session, Patient, patient_id, what="patient")
@@ -491,7 +490,7 @@ def patient_overview(
     )
     return PatientOverview(
         patient=patient,
-        segments=segments.segments_for(patient, today, local_km=local_km, regional_km=regional_km),
+        segments=segments.segments_for(patient, today, unit=unit),
         coming=[v for v in visits if v.date >= today],
         past=[v for v in reversed(visits) if v.date < today],
         invoices=invoices,

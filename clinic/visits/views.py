@@ -49,10 +49,6 @@ class StepForm(FlaskForm):
     next = HiddenField()
 
 
-def _config() -> dict:
-    return {"local_km": unit().local_km, "regional_km": unit().regional_km}
-
-
 def _volunteer_choices() -> list[SelectChoice]:
     volunteers = active_volunteers(session=get_session())
     return select_choices([("", _("None"))] + [(str(v.id), v.name) for v in volunteers])
@@ -69,7 +65,7 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     step_views = steps.visit_steps(session=session, visit_id=visit_id)
     checkin = journey.get_checkin(session=session, visit_id=visit_id)
     can_check_in = visit.status in journey.CHECKIN_FROM and visit.date == today
-    flags = journey.checkin_flags(session=session, visit_id=visit_id, **_config()) if can_check_in else None
+    flags = journey.checkin_flags(session=session, visit_id=visit_id, unit=unit()) if can_check_in else None
     transport_request = transport.for_visit(session=session, visit_id=visit_id)
     if form is None:
         form = CheckInForm(formdata=None)
@@ -77,7 +73,7 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
     form.volunteer_id.choices = _volunteer_choices()
     row = None
     if visit.date == today:
-        board = day_board(session=session, day=today, tz=unit().tz, **_config())
+        board = day_board(session=session, day=today, unit=unit())
         row = next((r for r in board.rows if r.visit_id == visit_id), None)
     open_steps = visit.status in steps.STARTABLE_VISITS
     in_progress = [s for s in step_views if s.status.value == "in_progress"]
@@ -153,11 +149,10 @@ def check_in(visit_id: int):
             session=get_session(),
             visit_id=visit_id,
             actor_id=current_user.id,
-            tz=unit().tz,
+            unit=unit(),
             transport_booked=form.transport_booked.data,
             volunteer_id=volunteer_id,
             notes=form.notes.data or "",
-            **_config(),
         )
     except NotFound:
         abort(404)

@@ -10,7 +10,7 @@ from clinic.db import get_session
 from clinic.errors import DomainError
 from clinic.messaging import inbound
 from clinic.refill.offers_sms import send_offer_wave
-from clinic.web.clock import clinic_tz, messaging_now
+from clinic.web.clock import messaging_now
 from clinic.web.container import channels, unit
 from clinic.web.public_urls import status_callback_url
 
@@ -24,7 +24,7 @@ def next_wave(session: Session) -> Any:
         try:
             send_offer_wave(
                 session=session, visit_id=visit_id, now=messaging_now(), channels=channels(),
-                tz=clinic_tz(), status_callback=status_callback_url(),
+                unit=unit(), status_callback=status_callback_url(),
             )
         except Exception:  # noqa: BLE001 - the patient's reply must still go out; the job retries
             session.rollback()
@@ -44,10 +44,8 @@ def answer_sms(*, sender: str, body: str, provider_id: str | None) -> inbound.In
             body=body,
             now=messaging_now(),
             provider_id=provider_id,
-            desk_phone=unit().desk_phone,
-            tz=clinic_tz(),
+            unit=unit(),
             after_cancel=next_wave(session),
-            follow_up_due_days=unit().follow_up_due_working_days,
         )
     except DomainError:
         session.rollback()
@@ -70,7 +68,7 @@ def answer_call(
             now=messaging_now(),
             call_sid=call_sid,
             from_number=to,
-            tz=clinic_tz(),
+            unit=unit(),
             after_cancel=next_wave(session),
             action=action,
         )

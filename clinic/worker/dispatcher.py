@@ -100,7 +100,7 @@ def job_context() -> Container:
 def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
     """The scheduled job: hold the lease, recover what a dead dispatcher left, send what is due."""
     container = job_context()
-    settings, tz = container.settings, container.unit.tz
+    settings = container.settings
     if not _STATE.lock.acquire(blocking=False):
         return None  # the previous tick is still running
     try:
@@ -115,13 +115,13 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 owner=_STATE.owner,
                 now=utcnow(),
                 stale_after=dt.timedelta(seconds=settings.outreach.stale_seconds),
-                tz=tz,
+                unit=container.unit,
             )
             report = dispatch_due(
                 session=session,
                 channels=container.channels,
                 owner=_STATE.owner,
-                tz=tz,
+                unit=container.unit,
                 limit=settings.outreach.batch,
                 claim_batch=settings.outreach.claim_batch,
                 clock=utcnow,
@@ -148,7 +148,7 @@ def offers_job(lease_name: str = "offers") -> dict[str, int] | None:
     with container.session_factory() as session:
         if not hold_lease(session, lease_name):
             return {"lease": 0}
-        waves = advance_offers(session=session, now=utcnow(), channels=container.channels, tz=container.unit.tz)
+        waves = advance_offers(session=session, now=utcnow(), channels=container.channels, unit=container.unit)
     if waves:
         log.info("waitlist offers: %d waves sent", len(waves))
     return {"lease": 1, "waves": len(waves)}
@@ -164,7 +164,7 @@ def plan_visit_job(visit_id: int) -> None:
     """(Re)plan one visit's outreach in the dispatcher process (for callers that prefer a job)."""
     container = job_context()
     with container.session_factory() as session:
-        plan_visit_outreach(session=session, visit_id=visit_id, tz=container.unit.tz)
+        plan_visit_outreach(session=session, visit_id=visit_id, unit=container.unit)
 
 
 def build_scheduler(container: Container, *, blocking: bool = True):

@@ -52,10 +52,9 @@ def surveys_job() -> dict[str, int] | None:
         if not dispatcher.hold_lease(session, SURVEYS_LEASE):
             return {"lease": 0}
         now = utcnow()
-        made = surveys.create_visit_surveys(session=session, now=now, tz=unit.tz)
+        made = surveys.create_visit_surveys(session=session, now=now, unit=unit)
         report = surveys.send_due(
-            session=session, channels=container.channels, now=now, tz=unit.tz, links=links,
-            reask_after=unit.survey_reask_after, due_working_days=unit.follow_up_due_working_days,
+            session=session, channels=container.channels, now=now, unit=unit, links=links,
         )
     if made or report.sent or report.gave_up or report.failed:
         log.info("surveys: %d made, %d sent, %d failed, %d postponed, %d gave up", len(made), report.sent,

@@ -36,7 +36,7 @@ def match_tomorrow_job() -> dict[str, Any] | None:
         now = utcnow()
         today = now.astimezone(unit.zone).date()
         day = volunteers.next_clinic_day(session=session, after=today)
-        report = volunteers.match_day(session=session, day=day, tz=unit.tz, now=now)
+        report = volunteers.match_day(session=session, day=day, unit=unit, now=now)
         notices = volunteer_notices.queue_notices(session=session, day=day, now=now, tz=unit.tz)
     log.info(
         "volunteers for %s: %d matched, %d without a volunteer, %d notices queued",
@@ -53,7 +53,7 @@ def send_notices_job() -> dict[str, int] | None:
         if not hold_lease(session, LEASE_NAME):
             return {"lease": 0}
         report = volunteer_notices.send_due_notices(
-            session=session, channels=container.channels, now=utcnow(), tz=container.unit.tz
+            session=session, channels=container.channels, now=utcnow(), unit=container.unit
         )
     if report.sent or report.failed:
         log.info("volunteer notices: %d sent, %d failed", report.sent, report.failed)

@@ -24,7 +24,7 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 
 def test_desk_books_an_oncology_day_for_a_demo_patient(app, live_server, page, session, screenshot_dir):
     load_demo(
-        session=session, directory=SEED_DIR, tz=of_app(app).unit.tz, now=dt.datetime.now(dt.UTC)
+        session=session, directory=SEED_DIR, unit=of_app(app).unit, now=dt.datetime.now(dt.UTC)
     )
     patient = session.exec(select(Patient).where(Patient.mrn == "P000001")).one()  # Sven Peters, local
     oncology = session.exec(select(Pathway).where(Pathway.code == "onco-infusion")).one()

@@ -41,7 +41,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     from clinic.demo.seed import load_demo
 
     tz = of_app(app).unit.tz
-    load_demo(session=session, directory=SEED_DIR, tz=tz, now=_demo_day(tz))
+    load_demo(session=session, directory=SEED_DIR, unit=of_app(app).unit, now=_demo_day(tz))
     visit = next(
         v
         for v in session.exec(select(Visit).where(Visit.status == VisitStatus.IN_PROGRESS).order_by(Visit.id))

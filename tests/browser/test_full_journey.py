@@ -34,7 +34,7 @@ def _normal(text: str) -> str:
 
 def test_book_check_in_run_every_step_check_out_and_invoice(app, live_server, page, session, screenshot_dir):
     load_demo(
-        session=session, directory=SEED_DIR, tz=of_app(app).unit.tz, now=dt.datetime.now(dt.UTC)
+        session=session, directory=SEED_DIR, unit=of_app(app).unit, now=dt.datetime.now(dt.UTC)
     )
     patient = session.exec(select(Patient).where(Patient.mrn == "P000001")).one()  # Sven Peters
     before = {v.id for v in session.exec(select(Visit).where(Visit.patient_id == patient.id))}

@@ -19,8 +19,7 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 
 
 def test_the_coordinator_reads_the_kbr_dashboard(app, live_server, page, session, screenshot_dir):
-    tz = of_app(app).unit.tz
-    load_demo(session=session, directory=SEED_DIR, tz=tz, now=dt.datetime.now(dt.UTC), history_weeks=12)
+    load_demo(session=session, directory=SEED_DIR, unit=of_app(app).unit, now=dt.datetime.now(dt.UTC), history_weeks=12)
     definitions = kbr.definitions().kbrs
 
     problems: list[str] = []

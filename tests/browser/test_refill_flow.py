@@ -24,7 +24,7 @@ SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 def test_cancel_refill_and_the_board_shows_the_new_visit(app, live_server, page, session, screenshot_dir):
     tz = of_app(app).unit.tz
     now = dt.datetime.now(dt.UTC)
-    load_demo(session=session, directory=SEED_DIR, tz=tz, now=now)
+    load_demo(session=session, directory=SEED_DIR, unit=of_app(app).unit, now=now)
     today = now.astimezone(ZoneInfo(tz)).date()
     visit = session.exec(
         select(Visit)

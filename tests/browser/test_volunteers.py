@@ -14,7 +14,7 @@ from clinic.service import volunteers as service
 from clinic.service.models import MeetingOutcome, VolunteerAssignment
 from clinic.users.models import Role
 from tests.browser.pages import PASSWORD, sign_in
-from tests.factories import make_user
+from tests.factories import make_unit, make_user
 from tests.volunteer_factories import TZ, make_day_visit, make_volunteer
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ def test_volunteer_phone_list_met_access_and_coordinator_override(app, live_serv
     kees = make_day_visit(session, tomorrow, 11, given_name="Kees", family_name="Kok", language="fr")
     now = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     for day in (today, tomorrow):
-        service.match_day(session=session, day=day, tz=TZ, now=now)
+        service.match_day(session=session, day=day, unit=make_unit(tz=TZ), now=now)
     rows = {r.visit_id: r for r in session.exec(select(VolunteerAssignment))}
     assert rows[johanna.id].volunteer_id == vera.id and rows[kees.id].volunteer_id == henk.id
 

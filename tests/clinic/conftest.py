@@ -12,9 +12,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
 from clinic.db import make_session_factory, normalise_url
+from tests.factories import make_unit
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 
 
 def _empty(engine: Engine) -> None:
@@ -50,7 +52,7 @@ def demo(engine: Engine) -> Iterator[dict]:
     _empty(engine)
     now = dt.datetime.now(dt.UTC)
     with make_session_factory(engine)(expire_on_commit=True) as session:
-        summary = load_demo(session=session, directory=SEED_DIR, tz=TZ, now=now)
+        summary = load_demo(session=session, directory=SEED_DIR, unit=UNIT, now=now)
     yield {"summary": summary, "now": now, "today": now.astimezone(ZoneInfo(TZ)).date()}
     _empty(engine)
 

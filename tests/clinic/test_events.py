@@ -26,9 +26,10 @@ from clinic.service import volunteers as volunteer_service
 from clinic.visits.models import Visit, VisitStatus
 from tests.clinic.booking.test_services_booking import book, propose, unit
 from tests.clinic.service.test_services_transport import sent
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)  # Monday
 DAY = dt.date(2026, 12, 9)  # a Wednesday, nine days on: the reminder is still to come
@@ -50,7 +51,7 @@ def matched(monkeypatch) -> list[int]:
 @pytest.fixture
 def sessions(clean_db: sa.Engine) -> sa.orm.sessionmaker:
     """The app's kind of session factory, with the clinic's handlers on the clock of these tests."""
-    bus = handlers.register(events.MessageBus(), tz=TZ, local_km=25, regional_km=50, clock=lambda: NOW)
+    bus = handlers.register(events.MessageBus(), unit=make_unit(local_km=25, regional_km=50), clock=lambda: NOW)
     return make_session_factory(clean_db, bus)
 
 
@@ -63,7 +64,7 @@ def planned_visit(session: Session, *, channel: Channel = Channel.SMS, phone: st
     """A booked visit whose outreach is planned: its reminder is queued."""
     patient = make_patient(session, language="en", channel=channel, phone=phone, email="anna@example.org")
     visit = make_visit(session, patient=patient, day=DAY, start=dt.datetime.combine(DAY, dt.time(10, 30), ZONE))
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     assert any(r.action == "reminder" and r.status == OutboxStatus.QUEUED for r in rows(session, visit.id))
     return visit
 
@@ -123,7 +124,7 @@ def test_a_no_show_is_a_cancellation_too(sessions, session, matched) -> None:
 def test_an_sms_cancel_withdraws_the_reminders_and_matches(sessions, session, matched) -> None:
     visit = planned_visit(session, phone="+31612340002")
     with sessions() as handled:
-        result = inbound.handle_sms(session=handled, from_number="+31612340002", body="CANCEL", now=NOW, tz=TZ,
+        result = inbound.handle_sms(session=handled, from_number="+31612340002", body="CANCEL", now=NOW, unit=UNIT,
                                     after_cancel=lambda _visit_id: None)
     assert result.outcome == "cancelled"
     assert_withdrawn(session, visit.id)
@@ -133,7 +134,7 @@ def test_an_sms_cancel_withdraws_the_reminders_and_matches(sessions, session, ma
 def test_a_cancel_key_in_the_reminder_call_withdraws_the_reminders_and_matches(sessions, session, matched) -> None:
     visit = planned_visit(session)
     with sessions() as handled:
-        result = inbound.handle_call_choice(session=handled, visit_id=visit.id, digits="2", now=NOW, tz=TZ,
+        result = inbound.handle_call_choice(session=handled, visit_id=visit.id, digits="2", now=NOW, unit=UNIT,
                                             after_cancel=lambda _visit_id: None)
     assert result.outcome == "cancelled"
     assert_withdrawn(session, visit.id)
@@ -146,7 +147,7 @@ def test_a_cancel_on_the_emails_answer_page_withdraws_the_reminders_and_matches(
                sent_at=NOW)
     with sessions() as handled:
         result = email_answers.answer(session=handled, outbox_id=row.id, choice=email_answers.CANCEL, now=NOW,
-                                      tz=TZ, after_cancel=lambda _visit_id: None)
+                                      unit=UNIT, after_cancel=lambda _visit_id: None)
     assert result.outcome == "cancelled"
     assert_withdrawn(session, visit.id)
     assert matched == [visit.id]

@@ -18,7 +18,9 @@ from clinic.messaging import outreach
 from clinic.messaging.models import OutboxMessage
 from clinic.visits.models import VisitStatus
 from tests.clinic.conftest import SEED_DIR, TZ
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
+
+UNIT = make_unit()
 
 ZONE = ZoneInfo(TZ)
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -32,7 +34,7 @@ def test_a_name_in_a_language_the_app_does_not_speak_is_refused(session: Session
     path.write_text(path.read_text(encoding="utf-8").replace("fr: Journée diabète", "de: Diabetestag"),
                     encoding="utf-8")
     with pytest.raises(SeedError) as info:
-        seed.load_demo(session=session, directory=directory, tz=TZ)
+        seed.load_demo(session=session, directory=directory, unit=UNIT)
     assert "pathways.yaml: pathways[2].names.de" in str(info.value)
     assert seed.is_empty(session=session)
 
@@ -46,7 +48,7 @@ def test_messages_name_the_pathway_in_the_patients_language(session: Session) ->
         visit.booked_at = NOW
         session.add(visit)
         session.commit()
-        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
         row = session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit.id,
                                                        OutboxMessage.action == "confirmation")).one()
         assert expected in row.body
@@ -60,6 +62,6 @@ def test_invoice_lines_and_pathway_read_in_the_patients_language(session: Sessio
     patient = make_patient(session, language="nl")
     visit = make_visit(session, patient=patient, pathway=pathway, start=dt.datetime.combine(DAY, dt.time(10), ZONE),
                        status=VisitStatus.COMPLETED)
-    invoice = issue_invoice(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+    invoice = issue_invoice(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     assert [line.description for line in invoice.lines] == ["Aanmelding", "Consult", "Out"]
     assert invoice_document(session=session, invoice_id=invoice.id).pathway_name == "Controle"

@@ -16,9 +16,10 @@ from clinic.errors import Conflict, NotFound
 from clinic.settings import ConfigError, vat_rate_bp
 from clinic.unit.models import Pathway, PathwayStep, ResourceKind
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
-from tests.factories import make_patient, make_step_type, make_user, make_visit
+from tests.factories import make_patient, make_step_type, make_unit, make_user, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 DAY = dt.date(2026, 12, 1)
 START = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 12, 1, 14, 0, tzinfo=dt.UTC)
@@ -67,11 +68,11 @@ def test_invoice_charges_performed_steps_with_vat_rounded_per_line(
     set_steps(session, visit, {"reg": StepStatus.DONE, "lab": StepStatus.DONE, "cons": StepStatus.DONE,
                                "treat": StepStatus.IN_PROGRESS})  # fmt: skip
 
-    shown = preview(session=session, visit_id=visit.id)
+    shown = preview(session=session, visit_id=visit.id, unit=UNIT)
     assert shown.allowed and [line.name for line in shown.charged] == [
         "Registration", "Blood draw", "Consultation", "Infusion treatment", "Checkout"
     ]  # fmt: skip
-    invoice = check_out(session=session, visit_id=visit.id, actor_id=clerk.id, tz=TZ, now=NOW)
+    invoice = check_out(session=session, visit_id=visit.id, actor_id=clerk.id, unit=UNIT, now=NOW)
 
     # 24.50 at 9 % = 2.205 -> 2.21 (half up); 115.00 at 21 % = 24.15; 680.00 at 0 %
     # every performed step is on the invoice, the free ones at 0
@@ -101,7 +102,7 @@ def test_invoice_charges_performed_steps_with_vat_rounded_per_line(
 def test_steps_not_performed_are_skipped_and_not_charged(session: Session, pathway: Pathway) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.IN_PROGRESS)
     set_steps(session, visit, {"reg": StepStatus.DONE, "lab": StepStatus.DONE})
-    invoice = check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+    invoice = check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     assert [li.description for li in invoice.lines] == ["Registration", "Blood draw", "Checkout"]
     assert (invoice.subtotal_cents, invoice.vat_cents, invoice.total_cents) == (2450, 221, 2671)
     session.expire_all()
@@ -113,7 +114,7 @@ def test_steps_not_performed_are_skipped_and_not_charged(session: Session, pathw
 def test_configured_vat_rate_overrides_the_step_types(session: Session, pathway: Pathway) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.CHECKED_IN)
     set_steps(session, visit, {"lab": StepStatus.DONE, "cons": StepStatus.DONE})
-    invoice = check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW, vat_rate_bp=2100)
+    invoice = check_out(session=session, visit_id=visit.id, actor_id=None, unit=make_unit(vat_rate_bp=2100), now=NOW)
     # 24.50 * 21 % = 5.145 -> 5.15; 115.00 * 21 % = 24.15
     assert [li.vat_cents for li in invoice.lines] == [515, 2415, 0]  # lab, consult, checkout
     assert (invoice.subtotal_cents, invoice.vat_cents, invoice.total_cents) == (13950, 2930, 16880)
@@ -142,9 +143,9 @@ def test_visits_not_checked_in_are_refused_and_nothing_is_written(
     session: Session, pathway: Pathway, status: VisitStatus
 ) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=status)
-    assert preview(session=session, visit_id=visit.id).problem.code == "not_checked_in"
+    assert preview(session=session, visit_id=visit.id, unit=UNIT).problem.code == "not_checked_in"
     with pytest.raises(Conflict) as info:
-        check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+        check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     assert info.value.code == "not_checked_in" and status.value in info.value.message
     session.expire_all()
     assert session.get(Visit, visit.id).status is status
@@ -156,7 +157,7 @@ def test_nothing_chargeable_is_refused_without_changing_the_visit(session: Sessi
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.CHECKED_IN)
     set_steps(session, visit, {"reg": StepStatus.DONE})
     with pytest.raises(Conflict) as info:
-        check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+        check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     assert info.value.code == "nothing_to_invoice"
     session.expire_all()
     visit = session.get(Visit, visit.id)
@@ -166,28 +167,28 @@ def test_nothing_chargeable_is_refused_without_changing_the_visit(session: Sessi
 
 def test_unknown_visit_is_not_found(session: Session) -> None:
     with pytest.raises(NotFound):
-        check_out(session=session, visit_id=999999, actor_id=None, tz=TZ)
+        check_out(session=session, visit_id=999999, actor_id=None, unit=UNIT)
     with pytest.raises(NotFound):
-        preview(session=session, visit_id=999999)
+        preview(session=session, visit_id=999999, unit=UNIT)
 
 
 def test_checking_out_twice_is_impossible(session: Session, pathway: Pathway) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.IN_PROGRESS)
     set_steps(session, visit, {"lab": StepStatus.DONE})
-    first = check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+    first = check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     with pytest.raises(Conflict) as info:
-        check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+        check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     assert info.value.code == "already_invoiced" and first.number in info.value.message
     with pytest.raises(Conflict, match="already"):
-        issue_invoice(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
-    assert preview(session=session, visit_id=visit.id).open_invoice_id == first.id
+        issue_invoice(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
+    assert preview(session=session, visit_id=visit.id, unit=UNIT).open_invoice_id == first.id
     assert len(session.exec(select(Invoice)).all()) == 1
 
 
 def test_the_database_refuses_a_second_open_invoice_for_a_visit(session: Session, pathway: Pathway) -> None:
     """The unique partial index holds even when two clerks pass the service check at the same moment."""
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.COMPLETED)
-    issue_invoice(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+    issue_invoice(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     session.add(Invoice(year=2026, seq=99, patient_id=visit.patient_id, visit_id=visit.id, currency="EUR"))
     with pytest.raises(IntegrityError):
         session.flush()
@@ -196,7 +197,7 @@ def test_the_database_refuses_a_second_open_invoice_for_a_visit(session: Session
 
 def test_the_database_refuses_a_second_credit_note(session: Session, pathway: Pathway) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.COMPLETED)
-    invoice = issue_invoice(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+    invoice = issue_invoice(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     credit_invoice(session=session, invoice_id=invoice.id, actor_id=None, tz=TZ, now=NOW)
     session.execute(sa.update(Invoice).where(Invoice.id == invoice.id).values(status="issued"))
     session.commit()
@@ -213,7 +214,7 @@ def test_credit_note_negates_the_lines_is_numbered_and_allows_a_new_checkout(
     clerk = make_user(session, username="clerk")
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.IN_PROGRESS)
     set_steps(session, visit, {"lab": StepStatus.DONE, "cons": StepStatus.DONE})
-    invoice = check_out(session=session, visit_id=visit.id, actor_id=clerk.id, tz=TZ, now=NOW)
+    invoice = check_out(session=session, visit_id=visit.id, actor_id=clerk.id, unit=UNIT, now=NOW)
     credit = credit_invoice(
         session=session, invoice_id=invoice.id, actor_id=clerk.id, tz=TZ, now=NOW, reason="  wrong tariff "
     )
@@ -237,7 +238,7 @@ def test_credit_note_negates_the_lines_is_numbered_and_allows_a_new_checkout(
     assert invoice_document(session=session, invoice_id=invoice.id).credited_by_number == credit.number
 
     # the completed, no longer invoiced visit can be checked out again (a corrected invoice)
-    again = check_out(session=session, visit_id=visit.id, actor_id=clerk.id, tz=TZ, now=NOW)
+    again = check_out(session=session, visit_id=visit.id, actor_id=clerk.id, unit=UNIT, now=NOW)
     assert again.number == "2026-000003" and again.total_cents == invoice.total_cents
 
 
@@ -247,7 +248,7 @@ def test_numbers_follow_the_clinic_year(session: Session, pathway: Pathway) -> N
     for when in (NOW, new_year, new_year):
         visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.CHECKED_IN)
         set_steps(session, visit, {"lab": StepStatus.DONE})
-        numbers.append(check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=when).number)
+        numbers.append(check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=when).number)
     assert numbers == ["2026-000001", "2027-000001", "2027-000002"]
 
 
@@ -259,7 +260,7 @@ def test_checkout_queue_lists_todays_visits_not_yet_invoiced_first(
                          status=VisitStatus.IN_PROGRESS)  # fmt: skip
     done = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.IN_PROGRESS)
     set_steps(session, done, {"lab": StepStatus.DONE})
-    invoice = check_out(session=session, visit_id=done.id, actor_id=None, tz=TZ, now=NOW)
+    invoice = check_out(session=session, visit_id=done.id, actor_id=None, unit=UNIT, now=NOW)
     make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.BOOKED)
     rows = checkout_queue(session=session, day=DAY)
     assert [(r.visit_id, r.invoice_number) for r in rows] == [(waiting.id, None), (done.id, invoice.number)]
@@ -270,7 +271,7 @@ def test_audit_log_search_filters_by_entity_user_and_local_date(session: Session
     other = make_user(session, username="other")
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.IN_PROGRESS)
     set_steps(session, visit, {"lab": StepStatus.DONE})
-    check_out(session=session, visit_id=visit.id, actor_id=clerk.id, tz=TZ, now=NOW)
+    check_out(session=session, visit_id=visit.id, actor_id=clerk.id, unit=UNIT, now=NOW)
     session.execute(sa.update(AuditEvent).values(at=NOW))  # the service stamps the real time
     late = dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)  # 2 December in Amsterdam
     session.add(
@@ -311,7 +312,7 @@ def test_concurrent_checkouts_of_one_visit_issue_exactly_one_invoice(
         with Session(engine, expire_on_commit=False) as own:
             barrier.wait()
             try:
-                check_out(session=own, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+                check_out(session=own, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
                 outcomes.append("issued")
             except Conflict as exc:
                 outcomes.append(exc.code)
@@ -331,7 +332,7 @@ def test_an_issued_invoice_cannot_be_edited_only_credited(session: Session, path
     from clinic.billing.invoices import InvoiceImmutable
 
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.COMPLETED)
-    invoice = issue_invoice(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+    invoice = issue_invoice(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     invoice.total_cents += 100
     with pytest.raises(InvoiceImmutable, match="total_cents"):
         session.commit()
@@ -353,10 +354,10 @@ def test_checkout_rereads_a_visit_another_clerk_changed_after_the_preview(
 ) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.IN_PROGRESS)
     set_steps(session, visit, {"lab": StepStatus.DONE})
-    assert preview(session=session, visit_id=visit.id).allowed  # loads the visit into this session
+    assert preview(session=session, visit_id=visit.id, unit=UNIT).allowed  # loads the visit into this session
     with Session(session.get_bind()) as other:
         other.execute(sa.update(Visit).where(Visit.id == visit.id).values(status="cancelled"))
         other.commit()
     with pytest.raises(Conflict) as info:
-        check_out(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=NOW)
+        check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     assert info.value.code == "not_checked_in"

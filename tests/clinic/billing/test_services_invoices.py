@@ -10,9 +10,10 @@ from clinic.billing.models import InvoiceStatus
 from clinic.billing.money import vat_cents
 from clinic.errors import Conflict
 from clinic.visits.models import VisitStatus
-from tests.factories import make_pathway, make_visit
+from tests.factories import make_pathway, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 START = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 
 
@@ -33,14 +34,14 @@ def test_issue_number_and_credit(session: Session) -> None:
     second = make_visit(session, pathway=pathway, start=START, status=VisitStatus.COMPLETED)
 
     new_year_eve = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)  # already 2027 in Amsterdam
-    a = issue_invoice(session=session, visit_id=first.id, actor_id=None, tz=TZ, now=new_year_eve)
-    b = issue_invoice(session=session, visit_id=second.id, actor_id=None, tz=TZ, now=new_year_eve)
+    a = issue_invoice(session=session, visit_id=first.id, actor_id=None, unit=UNIT, now=new_year_eve)
+    b = issue_invoice(session=session, visit_id=second.id, actor_id=None, unit=UNIT, now=new_year_eve)
     assert (a.number, b.number) == ("2027-000001", "2027-000002")
     assert len(a.lines) == 3
     assert a.subtotal_cents == 3000 and a.vat_cents == 210 and a.total_cents == 3210
 
     with pytest.raises(Conflict, match="already on invoice"):
-        issue_invoice(session=session, visit_id=first.id, actor_id=None, tz=TZ)
+        issue_invoice(session=session, visit_id=first.id, actor_id=None, unit=UNIT)
 
     credit = credit_invoice(session=session, invoice_id=a.id, actor_id=None, tz=TZ, now=new_year_eve)
     assert credit.number == "2027-000003" and credit.credit_for_id == a.id
@@ -48,12 +49,12 @@ def test_issue_number_and_credit(session: Session) -> None:
     assert a.status is InvoiceStatus.CREDITED
     with pytest.raises(Conflict):
         credit_invoice(session=session, invoice_id=a.id, actor_id=None, tz=TZ)
-    again = issue_invoice(session=session, visit_id=first.id, actor_id=None, tz=TZ, now=new_year_eve)
+    again = issue_invoice(session=session, visit_id=first.id, actor_id=None, unit=UNIT, now=new_year_eve)
     assert again.number == "2027-000004"
 
 
 def test_only_completed_visits_are_invoiced(session: Session) -> None:
     visit = make_visit(session, start=START, status=VisitStatus.BOOKED)
     with pytest.raises(Conflict) as info:
-        issue_invoice(session=session, visit_id=visit.id, actor_id=None, tz=TZ)
+        issue_invoice(session=session, visit_id=visit.id, actor_id=None, unit=UNIT)
     assert info.value.code == "not_completed"

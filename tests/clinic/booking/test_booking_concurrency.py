@@ -13,8 +13,10 @@ from clinic.audit.models import AuditEvent
 from clinic.booking import services as booking
 from clinic.errors import DomainError
 from clinic.visits.models import Visit, VisitStep
-from tests.clinic.booking.test_services_booking import TODAY, TUESDAY, TZ, chair_unit, propose
-from tests.factories import make_patient
+from tests.clinic.booking.test_services_booking import TODAY, TUESDAY, chair_unit, propose
+from tests.factories import make_patient, make_unit
+
+UNIT = make_unit()
 
 THREADS = 20
 
@@ -42,7 +44,7 @@ def test_twenty_clerks_one_last_chair(session: Session, clean_db: Engine) -> Non
                     patient_id=patient_id,
                     pathway_id=pathway_id,
                     choice=choice,
-                    tz=TZ,
+                    unit=UNIT,
                     actor_id=None,
                     today=TODAY,
                 )

@@ -14,9 +14,17 @@ from clinic.patients.models import Patient
 from clinic.unit.models import Pathway, PathwayStep, PathwayStepDependency, ResourceKind
 from clinic.visits.models import Visit, VisitStep
 from scheduling.instance import PlacedStep, Step
-from tests.factories import make_pathway, make_pathway_of, make_patient, make_resource, make_step_type
+from tests.factories import (
+    make_pathway,
+    make_pathway_of,
+    make_patient,
+    make_resource,
+    make_step_type,
+    make_unit,
+)
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 TODAY = dt.date(2026, 11, 30)  # a Monday
 TUESDAY = dt.date(2026, 12, 1)
 THIS_WEEK = booking.Availability(earliest=TODAY, latest=dt.date(2026, 12, 4))
@@ -60,7 +68,7 @@ def propose(session: Session, patient: Patient, pathway: Pathway, **kw) -> booki
         session=session,
         patient_id=patient.id,
         pathway_id=pathway.id,
-        tz=TZ,
+        unit=UNIT,
         availability=availability,
         today=TODAY,
         **kw,
@@ -73,7 +81,7 @@ def book(session: Session, patient: Patient, pathway: Pathway, choice: str, **kw
         patient_id=patient.id,
         pathway_id=pathway.id,
         choice=choice,
-        tz=TZ,
+        unit=UNIT,
         actor_id=None,
         today=TODAY,
         **kw,
@@ -130,7 +138,7 @@ def test_proposals_honour_the_patient_segment(session: Session) -> None:
     assert result.options and all(s.resource != "doc2" for p in result.options for s in p.steps)
     old = make_patient(session, birth_date=dt.date(1940, 3, 1))
     request = planning.engine_request(
-        wish=planning.VisitWish(key="o", patient=old, pathway=u["pathway"]), day=TUESDAY
+        wish=planning.VisitWish(key="o", patient=old, pathway=u["pathway"]), day=TUESDAY, unit=UNIT
     )
     assert request.max_visit_minutes == 40 + 90
     result = propose(session, old, u["pathway"])
@@ -152,7 +160,7 @@ def test_booking_writes_the_visit_its_steps_and_the_audit_in_one_go(session: Ses
     assert sorted(s.planned_start for s in stored) == [s.starts_at for s in choice.steps]
     event = session.exec(select(AuditEvent).where(AuditEvent.entity_id == visit.id)).one()
     assert event.action == "visit.booked" and event.entity == "visit"
-    assert planning.check_day(session=session, day=TUESDAY, tz=TZ) == []
+    assert planning.check_day(session=session, day=TUESDAY, unit=UNIT) == []
     # the next proposals go around it, and never to the same patient on the same day
     again = propose(session, patient, u["pathway"])
     assert all(p.day != TUESDAY for p in again.options)

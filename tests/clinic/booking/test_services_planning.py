@@ -11,9 +11,10 @@ from clinic.booking.services import book_visit
 from clinic.errors import Conflict, ValidationError
 from clinic.unit.models import ResourceClosure, ResourceKind
 from clinic.visits.models import VisitStatus, VisitStep
-from tests.factories import make_pathway, make_patient, make_resource
+from tests.factories import make_pathway, make_patient, make_resource, make_unit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 DAY = dt.date(2026, 12, 1)  # a Tuesday
 
 
@@ -62,17 +63,17 @@ def test_segment_rules_shape_the_request(session: Session) -> None:
     pathway = _unit(session)["pathway"]
     far_old = make_patient(session, distance_km=120, birth_date=dt.date(1940, 1, 1), needs_wheelchair=True)
     wish = planning.VisitWish(key="w", patient=far_old, pathway=pathway, arrival=(450, 630))
-    request = planning.engine_request(wish=wish, day=DAY)
+    request = planning.engine_request(wish=wish, day=DAY, unit=UNIT)
     assert request.arrival == (600, 630)
     assert request.max_visit_minutes == 40 + 90
     assert request.requires == {"wheelchair"}
     assert [s.id for s in request.steps] == ["reg", "cons", "out"]
     assert request.steps[1].after == ("reg",) and request.steps[1].max_gap == 60
     young = make_patient(session, distance_km=5, birth_date=dt.date(1990, 1, 1))
-    plain = planning.engine_request(wish=planning.VisitWish(key="y", patient=young, pathway=pathway), day=DAY)
+    plain = planning.engine_request(wish=planning.VisitWish(key="y", patient=young, pathway=pathway), day=DAY, unit=UNIT)
     assert plain.arrival is None and plain.max_visit_minutes is None and plain.requires == frozenset()
-    custom = planning.SegmentRules(local_km=200, regional_km=300)
-    assert planning.engine_request(wish=wish, day=DAY, rules=custom).arrival == (450, 630)
+    custom = make_unit(local_km=200, regional_km=300)
+    assert planning.engine_request(wish=wish, day=DAY, unit=custom).arrival == (450, 630)
 
 
 def test_plan_day_stores_a_feasible_plan(session: Session) -> None:
@@ -83,13 +84,13 @@ def test_plan_day_stores_a_feasible_plan(session: Session) -> None:
         )
         for n in range(6)
     ]
-    result = planning.plan_day(session=session, day=DAY, tz=TZ, wishes=wishes)
+    result = planning.plan_day(session=session, day=DAY, unit=UNIT, wishes=wishes)
     session.commit()
     assert len(result.visits) == 6 and result.unscheduled == []
     starts = sorted(v.steps[0].planned_start for v in result.visits.values())
     assert starts[0] == dt.datetime.combine(DAY, _t(8), ZoneInfo(TZ))
     assert len(set(starts)) == 6, "one desk: registrations must not overlap"
-    assert planning.check_day(session=session, day=DAY, tz=TZ) == []
+    assert planning.check_day(session=session, day=DAY, unit=UNIT) == []
     booked = planning.engine_booked(session=session, day=DAY, tz=TZ)
     assert len(booked) == 6
 
@@ -98,7 +99,7 @@ def test_plan_day_stores_a_feasible_plan(session: Session) -> None:
     step_b.planned_start, step_b.planned_end = a.steps[0].planned_start, a.steps[0].planned_end
     session.add(step_b)
     session.commit()
-    kinds = {v.kind for v in planning.check_day(session=session, day=DAY, tz=TZ)}
+    kinds = {v.kind for v in planning.check_day(session=session, day=DAY, unit=UNIT)}
     assert "capacity" in kinds, kinds
 
 
@@ -109,7 +110,7 @@ def test_book_visit_places_around_existing_visits(session: Session) -> None:
         patient_id=make_patient(session).id,
         pathway_id=unit["pathway"].id,
         day=DAY,
-        tz=TZ,
+        unit=UNIT,
         actor_id=None,
     )
     second = book_visit(
@@ -117,12 +118,12 @@ def test_book_visit_places_around_existing_visits(session: Session) -> None:
         patient_id=make_patient(session).id,
         pathway_id=unit["pathway"].id,
         day=DAY,
-        tz=TZ,
+        unit=UNIT,
         actor_id=None,
     )
     assert first.status is VisitStatus.BOOKED and first.booked_at is not None
     assert second.steps[0].planned_start >= first.steps[0].planned_end
-    assert planning.check_day(session=session, day=DAY, tz=TZ) == []
+    assert planning.check_day(session=session, day=DAY, unit=UNIT) == []
 
 
 def test_book_visit_on_a_closed_day_is_a_conflict(session: Session) -> None:
@@ -133,7 +134,7 @@ def test_book_visit_on_a_closed_day_is_a_conflict(session: Session) -> None:
             patient_id=make_patient(session).id,
             pathway_id=unit["pathway"].id,
             day=dt.date(2026, 12, 5),
-            tz=TZ,
+            unit=UNIT,
             actor_id=None,
         )
     assert info.value.code == "no_room" and info.value.message

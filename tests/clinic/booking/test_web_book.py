@@ -16,8 +16,10 @@ from clinic.patients.models import Patient, PatientCreate
 from clinic.refill.models import WaitlistEntry
 from clinic.unit.models import Pathway
 from clinic.visits.models import Visit
-from tests.clinic.booking.test_services_booking import TZ, chair_unit, heart_pathway, lab_pathway, unit
-from tests.factories import make_patient
+from tests.clinic.booking.test_services_booking import chair_unit, heart_pathway, lab_pathway, unit
+from tests.factories import make_patient, make_unit
+
+UNIT = make_unit()
 
 CHOICE = re.compile(r'name="choice" value="([^"]+)"')
 BOOK_ACTION = re.compile(r'action="(/book/patient/\d+/book[^"]*)"')
@@ -186,7 +188,7 @@ def test_a_slot_taken_meanwhile_shows_the_next_options(desk_client, session: Ses
     first = html.unescape(CHOICE.findall(text)[0])
     action = html.unescape(BOOK_ACTION.search(text).group(1))
     booking.book_proposal(
-        session=session, patient_id=rival.id, pathway_id=u["pathway"].id, choice=first, tz=TZ, actor_id=None
+        session=session, patient_id=rival.id, pathway_id=u["pathway"].id, choice=first, unit=UNIT, actor_id=None
     )
     response = post_form(desk_client, action, {"choice": first}, form_page=url)
     assert response.status_code == 409

@@ -15,7 +15,10 @@ from clinic.unit.models import Pathway, Resource, ResourceClosure, StepType
 from clinic.users.models import Role, User
 from clinic.users.services import authenticate
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
-from tests.clinic.conftest import SEED_DIR, TZ
+from tests.clinic.conftest import SEED_DIR
+from tests.factories import make_unit
+
+UNIT = make_unit()
 
 
 def _count(session: Session, model) -> int:
@@ -72,7 +75,7 @@ def test_statuses_follow_the_calendar(demo: dict, demo_session: Session) -> None
 def test_every_seeded_day_is_feasible_for_the_engine_checker(demo: dict, demo_session: Session) -> None:
     days = sorted(set(demo_session.exec(select(Visit.date).distinct())))
     for day in days:
-        assert planning.check_day(session=demo_session, day=day, tz=TZ) == [], day
+        assert planning.check_day(session=demo_session, day=day, unit=UNIT) == [], day
     placed = demo_session.exec(
         select(func.count()).select_from(Visit).where(Visit.status.in_(list(ACTIVE_VISIT_STATUSES)))  # type: ignore[attr-defined]
     ).one()
@@ -124,7 +127,7 @@ def test_the_same_day_and_seed_give_the_same_plan(
     other = make_engine(scratch_url)
     try:
         with Session(other) as session:
-            seed.load_demo(session=session, directory=SEED_DIR, tz=TZ, now=demo["now"])
+            seed.load_demo(session=session, directory=SEED_DIR, unit=UNIT, now=demo["now"])
             assert plan(session) == plan(demo_session)
     finally:
         other.dispose()

@@ -24,6 +24,9 @@ from clinic.refill.models import OfferStatus, WaitlistOffer
 from clinic.service.models import RecoveryGesture, VolunteerAssignment
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
 from tests.clinic.conftest import SEED_DIR, TZ, _empty
+from tests.factories import make_unit
+
+UNIT = make_unit()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def history(engine: Engine) -> Iterator[dict]:
     now = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
     with Session(engine) as session:
-        summary = load_demo(session=session, directory=SEED_DIR, tz=TZ, now=now, history_weeks=12)
+        summary = load_demo(session=session, directory=SEED_DIR, unit=UNIT, now=now, history_weeks=12)
     seconds = time.perf_counter() - started
     yield {"summary": summary, "now": now, "today": now.astimezone(ZoneInfo(TZ)).date(), "seconds": seconds}
     _empty(engine)
@@ -96,11 +99,11 @@ def test_history_is_consistent(history: dict, db: Session) -> None:
         {d for d in db.exec(select(Visit.date).where(Visit.date < today - dt.timedelta(days=7)).distinct())}
     )
     for day in days[:: max(1, len(days) // 8)]:
-        assert planning.check_day(session=db, day=day, tz=TZ) == [], day
+        assert planning.check_day(session=db, day=day, unit=UNIT) == [], day
 
 
 def test_every_kbr_has_figures_over_the_history(history: dict, db: Session) -> None:
-    board = kbr.dashboard(session=db, tz=TZ, today=history["today"])
+    board = kbr.dashboard(session=db, unit=UNIT, today=history["today"])
     for view in board.kbrs:
         weeks_with_figures = sum(1 for p in view.points if p.figure is not None)
         assert weeks_with_figures >= 8, (view.kbr.id, weeks_with_figures)
@@ -118,7 +121,7 @@ must look like the history weeks before them, not like a second, perfect clinic.
 
 def test_the_last_full_week_looks_like_the_weeks_before(history: dict, db: Session) -> None:
     today = history["today"]
-    board = kbr.dashboard(session=db, tz=TZ, today=today)
+    board = kbr.dashboard(session=db, unit=UNIT, today=today)
     for kbr_id in PROCESS_KBRS:
         values = [p.figure.value for p in board.view(kbr_id).points[:-1] if p.figure is not None]
         earlier, last = values[:-1], values[-1]
@@ -130,7 +133,7 @@ def test_the_last_full_week_looks_like_the_weeks_before(history: dict, db: Sessi
         sd = 100 * math.sqrt(rate * (1 - rate) / figure.count)
         assert abs(figure.value - 100 * rate) <= 3 * sd, (kbr_id, figure)
     # the services cost the same per visit of a segment: a long-distance patient's coffee and volunteer
-    data = kbr.load_data(session=db, tz=TZ, today=today, unit_costs=dict(kbr.definitions().unit_costs))
+    data = kbr.load_data(session=db, unit=UNIT, today=today, unit_costs=dict(kbr.definitions().unit_costs))
     lines = fig.cost_lines(data, "long_distance")
     per_visit = [lines[w].per_visit_eur for w in board.weeks[:-1] if w in lines and lines[w].completed]
     assert min(per_visit[:-1]) * 0.8 <= per_visit[-1] <= max(per_visit[:-1]) * 1.2, per_visit
@@ -153,7 +156,7 @@ def test_the_last_full_week_looks_like_the_weeks_before(history: dict, db: Sessi
 
 def test_the_week_under_way_is_measured_or_not_shown(history: dict, db: Session) -> None:
     """Today's arrived visits are checked in (coffee, volunteer), so the cost is never a misleading 0."""
-    board = kbr.dashboard(session=db, tz=TZ, today=history["today"])
+    board = kbr.dashboard(session=db, unit=UNIT, today=history["today"])
     for view in board.kbrs:
         current = view.points[-1].figure
         assert current is None or current.count >= fig.MIN_PARTIAL_COUNT, view.kbr.id
@@ -209,7 +212,7 @@ def test_the_same_day_gives_the_same_history(history: dict, db: Session, scratch
     other = make_engine(scratch_url)
     try:
         with Session(other) as session:
-            load_demo(session=session, directory=SEED_DIR, tz=TZ, now=history["now"], history_weeks=12)
+            load_demo(session=session, directory=SEED_DIR, unit=UNIT, now=history["now"], history_weeks=12)
             assert fingerprint(session) == fingerprint(db)
     finally:
         other.dispose()

@@ -9,7 +9,10 @@ from sqlmodel import Session
 from clinic import planning
 from clinic.demo import seed
 from clinic.errors import SeedError
-from tests.clinic.conftest import SEED_DIR, TZ
+from tests.clinic.conftest import SEED_DIR
+from tests.factories import make_unit
+
+UNIT = make_unit()
 
 
 @pytest.fixture
@@ -27,7 +30,7 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
 
 def _rejected(session: Session, directory: Path) -> str:
     with pytest.raises(SeedError) as info:
-        seed.load_demo(session=session, directory=directory, tz=TZ)
+        seed.load_demo(session=session, directory=directory, unit=UNIT)
     assert seed.is_empty(session=session)
     return str(info.value)
 
@@ -91,5 +94,5 @@ def test_a_failure_while_loading_rolls_everything_back(
 
     monkeypatch.setattr(planning, "plan_day", broken)
     with pytest.raises(RuntimeError, match="engine exploded"):
-        seed.load_demo(session=session, directory=seed_copy, tz=TZ)
+        seed.load_demo(session=session, directory=seed_copy, unit=UNIT)
     assert seed.is_empty(session=session)

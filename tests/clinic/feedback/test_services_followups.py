@@ -18,9 +18,10 @@ from clinic.feedback.models import (
     SurveyTrigger,
 )
 from clinic.users.models import Role
-from tests.factories import make_patient, make_user
+from tests.factories import make_patient, make_unit, make_user
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 FRIDAY = dt.datetime(2026, 11, 27, 14, 0, tzinfo=dt.UTC)  # 15:00 in Amsterdam
 NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)  # Monday
 
@@ -33,7 +34,7 @@ def answer(session: Session, patient, got: bool, good: bool, *, now: dt.datetime
     session.add(survey)
     session.commit()
     return surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=got, good_job=good,
-                                 comment=comment, now=now, tz=TZ)
+                                 comment=comment, now=now, unit=UNIT)
 
 
 def kinds(session: Session, follow_up: FollowUp) -> list[str]:
@@ -78,24 +79,24 @@ def test_it_closes_only_after_yes_to_both(session):
     desk = make_user(session, username="desk1", role=Role.FRONT_DESK)
     patient = make_patient(session, language="en")
     _, follow_up = answer(session, patient, False, True, comment="nobody called back")
-    asked = followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW + dt.timedelta(hours=1))
+    asked = followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW + dt.timedelta(hours=1), unit=UNIT)
     assert (asked.trigger, asked.channel, asked.source_ref) == (SurveyTrigger.FOLLOW_UP, SurveyChannel.SMS,
                                                                 f"follow_up:{follow_up.id}:1")
     surveys.record_answer(session=session, survey_id=asked.id, got_what_needed=True, good_job=False,
-                          now=NOW + dt.timedelta(hours=2), tz=TZ)
+                          now=NOW + dt.timedelta(hours=2), unit=UNIT)
     session.refresh(follow_up)
     assert follow_up.status == FollowUpStatus.OPEN and follow_up.closing_survey_id is None
     assert len(session.exec(select(FollowUp)).all()) == 1  # the second "no" did not open another
-    again = followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW + dt.timedelta(hours=3))
+    again = followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW + dt.timedelta(hours=3), unit=UNIT)
     assert again.source_ref == f"follow_up:{follow_up.id}:2"
     surveys.record_answer(session=session, survey_id=again.id, got_what_needed=True, good_job=True,
-                          now=NOW + dt.timedelta(hours=4), tz=TZ)
+                          now=NOW + dt.timedelta(hours=4), unit=UNIT)
     session.refresh(follow_up)
     assert follow_up.status == FollowUpStatus.CLOSED and follow_up.closing_survey_id == again.id
     assert follow_up.closed_at == NOW + dt.timedelta(hours=4)
     assert kinds(session, follow_up) == ["opened", "re-asked", "answered", "re-asked", "answered", "closed"]
     with pytest.raises(Conflict):
-        followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW + dt.timedelta(hours=5))
+        followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW + dt.timedelta(hours=5), unit=UNIT)
 
 
 def test_an_old_yes_yes_answered_late_does_not_close_a_newer_follow_up(session):
@@ -105,7 +106,7 @@ def test_an_old_yes_yes_answered_late_does_not_close_a_newer_follow_up(session):
     session.add(early)
     session.commit()
     _, follow_up = answer(session, patient, False, False)
-    surveys.record_answer(session=session, survey_id=early.id, got_what_needed=True, good_job=True, now=NOW, tz=TZ)
+    surveys.record_answer(session=session, survey_id=early.id, got_what_needed=True, good_job=True, now=NOW, unit=UNIT)
     session.refresh(follow_up)
     assert follow_up.status == FollowUpStatus.OPEN
 
@@ -118,16 +119,16 @@ def test_re_ask_withdraws_a_pending_survey_and_respects_stop(session):
                    language=patient.language, next_attempt_at=NOW, created_at=NOW)
     session.add(other)
     session.commit()
-    followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW)
+    followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW, unit=UNIT)
     session.refresh(other)
     assert other.status == SurveyStatus.WITHDRAWN
     patient.opted_out = True
     session.add(patient)
     session.commit()
     with pytest.raises(Conflict) as error:
-        followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW)
+        followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW, unit=UNIT)
     assert error.value.code == "opted_out"
-    on_tablet = followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW, tablet=True)
+    on_tablet = followups.re_ask(session=session, follow_up_id=follow_up.id, user_id=desk.id, now=NOW, tablet=True, unit=UNIT)
     assert on_tablet.channel == SurveyChannel.TABLET
 
 

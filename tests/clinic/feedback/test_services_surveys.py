@@ -23,10 +23,11 @@ from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
 from clinic.patients.models import Patient
 from clinic.users.models import Role
 from clinic.visits.models import VisitStatus
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
 from tests.peers.fakes import RecordingChannel
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 DAY = dt.date(2026, 12, 2)  # a Wednesday
 NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)  # Monday 11:00 in Amsterdam
@@ -38,7 +39,7 @@ def channels() -> dict[str, RecordingChannel]:
 
 def sms(session: Session, number: str, body: str, *, now: dt.datetime = NOW, sid: str | None = None):
     return inbound.handle_sms(session=session, from_number=number, body=body, now=now, provider_id=sid,
-                              tz=TZ, after_cancel=lambda visit_id: None)
+                              unit=UNIT, after_cancel=lambda visit_id: None)
 
 
 def booked(session: Session, language: str = "en", **patient):
@@ -51,7 +52,7 @@ def asked_survey(session: Session, language: str = "en", *, at: dt.datetime = NO
     """A patient with a survey asked by SMS at ``at``."""
     person = make_patient(session, language=language, **patient)
     survey = Survey(patient_id=person.id, trigger=SurveyTrigger.INBOUND, source_ref=f"test:{person.id}",
-                    channel=SurveyChannel.SMS, language=person.language, next_attempt_at=at + surveys.REASK_AFTER,
+                    channel=SurveyChannel.SMS, language=person.language, next_attempt_at=at + UNIT.survey_reask_after,
                     attempts=1, asked_at=at, created_at=at)
     session.add(survey)
     session.commit()
@@ -130,13 +131,13 @@ def test_an_answered_reminder_call_is_followed_by_a_survey_a_missed_one_is_not(s
         session.add(row)
         rows.append(row)
     session.commit()
-    assert delivery.record_status_callback(session=session, provider_id="CA1", status="busy", now=NOW, tz=TZ)
+    assert delivery.record_status_callback(session=session, provider_id="CA1", status="busy", now=NOW, unit=UNIT)
     assert session.exec(select(Survey)).all() == []
-    assert delivery.record_status_callback(session=session, provider_id="CA2", status="completed", now=NOW, tz=TZ)
+    assert delivery.record_status_callback(session=session, provider_id="CA2", status="completed", now=NOW, unit=UNIT)
     survey = session.exec(select(Survey)).one()
     assert (survey.trigger, survey.source_ref, survey.channel) == (SurveyTrigger.CALL, f"outbox:{rows[1].id}",
                                                                   SurveyChannel.VOICE)
-    delivery.record_status_callback(session=session, provider_id="CA2", status="completed", now=NOW, tz=TZ)  # again
+    delivery.record_status_callback(session=session, provider_id="CA2", status="completed", now=NOW, unit=UNIT)  # again
     assert len(session.exec(select(Survey)).all()) == 1
 
 
@@ -146,12 +147,12 @@ def test_completed_visits_of_today_and_yesterday_get_a_survey_once_older_ones_ne
     yesterday = make_visit(session, day=today - dt.timedelta(days=1), status=VisitStatus.COMPLETED)
     old = make_visit(session, day=today - dt.timedelta(days=30), status=VisitStatus.COMPLETED)
     booked_today = make_visit(session, day=today, status=VisitStatus.BOOKED)
-    made = surveys.create_visit_surveys(session=session, now=NOW, tz=TZ)
+    made = surveys.create_visit_surveys(session=session, now=NOW, unit=UNIT)
     by_visit = {s.visit_id: s for s in session.exec(select(Survey))}
     assert set(by_visit) == {done.id, yesterday.id} and len(made) == 2
     assert old.id not in by_visit and booked_today.id not in by_visit
     assert by_visit[done.id].next_attempt_at >= NOW  # the tablet at checkout comes first
-    assert surveys.create_visit_surveys(session=session, now=NOW, tz=TZ) == []
+    assert surveys.create_visit_surveys(session=session, now=NOW, unit=UNIT) == []
 
 
 def test_a_visit_survey_replaces_a_pending_inbound_survey_not_asked_yet(session):
@@ -190,7 +191,7 @@ def test_due_surveys_go_by_the_patients_channel_in_their_language(session):
                         now=NOW, due=NOW)
     fake = channels()
     public = links.Links(public_base_url="https://onevisit.example.org", secret_key="k")
-    report = surveys.send_due(session=session, channels=fake, now=NOW, tz=TZ, links=public)
+    report = surveys.send_due(session=session, channels=fake, now=NOW, unit=UNIT, links=public)
     assert report.sent == 3
     [text] = fake["sms"].sent
     assert text.to == nl.phone and text.language == "nl"
@@ -202,7 +203,7 @@ def test_due_surveys_go_by_the_patients_channel_in_their_language(session):
     [mail] = fake["email"].sent
     assert mail.to == "anna@example.org" and "https://onevisit.example.org/survey/" in mail.body
     for survey in session.exec(select(Survey)):
-        assert survey.attempts == 1 and survey.asked_at == NOW and survey.next_attempt_at == NOW + surveys.REASK_AFTER
+        assert survey.attempts == 1 and survey.asked_at == NOW and survey.next_attempt_at == NOW + UNIT.survey_reask_after
 
 
 def test_quiet_hours_postpone_sms_and_calls_but_not_e_mail(session):
@@ -213,7 +214,7 @@ def test_quiet_hours_postpone_sms_and_calls_but_not_e_mail(session):
         surveys._create(session=session, patient=person, trigger=SurveyTrigger.INBOUND, source_ref=f"t:{person.id}",
                         now=evening, due=evening)
     fake = channels()
-    report = surveys.send_due(session=session, channels=fake, now=evening, tz=TZ)
+    report = surveys.send_due(session=session, channels=fake, now=evening, unit=UNIT)
     assert (report.sent, report.postponed) == (1, 1) and fake["sms"].sent == []
     waiting = session.exec(select(Survey).where(Survey.patient_id == texted.id)).one()
     assert waiting.attempts == 0 and waiting.next_attempt_at == dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
@@ -225,15 +226,15 @@ def test_no_answer_is_asked_once_more_then_a_follow_up_opens(session):
     survey = surveys._create(session=session, patient=patient, trigger=SurveyTrigger.INBOUND, source_ref="t:1",
                              now=NOW, due=NOW)
     fake = channels()
-    surveys.send_due(session=session, channels=fake, now=NOW, tz=TZ)
-    assert surveys.send_due(session=session, channels=fake, now=NOW + dt.timedelta(hours=23), tz=TZ).sent == 0
-    second = NOW + surveys.REASK_AFTER
-    assert surveys.send_due(session=session, channels=fake, now=second, tz=TZ).sent == 1
+    surveys.send_due(session=session, channels=fake, now=NOW, unit=UNIT)
+    assert surveys.send_due(session=session, channels=fake, now=NOW + dt.timedelta(hours=23), unit=UNIT).sent == 0
+    second = NOW + UNIT.survey_reask_after
+    assert surveys.send_due(session=session, channels=fake, now=second, unit=UNIT).sent == 1
     assert len(fake["sms"].sent) == 2
     session.refresh(survey)
     assert survey.attempts == 2 and survey.status == SurveyStatus.PENDING
     assert session.exec(select(FollowUp)).all() == []
-    report = surveys.send_due(session=session, channels=fake, now=second + surveys.REASK_AFTER, tz=TZ)
+    report = surveys.send_due(session=session, channels=fake, now=second + UNIT.survey_reask_after, unit=UNIT)
     assert report.gave_up == 1 and len(fake["sms"].sent) == 2
     session.refresh(survey)
     assert survey.status == SurveyStatus.UNANSWERED
@@ -250,7 +251,7 @@ def test_a_patient_who_sent_stop_meanwhile_is_not_asked_by_sms(session):
     session.add(patient)
     session.commit()
     fake = channels()
-    assert surveys.send_due(session=session, channels=fake, now=NOW, tz=TZ).withdrawn == 1
+    assert surveys.send_due(session=session, channels=fake, now=NOW, unit=UNIT).withdrawn == 1
     session.refresh(survey)
     assert survey.status == SurveyStatus.WITHDRAWN and fake["sms"].sent == []
 
@@ -260,10 +261,10 @@ def test_a_failed_send_counts_as_an_attempt_and_is_retried(session):
     survey = surveys._create(session=session, patient=patient, trigger=SurveyTrigger.INBOUND, source_ref="t:1",
                              now=NOW, due=NOW)
     fake = {"sms": RecordingChannel("sms", fail=1)}
-    assert surveys.send_due(session=session, channels=fake, now=NOW, tz=TZ).failed == 1
+    assert surveys.send_due(session=session, channels=fake, now=NOW, unit=UNIT).failed == 1
     session.refresh(survey)
     assert survey.attempts == 1 and survey.asked_at is None
-    assert surveys.send_due(session=session, channels=fake, now=NOW + surveys.REASK_AFTER, tz=TZ).sent == 1
+    assert surveys.send_due(session=session, channels=fake, now=NOW + UNIT.survey_reask_after, unit=UNIT).sent == 1
 
 
 # --- answering by SMS ----------------------------------------------------------------------------------

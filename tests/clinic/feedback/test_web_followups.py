@@ -21,7 +21,9 @@ from clinic.messaging import links
 from clinic.users.models import Role
 from clinic.visits.models import VisitStatus
 from tests.conftest import TEST_SECRET_KEY
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
+
+UNIT = make_unit()
 
 AUTH_TOKEN = "test-auth-token"
 PUBLIC = "https://onevisit.example.org"
@@ -59,7 +61,7 @@ def opened_follow_up(session, *, language="en", **patient) -> FollowUp:
     person = make_patient(session, language=language, given_name="Noor", family_name="Nee", **patient)
     survey = pending_survey(session, person)
     _, follow_up = surveys.record_answer(session=session, survey_id=survey.id, got_what_needed=False, good_job=True,
-                                         comment="waited an hour", now=NOW)
+                                         comment="waited an hour", now=NOW, unit=UNIT)
     return follow_up
 
 
@@ -158,7 +160,7 @@ def test_the_tablet_at_checkout_asks_about_the_visit(desk_client, session, form_
     follow_up = session.exec(select(FollowUp)).one()
     assert follow_up.visit_id == visit.id and follow_up.status == FollowUpStatus.OPEN
     # the job will not ask about this visit again
-    assert surveys.create_visit_surveys(session=session, now=dt.datetime.now(dt.UTC)) == []
+    assert surveys.create_visit_surveys(session=session, now=dt.datetime.now(dt.UTC), unit=UNIT) == []
 
 
 def test_the_e_mailed_link_opens_the_questions_without_sign_in(client, session, form_token):

@@ -9,8 +9,10 @@ from sqlmodel import Session
 from clinic.errors import ValidationError
 from clinic.kbr import figures as fig
 from clinic.kbr import services as kbr
-from tests.clinic.kbr.kbr_data import TZ, build
-from tests.factories import make_patient, make_visit
+from tests.clinic.kbr.kbr_data import build
+from tests.factories import make_patient, make_unit, make_visit
+
+UNIT = make_unit()
 
 MONDAY = dt.date(2026, 11, 16)
 TODAY = dt.date(2026, 11, 25)  # Wednesday of the next week
@@ -22,7 +24,7 @@ def history(session: Session):
 
 
 def test_records_and_figures_from_the_database(session: Session, history) -> None:
-    data = kbr.load_data(session=session, tz=TZ, today=TODAY, unit_costs=dict(kbr.definitions().unit_costs))
+    data = kbr.load_data(session=session, unit=UNIT, today=TODAY, unit_costs=dict(kbr.definitions().unit_costs))
     w1, w2 = history.week1, history.week2
     v = history.visits
     assert {r.id for r in data.visits} == {v["v1"].id, v["v2"].id, v["v3"].id, v["v4"].id, v["v5"].id}
@@ -50,9 +52,9 @@ def test_records_and_figures_from_the_database(session: Session, history) -> Non
 
 
 def test_records_outside_the_twelve_weeks_are_not_read(session: Session, history) -> None:
-    data = kbr.load_data(session=session, tz=TZ, today=MONDAY + dt.timedelta(weeks=13))
+    data = kbr.load_data(session=session, unit=UNIT, today=MONDAY + dt.timedelta(weeks=13))
     assert fig.one_visit_share(data) == {}
-    data = kbr.load_data(session=session, tz=TZ, today=MONDAY - dt.timedelta(days=1))
+    data = kbr.load_data(session=session, unit=UNIT, today=MONDAY - dt.timedelta(days=1))
     assert data.visits == () and data.messages == ()
 
 
@@ -71,7 +73,7 @@ def test_the_loader_uses_a_fixed_number_of_queries(session: Session, history) ->
         engine = session.get_bind()
         sa.event.listen(engine, "before_cursor_execute", listener)
         try:
-            kbr.load_data(session=session, tz=TZ, today=TODAY)
+            kbr.load_data(session=session, unit=UNIT, today=TODAY)
         finally:
             sa.event.remove(engine, "before_cursor_execute", listener)
         return len(statements)
@@ -85,7 +87,7 @@ def test_the_loader_uses_a_fixed_number_of_queries(session: Session, history) ->
 
 
 def test_dashboard_views(session: Session, history) -> None:
-    board = kbr.dashboard(session=session, tz=TZ, today=TODAY, minimum=1)
+    board = kbr.dashboard(session=session, unit=UNIT, today=TODAY, minimum=1)
     assert board.current_week == history.week2 and len(board.weeks) == 12
     assert [v.kbr.id for v in board.kbrs] == [k.id for k in kbr.definitions().kbrs]
     no_show = board.view("no_show_rate")
@@ -102,27 +104,27 @@ def test_dashboard_views(session: Session, history) -> None:
     assert board.level_counts == {"generic": 1, "expected": 2, "augmented": 6, "potential": 3}
     assert any(r.id == "wheelchair-parking" and not r.in_force for r in board.rules)
 
-    far = kbr.dashboard(session=session, tz=TZ, today=TODAY, segment="long_distance")
+    far = kbr.dashboard(session=session, unit=UNIT, today=TODAY, segment="long_distance")
     assert far.view("one_visit_share").points[-2].figure == fig.Figure(0.0, 1)
     with pytest.raises(ValidationError):
-        kbr.dashboard(session=session, tz=TZ, today=TODAY, segment="mars")
+        kbr.dashboard(session=session, unit=UNIT, today=TODAY, segment="mars")
 
 
 def test_the_week_under_way_needs_enough_data(session: Session, history) -> None:
     """One visit this week is almost no data: no figure ("not measured yet"), never a 0 or 100 %; the
     full weeks keep theirs, however few records."""
-    board = kbr.dashboard(session=session, tz=TZ, today=TODAY)
+    board = kbr.dashboard(session=session, unit=UNIT, today=TODAY)
     no_show = board.view("no_show_rate")
     assert no_show.current is None and no_show.points[-1].figure is None and no_show.target_met is None
     assert all(b.current is None for b in no_show.segments)
     assert no_show.points[-2].figure == fig.Figure(0.0, 2)
     assert all(b.current is None for b in board.view("reminder_delivered").channels)
-    assert kbr.dashboard(session=session, tz=TZ, today=TODAY, minimum=2).view("no_show_rate").current is None
-    assert kbr.dashboard(session=session, tz=TZ, today=TODAY, minimum=1).view("no_show_rate").current
+    assert kbr.dashboard(session=session, unit=UNIT, today=TODAY, minimum=2).view("no_show_rate").current is None
+    assert kbr.dashboard(session=session, unit=UNIT, today=TODAY, minimum=1).view("no_show_rate").current
 
 
 def test_csv_rows_hold_the_page_figures(session: Session, history) -> None:
-    board = kbr.dashboard(session=session, tz=TZ, today=TODAY, minimum=1)
+    board = kbr.dashboard(session=session, unit=UNIT, today=TODAY, minimum=1)
     rows = kbr.csv_rows(board=board, kbr_id="no_show_rate")
     assert rows[0] == list(kbr.CSV_HEADER)
     by_key = {(r[4], r[5], r[6]): r for r in rows[1:]}

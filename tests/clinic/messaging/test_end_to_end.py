@@ -17,10 +17,11 @@ from clinic.visits.models import VisitStatus
 from clinic.worker import dispatcher
 from tests.conftest import TEST_SECRET_KEY
 from tests.containers import channels_for, reset_dispatcher, worker_container
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
 from tests.peers.fake_twilio import AUTH_TOKEN
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 PUBLIC = "https://onevisit.example.org"
 BOOKED_AT = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)  # Tue 1 Dec, 10:30 in Amsterdam
@@ -77,7 +78,7 @@ def book_all(session: Session) -> dict[str, tuple]:
         visit.booked_at = BOOKED_AT - dt.timedelta(minutes=1)
         session.add(visit)
         session.commit()
-        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=BOOKED_AT, tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=BOOKED_AT, unit=UNIT)
         booked[name] = (patient, visit)
     session.expire_all()
     return booked

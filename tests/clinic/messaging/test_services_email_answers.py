@@ -19,9 +19,10 @@ from clinic.service.models import TouchChannel, TouchPoint, TransportRequest
 from clinic.visits.models import VisitStatus
 from outreach.channels.development import DevelopmentChannel
 from tests.clinic.service.test_services_transport import sent
-from tests.factories import make_patient, make_visit
+from tests.factories import make_patient, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 DAY = dt.date(2026, 12, 9)  # a Wednesday
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -40,8 +41,7 @@ def emailed(session: Session, action: str, *, language: str = "en", status: Outb
 
 
 def answer(session: Session, row: OutboxMessage, choice: str, *, now: dt.datetime = NOW, cancelled=None):
-    return email_answers.answer(session=session, outbox_id=row.id, choice=choice, now=now, tz=TZ,
-                                desk_phone="+31 30 000 0000",
+    return email_answers.answer(session=session, outbox_id=row.id, choice=choice, now=now, unit=make_unit(desk_phone="+31 30 000 0000"),
                                 after_cancel=(cancelled.append if cancelled is not None else lambda _visit_id: None))
 
 
@@ -52,7 +52,7 @@ def choices(session: Session, row: OutboxMessage, now: dt.datetime = NOW) -> tup
 def test_the_dispatcher_sends_an_email_in_its_own_words_with_a_link_to_its_answer_page(session: Session) -> None:
     patient, visit, row = emailed(session, "confirmation", language="nl", status=OutboxStatus.QUEUED)
     mail = DevelopmentChannel("email")
-    report = sending.dispatch_due(session=session, channels={"email": mail}, owner="t", now=NOW, tz=TZ,
+    report = sending.dispatch_due(session=session, channels={"email": mail}, owner="t", now=NOW, unit=UNIT,
                                    links=PUBLIC)
     assert report.sent == 1
     [message] = mail.sent

@@ -14,9 +14,10 @@ from clinic.refill.models import OfferStatus, WaitlistStatus
 from clinic.refill.waitlist import add_to_waitlist
 from clinic.unit.models import ResourceKind
 from clinic.visits.models import VisitStatus
-from tests.factories import make_pathway, make_patient, make_resource, make_visit
+from tests.factories import make_pathway, make_patient, make_resource, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 DAY = dt.date(2026, 12, 2)  # a Wednesday
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
@@ -26,7 +27,7 @@ DESK = "+31301234567"
 def sms(session: Session, number: str, body: str, *, sid: str | None = None, now: dt.datetime = NOW, **kw):
     kw.setdefault("after_cancel", lambda visit_id: None)
     return inbound.handle_sms(session=session, from_number=number, body=body, now=now, provider_id=sid,
-                              desk_phone=DESK, tz=TZ, **kw)
+                              unit=make_unit(desk_phone=DESK), **kw)
 
 
 def booked(session: Session, language: str = "nl", status: VisitStatus = VisitStatus.BOOKED):
@@ -141,7 +142,7 @@ def _refill_day(session: Session, waiting: int = 2):
 
 def test_first_yes_books_the_place_and_a_later_yes_hears_it_is_taken(session):
     source, entries = _refill_day(session)
-    offers = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=2, channel="sms", tz=TZ)
+    offers = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=2, channel="sms", unit=UNIT)
     assert len(offers) == 2
     first, second = (e.patient for e in entries)
     won = sms(session, first.phone, "YES", now=NOW + dt.timedelta(minutes=5))
@@ -155,7 +156,7 @@ def test_first_yes_books_the_place_and_a_later_yes_hears_it_is_taken(session):
 
 def test_no_declines_the_offer_and_a_late_yes_hears_it_expired(session):
     source, entries = _refill_day(session)
-    offers = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=2, channel="sms", tz=TZ)
+    offers = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=2, channel="sms", unit=UNIT)
     declined = sms(session, entries[0].patient.phone, "Non", now=NOW + dt.timedelta(minutes=1))
     assert declined.outcome == "offer_declined"
     late = sms(session, entries[1].patient.phone, "JA", now=NOW + dt.timedelta(minutes=31))
@@ -172,7 +173,7 @@ def test_no_declines_the_offer_and_a_late_yes_hears_it_expired(session):
 def test_keys_pressed_in_the_reminder_call(session, digits, status, outcome):
     patient, visit = booked(session, "fr")
     result = inbound.handle_call_choice(session=session, visit_id=visit.id, digits=digits, now=NOW, call_sid="CA1",
-                                        tz=TZ, after_cancel=lambda visit_id: None)
+                                        unit=UNIT, after_cancel=lambda visit_id: None)
     assert result.outcome == outcome and result.language == "fr"
     session.refresh(visit)
     assert visit.status == status
@@ -180,5 +181,5 @@ def test_keys_pressed_in_the_reminder_call(session, digits, status, outcome):
 
 def test_the_call_script_says_the_appointment_in_the_patients_language(session):
     patient, visit = booked(session, "nl")
-    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=TZ)
+    language, intro, menu = inbound.call_script(session=session, visit=visit, unit=UNIT)
     assert language == "nl" and "woensdag 2 december" in intro and "10:30" in intro and "1" in menu

@@ -11,10 +11,11 @@ from clinic.messaging import delivery, lease, outbox, outreach, preview, recover
 from clinic.messaging.models import OutboxMessage, OutboxStatus, OutreachRuleSet
 from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.base import OutgoingMessage, SendResult
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
 from tests.peers.fakes import RecordingChannel
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 AMS = ZoneInfo(TZ)
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)  # Tuesday 11:00 in Amsterdam
 VISIT_DAY = dt.date(2026, 12, 15)
@@ -80,7 +81,7 @@ TWO_DAYS = local(VISIT_DAY - dt.timedelta(days=2), 10)
 )
 def test_the_default_rules_plan_the_right_messages_per_segment(session, label, birth_date, distance, expected):
     visit = book(session, birth_date=birth_date, distance_km=distance)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     assert queued(session, visit.id) == expected, label
     reminders = [r for r in rows(session, visit.id) if r.action == "reminder"]
     assert len(reminders) == 1  # one reminder per visit, never per step (the pathway has three)
@@ -88,8 +89,8 @@ def test_the_default_rules_plan_the_right_messages_per_segment(session, label, b
 
 def test_replanning_is_idempotent_and_audited(session):
     visit = book(session)
-    first = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
-    second = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    first = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
+    second = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     assert first.queued == 2 and second.queued == 0 and second.kept == 2
     assert len(rows(session, visit.id)) == 2
     events = session.exec(select(AuditEvent).where(AuditEvent.entity_id == visit.id)).all()
@@ -98,7 +99,7 @@ def test_replanning_is_idempotent_and_audited(session):
 
 def test_a_reschedule_moves_the_reminder_and_keeps_what_was_sent(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     confirmation = next(r for r in rows(session, visit.id) if r.action == "confirmation")
     confirmation.status = OutboxStatus.SENT
     session.add(confirmation)
@@ -112,7 +113,7 @@ def test_a_reschedule_moves_the_reminder_and_keeps_what_was_sent(session):
         step.planned_start += dt.timedelta(days=7)
     session.add(visit)
     session.commit()
-    result = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    result = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     assert result.withdrawn == 1 and result.queued == 1
     by_status = {(r.action, r.status, r.due_at) for r in rows(session, visit.id)}
     assert ("reminder", OutboxStatus.WITHDRAWN, TWO_DAYS) in by_status
@@ -124,8 +125,8 @@ def test_a_reschedule_moves_the_reminder_and_keeps_what_was_sent(session):
 def test_cancelling_withdraws_and_the_dispatcher_never_reminds_a_cancelled_visit(session):
     visit = book(session)
     other = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
-    outreach.plan_visit_outreach(session=session, visit_id=other.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
+    outreach.plan_visit_outreach(session=session, visit_id=other.id, now=NOW, unit=UNIT)
     assert outreach.withdraw_visit_outreach(session=session, visit_id=visit.id, now=NOW) == 2
     assert {r.status for r in rows(session, visit.id)} == {OutboxStatus.WITHDRAWN}
     # the other visit is cancelled without anyone withdrawing: the dispatcher re-checks at send time
@@ -135,28 +136,28 @@ def test_cancelling_withdraws_and_the_dispatcher_never_reminds_a_cancelled_visit
     session.commit()
     channel = RecordingChannel()
     report = sending.dispatch_due(session=session, channels={"sms": channel, "voice": channel}, owner="a",
-                                   now=TWO_DAYS + dt.timedelta(minutes=1), tz=TZ)
+                                   now=TWO_DAYS + dt.timedelta(minutes=1), unit=UNIT)
     assert channel.sent == [] and report.skipped == 2
     assert {r.status for r in rows(session, other.id)} == {OutboxStatus.WITHDRAWN}
 
 
 def test_planning_a_cancelled_visit_withdraws_its_messages(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     visit = session.get(Visit, visit.id)
     visit.status = VisitStatus.CANCELLED
     session.add(visit)
     session.commit()
-    result = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    result = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     assert result.withdrawn == 2 and queued(session, visit.id) == set()
 
 
 def test_dispatch_sends_what_is_due_in_the_patients_language(session):
     visit = book(session, language="nl", birth_date=dt.date(1950, 1, 1), distance_km=80)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     sms, voice = RecordingChannel("sms"), RecordingChannel("voice")
     report = sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW,
-                                   tz=TZ)
+                                   unit=UNIT)
     assert report.sent == 3  # confirmation, coffee voucher, transport call; the reminder is not due yet
     assert sorted(m.metadata["action"] for m in sms.sent) == ["coffee_voucher", "confirmation"]
     assert [m.metadata["action"] for m in voice.sent] == ["transport_offer"]
@@ -164,27 +165,27 @@ def test_dispatch_sends_what_is_due_in_the_patients_language(session):
     confirmation = next(m for m in sms.sent if m.metadata["action"] == "confirmation")
     assert "dinsdag 15 december 2026" in confirmation.body and "10:30" in confirmation.body
     # nothing is sent twice
-    again = sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
+    again = sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, unit=UNIT)
     assert again.sent == 0 and len(sms.sent) == 2
     # a week before, the reminder call goes out
     sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a",
-                          now=SEVEN_DAYS, tz=TZ)
+                          now=SEVEN_DAYS, unit=UNIT)
     assert [m.metadata["action"] for m in voice.sent] == ["transport_offer", "reminder"]
 
 
 def test_french_dates_are_formatted_for_the_patient(session):
     visit = book(session, language="fr")
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     body = next(r.body for r in rows(session, visit.id) if r.action == "reminder")
     assert "mardi 15 décembre 2026" in body
 
 
 def test_quiet_hours_postpone_calls_and_sms_to_nine(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     channel = RecordingChannel()
     evening = local(dt.date(2026, 12, 1), 21, 30)
-    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=evening, tz=TZ)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=evening, unit=UNIT)
     assert report.postponed == 1 and channel.sent == []
     confirmation = next(r for r in rows(session, visit.id) if r.action == "confirmation")
     assert confirmation.status == OutboxStatus.QUEUED
@@ -194,21 +195,21 @@ def test_quiet_hours_postpone_calls_and_sms_to_nine(session):
 def test_planning_at_night_schedules_the_confirmation_for_nine(session):
     visit = book(session)
     night = local(dt.date(2026, 12, 1), 23)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=night, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=night, unit=UNIT)
     confirmation = next(r for r in rows(session, visit.id) if r.action == "confirmation")
     assert confirmation.next_attempt_at == local(dt.date(2026, 12, 2), 9)
 
 
 def test_retries_back_off_then_fall_back_then_the_call_list(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     sms = RecordingChannel("sms", fail=99)
     voice = RecordingChannel("voice", fail=99)
     channels = {"sms": sms, "voice": voice}
     moment = NOW
     seen = []
     for _ in range(10):
-        sending.dispatch_due(session=session, channels=channels, owner="a", now=moment, tz=TZ)
+        sending.dispatch_due(session=session, channels=channels, owner="a", now=moment, unit=UNIT)
         row = next(r for r in rows(session, visit.id) if r.action == "confirmation")
         seen.append((row.status, row.channel.value, row.attempts))
         if row.status == OutboxStatus.FAILED:
@@ -219,23 +220,23 @@ def test_retries_back_off_then_fall_back_then_the_call_list(session):
     assert seen[0] == (OutboxStatus.QUEUED, "sms", 1) and seen[3] == (OutboxStatus.QUEUED, "voice", 1)
     # backoff doubles: 5 then 10 minutes between the SMS attempts
     assert [m.key for m in sms.refused] == [sms.refused[0].key] * 3
-    listed = outbox.list_outbox(session=session, filters=outbox.OutboxFilter(call_list=True), tz=TZ)
+    listed = outbox.list_outbox(session=session, filters=outbox.OutboxFilter(call_list=True), unit=UNIT)
     assert [r.id for r, _ in listed] == [row.id]
 
 
 def test_a_refusal_that_will_not_improve_falls_back_at_once(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     sms = RecordingChannel("sms", fail=1, retryable=False)
     voice = RecordingChannel("voice")
-    sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
-    sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, unit=UNIT)
+    sending.dispatch_due(session=session, channels={"sms": sms, "voice": voice}, owner="a", now=NOW, unit=UNIT)
     assert len(sms.refused) == 1 and [m.channel for m in voice.sent] == ["voice"]
 
 
 def test_opted_out_patients_get_only_essential_messages(session):
     visit = book(session, opted_out=True, distance_km=80)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     statuses = {r.action: r.status for r in rows(session, visit.id)}
     assert statuses == {
         "confirmation": OutboxStatus.QUEUED,
@@ -246,12 +247,12 @@ def test_opted_out_patients_get_only_essential_messages(session):
 
 def test_a_claimed_row_cannot_be_claimed_again(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     row_id = sending.due_ids(session=session, now=NOW, limit=10)[0]
     assert [r.id for r in sending._claim(session, [row_id], "a", NOW)] == [row_id]
     assert sending._claim(session, [row_id], "b", NOW) == []
     channel = RecordingChannel()
-    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="b", now=NOW, tz=TZ)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="b", now=NOW, unit=UNIT)
     assert report.sent == 0 and channel.sent == []
 
 
@@ -270,7 +271,7 @@ def test_the_lease_admits_one_dispatcher_until_it_expires(session):
 def test_stale_sending_rows_are_recovered_without_a_second_send(session, tmp_path):
     visits = [book(session) for _ in range(3)]
     for visit in visits:
-        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     path = tmp_path / "sent.jsonl"
     channel = RecordingChannel("sms", path=path)
     ids = sending.due_ids(session=session, now=NOW, limit=10)
@@ -280,17 +281,17 @@ def test_stale_sending_rows_are_recovered_without_a_second_send(session, tmp_pat
     channel.send(OutgoingMessage(key=sending.message_key(first), channel="sms", to="x", body="b",
                                           language="nl"))
     later = NOW + dt.timedelta(minutes=5)
-    assert recovery.recover_stale(session=session, channels={"sms": channel}, owner="new", now=later) == 3
-    sending.dispatch_due(session=session, channels={"sms": channel}, owner="new", now=later, tz=TZ)
+    assert recovery.recover_stale(session=session, channels={"sms": channel}, owner="new", now=later, unit=UNIT) == 3
+    sending.dispatch_due(session=session, channels={"sms": channel}, owner="new", now=later, unit=UNIT)
     keys = [line.split('"key": "')[1].split('"')[0] for line in path.read_text().splitlines()]
     assert len(keys) == 3 and len(set(keys)) == 3
     # without a way to ask the provider, an unknown outcome goes to the call list, never a second send
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     row_id = sending.due_ids(session=session, now=NOW, limit=10)[0]
     sending._claim(session, [row_id], "dead", NOW)
     plain = {"sms": type("Plain", (), {"send": lambda self, m: None})()}
-    assert recovery.recover_stale(session=session, channels=plain, owner="new", now=later) == 1
+    assert recovery.recover_stale(session=session, channels=plain, owner="new", now=later, unit=UNIT) == 1
     row = session.get(OutboxMessage, row_id)
     session.refresh(row)
     assert row.status == OutboxStatus.FAILED and row.on_call_list
@@ -298,25 +299,25 @@ def test_stale_sending_rows_are_recovered_without_a_second_send(session, tmp_pat
 
 def test_delivery_status_is_recorded_by_provider_id(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     channel = RecordingChannel()
-    sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, unit=UNIT)
     row = next(r for r in rows(session, visit.id) if r.action == "confirmation")
     assert row.status == OutboxStatus.SENT and row.provider_id
-    assert delivery.record_delivery(session=session, provider_id="nope", status="delivered", now=NOW) is None
-    delivery.record_delivery(session=session, provider_id=row.provider_id, status="sent", now=NOW)
+    assert delivery.record_delivery(session=session, provider_id="nope", status="delivered", now=NOW, unit=UNIT) is None
+    delivery.record_delivery(session=session, provider_id=row.provider_id, status="sent", now=NOW, unit=UNIT)
     assert next(r for r in rows(session, visit.id) if r.id == row.id).status == OutboxStatus.SENT
-    delivery.record_delivery(session=session, provider_id=row.provider_id, status="delivered", now=NOW)
+    delivery.record_delivery(session=session, provider_id=row.provider_id, status="delivered", now=NOW, unit=UNIT)
     assert next(r for r in rows(session, visit.id) if r.id == row.id).status == OutboxStatus.DELIVERED
 
 
 def test_an_undelivered_message_is_retried(session):
     visit = book(session)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     channel = RecordingChannel()
-    sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=NOW, unit=UNIT)
     row = next(r for r in rows(session, visit.id) if r.action == "confirmation")
-    delivery.record_delivery(session=session, provider_id=row.provider_id, status="undelivered", now=NOW)
+    delivery.record_delivery(session=session, provider_id=row.provider_id, status="undelivered", now=NOW, unit=UNIT)
     row = next(r for r in rows(session, visit.id) if r.id == row.id)
     assert row.status == OutboxStatus.QUEUED and row.next_attempt_at > NOW
 
@@ -340,22 +341,22 @@ def test_a_bad_rule_file_is_rejected_whole_and_the_rules_in_force_stay(session):
 
 def test_preview_says_which_actions_fire_and_why(session):
     visit = book(session, birth_date=dt.date(1950, 1, 1), distance_km=30)
-    rows_ = preview.preview_for_date(session=session, day=VISIT_DAY, now=NOW, tz=TZ)
+    rows_ = preview.preview_for_date(session=session, day=VISIT_DAY, now=NOW, unit=UNIT)
     assert [r.visit_id for r in rows_] == [visit.id]
     fired = {f.rule.id: (f.why, f.replaced) for f in rows_[0].evaluation.fired}
     assert fired["regional-reminder-call"] == ("region regional = regional", ("senior-reminder-call", "basic-reminder"))
     assert "senior-reminder-call" not in fired  # same layer: the first rule in the file wins
     assert {m.action for m in rows_[0].messages} == {"confirmation", "reminder", "transport_offer"}
-    by_patient = preview.preview_for_patient(session=session, patient_id=visit.patient_id, now=NOW, tz=TZ)
+    by_patient = preview.preview_for_patient(session=session, patient_id=visit.patient_id, now=NOW, unit=UNIT)
     assert [r.visit_id for r in by_patient] == [visit.id]
     what_if = preview.preview_for_patient(session=session, patient_id=visit.patient_id,
-                                           day=dt.date(2026, 12, 20), now=NOW, tz=TZ)
+                                           day=dt.date(2026, 12, 20), now=NOW, unit=UNIT)
     assert what_if[0].visit_id is None and what_if[0].evaluation.fired
 
 
 def test_claims_are_batched_only_when_the_channel_can_say_what_it_sent(session):
     for _ in range(4):
-        outreach.plan_visit_outreach(session=session, visit_id=book(session).id, now=NOW, tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=book(session).id, now=NOW, unit=UNIT)
     engine = session.get_bind()
 
     def in_flight() -> int:
@@ -379,8 +380,8 @@ def test_claims_are_batched_only_when_the_channel_can_say_what_it_sent(session):
             return None
 
     blind = Blind()
-    sending.dispatch_due(session=session, channels={"sms": blind}, owner="a", now=NOW, tz=TZ, limit=2)
+    sending.dispatch_due(session=session, channels={"sms": blind}, owner="a", now=NOW, unit=UNIT, limit=2)
     assert blind.seen == [1, 1]
     telling = Telling()
-    sending.dispatch_due(session=session, channels={"sms": telling}, owner="a", now=NOW, tz=TZ, claim_batch=2)
+    sending.dispatch_due(session=session, channels={"sms": telling}, owner="a", now=NOW, unit=UNIT, claim_batch=2)
     assert telling.seen == [2, 1]

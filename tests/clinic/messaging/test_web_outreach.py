@@ -9,9 +9,10 @@ from clinic.app import reconfigure
 from clinic.messaging import outreach, rules_file
 from clinic.messaging.models import OutboxMessage, OutboxStatus, OutreachRuleSet
 from clinic.users.models import Role
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 
 
 def planned_visit(session, *, day_offset=10, **patient_fields):
@@ -22,7 +23,7 @@ def planned_visit(session, *, day_offset=10, **patient_fields):
     visit.booked_at = now
     session.add(visit)
     session.commit()
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now, tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now, unit=UNIT)
     return visit
 
 

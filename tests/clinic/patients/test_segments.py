@@ -6,6 +6,9 @@ from types import SimpleNamespace
 import pytest
 
 from clinic.patients.segments import Region, age_on, region_for, segments_for
+from tests.factories import make_unit
+
+UNIT = make_unit()
 
 
 @pytest.mark.parametrize(
@@ -39,19 +42,19 @@ def test_age_before_birth_is_an_error() -> None:
     ],
 )
 def test_default_region_thresholds(km: float, region: Region) -> None:
-    assert region_for(km) is region
+    assert region_for(km, unit=UNIT) is region
 
 
 def test_region_thresholds_are_configurable() -> None:
-    assert region_for(30, local_km=40, regional_km=80) is Region.LOCAL
-    assert region_for(60, local_km=40, regional_km=80) is Region.REGIONAL
-    assert region_for(60, local_km=10, regional_km=20) is Region.LONG_DISTANCE
+    assert region_for(30, unit=make_unit(local_km=40, regional_km=80)) is Region.LOCAL
+    assert region_for(60, unit=make_unit(local_km=40, regional_km=80)) is Region.REGIONAL
+    assert region_for(60, unit=make_unit(local_km=10, regional_km=20)) is Region.LONG_DISTANCE
 
 
 @pytest.mark.parametrize(("km", "kw"), [(-1, {}), (10, {"local_km": 60, "regional_km": 50})])
 def test_bad_region_input_is_refused(km: float, kw: dict) -> None:
     with pytest.raises(ValueError):
-        region_for(km, **kw)
+        region_for(km, unit=make_unit(**kw))
 
 
 def _patient(**kw) -> SimpleNamespace:
@@ -66,9 +69,9 @@ def _patient(**kw) -> SimpleNamespace:
 
 
 def test_segments_for_a_patient() -> None:
-    assert segments_for(_patient(), dt.date(2026, 12, 1)) == {"regional", "70+", "wheelchair"}
+    assert segments_for(_patient(), dt.date(2026, 12, 1), unit=UNIT) == {"regional", "70+", "wheelchair"}
     younger = _patient(
         birth_date=dt.date(1990, 1, 1), needs_wheelchair=False, needs_interpreter=True, distance_km=3
     )
-    assert segments_for(younger, dt.date(2026, 12, 1)) == {"local", "interpreter"}
-    assert "long_distance" in segments_for(_patient(), dt.date(2026, 12, 1), local_km=10, regional_km=20)
+    assert segments_for(younger, dt.date(2026, 12, 1), unit=UNIT) == {"local", "interpreter"}
+    assert "long_distance" in segments_for(_patient(), dt.date(2026, 12, 1), unit=make_unit(local_km=10, regional_km=20))

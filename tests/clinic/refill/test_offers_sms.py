@@ -17,9 +17,10 @@ from clinic.refill.waitlist import add_to_waitlist
 from clinic.unit.models import ResourceKind
 from clinic.visits.models import VisitStatus
 from tests.containers import channels_for
-from tests.factories import make_pathway, make_patient, make_resource, make_visit
+from tests.factories import make_pathway, make_patient, make_resource, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 DAY = dt.date(2026, 12, 2)  # a Wednesday
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
@@ -50,7 +51,7 @@ def channels(twilio_config):
 
 
 def answer(session, patient, body, now):
-    return inbound.handle_sms(session=session, from_number=patient.phone, body=body, now=now, tz=TZ,
+    return inbound.handle_sms(session=session, from_number=patient.phone, body=body, now=now, unit=UNIT,
                               after_cancel=lambda visit_id: None)
 
 
@@ -64,7 +65,7 @@ def test_the_offer_text_in_three_languages():
 
 def test_a_wave_is_texted_to_the_best_candidates_in_their_language(session, channels, fake_twilio):
     visit, patients = freed_place(session)
-    sent = send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, tz=TZ, wave_size=2,
+    sent = send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2,
                            status_callback="https://clinic.example/twilio/status")
     assert [s.patient_id for s in sent] == [patients[0].id, patients[1].id]
     assert all(s.result.ok and s.result.provider_id.startswith("SM") for s in sent)
@@ -80,7 +81,7 @@ def test_a_wave_is_texted_to_the_best_candidates_in_their_language(session, chan
 
 def test_first_yes_books_later_yes_is_told_the_place_is_taken(session, channels, fake_twilio):
     visit, patients = freed_place(session)
-    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, tz=TZ, wave_size=3)
+    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=3)
     second, first = patients[1], patients[2]
     won = answer(session, first, "oui", NOW + dt.timedelta(minutes=4))
     lost = answer(session, second, "JA", NOW + dt.timedelta(minutes=5))
@@ -91,15 +92,15 @@ def test_first_yes_books_later_yes_is_told_the_place_is_taken(session, channels,
     statuses = {o.entry.patient_id: o.status for o in session.exec(select(WaitlistOffer)).all()}
     assert statuses == {patients[0].id: OfferStatus.TAKEN, second.id: OfferStatus.TAKEN, first.id: OfferStatus.ACCEPTED}
     assert send_offer_wave(session=session, visit_id=visit.id, now=NOW + dt.timedelta(minutes=40),
-                           channels=channels, tz=TZ) == []  # filled: no further waves
+                           channels=channels, unit=UNIT) == []  # filled: no further waves
 
 
 def test_expiry_sends_the_next_wave(session, channels, fake_twilio):
     visit, patients = freed_place(session)
-    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, tz=TZ, wave_size=2)
-    assert advance_offers(session=session, now=NOW + dt.timedelta(minutes=10), channels=channels, tz=TZ) == {}
+    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
+    assert advance_offers(session=session, now=NOW + dt.timedelta(minutes=10), channels=channels, unit=UNIT) == {}
     fake_twilio.reset()
-    waves = advance_offers(session=session, now=NOW + dt.timedelta(minutes=31), channels=channels, tz=TZ, wave_size=2)
+    waves = advance_offers(session=session, now=NOW + dt.timedelta(minutes=31), channels=channels, unit=UNIT, wave_size=2)
     assert [s.patient_id for s in waves[visit.id]] == [patients[2].id, patients[3].id]
     assert {r.field("To") for r in fake_twilio.messages()} == {patients[2].phone, patients[3].phone}
     late = answer(session, patients[0], "YES", NOW + dt.timedelta(minutes=32))
@@ -109,7 +110,7 @@ def test_expiry_sends_the_next_wave(session, channels, fake_twilio):
 
 def test_when_everyone_in_a_wave_says_no_the_next_wave_is_asked_for(session, channels, fake_twilio):
     visit, patients = freed_place(session, languages=("en", "en", "en"))
-    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, tz=TZ, wave_size=2)
+    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
     first = answer(session, patients[0], "no", NOW + dt.timedelta(minutes=1))
     assert first.outcome == "offer_declined" and first.refill_visit_id is None
     second = answer(session, patients[1], "NO", NOW + dt.timedelta(minutes=2))
@@ -118,8 +119,8 @@ def test_when_everyone_in_a_wave_says_no_the_next_wave_is_asked_for(session, cha
 
 def test_patients_who_sent_stop_get_no_offer(session, channels, fake_twilio):
     visit, patients = freed_place(session)
-    inbound.handle_sms(session=session, from_number=patients[0].phone, body="STOP", now=NOW, tz=TZ)
-    sent = send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, tz=TZ, wave_size=2)
+    inbound.handle_sms(session=session, from_number=patients[0].phone, body="STOP", now=NOW, unit=UNIT)
+    sent = send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
     assert [s.patient_id for s in sent] == [patients[1].id, patients[2].id]
     assert patients[0].phone not in {r.field("To") for r in fake_twilio.messages()}
 
@@ -127,7 +128,7 @@ def test_patients_who_sent_stop_get_no_offer(session, channels, fake_twilio):
 def test_a_failing_provider_is_recorded_and_the_offers_stand(session, channels, fake_twilio):
     visit, patients = freed_place(session)
     fake_twilio.fail_with(503, times=2)
-    sent = send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, tz=TZ, wave_size=2)
+    sent = send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
     assert [s.result.ok for s in sent] == [False, False] and all(s.result.retryable for s in sent)
     failed = session.exec(select(AuditEvent).where(AuditEvent.action == "offer.sms_failed")).all()
     assert len(failed) == 2 and "503" in failed[0].details["error"]
@@ -141,11 +142,11 @@ def test_quiet_hours_hold_the_wave_until_nine(session, channels, fake_twilio):
     refill_visit.cancelled_at = evening - dt.timedelta(minutes=5)
     session.add(refill_visit)
     session.commit()
-    assert send_offer_wave(session=session, visit_id=visit.id, now=evening, channels=channels, tz=TZ) == []
-    assert advance_offers(session=session, now=evening + dt.timedelta(hours=2), channels=channels, tz=TZ) == {}
+    assert send_offer_wave(session=session, visit_id=visit.id, now=evening, channels=channels, unit=UNIT) == []
+    assert advance_offers(session=session, now=evening + dt.timedelta(hours=2), channels=channels, unit=UNIT) == {}
     assert fake_twilio.requests == [] and session.exec(select(WaitlistOffer)).all() == []
     morning = dt.datetime(2026, 11, 30, 9, 1, tzinfo=ZONE)
-    waves = advance_offers(session=session, now=morning, channels=channels, tz=TZ, wave_size=2)
+    waves = advance_offers(session=session, now=morning, channels=channels, unit=UNIT, wave_size=2)
     assert [s.patient_id for s in waves[visit.id]] == [patients[0].id, patients[1].id]
     assert len(fake_twilio.messages()) == 2
 
@@ -153,9 +154,9 @@ def test_quiet_hours_hold_the_wave_until_nine(session, channels, fake_twilio):
 def test_when_nobody_is_left_the_job_stops_asking(session, channels, fake_twilio):
     visit, patients = freed_place(session, languages=("en",))
     later = NOW + dt.timedelta(minutes=31)
-    assert len(send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, tz=TZ)) == 1
-    assert advance_offers(session=session, now=later, channels=channels, tz=TZ) == {}  # expired, nobody else
+    assert len(send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT)) == 1
+    assert advance_offers(session=session, now=later, channels=channels, unit=UNIT) == {}  # expired, nobody else
     none_left = session.exec(select(AuditEvent).where(AuditEvent.action == "offer.none_left")).all()
     assert len(none_left) == 1
-    advance_offers(session=session, now=later + dt.timedelta(minutes=1), channels=channels, tz=TZ)
+    advance_offers(session=session, now=later + dt.timedelta(minutes=1), channels=channels, unit=UNIT)
     assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "offer.none_left")).all()) == 1

@@ -15,9 +15,10 @@ from clinic.refill.models import OfferStatus, WaitlistEntry, WaitlistStatus
 from clinic.refill.waitlist import add_to_waitlist, list_waitlist, set_priority
 from clinic.unit.models import ResourceHours, ResourceKind
 from clinic.visits.models import Visit, VisitStatus
-from tests.factories import make_pathway, make_patient, make_resource, make_visit
+from tests.factories import make_pathway, make_patient, make_resource, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 DAY = dt.date(2026, 12, 2)  # a Wednesday
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)  # two days before: every notice is met
@@ -69,7 +70,7 @@ def test_cancel_needs_a_reason_and_a_cancellable_visit(session: Session) -> None
     with pytest.raises(NotFound):
         refill.cancel_visit(session=session, visit_id=999_999, reason="x", now=NOW)
     with pytest.raises(Conflict):  # not freed yet: nothing to refill
-        refill.rank_candidates(session=session, visit_id=day["visit"].id, now=NOW, tz=TZ)
+        refill.rank_candidates(session=session, visit_id=day["visit"].id, now=NOW, unit=UNIT)
 
     visit = refill.cancel_visit(
         session=session, visit_id=day["visit"].id, reason="flu", now=NOW, no_show=True
@@ -91,7 +92,7 @@ def test_ranking_follows_priority_then_days_waited_and_skips_what_cannot_fit(ses
     _wait(session, day["pathway"], priority=5, patient_id=wheelchair.id)
     _cancel(session, day["visit"])
 
-    ranked = refill.rank_candidates(session=session, visit_id=day["visit"].id, now=NOW, tz=TZ)
+    ranked = refill.rank_candidates(session=session, visit_id=day["visit"].id, now=NOW, unit=UNIT)
     assert [c.entry.id for c in ranked] == [old.id, new.id, low.id]
     assert [c.rank for c in ranked] == [1, 2, 3]
     assert ranked[0].days_waited == 20
@@ -104,7 +105,7 @@ def test_waves_answers_and_first_acceptance_wins(session: Session) -> None:
     source = _cancel(session, day["visit"])
     later = NOW + dt.timedelta(minutes=3)
 
-    wave1 = refill.make_offers(session=session, visit_id=source.id, now=later, wave_size=2)
+    wave1 = refill.make_offers(session=session, visit_id=source.id, now=later, wave_size=2, unit=UNIT)
     assert [o.entry_id for o in wave1] == [entries[0].id, entries[1].id]
     assert {o.wave for o in wave1} == {1} and all(o.status == OfferStatus.OPEN for o in wave1)
     assert refill.first_offer_delay(session=session, visit_id=source.id) == dt.timedelta(minutes=3)
@@ -121,18 +122,18 @@ def test_waves_answers_and_first_acceptance_wins(session: Session) -> None:
     expired = refill.expire_offers(session=session, now=later + dt.timedelta(minutes=31))
     assert [o.id for o in expired] == [wave1[1].id]
     with pytest.raises(Conflict) as late:
-        refill.accept_offer(session=session, offer_id=wave1[1].id, now=later + dt.timedelta(minutes=32))
+        refill.accept_offer(session=session, offer_id=wave1[1].id, now=later + dt.timedelta(minutes=32), unit=UNIT)
     assert late.value.code == "answered"
 
-    wave2 = refill.make_offers(session=session, visit_id=source.id, now=later + dt.timedelta(minutes=33))
+    wave2 = refill.make_offers(session=session, visit_id=source.id, now=later + dt.timedelta(minutes=33), unit=UNIT)
     assert [o.entry_id for o in wave2] == [entries[2].id, entries[3].id]  # already offered: skipped
     assert {o.wave for o in wave2} == {2}
 
-    visit = refill.accept_offer(session=session, offer_id=wave2[1].id, now=later + dt.timedelta(minutes=34))
+    visit = refill.accept_offer(session=session, offer_id=wave2[1].id, now=later + dt.timedelta(minutes=34), unit=UNIT)
     assert visit.status == VisitStatus.BOOKED and visit.patient_id == entries[3].patient_id
-    assert check_day(session=session, day=DAY, tz=TZ) == []
+    assert check_day(session=session, day=DAY, unit=UNIT) == []
     with pytest.raises(Conflict) as taken:
-        refill.accept_offer(session=session, offer_id=wave2[0].id, now=later + dt.timedelta(minutes=35))
+        refill.accept_offer(session=session, offer_id=wave2[0].id, now=later + dt.timedelta(minutes=35), unit=UNIT)
     assert taken.value.code == "taken"
     offers = {o.id: o for o in refill.offers_for(session=session, visit_id=source.id)}
     assert (
@@ -143,7 +144,7 @@ def test_waves_answers_and_first_acceptance_wins(session: Session) -> None:
     assert session.get(WaitlistEntry, entries[3].id).status == WaitlistStatus.BOOKED
     assert session.get(WaitlistEntry, entries[2].id).status == WaitlistStatus.WAITING  # stays on the list
     with pytest.raises(Conflict) as filled:
-        refill.make_offers(session=session, visit_id=source.id, now=later + dt.timedelta(minutes=36))
+        refill.make_offers(session=session, visit_id=source.id, now=later + dt.timedelta(minutes=36), unit=UNIT)
     assert filled.value.code == "filled"
 
 
@@ -151,7 +152,7 @@ def test_acceptance_rechecks_the_day(session: Session) -> None:
     day = _small_day(session)
     entry = _wait(session, day["pathway"])
     source = _cancel(session, day["visit"])
-    (offer,) = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=1)
+    (offer,) = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=1, unit=UNIT)
     # meanwhile someone else is booked into the freed chair time
     make_visit(
         session, pathway=day["pathway"], day=DAY, start=dt.datetime.combine(DAY, dt.time(9), ZONE),
@@ -159,7 +160,7 @@ def test_acceptance_rechecks_the_day(session: Session) -> None:
     )  # fmt: skip
     before = len(session.exec(select(Visit)).all())
     with pytest.raises(Conflict) as info:
-        refill.accept_offer(session=session, offer_id=offer.id, now=NOW + dt.timedelta(minutes=1))
+        refill.accept_offer(session=session, offer_id=offer.id, now=NOW + dt.timedelta(minutes=1), unit=UNIT)
     assert info.value.code == "no_longer_fits"
     session.expire_all()
     assert len(session.exec(select(Visit)).all()) == before
@@ -171,18 +172,18 @@ def test_make_offers_validates_input(session: Session) -> None:
     entry = _wait(session, day["pathway"])
     source = _cancel(session, day["visit"])
     with pytest.raises(ValidationError):
-        refill.make_offers(session=session, visit_id=source.id, now=NOW, channel="pigeon")
+        refill.make_offers(session=session, visit_id=source.id, now=NOW, channel="pigeon", unit=UNIT)
     with pytest.raises(ValidationError):
-        refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=0)
+        refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=0, unit=UNIT)
     with pytest.raises(Conflict) as info:
-        refill.make_offers(session=session, visit_id=source.id, now=NOW, entry_ids=[entry.id + 1000])
+        refill.make_offers(session=session, visit_id=source.id, now=NOW, entry_ids=[entry.id + 1000], unit=UNIT)
     assert info.value.code == "not_a_candidate"
     (offer,) = refill.make_offers(
-        session=session, visit_id=source.id, now=NOW, entry_ids=[entry.id], channel="sms"
+        session=session, visit_id=source.id, now=NOW, entry_ids=[entry.id], channel="sms", unit=UNIT
     )
     assert offer.channel.value == "sms"
     with pytest.raises(NotFound):
-        refill.accept_offer(session=session, offer_id=offer.id + 1000, now=NOW)
+        refill.accept_offer(session=session, offer_id=offer.id + 1000, now=NOW, unit=UNIT)
 
 
 def test_waitlist_listing_and_priority(session: Session) -> None:
@@ -201,7 +202,7 @@ def test_concurrent_acceptances_book_exactly_one_visit(session: Session, clean_d
     day = _small_day(session)
     entries = [_wait(session, day["pathway"], priority=3) for _ in range(threads)]
     source = _cancel(session, day["visit"])
-    offers = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=threads)
+    offers = refill.make_offers(session=session, visit_id=source.id, now=NOW, wave_size=threads, unit=UNIT)
     assert len(offers) == threads
     barrier = threading.Barrier(threads)
     results: list[object] = []
@@ -211,7 +212,7 @@ def test_concurrent_acceptances_book_exactly_one_visit(session: Session, clean_d
         with Session(clean_db, expire_on_commit=False) as own:
             barrier.wait()
             try:
-                visit = refill.accept_offer(session=own, offer_id=offer_id, now=NOW + dt.timedelta(minutes=1))
+                visit = refill.accept_offer(session=own, offer_id=offer_id, now=NOW + dt.timedelta(minutes=1), unit=UNIT)
                 outcome: object = visit.id
             except Conflict as error:
                 outcome = error.code
@@ -233,7 +234,7 @@ def test_concurrent_acceptances_book_exactly_one_visit(session: Session, clean_d
     assert [v.id for v in new] == booked
     statuses = sorted(session.get(WaitlistEntry, e.id).status.value for e in entries)
     assert statuses == ["booked"] + ["waiting"] * (threads - 1)
-    assert check_day(session=session, day=DAY, tz=TZ) == []
+    assert check_day(session=session, day=DAY, unit=UNIT) == []
 
 
 def test_short_notice_still_leaves_time_to_travel(session: Session) -> None:
@@ -246,11 +247,11 @@ def test_short_notice_still_leaves_time_to_travel(session: Session) -> None:
     _wait(session, day["pathway"], min_notice_hours=2, priority=5)  # needs notice: not on the day itself
     _cancel(session, day["visit"])
     now = dt.datetime.combine(DAY, dt.time(9, 30), ZONE)  # a same-day cancellation
-    (cand,) = refill.rank_candidates(session=session, visit_id=day["visit"].id, now=now, tz=TZ)
+    (cand,) = refill.rank_candidates(session=session, visit_id=day["visit"].id, now=now, unit=UNIT)
     assert cand.entry.id == short.id
     assert cand.arrival >= now + dt.timedelta(minutes=refill.SHORT_NOTICE_MINUTES)
     later = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(8), ZONE)
-    assert refill.rank_candidates(session=session, visit_id=day["visit"].id, now=later, tz=TZ) == []
+    assert refill.rank_candidates(session=session, visit_id=day["visit"].id, now=later, unit=UNIT) == []
 
 
 def test_may_cancel_follows_the_visit_life_cycle() -> None:

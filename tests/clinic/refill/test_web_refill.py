@@ -13,9 +13,10 @@ from clinic.refill.models import OfferStatus, WaitlistOffer
 from clinic.refill.waitlist import add_to_waitlist
 from clinic.unit.models import ResourceKind
 from clinic.visits.models import Visit, VisitStatus
-from tests.factories import make_pathway, make_patient, make_resource, make_visit
+from tests.factories import make_pathway, make_patient, make_resource, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 
 
@@ -112,7 +113,7 @@ def test_cancel_refill_offer_and_accept(desk_client, post_form, form_token, sess
 
     data = small_day(session)
     visit_id = data["visit"].id
-    plan_visit_outreach(session=session, visit_id=visit_id, tz=TZ)
+    plan_visit_outreach(session=session, visit_id=visit_id, unit=UNIT)
     planned = session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit_id)).all()
     assert planned, "the booked visit has reminders planned"
     response = post_form(

@@ -12,9 +12,10 @@ from clinic.errors import Conflict, NotFound, SeedError, ValidationError
 from clinic.service import recovery
 from clinic.service.models import GestureStatus, RecoveryGesture
 from clinic.users.models import Role
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 SEED = Path(__file__).resolve().parents[3] / "seed_data"
 # 23:30 UTC on 31 January is already 1 February in Amsterdam
 JAN_LAST_LOCAL = dt.datetime(2027, 1, 31, 22, 30, tzinfo=dt.UTC)  # 23:30 on 31 January, Amsterdam
@@ -35,9 +36,9 @@ def people(session: Session) -> dict:
 
 def _grant(session: Session, people: dict, who: str = "desk", *, cost: int | None, now=MID_FEB, **kw):
     values = dict(session=session, actor=people[who], patient_id=people["patient"].id, visit_id=None,
-                  kind="meal_voucher", cost_cents=cost, reason="waited two hours for the infusion", now=now, tz=TZ)  # fmt: skip
+                  kind="meal_voucher", cost_cents=cost, reason="waited two hours for the infusion", now=now)  # fmt: skip
     values.update(kw)
-    return recovery.grant(**values)
+    return recovery.grant(**values, unit=UNIT)
 
 
 def test_the_shipped_policy() -> None:
@@ -79,7 +80,7 @@ def test_above_the_desk_limit_is_refused_and_waits_for_the_coordinator(
         0,
     )
     assert outcome.gesture.decided_by is None
-    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=MID_FEB, tz=TZ) == 7500
+    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=MID_FEB, unit=UNIT) == 7500
     # another clerk has their own budget
     assert _grant(session, people, "desk2", cost=7500).granted
     assert [row.gesture.id for row in recovery.pending(session=session)] == [outcome.gesture.id]
@@ -92,8 +93,8 @@ def test_the_limit_starts_again_in_the_clinics_next_month(session: Session, peop
     assert not _grant(session, people, cost=1000, now=JAN_LAST_LOCAL).granted  # 70 + 10 > 75 in January
     # an hour later it is February in Amsterdam (still 31 January in UTC)
     assert _grant(session, people, cost=7000, now=FEB_FIRST_LOCAL).granted
-    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=MID_FEB, tz=TZ) == 7000
-    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=JAN_LAST_LOCAL, tz=TZ) == 7000
+    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=MID_FEB, unit=UNIT) == 7000
+    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=JAN_LAST_LOCAL, unit=UNIT) == 7000
     start, end = recovery.month_bounds(dt.date(2027, 2, 10), TZ)
     assert (start, end) == (
         dt.datetime(2027, 1, 31, 23, 0, tzinfo=dt.UTC),
@@ -108,21 +109,21 @@ def test_the_coordinator_approves_within_their_own_limit(session: Session, peopl
     pending = _grant(session, people, cost=4500, kind="taxi_home").gesture
     later = MID_FEB + dt.timedelta(hours=1)
     approved = recovery.approve(
-        session=session, actor=people["coordinator"], gesture_id=pending.id, now=later, tz=TZ
+        session=session, actor=people["coordinator"], gesture_id=pending.id, now=later, unit=UNIT
     )
     assert (approved.status, approved.decided_by, approved.decided_at) == (
         GestureStatus.GRANTED, people["coordinator"].id, later,
     )  # fmt: skip
     # it counts against the coordinator's budget, not the clerk's
-    assert recovery.used_cents(session=session, user_id=people["coordinator"].id, now=later, tz=TZ) == 4500
-    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=later, tz=TZ) == 7500
+    assert recovery.used_cents(session=session, user_id=people["coordinator"].id, now=later, unit=UNIT) == 4500
+    assert recovery.used_cents(session=session, user_id=people["desk"].id, now=later, unit=UNIT) == 7500
     with pytest.raises(Conflict) as info:
         recovery.approve(
-            session=session, actor=people["coordinator"], gesture_id=pending.id, now=later, tz=TZ
+            session=session, actor=people["coordinator"], gesture_id=pending.id, now=later, unit=UNIT
         )
     assert info.value.code == "not_pending"
     with pytest.raises(NotFound):
-        recovery.approve(session=session, actor=people["coordinator"], gesture_id=999_999, now=later, tz=TZ)
+        recovery.approve(session=session, actor=people["coordinator"], gesture_id=999_999, now=later, unit=UNIT)
 
 
 def test_only_an_approver_decides_and_declining_is_audited(session: Session, people: dict) -> None:
@@ -130,7 +131,7 @@ def test_only_an_approver_decides_and_declining_is_audited(session: Session, peo
     pending = _grant(session, people, cost=750, kind="parking_refund").gesture
     for who in ("desk", "desk2"):
         with pytest.raises(Conflict) as info:
-            recovery.approve(session=session, actor=people[who], gesture_id=pending.id, now=MID_FEB, tz=TZ)
+            recovery.approve(session=session, actor=people[who], gesture_id=pending.id, now=MID_FEB, unit=UNIT)
         assert info.value.code == "not_approver"
     declined = recovery.decline(session=session, actor=people["coordinator"], gesture_id=pending.id, now=MID_FEB,
                                 note="parking was free that day")  # fmt: skip
@@ -155,13 +156,13 @@ def test_an_approver_above_their_own_limit_is_refused_and_nothing_is_written(
     pending = _grant(session, people, cost=9000).gesture  # the clerk's request waits...
     with pytest.raises(Conflict) as info:  # ...and the coordinator's own budget is spent this month
         recovery.approve(
-            session=session, actor=people["coordinator"], gesture_id=pending.id, now=MID_FEB, tz=TZ
+            session=session, actor=people["coordinator"], gesture_id=pending.id, now=MID_FEB, unit=UNIT
         )
     assert info.value.code == "over_limit"
     assert session.get(RecoveryGesture, pending.id).status == GestureStatus.PENDING
     next_month = MID_FEB + dt.timedelta(days=20)
     assert recovery.approve(session=session, actor=people["coordinator"], gesture_id=pending.id, now=next_month,
-                            tz=TZ).status == GestureStatus.GRANTED  # fmt: skip
+                            unit=UNIT).status == GestureStatus.GRANTED  # fmt: skip
     assert len(session.exec(select(RecoveryGesture)).all()) == 11
 
 
@@ -210,7 +211,7 @@ def test_the_month_overview_totals_per_person(session: Session, people: dict) ->
     pending = _grant(session, people, cost=5000).gesture
     _grant(session, people, cost=1000, now=MID_FEB + dt.timedelta(days=30))  # March: not in February
     overview = recovery.month_overview(
-        session=session, month=dt.date(2027, 2, 1), viewer=people["coordinator"], tz=TZ
+        session=session, month=dt.date(2027, 2, 1), viewer=people["coordinator"], unit=UNIT
     )
     assert len(overview.rows) == 3 and overview.granted_cents == 6250
     totals = {

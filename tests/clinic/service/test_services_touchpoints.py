@@ -30,10 +30,11 @@ from clinic.service import touchpoints
 from clinic.service.models import TouchPoint, VolunteerAssignment
 from clinic.users.models import Role
 from clinic.visits.models import VisitCheckin
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
 from tests.peers.fakes import RecordingChannel
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)  # a Monday, 11:00 in Amsterdam: not quiet hours
 DAY = dt.date(2026, 12, 2)
 SEED = Path(__file__).resolve().parents[3] / "seed_data"
@@ -69,7 +70,7 @@ def test_an_outbox_message_is_a_touch_point_once_sent_and_met_when_delivered(ses
     assert _touches(session) == []  # queued: no contact yet
 
     sms = RecordingChannel("sms")
-    report = sending.dispatch_due(session=session, channels={"sms": sms}, owner="test", now=NOW, tz=TZ)
+    report = sending.dispatch_due(session=session, channels={"sms": sms}, owner="test", now=NOW, unit=UNIT)
     assert report.sent == 1
     (touch,) = _touches(session)
     assert (touch.patient_id, touch.visit_id, touch.purpose, touch.ref) == (
@@ -80,7 +81,7 @@ def test_an_outbox_message_is_a_touch_point_once_sent_and_met_when_delivered(ses
     session.refresh(row)
     later = NOW + dt.timedelta(minutes=1)
     assert delivery.record_delivery(
-        session=session, provider_id=row.provider_id, status="delivered", now=later
+        session=session, provider_id=row.provider_id, status="delivered", now=later, unit=UNIT
     )
     (touch,) = _touches(session)  # the same touch-point, now known to be met
     assert touch.expectation_met is True and touch.at == NOW
@@ -90,7 +91,7 @@ def test_a_message_that_fails_onto_the_call_list_is_not_met(session: Session) ->
     visit = make_visit(session, day=DAY)
     row = _outbox(session, visit, action="confirmation", channel="voice")
     voice = RecordingChannel("voice", fail=1, retryable=False)
-    sending.dispatch_due(session=session, channels={"voice": voice}, owner="test", now=NOW, tz=TZ)
+    sending.dispatch_due(session=session, channels={"voice": voice}, owner="test", now=NOW, unit=UNIT)
     session.refresh(row)
     assert row.status == OutboxStatus.FAILED and row.on_call_list
     (touch,) = _touches(session)
@@ -110,16 +111,16 @@ def test_withdrawn_and_skipped_messages_are_no_contact(session: Session) -> None
 def test_inbound_sms_from_a_patient_is_an_inbound_touch_point(session: Session) -> None:
     patient = make_patient(session)
     help_reply = inbound.handle_sms(
-        session=session, from_number=patient.phone, body="HELP", now=NOW, provider_id="SM1"
+        session=session, from_number=patient.phone, body="HELP", now=NOW, provider_id="SM1", unit=UNIT
     )
     garbled = inbound.handle_sms(
-        session=session, from_number=patient.phone, body="what?", now=NOW, provider_id="SM2"
+        session=session, from_number=patient.phone, body="what?", now=NOW, provider_id="SM2", unit=UNIT
     )
     inbound.handle_sms(
-        session=session, from_number="+31970109999999", body="HELP", now=NOW, provider_id="SM3"
+        session=session, from_number="+31970109999999", body="HELP", now=NOW, provider_id="SM3", unit=UNIT
     )
     inbound.handle_sms(
-        session=session, from_number=patient.phone, body="HELP", now=NOW, provider_id="SM1"
+        session=session, from_number=patient.phone, body="HELP", now=NOW, provider_id="SM1", unit=UNIT
     )  # retry
     assert (help_reply.outcome, garbled.outcome) == ("help", "unknown")
     touches = _touches(session)

@@ -15,9 +15,10 @@ from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.service import transport
 from clinic.service.models import TouchChannel, TransportRequest
 from clinic.visits.models import VisitStatus
-from tests.factories import make_patient, make_visit
+from tests.factories import make_patient, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 ZONE = ZoneInfo(TZ)
 DAY = dt.date(2026, 12, 9)  # a Wednesday
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -58,7 +59,7 @@ def offered(session: Session, language: str = "en", *, at: dt.datetime = NOW - d
 
 def sms(session: Session, number: str, body: str, now: dt.datetime = NOW):
     return inbound.handle_sms(
-        session=session, from_number=number, body=body, now=now, tz=TZ, after_cancel=lambda visit_id: None
+        session=session, from_number=number, body=body, now=now, unit=UNIT, after_cancel=lambda visit_id: None
     )
 
 
@@ -135,7 +136,7 @@ def test_arranging_takes_the_visit_off_the_list_to_arrange(session: Session) -> 
 
 def test_the_transport_call_asks_its_own_question_and_takes_1_and_2(session: Session) -> None:
     patient, visit = offered(session, "fr")
-    language, intro, menu = inbound.call_script(session=session, visit=visit, tz=TZ, action="transport_offer")
+    language, intro, menu = inbound.call_script(session=session, visit=visit, unit=UNIT, action="transport_offer")
     assert language == "fr" and "transport" in intro and "9 décembre" in intro
     assert "1" in menu and "2" in menu and "annuler" not in menu
     pressed = inbound.handle_call_choice(
@@ -144,7 +145,7 @@ def test_the_transport_call_asks_its_own_question_and_takes_1_and_2(session: Ses
         digits="1",
         now=NOW,
         call_sid="CA1",
-        tz=TZ,
+        unit=UNIT,
         action="transport_offer",
     )
     assert pressed.outcome == "transport_wanted"
@@ -158,7 +159,7 @@ def test_the_transport_call_asks_its_own_question_and_takes_1_and_2(session: Ses
         digits="9",
         now=NOW,
         call_sid="CA2",
-        tz=TZ,
+        unit=UNIT,
         action="transport_offer",
     )
     assert again.outcome == "unknown"
@@ -169,11 +170,11 @@ def test_each_call_says_what_its_message_is_about(session: Session) -> None:
     visit = make_visit(
         session, patient=patient, day=DAY, start=dt.datetime.combine(DAY, dt.time(10, 30), ZONE)
     )
-    _, reminder, reminder_menu = inbound.call_script(session=session, visit=visit, tz=TZ)
+    _, reminder, reminder_menu = inbound.call_script(session=session, visit=visit, unit=UNIT)
     _, confirmation, confirmation_menu = inbound.call_script(
-        session=session, visit=visit, tz=TZ, action="confirmation"
+        session=session, visit=visit, unit=UNIT, action="confirmation"
     )
-    _, coffee, coffee_menu = inbound.call_script(session=session, visit=visit, tz=TZ, action="coffee_voucher")
+    _, coffee, coffee_menu = inbound.call_script(session=session, visit=visit, unit=UNIT, action="coffee_voucher")
     assert "reminder" in reminder and "10:30" in reminder and "Press 1 to confirm" in reminder_menu
     assert "is booked for" in confirmation and "10:30" in confirmation and confirmation_menu == reminder_menu
     assert "coffee is on us" in coffee and coffee_menu is None

@@ -19,9 +19,11 @@ from clinic.service.models import (
     VolunteerNotice,
 )
 from clinic.visits.models import VisitStatus
-from tests.factories import make_pathway
+from tests.factories import make_pathway, make_unit
 from tests.peers.fakes import RecordingChannel
 from tests.volunteer_factories import TZ, at, make_day_visit, make_volunteer, weekday_after
+
+UNIT = make_unit()
 
 DAY = weekday_after(dt.date.today(), 0, min_days=8)  # a Monday at least a week ahead
 BEFORE = at(DAY - dt.timedelta(days=1), 15)  # the afternoon before
@@ -33,7 +35,7 @@ def _rows(session: Session) -> dict[int, VolunteerAssignment]:
 
 
 def _match(session: Session, now: dt.datetime = BEFORE, **kw) -> service.MatchReport:
-    return service.match_day(session=session, day=DAY, tz=TZ, now=now, **kw)
+    return service.match_day(session=session, day=DAY, unit=UNIT, now=now, **kw)
 
 
 def test_long_distance_patients_are_matched_and_local_ones_left_out(session):
@@ -71,7 +73,7 @@ def test_the_patients_language_and_the_returning_volunteer_are_preferred(session
     # a returning Dutch patient gets the volunteer who met them last time
     earlier = DAY - dt.timedelta(days=7)
     returning = make_day_visit(session, earlier, 10)
-    service.match_day(session=session, day=earlier, tz=TZ, now=at(earlier, 8))
+    service.match_day(session=session, day=earlier, unit=UNIT, now=at(earlier, 8))
     last_time = _rows(session)[returning.id].volunteer_id
     again = make_day_visit(session, DAY, 13, pathway=None)
     again.patient_id = returning.patient_id
@@ -142,16 +144,16 @@ def test_a_flagged_local_visit_gets_a_volunteer_and_a_flag_is_idempotent(session
     vera = make_volunteer(session, "Vera")
     visit = make_day_visit(session, DAY, 11, far=False)
     now = at(DAY, 8)
-    first = service.flag_visit(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=now)
-    again = service.flag_visit(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=now)
+    first = service.flag_visit(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=now)
+    again = service.flag_visit(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=now)
     assert first.id == again.id and again.reason == AssignmentReason.FLAGGED
     _match(session, now=now)
     assert _rows(session)[visit.id].volunteer_id == vera.id
     cancelled = make_day_visit(session, DAY, 12, status=VisitStatus.CANCELLED)
     with pytest.raises(Conflict):
-        service.flag_visit(session=session, visit_id=cancelled.id, actor_id=None, tz=TZ, now=now)
+        service.flag_visit(session=session, visit_id=cancelled.id, actor_id=None, unit=UNIT, now=now)
     with pytest.raises(Conflict):
-        service.flag_visit(session=session, visit_id=visit.id, actor_id=None, tz=TZ, now=at(DAY + dt.timedelta(days=1), 9))
+        service.flag_visit(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=at(DAY + dt.timedelta(days=1), 9))
 
 
 def test_a_meeting_already_due_keeps_its_volunteer(session):
@@ -248,11 +250,11 @@ def test_due_notices_are_sent_once_and_failures_are_not_retried(session):
     volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
     assert len(session.exec(select(VolunteerNotice)).all()) == 2
     channel = RecordingChannel("sms", fail=1, retryable=True)
-    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=BEFORE, tz=TZ).sent == 0
+    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=BEFORE, unit=UNIT).sent == 0
     evening = at(DAY - dt.timedelta(days=1), 18, 1)
-    report = volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=evening, tz=TZ)
+    report = volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=evening, unit=UNIT)
     assert (report.sent, report.failed) == (1, 1)
-    again = volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=evening, tz=TZ)
+    again = volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=evening, unit=UNIT)
     assert (again.sent, again.failed) == (0, 0)
     assert len(channel.sent) == 1 and len(channel.refused) == 1
     statuses = sorted(n.status.value for n in session.exec(select(VolunteerNotice)))
@@ -268,12 +270,12 @@ def test_notices_wait_for_the_end_of_quiet_hours_and_skip_past_days(session):
     volunteer_notices.queue_notices(session=session, day=DAY, now=BEFORE, tz=TZ)
     channel = RecordingChannel("sms")
     night = at(DAY - dt.timedelta(days=1), 22)
-    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=night, tz=TZ).postponed == 1
+    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=night, unit=UNIT).postponed == 1
     notice = session.exec(select(VolunteerNotice)).one()
     session.refresh(notice)
     assert notice.due_at == at(DAY, 9) and channel.sent == []
     after = at(DAY + dt.timedelta(days=1), 10)
-    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=after, tz=TZ).skipped == 1
+    assert volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=after, unit=UNIT).skipped == 1
     session.refresh(notice)
     assert notice.status == OutboxStatus.SKIPPED and channel.sent == []
 
@@ -288,7 +290,7 @@ def test_a_notice_claimed_by_another_sender_is_not_sent_again(session):
     session.add(notice)
     session.commit()
     channel = RecordingChannel("sms")
-    volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=at(DAY - dt.timedelta(days=1), 19), tz=TZ)
+    volunteer_notices.send_due_notices(session=session, channels={"sms": channel}, now=at(DAY - dt.timedelta(days=1), 19), unit=UNIT)
     assert channel.sent == []
 
 
@@ -303,7 +305,7 @@ def test_a_visit_moved_to_another_day_takes_its_row_along(session):
         step.planned_end += dt.timedelta(days=1)
     session.add(visit)
     session.commit()
-    reports = service.match_visit_day(session=session, visit_id=visit.id, tz=TZ, now=BEFORE)
+    reports = service.match_visit_day(session=session, visit_id=visit.id, unit=UNIT, now=BEFORE)
     assert [r.day for r in reports] == [DAY, other_day]
     row = _rows(session)[visit.id]
     assert row.day == other_day and row.volunteer_id is not None

@@ -11,7 +11,9 @@ from clinic.service import recovery
 from clinic.service.models import GestureStatus, RecoveryGesture, TouchPoint
 from clinic.users.models import Role
 from clinic.visits.models import VisitCheckin
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
+
+UNIT = make_unit()
 
 
 def _grant_data(patient, **kw) -> dict:
@@ -126,10 +128,10 @@ def test_the_coordinator_approves_and_declines_from_the_queue(
     patient = make_patient(session, given_name="Piet", family_name="Pending")
     now = dt.datetime.now(dt.UTC)
     kw = dict(session=session, actor=desk, patient_id=patient.id, visit_id=None, kind="taxi_home", reason="late taxi",
-              now=now, tz="Europe/Amsterdam")  # fmt: skip
-    recovery.grant(cost_cents=7000, **kw)
-    first = recovery.grant(cost_cents=4500, **kw).gesture
-    second = recovery.grant(cost_cents=4000, **kw).gesture
+              now=now)  # fmt: skip
+    recovery.grant(cost_cents=7000, **kw, unit=UNIT)
+    first = recovery.grant(cost_cents=4500, **kw, unit=UNIT).gesture
+    second = recovery.grant(cost_cents=4000, **kw, unit=UNIT).gesture
     assert first.status == second.status == GestureStatus.PENDING
 
     coordinator = signed_in(client, Role.COORDINATOR, username="coordinator", display_name="Cor Coordinator")

@@ -15,7 +15,10 @@ from clinic.service import volunteers as service
 from clinic.service.models import AssignmentSource, MeetingOutcome, VolunteerAssignment, VolunteerNotice
 from clinic.users.models import Role
 from clinic.visits.models import VisitStatus
+from tests.factories import make_unit
 from tests.volunteer_factories import TZ, make_day_visit, make_volunteer
+
+UNIT = make_unit()
 
 
 def _today(app) -> dt.date:
@@ -25,7 +28,7 @@ def _today(app) -> dt.date:
 
 
 def _match(session, day):
-    return service.match_day(session=session, day=day, tz=TZ, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
+    return service.match_day(session=session, day=day, unit=UNIT, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
 
 
 def _rows(session):

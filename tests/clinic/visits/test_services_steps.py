@@ -9,7 +9,7 @@ from clinic.errors import Conflict, ValidationError
 from clinic.visits.models import StepStatus, VisitStatus
 from clinic.visits.services import day_board
 from clinic.visits.steps import record_step, visit_steps
-from tests.factories import make_visit
+from tests.factories import make_unit, make_visit
 
 START = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -22,7 +22,7 @@ def test_a_visit_goes_step_by_step_to_completed(session: Session) -> None:
 
     record_step(session=session, visit_step_id=steps[0].id, action="start", actor_id=None, at=START)
     assert visit.status is VisitStatus.IN_PROGRESS
-    row = day_board(session=session, day=START.date(), tz="UTC").rows[0]
+    row = day_board(session=session, day=START.date(), unit=make_unit(tz="UTC")).rows[0]
     assert (row.current_step, row.next_step) == ("Reg", "Cons")
     with pytest.raises(ValidationError):
         record_step(

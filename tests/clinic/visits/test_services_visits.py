@@ -10,9 +10,10 @@ from clinic.audit import record as audit
 from clinic.errors import Conflict, NotFound
 from clinic.visits.models import StepStatus, VisitStatus
 from clinic.visits.services import can_become, change_status, day_board, local_day_bounds
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 DAY = dt.date(2026, 12, 1)
 
 
@@ -42,7 +43,7 @@ def test_day_board_rows_counts_and_segments(session: Session) -> None:
     session.commit()
     make_visit(session, pathway=pathway, day=DAY + dt.timedelta(days=1), start=_at(9) + dt.timedelta(days=1))
 
-    board = day_board(session=session, day=DAY, tz=TZ)
+    board = day_board(session=session, day=DAY, unit=UNIT)
     assert [r.visit_id for r in board.rows] == [early.id, late.id]
     assert board.total == 2
     assert board.counts[VisitStatus.CHECKED_IN] == 1 and board.counts[VisitStatus.BOOKED] == 1
@@ -57,12 +58,12 @@ def test_day_board_rows_counts_and_segments(session: Session) -> None:
 
 def test_region_thresholds_reach_the_board(session: Session) -> None:
     make_visit(session, patient=make_patient(session, distance_km=30), day=DAY, start=_at(9))
-    assert "regional" in day_board(session=session, day=DAY, tz=TZ).rows[0].segments
-    assert "local" in day_board(session=session, day=DAY, tz=TZ, local_km=40, regional_km=80).rows[0].segments
+    assert "regional" in day_board(session=session, day=DAY, unit=UNIT).rows[0].segments
+    assert "local" in day_board(session=session, day=DAY, unit=make_unit(local_km=40, regional_km=80)).rows[0].segments
 
 
 def test_empty_day(session: Session) -> None:
-    board = day_board(session=session, day=DAY, tz=TZ)
+    board = day_board(session=session, day=DAY, unit=UNIT)
     assert board.rows == [] and board.total == 0
 
 

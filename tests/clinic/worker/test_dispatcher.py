@@ -24,13 +24,14 @@ from clinic.messaging.outbox import outbox_counts
 from clinic.worker import dispatcher
 from tests.conftest import TEST_SECRET_KEY
 from tests.containers import channels_for, reset_dispatcher, worker_container
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
 from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.peers.fakes import RecordingChannel
 from tests.peers.fixtures import FROM_NUMBER
 
 ROOT = Path(__file__).resolve().parents[3]
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 TRAVELLED = (
     "import runpy, sys, time_machine; time_machine.travel(float(sys.argv.pop(1))).start(); "
     "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
@@ -51,7 +52,7 @@ def plan_confirmations(session: Session, count: int) -> list[int]:
         visit.booked_at = now - dt.timedelta(minutes=1)
         session.add(visit)
         session.commit()
-        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now, tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now, unit=UNIT)
     session.expire_all()
     for row in session.exec(select(OutboxMessage).where(OutboxMessage.action == "confirmation")):
         assert row.status == OutboxStatus.QUEUED
@@ -256,7 +257,7 @@ def plan_texts_and_calls(session: Session) -> list[OutboxMessage]:
         visit.booked_at = utcnow() - dt.timedelta(minutes=1)
         session.add(visit)
         session.commit()
-        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=TZ)
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), unit=UNIT)
     session.expire_all()
     ids = sending.due_ids(session=session, now=utcnow(), limit=100)
     rows = [session.get(OutboxMessage, row_id) for row_id in ids]

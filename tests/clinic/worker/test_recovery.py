@@ -14,10 +14,11 @@ from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.patients.models import Patient
 from outreach.channels import OutgoingMessage
 from tests.containers import channels_for
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
 
 STALE = dt.timedelta(seconds=1)
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 pytestmark = pytest.mark.usefixtures("clock")  # a weekday afternoon: quiet hours hold nothing back
 
 
@@ -36,7 +37,7 @@ def book(session: Session, *, senior_far: bool = False) -> int:
     visit.booked_at = utcnow() - dt.timedelta(minutes=1)
     session.add(visit)
     session.commit()
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), tz=TZ)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=utcnow(), unit=UNIT)
     return visit.id
 
 
@@ -65,7 +66,7 @@ def hand_to_twilio(session: Session, channels, row: OutboxMessage) -> str:
 
 def recover(session: Session, channels) -> int:
     return recovery.recover_stale(session=session, channels=channels, owner="new", now=utcnow(), stale_after=STALE,
-                                  tz=TZ)
+                                  unit=UNIT)
 
 
 def test_what_twilio_has_is_marked_sent_the_rest_is_sent_once_more(session, channels, fake_twilio):
@@ -87,7 +88,7 @@ def test_what_twilio_has_is_marked_sent_the_rest_is_sent_once_more(session, chan
         assert (row.status, row.provider_id, row.on_call_list) == (OutboxStatus.SENT, sid, False)
     assert len(fake_twilio.lists()) == 5 + 2  # 5 SMS lookups of one list each, one call lookup of two
 
-    report = sending.dispatch_due(session=session, channels=channels, owner="new", now=utcnow(), tz=TZ)
+    report = sending.dispatch_due(session=session, channels=channels, owner="new", now=utcnow(), unit=UNIT)
     assert report.sent == 4
     sent = Counter((r.field("To"), r.field("Body")) for r in fake_twilio.messages())
     assert set(sent.values()) == {1} and len(sent) == 5
@@ -157,7 +158,7 @@ def test_a_dispatcher_that_lost_its_lease_mid_batch_sends_no_more_and_hands_its_
         visit.booked_at = start
         session.add(visit)
         session.commit()
-        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=start, tz="Europe/Amsterdam")
+        outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=start, unit=make_unit(tz="Europe/Amsterdam"))
     ttl = dt.timedelta(seconds=60)
     assert lease.acquire_lease(session=session, owner="slow", now=start, ttl=ttl)
     ticks = iter(start + n * ttl / 2 for n in range(100))  # every look at the clock: half a lease later
@@ -170,7 +171,7 @@ def test_a_dispatcher_that_lost_its_lease_mid_batch_sends_no_more_and_hands_its_
 
     channel = Stalling("sms")
     report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="slow", claim_batch=10,
-                                  clock=lambda: next(ticks), lease_ttl=ttl, tz="Europe/Amsterdam")
+                                  clock=lambda: next(ticks), lease_ttl=ttl, unit=make_unit(tz="Europe/Amsterdam"))
     assert report.lease_lost and report.sent == 1 and len(channel.sent) == 1
     counts = outbox.outbox_counts(session=session)
     assert counts.get("sent") == 1 and "sending" not in counts

@@ -13,10 +13,11 @@ from clinic.users.models import Role
 from clinic.visits.models import VisitStatus
 from clinic.worker import dispatcher, survey_jobs
 from tests.containers import reset_dispatcher, worker_container
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
 from tests.peers.fakes import RecordingChannel
 
 TZ = "Europe/Amsterdam"
+UNIT = make_unit(tz=TZ)
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_the_survey_job_makes_visit_surveys_gives_up_and_holds_its_lease(session
     long_ago = utcnow() - dt.timedelta(days=3)
     session.add(Survey(patient_id=silent.id, trigger=SurveyTrigger.INBOUND, source_ref="silent", channel=SurveyChannel.SMS,
                        language=silent.language, attempts=surveys.MAX_ATTEMPTS, asked_at=long_ago,
-                       next_attempt_at=long_ago + surveys.REASK_AFTER, created_at=long_ago))
+                       next_attempt_at=long_ago + UNIT.survey_reask_after, created_at=long_ago))
     session.commit()
     result = survey_jobs.surveys_job()
     assert result["lease"] == 1 and result["made"] == 1 and result["gave_up"] == 1

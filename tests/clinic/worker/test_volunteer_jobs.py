@@ -13,8 +13,11 @@ from clinic.messaging.models import OutboxStatus
 from clinic.service.models import VolunteerAssignment, VolunteerNotice
 from clinic.worker import dispatcher, volunteer_jobs
 from tests.containers import reset_dispatcher, worker_container
+from tests.factories import make_unit
 from tests.peers.fakes import RecordingChannel
 from tests.volunteer_factories import TZ, at, make_day_visit, make_volunteer, weekday_after
+
+UNIT = make_unit()
 
 MONDAY = weekday_after(dt.date.today(), 0, min_days=8)
 FRIDAY = MONDAY - dt.timedelta(days=3)
