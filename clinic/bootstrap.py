@@ -14,11 +14,13 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from clinic import handlers
-from clinic.db import CONTAINER_KEY, DatabaseURLError, make_engine, make_session_factory
+from clinic.db import CONTAINER_KEY, DatabaseURLError, make_engine
 from clinic.events import MessageBus
+from clinic.service import touchpoints
 from clinic.settings import ConfigError, Settings, flatten, load_settings
 from clinic.unit.context import Unit
 from outreach.channels.base import Channel
@@ -39,6 +41,19 @@ class Container:
 
 class _HasExtensions(Protocol):
     extensions: dict[str, Any]
+
+
+def make_session_factory(engine: Engine, bus: MessageBus | None = None) -> "sessionmaker[Session]":
+    """The app's sessions: they record touch-points (``clinic.service.touchpoints``) and, with a ``bus``,
+    hand the domain events they record to it once their transaction commits (``clinic.events``).
+
+    The listeners sit on this factory only, never on SQLAlchemy's ``Session`` class: sessions made
+    elsewhere (a script's own) are plain."""
+    factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
+    touchpoints.install(factory)
+    if bus is not None:
+        bus.attach(factory)
+    return factory
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:

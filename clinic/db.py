@@ -5,16 +5,13 @@ Flask is imported only inside the functions that need it, so services and script
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
-
-if TYPE_CHECKING:
-    from clinic.events import MessageBus
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Where the web app keeps its composition root's container in ``app.extensions`` (``clinic.bootstrap``).
@@ -67,21 +64,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
-
-
-def make_session_factory(engine: Engine, bus: "MessageBus | None" = None) -> sessionmaker:
-    """The sessions of the app: they record touch-points (``clinic.service.touchpoints.install``) and, with a
-    ``bus``, hand the events they record to it once their transaction commits (``clinic.events``).
-
-    The listeners sit on this factory only, never on SQLAlchemy's ``Session`` class: sessions made
-    elsewhere (tests' own, scripts') are plain."""
-    from clinic.service.touchpoints import install as record_touch_points
-
-    factory = sessionmaker(engine, class_=Session, expire_on_commit=False)
-    record_touch_points(factory)
-    if bus is not None:
-        bus.attach(factory)
-    return factory
 
 
 def alembic_config(url: str) -> "Any":
@@ -148,7 +130,7 @@ def get_engine() -> Engine:
     return current_app.extensions[CONTAINER_KEY].engine
 
 
-def get_session_factory() -> sessionmaker:
+def get_session_factory() -> "sessionmaker[Session]":
     """The app's session factory (for commands and work outside the request's session)."""
     from flask import current_app
 

@@ -14,6 +14,8 @@ from sqlmodel import Session
 
 from clinic.columns import utcnow
 from clinic.events import MessageBus, VisitBooked, VisitCancelled, VisitMoved
+from clinic.messaging import outreach
+from clinic.service import volunteers
 from clinic.unit.context import Unit
 
 VisitChange = VisitBooked | VisitMoved | VisitCancelled
@@ -28,15 +30,11 @@ def register(
     """Subscribe the clinic's handlers; they plan with the ``unit``'s time zone and region thresholds."""
 
     def replan_outreach(event: VisitChange, session: Session) -> None:
-        from clinic.messaging import outreach
-
         outreach.plan_visit_outreach(
             session=session, visit_id=event.visit_id, now=clock(), unit=unit, actor_id=event.actor_id,
         )
 
     def match_volunteers(event: VisitChange, session: Session) -> None:
-        from clinic.service import volunteers
-
         volunteers.match_visit_day(
             session=session, visit_id=event.visit_id, unit=unit, now=clock(),
         )

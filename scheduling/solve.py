@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from ortools.sat.python import cp_model
@@ -44,12 +44,12 @@ from ortools.sat.python import cp_model
 from scheduling.bound import DayBounds, day_bounds
 from scheduling.check import check, check_booked, objective
 from scheduling.errors import InstanceContradiction
+from scheduling.explain import explain_unscheduled
 from scheduling.greedy import CapacityProfile, greedy
 from scheduling.instance import (
     FEASIBLE,
     OPTIMAL,
     Instance,
-    Request,
     Resource,
     Schedule,
     Unscheduled,
@@ -158,16 +158,11 @@ def _reasons(
 ) -> list[Unscheduled]:
     """A reason for each request left out, found by ``scheduling.explain``; past ``deadline`` (a machine
     too busy for the time kept back for this) the remaining ones get the plain reason instead."""
-    explain: Callable[[Instance, Sequence[Visit], Request], str] | None
-    try:
-        from scheduling.explain import explain_unscheduled as explain
-    except ImportError:
-        explain = None
     out = []
     for rid in missing:
         info = day.requests[rid]
-        if explain is not None and (deadline is None or time.perf_counter() < deadline):
-            reason = explain(instance, visits, info.request)
+        if deadline is None or time.perf_counter() < deadline:
+            reason = explain_unscheduled(instance, visits, info.request)
         elif not info.feasible:
             reason = info.why_not
         else:

@@ -77,7 +77,7 @@ def clean_db(engine: "Engine") -> Iterator["Engine"]:
 def session_factory(engine: "Engine") -> "sessionmaker":
     """The app's kind of session factory (touch-points recorded) with a bus that has no handlers: events are
     recorded and dropped, so a test sees only what the service it calls writes itself."""
-    from clinic.db import make_session_factory
+    from clinic.bootstrap import make_session_factory
     from clinic.events import MessageBus
 
     return make_session_factory(engine, MessageBus())
@@ -100,7 +100,7 @@ def bus() -> "MessageBus":
 
 @pytest.fixture
 def handled_factory(clean_db: "Engine", bus: "MessageBus") -> "sessionmaker":
-    from clinic.db import make_session_factory
+    from clinic.bootstrap import make_session_factory
 
     return make_session_factory(clean_db, bus)
 

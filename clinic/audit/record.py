@@ -13,11 +13,16 @@ def record(
     entity: str,
     entity_id: int,
     details: dict | None = None,
+    flush: bool = True,
 ) -> AuditEvent:
-    """Add an event to the caller's transaction (flushed, not committed: it commits with the change it records)."""
+    """Add an event to the caller's transaction (not committed: it commits with the change it records).
+
+    It is flushed at once, so a constraint it breaks shows where it was recorded; ``flush=False`` leaves
+    that to the caller's next flush (a bulk change recording thousands of events)."""
     event = AuditEvent(actor_id=actor_id, action=action, entity=entity, entity_id=entity_id, details=details)
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from clinic.bootstrap import unit_from
+from clinic.bootstrap import make_session_factory, unit_from
 from clinic.db import make_engine, upgrade
 from clinic.messaging.outbox import outbox_counts
 from clinic.messaging.outreach import plan_visits_outreach
@@ -48,7 +48,6 @@ class NoopChannel:
 
 
 def _populate(engine: sa.Engine, visits: int, now: dt.datetime, zone: ZoneInfo) -> list[int]:
-    from clinic.db import make_session_factory
 
     today = now.astimezone(zone).date()
     with make_session_factory(engine)(expire_on_commit=True) as session:
@@ -106,7 +105,6 @@ def _populate(engine: sa.Engine, visits: int, now: dt.datetime, zone: ZoneInfo) 
 
 
 def run(database_url: str | None, visits: int, chunk: int) -> dict[str, float]:
-    from clinic.db import make_session_factory
 
     workdir = None
     if database_url is None:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
-from clinic.audit.models import AuditEvent
 from clinic.columns import Channel, Language, utcnow
 from clinic.errors import NotFound, get_or_raise
 from clinic.messaging.facts import patient_facts, visit_facts
@@ -221,25 +220,15 @@ def plan_visits_outreach(
                     "withdrawn": result.withdrawn,
                     "skipped": result.skipped,
                 }
-                if len(ids) == 1:
-                    audit.record(
-                        session=session,
-                        actor_id=actor_id,
-                        action="visit.outreach_planned",
-                        entity="visit",
-                        entity_id=visit_id,
-                        details=details,
-                    )
-                else:  # the same event, without a flush per visit (bulk re-plans)
-                    session.add(
-                        AuditEvent(
-                            actor_id=actor_id,
-                            action="visit.outreach_planned",
-                            entity="visit",
-                            entity_id=visit_id,
-                            details=details,
-                        )
-                    )
+                audit.record(
+                    session=session,
+                    actor_id=actor_id,
+                    action="visit.outreach_planned",
+                    entity="visit",
+                    entity_id=visit_id,
+                    details=details,
+                    flush=len(ids) == 1,  # a bulk re-plan flushes once, at its commit
+                )
         session.commit()
     except Exception:
         session.rollback()

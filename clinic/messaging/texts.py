@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from babel import dates
 from babel.support import NullTranslations, Translations
 
+from clinic.translatable import N_
+
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 LOCALES = {"en": "en_GB", "nl": "nl_NL", "fr": "fr_FR"}
 """Babel locale per patient language (British English: 24-hour clock, day before month)."""
@@ -74,11 +76,6 @@ def offer_sms(*, language: str, slot_start: dt.datetime, expires_at: dt.datetime
 
 
 # --- outreach messages -----------------------------------------------------------------------------
-
-
-def N_(text: str) -> str:
-    """Marks a message text for extraction (``pybabel extract`` knows ``N_``); translated when sent."""
-    return text
 
 
 TEMPLATES: dict[str, str] = {

@@ -2,7 +2,7 @@
 expectation for that purpose was met (``seed_data/touchpoints.yaml`` says what each purpose promises).
 
 Contacts are not recorded by the code that makes them. One session listener, installed on the app's
-session factory by ``install(factory)`` (``clinic.db.make_session_factory`` calls it), turns the domain
+session factory by ``install(factory)`` (``clinic.bootstrap.make_session_factory`` calls it), turns the domain
 records into touch-points as they are written, in the same transaction:
 
 ===========================  =====================  =========  ============================================

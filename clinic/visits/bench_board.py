@@ -22,7 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from clinic.app import create_app
-from clinic.bootstrap import of_app, unit_from
+from clinic.bootstrap import make_session_factory, of_app, unit_from
 from clinic.db import make_engine, upgrade
 from clinic.patients.models import Patient
 from clinic.settings import load_settings
@@ -43,7 +43,6 @@ BUDGET_MS = 50.0
 
 
 def _build(url: str, visits: int, now: dt.datetime, zone: ZoneInfo) -> None:
-    from clinic.db import make_session_factory
 
     upgrade(url)
     engine = make_engine(url)

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
-from clinic.db import make_session_factory, normalise_url
+from clinic.bootstrap import make_session_factory
+from clinic.db import normalise_url
 from tests.factories import make_unit
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"

@@ -15,8 +15,8 @@ import sqlmodel
 from sqlmodel import Session, select
 
 from clinic import events, handlers
+from clinic.bootstrap import make_session_factory
 from clinic.columns import Channel
-from clinic.db import make_session_factory
 from clinic.messaging import answers as email_answers
 from clinic.messaging import inbound, outreach
 from clinic.messaging.models import OutboxMessage, OutboxStatus
