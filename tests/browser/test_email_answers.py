@@ -15,6 +15,7 @@ from clinic.visits.models import Visit, VisitStatus
 from outreach.channels.development import DevelopmentChannel
 from tests.clinic.messaging.test_services_email_answers import emailed
 from tests.conftest import TEST_SECRET_KEY
+from tests.factories import make_unit
 
 pytestmark = pytest.mark.browser
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -24,7 +25,7 @@ def test_a_patient_confirms_by_the_link_in_the_reminder_email(live_server, brows
     day = dt.datetime.now(dt.UTC).astimezone(ZONE).date() + dt.timedelta(days=4)
     patient, visit, _row = emailed(session, "reminder", language="nl", status=OutboxStatus.QUEUED, day=day)
     mail = DevelopmentChannel("email")
-    sending.dispatch_due(session=session, channels={"email": mail}, owner="t", now=dt.datetime.now(dt.UTC),
+    sending.dispatch_due(session=session, channels={"email": mail}, owner="t", now=dt.datetime.now(dt.UTC), unit=make_unit(),
                           links=links.Links(public_base_url=live_server, secret_key=TEST_SECRET_KEY))
     [message] = mail.sent
     link = next(line for line in message.body.splitlines() if line.startswith(live_server))

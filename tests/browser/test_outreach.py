@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from clinic.messaging import outreach, rules_file
 from clinic.users.models import Role
-from tests.factories import make_pathway, make_patient, make_user, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_user, make_visit
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ def test_coordinator_reviews_outbox_rules_and_preview(live_server, page, session
     patient = make_patient(session, given_name="Riet", family_name="Verre", distance_km=80,
                            birth_date=dt.date(1944, 2, 2))
     visit = make_visit(session, patient=patient, pathway=make_pathway(session), day=start.date(), start=start)
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=now, unit=make_unit())
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
 

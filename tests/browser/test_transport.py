@@ -12,7 +12,7 @@ from clinic.service import transport
 from clinic.users.models import Role
 from tests.browser.pages import PASSWORD, sign_in
 from tests.clinic.service.test_services_transport import sent
-from tests.factories import make_patient, make_user, make_visit
+from tests.factories import make_patient, make_unit, make_user, make_visit
 
 pytestmark = pytest.mark.browser
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -26,7 +26,7 @@ def test_a_yes_by_sms_reaches_the_transport_list_and_is_arranged(live_server, pa
     visit = make_visit(session, patient=patient, day=day, start=dt.datetime.combine(day, dt.time(10), ZONE))
     now = dt.datetime.now(dt.UTC)
     sent(session, visit, transport.OFFER_ACTION, at=now - dt.timedelta(hours=1))
-    reply = inbound.handle_sms(session=session, from_number=patient.phone, body="Yes", now=now,
+    reply = inbound.handle_sms(session=session, from_number=patient.phone, body="Yes", now=now, unit=make_unit(),
                                after_cancel=lambda visit_id: None)  # fmt: skip
     assert reply.outcome == "transport_wanted"
     problems: list[str] = []

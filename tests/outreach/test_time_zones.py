@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from clinic.messaging import outreach, sending
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from outreach.time_zones import zone_for_phone
-from tests.factories import make_pathway, make_patient, make_visit
+from tests.factories import make_pathway, make_patient, make_unit, make_visit
 from tests.peers.fakes import RecordingChannel
 
 CLINIC = "Europe/Amsterdam"
@@ -65,7 +65,7 @@ def confirmation_of(session: Session, phone: str) -> OutboxMessage:
     visit.booked_at = BOOKED
     session.add(visit)
     session.commit()
-    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=BOOKED, tz=CLINIC)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=BOOKED, unit=make_unit(tz=CLINIC))
     return session.exec(
         select(OutboxMessage).where(OutboxMessage.visit_id == visit.id, OutboxMessage.action == "confirmation")
     ).one()
@@ -80,7 +80,7 @@ def test_an_sms_waits_for_nine_in_the_patients_zone_not_the_clinics(session):
     dutch = confirmation_of(session, "+31612345678")
     american = confirmation_of(session, "+12125550123")
     channel = RecordingChannel("sms")
-    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=BOOKED, tz=CLINIC)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=BOOKED, unit=make_unit(tz=CLINIC))
     assert report.sent == 1 and report.postponed == 1
     assert [m.to for m in channel.sent] == ["+31612345678"]
     held = reload(session, american)
@@ -90,7 +90,7 @@ def test_an_sms_waits_for_nine_in_the_patients_zone_not_the_clinics(session):
     # 21:30 in Amsterdam is 15:30 in New York: the American patient's text goes now
     evening = dt.datetime(2026, 12, 1, 21, 30, tzinfo=AMS).astimezone(dt.UTC)
     later = confirmation_of(session, "+31687654321")
-    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=evening, tz=CLINIC)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=evening, unit=make_unit(tz=CLINIC))
     assert [m.to for m in channel.sent] == ["+31612345678", "+12125550123"]
     assert report.sent == 1 and report.postponed == 1
     assert reload(session, later).next_attempt_at == dt.datetime(2026, 12, 2, 9, 0, tzinfo=AMS).astimezone(dt.UTC)
@@ -99,7 +99,7 @@ def test_an_sms_waits_for_nine_in_the_patients_zone_not_the_clinics(session):
 def test_a_number_with_several_zones_keeps_the_clinics_quiet_hours(session):
     idaho = confirmation_of(session, "+12085550123")
     channel = RecordingChannel("sms")
-    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=BOOKED, tz=CLINIC)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=BOOKED, unit=make_unit(tz=CLINIC))
     assert report.sent == 1 and [m.to for m in channel.sent] == ["+12085550123"]  # 10:00 in the clinic
     assert reload(session, idaho).status == OutboxStatus.SENT
 
@@ -108,7 +108,7 @@ def test_a_retry_is_postponed_to_nine_in_the_patients_zone(session):
     american = confirmation_of(session, "+12125550123")
     channel = RecordingChannel("sms", fail=1)
     afternoon = dt.datetime(2026, 12, 1, 19, 58, tzinfo=NEW_YORK).astimezone(dt.UTC)  # retry lands after 20:00
-    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=afternoon, tz=CLINIC)
+    report = sending.dispatch_due(session=session, channels={"sms": channel}, owner="a", now=afternoon, unit=make_unit(tz=CLINIC))
     assert report.retried == 1
     row = reload(session, american)
     assert row.next_attempt_at == dt.datetime(2026, 12, 2, 9, 0, tzinfo=NEW_YORK).astimezone(dt.UTC)
