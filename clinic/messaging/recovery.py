@@ -9,12 +9,18 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.messaging.outreach import recipient_for
-from clinic.messaging.sending import DispatchReport, after_failure, finish, outgoing_message, quiet_zone
+from clinic.messaging.sending import (
+    DispatchReport,
+    after_failure,
+    finish,
+    known_provider_ids,
+    outgoing_message,
+    quiet_zone,
+)
 from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from outreach.channels.base import SendResult, SentLookup
@@ -68,7 +74,7 @@ def recover_stale(
             query = SentLookup(
                 message=outgoing_message(row, recipient),
                 claimed_at=claimed_at,
-                known_ids=_known_provider_ids(session, row, recipient),
+                known_ids=known_provider_ids(session, row, recipient),
             )
             session.commit()  # no transaction held open while the provider answers
             try:
@@ -99,14 +105,3 @@ def recover_stale(
         recovered += 1
     return recovered
 
-
-def _known_provider_ids(session: Session, row: OutboxMessage, recipient: str) -> frozenset[str]:
-    """Provider ids the outbox holds for this patient or number (this row's own earlier attempt
-    included): a message the provider has under one of them is another row's, not this one's."""
-    ids = session.exec(
-        select(OutboxMessage.provider_id).where(
-            col(OutboxMessage.provider_id).is_not(None),
-            sa.or_(OutboxMessage.patient_id == row.patient_id, OutboxMessage.recipient == recipient),
-        )
-    ).all()
-    return frozenset(provider_id for provider_id in ids if provider_id)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic.columns import Channel, utcnow
@@ -26,7 +27,7 @@ from clinic.messaging.texts import voucher_code
 from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from clinic.visits.models import Visit
-from outreach.channels.base import OutgoingMessage, SendResult
+from outreach.channels.base import OutgoingMessage, SendResult, SentLookup
 from outreach.quiet_hours import next_allowed
 from outreach.time_zones import zone_for_phone
 
@@ -187,7 +188,9 @@ def _send_one(
             result = channel.send(message)
         except Exception as exc:  # noqa: BLE001 - a broken channel must not stop the batch
             result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}", retryable=True)
-    if result.ok:
+    if not result.ok and result.answer_lost:
+        _after_lost_answer(session, row, channel, message, result, now=now, tz=tz, report=report)
+    elif result.ok:
         row.provider_id = (result.provider_id or "")[:80] or None
         row.sent_at = now
         row.last_error = None
@@ -195,6 +198,62 @@ def _send_one(
         report.sent += 1
     else:
         after_failure(row, result, now=now, tz=tz, report=report)
+
+
+def _after_lost_answer(
+    session: Session,
+    row: OutboxMessage,
+    channel: Any,
+    message: OutgoingMessage,
+    result: SendResult,
+    *,
+    now: dt.datetime,
+    tz: str,
+    report: DispatchReport,
+) -> None:
+    """The provider's answer was lost (time-out, connection closed): it may have the message. Ask it
+    (``lookup``, as recovery after a crash does) and retry only when it does not; when it cannot tell,
+    the row is not retried but put on the call list."""
+    lookup = getattr(channel, "lookup", None)
+    why = "the channel cannot say what it sent"
+    if callable(lookup):
+        query = SentLookup(
+            message=message,
+            claimed_at=row.claimed_at or now,
+            known_ids=known_provider_ids(session, row, message.to),
+        )
+        try:
+            found = lookup(query)
+        except Exception as exc:  # noqa: BLE001 - no answer is "cannot tell"
+            why = f"no answer from the provider ({type(exc).__name__}: {exc})"
+        else:
+            if found is None:  # the provider never got it: a retry sends it once
+                after_failure(row, result, now=now, tz=tz, report=report)
+            elif found.ok:
+                row.provider_id = (found.provider_id or "")[:80] or None
+                row.sent_at = now
+                row.last_error = None
+                finish(row, OutboxStatus.SENT, now)
+                report.sent += 1
+            else:  # it has it, and reports it failed
+                row.provider_id = (found.provider_id or "")[:80] or None
+                after_failure(row, found, now=now, tz=tz, report=report)
+            return
+    row.on_call_list = True
+    finish(row, OutboxStatus.FAILED, now, f"{result.error}; outcome unknown ({why}), please call")
+    report.failed += 1
+
+
+def known_provider_ids(session: Session, row: OutboxMessage, recipient: str) -> frozenset[str]:
+    """Provider ids the outbox holds for this patient or number (this row's own earlier attempt
+    included): a message the provider has under one of them is another row's, not this one's."""
+    ids = session.exec(
+        select(OutboxMessage.provider_id).where(
+            col(OutboxMessage.provider_id).is_not(None),
+            sa.or_(OutboxMessage.patient_id == row.patient_id, OutboxMessage.recipient == recipient),
+        )
+    ).all()
+    return frozenset(provider_id for provider_id in ids if provider_id)
 
 
 def due_ids(*, session: Session, now: dt.datetime, limit: int) -> list[int]:

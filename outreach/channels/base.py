@@ -27,12 +27,17 @@ class OutgoingMessage:
 
 @dataclass(frozen=True)
 class SendResult:
-    """What the provider said: accepted (with its id) or refused, and whether a retry may help."""
+    """What the provider said: accepted (with its id) or refused, and whether a retry may help.
+
+    ``answer_lost``: no answer came back although the request may have reached the provider (a read
+    time-out, a connection closed after sending): "cannot tell", not "refused". The provider may have the
+    message, so the dispatcher asks it (``lookup``) before any retry."""
 
     ok: bool
     provider_id: str | None = None
     error: str | None = None
     retryable: bool = False
+    answer_lost: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
 from outreach.channels import twilio_urls
 from outreach.channels.base import CannotTell, DeliveryError, OutgoingMessage, SendResult, SentLookup
@@ -36,16 +37,36 @@ def make_client(*, account_sid: str, auth_token: str, base_url: str = "", timeou
 
 
 def failure(exc: Exception) -> SendResult:
-    """A provider error as a ``SendResult``: time-outs, connection errors, 5xx and 429 are retryable."""
+    """A provider error as a ``SendResult``: time-outs, connection errors, 5xx and 429 are retryable. A
+    time-out waiting for the answer, or a connection closed once the request was on its way, is an
+    answer lost (``answer_lost``): Twilio may have created the message."""
     if isinstance(exc, TwilioRestException):
         retryable = exc.status >= 500 or exc.status in RETRYABLE_STATUSES
         code = f" (Twilio error {exc.code})" if exc.code else ""
         return SendResult(ok=False, error=f"HTTP {exc.status}{code}: {exc.msg}"[:500], retryable=retryable)
     if isinstance(exc, requests.Timeout):
-        return SendResult(ok=False, error=f"time-out: {exc}"[:500], retryable=True)
+        lost = not isinstance(exc, requests.ConnectTimeout)
+        return SendResult(ok=False, error=f"time-out: {exc}"[:500], retryable=True, answer_lost=lost)
     if isinstance(exc, requests.RequestException):
-        return SendResult(ok=False, error=f"connection failed: {exc}"[:500], retryable=True)
+        lost = not _never_connected(exc)
+        return SendResult(ok=False, error=f"connection failed: {exc}"[:500], retryable=True, answer_lost=lost)
     return SendResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500], retryable=True)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """The request never left: no connection was made (refused, unknown host), so Twilio has nothing."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError):
+            return True
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return False
 
 
 class TwilioChannel:

@@ -84,6 +84,14 @@ def test_a_time_out_is_retryable_and_does_not_hang(sms_channel, fake_twilio):
     result = sms_channel.send(sms())
     assert time.monotonic() - started < 2.5
     assert not result.ok and result.retryable and "time-out" in result.error
+    assert result.answer_lost  # Twilio may have created it: ask before retrying
+
+
+def test_a_dropped_connection_is_an_answer_lost(sms_channel, fake_twilio):
+    fake_twilio.drop()
+    result = sms_channel.send(sms())
+    assert not result.ok and result.retryable and result.answer_lost
+    assert len(fake_twilio.created()) == 1
 
 
 def test_an_unreachable_server_is_retryable():
@@ -91,6 +99,7 @@ def test_an_unreachable_server_is_retryable():
                                base_url="http://127.0.0.1:9", timeout=1)
     result = channel.send(sms())
     assert not result.ok and result.retryable
+    assert not result.answer_lost  # nothing reached Twilio: a plain retry
 
 
 def test_without_credentials_everything_goes_to_the_development_channel(fake_twilio):

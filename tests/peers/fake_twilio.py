@@ -7,8 +7,10 @@ by ``To``, ``From``, ``DateSent``/``StartTime`` (``<``, ``>``: by day, as Twilio
 ``Status``. It records every request (method, path, query, form fields, basic-auth user and password,
 headers) and can be told to answer errors (``fail_with(503)``), to be too slow (``delay(2.0)`` for
 the next requests) or to hold every create from the n-th on without answering (``hold_from(n)``,
-until ``release()`` or ``reset``). A create is kept as soon as it arrives, before any delay, so a
-client killed while waiting leaves a message Twilio has.
+until ``release()`` or ``reset``), or to close the connection without any answer (``drop()``: after
+keeping the create, as when Twilio's answer is lost on the way back; ``drop(create=False)``: before).
+A create is kept as soon as it arrives, before any delay, so a client killed or timed out while waiting
+leaves a message Twilio has.
 """
 
 import base64
@@ -60,6 +62,7 @@ class FakeTwilio:
     requests: list[RecordedRequest] = field(default_factory=list)
     _failures: list[Failure] = field(default_factory=list)
     _delays: list[float] = field(default_factory=list)
+    _drops: list[bool] = field(default_factory=list)
     _created: dict[str, list[dict]] = field(default_factory=lambda: {"messages": [], "calls": []})
     _creates: int = 0
     _hold_from: int | None = None
@@ -86,6 +89,12 @@ class FakeTwilio:
         with self._lock:
             self._delays.extend([seconds] * times)
 
+    def drop(self, *, times: int = 1, create: bool = True) -> None:
+        """Close the connection of the next ``times`` requests without answering; with ``create`` a
+        create among them is kept first (Twilio has the message, the client never hears of it)."""
+        with self._lock:
+            self._drops.extend([create] * times)
+
     def hold_from(self, number: int) -> None:
         """Keep the ``number``-th create (1-based, counted from now) and every later one, but answer
         none of them until ``release()``: the client waits as if Twilio were slow."""
@@ -110,6 +119,7 @@ class FakeTwilio:
             self.requests.clear()
             self._failures.clear()
             self._delays.clear()
+            self._drops.clear()
             self._creates = 0
             for records in self._created.values():
                 records.clear()
@@ -200,10 +210,12 @@ class FakeTwilio:
             self.requests.append(recorded)
             failure = self._failures.pop(0) if self._failures else None
             pause = self._delays.pop(0) if self._delays else 0.0
+            drop = self._drops.pop(0) if self._drops else None
             authorised = (user, password) == (self.account_sid, self.auth_token)
             created = None
             hold: threading.Event | None = None
-            if failure is None and authorised and kind and handler.command == "POST":
+            keep = drop is None or drop
+            if failure is None and authorised and kind and handler.command == "POST" and keep:
                 created = self._message(recorded) if kind == "messages" else self._call(recorded)
                 self._created[kind].append(created)
                 self._creates += 1
@@ -216,6 +228,9 @@ class FakeTwilio:
                 self._held -= 1
         if pause:
             time.sleep(pause)
+        if drop is not None:
+            handler.close_connection = True  # no status line: the client sees the connection closed
+            return None
         if failure is not None:
             return self._reply(handler, failure.status, self._error(failure.status, failure.code, failure.message))
         if not authorised:
