@@ -25,9 +25,10 @@ from clinic.patients.models import Patient
 from clinic.refill import services as refill
 from clinic.refill.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from clinic.unit.context import Unit
-from clinic.visits.models import Visit
+from clinic.visits.models import Visit, VisitStep
 from outreach.channels.base import Channel, OutgoingMessage, SendResult
-from outreach.quiet_hours import is_quiet
+from outreach.quiet_hours import next_allowed
+from outreach.time_zones import zone_for_phone
 
 log = logging.getLogger(__name__)
 OFFER_TTL = dt.timedelta(minutes=30)
@@ -36,6 +37,11 @@ MAX_WAVES = 6
 OWED_WITHIN = dt.timedelta(hours=24)
 """``advance_offers`` keeps offering a place for this long after its cancellation."""
 NONE_LEFT = "offer.none_left"
+HELD_QUIET = "offer.held_quiet"
+"""Audited once per wave that waits because every candidate is in their quiet hours (details: ``until``,
+the earliest moment one can be texted, and ``in_time``, whether that is before the place starts)."""
+RANK_MORE = 20
+"""Candidates ranked beyond the wave's size, so a wave can pass over those in their quiet hours."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,17 @@ def _opted_out_waiting(session: Session) -> set[int]:
     )
 
 
+def _patient_zones(session: Session) -> dict[int, str | None]:
+    """The phone of each waiting or offered entry's patient, by entry id."""
+    return dict(
+        session.exec(
+            select(WaitlistEntry.id, Patient.phone)
+            .join(Patient, col(Patient.id) == col(WaitlistEntry.patient_id))
+            .where(col(WaitlistEntry.status).in_([WaitlistStatus.WAITING, WaitlistStatus.OFFERED]))
+        ).all()
+    )
+
+
 def send_offer_wave(
     *,
     session: Session,
@@ -72,22 +89,27 @@ def send_offer_wave(
     """Offer the place freed by ``visit_id`` to the next ``wave_size`` candidates by SMS; ``[]`` when the
     place is filled or nobody else fits. Sending failures are logged and audited; the offer stays open.
 
-    In the quiet hours (20:00-09:00 clinic time) nothing is offered; ``advance_offers`` sends the wave
-    once they end."""
-    if is_quiet(now, unit.tz):
-        log.info("offers for visit %s wait for the end of the quiet hours", visit_id)
-        return []
+    Quiet hours (20:00-09:00) are each patient's, in their phone number's zone (else the unit's), as for
+    every other message: a patient in theirs is passed over for now and can be offered the place later.
+    When every candidate is, nothing is sent and ``HELD_QUIET`` is audited (once per wave) for the refill
+    screen; ``advance_offers`` sends the wave once someone can be texted."""
     try:
         excluded = _opted_out_waiting(session)
-        entry_ids = None
-        if excluded:
-            ranked = refill.rank_candidates(session=session, visit_id=visit_id, now=now, unit=unit,
-                                            limit=wave_size + len(excluded))
-            entry_ids = [c.entry.id for c in ranked if c.entry.id not in excluded][:wave_size]
-            if not entry_ids:
-                return []
+        ranked = refill.rank_candidates(session=session, visit_id=visit_id, now=now, unit=unit,
+                                        limit=wave_size + len(excluded) + RANK_MORE)
+        phones = _patient_zones(session)
+        reachable_at = {
+            c.entry.id: next_allowed(now, "sms", zone_for_phone(phones.get(c.entry.id), unit.tz))
+            for c in ranked if c.entry.id not in excluded
+        }
+        entry_ids = [entry_id for entry_id, at in reachable_at.items() if at <= now][:wave_size]
+        if not entry_ids and reachable_at:
+            _hold_for_quiet_hours(session, visit_id, min(reachable_at.values()), now)
+            return []
+        if not entry_ids and ranked:
+            return []
         offers = refill.make_offers(session=session, visit_id=visit_id, now=now, wave_size=wave_size,
-                                    channel="sms", ttl=ttl, unit=unit, entry_ids=entry_ids)
+                                    channel="sms", ttl=ttl, unit=unit, entry_ids=entry_ids or None)
     except Conflict as exc:
         log.info("no offers for visit %s: %s", visit_id, exc)
         session.rollback()
@@ -121,6 +143,50 @@ def send_offer_wave(
         session.commit()
         sent.append(SentOffer(offer.id, patient.id, patient.phone, body, result))
     return sent
+
+
+def _hold_for_quiet_hours(session: Session, visit_id: int, until: dt.datetime, now: dt.datetime) -> None:
+    """Audit, once since the place's last offer, that its wave waits for the candidates' quiet hours."""
+    last_offer = session.exec(
+        select(func.max(WaitlistOffer.sent_at)).where(WaitlistOffer.source_visit_id == visit_id)
+    ).first()
+    held = session.exec(
+        select(func.max(AuditEvent.at)).where(
+            AuditEvent.entity == "visit", AuditEvent.entity_id == visit_id, AuditEvent.action == HELD_QUIET
+        )
+    ).first()
+    if held is not None and (last_offer is None or _aware(held) >= _aware(last_offer)):
+        session.rollback()
+        return
+    starts = session.exec(select(func.min(VisitStep.planned_start)).where(VisitStep.visit_id == visit_id)).first()
+    in_time = starts is None or until < _aware(starts)
+    log.info("offers for visit %s wait for the patients' quiet hours until %s", visit_id, until)
+    event = audit.record(session=session, actor_id=None, action=HELD_QUIET, entity="visit", entity_id=visit_id,
+                         details={"until": until.astimezone(dt.UTC).isoformat(), "in_time": in_time})
+    event.at = now
+    session.commit()
+
+
+def held_wave(*, session: Session, visit_id: int) -> dict | None:
+    """The place's wave waiting for the candidates' quiet hours, if it still is (no offer since):
+    ``{"until": aware datetime, "in_time": bool}``; for the refill screen."""
+    event = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity == "visit", AuditEvent.entity_id == visit_id, AuditEvent.action == HELD_QUIET)
+        .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+    ).first()
+    if event is None or not event.details:
+        return None
+    last_offer = session.exec(
+        select(func.max(WaitlistOffer.sent_at)).where(WaitlistOffer.source_visit_id == visit_id)
+    ).first()
+    if last_offer is not None and _aware(last_offer) > _aware(event.at):
+        return None
+    return {"until": dt.datetime.fromisoformat(event.details["until"]), "in_time": bool(event.details["in_time"])}
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def owed_waves(*, session: Session, now: dt.datetime, unit: Unit) -> list[int]:
@@ -167,8 +233,6 @@ def advance_offers(
     every freed place that is owed one (``owed_waves``: after expiries, the quiet hours, or a cancellation
     made without offers). Returns what was sent per place."""
     refill.expire_offers(session=session, now=now)
-    if is_quiet(now, unit.tz):
-        return {}
     waves: dict[int, list[SentOffer]] = {}
     for visit_id in owed_waves(session=session, now=now, unit=unit):
         try:

@@ -16,6 +16,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Numbe
 
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError
+from clinic.refill import offers_sms
 from clinic.refill import services as refill
 from clinic.refill.models import WaitlistOffer
 from clinic.refill.services import (
@@ -175,6 +176,7 @@ def _render_slot(visit, *, offer_form=None, row_errors=None, answer_errors=None,
             offers=offers,
             accepted=accepted,
             delay=refill.first_offer_delay(session=session, visit_id=visit.id),
+            held=offers_sms.held_wave(session=session, visit_id=visit.id),
             offer_form=offer_form or OfferForm(formdata=None),
             answer_form=AnswerForm(formdata=None),
             row_errors=row_errors or {},

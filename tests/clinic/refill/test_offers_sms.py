@@ -160,3 +160,41 @@ def test_when_nobody_is_left_the_job_stops_asking(session, channels, fake_twilio
     assert len(none_left) == 1
     advance_offers(session=session, now=later + dt.timedelta(minutes=1), channels=channels, unit=UNIT)
     assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "offer.none_left")).all()) == 1
+
+
+def test_offers_keep_each_patients_quiet_hours_not_the_units(session, channels, fake_twilio):
+    """09:35 at the unit (Amsterdam) is 08:35 in London: the London patients are not texted, the Dutch one
+    is; the London ones get their offers once it is 09:00 in London."""
+    visit, patients = freed_place(session, languages=("en", "en", "nl"))
+    for patient, phone in zip(patients[:2], ("+442079460101", "+442079460102"), strict=True):
+        patient.phone = phone
+        session.add(patient)
+    session.commit()
+    morning = dt.datetime(2026, 11, 30, 9, 35, tzinfo=ZONE)
+    sent = send_offer_wave(session=session, visit_id=visit.id, now=morning, channels=channels, unit=UNIT)
+    assert [s.patient_id for s in sent] == [patients[2].id]
+    assert [r.field("To") for r in fake_twilio.messages()] == [patients[2].phone]
+    session.exec(select(WaitlistOffer)).one().expires_at = morning + dt.timedelta(minutes=1)  # the Dutch patient let it expire
+    session.commit()
+    assert advance_offers(session=session, now=morning + dt.timedelta(minutes=5), channels=channels, unit=UNIT) == {}
+    assert len(fake_twilio.messages()) == 1  # 08:40 in London
+    london_nine = dt.datetime(2026, 11, 30, 9, 1, tzinfo=ZoneInfo("Europe/London"))
+    waves = advance_offers(session=session, now=london_nine, channels=channels, unit=UNIT)
+    assert [s.patient_id for s in waves[visit.id]] == [patients[0].id, patients[1].id]
+
+
+def test_a_wave_nobody_can_get_in_time_says_so(session, channels, fake_twilio):
+    """Every candidate is in London, where it is 08:10: no SMS, and the held wave is recorded (once) for the
+    refill screen, with when it can go and whether that is before the place starts."""
+    visit, patients = freed_place(session, languages=("en",))
+    patients[0].phone = "+442079460103"
+    session.add(patients[0])
+    session.commit()
+    early = dt.datetime(2026, 11, 30, 9, 10, tzinfo=ZONE)  # 08:10 in London
+    assert send_offer_wave(session=session, visit_id=visit.id, now=early, channels=channels, unit=UNIT) == []
+    assert fake_twilio.requests == []
+    [held] = session.exec(select(AuditEvent).where(AuditEvent.action == "offer.held_quiet")).all()
+    assert held.entity_id == visit.id and held.details == {"until": "2026-11-30T09:00:00+00:00", "in_time": True}
+    send_offer_wave(session=session, visit_id=visit.id, now=early + dt.timedelta(minutes=1), channels=channels,
+                    unit=UNIT)
+    assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "offer.held_quiet")).all()) == 1

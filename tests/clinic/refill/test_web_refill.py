@@ -222,3 +222,17 @@ def test_fuzzed_refill_forms_never_fail(
     ]
     for response in responses:
         assert response.status_code < 500, response.get_data(as_text=True)[:500]
+
+
+def test_a_wave_held_by_the_patients_quiet_hours_is_shown(desk_client, session: Session) -> None:
+    from clinic.refill import offers_sms
+    from clinic.refill import services as refill
+
+    data = small_day(session)
+    visit_id = data["visit"].id
+    refill.cancel_visit(session=session, visit_id=visit_id, reason="ill", now=dt.datetime.now(dt.UTC))
+    assert "held-wave" not in desk_client.get(f"/visits/{visit_id}/refill").get_data(as_text=True)
+    too_late = dt.datetime.combine(data["day"], dt.time(10), ZONE)  # after the 09:00 place
+    offers_sms._hold_for_quiet_hours(session, visit_id, too_late, dt.datetime.now(dt.UTC))
+    html = desk_client.get(f"/visits/{visit_id}/refill").get_data(as_text=True)
+    assert 'id="held-wave"' in html and "No one on the waitlist can be texted before this place starts" in html
