@@ -186,9 +186,9 @@ def answer(
         patient_service.set_contact_preferences(session=session, patient_id=page.patient_id, actor_id=None,
                                                 opted_out=choice == STOP)
         if choice == STOP:
-            outcome, reply = "opted_out", _("You will no longer get reminders or offers from us.")
+            outcome, reply = "opted_out", inbound.opt_out_reply(page.language, desk=facts["desk"], by_sms=False)
         else:
-            outcome, reply = "opted_in", _("Welcome back: you will get reminders and offers again.")
+            outcome, reply = "opted_in", inbound.opt_in_reply(page.language, by_sms=False)
     row = session.get(OutboxMessage, outbox_id)
     if row.status == OutboxStatus.SENT:  # SMTP gives no receipt: an answer from its page shows the e-mail arrived
         row.status, row.updated_at = OutboxStatus.DELIVERED, now

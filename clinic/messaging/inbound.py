@@ -4,7 +4,7 @@
 ``outreach.keywords``): YES accepts an open waitlist offer, answers the transport offer when that is the
 newest question the patient was sent (``clinic.service.transport``), or confirms the next visit; NO
 declines the offer or the transport; CANCEL cancels the next visit (then the freed place is re-offered);
-STOP/START switch all non-essential messages off/on; HELP gives the desk's number. Every message is stored
+STOP/START switch all non-essential messages off/on (the reply says what still comes); HELP gives the desk's number. Every message is stored
 (``InboundMessage``) with what it was taken to mean and the reply, which is in the patient's language.
 A webhook delivered twice (same provider id) is answered the same way and acts once.
 
@@ -343,14 +343,33 @@ def _act(
                 session=session, patient_id=person.id, actor_id=None, opted_out=stop
             )
         if stop:
-            return result("opted_out", _("You will no longer get reminders or offers from us. "
-                                         "Reply START to get them again."))
-        return result("opted_in", _("Welcome back: you will get reminders and offers again. Reply STOP to stop them."))
+            return result("opted_out", opt_out_reply(language, desk=desk, by_sms=True))
+        return result("opted_in", opt_in_reply(language, by_sms=True))
     if keyword is Keyword.HELP:
         return result("help", _("Day-care unit: questions or changes? Call %(desk)s. Reply YES to confirm, "
                                 "CANCEL to cancel, STOP to stop messages.") % {"desk": desk})
     return result("unknown", _("Sorry, we did not understand. Reply YES to confirm, CANCEL to cancel, "
                                "HELP for help."))
+
+
+def opt_out_reply(language: str, *, desk: str, by_sms: bool) -> str:
+    """What STOP stops and what still comes. An opted-out patient is not sent offers (waitlist places, the
+    coffee voucher, transport), the two questions or any other message a rule does not mark essential; the
+    booking's confirmation and the visit's reminders are essential and still come (``sending._send_one``)."""
+    _ = texts(language)
+    reply = _("You will get no more offers, questions or other extra messages from us. Reminders of your visits "
+              "still come, so you know when to come; to stop those too, call %(desk)s.") % {"desk": desk}
+    if by_sms:
+        reply += " " + _("Reply START to get everything again.")
+    return reply
+
+
+def opt_in_reply(language: str, *, by_sms: bool) -> str:
+    """What START switches back on: the non-essential messages (the reminders never stopped)."""
+    _ = texts(language)
+    if by_sms:
+        return _("Welcome back: you will get our offers and other messages again. Reply STOP to stop them.")
+    return _("Welcome back: you will get our offers and other messages again.")
 
 
 def _answer_offer_yes(*, session, offer, now, unit: Unit, result, when, _) -> InboundResult:

@@ -25,7 +25,39 @@ def test_known_words(text, keyword):
     assert parse(text) is keyword
 
 
-@pytest.mark.parametrize("text", ["", "   ", "maybe", "yesterday", "jaja", "1", "2 yes", "?", "nononsense", "STOPPEN"])
+OPT_OUT = [
+    "STOP", "stop", "Stop!", "STOPALL", "stop all", "UNSUBSCRIBE", "Cancel all", "CANCEL ALL please", "END", "quit",
+    "STOPPEN", "stoppen", "Afmelden", "UITSCHRIJVEN", "uitschrijven a.u.b.",
+    "ARRÊT", "arret", "Arrêter", "DÉSABONNER", "desabonner", "désinscrire",
+]
+OPT_IN = [
+    "START", "start", "UNSTOP", "Subscribe",
+    "AANMELDEN", "aanmelden", "Inschrijven",
+    "DÉMARRER", "demarrer", "Reprendre",
+]
+
+
+@pytest.mark.parametrize("text", OPT_OUT)
+def test_the_opt_out_words_patients_send_in_each_language(text):
+    assert parse(text) is Keyword.STOP
+
+
+@pytest.mark.parametrize("text", OPT_IN)
+def test_the_opt_in_words_patients_send_in_each_language(text):
+    assert parse(text) is Keyword.START
+
+
+@pytest.mark.parametrize("text", ["CANCEL", "cancel", "Cancel!", "cancel it", "CANCEL, all the best"])
+def test_cancel_alone_still_cancels_the_visit(text):
+    assert parse(text) is Keyword.CANCEL
+
+
+def test_yes_confirms_and_is_never_an_opt_in():
+    assert parse("YES") is parse("ja") is parse("oui") is Keyword.YES
+
+
+@pytest.mark.parametrize("text", ["", "   ", "maybe", "yesterday", "jaja", "1", "2 yes", "?", "nononsense", "STOPPENS",
+                                  "ending", "all", "cancelall"])
 def test_anything_else_is_not_a_keyword(text):
     assert parse(text) is None
 
@@ -51,3 +83,11 @@ def test_padding_and_case_never_change_the_answer(word, before, after, lower):
 @given(st.text(max_size=30))
 def test_parse_never_raises(text):
     assert parse(text) is None or isinstance(parse(text), Keyword)
+
+
+def test_no_word_means_two_things_across_languages():
+    meaning: dict[str, Keyword] = {}
+    for table in WORDS.values():
+        for keyword, words in table.items():
+            for word in words:
+                assert meaning.setdefault(word, keyword) is keyword, word

@@ -11,13 +11,16 @@ from twilio.request_validator import RequestValidator
 from clinic.app import reconfigure
 from clinic.audit.models import AuditEvent
 from clinic.columns import Channel, Language
+from clinic.messaging import sending
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
 from clinic.refill import services as refill
 from clinic.refill.models import OfferStatus, WaitlistOffer
 from clinic.refill.waitlist import add_to_waitlist
 from clinic.unit.models import ResourceKind
 from clinic.visits.models import VisitStatus
-from tests.factories import make_pathway, make_patient, make_resource, make_visit
+from outreach.keywords import WORDS, Keyword, normalise
+from tests.containers import channels_for
+from tests.factories import make_pathway, make_patient, make_resource, make_unit, make_visit
 from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 TZ = "Europe/Amsterdam"
@@ -154,6 +157,94 @@ def test_stop_and_start_by_sms(client, session):
     signed_post(client, "/twilio/sms", sms_form(patient, "START", "SM2"))
     session.refresh(patient)
     assert not patient.opted_out
+
+
+OPT_OUT_WORDS = [
+    ("en", "STOP"), ("en", "stop"), ("en", "STOPALL"), ("en", "Stop all"), ("en", "UNSUBSCRIBE"), ("en", "unsubscribe"),
+    ("en", "CANCEL ALL"), ("en", "cancel all"), ("en", "END"), ("en", "end"), ("en", "QUIT"), ("en", "Quit."),
+    ("nl", "STOP"), ("nl", "STOPPEN"), ("nl", "stoppen"), ("nl", "AFMELDEN"), ("nl", "afmelden"),
+    ("nl", "UITSCHRIJVEN"), ("nl", "Uitschrijven"),
+    ("fr", "STOP"), ("fr", "ARRÊT"), ("fr", "arret"), ("fr", "Arrêter"), ("fr", "ARRETER"), ("fr", "DÉSABONNER"),
+    ("fr", "desabonner"), ("fr", "Désinscrire"), ("fr", "DESINSCRIRE"),
+]
+OPT_IN_WORDS = [
+    ("en", "START"), ("en", "start"), ("en", "UNSTOP"), ("en", "Subscribe"),
+    ("nl", "START"), ("nl", "AANMELDEN"), ("nl", "aanmelden"), ("nl", "INSCHRIJVEN"), ("nl", "inschrijven"),
+    ("fr", "START"), ("fr", "DÉMARRER"), ("fr", "demarrer"), ("fr", "REPRENDRE"), ("fr", "Reprendre"),
+]
+
+
+def test_the_webhook_tests_cover_every_opt_out_and_opt_in_word():
+    for keyword, tried in ((Keyword.STOP, OPT_OUT_WORDS), (Keyword.START, OPT_IN_WORDS)):
+        for language, table in WORDS.items():
+            missing = set(table[keyword]) - {normalise(word) for lang, word in tried if lang == language}
+            assert not missing, (language, keyword, missing)
+
+
+@pytest.mark.parametrize(("language", "word"), OPT_OUT_WORDS)
+def test_every_opt_out_word_opts_out_by_signed_sms(client, session, language, word):
+    patient, visit = booked(session, language)
+    reply = twiml(signed_post(client, "/twilio/sms", sms_form(patient, word, "SM1"))).find("Message").text
+    session.refresh(patient)
+    session.refresh(visit)
+    assert patient.opted_out
+    assert visit.status == VisitStatus.BOOKED  # "CANCEL ALL" stops messages, it does not cancel the visit
+    assert session.exec(select(InboundMessage)).one().outcome == "opted_out"
+    assert "START" in reply
+
+
+@pytest.mark.parametrize(("language", "word"), OPT_IN_WORDS)
+def test_every_opt_in_word_opts_in_by_signed_sms(client, session, language, word):
+    patient, _ = booked(session, language)
+    patient.opted_out = True
+    session.add(patient)
+    session.commit()
+    signed_post(client, "/twilio/sms", sms_form(patient, word, "SM1"))
+    session.refresh(patient)
+    assert not patient.opted_out
+    assert session.exec(select(InboundMessage)).one().outcome == "opted_in"
+
+
+@pytest.mark.parametrize(
+    ("language", "word", "still_coming", "overpromise"),
+    [
+        ("en", "STOP", "Reminders of your visits still come", "no longer get reminders"),
+        ("nl", "stoppen", "Herinneringen aan uw bezoeken krijgt u wel", "geen herinneringen"),
+        ("fr", "arrêt", "Les rappels de vos visites continuent", "plus de rappels"),
+    ],
+)
+def test_the_stop_reply_says_reminders_still_come_in_the_patients_language(
+    client, session, language, word, still_coming, overpromise
+):
+    patient, _ = booked(session, language)
+    reply = twiml(signed_post(client, "/twilio/sms", sms_form(patient, word, "SM1"))).find("Message").text
+    assert still_coming in reply and DESK in reply
+    assert overpromise not in reply
+
+
+def test_after_stop_the_dispatcher_skips_the_coffee_voucher_and_still_sends_the_reminder(client, session, fake):
+    patient, visit = booked(session, "nl")
+    signed_post(client, "/twilio/sms", sms_form(patient, "STOPPEN", "SM1"))
+    queued = {
+        action: OutboxMessage(visit_id=visit.id, patient_id=patient.id, action=action, rule_id=rule, due_at=NOW,
+                              next_attempt_at=NOW, status=OutboxStatus.QUEUED, channel=Channel.SMS,
+                              language=Language.NL, recipient=patient.phone, body=body, essential=essential)
+        for action, rule, body, essential in [
+            ("coffee_voucher", "long-distance-coffee", "Koffie van ons", False),
+            ("reminder", "basic-reminder", "Herinnering aan uw bezoek", True),
+        ]
+    }
+    session.add_all(queued.values())
+    session.commit()
+    session.expire_all()  # the dispatcher runs in a session of its own, which reads the patient as STOP left them
+    channels = channels_for({"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                             "TWILIO_FROM_NUMBER": "+3197010000001", "TWILIO_API_BASE_URL": fake.base_url})
+    sending.dispatch_due(session=session, channels=channels, owner="t", now=NOW, unit=make_unit(tz=TZ))
+    for row in queued.values():
+        session.refresh(row)
+    assert queued["coffee_voucher"].status == OutboxStatus.SKIPPED
+    assert queued["reminder"].status == OutboxStatus.SENT
+    assert [m["body"] for m in fake.created()] == ["Herinnering aan uw bezoek"]
 
 
 def test_a_signed_request_without_sender_is_a_400_not_a_500(client):

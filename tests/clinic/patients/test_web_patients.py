@@ -58,3 +58,12 @@ def test_language_and_contact_channel_are_named_in_the_language_of_the_page(desk
     desk_client.post("/language", data={"language": "nl", "next": "/board", "csrf_token": token})
     dutch = re.sub(r"\s+", " ", desk_client.get(f"/patients/{patient.id}").get_data(as_text=True))
     assert "<dd>Frans</dd>" in dutch and "<dd>Telefoongesprek</dd>" in dutch
+
+
+def test_the_desk_sees_that_the_patient_opted_out_of_messages(desk_client, session):
+    quiet = make_patient(session, opted_out=True)
+    html = re.sub(r"\s+", " ", desk_client.get(f"/patients/{quiet.id}").get_data(as_text=True))
+    assert ('<span class="badge badge--flag" title="Only the booking confirmation and visit reminders are sent">'
+            "Opted out of messages</span>") in html
+    listening = make_patient(session)
+    assert "Opted out of messages" not in desk_client.get(f"/patients/{listening.id}").get_data(as_text=True)
