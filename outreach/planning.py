@@ -1,14 +1,19 @@
 """Due times of outreach actions, relative to the booking, the visit or the cancellation (pure).
 
 ``plan_messages`` turns the rules that fire for one visit into the messages its outbox should hold:
-one per message action (one reminder per visit, never per step), each with its due time (the
+one per message rule that fires (never one per step), each with its due time (the
 outbox's unique key), the time it may first be sent (quiet hours applied), its channel and the
 channel to fall back to.
+
+A visit booked too late for every message of an action (the call a week before and the SMS two days
+before, for a visit booked the evening before last) still gets one when it is more than
+``LATE_LEAD`` ahead: the least specific of them, at the earliest moment outside the quiet hours. It
+keeps its own due time, the outbox's key, so a later re-plan finds the same row.
 """
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from outreach.quiet_hours import next_allowed
@@ -16,6 +21,9 @@ from outreach.rules import Firing, PatientFacts, Timing, VisitFacts
 
 LATE_GRACE = dt.timedelta(minutes=15)
 """A visit-relative action whose due time passed more than this long ago is skipped, not sent late."""
+LATE_LEAD = dt.timedelta(days=1)
+"""A visit further ahead than this still gets a late reminder when every planned one is too late."""
+TOO_LATE = "booked too late for this message"
 DEFAULT_VISIT_TIME = dt.time(9, 0)
 """The visit's start when it has no planned steps yet (local)."""
 FALLBACK = {"sms": "voice", "voice": "sms", "email": "sms"}
@@ -78,6 +86,7 @@ def plan_messages(
         raise ValueError("give an aware 'now'")
     start = visit_start(visit, tz)
     planned: list[PlannedMessage] = []
+    ranks: list[int] = []
     for firing in firings:
         rule = firing.rule
         if rule.kind != "message" or not rule.template:
@@ -89,9 +98,12 @@ def plan_messages(
         if patient.opted_out and not rule.essential:
             status, reason = "skipped", "the patient opted out of non-essential messages"
         elif rule.timing.relative_to == "visit" and due < now - LATE_GRACE:
-            status, reason = "skipped", "booked too late for this message"
+            status, reason = "skipped", TOO_LATE
         elif send_at >= start and rule.timing.relative_to != "cancellation":
             status, reason = "skipped", "it could only go out after the visit has started"
+        if any((p.action, p.due_at) == (rule.action, due) for p in planned):
+            continue  # the outbox holds one row per action and due time; the first rule in the file has it
+        ranks.append(rule.rank)
         planned.append(
             PlannedMessage(
                 action=rule.action,
@@ -106,4 +118,30 @@ def plan_messages(
                 reason=reason,
             )
         )
-    return planned
+    return _send_one_late(planned, ranks, now=now, start=start, tz=tz)
+
+
+def _send_one_late(
+    planned: list[PlannedMessage], ranks: list[int], *, now: dt.datetime, start: dt.datetime, tz: str
+) -> list[PlannedMessage]:
+    """``planned`` with, for each action none of whose messages can go and some only because they are
+    too late, the least specific too-late one queued at the earliest allowed moment (visit far enough ahead)."""
+    if start - now <= LATE_LEAD:
+        return planned
+    result = list(planned)
+    for action in dict.fromkeys(p.action for p in planned):
+        mine = [i for i, p in enumerate(planned) if p.action == action]
+        late = [i for i in mine if planned[i].reason == TOO_LATE]
+        if not late or any(planned[i].status == "queued" for i in mine):
+            continue
+        chosen = min(late, key=lambda i: ranks[i])  # min() keeps the first of equal rank: file order
+        message = planned[chosen]
+        send_at = next_allowed(now, message.channel, tz)
+        if send_at < start:
+            result[chosen] = replace(
+                message,
+                send_at=send_at,
+                status="queued",
+                reason="booked too late for the planned time: sent at the earliest allowed moment",
+            )
+    return result

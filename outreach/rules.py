@@ -14,6 +14,7 @@ Pure Python (no Flask, no database). A rule file looks like::
         timing: {relative_to: visit, offset: -2d, at: "10:00"}
         condition: {age: {gte: 70}}  # segments and sub-segments only
         level: augmented             # service level, see below (optional)
+        replaces: false              # add to the less specific rules of the action (default: replace them)
     potential:                       # ideas not in force yet (optional)
       - id: video-pre-op
         description: A video call instead of the pre-operative consult for long-distance patients.
@@ -27,7 +28,10 @@ of ``eq ne in gte gt lte lt``.
 
 Layering: among the rules that fire for the same action, the most specific layer wins
 (sub_segment over segment over basic); within one layer the first rule in the file wins. The losers
-are reported as replaced, so the preview can say why a basic SMS reminder became a call.
+are reported as replaced, so the preview can say why a basic SMS reminder became a call. A rule with
+``replaces: false`` adds to the less specific rules of its action instead (the reminder call on top
+of the basic SMS reminder: two reminders lower missed visits); it still replaces the other rules of
+its own layer, and a less specific rule it lets through may still be replaced by another winner.
 
 A file with any error is rejected whole: ``RuleSetError`` lists every problem with the file, the
 rule (id, or its position) and the field (a dotted path) named.
@@ -71,7 +75,7 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _RULE_KEYS = frozenset(
     {
         "id", "layer", "action", "kind", "channel", "template", "essential", "timing", "condition", "description",
-        "level",
+        "level", "replaces",
     }
 )  # fmt: skip
 _IDEA_KEYS = frozenset({"id", "description", "condition", "action"})
@@ -225,6 +229,8 @@ class Rule:
     description: str = ""
     level: str = ""
     """Service level (``LEVELS``); empty: the layer's default (``DEFAULT_LEVEL``)."""
+    replaces: bool = True
+    """Whether the rule replaces the less specific rules of its action, or adds to them."""
 
     def __post_init__(self) -> None:
         if not self.level:
@@ -343,11 +349,17 @@ class RuleSet:
         for action_rules in by_action.values():
             # most specific layer first, then file order (sorted() is stable)
             ordered = sorted(action_rules, key=lambda item: -item[0].rank)
-            winner, why = ordered[0]
-            losers = tuple(rule.id for rule, _ in ordered[1:])
-            fired.append(Firing(rule=winner, why=why, replaced=losers))
-            for rule, _ in ordered[1:]:
-                not_fired.append((rule, f"replaced by {winner.id} ({winner.layer})"))
+            winners: list[tuple[Rule, str]] = []
+            beaten: dict[str, list[str]] = {}
+            for rule, why in ordered:
+                winner = next((w for w, _ in winners if w.rank == rule.rank or w.replaces), None)
+                if winner is None:
+                    winners.append((rule, why))
+                    beaten[rule.id] = []
+                else:
+                    beaten[winner.id].append(rule.id)
+                    not_fired.append((rule, f"replaced by {winner.id} ({winner.layer})"))
+            fired.extend(Firing(rule=rule, why=why, replaced=tuple(beaten[rule.id])) for rule, why in winners)
         order = {rule.id: index for index, rule in enumerate(self.rules)}
         fired.sort(key=lambda f: order[f.rule.id])
         not_fired.sort(key=lambda item: order[item[0].id])
@@ -557,6 +569,9 @@ def _parse_rule(
     essential = raw.get("essential", False)
     if not isinstance(essential, bool):
         out.add(name, "essential", f"must be true or false, not {essential!r}")
+    replaces = raw.get("replaces", True)
+    if not isinstance(replaces, bool):
+        out.add(name, "replaces", f"must be true or false, not {replaces!r}")
     description = raw.get("description", "")
     if not isinstance(description, str):
         out.add(name, "description", "must be text")
@@ -591,6 +606,7 @@ def _parse_rule(
         condition=condition,
         description=description.strip(),
         level=level,
+        replaces=replaces,
     )
 
 

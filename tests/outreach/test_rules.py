@@ -38,14 +38,21 @@ def rules():
 
 
 def fired(rules, p, v=None):
-    return {f.action: f.rule.id for f in actions_for(p, v or visit(), now=NOW, rules=rules)}
+    """Action -> the rule id that fires for it, or the ids in file order when several add up."""
+    ids: dict[str, list[str]] = {}
+    for f in actions_for(p, v or visit(), now=NOW, rules=rules):
+        ids.setdefault(f.action, []).append(f.rule.id)
+    return {action: found[0] if len(found) == 1 else tuple(found) for action, found in ids.items()}
 
 
 @pytest.mark.parametrize(
     ("facts", "expected"),
     [
         (patient(), {"confirmation": "basic-confirmation", "reminder": "basic-reminder"}),
-        (patient(region="regional"), {"confirmation": "basic-confirmation", "reminder": "regional-reminder-call"}),
+        (
+            patient(region="regional"),
+            {"confirmation": "basic-confirmation", "reminder": ("basic-reminder", "regional-reminder-call")},
+        ),
         (
             patient(region="long_distance"),
             {
@@ -59,7 +66,7 @@ def fired(rules, p, v=None):
             patient(age=70),
             {
                 "confirmation": "basic-confirmation",
-                "reminder": "senior-reminder-call",
+                "reminder": ("basic-reminder", "senior-reminder-call"),
                 "transport_offer": "senior-transport-offer",
             },
         ),
@@ -67,7 +74,7 @@ def fired(rules, p, v=None):
             patient(age=82, region="long_distance"),
             {
                 "confirmation": "basic-confirmation",
-                "reminder": "senior-reminder-call",
+                "reminder": ("basic-reminder", "senior-reminder-call"),
                 "coffee_voucher": "long-distance-coffee",
                 "volunteer_meet": "long-distance-volunteer",
                 "transport_offer": "senior-long-distance-transport-call",
@@ -92,10 +99,12 @@ def test_a_cancelled_visit_fires_only_the_cancellation_rules(rules):
 def test_why_and_replaced_are_reported(rules):
     evaluation = rules.evaluate(patient(age=75, region="regional"), visit(), now=NOW)
     reminder = next(f for f in evaluation.fired if f.action == "reminder")
-    assert reminder.rule.id == "regional-reminder-call"  # same layer: the first in the file wins
-    assert reminder.replaced == ("senior-reminder-call", "basic-reminder")
+    assert reminder.rule.id == "basic-reminder" and reminder.replaced == ()  # the call adds to it
+    call = [f for f in evaluation.fired if f.action == "reminder"][1]
+    assert call.rule.id == "regional-reminder-call"  # same layer: the first in the file wins
+    assert call.replaced == ("senior-reminder-call",)
     reasons = dict((rule.id, why) for rule, why in evaluation.not_fired)
-    assert reasons["basic-reminder"] == "replaced by regional-reminder-call (segment)"
+    assert reasons["senior-reminder-call"] == "replaced by regional-reminder-call (segment)"
     assert reasons["long-distance-coffee"] == "region regional not = long_distance"
 
 
@@ -133,6 +142,52 @@ rules:
     assert fired(rules, patient(age=40, needs=frozenset({"hearing"}))) == {"hello": "base"}
     special = rules.rules[1]
     assert special.condition.describe() == "needs wheelchair or (language = fr and not (pathway = diabetes))"
+
+
+ADDING = """
+version: 1
+rules:
+  - {id: base, layer: basic, action: hello, template: t, timing: {relative_to: booking}}
+  - id: call
+    layer: segment
+    action: hello
+    template: t
+    replaces: false
+    timing: {relative_to: booking, offset: 1h}
+    condition: {region: regional}
+  - id: other-call
+    layer: segment
+    action: hello
+    template: t
+    timing: {relative_to: booking, offset: 2h}
+    condition: {age: {gte: 70}}
+  - id: narrow
+    layer: sub_segment
+    action: hello
+    template: t
+    timing: {relative_to: booking}
+    condition: {needs: hearing}
+"""
+
+
+def test_a_rule_that_does_not_replace_adds_to_the_less_specific_ones():
+    rules = parse_rules(ADDING)
+    assert fired(rules, patient(region="regional")) == {"hello": ("base", "call")}
+    assert fired(rules, patient(age=80)) == {"hello": "other-call"}  # replaces by default
+    assert fired(rules, patient(region="regional", age=80)) == {"hello": ("base", "call")}  # same layer: first wins
+    assert fired(rules, patient(region="regional", needs=frozenset({"hearing"}))) == {"hello": "narrow"}
+    assert [r.replaces for r in rules.rules] == [True, False, True, True]
+
+
+def test_replaces_must_be_true_or_false():
+    with pytest.raises(RuleSetError) as caught:
+        parse_rules(ADDING.replace("replaces: false", "replaces: sometimes"), filename="t.yaml")
+    assert caught.value.problems[0].rule == "call" and caught.value.problems[0].field == "replaces"
+
+
+def test_the_default_reminder_calls_add_to_the_basic_reminder(rules):
+    calls = [r for r in rules.rules if r.action == "reminder" and r.channel == "voice"]
+    assert calls and all(not r.replaces for r in calls)
 
 
 @pytest.mark.parametrize(
@@ -196,11 +251,15 @@ def test_offsets(text, minutes):
     needs=st.frozensets(st.sampled_from(["wheelchair", "interpreter", "hearing"])),
     language=st.sampled_from(["en", "nl", "fr"]),
 )
-def test_at_most_one_rule_per_action_and_the_most_specific_wins(age, region, needs, language):
+def test_at_most_one_rule_per_action_and_layer_and_the_most_specific_wins(age, region, needs, language):
     rules = load_rules(RULES)
     evaluation = rules.evaluate(patient(age=age, region=region, needs=needs, language=language), visit(), now=NOW)
     actions = [f.action for f in evaluation.fired]
-    assert len(actions) == len(set(actions))
+    layers = [(f.action, f.rule.layer) for f in evaluation.fired]
+    assert len(layers) == len(set(layers))
+    for action in set(actions):  # several rules of one action only where the more specific ones add
+        same = sorted((f.rule for f in evaluation.fired if f.action == action), key=lambda r: r.rank)
+        assert all(not r.replaces for r in same[1:])
     assert {"confirmation", "reminder"} <= set(actions)
     for firing in evaluation.fired:
         for loser in firing.replaced:

@@ -32,34 +32,36 @@ OVER_70 = dt.date(1950, 3, 2)  # 76 on the visit day
 
 # The default rules (seed_data/outreach_rules.yaml) per segment, as issue 5 describes them:
 # every patient gets a confirmation (patient's channel: SMS here) and a reminder SMS two days before;
-# regional and 70+ get the reminder as a call one week before instead (the segment rule replaces the
-# basic one of the same action); long-distance gets a coffee voucher (the volunteer is a service, no
-# message); 70+ are offered transport by SMS at booking, 70+ and long-distance by a call (sub-segment).
+# regional and 70+ also get a reminder call one week before (the segment rule adds to the basic one of
+# the same action: `replaces: false`); long-distance gets a coffee voucher (the volunteer is a service,
+# no message); 70+ are offered transport by SMS at booking, 70+ and long-distance by a call (sub-segment).
+TWO_DAYS = ("sms", (dt.date(2026, 12, 9), dt.time(10)))
+SEVEN_DAYS = ("voice", (dt.date(2026, 12, 4), dt.time(10)))
 SEGMENTS = {
-    # name: (birth date, distance km, language, {action: (channel, local due date/time or "booking")})
+    # name: (birth date, distance km, language, {action: (channel, local due date/time or "booking"), ...})
     "local_under_70": (UNDER_70, 10.0, "nl", {
-        "confirmation": ("sms", "booking"),
-        "reminder": ("sms", (dt.date(2026, 12, 9), dt.time(10))),
+        "confirmation": (("sms", "booking"),),
+        "reminder": (TWO_DAYS,),
     }),
     "regional": (UNDER_70, 30.0, "fr", {
-        "confirmation": ("sms", "booking"),
-        "reminder": ("voice", (dt.date(2026, 12, 4), dt.time(10))),
+        "confirmation": (("sms", "booking"),),
+        "reminder": (SEVEN_DAYS, TWO_DAYS),
     }),
     "long_distance": (UNDER_70, 80.0, "en", {
-        "confirmation": ("sms", "booking"),
-        "coffee_voucher": ("sms", "booking"),
-        "reminder": ("sms", (dt.date(2026, 12, 9), dt.time(10))),
+        "confirmation": (("sms", "booking"),),
+        "coffee_voucher": (("sms", "booking"),),
+        "reminder": (TWO_DAYS,),
     }),
     "over_70": (OVER_70, 10.0, "fr", {
-        "confirmation": ("sms", "booking"),
-        "reminder": ("voice", (dt.date(2026, 12, 4), dt.time(10))),
-        "transport_offer": ("sms", "booking"),
+        "confirmation": (("sms", "booking"),),
+        "reminder": (SEVEN_DAYS, TWO_DAYS),
+        "transport_offer": (("sms", "booking"),),
     }),
     "over_70_long_distance": (OVER_70, 80.0, "nl", {
-        "confirmation": ("sms", "booking"),
-        "coffee_voucher": ("sms", "booking"),
-        "reminder": ("voice", (dt.date(2026, 12, 4), dt.time(10))),
-        "transport_offer": ("voice", "booking"),
+        "confirmation": (("sms", "booking"),),
+        "coffee_voucher": (("sms", "booking"),),
+        "reminder": (SEVEN_DAYS, TWO_DAYS),
+        "transport_offer": (("voice", "booking"),),
     }),
 }
 # the visit day as Babel writes it (format "full") in each language
@@ -95,14 +97,14 @@ def test_each_segment_gets_exactly_its_planned_actions(session, segment):
     patient, visit = booked[segment]
     expected = SEGMENTS[segment][3]
     rows = rows_of(session, visit.id)
-    planned = {}
-    for row in rows:
+    planned: dict[str, tuple] = {}
+    for row in sorted(rows, key=lambda r: r.due_at):
         assert row.status == OutboxStatus.QUEUED, (row.action, row.last_error)
         local = row.due_at.astimezone(ZONE)
         due = "booking" if row.due_at == visit.booked_at.astimezone(dt.UTC) else (local.date(), local.time())
-        planned[row.action] = (row.channel.value, due)
+        planned[row.action] = (*planned.get(row.action, ()), (row.channel.value, due))
     assert planned == expected
-    assert len(rows) == len(expected)  # one reminder per visit, never per step
+    assert len(rows) == sum(map(len, expected.values()))  # one reminder per rule, never per step
     assert {row.language.value for row in rows} == {SEGMENTS[segment][2]}
 
 
@@ -175,16 +177,18 @@ def test_time_moves_on_and_the_fake_twilio_gets_exactly_the_due_messages(clock, 
         phone[n] for n in ("regional", "over_70", "over_70_long_distance"))
     assert fake_twilio.messages() == []
 
-    # 4. Wed 9 Dec 10:05 local: the reminder SMS two days before, for the long-distance patient only
-    #    (the local patient's visit is cancelled: nothing for it)
+    # 4. Wed 9 Dec 10:05 local: the reminder SMS two days before, for everyone but the local patient,
+    #    whose visit is cancelled; the call a week before does not replace it
     fake_twilio.reset()
     clock.move_to(dt.datetime(2026, 12, 9, 9, 5, tzinfo=dt.UTC))
-    assert dispatcher.dispatch_job()["sent"] == 1
-    [reminder] = fake_twilio.requests
-    assert reminder.path.endswith("/Messages.json") and reminder.field("To") == phone["long_distance"]
+    assert dispatcher.dispatch_job()["sent"] == 4
+    assert fake_twilio.calls() == []
+    assert sorted(r.field("To") for r in fake_twilio.messages()) == sorted(
+        phone[n] for n in ("regional", "long_distance", "over_70", "over_70_long_distance"))
+    reminder = next(r for r in fake_twilio.messages() if r.field("To") == phone["long_distance"])
     assert reminder.field("Body").startswith("OneVisit reminder:") and VISIT_DAY_TEXT["en"] in reminder.field("Body")
     assert dispatcher.dispatch_job()["sent"] == 0  # again at the same moment: nothing more
-    assert len(fake_twilio.requests) == 1
+    assert len(fake_twilio.requests) == 4
 
     cancelled = rows_of(session, booked["local_under_70"][1].id)
     assert {(r.action, r.status) for r in cancelled} == {

@@ -53,7 +53,12 @@ TWO_DAYS = local(VISIT_DAY - dt.timedelta(days=2), 10)
     ("label", "birth_date", "distance", "expected"),
     [
         ("local under 70", dt.date(1980, 1, 1), 10, {("confirmation", "sms", NOW), ("reminder", "sms", TWO_DAYS)}),
-        ("regional", dt.date(1980, 1, 1), 30, {("confirmation", "sms", NOW), ("reminder", "voice", SEVEN_DAYS)}),
+        (
+            "regional",
+            dt.date(1980, 1, 1),
+            30,
+            {("confirmation", "sms", NOW), ("reminder", "voice", SEVEN_DAYS), ("reminder", "sms", TWO_DAYS)},
+        ),
         (
             "long-distance",
             dt.date(1980, 1, 1),
@@ -64,7 +69,12 @@ TWO_DAYS = local(VISIT_DAY - dt.timedelta(days=2), 10)
             "70+",
             dt.date(1950, 1, 1),
             10,
-            {("confirmation", "sms", NOW), ("reminder", "voice", SEVEN_DAYS), ("transport_offer", "sms", NOW)},
+            {
+                ("confirmation", "sms", NOW),
+                ("reminder", "voice", SEVEN_DAYS),
+                ("reminder", "sms", TWO_DAYS),
+                ("transport_offer", "sms", NOW),
+            },
         ),
         (
             "70+ and long-distance",
@@ -73,6 +83,7 @@ TWO_DAYS = local(VISIT_DAY - dt.timedelta(days=2), 10)
             {
                 ("confirmation", "sms", NOW),
                 ("reminder", "voice", SEVEN_DAYS),
+                ("reminder", "sms", TWO_DAYS),
                 ("coffee_voucher", "sms", NOW),
                 ("transport_offer", "voice", NOW),
             },
@@ -84,7 +95,7 @@ def test_the_default_rules_plan_the_right_messages_per_segment(session, label, b
     outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
     assert queued(session, visit.id) == expected, label
     reminders = [r for r in rows(session, visit.id) if r.action == "reminder"]
-    assert len(reminders) == 1  # one reminder per visit, never per step (the pathway has three)
+    assert len(reminders) == len({r for r in expected if r[0] == "reminder"})  # per rule, never per step (3 steps)
 
 
 def test_replanning_is_idempotent_and_audited(session):
@@ -344,7 +355,8 @@ def test_preview_says_which_actions_fire_and_why(session):
     rows_ = preview.preview_for_date(session=session, day=VISIT_DAY, now=NOW, unit=UNIT)
     assert [r.visit_id for r in rows_] == [visit.id]
     fired = {f.rule.id: (f.why, f.replaced) for f in rows_[0].evaluation.fired}
-    assert fired["regional-reminder-call"] == ("region regional = regional", ("senior-reminder-call", "basic-reminder"))
+    assert fired["regional-reminder-call"] == ("region regional = regional", ("senior-reminder-call",))
+    assert fired["basic-reminder"] == ("every patient (basic service)", ())  # the call adds to it
     assert "senior-reminder-call" not in fired  # same layer: the first rule in the file wins
     assert {m.action for m in rows_[0].messages} == {"confirmation", "reminder", "transport_offer"}
     by_patient = preview.preview_for_patient(session=session, patient_id=visit.patient_id, now=NOW, unit=UNIT)
@@ -385,3 +397,17 @@ def test_claims_are_batched_only_when_the_channel_can_say_what_it_sent(session):
     telling = Telling()
     sending.dispatch_due(session=session, channels={"sms": telling}, owner="a", now=NOW, unit=UNIT, claim_batch=2)
     assert telling.seen == [2, 1]
+
+
+def test_a_late_booking_still_gets_its_reminder_at_the_earliest_allowed_moment(session):
+    evening = local(VISIT_DAY - dt.timedelta(days=2), 21)  # the call and the SMS were both due earlier
+    visit = book(session, birth_date=dt.date(1950, 1, 1), distance_km=80)
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=evening, unit=UNIT)
+    reminders = {r.rule_id: r for r in rows(session, visit.id) if r.action == "reminder"}
+    assert reminders["senior-reminder-call"].status == OutboxStatus.SKIPPED
+    sms = reminders["basic-reminder"]
+    assert (sms.status, sms.channel.value, sms.due_at) == (OutboxStatus.QUEUED, "sms", TWO_DAYS)
+    assert sms.next_attempt_at == local(VISIT_DAY - dt.timedelta(days=1), 9)  # after the quiet hours
+    result = outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=evening + dt.timedelta(hours=1),
+                                          unit=UNIT)
+    assert (result.queued, result.withdrawn, result.updated) == (0, 0, 0)  # the same row, kept

@@ -114,7 +114,7 @@ def test_preview_for_a_date_and_for_a_patient(coordinator_client, session):
     visit = planned_visit(session, given_name="Piet", birth_date=dt.date(1940, 3, 3), distance_km=30)
     html = coordinator_client.get(f"/outreach/preview?day={visit.date.isoformat()}").get_data(as_text=True)
     assert "Piet" in html and "regional-reminder-call" in html and "region regional = regional" in html
-    assert "replaces senior-reminder-call, basic-reminder" in html
+    assert "replaces senior-reminder-call" in html and "replaces senior-reminder-call, basic-reminder" not in html
     patient = visit.patient
     html = coordinator_client.get(f"/outreach/preview?patient={patient.mrn}").get_data(as_text=True)
     assert "Piet" in html and "Transport and help at home offer" in html

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from sqlmodel import Session, select
 
-from clinic.columns import utcnow
+from clinic.columns import Channel, utcnow
 from clinic.messaging import lease, outbox, outreach, recovery, sending
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.patients.models import Patient
@@ -105,7 +105,8 @@ def test_a_call_already_credited_to_another_row_is_not_this_rows(session, channe
     [offer] = [r for r in due_rows(session) if r.channel.value == "voice"]
     die_after_claiming(session, [offer])
     reminder = session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit_id,
-                                                        OutboxMessage.action == "reminder")).one()
+                                                        OutboxMessage.action == "reminder",
+                                                        OutboxMessage.channel == Channel.VOICE)).one()
     reminder.provider_id = hand_to_twilio(session, channels, reminder)
     reminder.status = OutboxStatus.SENT
     session.add(reminder)
