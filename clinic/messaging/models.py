@@ -19,6 +19,9 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"
     WITHDRAWN = "withdrawn"
     SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+    """The provider may or may not have it (no answer to the send nor to the lookup): on the call list,
+    never sent again, settled by a later lookup (``recovery.settle_unknown``) or a delivery callback."""
 
 
 class OutboxMessage(SQLModel, table=True):

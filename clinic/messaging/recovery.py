@@ -1,8 +1,10 @@
 """After a dispatcher died between claiming a row and recording its outcome: ``recover_stale`` asks the
 channel's provider whether the message went out (``lookup(SentLookup)``: Twilio's message and call lists,
 matched on number, sender, time since the claim, the text, and sids no other row holds). Sent rows are
-marked sent with the provider's id, unsent ones are queued again. When the channel cannot look up or the
-provider does not answer, the row goes to the call list instead of risking a second message.
+marked sent with the provider's id, unsent ones are queued again. When the channel cannot look up, the row
+goes to the call list (failed) instead of risking a second message; when the provider does not answer, the
+row is marked ``unknown`` (on the call list, never sent again) and ``settle_unknown`` asks again on the
+dispatcher's next ticks: found, it is sent (and off the call list); not found, failed (still on it).
 """
 
 import datetime as dt
@@ -37,7 +39,7 @@ def recover_stale(
 ) -> int:
     """Rows another (dead) dispatcher claimed and never finished: sent after all (the channel's
     ``lookup`` finds the message at the provider), queued again (it does not), or put on the call
-    list (the channel has no ``lookup`` or the provider does not answer).
+    list: failed when the channel has no ``lookup``, ``unknown`` when the provider does not answer.
 
     A message the provider has but reports failed goes the retry / fall-back way of a refused send."""
     table = OutboxMessage.__table__
@@ -99,9 +101,84 @@ def recover_stale(
         else:
             row.on_call_list = True
             error = f"dispatcher stopped while sending; outcome unknown ({why}), please call"
-            finish(row, OutboxStatus.FAILED, now, error)
+            if callable(lookup):  # asked again later (``settle_unknown``), from the dead dispatcher's claim
+                row.claimed_at = claimed_at
+                finish(row, OutboxStatus.UNKNOWN, now, error)
+            else:
+                finish(row, OutboxStatus.FAILED, now, error)
         session.add(row)
         session.commit()
         recovered += 1
     return recovered
 
+
+
+SETTLE_WITHIN = dt.timedelta(days=2)
+"""Unknown rows younger than this (since their claim) are asked about again; older ones stay unknown."""
+SETTLE_BATCH = 20
+"""At most this many unknown rows are asked about per dispatcher tick."""
+
+
+def settle_unknown(
+    *,
+    session: Session,
+    channels: Mapping[str, Any],
+    now: dt.datetime,
+    within: dt.timedelta = SETTLE_WITHIN,
+    limit: int = SETTLE_BATCH,
+) -> int:
+    """Ask the provider again about ``unknown`` rows (the oldest first, up to ``limit``, claimed within
+    ``within``): found and accepted, the row is sent with the provider's id and off the call list; found
+    but failed, or not found, it is failed and stays on the call list (never sent again: the desk may
+    already have called); still no answer, it stays unknown. Returns how many rows were settled."""
+    table = OutboxMessage.__table__
+    rows = list(
+        session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.UNKNOWN, col(OutboxMessage.claimed_at) >= now - within)
+            .order_by(col(OutboxMessage.claimed_at), col(OutboxMessage.id))
+            .limit(limit)
+        )
+    )
+    session.commit()
+    settled = 0
+    for row in rows:
+        lookup = getattr(channels.get(row.channel.value), "lookup", None)
+        if not callable(lookup):
+            continue
+        patient = session.get(Patient, row.patient_id)
+        recipient = recipient_for(patient, row.channel.value) if patient is not None else row.recipient
+        query = SentLookup(
+            message=outgoing_message(row, recipient or row.recipient),
+            claimed_at=row.claimed_at or now - within,
+            known_ids=known_provider_ids(session, row, recipient or row.recipient),
+        )
+        session.commit()  # no transaction held open while the provider answers
+        try:
+            found: SendResult | None = lookup(query)
+        except Exception:  # noqa: BLE001 - still no answer: it stays unknown
+            continue
+        if found is not None and found.ok:
+            values = {
+                "status": OutboxStatus.SENT.value, "provider_id": (found.provider_id or "")[:80] or None,
+                "sent_at": now, "on_call_list": False, "last_error": None,
+            }
+        else:
+            reason = "the provider does not have it"
+            if found is not None:
+                reason = f"the provider reports it {found.error or 'failed'}"
+            if found is not None and found.provider_id:
+                reason += f" ({found.provider_id[:80]})"
+            values = {
+                "status": OutboxStatus.FAILED.value, "on_call_list": True,
+                "last_error": f"outcome was unknown; {reason}; not sent again, please call"[:500],
+            }
+        # only if a delivery callback did not settle it meanwhile
+        changed = session.execute(
+            table.update()
+            .where(table.c.id == row.id, table.c.status == OutboxStatus.UNKNOWN.value)
+            .values(updated_at=now, **values)
+        ).rowcount
+        session.commit()
+        settled += changed
+    return settled

@@ -41,6 +41,7 @@ class DispatchReport:
     retried: int = 0
     fell_back: int = 0
     failed: int = 0
+    unknown: int = 0
     skipped: int = 0
     postponed: int = 0
     lost_claims: int = 0
@@ -50,7 +51,9 @@ class DispatchReport:
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.fell_back + self.failed + self.skipped + self.postponed
+        return (
+            self.sent + self.retried + self.fell_back + self.failed + self.unknown + self.skipped + self.postponed
+        )
 
 
 def message_key(row: OutboxMessage) -> str:
@@ -212,8 +215,9 @@ def _after_lost_answer(
     report: DispatchReport,
 ) -> None:
     """The provider's answer was lost (time-out, connection closed): it may have the message. Ask it
-    (``lookup``, as recovery after a crash does) and retry only when it does not; when it cannot tell,
-    the row is not retried but put on the call list."""
+    (``lookup``, as recovery after a crash does) and retry only when it does not; when it does not
+    answer, the row is not retried but marked ``unknown`` and put on the call list (a later tick asks
+    again: ``recovery.settle_unknown``); a channel that cannot look up fails it onto the call list."""
     lookup = getattr(channel, "lookup", None)
     why = "the channel cannot say what it sent"
     if callable(lookup):
@@ -240,8 +244,12 @@ def _after_lost_answer(
                 after_failure(row, found, now=now, tz=tz, report=report)
             return
     row.on_call_list = True
-    finish(row, OutboxStatus.FAILED, now, f"{result.error}; outcome unknown ({why}), please call")
-    report.failed += 1
+    if callable(lookup):  # the provider did not answer: ``recovery.settle_unknown`` asks again later
+        finish(row, OutboxStatus.UNKNOWN, now, f"{result.error}; outcome unknown ({why}), please call")
+        report.unknown += 1
+    else:
+        finish(row, OutboxStatus.FAILED, now, f"{result.error}; outcome unknown ({why}), please call")
+        report.failed += 1
 
 
 def known_provider_ids(session: Session, row: OutboxMessage, recipient: str) -> frozenset[str]:

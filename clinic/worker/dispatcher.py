@@ -49,7 +49,7 @@ from clinic.columns import utcnow
 from clinic.messaging.lease import acquire_lease, release_lease
 from clinic.messaging.links import Links
 from clinic.messaging.outreach import plan_visit_outreach
-from clinic.messaging.recovery import recover_stale
+from clinic.messaging.recovery import recover_stale, settle_unknown
 from clinic.messaging.sending import dispatch_due
 from clinic.refill.offers_sms import advance_offers
 from clinic.settings import ConfigError, flatten, load_settings
@@ -98,7 +98,8 @@ def job_context() -> Container:
 
 
 def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
-    """The scheduled job: hold the lease, recover what a dead dispatcher left, send what is due."""
+    """The scheduled job: hold the lease, recover what a dead dispatcher left, ask again about rows whose
+    outcome is unknown (``settle_unknown``), send what is due."""
     container = job_context()
     settings = container.settings
     if not _STATE.lock.acquire(blocking=False):
@@ -117,6 +118,7 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 stale_after=dt.timedelta(seconds=settings.outreach.stale_seconds),
                 unit=container.unit,
             )
+            settled = settle_unknown(session=session, channels=container.channels, now=utcnow())
             report = dispatch_due(
                 session=session,
                 channels=container.channels,
@@ -128,11 +130,12 @@ def dispatch_job(lease_name: str = "dispatcher") -> dict[str, int] | None:
                 lease_ttl=ttl,
                 links=Links(public_base_url=settings.public_base_url, secret_key=settings.secret_key),
             )
-        if report.handled or recovered:
+        if report.handled or recovered or settled:
             log.info(
-                "dispatched: %d sent, %d retried, %d fell back, %d failed, %d skipped, %d postponed, %d recovered",
-                report.sent, report.retried, report.fell_back, report.failed, report.skipped,
-                report.postponed, recovered,
+                "dispatched: %d sent, %d retried, %d fell back, %d failed, %d unknown, %d skipped, %d postponed, "
+                "%d recovered, %d unknown settled",
+                report.sent, report.retried, report.fell_back, report.failed, report.unknown, report.skipped,
+                report.postponed, recovered, settled,
             )
         return {"lease": 1, "sent": report.sent, "recovered": recovered}
     finally:

@@ -148,3 +148,22 @@ def test_a_step_must_end_after_it_starts(session: Session) -> None:
     with pytest.raises(IntegrityError):
         session.commit()
     session.rollback()
+
+
+def test_an_outbox_row_can_be_unknown_but_not_anything(session: Session) -> None:
+    """Migration 0011 widens the status CHECK constraints of the outbox and the volunteer notices."""
+    visit = make_visit(session, patient=make_patient(session), pathway=make_pathway(session))
+    insert = (
+        "INSERT INTO outbox_message (visit_id, patient_id, action, rule_id, due_at, next_attempt_at, status, "
+        "channel, language, essential, recipient, body, attempts, on_call_list, created_at, updated_at) "
+        "VALUES (:v, :p, :action, 'r', :at, :at, :status, 'sms', 'en', true, '+3212', 'b', 0, true, :at, :at)"
+    )
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    params = {"v": visit.id, "p": visit.patient_id, "at": at}
+    session.execute(sa.text(insert), {**params, "action": "reminder", "status": "unknown"})
+    session.commit()
+    _rejects(session, insert, {**params, "action": "other", "status": "lost"})
+    constraints = {
+        c["name"]: c["sqltext"] for c in sa.inspect(session.get_bind()).get_check_constraints("volunteer_notice")
+    }
+    assert "'unknown'" in constraints["ck_volunteer_notice_status"]

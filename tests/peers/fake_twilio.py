@@ -5,7 +5,7 @@ sid) and keeps what it created; ``GET Messages.json`` / ``GET Calls.json`` list 
 shape (``messages``/``calls``, ``page``, ``page_size``, ``next_page_uri``, ...), newest first, filtered
 by ``To``, ``From``, ``DateSent``/``StartTime`` (``<``, ``>``: by day, as Twilio documents) and a call's
 ``Status``. It records every request (method, path, query, form fields, basic-auth user and password,
-headers) and can be told to answer errors (``fail_with(503)``), to be too slow (``delay(2.0)`` for
+headers) and can be told to answer errors (``fail_with(503)``; ``after=1``: from the request after next), to be too slow (``delay(2.0)`` for
 the next requests) or to hold every create from the n-th on without answering (``hold_from(n)``,
 until ``release()`` or ``reset``), or to close the connection without any answer (``drop()``: after
 keeping the create, as when Twilio's answer is lost on the way back; ``drop(create=False)``: before).
@@ -60,7 +60,7 @@ class FakeTwilio:
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     requests: list[RecordedRequest] = field(default_factory=list)
-    _failures: list[Failure] = field(default_factory=list)
+    _failures: list[Failure | None] = field(default_factory=list)
     _delays: list[float] = field(default_factory=list)
     _drops: list[bool] = field(default_factory=list)
     _created: dict[str, list[dict]] = field(default_factory=lambda: {"messages": [], "calls": []})
@@ -81,8 +81,13 @@ class FakeTwilio:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def fail_with(self, status: int, *, code: int | None = None, message: str = "failure requested", times: int = 1):
+    def fail_with(
+        self, status: int, *, code: int | None = None, message: str = "failure requested", times: int = 1,
+        after: int = 0,
+    ):
+        """Answer the next ``times`` requests with ``status``, once ``after`` more have been answered as usual."""
         with self._lock:
+            self._failures.extend([None] * after)
             self._failures.extend(Failure(status, code, message) for _ in range(times))
 
     def delay(self, seconds: float, *, times: int = 1) -> None:

@@ -185,6 +185,7 @@ def test_reminder_reach_by_channel() -> None:
             msg(6, "queued"),  # not attempted: left out
             msg(7, "withdrawn"),  # left out
             msg(8, "delivered", action="confirmation", answered=True),  # not a reminder: left out
+            msg(9, "unknown"),  # outcome unknown after a crash: neither delivered nor failed, left out
         )
     )
     # attempted: 1-5 = 5; delivered 1, 2, 5 -> 60 %; answered of delivered: 1 and 5 -> 2/3

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from clinic.columns import utcnow
-from clinic.messaging import outreach, sending
+from clinic.messaging import outreach, recovery, sending
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from tests.containers import channels_for
 from tests.factories import make_pathway, make_patient, make_unit, make_visit
@@ -77,3 +77,23 @@ def test_an_sms_twilio_never_created_is_retried(session, channels, fake_twilio, 
     [created] = fake_twilio.created()
     row = session.get(OutboxMessage, row.id)
     assert (row.status, row.provider_id) == (OutboxStatus.SENT, created["sid"])
+
+
+def test_when_twilio_answers_neither_send_nor_lookup_the_row_is_unknown_until_it_does(
+    session, channels, fake_twilio, clock
+):
+    row = confirmation_due(session)
+    fake_twilio.drop()  # Twilio keeps the SMS, its answer is lost
+    fake_twilio.fail_with(503, after=1)  # and it does not answer the lookup either
+    report = dispatch(session, channels)
+    row = session.get(OutboxMessage, row.id)
+    assert (row.status, row.on_call_list, report.failed, report.retried) == (OutboxStatus.UNKNOWN, True, 0, 0)
+    assert "outcome unknown" in row.last_error
+
+    dispatch_later(session, channels, clock)  # not retried
+    assert len(fake_twilio.messages()) == 1
+    assert recovery.settle_unknown(session=session, channels=channels, now=utcnow()) == 1
+    session.expire_all()
+    [created] = fake_twilio.created()
+    row = session.get(OutboxMessage, row.id)
+    assert (row.status, row.provider_id, row.on_call_list) == (OutboxStatus.SENT, created["sid"], False)

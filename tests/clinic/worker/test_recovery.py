@@ -1,6 +1,7 @@
 """``recover_stale`` with the real Twilio channels against the fake server: rows a dead dispatcher claimed
 are marked sent when Twilio has the message (with Twilio's sid), queued again when it has not, retried
-when Twilio has it as failed, and put on the call list when Twilio does not answer."""
+when Twilio has it as failed, and left "unknown" (on the call list) when Twilio does not answer, until a
+later tick's lookup settles it."""
 
 import datetime as dt
 from collections import Counter
@@ -130,18 +131,68 @@ def test_a_message_twilio_has_as_failed_is_retried(session, channels, fake_twili
     assert "undelivered" in row.last_error and row.next_attempt_at > utcnow()
 
 
-def test_when_twilio_does_not_answer_the_patient_goes_on_the_call_list(session, channels, fake_twilio):
+def settle(session: Session, channels) -> int:
+    settled = recovery.settle_unknown(session=session, channels=channels, now=utcnow())
+    session.expire_all()
+    return settled
+
+
+def unknown_after_crash(session: Session, channels, fake_twilio, *, reached_twilio: bool = True) -> OutboxMessage:
+    """A row a dead dispatcher claimed, recovered while Twilio does not answer the lookup: ``unknown``."""
     book(session)
     [row] = due_rows(session)
     die_after_claiming(session, [row])
-    hand_to_twilio(session, channels, row)
+    if reached_twilio:
+        hand_to_twilio(session, channels, row)
     fake_twilio.fail_with(503)
     assert recover(session, channels) == 1
     session.expire_all()
-    row = session.get(OutboxMessage, row.id)
-    assert row.status == OutboxStatus.FAILED and row.on_call_list
+    return session.get(OutboxMessage, row.id)
+
+
+def test_when_twilio_does_not_answer_the_row_is_unknown_and_on_the_call_list(session, channels, fake_twilio):
+    row = unknown_after_crash(session, channels, fake_twilio)
+    assert (row.status, row.on_call_list, row.provider_id) == (OutboxStatus.UNKNOWN, True, None)
     assert "no answer from the provider" in row.last_error and "503" in row.last_error
     assert len(fake_twilio.messages()) == 1
+    assert due_rows(session) == []  # not sent again
+
+
+def test_an_unknown_row_twilio_has_is_settled_as_sent_on_a_later_tick(session, channels, fake_twilio, clock):
+    row = unknown_after_crash(session, channels, fake_twilio)
+    [created] = fake_twilio.created()
+    clock.shift(dt.timedelta(minutes=5))
+    fake_twilio.fail_with(503)  # still no answer: it stays unknown
+    assert settle(session, channels) == 0
+    assert session.get(OutboxMessage, row.id).status == OutboxStatus.UNKNOWN
+
+    clock.shift(dt.timedelta(minutes=5))
+    assert settle(session, channels) == 1
+    row = session.get(OutboxMessage, row.id)
+    assert (row.status, row.provider_id, row.on_call_list) == (OutboxStatus.SENT, created["sid"], False)
+    sending.dispatch_due(session=session, channels=channels, owner="new", now=utcnow(), unit=UNIT)
+    assert settle(session, channels) == 0
+    assert len(fake_twilio.messages()) == 1  # exactly one message at Twilio
+
+
+def test_an_unknown_row_twilio_does_not_have_fails_and_is_not_sent_again(session, channels, fake_twilio, clock):
+    row = unknown_after_crash(session, channels, fake_twilio, reached_twilio=False)
+    clock.shift(dt.timedelta(minutes=5))
+    assert settle(session, channels) == 1
+    row = session.get(OutboxMessage, row.id)
+    assert (row.status, row.on_call_list) == (OutboxStatus.FAILED, True)
+    clock.shift(dt.timedelta(hours=2))
+    sending.dispatch_due(session=session, channels=channels, owner="new", now=utcnow(), unit=UNIT)
+    assert fake_twilio.messages() == []  # the desk may have called already
+
+
+def test_unknown_rows_older_than_two_days_are_no_longer_asked_about(session, channels, fake_twilio, clock):
+    row = unknown_after_crash(session, channels, fake_twilio)
+    asked = len(fake_twilio.lists())
+    clock.shift(dt.timedelta(days=3))
+    assert settle(session, channels) == 0
+    assert len(fake_twilio.lists()) == asked
+    assert session.get(OutboxMessage, row.id).status == OutboxStatus.UNKNOWN
 
 
 def test_a_dispatcher_that_lost_its_lease_mid_batch_sends_no_more_and_hands_its_claims_back(session):
