@@ -62,6 +62,7 @@ OUTBOX_STATUS_LABELS = {
     "sent": _l("Sent"),
     "delivered": _l("Delivered"),
     "failed": _l("Failed"),
+    "unknown": _l("Outcome unknown"),
     "withdrawn": _l("Withdrawn"),
     "skipped": _l("Skipped"),
 }

@@ -45,6 +45,19 @@ def test_outbox_lists_every_message_with_its_status(desk_client, session):
     assert visit.id
 
 
+def test_an_unknown_outcome_is_shown_filtered_and_on_the_call_list(desk_client, session):
+    planned_visit(session, given_name="Olga")
+    row = session.exec(select(OutboxMessage).where(OutboxMessage.action == "reminder")).one()
+    row.status, row.on_call_list = OutboxStatus.UNKNOWN, True
+    session.add(row)
+    session.commit()
+    filtered = desk_client.get("/outbox?status=unknown").get_data(as_text=True)
+    assert f'id="message-{row.id}"' in filtered and "Outcome unknown" in filtered
+    assert 'value="unknown"' in filtered  # a filter option
+    assert "Booking confirmation" not in filtered.split("<tbody>")[1]
+    assert f'id="message-{row.id}"' in desk_client.get("/outbox?call_list=y").get_data(as_text=True)
+
+
 def test_outbox_filters_refuse_nonsense_without_a_500(desk_client):
     assert desk_client.get("/outbox?status=exploded").status_code == 400
     assert desk_client.get("/outbox?day=31-31-2026").status_code == 400
