@@ -23,6 +23,7 @@ from clinic.columns import Channel
 from clinic.errors import Conflict, NotFound
 from clinic.messaging import inbound
 from clinic.messaging.models import OutboxMessage, OutboxStatus
+from clinic.messaging.outreach import VOLUNTEER_ACTION
 from clinic.messaging.texts import clock, long_day, texts
 from clinic.patients import services as patient_service
 from clinic.patients.models import Patient
@@ -50,9 +51,11 @@ def email_words(
     voucher: str,
     link: str,
     tz: str,
+    note: str = "",
 ) -> tuple[str, str]:
     """``(subject, body)`` of the outreach e-mail ``action`` about a visit on ``day``, in the patient's language,
-    ending with ``link`` to the answer page and a sentence saying what can be done there."""
+    ending with ``link`` to the answer page and a sentence saying what can be done there. ``note`` is the
+    outbox row's own wording, which the volunteer's announcement carries (its name, place and time)."""
     language = str(patient.language)
     _ = texts(language)
     facts = {
@@ -75,6 +78,10 @@ def email_words(
         subject = _("Transport for your visit on %(day)s") % facts
         text = _("We can arrange transport and help at home for your visit on %(day)s.") % facts
         ask = _("Would you like this? Answer yes or no on this page:")
+    elif action == VOLUNTEER_ACTION:
+        subject = _("Who meets you on %(day)s") % facts
+        text = note.removeprefix("OneVisit:").strip()
+        ask = _("To stop messages that are not essential, open this page:")
     elif action == "coffee_voucher":
         subject = _("The coffee is on us on %(day)s") % facts
         text = _("You travel far to see us, so the coffee is on us. Show voucher %(voucher)s at check-in on "

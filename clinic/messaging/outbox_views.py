@@ -73,6 +73,7 @@ ACTION_LABELS = {
     "coffee_voucher": _l("Coffee voucher"),
     "transport_offer": _l("Transport and help at home offer"),
     "volunteer_meet": _l("Volunteer meets the patient"),
+    "volunteer": _l("Volunteer announced to the patient"),
     "reoffer": _l("Re-offer the freed place"),
 }
 LAYER_LABELS = {"basic": _l("Basic"), "segment": _l("Segment"), "sub_segment": _l("Sub-segment")}

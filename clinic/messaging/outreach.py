@@ -21,14 +21,17 @@ from clinic.errors import NotFound, get_or_raise
 from clinic.messaging.facts import patient_facts, visit_facts
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.messaging.rules_file import rules_in_force
-from clinic.messaging.texts import render_text
+from clinic.messaging.texts import render_text, volunteer_text
 from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from clinic.visits.models import Visit, VisitStatus
 from outreach.planning import PlannedMessage, plan_messages
+from outreach.quiet_hours import next_allowed
 from outreach.rules import RuleSet
 
 PENDING = (OutboxStatus.QUEUED,)
+REPLANNABLE = (OutboxStatus.QUEUED, OutboxStatus.WITHDRAWN, OutboxStatus.SKIPPED)
+"""A row in one of these states may get a new wording, channel or status; the others are history."""
 SENDABLE_VISITS = frozenset({VisitStatus.REQUESTED, VisitStatus.BOOKED, VisitStatus.CONFIRMED})
 
 
@@ -76,6 +79,8 @@ def _plan_one(
     )
     pathway_name = visit.pathway.name_in(pfacts.language) if visit.pathway else ""
     for row in existing:
+        if row.action == VOLUNTEER_ACTION:
+            continue  # planned by the volunteers' matching (``plan_volunteer_announcements``), not by the rules
         if (row.action, row.due_at) not in wanted_keys and row.status in PENDING:
             row.status = OutboxStatus.WITHDRAWN
             row.last_error = "no longer planned (visit moved, cancelled or rules changed)"
@@ -96,7 +101,7 @@ def _plan_one(
             session.add(_new_row(visit, patient, planned, status=status, body=body, language=pfacts.language))
             result.queued += status == OutboxStatus.QUEUED
             result.skipped += status == OutboxStatus.SKIPPED
-        elif row.status in (OutboxStatus.QUEUED, OutboxStatus.WITHDRAWN, OutboxStatus.SKIPPED):
+        elif row.status in REPLANNABLE:
             changed = (row.status, row.body, row.channel.value, row.rule_id) != (
                 status,
                 body,
@@ -301,3 +306,102 @@ def withdraw_visit_outreach(
         session.rollback()
         raise
     return len(rows)
+
+
+# --- the volunteer's announcement ----------------------------------------------------------------------
+
+VOLUNTEER_ACTION = "volunteer"
+"""The outbox action telling a patient who meets them (issue 25); planned by the volunteers' matching."""
+VOLUNTEER_RULE_ID = "volunteer-announcement"
+"""No rule of the rules file plans it: the row's ``rule_id`` names the matching instead."""
+VOLUNTEER_TIME = dt.time(10, 0)
+"""Due the day before the visit at this local time (the reminder's)."""
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """Who meets a visit's patient, when and where, as the volunteers' matching wrote it."""
+
+    first_name: str
+    place: str
+    """An untranslated label (``clinic.service.volunteers.MEETING_PLACES``)."""
+    meet_at: dt.datetime
+
+
+def plan_volunteer_announcements(
+    *, session: Session, meetings: dict[int, Meeting | None], now: dt.datetime, tz: str
+) -> PlanResult:
+    """Queue, update or withdraw each visit's announcement of its volunteer (``None``: nobody meets it) in
+    the caller's transaction (not committed).
+
+    One row per visit and due time (the day before the meeting at ``VOLUNTEER_TIME``, the outbox's key),
+    sent from then on outside quiet hours and never in the past, by the patient's channel (SMS when that is
+    a call), in their language. A queued row gets the new wording when the volunteer, place or time
+    changes; a row already sent (or being sent, or failed) is history: a later change is not announced
+    again. The announcement is not essential: a patient who opted out is still met, just not told."""
+    result = PlanResult(visit_id=0)
+    ids = list(meetings)
+    if not ids:
+        return result
+    zone = ZoneInfo(tz)
+    visits = {
+        v.id: v
+        for v in session.exec(
+            select(Visit).where(col(Visit.id).in_(ids)).options(selectinload(Visit.patient))  # type: ignore[arg-type]
+        )
+    }
+    existing: dict[int, list[OutboxMessage]] = {visit_id: [] for visit_id in ids}
+    for row in session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.visit_id).in_(ids), OutboxMessage.action == VOLUNTEER_ACTION)
+    ):
+        existing[row.visit_id].append(row)
+    for visit_id, meeting in meetings.items():
+        visit = visits.get(visit_id)
+        due = send_at = None
+        if meeting is not None and visit is not None:
+            meet_day = meeting.meet_at.astimezone(zone).date()
+            due = dt.datetime.combine(meet_day - dt.timedelta(days=1), VOLUNTEER_TIME, zone).astimezone(dt.UTC)
+        for row in existing[visit_id]:
+            if row.due_at != due and row.status in PENDING:
+                row.status = OutboxStatus.WITHDRAWN
+                row.last_error = "no volunteer meets this visit any more, or it moved"
+                session.add(row)
+                result.withdrawn += 1
+        if meeting is None or visit is None or due is None:
+            continue
+        patient = visit.patient
+        language = str(getattr(patient.language, "value", patient.language))
+        channel = str(getattr(patient.channel, "value", patient.channel))
+        channel = "email" if channel == "email" and patient.email else "sms"  # a call: SMS
+        fallback = "sms" if channel == "email" else None
+        send_at = next_allowed(max(due, now), channel, tz)
+        status, reason = OutboxStatus.QUEUED, None
+        if send_at >= meeting.meet_at:
+            status, reason = OutboxStatus.SKIPPED, "it could only go out after the meeting"
+        body = volunteer_text(
+            language=language, first_name=meeting.first_name, place=meeting.place, meet_at=meeting.meet_at,
+            tz=tz, same_day=send_at.astimezone(zone).date() == meeting.meet_at.astimezone(zone).date(),
+        )[:2000]
+        row = next((r for r in existing[visit_id] if r.due_at == due), None)
+        if row is None:
+            row = OutboxMessage(
+                visit_id=visit_id, patient_id=patient.id, action=VOLUNTEER_ACTION, rule_id=VOLUNTEER_RULE_ID,
+                due_at=due, language=Language(language), channel=Channel(channel), recipient="", body=body,
+                next_attempt_at=send_at, status=status,
+            )
+            result.queued += status == OutboxStatus.QUEUED
+            result.skipped += status == OutboxStatus.SKIPPED
+        elif row.status not in REPLANNABLE:
+            result.kept += 1  # sending, sent, delivered or failed: never sent again
+            continue
+        elif (row.status, row.body, row.channel.value) == (status, body, channel):
+            result.kept += 1
+            continue
+        else:
+            result.updated += 1
+        row.status, row.body, row.channel, row.language = status, body, Channel(channel), Language(language)
+        row.fallback_channel = Channel(fallback) if fallback else None
+        row.recipient = recipient_for(patient, channel)[:254]
+        row.next_attempt_at, row.essential, row.attempts, row.last_error = send_at, False, 0, reason
+        session.add(row)
+    return result

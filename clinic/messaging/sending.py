@@ -80,7 +80,7 @@ def _email(
     subject, body = email_answers.email_words(
         patient=patient, action=row.action, day=visit.date, start=inbound.visit_start(session=session, visit=visit),
         pathway=visit.pathway.name_in(patient.language) if visit.pathway else "", voucher=voucher_code(visit.id),
-        link=links.answer_url(row.id), tz=tz,
+        link=links.answer_url(row.id), tz=tz, note=row.body,
     )
     return replace(outgoing_message(row, recipient), subject=subject, body=body)
 

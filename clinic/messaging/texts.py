@@ -117,3 +117,17 @@ def render_text(
         "time": dates.format_time(starts_at, "short", tzinfo=zone, locale=locale),
         "voucher": voucher_code(visit_id),
     }
+
+
+def volunteer_text(
+    *, language: str, first_name: str, place: str, meet_at: dt.datetime, tz: str, same_day: bool
+) -> str:
+    """The patient's announcement of the volunteer who meets them: first name, time and place (``place`` an
+    untranslated label such as ``MEETING_PLACES``' "Main entrance"), sent the day before ("tomorrow") or,
+    for a visit matched on its own day, that day ("today")."""
+    _ = texts(language)
+    if same_day:
+        text = _("OneVisit: today at %(time)s %(name)s, a volunteer, meets you. Where: %(place)s.")
+    else:
+        text = _("OneVisit: tomorrow at %(time)s %(name)s, a volunteer, meets you. Where: %(place)s.")
+    return text % {"time": clock(meet_at, language, tz), "name": first_name, "place": _(place)}

@@ -21,7 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
+from clinic.columns import utcnow
 from clinic.errors import Conflict, DomainError, ValidationError, get_or_raise
+from clinic.messaging import outreach
 from clinic.patients import segments
 from clinic.patients.models import Patient
 from clinic.service.models import (
@@ -260,6 +262,7 @@ def match_day(
             row = by_visit[u.visit_id]
             changed += row.volunteer_id is not None
             row.volunteer_id, row.match_note, row.source = None, u.reason.value, AssignmentSource.AUTO
+        _announce(session, {r.visit_id: by_visit.get(r.visit_id) for r in rows} | by_visit, now=now, tz=unit.tz)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -271,6 +274,28 @@ def match_day(
         day=day, assigned=len(result.assignments), unassigned=len(result.unassigned), kept=len(fixed),
         removed=removed, changed=changed,
     )
+
+
+def _announce(
+    session: Session, rows: dict[int, VolunteerAssignment | None], *, now: dt.datetime, tz: str
+) -> None:
+    """Bring each visit's announcement to its patient (``clinic.messaging.outreach``) up to date with its
+    assignment: the volunteer's first name, the place and the time; withdrawn when nobody meets the visit
+    (``None``: its row went) or the row is not on the visit's day (moved, not matched yet)."""
+    session.flush()
+    volunteer_ids = {r.volunteer_id for r in rows.values() if r is not None and r.volunteer_id is not None}
+    names = {
+        v.id: v.name
+        for v in session.exec(select(Volunteer).where(col(Volunteer.id).in_(list(volunteer_ids) or [-1])))
+    }
+    meetings: dict[int, outreach.Meeting | None] = {}
+    for visit_id, row in rows.items():
+        name = names.get(row.volunteer_id) if row is not None and row.volunteer_id is not None else None
+        meetings[visit_id] = None if row is None or not name else outreach.Meeting(
+            first_name=name.split()[0], place=MEETING_PLACES.get(row.meeting_place, row.meeting_place),
+            meet_at=row.meet_at,
+        )
+    outreach.plan_volunteer_announcements(session=session, meetings=meetings, now=now, tz=tz)
 
 
 def match_visit_day(
@@ -359,7 +384,13 @@ def _covers(windows: Sequence[tuple[dt.time, dt.time]], row: VolunteerAssignment
 
 
 def override(
-    *, session: Session, assignment_id: int, volunteer_id: int | None, actor_id: int | None, tz: str
+    *,
+    session: Session,
+    assignment_id: int,
+    volunteer_id: int | None,
+    actor_id: int | None,
+    tz: str,
+    now: dt.datetime | None = None,
 ) -> VolunteerAssignment:
     """The coordinator's choice: ``volunteer_id`` meets this patient whatever the matching says (it must be
     available for the whole stay). ``None`` hands the row back to automatic matching."""
@@ -380,6 +411,7 @@ def override(
         session=session, actor_id=actor_id, action="volunteer.override", entity="visit", entity_id=row.visit_id,
         details={"volunteer_id": volunteer_id},
     )
+    _announce(session, {row.visit_id: row}, now=now or utcnow(), tz=tz)
     session.commit()
     return row
 
