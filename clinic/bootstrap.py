@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -67,7 +66,6 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
 def unit_from(settings: Settings) -> Unit:
     return Unit(
         tz=settings.clinic_timezone,
-        zone=ZoneInfo(settings.clinic_timezone),
         local_km=settings.region_local_km,
         regional_km=settings.region_regional_km,
         currency=settings.currency,

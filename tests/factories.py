@@ -4,7 +4,6 @@ import dataclasses
 import datetime as dt
 import itertools
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -196,9 +195,7 @@ def make_unit(**overrides: Any) -> Unit:
     """The unit as ``clinic.bootstrap`` builds it from the default settings, with ``overrides`` on top.
 
     Overrides are applied to the built ``Unit`` (not to the settings), so a test can also hand a service
-    values the settings would refuse; ``tz`` brings its ``zone`` along.
+    values the settings would refuse.
     """
     unit = unit_from(load_settings({"TESTING": True}))
-    if "tz" in overrides and "zone" not in overrides:
-        overrides["zone"] = ZoneInfo(overrides["tz"])
     return dataclasses.replace(unit, **overrides)

@@ -28,3 +28,8 @@ class Unit:
     #: Where Twilio and patients reach the app; empty: the request's own URL.
     public_base_url: str
     board_refresh_seconds: int
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """``tz`` as a ``ZoneInfo`` (cached by ``zoneinfo`` itself)."""
+        return ZoneInfo(self.tz)
