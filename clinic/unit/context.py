@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 @dataclass(frozen=True)
 class Unit:
-    #: The clinic's wall clock, as private helpers and formatters take it (``tz``); ``zone`` is the same as a ``ZoneInfo``.
+    #: The clinic's wall clock (an IANA zone name such as ``Europe/Amsterdam``); ``zone`` is its ``ZoneInfo``.
     tz: str
-    zone: ZoneInfo
     #: Below ``local_km``: a local patient; below ``regional_km``: regional; from there on: long-distance.
     local_km: int
     regional_km: int
