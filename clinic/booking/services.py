@@ -282,17 +282,33 @@ def _load(session: Session, patient_id: int, pathway_id: int) -> tuple[Patient, 
     return patient, pathway
 
 
-def _days_already_coming(session: Session, patient_id: int, days: Sequence[dt.date]) -> set[dt.date]:
+def _days_already_coming(
+    session: Session, patient_id: int, days: Sequence[dt.date], ignore: Iterable[int] = ()
+) -> set[dt.date]:
     if not days:
         return set()
-    return set(
-        session.exec(
-            select(Visit.date).where(
-                Visit.patient_id == patient_id,
-                col(Visit.date).between(min(days), max(days)),
-                col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)),
-            )
-        )
+    statement = select(Visit.date).where(
+        Visit.patient_id == patient_id,
+        col(Visit.date).between(min(days), max(days)),
+        col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)),
+    )
+    skip = list(ignore)
+    if skip:
+        statement = statement.where(col(Visit.id).not_in(skip))
+    return set(session.exec(statement))
+
+
+def day_instance(*, session: Session, day: dt.date, unit: Unit, ignore: Iterable[int] = ()) -> engine.Instance:
+    """The day as the engine sees it, without the visits in ``ignore`` (a visit being moved frees its place)."""
+    skip = list(ignore)
+    if not skip:
+        return planning.build_instance(session=session, day=day, unit=unit)
+    return engine.Instance(
+        name=f"clinic-{day.isoformat()}",
+        date=day,
+        resources=planning.engine_resources(session=session, day=day),
+        requests=(),
+        booked=planning.engine_booked(session=session, day=day, tz=unit.tz, exclude=skip),
     )
 
 
@@ -396,16 +412,19 @@ def propose_visits(
     per_day: int | None = 2,
     daylight: DaylightRules = DEFAULT_DAYLIGHT,
     exclude: Iterable[str] = (),
+    ignore_visits: Iterable[int] = (),
 ) -> Proposals:
     """The best ``k`` itineraries (least waiting, then soonest) over the patient's available days.
 
     Reads only. When nothing fits, ``reason`` is the engine's explanation for the first candidate day.
-    ``exclude`` drops itineraries with these choices (e.g. the one just taken).
+    ``exclude`` drops itineraries with these choices (e.g. the one just taken); ``ignore_visits`` are
+    visits being moved: their days and places count as free.
     """
     availability.validate()
     patient, pathway = _load(session, patient_id, pathway_id)
     days = availability.days(today)
-    coming = _days_already_coming(session, patient.id, days)  # type: ignore[arg-type]
+    ignore = list(ignore_visits)
+    coming = _days_already_coming(session, patient.id, days, ignore)  # type: ignore[arg-type]
     days = [d for d in days if d not in coming]
     result = Proposals(options=[], first_day=days[0] if days else None, last_day=days[-1] if days else None)
     if not days:
@@ -415,7 +434,7 @@ def propose_visits(
     instances: dict[dt.date, engine.Instance] = {}
     groups: dict[engine.Request, list[engine.Instance]] = {}
     for day in days:
-        instance = planning.build_instance(session=session, day=day, unit=unit)
+        instance = day_instance(session=session, day=day, unit=unit, ignore=ignore)
         instances[day] = instance
         wish = visit_wish(
             patient=patient,
@@ -491,7 +510,7 @@ def lock_day(*, session: Session, day: dt.date) -> int:
     return version
 
 
-def _problems(instance: engine.Instance, placed: engine.Visit) -> list[str]:
+def problems(instance: engine.Instance, placed: engine.Visit) -> list[str]:
     schedule = engine.Schedule(
         instance=instance.name,
         status=engine.FEASIBLE,
@@ -541,7 +560,7 @@ def book_proposal(
         alone = engine.Instance(
             name=f"book-{day.isoformat()}", date=day, resources=resources, requests=(request,)
         )
-        own = _problems(alone, placed)
+        own = problems(alone, placed)
         if own:
             raise ValidationError(
                 "the chosen itinerary does not fit the pathway or the patient: " + "; ".join(own[:3]),
@@ -553,7 +572,7 @@ def book_proposal(
                 "the patient already has a visit on that day", code="already_booked", field="choice"
             )
         booked = planning.engine_booked(session=session, day=day, tz=unit.tz)
-        clash = _problems(dataclasses.replace(alone, booked=booked), placed)
+        clash = problems(dataclasses.replace(alone, booked=booked), placed)
         if clash:
             raise SlotTaken(
                 "just taken: another booking got this slot first",

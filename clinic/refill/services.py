@@ -74,8 +74,11 @@ def cancel_visit(
     now: dt.datetime,
     actor_id: int | None = None,
     no_show: bool = False,
+    commit: bool = True,
 ) -> Visit:
-    """Cancel a visit (or mark it a no-show) with a required reason; its capacity is free at once."""
+    """Cancel a visit (or mark it a no-show) with a required reason; its capacity is free at once.
+
+    ``commit=False`` leaves the change to the caller's transaction (a treatment series' cycles)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("give a reason", code="reason_required", field="reason")
@@ -84,7 +87,8 @@ def cancel_visit(
             f"the reason is longer than {MAX_REASON} characters", code="too_long", field="reason"
         )
     return visits.change_status(
-        session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now
+        session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now,
+        commit=commit,
     )
 
 
