@@ -109,6 +109,7 @@ class CyclePlan:
     proposal: Proposal | None = None
     visit_id: int | None = None
     keeps: dt.date | None = None
+    was: dt.date | None = None
 
     @property
     def day(self) -> dt.date | None:
@@ -565,7 +566,9 @@ def propose_later_cycles(
         window = shape.window(anchor_day, k)
         nominal, earliest, latest = window
         if earliest <= other.date <= latest and other.date.weekday() in availability.weekdays and other.date > today:
-            result.cycles.append(CyclePlan(other.cycle, nominal, earliest, latest, visit_id=other.id, keeps=other.date))  # type: ignore[arg-type]
+            result.cycles.append(CyclePlan(
+                other.cycle, nominal, earliest, latest, visit_id=other.id, keeps=other.date, was=other.date  # type: ignore[arg-type]
+            ))
             taken.add(other.date)
             continue
         placed, reason, code = _place_cycle(days, other.cycle, window, today, taken)  # type: ignore[arg-type]
@@ -574,7 +577,7 @@ def propose_later_cycles(
             result.reason, result.reason_code = reason, code
             return result
         result.cycles.append(CyclePlan(
-            placed.cycle, nominal, earliest, latest, proposal=placed.proposal, visit_id=other.id
+            placed.cycle, nominal, earliest, latest, proposal=placed.proposal, visit_id=other.id, was=other.date
         ))
         taken.add(placed.day)  # type: ignore[arg-type]
     return result

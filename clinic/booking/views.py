@@ -19,15 +19,17 @@ from wtforms import (
     DateField,
     FloatField,
     HiddenField,
+    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms import ValidationError as FormValidationError
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.booking import series as series_service
 from clinic.booking.services import Availability, SlotTaken, book_proposal, find_patients, propose_visits
 from clinic.columns import Channel, Language
 from clinic.db import get_session
@@ -56,7 +58,7 @@ from clinic.web.urls import optional_url
 bp = Blueprint("book", __name__, template_folder="templates", url_prefix="/book")
 add_nav_item("book.search", _l("Book"), (FRONT_DESK, COORDINATOR, ADMIN))
 DESK = (FRONT_DESK, COORDINATOR, ADMIN)
-QUERY_KEYS = ("pathway", "earliest", "latest", "weekdays", "part")
+QUERY_KEYS = ("pathway", "earliest", "latest", "weekdays", "part", "series", "cycles", "interval", "tolerance")
 
 WEEKDAYS = [
     (0, _l("Monday")),
@@ -194,6 +196,26 @@ class PatientForm(FlaskForm):
     consent = BooleanField(_l("Agrees to be contacted about appointments"))
 
 
+def series_number(low: int, high: int, message) -> object:
+    """Only when "book as a series" is ticked: a whole number from ``low`` to ``high``."""
+
+    def check(form, field) -> None:
+        if not form.series.data:
+            field.errors.clear()
+            raise StopValidation()
+        if field.data is None or not low <= field.data <= high:
+            field.errors.clear()
+            raise StopValidation(str(message))
+
+    return check
+
+
+def tolerance_fits(form, field) -> None:
+    interval = form.interval.data
+    if form.series.data and interval is not None and field.data is not None and 2 * field.data >= interval:
+        raise StopValidation(_("The tolerance must be less than half the interval, so that cycles keep their order."))
+
+
 class RequestForm(FlaskForm):
     """What the patient wants: a GET form (it only reads), so no CSRF token."""
 
@@ -207,10 +229,33 @@ class RequestForm(FlaskForm):
         _l("Days the patient can come"), coerce=int, choices=select_choices(WEEKDAYS), validate_choice=True
     )
     part = SelectField(_l("Time of day"), choices=select_choices(PARTS), default="any")
+    series = BooleanField(_l("Book as a series of cycles"))
+    cycles = IntegerField(
+        _l("Cycles"),
+        default=6,
+        validators=[series_number(2, 24, _l("Enter a number of cycles from 2 to 24."))],
+        render_kw={"inputmode": "numeric"},
+    )
+    interval = IntegerField(
+        _l("Every (days)"),
+        default=21,
+        validators=[series_number(1, 120, _l("Enter an interval from 1 to 120 days."))],
+        render_kw={"inputmode": "numeric"},
+    )
+    tolerance = IntegerField(
+        _l("Tolerance (± days)"),
+        default=2,
+        validators=[series_number(0, 14, _l("Enter a tolerance from 0 to 14 days.")), tolerance_fits],
+        render_kw={"inputmode": "numeric"},
+    )
 
 
 class ChoiceForm(FlaskForm):
     choice = HiddenField(validators=[DataRequired(), Length(max=2000)])
+
+
+class SeriesChoiceForm(FlaskForm):
+    """The CSRF token of the series' confirm form; the cycles' ``choice`` values are read as a list."""
 
 
 class WaitlistForm(FlaskForm):
@@ -288,6 +333,11 @@ def _field_message(error: DomainError) -> str:
         "day_passed": _("That day has passed; choose another itinerary."),
         "bad_choice": _("That itinerary cannot be booked; choose one of the proposals."),
         "busy": _("Many bookings are being made at this moment. Please try again."),
+        "cycles_range": _("Enter a number of cycles from 2 to 24."),
+        "interval_range": _("Enter an interval from 1 to 120 days."),
+        "tolerance_range": _("Enter a tolerance from 0 to 14 days."),
+        "tolerance_too_wide": _("The tolerance must be less than half the interval, so that cycles keep their order."),
+        "outside_tolerance": _("A cycle is no longer inside its tolerance; look at the series again."),
     }
     if error.code in messages:
         return messages[error.code]
@@ -312,11 +362,18 @@ def _after_booking_url(visit) -> str:
     return url_for("board.day", day=visit.date.isoformat())
 
 
-def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = False, status: int = 200):
+SERIES_FIELDS = {"cycles": "cycles", "interval_days": "interval", "tolerance_days": "tolerance", "part_of_day": "part"}
+
+
+def _render_plan(
+    patient, form: RequestForm, *, proposals=None, plan=None, taken: bool = False, status: int = 200
+):
     waitlist_form = WaitlistForm()
     reason_label = None
     if proposals is not None and not proposals.options and proposals.reason_code:
         reason_label = REASONS.get(proposals.reason_code, REASONS["unexplained"])
+    if plan is not None and not plan.ok:
+        reason_label = REASONS.get(plan.reason_code or "", REASONS["unexplained"])
     return (
         render_template(
             "booking/plan.html",
@@ -324,6 +381,7 @@ def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = Fa
             segments=_segments(patient),
             form=form,
             proposals=proposals,
+            plan=plan,
             choice_form=ChoiceForm(),
             waitlist_form=waitlist_form,
             reason_label=reason_label,
@@ -345,6 +403,20 @@ def _propose(patient, form: RequestForm, *, exclude=()):
         availability=_availability(form),
         today=clinic_today(),
         exclude=exclude,
+    )
+
+
+def _propose_series(patient, form: RequestForm):
+    return series_service.propose_series(
+        session=_session(),
+        patient_id=patient.id,
+        pathway_id=form.pathway.data,
+        unit=unit(),
+        availability=_availability(form),
+        today=clinic_today(),
+        cycles=form.cycles.data,
+        interval_days=form.interval.data,
+        tolerance_days=form.tolerance.data,
     )
 
 
@@ -399,6 +471,16 @@ def plan(patient_id: int):
         return _render_plan(patient, form)
     if not form.validate():
         return _render_plan(patient, form, status=400)
+    if form.series.data:
+        try:
+            plan = _propose_series(patient, form)
+        except ValidationError as error:
+            _apply_error(form, error, _("Check the request."), SERIES_FIELDS)
+            return _render_plan(patient, form, status=400)
+        except NotFound as error:
+            _apply_error(form, error, _("Choose a pathway."), {"pathway_id": "pathway"})
+            return _render_plan(patient, form, status=400)
+        return _render_plan(patient, form, plan=plan)
     try:
         proposals = _propose(patient, form)
     except ValidationError as error:
@@ -455,6 +537,56 @@ def confirm(patient_id: int):
         _("Booked: %(name)s on %(day)s.", name=patient.display_name, day=_format_day(visit.date)), "success"
     )
     return redirect(_after_booking_url(visit))
+
+
+@bp.post("/patient/<int:patient_id>/series")
+@roles_required(*DESK)
+def confirm_series(patient_id: int):
+    patient = _patient_or_404(patient_id)
+    form = _request_form(_pathways())
+    token = SeriesChoiceForm()
+    choices = [c.strip() for c in request.form.getlist("choice")][:30]
+    if not token.validate() or not choices or any(not c or len(c) > 2000 for c in choices):
+        flash(_("Choose the series to book."), "error")
+        return _render_plan(patient, form, status=400)
+    form.series.data = True
+    if not form.validate():
+        return _render_plan(patient, form, status=400)
+    session = _session()
+    try:
+        booked = series_service.book_series(
+            session=session,
+            patient_id=patient.id,
+            pathway_id=form.pathway.data,
+            choices=choices,
+            unit=unit(),
+            actor_id=current_user.id,
+            availability=_availability(form),
+            today=clinic_today(),
+            cycles=form.cycles.data,
+            interval_days=form.interval.data,
+            tolerance_days=form.tolerance.data,
+        )
+    except (ValidationError, Conflict, NotFound) as error:
+        cycle = error.params.get("cycle")
+        if isinstance(error, SlotTaken) and cycle:
+            message = _("Cycle %(cycle)d was just taken by another booking: nothing is booked. Here is a new series.", cycle=cycle)
+        elif cycle:
+            message = _("Cycle %(cycle)d cannot be booked: nothing is booked. Here is a new series.", cycle=cycle)
+        else:
+            message = _field_message(error) or _("The series cannot be booked.")
+        flash(message, "error")
+        try:
+            plan = _propose_series(patient, form)
+        except DomainError:
+            plan = None
+        return _render_plan(patient, form, plan=plan, taken=True, status=409 if isinstance(error, Conflict) else 400)
+    flash(
+        _("Booked: %(name)s, a series of %(count)d cycles.", name=patient.display_name, count=booked.cycles),
+        "success",
+    )
+    target = optional_url("patient.detail", patient_id=patient.id)
+    return redirect((target or url_for("book.plan", patient_id=patient.id)) + "#series-heading")
 
 
 @bp.post("/patient/<int:patient_id>/waitlist")
