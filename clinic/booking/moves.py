@@ -88,8 +88,9 @@ def place_moves(
     daylight: DaylightRules = DEFAULT_DAYLIGHT,
     action: str = "visit.moved",
 ) -> list[Visit]:
-    """Apply ``moves`` inside the session's transaction (not committed): the days' locks first, in date order,
-    then each move re-checked against the pathway, the patient and the day's other visits, then written.
+    """Apply ``moves`` inside the session's transaction (not committed): the new days' locks first, in date
+    order (the old days only lose capacity), then each move re-checked against the pathway, the patient and
+    the day's other visits, then written.
 
     Raises ``SlotTaken`` / ``ValidationError`` / ``Conflict`` naming the cycle when one does not fit;
     the caller rolls back, so nothing is moved.
@@ -99,6 +100,8 @@ def place_moves(
     ids = [m.visit_id for m in moves]
     if len(set(ids)) != len(ids):
         raise ValidationError("a visit is moved twice", field="choice")
+    for day in sorted({m.day for m in moves}):
+        lock_day(session=session, day=day)
     visits = {m.visit_id: get_or_raise(session, Visit, m.visit_id, what="visit") for m in moves}
     for move in moves:
         check_movable(visits[move.visit_id], today)
@@ -106,11 +109,8 @@ def place_moves(
             raise ValidationError(
                 _who(move.cycle) + "the chosen day has passed", code="day_passed", field="choice", cycle=move.cycle
             )
-    days = sorted({m.day for m in moves})
     if len({(visits[m.visit_id].patient_id, m.day) for m in moves}) != len(moves):
         raise Conflict("two visits of the patient on one day", code="already_booked", field="choice")
-    for day in days:
-        lock_day(session=session, day=day)
     moved: list[Visit] = []
     for move in moves:
         visit = visits[move.visit_id]

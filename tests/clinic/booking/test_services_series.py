@@ -227,3 +227,43 @@ def test_a_visit_moves_to_another_day_and_a_started_one_does_not(session: Sessio
     assert refused.value.code == "visit_started"
     session.expire_all()
     assert session.get(Visit, visit.id).date == next_week.day
+
+
+def test_a_moved_visit_s_reminders_follow_it(clock, handled_session: Session, pathway) -> None:
+    from clinic.messaging.models import OutboxStatus
+
+    patient = make_patient(handled_session)
+    first = booking.propose_visits(
+        session=handled_session, patient_id=patient.id, pathway_id=pathway.id, unit=UNIT, today=TODAY,
+        availability=booking.Availability(earliest=dt.date(2026, 12, 14), latest=dt.date(2026, 12, 14)),
+    ).options[0]
+    visit = booking.book_proposal(session=handled_session, patient_id=patient.id, pathway_id=pathway.id,
+                                  choice=first.choice, unit=UNIT, actor_id=None, today=TODAY)
+
+    def pending() -> set[dt.date]:
+        handled_session.expire_all()
+        rows = handled_session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit.id)).all()
+        return {r.due_at.date() for r in rows if r.status == OutboxStatus.QUEUED and r.action == "reminder" and r.channel.value == "sms"}
+
+    assert pending() == {dt.date(2026, 12, 12)}, "the SMS reminder two days before"
+    later = booking.propose_visits(
+        session=handled_session, patient_id=patient.id, pathway_id=pathway.id, unit=UNIT, today=TODAY,
+        availability=booking.Availability(earliest=dt.date(2026, 12, 21), latest=dt.date(2026, 12, 21)),
+        ignore_visits=[visit.id],
+    ).options[0]
+    moves.move_visit(session=handled_session, visit_id=visit.id, choice=later.choice, unit=UNIT, actor_id=None,
+                     today=TODAY)
+    assert pending() == {dt.date(2026, 12, 19)}
+
+
+def test_tampered_series_choices_are_refused_and_book_nothing(session: Session, pathway) -> None:
+    patient = make_patient(session)
+    plan = propose(session, patient, pathway)
+    choices = [c.proposal.choice for c in plan.cycles]
+    shifted = choices[:2] + [choices[3]] + choices[3:]  # cycle 3 on cycle 4's day: far outside its tolerance
+    for bad, code in ((choices[:5], "bad_choice"), (shifted, "outside_tolerance"), (["x"] * 6, "bad_choice")):
+        with pytest.raises(ValidationError) as refused:
+            series.book_series(session=session, patient_id=patient.id, pathway_id=pathway.id, choices=bad, unit=UNIT,
+                               actor_id=None, availability=WEEKDAYS, today=TODAY, **SIX)
+        assert refused.value.code == code
+    assert count(session, TreatmentSeries) == 0 and count(session, Visit) == 0

@@ -6,9 +6,12 @@ import html
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from clinic.booking.models import SeriesStatus, TreatmentSeries
+from clinic.patients.models import Patient
 from clinic.unit.models import ResourceKind
 from clinic.visits.models import Visit, VisitStatus
 from tests.clinic.booking.test_services_series import close_clinic
@@ -146,3 +149,37 @@ def test_cancel_the_series_from_its_page(clock, desk_client, post_form, session,
     assert session.get(TreatmentSeries, series.id).status == SeriesStatus.CANCELLED
     visits = session.exec(select(Visit).where(Visit.series_id == series.id)).all()
     assert all(v.status == VisitStatus.CANCELLED for v in visits)
+
+
+NUMBERS = st.one_of(
+    st.integers(min_value=-10**12, max_value=10**12).map(str),
+    st.sampled_from(["", " ", "abc", "1.5", "1e9", "-0", "٣", "x" * 300]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cycles=NUMBERS, interval=NUMBERS, tolerance=NUMBERS, earliest=st.sampled_from(["", "2026-12-07", "9999-12-31", "x"]))
+def test_fuzz_series_request_never_500(clock, desk_client, session, pathway, cycles, interval, tolerance, earliest) -> None:
+    patient = session.exec(select(Patient)).first() or make_patient(session)
+    response = desk_client.get(
+        f"/book/patient/{patient.id}",
+        query_string={"pathway": pathway.id, "series": "y", "cycles": cycles, "interval": interval,
+                      "tolerance": tolerance, "earliest": earliest, "weekdays": "0"},
+    )
+    assert response.status_code in (200, 400), response.status_code
+
+
+def test_tampered_series_posts_are_refused_without_a_500(clock, desk_client, post_form, session, pathway) -> None:
+    patient = make_patient(session)
+    page = url(patient, pathway)
+    choices = CHOICE.findall(desk_client.get(page).get_data(as_text=True))
+    action = f"/book/patient/{patient.id}/series?pathway={pathway.id}&series=y&cycles=4&interval=21&tolerance=2&weekdays=0"
+    for bad in ([], choices[:3], ["garbage"] * 4, [choices[0]] * 4, ["x" * 3000] * 4):
+        response = post_form(desk_client, action, {"choice": [html.unescape(c) for c in bad]}, form_page=page)
+        assert response.status_code in (400, 409), (bad, response.status_code)
+    wrong_shape = post_form(desk_client, action.replace("cycles=4", "cycles=0"),
+                            {"choice": [html.unescape(c) for c in choices]}, form_page=page)
+    assert wrong_shape.status_code == 400
+    assert session.exec(select(TreatmentSeries)).all() == []
+    assert desk_client.post(action, data={"choice": choices}).status_code == 400, "no CSRF token"
