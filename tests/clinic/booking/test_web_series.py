@@ -8,29 +8,23 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from clinic.booking.models import SeriesStatus, TreatmentSeries
 from clinic.patients.models import Patient
-from clinic.unit.models import ResourceKind
 from clinic.visits.models import Visit, VisitStatus
 from tests.clinic.booking.test_services_series import close_clinic
-from tests.factories import make_pathway, make_patient, make_resource
+from tests.factories import make_patient
 
 CHOICE = re.compile(r'name="choice" value="([^"]+)"')
 LATER = re.compile(r'name="(later-\d+)" value="([^"]+)"')
 SERIES = {"series": "y", "cycles": "4", "interval": "21", "tolerance": "2", "weekdays": "0"}
 
 
-@pytest.fixture
-def pathway(session: Session):
-    for code, kind in (("desk", ResourceKind.REGISTRATION), ("doc", ResourceKind.CONSULT), ("out", ResourceKind.CHECKOUT)):
-        make_resource(session, code=code, kind=kind)
-    return make_pathway(session, name="Infusion")
 
 
-def url(patient, pathway, **fields) -> str:
-    query = "&".join(f"{k}={v}" for k, v in {"pathway": pathway.id, **SERIES, **fields}.items())
+def url(patient, infusion, **fields) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"pathway": infusion.id, **SERIES, **fields}.items())
     return f"/book/patient/{patient.id}?{query}"
 
 
@@ -50,39 +44,39 @@ def text(response) -> str:
         ({"cycles": ""}, "Enter a number of cycles from 2 to 24."),
     ],
 )
-def test_bad_series_input_gives_a_clear_form_error(clock, desk_client, session, pathway, fields, message) -> None:
-    response = desk_client.get(url(make_patient(session), pathway, **fields))
+def test_bad_series_input_gives_a_clear_form_error(clock, desk_client, session, infusion, fields, message) -> None:
+    response = desk_client.get(url(make_patient(session), infusion, **fields))
     assert response.status_code == 400
     assert message in text(response) and "field__error" in text(response)
 
 
-def test_series_fields_are_ignored_without_the_series_box(clock, desk_client, session, pathway) -> None:
-    response = desk_client.get(url(make_patient(session), pathway, series="", cycles="", tolerance="99"))
+def test_series_fields_are_ignored_without_the_series_box(clock, desk_client, session, infusion) -> None:
+    response = desk_client.get(url(make_patient(session), infusion, series="", cycles="", tolerance="99"))
     assert response.status_code == 200 and "Proposed itineraries" in text(response)
 
 
-def test_a_series_that_does_not_fit_names_the_cycle(clock, desk_client, session, pathway) -> None:
+def test_a_series_that_does_not_fit_names_the_cycle(clock, desk_client, session, infusion) -> None:
     first = dt.date(2026, 12, 7)  # the first Monday after the clock's Wednesday
     for offset in range(-2, 3):
         close_clinic(session, first + dt.timedelta(days=42 + offset))
-    page = text(desk_client.get(url(make_patient(session), pathway, earliest="2026-12-07", latest="2026-12-07")))
+    page = text(desk_client.get(url(make_patient(session), infusion, earliest="2026-12-07", latest="2026-12-07")))
     assert "The series does not fit" in page and "Cycle 3 cannot be placed between" in page
     assert "Book the series" not in page
 
 
-def book_series(desk_client, post_form, patient, pathway) -> None:
-    page = desk_client.get(url(patient, pathway))
+def book_series(desk_client, post_form, patient, infusion) -> None:
+    page = desk_client.get(url(patient, infusion))
     assert page.status_code == 200 and "Proposed series: 4 cycles every 21 days" in text(page)
     choices = CHOICE.findall(page.get_data(as_text=True))
     assert len(choices) == 4
     action = re.search(r'action="(/book/patient/\d+/series[^"]*)"', page.get_data(as_text=True)).group(1)
-    response = post_form(desk_client, html.unescape(action), {"choice": choices}, form_page=url(patient, pathway))
+    response = post_form(desk_client, html.unescape(action), {"choice": choices}, form_page=url(patient, infusion))
     assert response.status_code == 302 and f"/patients/{patient.id}" in response.headers["Location"]
 
 
-def test_book_a_series_then_the_patient_page_lists_it(clock, desk_client, post_form, session, pathway) -> None:
+def test_book_a_series_then_the_patient_page_lists_it(clock, desk_client, post_form, session, infusion) -> None:
     patient = make_patient(session)
-    book_series(desk_client, post_form, patient, pathway)
+    book_series(desk_client, post_form, patient, infusion)
     series = session.exec(select(TreatmentSeries)).one()
     visits = session.exec(select(Visit).where(Visit.series_id == series.id).order_by(Visit.cycle)).all()
     assert [v.cycle for v in visits] == [1, 2, 3, 4] and all(v.date.weekday() == 0 for v in visits)
@@ -93,9 +87,9 @@ def test_book_a_series_then_the_patient_page_lists_it(clock, desk_client, post_f
     assert f'href="/series/{series.id}/cancel"' in page
 
 
-def test_moving_a_cycle_previews_the_later_cycles_then_moves_them(clock, desk_client, post_form, session, pathway) -> None:
+def test_moving_a_cycle_previews_the_later_cycles_then_moves_them(clock, desk_client, post_form, session, infusion) -> None:
     patient = make_patient(session)
-    book_series(desk_client, post_form, patient, pathway)
+    book_series(desk_client, post_form, patient, infusion)
     visits = session.exec(select(Visit).where(Visit.patient_id == patient.id).order_by(Visit.cycle)).all()
     second = visits[1]
     new_day = second.date + dt.timedelta(days=7)
@@ -119,9 +113,9 @@ def test_moving_a_cycle_previews_the_later_cycles_then_moves_them(clock, desk_cl
         assert abs((visit.date - (new_day + dt.timedelta(days=21 * k))).days) <= 2
 
 
-def test_bad_move_and_cancel_input_is_refused_without_a_500(clock, desk_client, post_form, session, pathway) -> None:
+def test_bad_move_and_cancel_input_is_refused_without_a_500(clock, desk_client, post_form, session, infusion) -> None:
     patient = make_patient(session)
-    book_series(desk_client, post_form, patient, pathway)
+    book_series(desk_client, post_form, patient, infusion)
     visit = session.exec(select(Visit).where(Visit.patient_id == patient.id, Visit.cycle == 2)).one()
     move_page = f"/visits/{visit.id}/move"
     assert desk_client.get(move_page + "?earliest=not-a-date").status_code == 400
@@ -138,9 +132,9 @@ def test_bad_move_and_cancel_input_is_refused_without_a_500(clock, desk_client, 
     assert desk_client.get("/visits/999999/move").status_code == 404
 
 
-def test_cancel_the_series_from_its_page(clock, desk_client, post_form, session, pathway) -> None:
+def test_cancel_the_series_from_its_page(clock, desk_client, post_form, session, infusion) -> None:
     patient = make_patient(session)
-    book_series(desk_client, post_form, patient, pathway)
+    book_series(desk_client, post_form, patient, infusion)
     series = session.exec(select(TreatmentSeries)).one()
     page = f"/series/{series.id}/cancel"
     response = post_form(desk_client, page, {"reason": "treatment stopped"})
@@ -160,21 +154,21 @@ NUMBERS = st.one_of(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(cycles=NUMBERS, interval=NUMBERS, tolerance=NUMBERS, earliest=st.sampled_from(["", "2026-12-07", "9999-12-31", "x"]))
-def test_fuzz_series_request_never_500(clock, desk_client, session, pathway, cycles, interval, tolerance, earliest) -> None:
+def test_fuzz_series_request_never_500(clock, desk_client, session, infusion, cycles, interval, tolerance, earliest) -> None:
     patient = session.exec(select(Patient)).first() or make_patient(session)
     response = desk_client.get(
         f"/book/patient/{patient.id}",
-        query_string={"pathway": pathway.id, "series": "y", "cycles": cycles, "interval": interval,
+        query_string={"pathway": infusion.id, "series": "y", "cycles": cycles, "interval": interval,
                       "tolerance": tolerance, "earliest": earliest, "weekdays": "0"},
     )
     assert response.status_code in (200, 400), response.status_code
 
 
-def test_tampered_series_posts_are_refused_without_a_500(clock, desk_client, post_form, session, pathway) -> None:
+def test_tampered_series_posts_are_refused_without_a_500(clock, desk_client, post_form, session, infusion) -> None:
     patient = make_patient(session)
-    page = url(patient, pathway)
+    page = url(patient, infusion)
     choices = CHOICE.findall(desk_client.get(page).get_data(as_text=True))
-    action = f"/book/patient/{patient.id}/series?pathway={pathway.id}&series=y&cycles=4&interval=21&tolerance=2&weekdays=0"
+    action = f"/book/patient/{patient.id}/series?pathway={infusion.id}&series=y&cycles=4&interval=21&tolerance=2&weekdays=0"
     for bad in ([], choices[:3], ["garbage"] * 4, [choices[0]] * 4, ["x" * 3000] * 4):
         response = post_form(desk_client, action, {"choice": [html.unescape(c) for c in bad]}, form_page=page)
         assert response.status_code in (400, 409), (bad, response.status_code)
