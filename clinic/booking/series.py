@@ -92,9 +92,12 @@ class SeriesShape:
 
     def window(self, anchor: dt.date, steps: int) -> tuple[dt.date, dt.date, dt.date]:
         """``(nominal, earliest, latest)`` of the cycle ``steps`` intervals after ``anchor``."""
-        nominal = anchor + dt.timedelta(days=steps * self.interval_days)
-        tolerance = dt.timedelta(days=self.tolerance_days)
-        return nominal, nominal - tolerance, nominal + tolerance
+        try:
+            nominal = anchor + dt.timedelta(days=steps * self.interval_days)
+            tolerance = dt.timedelta(days=self.tolerance_days)
+            return nominal, nominal - tolerance, nominal + tolerance
+        except OverflowError:
+            raise ValidationError("that date is too far ahead", code="too_far_ahead", field="earliest") from None
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,8 @@ def propose_series(
     patient, pathway = _load(session, patient_id, pathway_id)
     days = _Days(session, patient, pathway, unit, availability, daylight)
     first_days = availability.days(today)
+    if first_days:
+        shape.window(first_days[-1], cycles)
     span = dt.timedelta(days=(cycles - 1) * interval_days + tolerance_days)
     taken = _coming(session, patient.id, min(first_days, default=today), max(first_days, default=today) + span)  # type: ignore[arg-type]
     first_days = [d for d in first_days if d not in taken]
@@ -323,6 +328,7 @@ def book_series(
             raise ValidationError(f"expected {cycles} cycles, got {len(choices)}", code="bad_choice", field="choice")
         decoded = [decode_choice(c) for c in choices]
         first = decoded[0][0]
+        shape.window(first, cycles - 1)
         for n, (day, _steps) in enumerate(decoded, start=1):
             _nominal, earliest, latest = shape.window(first, n - 1)
             if not earliest <= day <= latest:

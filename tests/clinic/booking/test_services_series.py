@@ -262,3 +262,16 @@ def test_tampered_series_choices_are_refused_and_book_nothing(session: Session, 
                                actor_id=None, availability=WEEKDAYS, today=TODAY, **SIX)
         assert refused.value.code == code
     assert count(session, TreatmentSeries) == 0 and count(session, Visit) == 0
+
+
+def test_a_series_running_past_the_calendar_is_refused(session: Session, infusion) -> None:
+    far = dt.date(9999, 6, 1)
+    long = {"cycles": 24, "interval_days": 120, "tolerance_days": 2}
+    with pytest.raises(ValidationError) as refused:
+        propose(session, make_patient(session), infusion, availability=booking.Availability(earliest=far), **long)
+    assert refused.value.code == "too_far_ahead"
+    choice = f"{far.isoformat()}|reg@desk@480-490|cons@doc@490-510|out@out@510-520"
+    with pytest.raises(ValidationError) as refused:
+        series.book_series(session=session, patient_id=make_patient(session).id, pathway_id=infusion.id,
+                           choices=[choice] * 24, unit=UNIT, actor_id=None, availability=WEEKDAYS, today=TODAY, **long)
+    assert refused.value.code == "too_far_ahead"
