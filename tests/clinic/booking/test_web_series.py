@@ -85,6 +85,8 @@ def test_book_a_series_then_the_patient_page_lists_it(clock, desk_client, post_f
     for visit in visits:
         assert f'href="/visits/{visit.id}"' in page and f'href="/visits/{visit.id}/move"' in page
     assert f'href="/series/{series.id}/cancel"' in page
+    visit_page = text(desk_client.get(f"/visits/{visits[1].id}"))
+    assert f'href="/visits/{visits[1].id}/move"' in visit_page and "Cancel cycle 2" in visit_page
 
 
 def test_moving_a_cycle_previews_the_later_cycles_then_moves_them(clock, desk_client, post_form, session, infusion) -> None:
