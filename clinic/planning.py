@@ -21,6 +21,7 @@ from clinic.columns import utcnow
 from clinic.errors import ValidationError
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.unit import booking_rules as br
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, ResourceClosure
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, StepStatus, Visit, VisitStatus, VisitStep
@@ -32,16 +33,10 @@ Window = tuple[int, int]
 Placer = Callable[[engine.Instance], engine.Schedule]
 
 
-#: How patient segments restrict a visit (all soft for the clinic, hard for the engine), besides the
-#: unit's region thresholds (``Unit.local_km`` / ``Unit.regional_km``) that decide who is long-distance:
-#:
-#: - long-distance patients do not arrive before ``LONG_DISTANCE_EARLIEST`` (minutes, 10:00), so they
-#:   can travel outside the rush hour;
-#: - patients of 70 and over wait at most ``SENIOR_MAX_WAIT`` minutes in total: their visit span is
-#:   capped at the pathway's critical path plus that (or the pathway's own cap, if lower);
-#: - wheelchair users only get resources carrying the ``wheelchair`` attribute.
-LONG_DISTANCE_EARLIEST = 10 * 60
-SENIOR_MAX_WAIT = 90
+#: How patient segments restrict a visit is data: ``seed_data/booking_rules.yaml`` (``Unit.booking_rules``),
+#: each rule hard or a preference; ``engine_request`` applies them, bent by ``Bends`` when a proposal bends
+#: preferences. The unit's region thresholds (``Unit.local_km`` / ``Unit.regional_km``) decide who is
+#: long-distance.
 
 
 @dataclass(frozen=True)
@@ -171,23 +166,56 @@ def engine_steps(pathway: Pathway) -> tuple[engine.Step, ...]:
     return tuple(steps)
 
 
-def engine_request(*, wish: VisitWish, day: dt.date, unit: Unit) -> engine.Request:
-    """The engine request for ``wish``, with the patient's segment rules applied (see ``LONG_DISTANCE_EARLIEST``)."""
+def applying_rules(labels: frozenset[str]) -> tuple[str, ...]:
+    """The booking rules that apply to a patient with these segment labels, in the rule file's order."""
+    out = []
+    if segments.Region.LONG_DISTANCE.value in labels:
+        out += [br.LONG_DISTANCE_EARLIEST, br.HOME_BEFORE_DARK]
+    if f"{segments.SENIOR_AGE}+" in labels:
+        out.append(br.SENIOR_MAX_WAIT)
+    if "wheelchair" in labels:
+        out.append(br.WHEELCHAIR)
+    return tuple(out)
+
+
+def preferred_earliest(labels: frozenset[str], unit: Unit) -> int | None:
+    """The earliest arrival the long-distance rule prefers (minutes), or None when it does not apply."""
+    if segments.Region.LONG_DISTANCE.value not in labels:
+        return None
+    return unit.booking_rules.rules.long_distance_earliest.earliest_minutes
+
+
+def senior_cap(steps: Sequence[engine.Step], labels: frozenset[str], unit: Unit) -> int | None:
+    """The visit span the over-70 rule prefers (shortest visit plus the maximum wait), or None."""
+    if f"{segments.SENIOR_AGE}+" not in labels:
+        return None
+    probe = engine.Request(id="probe", patient="p", steps=tuple(steps))
+    return critical_path(probe) + unit.booking_rules.rules.senior_max_wait.minutes
+
+
+def engine_request(
+    *, wish: VisitWish, day: dt.date, unit: Unit, bends: br.Bends = br.NO_BENDS
+) -> engine.Request:
+    """The engine request for ``wish``, with the patient's segment rules (``Unit.booking_rules``) applied,
+    each preference bent by ``bends`` minutes (an earlier arrival, a longer wait; leaving after dark is
+    the caller's ``wish.leave_by``)."""
     labels = segments.segments_for(wish.patient, day, unit=unit)
     steps = engine_steps(wish.pathway)
     arrival = wish.arrival
-    if segments.Region.LONG_DISTANCE.value in labels:
-        earliest = LONG_DISTANCE_EARLIEST
+    earliest = preferred_earliest(labels, unit)
+    if earliest is not None:
+        earliest = max(0, earliest - bends.get(br.LONG_DISTANCE_EARLIEST))
         arrival = (
             (max(arrival[0], earliest), max(arrival[1], earliest))
             if arrival
             else (earliest, engine.DAY_MINUTES)
         )
     max_visit = wish.pathway.max_visit_minutes
-    if f"{segments.SENIOR_AGE}+" in labels:
-        probe = engine.Request(id=wish.key, patient="p", steps=steps)
-        senior_cap = critical_path(probe) + SENIOR_MAX_WAIT
-        max_visit = min(max_visit, senior_cap) if max_visit else senior_cap
+    cap = senior_cap(steps, labels, unit)
+    if cap is not None:
+        cap += bends.get(br.SENIOR_MAX_WAIT)
+        max_visit = min(max_visit, cap) if max_visit else cap
+    wheelchair = unit.booking_rules.rules.wheelchair.attribute
     return engine.Request(
         id=wish.key,
         patient=f"p-{wish.patient.id}",
@@ -196,7 +224,7 @@ def engine_request(*, wish: VisitWish, day: dt.date, unit: Unit) -> engine.Reque
         arrival=arrival,
         leave_by=wish.leave_by,
         max_visit_minutes=max_visit,
-        requires=frozenset({"wheelchair"}) if wish.patient.needs_wheelchair else frozenset(),
+        requires=frozenset({wheelchair}) if wish.patient.needs_wheelchair else frozenset(),
     )
 
 
