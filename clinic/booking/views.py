@@ -32,6 +32,7 @@ from wtforms import ValidationError as FormValidationError
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic import planning
 from clinic.booking.services import (
     Availability,
     BentRule,
@@ -46,7 +47,7 @@ from clinic.booking.services import (
 from clinic.columns import Channel, Language
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
-from clinic.i18n import format_date
+from clinic.i18n import format_date, format_time
 from clinic.patients import segments
 from clinic.patients.models import (
     MAX_DISTANCE_KM,
@@ -114,8 +115,11 @@ SUPPORT = {
 }
 
 
-def hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def clock_time(day: dt.date | None, minutes: int) -> str:
+    """Wall-clock ``minutes`` of ``day`` as the page's language writes a time (``3:10 PM``, ``15:10``)."""
+    if day is None:
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return format_time(planning.instant_at(day, min(max(minutes, 0), 24 * 60), unit().tz))
 
 
 def duration(minutes: int) -> str:
@@ -136,7 +140,9 @@ def why_sentence(why: WhyNot) -> str:
     """The clerk's sentence for an engine reason code, with its numbers and the clinic's names filled in."""
     step = why.step or _("a step")
     who = why.resource or step
-    start, end = (hhmm(why.window[0]), hhmm(why.window[1])) if why.window else ("", "")
+    start, end = (
+        (clock_time(why.day, why.window[0]), clock_time(why.day, why.window[1])) if why.window else ("", "")
+    )
     takes = duration(why.minutes or 0)
     sentences = {
         "no-resource-kind": lambda: _("Nobody who can do the step “%(step)s” works that day.", step=step),
@@ -196,7 +202,7 @@ def fix_sentence(why: WhyNot) -> str:
     if why.code == "window-too-short" and why.window and why.minutes:
         return _(
             "It would fit if the patient could stay until %(time)s (for instance with transport home, or a night nearby).",
-            time=hhmm(why.window[0] + why.minutes),
+            time=clock_time(why.day, why.window[0] + why.minutes),
         )
     if why.code == "max-span-too-short" and why.minutes:
         return _("It would fit if the visit could last %(duration)s.", duration=duration(why.minutes))
@@ -210,17 +216,17 @@ def fix_sentence(why: WhyNot) -> str:
     return _("Try other weekdays, another time of day or a longer period.")
 
 
-def bend_label(bend: BentRule) -> str:
+def bend_label(bend: BentRule, day: dt.date) -> str:
     """What a proposal bends, in plain words: ``Arrives at 09:00, an hour earlier than preferred ...``."""
     if bend.rule == br.LONG_DISTANCE_EARLIEST:
         return _(
             "Arrives at %(time)s, %(duration)s earlier than preferred for a long journey.",
-            time=hhmm(bend.actual), duration=duration(bend.minutes),
+            time=clock_time(day, bend.actual), duration=duration(bend.minutes),
         )
     if bend.rule == br.HOME_BEFORE_DARK:
         return _(
-            "Home after dark: leaves at %(time)s, %(duration)s after %(dark)s, the time to leave to be home before dark.",
-            time=hhmm(bend.actual), duration=duration(bend.minutes), dark=hhmm(bend.preferred),
+            "Home after dark: leaves at %(time)s, %(duration)s later than %(dark)s, the latest to be home before dark.",
+            time=clock_time(day, bend.actual), duration=duration(bend.minutes), dark=clock_time(day, bend.preferred),
         )
     if bend.rule == br.SENIOR_MAX_WAIT:
         return _(

@@ -3,6 +3,8 @@ the least (hard rules never), say so in plain words, and booking one records wha
 
 import dataclasses
 import datetime as dt
+import html
+import shutil
 from pathlib import Path
 
 import pytest
@@ -228,3 +230,77 @@ def test_a_bad_rule_file_stops_the_app_naming_file_and_key(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as info:
         unit_from(load_settings({"TESTING": True, "SEED_DIR": str(tmp_path)}))
     assert "booking_rules.yaml: rules.wheelchair.kind" in str(info.value)
+
+
+ENGINE_WORDS = ("arrival window", "leave-by", "The scheduler says", "no room for", "minutes of steps")
+
+
+def _page(client, url: str, language: str = "en") -> str:
+    response = client.get(url, headers={"Accept-Language": language})
+    assert response.status_code == 200
+    text = html.unescape(response.get_data(as_text=True)).replace("\u202f", " ").replace("\xa0", " ")
+    assert [w for w in ENGINE_WORDS if w.lower() in text.lower()] == [], "engine wording on the Book page"
+    return text
+
+
+def test_the_book_page_labels_what_each_proposal_bends(clock, desk_client, session: Session) -> None:
+    pathway = demo_like_unit(session)
+    patient = far_senior(session)
+    url = f"/book/patient/{patient.id}?pathway={pathway.id}&earliest=2026-12-03&latest=2026-12-31"
+    english = _page(desk_client, url)
+    assert "Nothing fits every preference of this patient." in english
+    assert "The steps take at least 5 hours and 10 minutes, but the patient can only be here from 10:00 AM to 1:30 PM." in english
+    assert (
+        "Home after dark: leaves at 3:10 PM, an hour and 40 minutes later than 1:30 PM, the latest to be home before dark."
+        in english
+    )
+    assert "The unit can add: a volunteer who meets the patient at the entrance, a reminder call and transport." in english
+    assert "Put on the waitlist" not in english, "it never fits as the rules stand: no waitlist"
+    dutch = _page(desk_client, url, "nl")
+    assert "Niets past bij alle voorkeuren van deze patiënt." in dutch
+    assert (
+        "Thuis na het donker: vertrekt om 15:10, een uur en 40 minuten later dan 13:30, "
+        "het laatste moment om voor het donker thuis te zijn." in dutch
+    )
+    assert "De afdeling kan toevoegen: een vrijwilliger die de patiënt bij de ingang opvangt" in dutch
+
+
+def test_the_rule_file_decides_how_far_each_preference_bends(clock, app, desk_client, session: Session, tmp_path) -> None:
+    from clinic.app import reconfigure
+
+    seed = tmp_path / "seed"
+    shutil.copytree(SEED, seed)
+    text = (seed / br.FILENAME).read_text(encoding="utf-8")
+    text = text.replace("max_minutes: 120}\n    label:\n      en: Home", "max_minutes: 60}\n    label:\n      en: Home")
+    text = text.replace("bend: {step_minutes: 30, max_minutes: 120}\n    label:\n      en: Arrive",
+                        "bend: {step_minutes: 30, max_minutes: 60}\n    label:\n      en: Arrive")
+    (seed / br.FILENAME).write_text(text, encoding="utf-8")
+    assert reconfigure(app, SEED_DIR=str(seed)).unit.booking_rules.rules.home_before_dark.bend.max_minutes == 60
+    pathway = demo_like_unit(session)
+    patient = far_senior(session)
+    url = f"/book/patient/{patient.id}?pathway={pathway.id}&earliest=2026-12-03&latest=2026-12-31"
+    english = _page(desk_client, url)
+    assert "Arrives at 9:00 AM, an hour earlier than preferred for a long journey." in english
+    assert "Home after dark: leaves at 2:10 PM, 40 minutes later than 1:30 PM" in english
+    dutch = _page(desk_client, url, "nl")
+    assert "Komt om 09:00, een uur eerder dan gewenst bij een lange reis." in dutch
+    assert "Thuis na het donker: vertrekt om 14:10, 40 minuten later dan 13:30" in dutch
+
+
+def test_the_book_page_says_plainly_when_nothing_can_ever_fit(clock, app, desk_client, session: Session) -> None:
+    pathway = demo_like_unit(session)
+    from clinic.unit.models import Resource
+
+    beds = session.exec(select(Resource).where(Resource.code == "beds")).one()
+    beds.attributes = []
+    session.add(beds)
+    session.commit()
+    patient = far_senior(session, needs_wheelchair=True)
+    url = f"/book/patient/{patient.id}?pathway={pathway.id}&earliest=2026-12-03&latest=2026-12-31"
+    english = _page(desk_client, url)
+    assert "Not even bending every preference of the patient makes it fit on any day." in english
+    assert "No room or person for “Infusion treatment” has wheelchair access." in english
+    assert "It would fit if a room for “Infusion treatment” had wheelchair access." in english
+    assert "Put on the waitlist" not in english and "Book this itinerary" not in english
+    dutch = _page(desk_client, url, "nl")
+    assert "Het zou passen als een ruimte voor “Infusion treatment” rolstoeltoegankelijkheid had." in dutch
