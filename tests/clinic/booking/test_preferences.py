@@ -124,6 +124,22 @@ def test_the_least_bend_is_taken_when_several_are_needed(session: Session) -> No
     assert best == {br.LONG_DISTANCE_EARLIEST: 60, br.HOME_BEFORE_DARK: 40}, "09:00 to 14:10: 310 minutes"
 
 
+def test_fewer_bends_rank_before_an_earlier_date(session: Session) -> None:
+    from clinic.unit.models import Resource, ResourceClosure
+
+    pathway = demo_like_unit(session)
+    thursday = dt.date(2026, 12, 3)
+    for code in ("chairs", "beds"):  # the chairs close at 14:00 on Thursday: an earlier arrival as well
+        chair = session.exec(select(Resource).where(Resource.code == code)).one()
+        session.add(ResourceClosure(resource_id=chair.id, date=thursday, starts=dt.time(14), ends=dt.time(18, 30), reason="Maintenance"))
+    session.commit()
+    two_days = booking.Availability(earliest=thursday, latest=thursday + dt.timedelta(days=1))
+    result = propose(session, far_senior(session), pathway, availability=two_days)
+    counts = [(p.day, len(p.bends)) for p in result.options]
+    assert (thursday, 2) in counts and (thursday + dt.timedelta(days=1), 1) in counts, counts
+    assert [n for _, n in counts] == sorted(n for _, n in counts), "one bend first, though Thursday is sooner"
+
+
 def test_hard_rules_never_bend(session: Session) -> None:
     pathway = demo_like_unit(session)
     wheelchair = far_senior(session, needs_wheelchair=True)
