@@ -473,6 +473,23 @@ def bent_rules(
     return tuple(out)
 
 
+def visit_bends(*, session: Session, visit: Visit, unit: Unit) -> tuple[BentRule, ...]:
+    """Which preferences a stored visit bends (measured on its planned steps, as ``bent_rules``)."""
+    if not visit.steps:
+        return ()
+    patient, pathway = _load(session, visit.patient_id, visit.pathway_id)
+    starts = [planning.minutes_at(s.planned_start, visit.date, unit.tz) for s in visit.steps]
+    ends = [planning.minutes_at(s.planned_end, visit.date, unit.tz) for s in visit.steps]
+    return bent_rules(
+        day=visit.date,
+        arrival=min(starts),
+        leave=max(ends),
+        patient=patient,
+        steps=planning.engine_steps(pathway),
+        unit=unit,
+    )
+
+
 def bent_note(bending: Sequence[BentRule], unit: Unit) -> str:
     """``Bends preferences: Home before dark (90 min)``: the visit's note, in the rule file's English."""
     rules = unit.booking_rules

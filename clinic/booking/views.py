@@ -43,6 +43,7 @@ from clinic.booking.services import (
     book_proposal,
     find_patients,
     propose_visits,
+    visit_bends,
 )
 from clinic.columns import Channel, Language
 from clinic.db import get_session
@@ -597,6 +598,8 @@ def confirm(patient_id: int):
     flash(
         _("Booked: %(name)s on %(day)s.", name=patient.display_name, day=_format_day(visit.date)), "success"
     )
+    for bend in visit_bends(session=session, visit=visit, unit=unit()):
+        flash(_("This visit bends a preference: %(bend)s", bend=bend_label(bend, visit.date)), "warning")
     return redirect(_after_booking_url(visit))
 
 
