@@ -161,11 +161,15 @@ class Proposal:
 
 @dataclass
 class Proposals:
+    """``unqualified``: steps of the pathway that no active resource has the skills to give (then there
+    are no options and ``reason_code`` is ``no-skill``)."""
+
     options: list[Proposal]
     first_day: dt.date | None
     last_day: dt.date | None
     reason: str | None = None
     reason_code: str | None = None
+    unqualified: list[planning.Unqualified] = dataclasses.field(default_factory=list)
 
 
 # --- segment and availability rules -------------------------------------------------------------
@@ -408,6 +412,12 @@ def propose_visits(
     coming = _days_already_coming(session, patient.id, days)  # type: ignore[arg-type]
     days = [d for d in days if d not in coming]
     result = Proposals(options=[], first_day=days[0] if days else None, last_day=days[-1] if days else None)
+    staff = planning.load_staff(session=session)
+    if unqualified := planning.unqualified_steps(pathway, staff):
+        result.unqualified = unqualified
+        result.reason = "; ".join(u.describe() for u in unqualified)
+        result.reason_code = "no-skill"
+        return result
     if not days:
         result.reason = "no day in the chosen period and weekdays is left"
         result.reason_code = "no-days"
@@ -425,7 +435,7 @@ def propose_visits(
             availability=availability,
             daylight=daylight,
         )
-        request = planning.engine_request(wish=wish, day=day, unit=unit)
+        request = planning.engine_request(wish=wish, day=day, unit=unit, staff=staff)
         groups.setdefault(request, []).append(instance)
     skip = set(exclude)
     found: list[Itinerary] = []
@@ -433,7 +443,7 @@ def propose_visits(
         found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
     found.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
     resources = {r.code: r for r in session.exec(select(Resource))}
-    rules = planning.engine_steps(pathway)
+    rules = planning.engine_steps(pathway, staff=staff)
     for itinerary in found:
         if len(result.options) >= k:
             break
@@ -534,7 +544,9 @@ def book_proposal(
             availability=wanted,
             daylight=daylight,
         )
-        request = planning.engine_request(wish=wish, day=day, unit=unit)
+        request = planning.engine_request(
+            wish=wish, day=day, unit=unit, staff=planning.load_staff(session=session)
+        )
         placed = engine.Visit(request=request.id, steps=steps)
         lock_day(session=session, day=day)
         resources = planning.engine_resources(session=session, day=day)
@@ -597,6 +609,10 @@ def book_visit(
     pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
     if pathway is None or not pathway.active:
         raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
+    if unqualified := planning.unqualified_steps(pathway, planning.load_staff(session=session)):
+        raise Conflict(
+            "; ".join(u.describe() for u in unqualified), code="no_skill", field="pathway_id", day=day.isoformat()
+        )
     wish = planning.VisitWish(key="new", patient=patient, pathway=pathway, priority=priority, arrival=arrival)
     try:
         lock_day(session=session, day=day)

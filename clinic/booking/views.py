@@ -312,10 +312,30 @@ def _after_booking_url(visit) -> str:
     return url_for("board.day", day=visit.date.isoformat())
 
 
+def _skill_message(step) -> str:
+    """Plain words for a step that no resource has the skills to give (``planning.Unqualified``)."""
+    skills = ", ".join(step.skills)
+    if step.resource is not None:
+        return _(
+            "%(step)s can only be given by %(resource)s, who lacks the skills it needs (%(skills)s).",
+            step=step.step_name,
+            resource=step.resource,
+            skills=skills,
+        )
+    return _(
+        "Nobody at the unit has the skills %(step)s needs (%(skills)s), so this pathway cannot be booked. "
+        "Ask the coordinator to check the resources' skills.",
+        step=step.step_name,
+        skills=skills,
+    )
+
+
 def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = False, status: int = 200):
     waitlist_form = WaitlistForm()
     reason_label = None
-    if proposals is not None and not proposals.options and proposals.reason_code:
+    if proposals is not None and proposals.unqualified:
+        reason_label = " ".join(_skill_message(u) for u in proposals.unqualified)
+    elif proposals is not None and not proposals.options and proposals.reason_code:
         reason_label = REASONS.get(proposals.reason_code, REASONS["unexplained"])
     return (
         render_template(

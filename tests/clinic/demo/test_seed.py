@@ -28,7 +28,7 @@ def _count(session: Session, model) -> int:
 def test_demo_counts(demo: dict, demo_session: Session) -> None:
     s = demo_session
     assert _count(s, Patient) == 300
-    assert _count(s, Resource) == 18
+    assert _count(s, Resource) == 19
     assert _count(s, Pathway) >= 5
     assert _count(s, Volunteer) == 8
     assert _count(s, WaitlistEntry) == demo["summary"]["waitlist entries"] == 20
