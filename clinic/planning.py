@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 from sqlmodel import Session, col, select
 
 from clinic.columns import utcnow
@@ -170,6 +170,15 @@ def load_staff(*, session: Session) -> Staff:
     return Staff(tuple((r.code, r.kind.value, frozenset(r.skills or ())) for r in resources))
 
 
+def _staff_for(pathway: Pathway) -> Staff:
+    """The staff as the pathway's own session sees it: a caller that does not pass ``staff`` still gets
+    the skill restriction (one query), never an unrestricted step."""
+    session = object_session(pathway)
+    if session is None:
+        raise ValueError(f"pathway {pathway.code} is not in a session: pass staff=load_staff(session=...)")
+    return load_staff(session=session)  # type: ignore[arg-type]
+
+
 def step_resources(step: PathwayStep, staff: Staff) -> tuple[str, ...] | None:
     """The engine's ``Step.resources`` for ``step``: the active resources of its kind having all its skills,
     intersected with its own ``resource`` if set (``None``: any resource of the kind; ``()``: nobody)."""
@@ -214,9 +223,12 @@ def unqualified_steps(pathway: Pathway, staff: Staff) -> list[Unqualified]:
     return out
 
 
-def engine_steps(pathway: Pathway, *, staff: Staff) -> tuple[engine.Step, ...]:
+def engine_steps(pathway: Pathway, *, staff: Staff | None = None) -> tuple[engine.Step, ...]:
     """The pathway's steps; several predecessors share one gap rule (the tightest of their edges); a step
-    needing skills is restricted to the resources having them (``step_resources``)."""
+    needing skills is restricted to the resources having them (``step_resources``; ``staff`` from
+    ``load_staff``, read through the pathway's session when not given)."""
+    if staff is None and any(step.skills for step in pathway.steps):
+        staff = _staff_for(pathway)
     steps = []
     for step in sorted(pathway.steps, key=lambda s: s.sequence):
         edges = step.dependencies
@@ -229,15 +241,15 @@ def engine_steps(pathway: Pathway, *, staff: Staff) -> tuple[engine.Step, ...]:
                 after=tuple(e.depends_on.code for e in edges),
                 min_gap=max((e.min_gap for e in edges), default=0),
                 max_gap=min(max_gaps) if max_gaps else None,
-                resources=step_resources(step, staff),
+                resources=step_resources(step, staff or Staff()),
             )
         )
     return tuple(steps)
 
 
-def engine_request(*, wish: VisitWish, day: dt.date, unit: Unit, staff: Staff) -> engine.Request:
+def engine_request(*, wish: VisitWish, day: dt.date, unit: Unit, staff: Staff | None = None) -> engine.Request:
     """The engine request for ``wish``, with the patient's segment rules applied (see ``LONG_DISTANCE_EARLIEST``)
-    and its steps restricted to the resources with the skills they need (``staff``, from ``load_staff``)."""
+    and its steps restricted to the resources with the skills they need (see ``engine_steps``)."""
     labels = segments.segments_for(wish.patient, day, unit=unit)
     steps = engine_steps(wish.pathway, staff=staff)
     arrival = wish.arrival

@@ -138,7 +138,7 @@ def test_proposals_honour_the_patient_segment(session: Session) -> None:
     assert result.options and all(s.resource != "doc2" for p in result.options for s in p.steps)
     old = make_patient(session, birth_date=dt.date(1940, 3, 1))
     request = planning.engine_request(
-        wish=planning.VisitWish(key="o", patient=old, pathway=u["pathway"]), day=TUESDAY, unit=UNIT, staff=planning.Staff()
+        wish=planning.VisitWish(key="o", patient=old, pathway=u["pathway"]), day=TUESDAY, unit=UNIT
     )
     assert request.max_visit_minutes == 40 + 90
     result = propose(session, old, u["pathway"])
@@ -238,7 +238,7 @@ def placed(*steps: tuple[str, int, int]) -> list[PlacedStep]:
 
 
 def test_pauses_tell_what_the_pathway_asks_for_from_waiting(session: Session) -> None:
-    rules = planning.engine_steps(lab_pathway(session), staff=planning.Staff())
+    rules = planning.engine_steps(lab_pathway(session))
     exact = booking.pauses(
         placed(("reg", 480, 490), ("lab", 490, 505), ("cons", 550, 570), ("out", 570, 580)), rules
     )

@@ -63,17 +63,17 @@ def test_segment_rules_shape_the_request(session: Session) -> None:
     pathway = _unit(session)["pathway"]
     far_old = make_patient(session, distance_km=120, birth_date=dt.date(1940, 1, 1), needs_wheelchair=True)
     wish = planning.VisitWish(key="w", patient=far_old, pathway=pathway, arrival=(450, 630))
-    request = planning.engine_request(wish=wish, day=DAY, unit=UNIT, staff=planning.Staff())
+    request = planning.engine_request(wish=wish, day=DAY, unit=UNIT)
     assert request.arrival == (600, 630)
     assert request.max_visit_minutes == 40 + 90
     assert request.requires == {"wheelchair"}
     assert [s.id for s in request.steps] == ["reg", "cons", "out"]
     assert request.steps[1].after == ("reg",) and request.steps[1].max_gap == 60
     young = make_patient(session, distance_km=5, birth_date=dt.date(1990, 1, 1))
-    plain = planning.engine_request(wish=planning.VisitWish(key="y", patient=young, pathway=pathway), day=DAY, unit=UNIT, staff=planning.Staff())
+    plain = planning.engine_request(wish=planning.VisitWish(key="y", patient=young, pathway=pathway), day=DAY, unit=UNIT)
     assert plain.arrival is None and plain.max_visit_minutes is None and plain.requires == frozenset()
     custom = make_unit(local_km=200, regional_km=300)
-    assert planning.engine_request(wish=wish, day=DAY, unit=custom, staff=planning.Staff()).arrival == (450, 630)
+    assert planning.engine_request(wish=wish, day=DAY, unit=custom).arrival == (450, 630)
 
 
 def test_plan_day_stores_a_feasible_plan(session: Session) -> None:

@@ -71,6 +71,7 @@ def test_engine_steps_restrict_a_skilled_step_to_the_active_resources_having_the
     assert steps["cons"].resources == ("onc", "onc2")
     assert steps["reg"].resources is None and steps["out"].resources is None
     assert planning.engine_steps(u["plain"], staff=staff)[1].resources is None
+    assert planning.engine_steps(u["oncology"])[1].resources == ("onc", "onc2"), "without staff: the pathway's session"
 
     cons = next(s for s in u["oncology"].steps if s.code == "cons")
     cons.skills = ["oncology", "rheumatology"]
