@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 from sqlmodel import Session, col, select
 
 from clinic.columns import utcnow
@@ -146,8 +146,84 @@ def engine_resources(*, session: Session, day: dt.date) -> tuple[engine.Resource
     )
 
 
-def engine_steps(pathway: Pathway) -> tuple[engine.Step, ...]:
-    """The pathway's steps; several predecessors share one gap rule (the tightest of their edges)."""
+@dataclass(frozen=True)
+class Staff:
+    """The active resources' kinds and skills: who may give a step that needs skills."""
+
+    resources: tuple[tuple[str, str, frozenset[str]], ...] = ()
+
+    def qualified(self, kind: str, skills: Iterable[str]) -> tuple[str, ...]:
+        """Codes of the active resources of ``kind`` carrying every one of ``skills``."""
+        needed = frozenset(skills)
+        return tuple(code for code, of_kind, has in self.resources if of_kind == kind and needed <= has)
+
+
+def load_staff(*, session: Session) -> Staff:
+    resources = session.exec(
+        select(Resource).where(col(Resource.active).is_(True)).order_by(col(Resource.code))
+    ).all()
+    return Staff(tuple((r.code, r.kind.value, frozenset(r.skills or ())) for r in resources))
+
+
+def _staff_for(pathway: Pathway) -> Staff:
+    """The staff as the pathway's own session sees it: a caller that does not pass ``staff`` still gets
+    the skill restriction (one query), never an unrestricted step."""
+    session = object_session(pathway)
+    if session is None:
+        raise ValueError(f"pathway {pathway.code} is not in a session: pass staff=load_staff(session=...)")
+    return load_staff(session=session)  # type: ignore[arg-type]
+
+
+def step_resources(step: PathwayStep, staff: Staff) -> tuple[str, ...] | None:
+    """The engine's ``Step.resources`` for ``step``: the active resources of its kind having all its skills,
+    intersected with its own ``resource`` if set (``None``: any resource of the kind; ``()``: nobody)."""
+    own = (step.resource.code,) if step.resource is not None else None
+    if not step.skills:
+        return own
+    qualified = staff.qualified(step.step_type.resource_kind.value, step.skills)
+    return qualified if own is None else tuple(code for code in qualified if code in own)
+
+
+@dataclass(frozen=True)
+class Unqualified:
+    """A step of a pathway that no active resource has the skills (and, if named, the identity) to give."""
+
+    step: str
+    step_name: str
+    kind: str
+    skills: tuple[str, ...]
+    resource: str | None = None
+
+    def describe(self) -> str:
+        needed = ", ".join(self.skills)
+        if self.resource is not None:
+            return f"{self.resource} does not have the skills {needed} that step {self.step_name} needs"
+        return f"no {self.kind} resource has the skills {needed} that step {self.step_name} needs"
+
+
+def unqualified_steps(pathway: Pathway, staff: Staff) -> list[Unqualified]:
+    """The steps of ``pathway`` nobody may give (their skills match no active resource)."""
+    out = []
+    for step in sorted(pathway.steps, key=lambda s: s.sequence):
+        if step.skills and not step_resources(step, staff):
+            out.append(
+                Unqualified(
+                    step=step.code,
+                    step_name=step.step_type.name,
+                    kind=step.step_type.resource_kind.value,
+                    skills=tuple(step.skills),
+                    resource=step.resource.code if step.resource is not None else None,
+                )
+            )
+    return out
+
+
+def engine_steps(pathway: Pathway, *, staff: Staff | None = None) -> tuple[engine.Step, ...]:
+    """The pathway's steps; several predecessors share one gap rule (the tightest of their edges); a step
+    needing skills is restricted to the resources having them (``step_resources``; ``staff`` from
+    ``load_staff``, read through the pathway's session when not given)."""
+    if staff is None and any(step.skills for step in pathway.steps):
+        staff = _staff_for(pathway)
     steps = []
     for step in sorted(pathway.steps, key=lambda s: s.sequence):
         edges = step.dependencies
@@ -160,7 +236,7 @@ def engine_steps(pathway: Pathway) -> tuple[engine.Step, ...]:
                 after=tuple(e.depends_on.code for e in edges),
                 min_gap=max((e.min_gap for e in edges), default=0),
                 max_gap=min(max_gaps) if max_gaps else None,
-                resources=(step.resource.code,) if step.resource is not None else None,
+                resources=step_resources(step, staff or Staff()),
             )
         )
     return tuple(steps)
@@ -194,13 +270,19 @@ def senior_cap(steps: Sequence[engine.Step], labels: frozenset[str], unit: Unit)
 
 
 def engine_request(
-    *, wish: VisitWish, day: dt.date, unit: Unit, bends: br.Bends = br.NO_BENDS
+    *,
+    wish: VisitWish,
+    day: dt.date,
+    unit: Unit,
+    staff: Staff | None = None,
+    bends: br.Bends = br.NO_BENDS,
 ) -> engine.Request:
     """The engine request for ``wish``, with the patient's segment rules (``Unit.booking_rules``) applied,
     each preference bent by ``bends`` minutes (an earlier arrival, a longer wait; leaving after dark is
-    the caller's ``wish.leave_by``)."""
+    the caller's ``wish.leave_by``), and its steps restricted to the resources with the skills they need
+    (see ``engine_steps``)."""
     labels = segments.segments_for(wish.patient, day, unit=unit)
-    steps = engine_steps(wish.pathway)
+    steps = engine_steps(wish.pathway, staff=staff)
     arrival = wish.arrival
     earliest = preferred_earliest(labels, unit)
     if earliest is not None:
@@ -276,11 +358,12 @@ def build_instance(
     wishes: Sequence[VisitWish] = (),
     name: str | None = None,
 ) -> engine.Instance:
+    staff = load_staff(session=session) if wishes else Staff()
     return engine.Instance(
         name=name or f"clinic-{day.isoformat()}",
         date=day,
         resources=engine_resources(session=session, day=day),
-        requests=tuple(engine_request(wish=w, day=day, unit=unit) for w in wishes),
+        requests=tuple(engine_request(wish=w, day=day, unit=unit, staff=staff) for w in wishes),
         booked=engine_booked(session=session, day=day, tz=unit.tz),
     )
 
@@ -382,11 +465,13 @@ def check_day(*, session: Session, day: dt.date, unit: Unit) -> list[Violation]:
         _visits_query(day, ACTIVE_VISIT_STATUSES).options(selectinload(Visit.patient))
     ).all()  # type: ignore[arg-type]
     visits = [v for v in visits if v.steps]
+    staff = load_staff(session=session)
     requests = tuple(
         engine_request(
             wish=VisitWish(key=request_key(v), patient=v.patient, pathway=v.pathway, priority=v.priority),
             day=day,
             unit=unit,
+            staff=staff,
         )
         for v in visits
     )

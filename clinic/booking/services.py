@@ -194,7 +194,9 @@ class Proposals:
 
     When no option keeps every rule, ``why`` says why (``reason`` is the engine's English sentence, kept
     for logs, never shown); ``waitlist`` says whether the patient could ever fit as the rules stand (a
-    cancellation may make room), and ``never`` why not even bending every preference fits any day."""
+    cancellation may make room), and ``never`` why not even bending every preference fits any day.
+    ``unqualified``: steps of the pathway that no active resource has the skills to give (then there
+    are no options and ``reason_code`` is ``no-skill``)."""
 
     options: list[Proposal]
     first_day: dt.date | None
@@ -205,6 +207,7 @@ class Proposals:
     bent: bool = False
     waitlist: bool = False
     never: WhyNot | None = None
+    unqualified: list[planning.Unqualified] = dataclasses.field(default_factory=list)
 
 
 # --- segment and availability rules -------------------------------------------------------------
@@ -593,6 +596,12 @@ def propose_visits(
     coming = _days_already_coming(session, patient.id, days)  # type: ignore[arg-type]
     days = [d for d in days if d not in coming]
     result = Proposals(options=[], first_day=days[0] if days else None, last_day=days[-1] if days else None)
+    staff = planning.load_staff(session=session)
+    if unqualified := planning.unqualified_steps(pathway, staff):
+        result.unqualified = unqualified
+        result.reason = "; ".join(u.describe() for u in unqualified)
+        result.reason_code = "no-skill"
+        return result
     if not days:
         result.reason = "no day in the chosen period and weekdays is left"
         result.reason_code = "no-days"
@@ -606,13 +615,13 @@ def propose_visits(
             wish = visit_wish(
                 patient=patient, pathway=pathway, day=day, unit=unit, availability=availability, bends=bends
             )
-            request = planning.engine_request(wish=wish, day=day, unit=unit, bends=bends)
+            request = planning.engine_request(wish=wish, day=day, unit=unit, staff=staff, bends=bends)
             groups.setdefault(request, []).append(instances[day])
         return groups
 
     skip = set(exclude)
     resources = {r.code: r for r in session.exec(select(Resource))}
-    rules = planning.engine_steps(pathway)
+    rules = planning.engine_steps(pathway, staff=staff)
 
     def solve(groups: dict[engine.Request, list[engine.Instance]]) -> list[Itinerary]:
         found: list[Itinerary] = []
@@ -786,7 +795,9 @@ def book_proposal(
             availability=wanted,
             bends=bends,
         )
-        request = planning.engine_request(wish=wish, day=day, unit=unit, bends=bends)
+        request = planning.engine_request(
+            wish=wish, day=day, unit=unit, staff=planning.load_staff(session=session), bends=bends
+        )
         placed = engine.Visit(request=request.id, steps=steps)
         lock_day(session=session, day=day)
         resources = planning.engine_resources(session=session, day=day)
@@ -861,6 +872,10 @@ def book_visit(
     pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
     if pathway is None or not pathway.active:
         raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
+    if unqualified := planning.unqualified_steps(pathway, planning.load_staff(session=session)):
+        raise Conflict(
+            "; ".join(u.describe() for u in unqualified), code="no_skill", field="pathway_id", day=day.isoformat()
+        )
     wish = planning.VisitWish(key="new", patient=patient, pathway=pathway, priority=priority, arrival=arrival)
     try:
         lock_day(session=session, day=day)

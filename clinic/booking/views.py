@@ -448,12 +448,32 @@ def _after_booking_url(visit) -> str:
     return url_for("board.day", day=visit.date.isoformat())
 
 
+def _skill_message(step) -> str:
+    """Plain words for a step that no resource has the skills to give (``planning.Unqualified``)."""
+    skills = ", ".join(step.skills)
+    if step.resource is not None:
+        return _(
+            "%(step)s can only be given by %(resource)s, who lacks the skills it needs (%(skills)s).",
+            step=step.step_name,
+            resource=step.resource,
+            skills=skills,
+        )
+    return _(
+        "Nobody at the unit has the skills %(step)s needs (%(skills)s), so this pathway cannot be booked. "
+        "Ask the coordinator to check the resources' skills.",
+        step=step.step_name,
+        skills=skills,
+    )
+
+
 def _render_plan(
     patient, form: RequestForm, *, proposals: Proposals | None = None, taken: bool = False, status: int = 200
 ):
     waitlist_form = WaitlistForm()
     why = proposals.why if proposals is not None and proposals.why is not None else None
     why_text = why_sentence(why) if why else None
+    if proposals is not None and proposals.unqualified:
+        why_text = " ".join(_skill_message(u) for u in proposals.unqualified)
     never = proposals.never if proposals is not None else None
     never_text = why_sentence(never) if never else None
     return (
