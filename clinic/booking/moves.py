@@ -12,7 +12,7 @@ cannot be moved.
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -20,17 +20,18 @@ from sqlmodel import Session, col, select
 from clinic import events, planning
 from clinic.audit import record as audit
 from clinic.booking.services import (
-    DEFAULT_DAYLIGHT,
     Availability,
-    DaylightRules,
     SlotTaken,
+    choice_bends,
     decode_choice,
     lock_day,
     problems,
     visit_wish,
 )
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
+from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.unit.booking_rules import NO_BENDS, Bends
 from clinic.unit.context import Unit
 from clinic.unit.models import Resource
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
@@ -42,13 +43,15 @@ MOVABLE = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED})
 @dataclass(frozen=True)
 class Move:
     """Visit ``visit_id`` to ``day`` with its steps at ``steps``; ``availability`` holds the patient's part of
-    the day (re-checked); ``cycle`` names the series cycle in error messages."""
+    the day (re-checked); ``cycle`` names the series cycle in error messages; ``bends`` are the preferences
+    the picked proposal bends (checked against the rules, as ``book_proposal`` does)."""
 
     visit_id: int
     day: dt.date
     steps: tuple[engine.PlacedStep, ...]
     availability: Availability | None = None
     cycle: int | None = None
+    bends: Bends = NO_BENDS
 
 
 def movable(visit: Visit, today: dt.date | None = None) -> bool:
@@ -85,7 +88,6 @@ def place_moves(
     unit: Unit,
     actor_id: int | None,
     today: dt.date | None,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
     action: str = "visit.moved",
 ) -> list[Visit]:
     """Apply ``moves`` inside the session's transaction (not committed): the new days' locks first, in date
@@ -111,6 +113,7 @@ def place_moves(
             )
     if len({(visits[m.visit_id].patient_id, m.day) for m in moves}) != len(moves):
         raise Conflict("two visits of the patient on one day", code="already_booked", field="choice")
+    staff = planning.load_staff(session=session)
     moved: list[Visit] = []
     for move in moves:
         visit = visits[move.visit_id]
@@ -118,15 +121,21 @@ def place_moves(
         pathway = planning.load_pathway(session=session, pathway_id=visit.pathway_id)
         if pathway is None:
             raise NotFound(f"pathway {visit.pathway_id} does not exist", field="pathway_id")
+        applying = planning.applying_rules(segments.segments_for(patient, move.day, unit=unit))
+        if not move.bends.allowed_by(unit.booking_rules, applying):
+            raise ValidationError(
+                _who(move.cycle) + "the chosen itinerary bends a rule that may not be bent",
+                code="bad_choice", field="choice", cycle=move.cycle,
+            )
         wish = visit_wish(
             patient=patient,
             pathway=pathway,
             day=move.day,
             unit=unit,
             availability=move.availability or Availability(earliest=move.day),
-            daylight=daylight,
+            bends=move.bends,
         )
-        request = planning.engine_request(wish=wish, day=move.day, unit=unit)
+        request = planning.engine_request(wish=wish, day=move.day, unit=unit, staff=staff, bends=move.bends)
         placed = engine.Visit(request=request.id, steps=move.steps)
         alone = engine.Instance(
             name=f"move-{move.day.isoformat()}",
@@ -219,20 +228,19 @@ def move_visit(
     actor_id: int | None,
     today: dt.date | None = None,
     availability: Availability | None = None,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> Visit:
     """Move one visit to the picked itinerary (``choice`` of a ``Proposal``): another day or another time,
     in one transaction (committed, audited, ``VisitMoved``). ``Conflict`` for a visit that has started;
     ``SlotTaken`` when the capacity was taken meanwhile; nothing changes in either case."""
     day, steps = decode_choice(choice)
+    bends = choice_bends(choice)
     try:
         place_moves(
             session=session,
-            moves=[Move(visit_id=visit_id, day=day, steps=steps, availability=availability)],
+            moves=[Move(visit_id=visit_id, day=day, steps=steps, availability=availability, bends=bends)],
             unit=unit,
             actor_id=actor_id,
             today=today,
-            daylight=daylight,
         )
         session.commit()
     except BaseException:
@@ -240,11 +248,3 @@ def move_visit(
         raise
     return get_or_raise(session, Visit, visit_id, what="visit")
 
-
-def moves_of(choices: Iterable[tuple[int, str, Availability | None, int | None]]) -> list[Move]:
-    """``Move``s from ``(visit id, encoded choice, availability, cycle)``."""
-    out = []
-    for visit_id, choice, availability, cycle in choices:
-        day, steps = decode_choice(choice)
-        out.append(Move(visit_id=visit_id, day=day, steps=steps, availability=availability, cycle=cycle))
-    return out

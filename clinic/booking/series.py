@@ -32,15 +32,16 @@ from clinic.audit import record as audit
 from clinic.booking.models import SeriesStatus, TreatmentSeries
 from clinic.booking.moves import MOVABLE, Move, check_movable, movable, place_moves
 from clinic.booking.services import (
-    DEFAULT_DAYLIGHT,
     PROPOSE_TIME_LIMIT,
     Availability,
-    DaylightRules,
     Proposal,
     SlotTaken,
+    WhyNot,
     _days_already_coming,
     _load,
     _proposal,
+    _why,
+    choice_bends,
     day_instance,
     decode_choice,
     lock_day,
@@ -134,6 +135,8 @@ class SeriesProposal:
     failed_window: tuple[dt.date, dt.date] | None = None
     reason: str | None = None
     reason_code: str | None = None
+    #: Why the failed cycle fits nowhere, for the clerk's sentence (``reason`` is the engine's, for logs).
+    why: WhyNot | None = None
 
     @property
     def ok(self) -> bool:
@@ -154,16 +157,16 @@ class _Days:
         pathway: Pathway,
         unit: Unit,
         availability: Availability,
-        daylight: DaylightRules,
         ignore: Sequence[int] = (),
     ) -> None:
         self.session, self.patient, self.pathway, self.unit = session, patient, pathway, unit
-        self.availability, self.daylight, self.ignore = availability, daylight, list(ignore)
+        self.availability, self.ignore = availability, list(ignore)
+        self.staff = planning.load_staff(session=session)
         self.instances: dict[dt.date, engine.Instance] = {}
         self.requests: dict[dt.date, engine.Request] = {}
         self.best: dict[dt.date, Itinerary | None] = {}
         self.resources = {r.code: r for r in session.exec(select(Resource))}
-        self.rules = planning.engine_steps(pathway)
+        self.rules = planning.engine_steps(pathway, staff=self.staff)
 
     def request(self, day: dt.date) -> engine.Request:
         if day not in self.requests:
@@ -173,9 +176,8 @@ class _Days:
                 day=day,
                 unit=self.unit,
                 availability=self.availability,
-                daylight=self.daylight,
             )
-            self.requests[day] = planning.engine_request(wish=wish, day=day, unit=self.unit)
+            self.requests[day] = planning.engine_request(wish=wish, day=day, unit=self.unit, staff=self.staff)
         return self.requests[day]
 
     def instance(self, day: dt.date) -> engine.Instance:
@@ -192,12 +194,13 @@ class _Days:
     def proposal(self, itinerary: Itinerary) -> Proposal:
         return _proposal(itinerary, self.pathway, self.rules, self.resources, self.unit.tz)
 
-    def why_not(self, day: dt.date) -> tuple[str, str]:
+    def why_not(self, day: dt.date) -> tuple[str, str, WhyNot]:
+        """The engine's sentence (for logs), its code and the clerk's data (``WhyNot``) for ``day``."""
         try:
             reason = explain(self.instance(day), (), self.request(day))
         except Exception:  # noqa: BLE001 - an explanation is a courtesy; never fail the page over it
-            return "no free itinerary on any day of the window", "unexplained"
-        return f"{day.isoformat()}: {reason.text}", reason.code
+            return "no free itinerary on any day of the window", "unexplained", WhyNot(code="unexplained")
+        return f"{day.isoformat()}: {reason.text}", reason.code, _why(reason, day, self.pathway, self.resources)
 
 
 def _window_days(
@@ -214,18 +217,17 @@ def _window_days(
 
 def _place_cycle(
     days: _Days, cycle: int, window: tuple[dt.date, dt.date, dt.date], today: dt.date, taken: set[dt.date]
-) -> tuple[CyclePlan | None, str, str]:
+) -> tuple[CyclePlan | None, str, str, WhyNot | None]:
     """The cycle's best placement in its window (least waiting, then closest to nominal), or the reason."""
     nominal, earliest, latest = window
     candidates = _window_days(earliest, latest, nominal, days.availability.weekdays, today, taken)
     if not candidates:
-        return None, "no day the patient can come lies in the window", "no-days"
+        return None, "no day the patient can come lies in the window", "no-days", WhyNot(code="no-days")
     found = [(it, d) for d in candidates if (it := days.itinerary(d)) is not None]
     if not found:
-        reason, code = days.why_not(candidates[0])
-        return None, reason, code
+        return None, *days.why_not(candidates[0])
     best, day = min(found, key=lambda f: (f[0].wait_minutes, abs((f[1] - nominal).days), f[1], f[0].arrival))
-    return CyclePlan(cycle, nominal, earliest, latest, proposal=days.proposal(best)), "", ""
+    return CyclePlan(cycle, nominal, earliest, latest, proposal=days.proposal(best)), "", "", None
 
 
 def _coming(session: Session, patient_id: int, first: dt.date, last: dt.date, ignore: Sequence[int] = ()) -> set[dt.date]:
@@ -243,7 +245,6 @@ def propose_series(
     cycles: int,
     interval_days: int,
     tolerance_days: int,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> SeriesProposal:
     """Every cycle of a series placed by the engine (reads only); see the module's rules.
 
@@ -254,7 +255,7 @@ def propose_series(
     shape = SeriesShape(cycles, interval_days, tolerance_days)
     shape.validate()
     patient, pathway = _load(session, patient_id, pathway_id)
-    days = _Days(session, patient, pathway, unit, availability, daylight)
+    days = _Days(session, patient, pathway, unit, availability)
     first_days = availability.days(today)
     if first_days:
         shape.window(first_days[-1], cycles)
@@ -262,7 +263,10 @@ def propose_series(
     taken = _coming(session, patient.id, min(first_days, default=today), max(first_days, default=today) + span)  # type: ignore[arg-type]
     first_days = [d for d in first_days if d not in taken]
     if not first_days:
-        return SeriesProposal(failed_cycle=1, reason="no day in the chosen period and weekdays is left", reason_code="no-days")
+        return SeriesProposal(
+            failed_cycle=1, reason="no day in the chosen period and weekdays is left", reason_code="no-days",
+            why=WhyNot(code="no-days"),
+        )
     instances = [days.instance(d) for d in first_days]
     firsts: list[Itinerary] = []
     groups: dict[engine.Request, list[engine.Instance]] = {}
@@ -273,9 +277,9 @@ def propose_series(
     firsts.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
     firsts = firsts[:FIRST_TRIES]
     if not firsts:
-        reason, code = days.why_not(first_days[0])
+        reason, code, why = days.why_not(first_days[0])
         return SeriesProposal(
-            failed_cycle=1, failed_window=(first_days[0], first_days[-1]), reason=reason, reason_code=code
+            failed_cycle=1, failed_window=(first_days[0], first_days[-1]), reason=reason, reason_code=code, why=why
         )
     attempt: SeriesProposal | None = None
     for first in firsts:
@@ -284,10 +288,10 @@ def propose_series(
         plan = SeriesProposal(cycles=[CyclePlan(1, first.date, first.date, first.date, proposal=days.proposal(first))])
         for cycle in range(2, cycles + 1):
             window = shape.window(first.date, cycle - 1)
-            placed, reason, code = _place_cycle(days, cycle, window, today, taken)
+            placed, reason, code, why = _place_cycle(days, cycle, window, today, taken)
             if placed is None:
                 plan.failed_cycle, plan.failed_window = cycle, (window[1], window[2])
-                plan.reason, plan.reason_code = reason, code
+                plan.reason, plan.reason_code, plan.why = reason, code, why
                 break
             plan.cycles.append(placed)
         if plan.ok:
@@ -314,7 +318,6 @@ def book_series(
     cycles: int,
     interval_days: int,
     tolerance_days: int,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> TreatmentSeries:
     """Store a proposed series (``choices``: each cycle's ``Proposal.choice``, in order) in one transaction:
     every day's lock first, every cycle re-checked like ``book_proposal``, a ``VisitBooked`` per cycle (so
@@ -341,6 +344,7 @@ def book_series(
             if day <= today:
                 raise ValidationError(f"cycle {n}: the chosen day has passed", code="day_passed", field="choice", cycle=n)
         patient, pathway = _load(session, patient_id, pathway_id)
+        staff = planning.load_staff(session=session)
         for day in sorted({d for d, _ in decoded}):
             lock_day(session=session, day=day)
         series = TreatmentSeries(
@@ -357,7 +361,7 @@ def book_series(
         session.flush()
         visits = []
         for n, (day, steps) in enumerate(decoded, start=1):
-            visits.append(_book_cycle(session, series, patient, pathway, n, day, steps, unit, availability, daylight, actor_id))
+            visits.append(_book_cycle(session, series, patient, pathway, n, day, steps, unit, availability, staff, actor_id))
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -390,11 +394,11 @@ def _book_cycle(
     steps: tuple[engine.PlacedStep, ...],
     unit: Unit,
     availability: Availability,
-    daylight: DaylightRules,
+    staff: "planning.Staff",
     actor_id: int | None,
 ) -> Visit:
-    wish = visit_wish(patient=patient, pathway=pathway, day=day, unit=unit, availability=availability, daylight=daylight)
-    request = planning.engine_request(wish=wish, day=day, unit=unit)
+    wish = visit_wish(patient=patient, pathway=pathway, day=day, unit=unit, availability=availability)
+    request = planning.engine_request(wish=wish, day=day, unit=unit, staff=staff)
     placed = engine.Visit(request=request.id, steps=steps)
     alone = engine.Instance(
         name=f"series-{day.isoformat()}", date=day, resources=planning.engine_resources(session=session, day=day),
@@ -545,7 +549,6 @@ def propose_later_cycles(
     unit: Unit,
     today: dt.date,
     new_day: dt.date | None,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> SeriesProposal:
     """The later cycles after cycle ``visit_id`` moves to ``new_day`` (``None``: is cancelled), re-proposed
     inside their windows counted from the anchor (see the module); reads only."""
@@ -562,7 +565,7 @@ def propose_later_cycles(
         raise NotFound(f"pathway {series.pathway_id} does not exist", field="pathway_id")
     ignore = [visit.id, *(v.id for v in later)]
     availability = _availability_of(series, today + dt.timedelta(days=1))
-    days = _Days(session, patient, pathway, unit, availability, daylight, ignore=ignore)  # type: ignore[arg-type]
+    days = _Days(session, patient, pathway, unit, availability, ignore=ignore)  # type: ignore[arg-type]
     anchor_day, _anchor_cycle = anchor
     last = shape.window(anchor_day, len(later))[2]
     taken = _coming(session, patient.id, min(anchor_day, today), last, ignore)  # type: ignore[arg-type]
@@ -577,10 +580,10 @@ def propose_later_cycles(
             ))
             taken.add(other.date)
             continue
-        placed, reason, code = _place_cycle(days, other.cycle, window, today, taken)  # type: ignore[arg-type]
+        placed, reason, code, why = _place_cycle(days, other.cycle, window, today, taken)  # type: ignore[arg-type]
         if placed is None:
             result.failed_cycle, result.failed_window = other.cycle, (earliest, latest)
-            result.reason, result.reason_code = reason, code
+            result.reason, result.reason_code, result.why = reason, code, why
             return result
         result.cycles.append(CyclePlan(
             placed.cycle, nominal, earliest, latest, proposal=placed.proposal, visit_id=other.id, was=other.date
@@ -641,7 +644,6 @@ def move_cycle(
     unit: Unit,
     actor_id: int | None,
     today: dt.date,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> list[Visit]:
     """Move cycle ``visit_id`` to ``choice`` and the later cycles to ``later_choices`` (visit id -> choice,
     from ``propose_later_cycles``), in one transaction; the moved visits."""
@@ -649,9 +651,12 @@ def move_cycle(
         visit, series = _cycle_visit(session, visit_id)
         check_movable(visit, today)
         day, steps = decode_choice(choice)
-        moves = [Move(visit_id=visit.id, day=day, steps=steps, availability=_availability_of(series, day), cycle=visit.cycle)]  # type: ignore[arg-type]
+        moves = [Move(
+            visit_id=visit.id, day=day, steps=steps, availability=_availability_of(series, day),  # type: ignore[arg-type]
+            cycle=visit.cycle, bends=choice_bends(choice),
+        )]
         moves += _later_moves(session, series, visit, day, later_choices, today)
-        moved = place_moves(session=session, moves=moves, unit=unit, actor_id=actor_id, today=today, daylight=daylight)
+        moved = place_moves(session=session, moves=moves, unit=unit, actor_id=actor_id, today=today)
         session.commit()
     except BaseException:
         session.rollback()
@@ -669,7 +674,6 @@ def cancel_cycle(
     unit: Unit,
     actor_id: int | None,
     today: dt.date,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> list[Visit]:
     """Cancel cycle ``visit_id`` through the cancel service (refill follows) and move the later cycles to
     ``later_choices``, in one transaction; the moved visits."""
@@ -677,7 +681,7 @@ def cancel_cycle(
         visit, series = _cycle_visit(session, visit_id)
         moves = _later_moves(session, series, visit, None, later_choices, today)
         cancel_visit(session=session, visit_id=visit.id, reason=reason, now=now, actor_id=actor_id, commit=False)  # type: ignore[arg-type]
-        moved = place_moves(session=session, moves=moves, unit=unit, actor_id=actor_id, today=today, daylight=daylight)
+        moved = place_moves(session=session, moves=moves, unit=unit, actor_id=actor_id, today=today)
         session.commit()
     except BaseException:
         session.rollback()

@@ -2,7 +2,7 @@
 series and cycle number (``visit.series_id``, ``visit.cycle``).
 
 Revision ID: 0014_series
-Revises: 0011_unknown_outcome
+Revises: 0013_skills (0011_unknown_outcome before main gained 0013_skills)
 Create Date: 2026-12-07
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014_series'
-down_revision: str | Sequence[str] | None = '0011_unknown_outcome'
+down_revision: str | Sequence[str] | None = '0013_skills'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
