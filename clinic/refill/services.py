@@ -74,8 +74,13 @@ def cancel_visit(
     now: dt.datetime,
     actor_id: int | None = None,
     no_show: bool = False,
+    unit: Unit | None = None,
+    override_reason: str | None = None,
 ) -> Visit:
-    """Cancel a visit (or mark it a no-show) with a required reason; its capacity is free at once."""
+    """Cancel a visit (or mark it a no-show) with a required reason; its capacity is free at once.
+
+    A no-show only once the patient's arrival window has passed, unless a coordinator overrides with a
+    reason (``clinic.visits.dayrules``)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("give a reason", code="reason_required", field="reason")
@@ -84,7 +89,8 @@ def cancel_visit(
             f"the reason is longer than {MAX_REASON} characters", code="too_long", field="reason"
         )
     return visits.change_status(
-        session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now
+        session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now,
+        unit=unit, override_reason=override_reason,
     )
 
 

@@ -99,7 +99,7 @@ def test_tomorrows_visit_has_no_check_in_and_a_forced_post_gets_a_message(desk_c
     html = desk_client.get(f"/visits/{visit.id}").get_data(as_text=True)
     assert 'id="check-in"' not in html
     response = desk_client.post(f"/visits/{visit.id}/check-in", data={"csrf_token": _token(html)})
-    assert response.status_code == 409 and "Only today" in response.get_data(as_text=True)
+    assert response.status_code == 409 and "only on the visit&#39;s day" in response.get_data(as_text=True)
 
 
 def test_bad_ids_and_params_never_give_a_500(desk_client, session, app):
