@@ -17,13 +17,24 @@ data from the ``feedback_for(patient_id)`` template helper this blueprint regist
 """
 
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask import session as browser_session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
@@ -101,7 +112,8 @@ class KioskExitForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])
 
 
-KIOSK_KEY = "kiosk_survey"
+KIOSK_COOKIE = "onevisit_kiosk"
+"""A signed cookie of its own (not the session, which every response re-saves as its request read it)."""
 KIOSK_OPEN = frozenset({"followups.tablet", "followups.kiosk_exit", "static"})
 """The endpoints a kiosk browser may still reach; anything else leads back to its survey."""
 
@@ -110,10 +122,28 @@ def _session():
     return get_session()
 
 
+def _kiosk_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="onevisit-kiosk")
+
+
+def kiosk_survey_id() -> int | None:
+    """The survey this browser is a kiosk for (set in this request or by its cookie), or ``None``."""
+    if "kiosk_survey" in g:
+        return g.kiosk_survey
+    raw = request.cookies.get(KIOSK_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _kiosk_signer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
 @bp.before_app_request
 def _kiosk_guard():
     """In kiosk mode only the kiosk's own survey and its way out are reachable (no staff pages, no sign-out)."""
-    survey_id = browser_session.get(KIOSK_KEY)
+    survey_id = kiosk_survey_id()
     if survey_id is None:
         return None
     if request.endpoint in KIOSK_OPEN and (
@@ -125,7 +155,7 @@ def _kiosk_guard():
 
 @bp.app_context_processor
 def kiosk_helpers() -> dict:
-    return {"kiosk_mode": browser_session.get(KIOSK_KEY) is not None}
+    return {"kiosk_mode": kiosk_survey_id() is not None}
 
 
 def _message(error: DomainError) -> str:
@@ -314,16 +344,19 @@ def tablet(survey_id: int):
     survey = surveys.find_survey(session=_session(), survey_id=survey_id)
     if survey is None:
         abort(404)
-    browser_session[KIOSK_KEY] = survey.id
-    return _answer(survey, action=url_for("followups.tablet", survey_id=survey.id), channel=SurveyChannel.TABLET,
-                   done_template="feedback/tablet_done.html")
+    g.kiosk_survey = survey.id
+    response = make_response(_answer(survey, action=url_for("followups.tablet", survey_id=survey.id),
+                                      channel=SurveyChannel.TABLET, done_template="feedback/tablet_done.html"))
+    response.set_cookie(KIOSK_COOKIE, _kiosk_signer().dumps(survey.id), httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
 
 
 @bp.route("/follow-ups/tablet/exit", methods=["GET", "POST"])
 @roles_required(*DESK_ROLES)
 def kiosk_exit():
     """Leave kiosk mode: a staff member's user name and password (any active desk, coordinator or admin)."""
-    survey_id = browser_session.get(KIOSK_KEY)
+    survey_id = kiosk_survey_id()
     form = KioskExitForm()
     error = None
     status = 200
@@ -334,11 +367,12 @@ def kiosk_exit():
             except SignInError:
                 staff = None
             if staff is not None and staff.role.value in DESK_ROLES:
-                browser_session.pop(KIOSK_KEY, None)
                 flash(_("The tablet is back in staff mode."), "success")
                 survey = surveys.find_survey(session=_session(), survey_id=survey_id) if survey_id else None
                 target = url_for("patient.detail", patient_id=survey.patient_id) if survey is not None else None
-                return redirect(safe_next(target) or url_for("home.index"), code=303)
+                response = redirect(safe_next(target) or url_for("home.index"), code=303)
+                response.delete_cookie(KIOSK_COOKIE)
+                return response
         error, status = _("Wrong user name or password."), 400
     return render_template("feedback/kiosk_exit.html", form=form, error=error, survey_id=survey_id), status
 
