@@ -185,6 +185,9 @@ def check_in(visit_id: int):
     if not form.validate():
         return _render(visit_id, form=form, status=400)
     raw = (form.volunteer_id.data or "").strip()
+    if not form.volunteer_id.raw_data:  # the board's one-tap check-in: the volunteer the matching assigned
+        assignment = visit_assignment(session=get_session(), visit_id=visit_id)
+        raw = str(assignment.volunteer_id) if assignment is not None and assignment.volunteer_id else ""
     if raw and not raw.isdigit():
         form.volunteer_id.errors = [str(FIELD_MESSAGES["volunteer_id"])]
         return _render(visit_id, form=form, status=400)

@@ -237,3 +237,17 @@ def test_patients_who_left_are_off_the_volunteers_list(session, day_with_two_vol
     session.add(visit)
     session.commit()
     assert service.volunteer_list(session=session, volunteer_id=volunteer_id, days=[d["today"]]) == []
+
+
+def test_the_boards_one_tap_check_in_keeps_the_matched_volunteer(desk_client, session, form_token,
+                                                                 day_with_two_volunteers):
+    from clinic.visits.models import VisitCheckin
+
+    d = day_with_two_volunteers
+    visit = d["mine"]
+    assigned = _rows(session)[visit.id].volunteer_id
+    token = form_token(desk_client, "/board")
+    response = desk_client.post(f"/visits/{visit.id}/check-in", data={"csrf_token": token})
+    assert response.status_code == 303
+    checkin = session.exec(select(VisitCheckin).where(VisitCheckin.visit_id == visit.id)).one()
+    assert checkin.volunteer_id == assigned is not None
