@@ -17,6 +17,7 @@ database's write lock, which serialises writers the same way (``busy_timeout`` m
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -33,15 +34,21 @@ from clinic.audit import record as audit
 from clinic.booking.models import BookingLock
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
+from clinic.messaging.facts import patient_facts
+from clinic.messaging.rules_file import rules_in_force
 from clinic.patients import segments
 from clinic.patients.models import Patient, normalise_phone
 from clinic.patients.services import search_patients
+from clinic.unit import booking_rules as br
+from clinic.unit.booking_rules import NO_BENDS, Bends, HomeBeforeDark
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, Resource
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
+from outreach.rules import VisitFacts
 from scheduling import instance as engine
-from scheduling.check import check, objective
-from scheduling.explain import explain
+from scheduling.check import check, critical_path, objective
+from scheduling.explain import Reason, explain
+from scheduling.insert import request_bounds
 from scheduling.propose import Itinerary, propose
 
 #: How far ahead proposals look by default, and at most.
@@ -105,18 +112,10 @@ class Availability:
         return out
 
 
-@dataclass(frozen=True)
-class DaylightRules:
-    """Long-distance patients get home before dark: they leave ``travel_minutes`` (distance at
-    ``travel_kmh``) before sunset at the clinic's position."""
-
-    latitude: float = 52.09  # Utrecht
-    longitude: float = 5.12
-    travel_kmh: float = 60.0
-    rounding: int = 30  # leave-by is rounded down to this many minutes (keeps proposals per week cheap)
-
-
-DEFAULT_DAYLIGHT = DaylightRules()
+#: At most this many bent combinations are solved over the days (the others are ruled out by arithmetic).
+MAX_BENT_SOLVES = 8
+#: What the outreach rules give a patient that helps with a bent itinerary: action -> support code.
+SUPPORT_ACTIONS = {"transport_offer": "transport", "volunteer_meet": "volunteer"}
 
 
 @dataclass(frozen=True)
@@ -153,26 +152,75 @@ class Proposal:
     leaves_at: dt.datetime
     steps: tuple[ProposedStep, ...]
     choice: str
+    #: The preferences this itinerary bends (empty: it keeps every rule).
+    bends: tuple["BentRule", ...] = ()
+    #: What the unit can add for this patient (``SUPPORT_ACTIONS`` codes, ``reminder_call``), shown with bends.
+    support: tuple[str, ...] = ()
 
     @property
     def idle_minutes(self) -> int:
         return sum(s.pause_before - s.required_pause for s in self.steps)
 
 
+@dataclass(frozen=True)
+class BentRule:
+    """One preference a proposal bends, by ``minutes``: ``preferred`` is what the rule asks (the earliest
+    arrival, the leave-by time to be home before dark, the maximum wait), ``actual`` what the proposal gives."""
+
+    rule: str
+    minutes: int
+    preferred: int
+    actual: int
+
+
+@dataclass(frozen=True)
+class WhyNot:
+    """Why nothing fits, as data for the clerk's sentence: the engine's reason code with names filled in
+    (a step's and a resource's name as the clinic calls them) and its numbers."""
+
+    code: str
+    day: dt.date | None = None
+    step: str | None = None
+    kind: str | None = None
+    resource: str | None = None
+    attribute: str | None = None
+    window: tuple[int, int] | None = None
+    minutes: int | None = None
+
+
 @dataclass
 class Proposals:
+    """``options`` keep every rule, or, when none does, bend preferences the least (``bent``).
+
+    When no option keeps every rule, ``why`` says why (``reason`` is the engine's English sentence, kept
+    for logs, never shown); ``waitlist`` says whether the patient could ever fit as the rules stand (a
+    cancellation may make room), and ``never`` why not even bending every preference fits any day.
+    ``unqualified``: steps of the pathway that no active resource has the skills to give (then there
+    are no options and ``reason_code`` is ``no-skill``)."""
+
     options: list[Proposal]
     first_day: dt.date | None
     last_day: dt.date | None
     reason: str | None = None
     reason_code: str | None = None
+    why: WhyNot | None = None
+    bent: bool = False
+    waitlist: bool = False
+    never: WhyNot | None = None
+    unqualified: list[planning.Unqualified] = dataclasses.field(default_factory=list)
 
 
 # --- segment and availability rules -------------------------------------------------------------
 
 
-def sunset_minutes(day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYLIGHT) -> int:
-    """Local wall-clock minutes of sunset on ``day`` (NOAA's approximate solar equations, within minutes)."""
+def _daylight(daylight: HomeBeforeDark | None) -> HomeBeforeDark:
+    return daylight or br.load_booking_rules().rules.home_before_dark
+
+
+def sunset_minutes(day: dt.date, tz: str, daylight: HomeBeforeDark | None = None) -> int:
+    """Local wall-clock minutes of sunset on ``day`` at the rule's position (NOAA's approximate solar
+    equations, within minutes); ``daylight`` defaults to the rule file's ``home_before_dark``."""
+    daylight = _daylight(daylight)
     gamma = 2 * math.pi / 365 * (day.timetuple().tm_yday - 1)
     eqtime = 229.18 * (
         0.000075
@@ -201,13 +249,12 @@ def sunset_minutes(day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYL
     return local.hour * 60 + local.minute
 
 
-def home_before_dark(
-    patient: Patient, day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYLIGHT
-) -> int:
+def home_before_dark(patient: Patient, day: dt.date, tz: str, daylight: HomeBeforeDark | None = None) -> int:
     """The latest time a patient living ``distance_km`` away can leave and still be home by sunset."""
+    daylight = _daylight(daylight)
     travel = math.ceil(patient.distance_km / daylight.travel_kmh * 60)
     latest = sunset_minutes(day, tz, daylight) - travel
-    latest -= latest % daylight.rounding
+    latest -= latest % daylight.rounding_minutes
     return max(0, latest)
 
 
@@ -218,15 +265,17 @@ def visit_wish(
     day: dt.date,
     unit: Unit,
     availability: Availability,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
+    bends: Bends = NO_BENDS,
 ) -> planning.VisitWish:
-    """The wish for ``day``: the availability's part of the day, plus home before dark for long distance
-    (the other segment rules are applied by ``planning.engine_request``)."""
+    """The wish for ``day``: the availability's part of the day, plus home before dark for long distance,
+    later by ``bends`` when that preference is bent (the other segment rules are applied by
+    ``planning.engine_request``)."""
     arrival = (AFTERNOON_ARRIVAL, engine.DAY_MINUTES) if availability.part_of_day == "afternoon" else None
     leave_by = MORNING_LEAVE_BY if availability.part_of_day == "morning" else None
     labels = segments.segments_for(patient, day, unit=unit)
     if segments.Region.LONG_DISTANCE.value in labels:
-        dark = home_before_dark(patient, day, unit.tz, daylight)
+        dark = home_before_dark(patient, day, unit.tz, unit.booking_rules.rules.home_before_dark)
+        dark = min(engine.DAY_MINUTES, dark + bends.get(br.HOME_BEFORE_DARK))
         leave_by = dark if leave_by is None else min(leave_by, dark)
     return planning.VisitWish(key="new", patient=patient, pathway=pathway, arrival=arrival, leave_by=leave_by)
 
@@ -296,10 +345,25 @@ def _days_already_coming(session: Session, patient_id: int, days: Sequence[dt.da
     )
 
 
-def encode_choice(itinerary: Itinerary) -> str:
-    """``2026-12-01|reg@desk-1@480-490|lab@lab@490-500|...``: the picked itinerary as a form value."""
+def encode_choice(itinerary: Itinerary, bends: Bends = NO_BENDS) -> str:
+    """``2026-12-01|reg@desk-1@480-490|lab@lab@490-500|...``: the picked itinerary as a form value; the
+    preferences it may bend follow the date (``2026-12-01;home_before_dark=90|...``)."""
     steps = "|".join(f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in itinerary.visit.steps)
-    return f"{itinerary.date.isoformat()}|{steps}"
+    head = itinerary.date.isoformat() + (f";{bends.encode()}" if bends else "")
+    return f"{head}|{steps}"
+
+
+def choice_bends(choice: str) -> Bends:
+    """The bends an encoded choice asks for (``ValidationError`` when unreadable); they are checked
+    against the rules by ``book_proposal``."""
+    head = (choice or "").split("|", 1)[0]
+    _, _, bends = head.partition(";")
+    try:
+        return Bends.decode(bends)
+    except ValueError:
+        raise ValidationError(
+            "the chosen itinerary is not readable", code="bad_choice", field="choice"
+        ) from None
 
 
 _STEP = re.compile(r"^([^@|]{1,40})@([^@|]{1,40})@(\d{1,4})-(\d{1,4})$")
@@ -312,7 +376,7 @@ def decode_choice(choice: str) -> tuple[dt.date, tuple[engine.PlacedStep, ...]]:
     if len(parts) < 2 or len(choice) > 2000:
         raise bad
     try:
-        day = dt.date.fromisoformat(parts[0])
+        day = dt.date.fromisoformat(parts[0].split(";", 1)[0])
     except ValueError:
         raise bad from None
     steps = []
@@ -353,6 +417,9 @@ def _proposal(
     rules: Sequence[engine.Step],
     resources: dict[str, Resource],
     tz: str,
+    bends: Bends = NO_BENDS,
+    bent: tuple[BentRule, ...] = (),
+    support: tuple[str, ...] = (),
 ) -> Proposal:
     names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
     day = itinerary.date
@@ -380,8 +447,126 @@ def _proposal(
         arrives_at=planning.instant_at(day, itinerary.arrival, tz),
         leaves_at=planning.instant_at(day, itinerary.leave, tz),
         steps=steps,
-        choice=encode_choice(itinerary),
+        choice=encode_choice(itinerary, bends),
+        bends=bent,
+        support=support if bent else (),
     )
+
+
+def bent_rules(
+    *, day: dt.date, arrival: int, leave: int, patient: Patient, steps: Sequence[engine.Step], unit: Unit
+) -> tuple[BentRule, ...]:
+    """Which preferences a visit arriving at ``arrival`` and leaving at ``leave`` bends, and by how much:
+    measured on the itinerary itself, so a proposal found with room to bend says only what it bends."""
+    labels = segments.segments_for(patient, day, unit=unit)
+    rules = unit.booking_rules.rules
+    out: list[BentRule] = []
+    earliest = planning.preferred_earliest(labels, unit)
+    if earliest is not None and arrival < earliest:
+        out.append(BentRule(br.LONG_DISTANCE_EARLIEST, earliest - arrival, earliest, arrival))
+    if segments.Region.LONG_DISTANCE.value in labels:
+        dark = home_before_dark(patient, day, unit.tz, rules.home_before_dark)
+        if leave > dark:
+            out.append(BentRule(br.HOME_BEFORE_DARK, leave - dark, dark, leave))
+    cap = planning.senior_cap(steps, labels, unit)
+    if cap is not None and leave - arrival > cap:
+        over = leave - arrival - cap
+        preferred = rules.senior_max_wait.minutes
+        out.append(BentRule(br.SENIOR_MAX_WAIT, over, preferred, preferred + over))
+    return tuple(out)
+
+
+def visit_bends(*, session: Session, visit: Visit, unit: Unit) -> tuple[BentRule, ...]:
+    """Which preferences a stored visit bends (measured on its planned steps, as ``bent_rules``)."""
+    if not visit.steps:
+        return ()
+    patient, pathway = _load(session, visit.patient_id, visit.pathway_id)
+    starts = [planning.minutes_at(s.planned_start, visit.date, unit.tz) for s in visit.steps]
+    ends = [planning.minutes_at(s.planned_end, visit.date, unit.tz) for s in visit.steps]
+    return bent_rules(
+        day=visit.date,
+        arrival=min(starts),
+        leave=max(ends),
+        patient=patient,
+        steps=planning.engine_steps(pathway),
+        unit=unit,
+    )
+
+
+def bent_note(bending: Sequence[BentRule], unit: Unit) -> str:
+    """``Bends preferences: Home before dark (90 min)``: the visit's note, in the rule file's English."""
+    rules = unit.booking_rules
+    parts = [f"{rules.rule(b.rule).label.en} ({b.minutes} min)" for b in bending]
+    return "Bends preferences: " + "; ".join(parts)
+
+
+def _combinations(unit: Unit, applying: Sequence[str]) -> list[Bends]:
+    """Every way to bend the patient's preferences, fewest bent first, then least bent in all."""
+    rules = unit.booking_rules
+    bendable = [r for r in applying if rules.rule(r).bendable]
+    levels = [rules.rule(r).levels() for r in bendable]
+    combos = [Bends.of(zip(bendable, amounts, strict=True)) for amounts in itertools.product(*levels)]
+    return sorted((c for c in combos if c), key=lambda b: (b.count, b.total, b.minutes))
+
+
+def _could_fit(request: engine.Request) -> bool:
+    """Whether the request's own windows leave room for its steps (arithmetic, no solver)."""
+    shortest = critical_path(request)
+    if request.max_visit_minutes is not None and shortest > request.max_visit_minutes:
+        return False
+    lo, hi = request_bounds(request)
+    return lo + shortest <= hi
+
+
+def _why(reason: Reason, day: dt.date, pathway: Pathway, resources: dict[str, Resource]) -> WhyNot:
+    names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
+    resource = None
+    if reason.resource:
+        resource = ", ".join(
+            resources[r].name if r in resources else r for r in reason.resource.replace(" ", "").split(",")
+        )
+    return WhyNot(
+        code=reason.code,
+        day=day,
+        step=names.get(reason.step or "", reason.step),
+        kind=reason.kind,
+        resource=resource,
+        attribute=reason.attribute,
+        window=reason.window,
+        minutes=reason.minutes,
+    )
+
+
+def _explain(instance: engine.Instance, request: engine.Request) -> Reason | None:
+    try:
+        return explain(instance, (), request)
+    except Exception:  # noqa: BLE001 - an explanation is a courtesy; never fail the page over it
+        return None
+
+
+def _fits_on_an_empty_day(groups: dict[engine.Request, list[engine.Instance]]) -> bool:
+    """Whether some day could take the request if nothing else were booked (a cancellation may do)."""
+    for request, group in groups.items():
+        reason = _explain(dataclasses.replace(group[0], booked=()), request)
+        if reason is not None and reason.code == "fits":
+            return True
+    return False
+
+
+def _support(session: Session, patient: Patient, pathway: Pathway, day: dt.date, unit: Unit) -> tuple[str, ...]:
+    """What the outreach rules give this patient that helps with a bent itinerary (transport, a volunteer
+    at the entrance, a reminder call), as codes for the screen."""
+    ruleset = rules_in_force(session=session).rules
+    facts = VisitFacts(date=day, pathway=pathway.code)
+    fired = ruleset.evaluate(patient_facts(patient, unit=unit), facts, now=utcnow()).fired
+    out = []
+    for firing in fired:
+        code = SUPPORT_ACTIONS.get(firing.action)
+        if code is None and firing.action == "reminder" and firing.rule.channel == "voice":
+            code = "reminder_call"
+        if code and code not in out:
+            out.append(code)
+    return tuple(out)
 
 
 def propose_visits(
@@ -394,13 +579,16 @@ def propose_visits(
     today: dt.date,
     k: int = 5,
     per_day: int | None = 2,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
     exclude: Iterable[str] = (),
 ) -> Proposals:
     """The best ``k`` itineraries (least waiting, then soonest) over the patient's available days.
 
-    Reads only. When nothing fits, ``reason`` is the engine's explanation for the first candidate day.
-    ``exclude`` drops itineraries with these choices (e.g. the one just taken).
+    Every booking rule is kept first. When nothing fits that way, the patient's preferences
+    (``Unit.booking_rules``) are bent, fewest and least first, hard rules never: the options are then
+    ranked by how many preferences they bend and by how much, then waiting, then date; each says what
+    it bends and what the unit can add for the patient. ``why`` says why nothing keeps every rule.
+
+    Reads only. ``exclude`` drops itineraries with these choices (e.g. the one just taken).
     """
     availability.validate()
     patient, pathway = _load(session, patient_id, pathway_id)
@@ -408,48 +596,112 @@ def propose_visits(
     coming = _days_already_coming(session, patient.id, days)  # type: ignore[arg-type]
     days = [d for d in days if d not in coming]
     result = Proposals(options=[], first_day=days[0] if days else None, last_day=days[-1] if days else None)
+    staff = planning.load_staff(session=session)
+    if unqualified := planning.unqualified_steps(pathway, staff):
+        result.unqualified = unqualified
+        result.reason = "; ".join(u.describe() for u in unqualified)
+        result.reason_code = "no-skill"
+        return result
     if not days:
         result.reason = "no day in the chosen period and weekdays is left"
         result.reason_code = "no-days"
+        result.why = WhyNot(code="no-days")
         return result
-    instances: dict[dt.date, engine.Instance] = {}
-    groups: dict[engine.Request, list[engine.Instance]] = {}
-    for day in days:
-        instance = planning.build_instance(session=session, day=day, unit=unit)
-        instances[day] = instance
-        wish = visit_wish(
-            patient=patient,
-            pathway=pathway,
-            day=day,
-            unit=unit,
-            availability=availability,
-            daylight=daylight,
-        )
-        request = planning.engine_request(wish=wish, day=day, unit=unit)
-        groups.setdefault(request, []).append(instance)
+    instances = {day: planning.build_instance(session=session, day=day, unit=unit) for day in days}
+
+    def grouped(bends: Bends) -> dict[engine.Request, list[engine.Instance]]:
+        groups: dict[engine.Request, list[engine.Instance]] = {}
+        for day in days:
+            wish = visit_wish(
+                patient=patient, pathway=pathway, day=day, unit=unit, availability=availability, bends=bends
+            )
+            request = planning.engine_request(wish=wish, day=day, unit=unit, staff=staff, bends=bends)
+            groups.setdefault(request, []).append(instances[day])
+        return groups
+
     skip = set(exclude)
-    found: list[Itinerary] = []
-    for request, group in groups.items():
-        found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
-    found.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
     resources = {r.code: r for r in session.exec(select(Resource))}
-    rules = planning.engine_steps(pathway)
+    rules = planning.engine_steps(pathway, staff=staff)
+
+    def solve(groups: dict[engine.Request, list[engine.Instance]]) -> list[Itinerary]:
+        found: list[Itinerary] = []
+        for request, group in groups.items():
+            found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
+        return found
+
+    strict = grouped(NO_BENDS)
+    found = solve(strict)
+    found.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
     for itinerary in found:
         if len(result.options) >= k:
             break
         proposal = _proposal(itinerary, pathway, rules, resources, unit.tz)
         if proposal.choice not in skip:
             result.options.append(proposal)
-    if not result.options:
-        request, group = next(iter(groups.items()))
-        first = group[0]
-        try:
-            reason = explain(first, (), request)
-        except Exception:  # noqa: BLE001 - an explanation is a courtesy; never fail the page over it
-            result.reason, result.reason_code = "no free itinerary on any day you can come", "unexplained"
-        else:
-            result.reason = f"{first.date.isoformat()}: {reason.text}"
-            result.reason_code = reason.code
+    if result.options:
+        return result
+
+    request, group = next(iter(strict.items()))
+    reason = _explain(group[0], request)
+    if reason is None:
+        result.reason, result.reason_code = "no free itinerary on any day you can come", "unexplained"
+        result.why = WhyNot(code="unexplained")
+    else:
+        result.reason = f"{group[0].date.isoformat()}: {reason.text}"
+        result.reason_code = reason.code
+        result.why = _why(reason, group[0].date, pathway, resources)
+    result.waitlist = _fits_on_an_empty_day(strict)
+
+    applying = planning.applying_rules(segments.segments_for(patient, days[0], unit=unit))
+    bent: dict[str, tuple[tuple[int, int, int, dt.date, int], Itinerary, Bends, tuple[BentRule, ...]]] = {}
+    solved = 0
+    for bends in _combinations(unit, applying):
+        groups = {r: g for r, g in grouped(bends).items() if _could_fit(r)}
+        if not groups:
+            continue
+        solved += 1
+        for itinerary in solve(groups):
+            choice = encode_choice(itinerary, bends)
+            if choice in skip:
+                continue
+            bending = bent_rules(
+                day=itinerary.date,
+                arrival=itinerary.arrival,
+                leave=itinerary.leave,
+                patient=patient,
+                steps=rules,
+                unit=unit,
+            )
+            key = (
+                len(bending),
+                sum(b.minutes for b in bending),
+                itinerary.wait_minutes,
+                itinerary.date,
+                itinerary.arrival,
+            )
+            place = encode_choice(itinerary)
+            if place not in bent or key < bent[place][0]:
+                bent[place] = (key, itinerary, bends, bending)
+        if len(bent) >= k or solved >= MAX_BENT_SOLVES:
+            break
+    if bent:
+        support = _support(session, patient, pathway, days[0], unit)
+        ranked = sorted(bent.values(), key=lambda item: item[0])[:k]
+        result.options = [
+            _proposal(it, pathway, rules, resources, unit.tz, bends, bending, support)
+            for _, it, bends, bending in ranked
+        ]
+        result.bent = True
+        return result
+    if not result.waitlist:
+        most = _combinations(unit, applying)
+        loosest = grouped(most[-1]) if most else strict
+        if not _fits_on_an_empty_day(loosest):
+            request, group = next(iter(loosest.items()))
+            never = _explain(dataclasses.replace(group[0], booked=()), request)
+            result.never = (
+                _why(never, group[0].date, pathway, resources) if never else WhyNot(code="unexplained")
+            )
     return result
 
 
@@ -512,19 +764,28 @@ def book_proposal(
     actor_id: int | None,
     availability: Availability | None = None,
     today: dt.date | None = None,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> Visit:
     """Store the picked itinerary (``choice`` from a ``Proposal``) as a booked visit with all its steps,
     in one transaction, after re-checking it under the day's lock (committed, audited).
+
+    A choice that bends preferences is checked with those preferences bent (only preferences that apply
+    to the patient, within the rule file's maximum; hard rules never); the visit's notes and the audit
+    row say which preferences the booked visit bends.
 
     ``SlotTaken`` when capacity it needs was booked meanwhile; ``ValidationError`` when the choice is
     malformed or breaks the patient's own rules; nothing is written in either case.
     """
     day, steps = decode_choice(choice)
+    bends = choice_bends(choice)
     try:
         patient, pathway = _load(session, patient_id, pathway_id)
         if today is not None and day <= today:
             raise ValidationError("the chosen day has passed", code="day_passed", field="choice")
+        applying = planning.applying_rules(segments.segments_for(patient, day, unit=unit))
+        if not bends.allowed_by(unit.booking_rules, applying):
+            raise ValidationError(
+                "the chosen itinerary bends a rule that may not be bent", code="bad_choice", field="choice"
+            )
         wanted = availability or Availability(earliest=day)
         wish = visit_wish(
             patient=patient,
@@ -532,9 +793,11 @@ def book_proposal(
             day=day,
             unit=unit,
             availability=wanted,
-            daylight=daylight,
+            bends=bends,
         )
-        request = planning.engine_request(wish=wish, day=day, unit=unit)
+        request = planning.engine_request(
+            wish=wish, day=day, unit=unit, staff=planning.load_staff(session=session), bends=bends
+        )
         placed = engine.Visit(request=request.id, steps=steps)
         lock_day(session=session, day=day)
         resources = planning.engine_resources(session=session, day=day)
@@ -561,6 +824,17 @@ def book_proposal(
                 details="; ".join(clash[:3]),
             )
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
+        bending = bent_rules(
+            day=day,
+            arrival=min(s.start for s in steps),
+            leave=max(s.end for s in steps),
+            patient=patient,
+            steps=request.steps,
+            unit=unit,
+        )
+        if bending:
+            visit.notes = bent_note(bending, unit)[:1000]
+            session.add(visit)
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -571,6 +845,7 @@ def book_proposal(
                 "day": day.isoformat(),
                 "pathway": pathway.code,
                 "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in steps],
+                **({"bent": {b.rule: b.minutes for b in bending}} if bending else {}),
             },
         )
         events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))
@@ -597,6 +872,10 @@ def book_visit(
     pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
     if pathway is None or not pathway.active:
         raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
+    if unqualified := planning.unqualified_steps(pathway, planning.load_staff(session=session)):
+        raise Conflict(
+            "; ".join(u.describe() for u in unqualified), code="no_skill", field="pathway_id", day=day.isoformat()
+        )
     wish = planning.VisitWish(key="new", patient=patient, pathway=pathway, priority=priority, arrival=arrival)
     try:
         lock_day(session=session, day=day)

@@ -133,6 +133,7 @@ def generate_history(
         return {}
     resources = list(session.scalars(sa.select(Resource).options(selectinload(Resource.hours))))  # type: ignore[arg-type]
     resource_ids = {r.code: r.id for r in resources}
+    staff = planning.load_staff(session=session)
     closures = list(session.scalars(sa.select(ResourceClosure).where(ResourceClosure.date.in_(days))))
     codes = list(pathway_mix)
     weights = [pathway_mix[c] for c in codes]
@@ -176,6 +177,7 @@ def generate_history(
                     ),
                     day=day,
                     unit=unit,
+                    staff=staff,
                 )
                 for key, (patient, pathway) in chosen.items()
             ),

@@ -162,6 +162,7 @@ def rank_candidates(
     if not entries:
         return []
     pathways: dict[int, Pathway | None] = {}
+    staff = planning.load_staff(session=session)
     wishes, candidates, by_key = [], [], {}
     for entry in entries:
         if entry.pathway_id not in pathways:
@@ -175,7 +176,7 @@ def rank_candidates(
         by_key[key] = entry
         candidates.append(
             Candidate(
-                request=planning.engine_request(wish=wish, day=day, unit=unit),
+                request=planning.engine_request(wish=wish, day=day, unit=unit, staff=staff),
                 priority=entry.priority,
                 days_waited=days_waited(entry, now, unit.tz),
                 min_notice_minutes=notice_minutes(entry),

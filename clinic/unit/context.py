@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from clinic.unit.booking_rules import BookingRules
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -27,6 +29,8 @@ class Unit:
     #: Where Twilio and patients reach the app; empty: the request's own URL.
     public_base_url: str
     board_refresh_seconds: int
+    #: The segment booking rules (``seed_data/booking_rules.yaml``): hard ones and preferences that may bend.
+    booking_rules: BookingRules
 
     @property
     def zone(self) -> ZoneInfo:
