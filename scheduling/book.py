@@ -5,17 +5,24 @@ later step happens stay the unit's to arrange until the step starts (``day-insta
 So a booking may re-arrange the not-started bookings of the day when that lets the new request fit, or
 wait less, as long as every booked patient still arrives inside the window they were told.
 
-``book`` works in two steps:
+``book`` works in three steps:
 
 1. fast path: the least-waiting placement of the new request with every booking held where it is
-   (``scheduling.insert.insert_request``, a few milliseconds). A placement without waiting is final;
+   (``scheduling.insert.insert_request``, a few milliseconds), moved flush against its first resource's
+   neighbours when it would leave a gap there too short for any first step (``_aligned``). A placement
+   without waiting is kept as it is;
 2. neighbourhood: when the fast path finds nothing or the new request would wait, a CP-SAT sub-model
    (``scheduling.model.build``) frees the new request and the bookings that compete with it most for the
    same resources in the time it could take (``NEIGHBOURHOOD`` of them, then ``NEIGHBOURHOOD_LARGE`` when
    the first finds no placement), everything else fixed, each freed booking held present inside its
    narrowed arrival window, the current placement as a complete hint. It minimises the total waiting of
    the freed visits (so of the day); its answer is kept only when it places a request the fast path
-   could not, or waits strictly less in total, and when ``scheduling.check`` accepts the whole day.
+   could not, or waits strictly less in total;
+3. polish: when the day waits at all, ``solve``'s CP-SAT-free descent and ruin-and-recreate moves
+   (``POLISH_MOVES_PER_SECOND``) over every booking, inside the windows; kept when it waits less.
+
+Every answer is run through ``scheduling.check`` on the day with the new request; one it rejects is
+dropped (the previous candidate stands).
 
 Determinism: the sub-models run on one worker with a fixed seed and a budget in CP-SAT's deterministic
 time (``DTIME_PER_SECOND`` times ``time_limit``), and the neighbourhood is chosen by sorting, so the same
@@ -43,7 +50,7 @@ from scheduling.recreate import Recreate
 NEIGHBOURHOOD = 12
 NEIGHBOURHOOD_LARGE = 30
 #: CP-SAT deterministic-time units granted per second of ``time_limit`` (see docs/performance.md).
-DTIME_PER_SECOND = 0.012
+DTIME_PER_SECOND = 0.008
 #: Ruin-and-recreate moves of the polish per second of ``time_limit`` (a move costs about 2 ms).
 POLISH_MOVES_PER_SECOND = 150
 #: Minutes of extra wait ``_aligned`` accepts to leave no unusable gap before or after a first step.
