@@ -89,6 +89,7 @@ def book(
     time_limit: float = 1.0,
     avoid: Sequence[int] = (),
     separation: int = SEPARATION,
+    wall_limit: float | None = None,
 ) -> Booking | None:
     """Place `request` beside the day's bookings, re-arranging not-started ones when that lets it fit or wait less.
 
@@ -98,9 +99,14 @@ def book(
     proposals on one day). None when it cannot be placed. Deterministic: same input -> same Booking (the replay
     prefix property depends on it).
 
+    ``time_limit`` sizes the deterministic budgets and is the wall-clock safety net, unless ``wall_limit``
+    (seconds, at least ``time_limit``) gives the net more room: a caller who needs the same booking on a busy
+    machine more than a quick one (a test, an audit of a replay) passes a larger one.
+
     Raises ``ValueError`` when ``current`` does not place every request of ``day`` or ``request`` is one of them.
     """
     began = time.perf_counter()
+    wall = max(time_limit, wall_limit or time_limit)
     others = _current_of(day, request, current)
     full = dataclasses.replace(day, requests=(*day.requests, request))
     fast = insert_request(
@@ -111,10 +117,10 @@ def book(
     best = None if fast is None else _booking(full, request, fast, others, others)
     d = Day(full, merge=False)
     if (best is not None and best.wait_minutes == 0) or not d.requests[request.id].feasible:
-        return _polish_or_not(d, full, request, best, others, time_limit, began)
+        return _polish_or_not(d, full, request, best, others, time_limit, began + wall)
     plan = plan_from_visits(d, [*others, *([fast] if fast is not None else [])])
     for size in (NEIGHBOURHOOD, NEIGHBOURHOOD_LARGE):
-        left = time_limit - (time.perf_counter() - began)
+        left = wall - (time.perf_counter() - began)
         if left <= 0.02:
             break
         free = [request.id, *neighbourhood(d, request.id, plan, others, size)]
@@ -127,17 +133,17 @@ def book(
                 best = candidate
         if best is not None or len(free) - 1 < size:
             break  # a placement exists, or the first neighbourhood already held every competitor
-    return _polish_or_not(d, full, request, best, others, time_limit, began)
+    return _polish_or_not(d, full, request, best, others, time_limit, began + wall)
 
 
 def _polish_or_not(
     d: Day, full: Instance, request: Request, best: Booking | None, others: Sequence[Visit], time_limit: float,
-    began: float,
+    deadline: float,
 ) -> Booking | None:
     if best is None or best.total_wait_minutes == 0:
         return best
     return _polish(d, full, request, best, others, moves=int(POLISH_MOVES_PER_SECOND * time_limit),
-                   deadline=began + time_limit)
+                   deadline=deadline)
 
 
 def _polish(

@@ -24,8 +24,14 @@ TOLERANCE = 15
 BOOKING_SECONDS = 1.0
 
 
-def replay(instance: Instance, *, tolerance: int = TOLERANCE, booking_seconds: float = BOOKING_SECONDS) -> Schedule:
+def replay(
+    instance: Instance, *, tolerance: int = TOLERANCE, booking_seconds: float = BOOKING_SECONDS,
+    wall_seconds: float | None = None,
+) -> Schedule:
     """The final day after booking ``instance.requests`` one by one; every visit carries ``announced``.
+
+    ``wall_seconds`` (at least ``booking_seconds``) widens each booking's wall-clock safety net (``book``'s
+    ``wall_limit``): on a busy machine only that keeps a replay reproducible.
 
     ``stats["booking_seconds"]`` holds the wall time of each booking (one per request, in file order),
     ``stats["moved"]`` how many earlier bookings each booking re-arranged. Raises ``InstanceContradiction``
@@ -46,7 +52,8 @@ def replay(instance: Instance, *, tolerance: int = TOLERANCE, booking_seconds: f
     for request in instance.requests:
         day = Instance(instance.name, instance.date, instance.resources, tuple(booked), instance.booked)
         t0 = time.perf_counter()
-        booking = book(day, request, current=[placed[r.id] for r in booked], time_limit=booking_seconds)
+        booking = book(day, request, current=[placed[r.id] for r in booked], time_limit=booking_seconds,
+                       wall_limit=wall_seconds)
         seconds.append(round(time.perf_counter() - t0, 4))
         if booking is None:
             moved.append(0)
