@@ -140,7 +140,7 @@ def _polish_or_not(
     d: Day, full: Instance, request: Request, best: Booking | None, others: Sequence[Visit], time_limit: float,
     deadline: float,
 ) -> Booking | None:
-    if best is None or best.total_wait_minutes == 0:
+    if best is None or best.total_wait_minutes == 0 or time.perf_counter() >= deadline:
         return best
     return _polish(d, full, request, best, others, moves=int(POLISH_MOVES_PER_SECOND * time_limit),
                    deadline=deadline)
