@@ -7,10 +7,10 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduling.check import check
+from scheduling.check import check, objective
 from scheduling.generate import generate_day
 from scheduling.greedy import greedy
-from scheduling.instance import FEASIBLE
+from scheduling.instance import FEASIBLE, Unscheduled
 from scheduling.solve import MUST_PLACE_REASON, must_place_value, solve
 
 
@@ -70,3 +70,23 @@ def test_solve_keeps_every_must_place_request_of_a_feasible_hint(n, seed, share,
     schedule = solve(day, time_limit=0.3, workers=1, hint=hint)
     assert check(day, schedule) == []
     assert must <= {v.request for v in schedule.visits}
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(2, 12), seed=st.integers(0, 10_000), pick=st.integers(0, 100))
+def test_check_rejects_exactly_the_must_place_request_a_schedule_leaves_out(n, seed, pick):
+    day = generate_day(n, seed=seed)
+    base = greedy(day)
+    if not base.visits:
+        return
+    out = base.visits[pick % len(base.visits)].request
+    day = dataclasses.replace(
+        day, requests=tuple(dataclasses.replace(r, must_place=r.id == out) for r in day.requests)
+    )
+    assert check(day, base) == []
+    visits = tuple(v for v in base.visits if v.request != out)
+    dropped = dataclasses.replace(
+        base, visits=visits, unscheduled=(*base.unscheduled, Unscheduled(out, "left out")),
+        objective=objective(day, visits),
+    )
+    assert [(v.request, v.kind) for v in check(day, dropped)] == [(out, "must-place")]
