@@ -108,6 +108,10 @@ def set_active(*, session: Session, user_id: int, active: bool) -> User:
     return user
 
 
+def user_by_name(*, session: Session, username: str) -> User | None:
+    return session.exec(select(User).where(User.username == username.strip().lower())).first()
+
+
 def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
