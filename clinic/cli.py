@@ -1,4 +1,4 @@
-"""``flask --app clinic ...`` commands: db-upgrade, seed, demo-sign-ins, serve."""
+"""``flask --app clinic ...`` commands: db-upgrade, seed, load-policy, demo-sign-ins, users, serve."""
 
 import gc
 import os
@@ -14,6 +14,8 @@ from clinic import db
 from clinic.bootstrap import Container, of_app
 from clinic.demo import seed
 from clinic.errors import DomainError, SeedError
+from clinic.users import services as accounts
+from clinic.users.models import Role
 
 
 def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
@@ -21,6 +23,7 @@ def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
     app.cli.add_command(db_upgrade_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(demo_sign_ins_command)
+    app.cli.add_command(users_group)
     app.cli.add_command(serve_command(factory))
 
 
@@ -76,6 +79,96 @@ def demo_sign_ins_command(seed_dir: Path | None) -> None:
     click.echo("Demo sign-ins:")
     for user in users:
         click.echo(f"  {user.username:<12} {user.role.value:<12} password: {user.password}")
+
+
+@click.group("users")
+def users_group() -> None:
+    """Staff accounts: list, create, set-role, disable, enable, reset-password (each change is audited)."""
+
+
+def _account_change(change: Callable[..., object], username: str, **kw: object) -> object:
+    with _container().session_factory() as session:
+        try:
+            user = accounts.user_by_name(session=session, username=username)
+            return change(session=session, user_id=user.id, actor=None, **kw)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _show_one_time(username: str, password: str) -> None:
+    click.echo(f"One-time password for {username}: {password}")
+    click.echo("It is shown only now. The first sign-in with it must choose a new password.")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """Every account with its role and state."""
+    with _container().session_factory() as session:
+        for user in accounts.list_accounts(session=session):
+            state = "active" if user.active else "disabled"
+            if user.must_change_password:
+                state += ", must choose a new password"
+            click.echo(f"  {user.username:<20} {user.role.value:<12} {state:<12} {user.display_name}")
+
+
+ROLE_CHOICE = click.Choice([role.value for role in Role])
+
+
+@users_group.command("create")
+@with_appcontext
+@click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@click.option("--name", "display_name", required=True, help="The name shown in the header and the audit log.")
+@click.option("--language", type=click.Choice(["en", "nl", "fr"]), default=None)
+def users_create(username: str, role: str, display_name: str, language: str | None) -> None:
+    """Create an account; prints its one-time password (changed at the first sign-in)."""
+    with _container().session_factory() as session:
+        try:
+            user, password = accounts.create_account(
+                session=session, username=username, display_name=display_name, role=role, language=language
+            )
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {user.username} ({user.role.value}).")
+    _show_one_time(user.username, password)
+
+
+@users_group.command("set-role")
+@with_appcontext
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE)
+def users_set_role(username: str, role: str) -> None:
+    """Give an account another role."""
+    _account_change(accounts.set_role, username, role=role)
+    click.echo(f"{username.strip().lower()} is now {role}.")
+
+
+@users_group.command("disable")
+@with_appcontext
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account: it cannot sign in, and its open sessions end at once."""
+    _account_change(accounts.set_active, username, active=False)
+    click.echo(f"{username.strip().lower()} is disabled; its sessions have ended.")
+
+
+@users_group.command("enable")
+@with_appcontext
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Enable a disabled account again."""
+    _account_change(accounts.set_active, username, active=True)
+    click.echo(f"{username.strip().lower()} is enabled.")
+
+
+@users_group.command("reset-password")
+@with_appcontext
+@click.argument("username")
+def users_reset_password(username: str) -> None:
+    """A one-time password for the account: its sessions end, the next sign-in must choose a new password."""
+    password = _account_change(accounts.reset_password, username)
+    _show_one_time(username.strip().lower(), str(password))
 
 
 def serve_command(factory: Callable[[], Flask]) -> click.Command:
