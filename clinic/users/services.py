@@ -340,3 +340,15 @@ def set_language(*, session: Session, user_id: int, language: Language | str) ->
     session.add(user)
     session.commit()
     return user
+
+
+def volunteer_choices(*, session: Session) -> list[tuple[int, str]]:
+    """Active volunteers' records (id, name) a volunteer account can be linked to."""
+    rows = session.exec(select(Volunteer.id, Volunteer.name).where(Volunteer.active == True)  # noqa: E712
+                        .order_by(col(Volunteer.name))).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def get_account(*, session: Session, user_id: int) -> User:
+    """The account with this id; ``NotFound`` otherwise."""
+    return get_or_raise(session, User, user_id, what="user")
