@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
 from clinic import db
-from clinic.bootstrap import Container, of_app
+from clinic.bootstrap import Container, of_app, refuse_published_passwords
 from clinic.demo import seed
 from clinic.errors import DomainError, SeedError
 from clinic.users import services as accounts
@@ -178,8 +178,12 @@ def serve_command(factory: Callable[[], Flask]) -> click.Command:
         "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000"
     )
     @click.option("--workers", type=int, default=2, show_default=True)
+    @with_appcontext
     def serve(host: str, port: int, workers: int) -> None:
-        """Serve the app with gunicorn (each worker builds its own app from the same environment)."""
+        """Serve the app with gunicorn (each worker builds its own app from the same environment).
+
+        Outside development it refuses to start while an account has a published demo password."""
+        refuse_published_passwords(_container())
         class _Server(BaseApplication):
             def load_config(self) -> None:
                 self.cfg.set("bind", f"{host}:{port}")
