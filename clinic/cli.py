@@ -22,6 +22,7 @@ def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
     """Add the commands; ``serve`` builds each gunicorn worker's app with ``factory``."""
     app.cli.add_command(db_upgrade_command)
     app.cli.add_command(seed_command)
+    app.cli.add_command(load_policy_command)
     app.cli.add_command(demo_sign_ins_command)
     app.cli.add_command(users_group)
     app.cli.add_command(serve_command(factory))
@@ -65,6 +66,30 @@ def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> N
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo("Loaded: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
+
+
+@click.command("load-policy")
+@with_appcontext
+@click.option("--dir", "policy_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The unit's policy folder (default: ONEVISIT_SEED_DIR, else seed_data/).")
+def load_policy_command(policy_dir: Path | None) -> None:
+    """Load the unit's policy (resources, step types, pathways, outreach rules; the other rule files checked)
+    WITHOUT demo patients, volunteers, users or visits: a real unit's first load. ``flask seed`` loads the demo."""
+    container = _container()
+    directory = Path(policy_dir or container.settings.seed_dir)
+    with container.session_factory(expire_on_commit=True) as session:
+        try:
+            summary = seed.load_policy(session=session, directory=directory, unit=container.unit)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo("Loaded: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
+    if directory.resolve() != Path(container.settings.seed_dir).resolve():
+        click.echo(
+            f"The app reads the booking rules, touch-points and recovery limits from ONEVISIT_SEED_DIR while running: "
+            f"set ONEVISIT_SEED_DIR={directory.resolve()} for these to be in force."
+        )
+    click.echo("No accounts were created: make the first administrator with "
+               "`flask --app clinic users create NAME --role admin --name \"Full Name\"`.")
 
 
 @click.command("demo-sign-ins")
