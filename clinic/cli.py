@@ -108,7 +108,7 @@ def demo_sign_ins_command(seed_dir: Path | None) -> None:
 
 @click.group("users")
 def users_group() -> None:
-    """Staff accounts: list, create, set-role, disable, enable, reset-password (each change is audited)."""
+    """Staff accounts: list, create, set-role, disable, enable, reset-password, password (each change is audited)."""
 
 
 def _account_change(change: Callable[..., object], username: str, **kw: object) -> object:
@@ -185,6 +185,17 @@ def users_enable(username: str) -> None:
     """Enable a disabled account again."""
     _account_change(accounts.set_active, username, active=True)
     click.echo(f"{username.strip().lower()} is enabled.")
+
+
+@users_group.command("password")
+@with_appcontext
+@click.argument("username")
+@click.password_option(help="The new password (asked for, twice and hidden, when not given).")
+def users_password(username: str, password: str) -> None:
+    """Give USERNAME a password you choose (under the password policy); their sessions on every device end.
+    ``reset-password`` is usually better: nobody but the user then knows the password they keep."""
+    _account_change(accounts.set_password, username, password=password)
+    click.echo(f"New password set for {username.strip().lower()}; their sessions have ended.")
 
 
 @users_group.command("reset-password")

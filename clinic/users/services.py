@@ -207,6 +207,20 @@ def reset_password(*, session: Session, user_id: int, actor: User | None = None)
     return password
 
 
+def set_password(*, session: Session, user_id: int, password: str, actor: User | None = None) -> User:
+    """A password chosen for the account by an administrator or on the command line, under the policy: every
+    session of the user ends and their sign-in throttle is cleared."""
+    _require_admin(actor)
+    user = get_or_raise(session, User, user_id, what="user")
+    passwords.check(password, username=user.username)
+    _set_password(user, password, one_time=False)
+    session.add(user)
+    session.exec(delete(SignInFailure).where(SignInFailure.key == f"account:{user.username}"))
+    _audit(session, actor, "user.password_set", user)
+    session.commit()
+    return user
+
+
 def create_account(
     *,
     session: Session,
@@ -243,7 +257,7 @@ def user_by_name(*, session: Session, username: str) -> User:
     name = username.strip().lower()
     user = session.exec(select(User).where(User.username == name)).first()
     if user is None:
-        raise NotFound(f"no account named {name!r}", field="username")
+        raise NotFound(f"no user {name!r}", field="username")
     return user
 
 

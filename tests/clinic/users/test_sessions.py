@@ -143,3 +143,24 @@ def test_the_idle_timeout_follows_its_setting(app_config, clean_db, signed_in, c
     signed_in(client, Role.FRONT_DESK, username="desk")
     clock.shift(dt.timedelta(minutes=6))
     assert client.get("/board").status_code == 302
+
+
+def test_the_users_commands_end_the_sessions(app, session, signed_in):
+    tablet = app.test_client()
+    user = signed_in(tablet, Role.FRONT_DESK, username="desk")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "password", "desk", "--password", "brand-new-pass"])
+    assert result.exit_code == 0, result.output
+    assert tablet.get("/board").status_code == 302
+    session.refresh(user)
+    assert user_services.authenticate(session=session, username="desk", password="brand-new-pass").id == user.id
+    assert runner.invoke(args=["users", "disable", "desk"]).exit_code == 0
+    session.refresh(user)
+    assert not user.active
+    assert runner.invoke(args=["users", "enable", "desk"]).exit_code == 0
+    session.refresh(user)
+    assert user.active
+    missing = runner.invoke(args=["users", "disable", "nobody"])
+    assert missing.exit_code == 1 and "no user 'nobody'" in missing.output
+    short = runner.invoke(args=["users", "password", "desk", "--password", "short"])
+    assert short.exit_code == 1 and "at least 12 characters" in short.output

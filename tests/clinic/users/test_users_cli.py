@@ -60,6 +60,6 @@ def test_set_role_disable_enable_and_reset(app, session: Session) -> None:
 def test_an_unknown_account_and_the_last_admin_are_clear_errors(app, session: Session) -> None:
     make_user(session, username="root", role=Role.ADMIN)
     unknown = _run(app, "reset-password", "nobody")
-    assert unknown.exit_code == 1 and "Error: username: no account named 'nobody'" in unknown.output
+    assert unknown.exit_code == 1 and "Error: username: no user 'nobody'" in unknown.output
     last = _run(app, "disable", "root")
     assert last.exit_code == 1 and "last active administrator" in last.output
