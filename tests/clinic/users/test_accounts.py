@@ -83,6 +83,7 @@ def test_only_admins_manage_accounts_at_the_service(session: Session, role: Role
         lambda: accounts.set_role(session=session, actor=actor, user_id=target.id, role="admin"),
         lambda: accounts.set_active(session=session, actor=actor, user_id=target.id, active=False),
         lambda: accounts.reset_password(session=session, actor=actor, user_id=target.id),
+        lambda: accounts.set_password(session=session, actor=actor, user_id=target.id, password=GOOD),
         lambda: accounts.list_accounts(session=session, actor=actor),
     ]
     for call in calls:
@@ -181,3 +182,14 @@ def test_accounts_with_a_published_password_are_found(session: Session) -> None:
     assert accounts.accounts_with_demo_password(session=session) == ["admin", "desk"]
     accounts.reset_password(session=session, user_id=accounts.user_by_name(session=session, username="desk").id)
     assert accounts.accounts_with_demo_password(session=session) == ["admin"]
+
+
+def test_a_chosen_password_follows_the_policy_and_is_audited(session: Session) -> None:
+    user = make_user(session, username="kees")
+    with pytest.raises(ValidationError):
+        accounts.set_password(session=session, user_id=user.id, password="onevisit-demo")
+    version = user.session_version
+    accounts.set_password(session=session, user_id=user.id, password=GOOD)
+    assert user.session_version > version and not user.must_change_password
+    [event] = _audit(session, "user.password_set")
+    assert event.details == {"username": "kees", "via": "cli"}
