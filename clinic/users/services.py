@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -73,21 +74,26 @@ def sign_in(
 
     ``SignInThrottled`` (without checking the password, so scrypt does not even run) when the account or
     the address has had too many wrong passwords within the window. Each attempt is stored as a failure
-    before its password is checked, so parallel guesses count at once; a right password removes the
-    account's failures (the address keeps its other ones)."""
+    (and counted) before its password is checked, so parallel guesses in several workers cannot slip past
+    the limit together; a throttled attempt is not kept (it does not make the wait longer), and a right
+    password removes the account's failures (the address keeps its other ones)."""
     name = username.strip().lower()[:60]
     keys = (f"account:{name}", f"address:{address[:60]}")
+    limits = {keys[0]: throttle.account_failures, keys[1]: throttle.address_failures}
     session.exec(delete(SignInFailure).where(col(SignInFailure.at) <= now - throttle.window))
-    wait = max(
-        _wait(session, keys[0], throttle.account_failures, now, throttle.window),
-        _wait(session, keys[1], throttle.address_failures, now, throttle.window),
-    )
-    if wait:
-        session.commit()
-        raise SignInThrottled(wait)
     attempts = [SignInFailure(key=key, at=now) for key in keys]
     session.add_all(attempts)
     session.commit()
+    counts = dict(session.exec(
+        select(SignInFailure.key, func.count()).where(col(SignInFailure.key).in_(keys))
+        .group_by(SignInFailure.key)
+    ).all())
+    if any(counts.get(key, 0) > limit for key, limit in limits.items()):
+        for attempt in attempts:
+            session.delete(attempt)
+        session.commit()
+        wait = max(_wait(session, key, limit, now, throttle.window) for key, limit in limits.items())
+        raise SignInThrottled(max(wait, dt.timedelta(seconds=1)))
     user = authenticate(session=session, username=name, password=password)
     session.exec(delete(SignInFailure).where(SignInFailure.key == keys[0]))
     session.delete(attempts[1])

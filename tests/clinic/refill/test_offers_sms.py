@@ -226,3 +226,12 @@ def test_a_late_yes_from_another_patient_still_hears_the_place_is_taken(session,
     answer(session, patients[0], "YES", NOW + dt.timedelta(minutes=3))
     lost = answer(session, patients[1], "ja", NOW + dt.timedelta(minutes=7))
     assert lost.outcome == "offer_taken"
+
+
+def test_the_winner_sending_yes_again_later_is_not_told_the_place_is_taken(session, channels, fake_twilio):
+    visit, patients = freed_place(session, languages=("en", "nl"))
+    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
+    won = answer(session, patients[0], "YES", NOW + dt.timedelta(minutes=3))
+    again = answer(session, patients[0], "yes", NOW + dt.timedelta(minutes=40))
+    assert "taken" not in again.reply and "Wed 2 Dec at 10:30" in again.reply
+    assert again.visit_id == won.visit_id
