@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from clinic import handlers
+from clinic import handlers, logs
 from clinic.db import CONTAINER_KEY, DatabaseURLError, make_engine
 from clinic.errors import SeedError
 from clinic.events import MessageBus
@@ -121,7 +121,9 @@ def bootstrap(
 
     Raises ``ConfigError`` naming the setting when one is unknown, bad, or cannot work with the others.
     """
-    return assemble(load_settings(overrides), channels=channels)
+    settings = load_settings(overrides)
+    logs.configure(settings.log_format)
+    return assemble(settings, channels=channels)
 
 
 def with_settings(

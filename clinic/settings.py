@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     idle_minutes: int = 30
     #: ``Strict-Transport-Security`` max-age sent on requests that came over TLS; 0 sends none.
     hsts_seconds: int = 31_536_000
+    #: ``text`` (default) or ``json``: one JSON object per log line (clinic/logs.py, docs/deploy.md).
+    log_format: str = "text"
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
@@ -173,6 +175,14 @@ class Settings(BaseSettings):
         if value < 1:
             raise ValueError("expected a whole number, at least 1")
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in ("text", "json"):
+            raise ValueError("expected text or json")
+        return text
 
     @field_validator("idle_minutes", "hsts_seconds")
     @classmethod
