@@ -43,6 +43,8 @@ loglevel = "info"
 # gunicorn answers with its own 400 for over-long request lines/headers before the app sees them.
 limit_request_line = 8190
 proxy_protocol = False
+# gunicorn 27's control socket (~/.gunicorn/gunicorn.ctl) is not used, and two instances on a host would share it.
+control_socket_disable = True
 
 _JSON = os.environ.get("ONEVISIT_LOG_FORMAT", "text").strip().lower() == "json"
 

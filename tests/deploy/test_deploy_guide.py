@@ -294,3 +294,18 @@ def test_the_guide_deploys_backs_up_and_restores(
         assert found.status_code == 200 and "Restore" in found.text
     finally:
         served.stop()
+
+
+def test_the_units_and_the_procfile_run_the_guides_commands() -> None:
+    """The systemd units and the Procfile start what the guide (and the test above) starts."""
+    serve = guide_blocks()["serve"].strip()
+    web = (ROOT / "deploy/systemd/onevisit-web.service").read_text()
+    exec_start = re.search(r"^ExecStart=(.*)$", web, re.M).group(1)
+    assert exec_start.endswith(serve.replace("deploy/", "/opt/onevisit/app/deploy/").removeprefix("gunicorn"))
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "deploy/Procfile").read_text().splitlines() if line)
+    assert procfile["web"] == serve
+    worker = (ROOT / "deploy/systemd/onevisit-worker.service").read_text()
+    assert re.search(r"^ExecStart=\S*/flask --app clinic outreach run$", worker, re.M)
+    assert procfile["worker"] == "flask --app clinic outreach run"
+    backup = (ROOT / "deploy/systemd/onevisit-backup.service").read_text()
+    assert re.search(r"^ExecStart=/opt/onevisit/app/" + re.escape(guide_blocks()["backup"].strip()) + "$", backup, re.M)
