@@ -14,6 +14,8 @@ from typing import Any
 #: ``LogRecord`` attributes every record has; anything else was passed with ``extra=`` and is kept.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 _MARK = "_onevisit_handler"
+#: Loggers whose INFO lines say nothing an operator needs (alembic lists its plugins on every upgrade).
+_QUIET = ("alembic.runtime.plugins",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,3 +54,5 @@ def configure(log_format: str, *, level: int = logging.INFO) -> None:
     setattr(handler, _MARK, True)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
