@@ -6,7 +6,7 @@ compare case-insensitively, so existing ones are stored in capitals as new ones 
 in case the upgrade stops and names them (merge or renumber one first).
 
 Revision ID: 0015_sessions
-Revises: 0011_unknown_outcome
+Revises: 0014_series
 Create Date: 2026-12-07
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0015_sessions'
-down_revision: str | Sequence[str] | None = '0011_unknown_outcome'
+down_revision: str | Sequence[str] | None = '0014_series'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
