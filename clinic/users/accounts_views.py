@@ -1,6 +1,8 @@
 """``/admin/accounts``: the administrator's screen to create accounts, set roles, disable or enable them and
 reset passwords. The services check the role again (``Forbidden``), so this page is not the only guard."""
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -130,17 +132,18 @@ def detail(user_id: int):
     return _detail(_account_or_404(user_id))
 
 
-def _change(user_id: int, change, success: str, **kw):
+def _change(user_id: int, change: Callable[..., object], success: str, **kw: object):
+    """Apply ``change`` to the account: ``None`` when done (``success`` flashed), else the page with the error."""
     user = _account_or_404(user_id)
     try:
-        result = change(session=get_session(), actor=_actor(), user_id=user.id, **kw)
+        change(session=get_session(), actor=_actor(), user_id=user.id, **kw)
     except Forbidden:
         abort(403)
     except DomainError as error:
         get_session().rollback()
-        return None, _detail(_account_or_404(user_id), 409, account_error(error))
+        return _detail(_account_or_404(user_id), 409, account_error(error))
     flash(success, "success")
-    return result, None
+    return None
 
 
 @bp.post("/admin/accounts/<int:user_id>/role")
@@ -150,7 +153,7 @@ def set_role(user_id: int):
     form.role.choices = _role_choices()
     if not form.validate_on_submit():
         return _detail(_account_or_404(user_id), 400, role_form=form)
-    _result, failed = _change(user_id, accounts.set_role, _("The role is changed."), role=form.role.data)
+    failed = _change(user_id, accounts.set_role, _("The role is changed."), role=form.role.data)
     return failed or redirect(url_for("accounts.detail", user_id=user_id))
 
 
@@ -162,7 +165,7 @@ def set_active(user_id: int):
         return _detail(_account_or_404(user_id), 400)
     active = form.active.data == "1"
     message = _("The account is enabled.") if active else _("The account is disabled; its sessions have ended.")
-    _result, failed = _change(user_id, accounts.set_active, message, active=active)
+    failed = _change(user_id, accounts.set_active, message, active=active)
     return failed or redirect(url_for("accounts.detail", user_id=user_id))
 
 
