@@ -2,6 +2,8 @@
 started, never their announced arrival (beyond the tolerance), never telling those patients anything."""
 
 import datetime as dt
+import html
+import re
 
 import pytest
 from sqlmodel import Session, func, select
@@ -19,6 +21,8 @@ _ahead = dt.date.today() + dt.timedelta(days=10)
 DAY = _ahead + dt.timedelta(days=(1 - _ahead.weekday()) % 7)  # a Tuesday at least ten days ahead
 TODAY = DAY - dt.timedelta(days=8)
 ONLY_DAY = booking.Availability(earliest=DAY, latest=DAY)
+CHOICE = re.compile(r'name="choice" value="([^"]+)"')
+BOOK_ACTION = re.compile(r'action="(/book/patient/\d+/book[^"]*)"')
 
 
 def chair_morning(session: Session) -> Pathway:
@@ -189,3 +193,21 @@ def test_booking_day_narrows_each_not_started_visit_to_its_announced_arrival(ses
     step.status = StepStatus.IN_PROGRESS
     session.commit()
     assert planning.booking_day(session=session, day=DAY, unit=UNIT, tolerance=15).instance.requests == ()
+
+
+def test_the_book_screen_says_how_many_visits_move_and_books_it(
+    desk_client, session: Session, post_form
+) -> None:
+    pathway = chair_morning(session)
+    anna = late_first(session, pathway)
+    newcomer = make_patient(session, given_name="Bert")
+    url = f"/book/patient/{newcomer.id}?pathway={pathway.id}&earliest={DAY.isoformat()}&latest={DAY.isoformat()}"
+    page = desk_client.get(url).get_data(as_text=True)
+    assert "changes the step times or rooms of 1 other visit; that patient still arrives" in page
+    assert "must_place" not in page and "movable" not in page
+    choice = html.unescape(CHOICE.search(page).group(1))
+    action = html.unescape(BOOK_ACTION.search(page).group(1))
+    response = post_form(desk_client, action, {"choice": choice}, form_page=url)
+    assert response.status_code == 302
+    assert count(session, Visit) == 2
+    assert session.get(Visit, anna.id).announced_at == at(530)
