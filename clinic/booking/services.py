@@ -445,8 +445,14 @@ def _rearranged_options(
         if not bday.instance.requests:
             continue
         request = requests[day]
-        booking = book(bday.instance, request, current=bday.current, time_limit=min(REARRANGE_DAY_SECONDS, left))
-        if booking is None or not booking.moved or booking.wait_minutes >= best.get(day, booking.wait_minutes + 1):
+        booking = book(
+            bday.instance, request, current=bday.current, time_limit=min(REARRANGE_DAY_SECONDS, left)
+        )
+        if (
+            booking is None
+            or not booking.moved
+            or booking.wait_minutes >= best.get(day, booking.wait_minutes + 1)
+        ):
             continue
         visit = booking.visit
         itinerary = Itinerary(
@@ -493,8 +499,9 @@ def propose_visits(
     instances: dict[dt.date, engine.Instance] = {}
     requests: dict[dt.date, engine.Request] = {}
     groups: dict[engine.Request, list[engine.Instance]] = {}
+    built = planning.build_instances(session=session, days=days, unit=unit)
     for day in days:
-        instance = planning.build_instance(session=session, day=day, unit=unit)
+        instance = built[day]
         instances[day] = instance
         wish = visit_wish(
             patient=patient,
@@ -513,7 +520,9 @@ def propose_visits(
         found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
     options = [(itinerary, 0) for itinerary in found]
     if rearrange and sum(1 for it in found if it.wait_minutes == 0) < k:
-        options += _rearranged_options(session=session, unit=unit, requests=requests, found=found, daylight=daylight)
+        options += _rearranged_options(
+            session=session, unit=unit, requests=requests, found=found, daylight=daylight
+        )
     options.sort(key=lambda option: (option[0].wait_minutes, option[0].date, option[0].arrival, option[1]))
     resources = {r.code: r for r in session.exec(select(Resource))}
     rules = planning.engine_steps(pathway)
@@ -740,7 +749,9 @@ def book_proposal(
             placed, moved = _rearrange_for(bday, request, placed, clash)
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
         if bday is not None and moved:
-            _store_moves(session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit)
+            _store_moves(
+                session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit
+            )
         audit.record(
             session=session,
             actor_id=actor_id,

@@ -211,3 +211,15 @@ def test_the_book_screen_says_how_many_visits_move_and_books_it(
     assert response.status_code == 302
     assert count(session, Visit) == 2
     assert session.get(Visit, anna.id).announced_at == at(530)
+
+
+def test_build_instances_builds_each_day_as_build_instance_does(session: Session) -> None:
+    pathway = chair_morning(session)
+    late_first(session, pathway)
+    other = make_patient(session)
+    book(session, other.id, pathway, propose(session, other.id, pathway).options[0].choice)
+    days = [DAY - dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=7)]
+    built = planning.build_instances(session=session, days=days, unit=UNIT)
+    assert built[DAY].booked and len(built[DAY].booked) == 2
+    for day in days:
+        assert built[day] == planning.build_instance(session=session, day=day, unit=UNIT)
