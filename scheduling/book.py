@@ -13,7 +13,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from scheduling.insert import SEPARATION, FreeTime, arrival, insert_request, wait_minutes
+from scheduling.insert import (
+    SEPARATION,
+    FreeTime,
+    arrival,
+    insert_least_blocked,
+    insert_request,
+    wait_minutes,
+)
 from scheduling.instance import Instance, Request, Visit
 
 
@@ -65,6 +72,60 @@ def _booking(
         wait_minutes=own,
         total_wait_minutes=own + sum(wait_minutes(by_id[v.request], v) for v in placed),
     )
+
+
+def _overlaps(visit: Visit, other: Visit) -> bool:
+    return any(
+        a.resource == b.resource and a.start < b.end and b.start < a.end
+        for a in visit.steps
+        for b in other.steps
+    )
+
+
+def _put_back(
+    day: Instance,
+    request: Request,
+    visit: Visit,
+    current: dict[str, Visit],
+    movers: list[Request],
+    deadline: float,
+) -> Booking | None:
+    """``visit`` placed; the ``must_place`` requests in ``movers`` put back around it (kept where they
+    still fit, else re-inserted inside their own window), the others staying where they are."""
+    moving = {r.id for r in movers}
+    fixed: list[Visit] = [visit, *(v for rid, v in current.items() if rid not in moving)]
+    others = {rid: v for rid, v in current.items() if rid not in moving}
+    for other in sorted(movers, key=lambda r: (r.arrival[0] if r.arrival else 0, r.id)):
+        free = FreeTime.for_day(day, fixed)
+        keep = current.get(other.id)
+        if keep is not None and _fits(free, other, keep):
+            placed = keep
+        else:
+            if time.monotonic() >= deadline:
+                return None
+            placed = insert_request(
+                day, fixed, other, free=free, time_limit=max(0.05, deadline - time.monotonic())
+            )
+        if placed is None:
+            return None
+        others[other.id] = placed
+        fixed.append(placed)
+    return _booking(day, request, visit, others, current)
+
+
+def _repaired(day: Instance, request: Request, current: dict[str, Visit], deadline: float) -> Booking | None:
+    """Place ``request`` where it needs the fewest steps of room made among the movable visits, then move
+    only the visits it overlaps."""
+    strict = FreeTime.for_day(day, list(current.values()))
+    loose = FreeTime.for_day(day)
+    found = insert_least_blocked(
+        day, request, strict=strict, loose=loose, time_limit=max(0.05, deadline - time.monotonic())
+    )
+    if found is None:
+        return None
+    visit, _blocked = found
+    movers = [r for r in day.requests if r.id not in current or _overlaps(visit, current[r.id])]
+    return _put_back(day, request, visit, current, movers, deadline)
 
 
 def _rearranged(
@@ -137,7 +198,9 @@ def book(
     )
     if frozen is not None and (frozen.wait_minutes == 0 or not day.requests):
         return frozen
-    other = _rearranged(day, request, now, deadline, list(avoid), separation)
+    other = None if avoid else _repaired(day, request, now, deadline)
+    if other is None:
+        other = _rearranged(day, request, now, deadline, list(avoid), separation)
     if other is None:
         return frozen
     if frozen is None or (other.wait_minutes, other.total_wait_minutes, len(other.moved)) < (

@@ -8,7 +8,10 @@ full), then, for ``--patients`` demo patients and pathways in turn:
 - **propose**: ``propose_visits`` over the coming four weeks, weekdays, any time of day (what the Book
   screen does when the clerk asks for itineraries), re-arranging included;
 - **book**: ``book_proposal`` of the first proposal (one that re-arranges other visits when there is
-  one), under the day's lock, committed (what the clerk's "Book this itinerary" does).
+  one), under the day's lock, committed (what the clerk's "Book this itinerary" does);
+- then, on the busiest day of the four weeks alone (where a place without waiting is rare, so the
+  re-arranging search runs), **propose 1 day** and **book moving**: the booking of a proposal that
+  re-arranges other visits, when one was offered.
 
 It prints p50/p95/max in milliseconds (wall clock and process CPU), how many proposals and bookings
 re-arranged other visits, and whether every touched day still passes ``planning.check_day``. Budgets:
@@ -128,6 +131,52 @@ def run(patients: int = 20, per_day: int = 40, seed_value: int = 7) -> dict:
                 book_cpu.append((time.process_time() - c0) * 1000)
             rearranged_bookings += 1 if pick.moves else 0
             days.add(pick.day)
+        # the busiest day alone: where the frozen day rarely has a place without waiting, so re-arranging runs
+        with factory() as session:
+            busiest = max(
+                (today + dt.timedelta(days=n) for n in range(1, WEEKS * 7 + 1)),
+                key=lambda day: len(
+                    planning.build_instances(session=session, days=[day], unit=unit)[day].booked
+                ),
+            )
+        one_day = Availability(earliest=busiest, latest=busiest)
+        day_ms, rearranged_ms = [], []
+        for patient_id in rng.sample(people, min(patients, len(people))):
+            pathway_id = rng.choice(pathways)
+            with factory() as session:
+                t0 = time.perf_counter()
+                proposals = propose_visits(
+                    session=session,
+                    patient_id=patient_id,
+                    pathway_id=pathway_id,
+                    unit=unit,
+                    availability=one_day,
+                    today=today,
+                )
+                day_ms.append((time.perf_counter() - t0) * 1000)
+                session.rollback()
+            pick = next((p for p in proposals.options if p.moves), None)
+            if pick is None:
+                continue
+            rearranging_proposals += 1
+            with factory() as session:
+                t0 = time.perf_counter()
+                try:
+                    book_proposal(
+                        session=session,
+                        patient_id=patient_id,
+                        pathway_id=pathway_id,
+                        choice=pick.choice,
+                        unit=unit,
+                        actor_id=None,
+                        availability=one_day,
+                        today=today,
+                    )
+                    rearranged_bookings += 1
+                except SlotTaken:
+                    taken += 1
+                rearranged_ms.append((time.perf_counter() - t0) * 1000)
+            days.add(busiest)
         with factory() as session:
             problems = sum(len(planning.check_day(session=session, day=day, unit=unit)) for day in days)
         engine.dispose()
@@ -136,6 +185,8 @@ def run(patients: int = 20, per_day: int = 40, seed_value: int = 7) -> dict:
         "propose (cpu)": _percentiles(propose_cpu),
         "book": _percentiles(book_ms) if book_ms else None,
         "book (cpu)": _percentiles(book_cpu) if book_cpu else None,
+        "propose 1 day": _percentiles(day_ms),
+        "book moving": _percentiles(rearranged_ms) if rearranged_ms else None,
         "_meta": {
             "patients": patients,
             "per_day": per_day,
@@ -146,6 +197,7 @@ def run(patients: int = 20, per_day: int = 40, seed_value: int = 7) -> dict:
             "taken": taken,
             "nothing": nothing,
             "problems": problems,
+            "busiest": busiest.isoformat(),
         },
     }
 
@@ -164,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Book screen on the demo clinic, {meta['per_day']} visits asked for per weekday over {WEEKS} weeks "
         f"({meta['visits']} stored, seeded in {meta['seeding_s']} s), {meta['patients']} patients "
         f"({platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)"
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC); busiest day {meta['busiest']}"
     )
     for name, figures in results.items():
         if figures is None:
@@ -179,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         f"check_day problems on the booked days: {meta['problems']}"
     )
     propose_p95 = results["propose"]["p95"]
-    book_p95 = results["book"]["p95"] if results["book"] else 0.0
+    book_p95 = max(results[name]["p95"] if results[name] else 0.0 for name in ("book", "book moving"))
     met = propose_p95 <= PROPOSE_BUDGET_MS and book_p95 <= BOOK_BUDGET_MS and meta["problems"] == 0
     print(
         f"  budgets: propose p95 <= {PROPOSE_BUDGET_MS:.0f} ms, book p95 <= {BOOK_BUDGET_MS:.0f} ms, "
