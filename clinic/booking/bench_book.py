@@ -107,7 +107,7 @@ def run(patients: int = 20, per_day: int = 40, seed_value: int = 7) -> dict:
                 propose_ms.append((time.perf_counter() - t0) * 1000)
                 propose_cpu.append((time.process_time() - c0) * 1000)
                 session.rollback()
-            rearranging_proposals += sum(1 for p in proposals.options if p.moves)
+            rearranging_proposals += 1 if any(p.moves for p in proposals.options) else 0
             if not proposals.options:
                 nothing += 1
                 continue
@@ -125,11 +125,11 @@ def run(patients: int = 20, per_day: int = 40, seed_value: int = 7) -> dict:
                         availability=availability,
                         today=today,
                     )
+                    rearranged_bookings += 1 if pick.moves else 0
                 except SlotTaken:
                     taken += 1
                 book_ms.append((time.perf_counter() - t0) * 1000)
                 book_cpu.append((time.process_time() - c0) * 1000)
-            rearranged_bookings += 1 if pick.moves else 0
             days.add(pick.day)
         # the busiest day alone: where the frozen day rarely has a place without waiting, so re-arranging runs
         with factory() as session:
@@ -226,16 +226,21 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:<14} p50 {figures['p50']:7.1f} ms   p95 {figures['p95']:7.1f} ms   max {figures['max']:7.1f} ms"
         )
     print(
-        f"  proposals re-arranging other visits: {meta['rearranging_proposals']}; bookings that re-arranged: "
+        f"  searches offering a re-arrangement: {meta['rearranging_proposals']}; bookings that re-arranged: "
         f"{meta['rearranged_bookings']}; taken: {meta['taken']}; nothing fits: {meta['nothing']}; "
         f"check_day problems on the booked days: {meta['problems']}"
     )
     propose_p95 = results["propose"]["p95"]
     book_p95 = max(results[name]["p95"] if results[name] else 0.0 for name in ("book", "book moving"))
-    met = propose_p95 <= PROPOSE_BUDGET_MS and book_p95 <= BOOK_BUDGET_MS and meta["problems"] == 0
+    met = (
+        propose_p95 <= PROPOSE_BUDGET_MS
+        and book_p95 <= BOOK_BUDGET_MS
+        and meta["problems"] == 0
+        and not meta["taken"]
+    )
     print(
         f"  budgets: propose p95 <= {PROPOSE_BUDGET_MS:.0f} ms, book p95 <= {BOOK_BUDGET_MS:.0f} ms, "
-        f"days clean -> {'met' if met else 'MISSED'}"
+        f"days clean, nothing taken -> {'met' if met else 'MISSED'}"
     )
     return 1 if args.check and not met else 0
 
