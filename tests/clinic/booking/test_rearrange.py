@@ -6,14 +6,18 @@ import html
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from clinic import events, planning
 from clinic.audit.models import AuditEvent
 from clinic.booking import services as booking
+from clinic.errors import Conflict
 from clinic.messaging.models import OutboxMessage
 from clinic.unit.models import Pathway, PathwayStep, PathwayStepDependency, ResourceKind
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStep
+from tests.conftest import empty_all_tables
 from tests.factories import make_patient, make_resource, make_step_type, make_unit
 
 UNIT = make_unit()
@@ -237,6 +241,80 @@ def test_the_day_board_shows_the_new_internal_times_and_the_announced_arrival(se
     board = day_board(session=session, day=DAY, unit=UNIT, now=at(0))
     row = next(r for r in board.rows if r.visit_id == anna.id)
     assert row.first_start == at(545), "the board's arrival is the one the patient was told"
-    assert [(s.name, s.planned_start) for s in row.steps] == [("Registration", at(560)), ("Infusion", at(600))]
+    assert [(s.name, s.planned_start) for s in row.steps] == [
+        ("Registration", at(560)),
+        ("Infusion", at(600)),
+    ]
     chips = [s for lane in board.lanes for cell in lane.cells for s in cell if s.visit_id == anna.id]
     assert sorted(s.planned_start for s in chips) == [at(560), at(600)]
+
+
+@st.composite
+def bookings(draw) -> list[tuple[int, int | str]]:
+    """Who books, in order: (patient index, index of the proposal taken, or an itinerary typed by hand
+    that a proposal could have shown: infusion 09:00-10:00 ... 10:00-11:00, registration up to an hour before)."""
+    out: list[tuple[int, int | str]] = []
+    for _ in range(draw(st.integers(2, 6))):
+        who = draw(st.integers(0, 5))
+        if draw(st.booleans()):
+            treat = draw(st.sampled_from([540, 555, 570, 585, 600]))
+            reg = treat - 10 - draw(st.sampled_from([0, 15, 30, 50]))
+            out.append((who, f"{DAY.isoformat()}|reg@desk@{reg}-{reg + 10}|treat@chair@{treat}-{treat + 60}"))
+        else:
+            out.append((who, draw(st.integers(0, 2))))
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=bookings(), tolerance=st.sampled_from([0, 10, 15, 30]))
+def test_bookings_never_move_an_announced_arrival_nor_lose_a_visit(
+    session: Session, engine, plan: list[tuple[int, int | str]], tolerance: int
+) -> None:
+    """Through the services, small busy mornings booked one patient after another: every earlier visit
+    stays booked with its announced arrival, its first step within the tolerance, the day clean."""
+    empty_all_tables(engine)
+    session.expire_all()
+    unit = make_unit(arrival_tolerance_minutes=tolerance)
+    pathway = chair_morning(session)
+    patients = [make_patient(session).id for _ in range(6)]
+    announced: dict[int, dt.datetime] = {}
+    moves = 0
+    for who, pick in plan:
+        proposals = booking.propose_visits(
+            session=session,
+            patient_id=patients[who],
+            pathway_id=pathway.id,
+            unit=unit,
+            availability=ONLY_DAY,
+            today=TODAY,
+        )
+        if isinstance(pick, str):
+            choice = pick
+        elif proposals.options:
+            choice = proposals.options[min(pick, len(proposals.options) - 1)].choice
+        else:
+            continue
+        try:
+            visit = booking.book_proposal(
+                session=session,
+                patient_id=patients[who],
+                pathway_id=pathway.id,
+                choice=choice,
+                unit=unit,
+                actor_id=None,
+                today=TODAY,
+                availability=ONLY_DAY,
+            )
+        except (booking.SlotTaken, Conflict):
+            continue
+        moves += session.exec(select(func.count()).where(AuditEvent.action == "visit.rearranged")).one()
+        announced[visit.id] = visit.announced_at
+        session.expire_all()
+        for visit_id, told in announced.items():
+            stored = session.get(Visit, visit_id)
+            assert stored is not None and stored.status.value == "booked", "a booked visit is never lost"
+            assert stored.announced_at == told, "a booking never changes an announced arrival"
+            first = min(s.planned_start for s in stored.steps)
+            assert told <= first <= told + dt.timedelta(minutes=tolerance)
+        assert planning.check_day(session=session, day=DAY, unit=unit) == []
+    note(f"re-arranged visits: {moves}")
