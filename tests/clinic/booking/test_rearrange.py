@@ -29,12 +29,17 @@ CHOICE = re.compile(r'name="choice" value="([^"]+)"')
 BOOK_ACTION = re.compile(r'action="(/book/patient/\d+/book[^"]*)"')
 
 
-def chair_morning(session: Session) -> Pathway:
+def chair_morning(session: Session, opens: int = 9) -> Pathway:
     """Registration (10 min), then one hour in the only chair within the hour; the chair is open on
-    Tuesdays 09:00-11:00: two treatments, if the first starts at 09:00."""
+    Tuesdays 09:00-11:00 (or from ``opens`` o'clock for two hours): two treatments, if the first starts
+    when it opens."""
     make_resource(session, code="desk", kind=ResourceKind.REGISTRATION)
     make_resource(
-        session, code="chair", kind=ResourceKind.CHAIR, capacity=1, hours=((1, dt.time(9), dt.time(11)),)
+        session,
+        code="chair",
+        kind=ResourceKind.CHAIR,
+        capacity=1,
+        hours=((1, dt.time(opens), dt.time(opens + 2)),),
     )
     reg = make_step_type(session, kind=ResourceKind.REGISTRATION, minutes=10, name="Registration")
     treat = make_step_type(session, kind=ResourceKind.CHAIR, minutes=60, name="Infusion")
@@ -318,3 +323,29 @@ def test_bookings_never_move_an_announced_arrival_nor_lose_a_visit(
             assert told <= first <= told + dt.timedelta(minutes=tolerance)
         assert planning.check_day(session=session, day=DAY, unit=unit) == []
     note(f"re-arranged visits: {moves}")
+
+
+def test_the_volunteers_list_keeps_the_meeting_time_and_shows_the_new_leave_time(
+    handled_session: Session,
+) -> None:
+    """A long-distance patient told 10:05 is met at 09:55 before and after a booking re-arranges her visit;
+    her volunteer's list shows the new time she leaves."""
+    from clinic.service.volunteers import volunteer_list
+    from tests.volunteer_factories import FAR_KM, make_volunteer
+
+    session = handled_session
+    pathway = chair_morning(session, opens=10)
+    vera = make_volunteer(session, "Vera")
+    far = make_patient(session, given_name="Anna", distance_km=FAR_KM)
+    anna = book(session, far.id, pathway, f"{DAY.isoformat()}|reg@desk@605-615|treat@chair@645-705")
+    (before,) = volunteer_list(session=session, volunteer_id=vera.id, days=[DAY])
+    assert (before.meet_at, before.leave_at) == (at(595), at(705))
+    newcomer = make_patient(session, given_name="Bert")
+    option = propose(session, newcomer.id, pathway).options[0]
+    assert option.moves == 1
+    book(session, newcomer.id, pathway, option.choice)
+    session.expire_all()
+    assert steps_of(session, anna.id)["treat"][:2] == (at(660), at(720))
+    (after,) = volunteer_list(session=session, volunteer_id=vera.id, days=[DAY])
+    assert after.meet_at == at(595), "met when she was told to come"
+    assert after.leave_at == at(720), "the list shows when she now leaves"
