@@ -9,6 +9,7 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -18,9 +19,11 @@ from sqlmodel import Session
 
 from clinic import handlers
 from clinic.db import CONTAINER_KEY, DatabaseURLError, make_engine
+from clinic.errors import SeedError
 from clinic.events import MessageBus
 from clinic.service import touchpoints
 from clinic.settings import ConfigError, Settings, flatten, load_settings
+from clinic.unit import booking_rules
 from clinic.unit.context import Unit
 from outreach.channels.base import Channel
 from outreach.channels.registry import build_channels
@@ -64,6 +67,12 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
 
 
 def unit_from(settings: Settings) -> Unit:
+    """The unit these settings describe, with the booking rules of ``<seed_dir>/booking_rules.yaml``
+    (``ConfigError`` naming file and key when that file is wrong)."""
+    try:
+        rules = booking_rules.load_booking_rules(Path(settings.seed_dir) / booking_rules.FILENAME)
+    except SeedError as exc:
+        raise ConfigError("\n".join(exc.problems)) from None
     return Unit(
         tz=settings.clinic_timezone,
         local_km=settings.region_local_km,
@@ -76,6 +85,7 @@ def unit_from(settings: Settings) -> Unit:
         desk_phone=settings.desk_phone,
         public_base_url=settings.public_base_url,
         board_refresh_seconds=settings.board_refresh_seconds,
+        booking_rules=rules,
         arrival_tolerance_minutes=settings.arrival_tolerance_minutes,
     )
 

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 from sqlmodel import Session, col, select
 
 from clinic.columns import utcnow
 from clinic.errors import ValidationError
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.unit import booking_rules as br
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, ResourceClosure
 from clinic.visits.models import (
@@ -40,16 +41,10 @@ Window = tuple[int, int]
 Placer = Callable[[engine.Instance], engine.Schedule]
 
 
-#: How patient segments restrict a visit (all soft for the clinic, hard for the engine), besides the
-#: unit's region thresholds (``Unit.local_km`` / ``Unit.regional_km``) that decide who is long-distance:
-#:
-#: - long-distance patients do not arrive before ``LONG_DISTANCE_EARLIEST`` (minutes, 10:00), so they
-#:   can travel outside the rush hour;
-#: - patients of 70 and over wait at most ``SENIOR_MAX_WAIT`` minutes in total: their visit span is
-#:   capped at the pathway's critical path plus that (or the pathway's own cap, if lower);
-#: - wheelchair users only get resources carrying the ``wheelchair`` attribute.
-LONG_DISTANCE_EARLIEST = 10 * 60
-SENIOR_MAX_WAIT = 90
+#: How patient segments restrict a visit is data: ``seed_data/booking_rules.yaml`` (``Unit.booking_rules``),
+#: each rule hard or a preference; ``engine_request`` applies them, bent by ``Bends`` when a proposal bends
+#: preferences. The unit's region thresholds (``Unit.local_km`` / ``Unit.regional_km``) decide who is
+#: long-distance.
 
 
 @dataclass(frozen=True)
@@ -159,8 +154,84 @@ def engine_resources(*, session: Session, day: dt.date) -> tuple[engine.Resource
     )
 
 
-def engine_steps(pathway: Pathway) -> tuple[engine.Step, ...]:
-    """The pathway's steps; several predecessors share one gap rule (the tightest of their edges)."""
+@dataclass(frozen=True)
+class Staff:
+    """The active resources' kinds and skills: who may give a step that needs skills."""
+
+    resources: tuple[tuple[str, str, frozenset[str]], ...] = ()
+
+    def qualified(self, kind: str, skills: Iterable[str]) -> tuple[str, ...]:
+        """Codes of the active resources of ``kind`` carrying every one of ``skills``."""
+        needed = frozenset(skills)
+        return tuple(code for code, of_kind, has in self.resources if of_kind == kind and needed <= has)
+
+
+def load_staff(*, session: Session) -> Staff:
+    resources = session.exec(
+        select(Resource).where(col(Resource.active).is_(True)).order_by(col(Resource.code))
+    ).all()
+    return Staff(tuple((r.code, r.kind.value, frozenset(r.skills or ())) for r in resources))
+
+
+def _staff_for(pathway: Pathway) -> Staff:
+    """The staff as the pathway's own session sees it: a caller that does not pass ``staff`` still gets
+    the skill restriction (one query), never an unrestricted step."""
+    session = object_session(pathway)
+    if session is None:
+        raise ValueError(f"pathway {pathway.code} is not in a session: pass staff=load_staff(session=...)")
+    return load_staff(session=session)  # type: ignore[arg-type]
+
+
+def step_resources(step: PathwayStep, staff: Staff) -> tuple[str, ...] | None:
+    """The engine's ``Step.resources`` for ``step``: the active resources of its kind having all its skills,
+    intersected with its own ``resource`` if set (``None``: any resource of the kind; ``()``: nobody)."""
+    own = (step.resource.code,) if step.resource is not None else None
+    if not step.skills:
+        return own
+    qualified = staff.qualified(step.step_type.resource_kind.value, step.skills)
+    return qualified if own is None else tuple(code for code in qualified if code in own)
+
+
+@dataclass(frozen=True)
+class Unqualified:
+    """A step of a pathway that no active resource has the skills (and, if named, the identity) to give."""
+
+    step: str
+    step_name: str
+    kind: str
+    skills: tuple[str, ...]
+    resource: str | None = None
+
+    def describe(self) -> str:
+        needed = ", ".join(self.skills)
+        if self.resource is not None:
+            return f"{self.resource} does not have the skills {needed} that step {self.step_name} needs"
+        return f"no {self.kind} resource has the skills {needed} that step {self.step_name} needs"
+
+
+def unqualified_steps(pathway: Pathway, staff: Staff) -> list[Unqualified]:
+    """The steps of ``pathway`` nobody may give (their skills match no active resource)."""
+    out = []
+    for step in sorted(pathway.steps, key=lambda s: s.sequence):
+        if step.skills and not step_resources(step, staff):
+            out.append(
+                Unqualified(
+                    step=step.code,
+                    step_name=step.step_type.name,
+                    kind=step.step_type.resource_kind.value,
+                    skills=tuple(step.skills),
+                    resource=step.resource.code if step.resource is not None else None,
+                )
+            )
+    return out
+
+
+def engine_steps(pathway: Pathway, *, staff: Staff | None = None) -> tuple[engine.Step, ...]:
+    """The pathway's steps; several predecessors share one gap rule (the tightest of their edges); a step
+    needing skills is restricted to the resources having them (``step_resources``; ``staff`` from
+    ``load_staff``, read through the pathway's session when not given)."""
+    if staff is None and any(step.skills for step in pathway.steps):
+        staff = _staff_for(pathway)
     steps = []
     for step in sorted(pathway.steps, key=lambda s: s.sequence):
         edges = step.dependencies
@@ -173,29 +244,68 @@ def engine_steps(pathway: Pathway) -> tuple[engine.Step, ...]:
                 after=tuple(e.depends_on.code for e in edges),
                 min_gap=max((e.min_gap for e in edges), default=0),
                 max_gap=min(max_gaps) if max_gaps else None,
-                resources=(step.resource.code,) if step.resource is not None else None,
+                resources=step_resources(step, staff or Staff()),
             )
         )
     return tuple(steps)
 
 
-def engine_request(*, wish: VisitWish, day: dt.date, unit: Unit) -> engine.Request:
-    """The engine request for ``wish``, with the patient's segment rules applied (see ``LONG_DISTANCE_EARLIEST``)."""
-    labels = segments.segments_for(wish.patient, day, unit=unit)
-    steps = engine_steps(wish.pathway)
-    arrival = wish.arrival
+def applying_rules(labels: frozenset[str]) -> tuple[str, ...]:
+    """The booking rules that apply to a patient with these segment labels, in the rule file's order."""
+    out = []
     if segments.Region.LONG_DISTANCE.value in labels:
-        earliest = LONG_DISTANCE_EARLIEST
+        out += [br.LONG_DISTANCE_EARLIEST, br.HOME_BEFORE_DARK]
+    if f"{segments.SENIOR_AGE}+" in labels:
+        out.append(br.SENIOR_MAX_WAIT)
+    if "wheelchair" in labels:
+        out.append(br.WHEELCHAIR)
+    return tuple(out)
+
+
+def preferred_earliest(labels: frozenset[str], unit: Unit) -> int | None:
+    """The earliest arrival the long-distance rule prefers (minutes), or None when it does not apply."""
+    if segments.Region.LONG_DISTANCE.value not in labels:
+        return None
+    return unit.booking_rules.rules.long_distance_earliest.earliest_minutes
+
+
+def senior_cap(steps: Sequence[engine.Step], labels: frozenset[str], unit: Unit) -> int | None:
+    """The visit span the over-70 rule prefers (shortest visit plus the maximum wait), or None."""
+    if f"{segments.SENIOR_AGE}+" not in labels:
+        return None
+    probe = engine.Request(id="probe", patient="p", steps=tuple(steps))
+    return critical_path(probe) + unit.booking_rules.rules.senior_max_wait.minutes
+
+
+def engine_request(
+    *,
+    wish: VisitWish,
+    day: dt.date,
+    unit: Unit,
+    staff: Staff | None = None,
+    bends: br.Bends = br.NO_BENDS,
+) -> engine.Request:
+    """The engine request for ``wish``, with the patient's segment rules (``Unit.booking_rules``) applied,
+    each preference bent by ``bends`` minutes (an earlier arrival, a longer wait; leaving after dark is
+    the caller's ``wish.leave_by``), and its steps restricted to the resources with the skills they need
+    (see ``engine_steps``)."""
+    labels = segments.segments_for(wish.patient, day, unit=unit)
+    steps = engine_steps(wish.pathway, staff=staff)
+    arrival = wish.arrival
+    earliest = preferred_earliest(labels, unit)
+    if earliest is not None:
+        earliest = max(0, earliest - bends.get(br.LONG_DISTANCE_EARLIEST))
         arrival = (
             (max(arrival[0], earliest), max(arrival[1], earliest))
             if arrival
             else (earliest, engine.DAY_MINUTES)
         )
     max_visit = wish.pathway.max_visit_minutes
-    if f"{segments.SENIOR_AGE}+" in labels:
-        probe = engine.Request(id=wish.key, patient="p", steps=steps)
-        senior_cap = critical_path(probe) + SENIOR_MAX_WAIT
-        max_visit = min(max_visit, senior_cap) if max_visit else senior_cap
+    cap = senior_cap(steps, labels, unit)
+    if cap is not None:
+        cap += bends.get(br.SENIOR_MAX_WAIT)
+        max_visit = min(max_visit, cap) if max_visit else cap
+    wheelchair = unit.booking_rules.rules.wheelchair.attribute
     return engine.Request(
         id=wish.key,
         patient=f"p-{wish.patient.id}",
@@ -204,7 +314,7 @@ def engine_request(*, wish: VisitWish, day: dt.date, unit: Unit) -> engine.Reque
         arrival=arrival,
         leave_by=wish.leave_by,
         max_visit_minutes=max_visit,
-        requires=frozenset({"wheelchair"}) if wish.patient.needs_wheelchair else frozenset(),
+        requires=frozenset({wheelchair}) if wish.patient.needs_wheelchair else frozenset(),
     )
 
 
@@ -256,11 +366,12 @@ def build_instance(
     wishes: Sequence[VisitWish] = (),
     name: str | None = None,
 ) -> engine.Instance:
+    staff = load_staff(session=session) if wishes else Staff()
     return engine.Instance(
         name=name or f"clinic-{day.isoformat()}",
         date=day,
         resources=engine_resources(session=session, day=day),
-        requests=tuple(engine_request(wish=w, day=day, unit=unit) for w in wishes),
+        requests=tuple(engine_request(wish=w, day=day, unit=unit, staff=staff) for w in wishes),
         booked=engine_booked(session=session, day=day, tz=unit.tz),
     )
 
@@ -325,6 +436,7 @@ def booking_day(
         else set()
     )
     pathways = {p.id: p for p in load_pathways(session=session).values()}
+    staff = load_staff(session=session)
     booked: list[engine.Visit] = []
     requests: list[engine.Request] = []
     current: list[engine.Visit] = []
@@ -352,7 +464,13 @@ def booking_day(
             ),
             day=day,
             unit=unit,
+            staff=staff,
         )
+        span = max(s.end for s in placed.steps) - first
+        if request.max_visit_minutes is not None and span > request.max_visit_minutes:
+            request = replace(
+                request, max_visit_minutes=span
+            )  # booked with that preference bent: it stays bent
         request = movable(request, arrives, tolerance)
         if request.arrival is not None and not request.arrival[0] <= first <= request.arrival[1]:
             # the board's re-plan moved the first step already: its placement stays allowed
@@ -376,10 +494,11 @@ def booking_day(
 
 
 def build_instances(
-    *, session: Session, days: Sequence[dt.date], unit: Unit
+    *, session: Session, days: Sequence[dt.date], unit: Unit, exclude: Iterable[int] = ()
 ) -> dict[dt.date, engine.Instance]:
     """``build_instance`` (no wishes) for many days at once, in four plain column queries whatever the
-    number of days: what proposals over weeks need."""
+    number of days: what proposals over weeks need. Visits in ``exclude`` count as gone (a visit being
+    moved frees its place)."""
     if not days:
         return {}
     resources = session.exec(
@@ -401,7 +520,11 @@ def build_instances(
         .join(Visit, col(Visit.id) == VisitStep.visit_id)
         .join(PathwayStep, col(PathwayStep.id) == VisitStep.pathway_step_id)
         .join(Resource, col(Resource.id) == VisitStep.resource_id)
-        .where(col(Visit.date).in_(list(days)), col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)))
+        .where(
+            col(Visit.date).in_(list(days)),
+            col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)),
+            col(Visit.id).not_in(list(exclude)),
+        )
         .order_by(col(Visit.id), col(VisitStep.planned_start), col(VisitStep.id))
     ).all()
     steps: dict[dt.date, dict[int, list[engine.PlacedStep]]] = {}
@@ -552,11 +675,13 @@ def check_day(*, session: Session, day: dt.date, unit: Unit) -> list[Violation]:
         _visits_query(day, ACTIVE_VISIT_STATUSES).options(selectinload(Visit.patient))
     ).all()  # type: ignore[arg-type]
     visits = [v for v in visits if v.steps]
+    staff = load_staff(session=session)
     requests = tuple(
         engine_request(
             wish=VisitWish(key=request_key(v), patient=v.patient, pathway=v.pathway, priority=v.priority),
             day=day,
             unit=unit,
+            staff=staff,
         )
         for v in visits
     )

@@ -102,8 +102,16 @@ def make_step_type(session: Session, *, kind: ResourceKind, minutes: int, **kw: 
     return step_type
 
 
-def make_pathway(session: Session, *, code: str | None = None, name: str = "Check-up", **kw: Any) -> Pathway:
-    """A tiny 3-step pathway: registration (10) -> consult (20, 0-60 min later) -> checkout (10)."""
+def make_pathway(
+    session: Session,
+    *,
+    code: str | None = None,
+    name: str = "Check-up",
+    skills: dict[str, list[str]] | None = None,
+    **kw: Any,
+) -> Pathway:
+    """A tiny 3-step pathway: registration (10) -> consult (20, 0-60 min later) -> checkout (10); ``skills``
+    maps a step code (``reg``, ``cons``, ``out``) to the skills it needs."""
     code = code or f"check-{_n()}"
     pathway = Pathway(code=code, name=name, **kw)
     specs = [
@@ -114,7 +122,11 @@ def make_pathway(session: Session, *, code: str | None = None, name: str = "Chec
     steps = []
     for sequence, (step_code, kind, minutes) in enumerate(specs, start=1):
         step_type = make_step_type(session, kind=kind, minutes=minutes, name=step_code.title())
-        steps.append(PathwayStep(code=step_code, sequence=sequence, step_type=step_type))
+        steps.append(
+            PathwayStep(
+                code=step_code, sequence=sequence, step_type=step_type, skills=list((skills or {}).get(step_code, ()))
+            )
+        )
     pathway.steps = steps
     session.add(pathway)
     session.flush()

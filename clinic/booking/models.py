@@ -1,12 +1,13 @@
-"""The per-day booking lock.
+"""The per-day booking lock, and treatment series (cycles of one pathway booked together).
 """
 
 import datetime as dt
+import enum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from clinic.columns import utc_column, utcnow
+from clinic.columns import enum_column, utc_column, utcnow
 
 
 class BookingLock(SQLModel, table=True):
@@ -19,3 +20,43 @@ class BookingLock(SQLModel, table=True):
     day: dt.date = Field(primary_key=True)
     version: int = 0
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
+
+
+class SeriesStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class TreatmentSeries(SQLModel, table=True):
+    """A treatment series: ``cycles`` one-visit days of one pathway, ``interval_days`` apart, each within
+    ``tolerance_days`` of its nominal date; the visits point back at it (``Visit.series_id``, ``Visit.cycle``).
+
+    ``part_of_day`` and ``weekdays`` (``"0,1,2,3,4"``, 0 = Monday) are the patient's availability the series
+    was proposed with; re-proposing a later cycle uses them again."""
+
+    __tablename__ = "treatment_series"
+    __table_args__ = (
+        sa.CheckConstraint("cycles BETWEEN 1 AND 24", name="cycles_range"),
+        sa.CheckConstraint("interval_days BETWEEN 1 AND 120", name="interval_range"),
+        sa.CheckConstraint("tolerance_days >= 0 AND 2 * tolerance_days < interval_days", name="tolerance_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    pathway_id: int = Field(foreign_key="pathway.id")
+    cycles: int
+    interval_days: int
+    tolerance_days: int
+    part_of_day: str = Field(default="any", max_length=9)
+    weekdays: str = Field(default="0,1,2,3,4,5,6", max_length=13)
+    status: SeriesStatus = Field(
+        default=SeriesStatus.ACTIVE,
+        sa_column=enum_column(SeriesStatus, "status", default=SeriesStatus.ACTIVE),
+    )
+    created_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
+    cancelled_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+    @property
+    def weekday_set(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.weekdays.split(",") if d.strip().isdigit())

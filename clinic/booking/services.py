@@ -17,6 +17,7 @@ database's write lock, which serialises writers the same way (``busy_timeout`` m
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import math
 import re
 import time
@@ -34,18 +35,24 @@ from clinic.audit import record as audit
 from clinic.booking.models import BookingLock
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
+from clinic.messaging.facts import patient_facts
+from clinic.messaging.rules_file import rules_in_force
 from clinic.patients import segments
 from clinic.patients.models import Patient, normalise_phone
 from clinic.patients.services import search_patients
+from clinic.unit import booking_rules as br
+from clinic.unit.booking_rules import NO_BENDS, Bends, HomeBeforeDark
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, Resource
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
+from outreach.rules import VisitFacts
 from scheduling import instance as engine
 from scheduling.book import Booking, book
-from scheduling.check import check, objective
-from scheduling.explain import explain
+from scheduling.check import check, critical_path, objective
+from scheduling.explain import Reason, explain
 from scheduling.insert import arrival as arrival_of
 from scheduling.insert import leave as leave_of
+from scheduling.insert import request_bounds
 from scheduling.propose import Itinerary, propose
 
 #: How far ahead proposals look by default, and at most.
@@ -116,18 +123,10 @@ class Availability:
         return out
 
 
-@dataclass(frozen=True)
-class DaylightRules:
-    """Long-distance patients get home before dark: they leave ``travel_minutes`` (distance at
-    ``travel_kmh``) before sunset at the clinic's position."""
-
-    latitude: float = 52.09  # Utrecht
-    longitude: float = 5.12
-    travel_kmh: float = 60.0
-    rounding: int = 30  # leave-by is rounded down to this many minutes (keeps proposals per week cheap)
-
-
-DEFAULT_DAYLIGHT = DaylightRules()
+#: At most this many bent combinations are solved over the days (the others are ruled out by arithmetic).
+MAX_BENT_SOLVES = 8
+#: What the outreach rules give a patient that helps with a bent itinerary: action -> support code.
+SUPPORT_ACTIONS = {"transport_offer": "transport", "volunteer_meet": "volunteer"}
 
 
 @dataclass(frozen=True)
@@ -164,6 +163,10 @@ class Proposal:
     leaves_at: dt.datetime
     steps: tuple[ProposedStep, ...]
     choice: str
+    #: The preferences this itinerary bends (empty: it keeps every rule).
+    bends: tuple["BentRule", ...] = ()
+    #: What the unit can add for this patient (``SUPPORT_ACTIONS`` codes, ``reminder_call``), shown with bends.
+    support: tuple[str, ...] = ()
     #: How many other visits' internal times (steps, rooms) the unit re-arranges for this one; their
     #: patients' arrival times never change.
     moves: int = 0
@@ -173,20 +176,65 @@ class Proposal:
         return sum(s.pause_before - s.required_pause for s in self.steps)
 
 
+@dataclass(frozen=True)
+class BentRule:
+    """One preference a proposal bends, by ``minutes``: ``preferred`` is what the rule asks (the earliest
+    arrival, the leave-by time to be home before dark, the maximum wait), ``actual`` what the proposal gives."""
+
+    rule: str
+    minutes: int
+    preferred: int
+    actual: int
+
+
+@dataclass(frozen=True)
+class WhyNot:
+    """Why nothing fits, as data for the clerk's sentence: the engine's reason code with names filled in
+    (a step's and a resource's name as the clinic calls them) and its numbers."""
+
+    code: str
+    day: dt.date | None = None
+    step: str | None = None
+    kind: str | None = None
+    resource: str | None = None
+    attribute: str | None = None
+    window: tuple[int, int] | None = None
+    minutes: int | None = None
+
+
 @dataclass
 class Proposals:
+    """``options`` keep every rule, or, when none does, bend preferences the least (``bent``).
+
+    When no option keeps every rule, ``why`` says why (``reason`` is the engine's English sentence, kept
+    for logs, never shown); ``waitlist`` says whether the patient could ever fit as the rules stand (a
+    cancellation may make room), and ``never`` why not even bending every preference fits any day.
+    ``unqualified``: steps of the pathway that no active resource has the skills to give (then there
+    are no options and ``reason_code`` is ``no-skill``)."""
+
     options: list[Proposal]
     first_day: dt.date | None
     last_day: dt.date | None
     reason: str | None = None
     reason_code: str | None = None
+    why: WhyNot | None = None
+    bent: bool = False
+    waitlist: bool = False
+    never: WhyNot | None = None
+    unqualified: list[planning.Unqualified] = dataclasses.field(default_factory=list)
 
 
 # --- segment and availability rules -------------------------------------------------------------
 
 
-def sunset_minutes(day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYLIGHT) -> int:
-    """Local wall-clock minutes of sunset on ``day`` (NOAA's approximate solar equations, within minutes)."""
+def _daylight(daylight: HomeBeforeDark | None) -> HomeBeforeDark:
+    return daylight or br.load_booking_rules().rules.home_before_dark
+
+
+def sunset_minutes(day: dt.date, tz: str, daylight: HomeBeforeDark | None = None) -> int:
+    """Local wall-clock minutes of sunset on ``day`` at the rule's position (NOAA's approximate solar
+    equations, within minutes); ``daylight`` defaults to the rule file's ``home_before_dark``."""
+    daylight = _daylight(daylight)
     gamma = 2 * math.pi / 365 * (day.timetuple().tm_yday - 1)
     eqtime = 229.18 * (
         0.000075
@@ -215,13 +263,12 @@ def sunset_minutes(day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYL
     return local.hour * 60 + local.minute
 
 
-def home_before_dark(
-    patient: Patient, day: dt.date, tz: str, daylight: DaylightRules = DEFAULT_DAYLIGHT
-) -> int:
+def home_before_dark(patient: Patient, day: dt.date, tz: str, daylight: HomeBeforeDark | None = None) -> int:
     """The latest time a patient living ``distance_km`` away can leave and still be home by sunset."""
+    daylight = _daylight(daylight)
     travel = math.ceil(patient.distance_km / daylight.travel_kmh * 60)
     latest = sunset_minutes(day, tz, daylight) - travel
-    latest -= latest % daylight.rounding
+    latest -= latest % daylight.rounding_minutes
     return max(0, latest)
 
 
@@ -232,15 +279,17 @@ def visit_wish(
     day: dt.date,
     unit: Unit,
     availability: Availability,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
+    bends: Bends = NO_BENDS,
 ) -> planning.VisitWish:
-    """The wish for ``day``: the availability's part of the day, plus home before dark for long distance
-    (the other segment rules are applied by ``planning.engine_request``)."""
+    """The wish for ``day``: the availability's part of the day, plus home before dark for long distance,
+    later by ``bends`` when that preference is bent (the other segment rules are applied by
+    ``planning.engine_request``)."""
     arrival = (AFTERNOON_ARRIVAL, engine.DAY_MINUTES) if availability.part_of_day == "afternoon" else None
     leave_by = MORNING_LEAVE_BY if availability.part_of_day == "morning" else None
     labels = segments.segments_for(patient, day, unit=unit)
     if segments.Region.LONG_DISTANCE.value in labels:
-        dark = home_before_dark(patient, day, unit.tz, daylight)
+        dark = home_before_dark(patient, day, unit.tz, unit.booking_rules.rules.home_before_dark)
+        dark = min(engine.DAY_MINUTES, dark + bends.get(br.HOME_BEFORE_DARK))
         leave_by = dark if leave_by is None else min(leave_by, dark)
     return planning.VisitWish(key="new", patient=patient, pathway=pathway, arrival=arrival, leave_by=leave_by)
 
@@ -296,24 +345,57 @@ def _load(session: Session, patient_id: int, pathway_id: int) -> tuple[Patient, 
     return patient, pathway
 
 
-def _days_already_coming(session: Session, patient_id: int, days: Sequence[dt.date]) -> set[dt.date]:
+def _days_already_coming(
+    session: Session, patient_id: int, days: Sequence[dt.date], ignore: Iterable[int] = ()
+) -> set[dt.date]:
     if not days:
         return set()
-    return set(
-        session.exec(
-            select(Visit.date).where(
-                Visit.patient_id == patient_id,
-                col(Visit.date).between(min(days), max(days)),
-                col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)),
-            )
-        )
+    statement = select(Visit.date).where(
+        Visit.patient_id == patient_id,
+        col(Visit.date).between(min(days), max(days)),
+        col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)),
+    )
+    skip = list(ignore)
+    if skip:
+        statement = statement.where(col(Visit.id).not_in(skip))
+    return set(session.exec(statement))
+
+
+def day_instance(
+    *, session: Session, day: dt.date, unit: Unit, ignore: Iterable[int] = ()
+) -> engine.Instance:
+    """The day as the engine sees it, without the visits in ``ignore`` (a visit being moved frees its place)."""
+    skip = list(ignore)
+    if not skip:
+        return planning.build_instance(session=session, day=day, unit=unit)
+    return engine.Instance(
+        name=f"clinic-{day.isoformat()}",
+        date=day,
+        resources=planning.engine_resources(session=session, day=day),
+        requests=(),
+        booked=planning.engine_booked(session=session, day=day, tz=unit.tz, exclude=skip),
     )
 
 
-def encode_choice(itinerary: Itinerary) -> str:
-    """``2026-12-01|reg@desk-1@480-490|lab@lab@490-500|...``: the picked itinerary as a form value."""
+def encode_choice(itinerary: Itinerary, bends: Bends = NO_BENDS) -> str:
+    """``2026-12-01|reg@desk-1@480-490|lab@lab@490-500|...``: the picked itinerary as a form value; the
+    preferences it may bend follow the date (``2026-12-01;home_before_dark=90|...``)."""
     steps = "|".join(f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in itinerary.visit.steps)
-    return f"{itinerary.date.isoformat()}|{steps}"
+    head = itinerary.date.isoformat() + (f";{bends.encode()}" if bends else "")
+    return f"{head}|{steps}"
+
+
+def choice_bends(choice: str) -> Bends:
+    """The bends an encoded choice asks for (``ValidationError`` when unreadable); they are checked
+    against the rules by ``book_proposal``."""
+    head = (choice or "").split("|", 1)[0]
+    _, _, bends = head.partition(";")
+    try:
+        return Bends.decode(bends)
+    except ValueError:
+        raise ValidationError(
+            "the chosen itinerary is not readable", code="bad_choice", field="choice"
+        ) from None
 
 
 _STEP = re.compile(r"^([^@|]{1,40})@([^@|]{1,40})@(\d{1,4})-(\d{1,4})$")
@@ -326,7 +408,7 @@ def decode_choice(choice: str) -> tuple[dt.date, tuple[engine.PlacedStep, ...]]:
     if len(parts) < 2 or len(choice) > 2000:
         raise bad
     try:
-        day = dt.date.fromisoformat(parts[0])
+        day = dt.date.fromisoformat(parts[0].split(";", 1)[0])
     except ValueError:
         raise bad from None
     steps = []
@@ -367,6 +449,9 @@ def _proposal(
     rules: Sequence[engine.Step],
     resources: dict[str, Resource],
     tz: str,
+    bends: Bends = NO_BENDS,
+    bent: tuple[BentRule, ...] = (),
+    support: tuple[str, ...] = (),
     moves: int = 0,
 ) -> Proposal:
     names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
@@ -395,17 +480,20 @@ def _proposal(
         arrives_at=planning.instant_at(day, itinerary.arrival, tz),
         leaves_at=planning.instant_at(day, itinerary.leave, tz),
         steps=steps,
-        choice=encode_choice(itinerary),
+        choice=encode_choice(itinerary, bends),
+        bends=bent,
+        support=support if bent else (),
         moves=moves,
     )
 
 
-def _leave_by(unit: Unit, daylight: DaylightRules):
-    """Home before dark for long-distance patients, as ``planning.booking_day`` applies it to booked visits."""
+def _leave_by(unit: Unit):
+    """Home before dark for long-distance patients, as ``planning.booking_day`` applies it to booked visits
+    (never tighter than where a visit already leaves: a booked visit bending it keeps its bend)."""
 
     def leave_by(patient: Patient, day: dt.date) -> int | None:
         if segments.Region.LONG_DISTANCE.value in segments.segments_for(patient, day, unit=unit):
-            return home_before_dark(patient, day, unit.tz, daylight)
+            return home_before_dark(patient, day, unit.tz, unit.booking_rules.rules.home_before_dark)
         return None
 
     return leave_by
@@ -417,7 +505,6 @@ def _rearranged_options(
     unit: Unit,
     requests: dict[dt.date, engine.Request],
     found: Sequence[Itinerary],
-    daylight: DaylightRules,
 ) -> list[tuple[Itinerary, int]]:
     """Itineraries that re-arrange other visits' internal times, on the days where that may help most:
     the days where the frozen day fits with waiting (least waiting first), then the days where nothing
@@ -439,7 +526,7 @@ def _rearranged_options(
             day=day,
             unit=unit,
             tolerance=unit.arrival_tolerance_minutes,
-            leave_by=_leave_by(unit, daylight),
+            leave_by=_leave_by(unit),
         )
         if not bday.instance.requests:
             continue
@@ -459,6 +546,124 @@ def _rearranged_options(
     return out
 
 
+def bent_rules(
+    *, day: dt.date, arrival: int, leave: int, patient: Patient, steps: Sequence[engine.Step], unit: Unit
+) -> tuple[BentRule, ...]:
+    """Which preferences a visit arriving at ``arrival`` and leaving at ``leave`` bends, and by how much:
+    measured on the itinerary itself, so a proposal found with room to bend says only what it bends."""
+    labels = segments.segments_for(patient, day, unit=unit)
+    rules = unit.booking_rules.rules
+    out: list[BentRule] = []
+    earliest = planning.preferred_earliest(labels, unit)
+    if earliest is not None and arrival < earliest:
+        out.append(BentRule(br.LONG_DISTANCE_EARLIEST, earliest - arrival, earliest, arrival))
+    if segments.Region.LONG_DISTANCE.value in labels:
+        dark = home_before_dark(patient, day, unit.tz, rules.home_before_dark)
+        if leave > dark:
+            out.append(BentRule(br.HOME_BEFORE_DARK, leave - dark, dark, leave))
+    cap = planning.senior_cap(steps, labels, unit)
+    if cap is not None and leave - arrival > cap:
+        over = leave - arrival - cap
+        preferred = rules.senior_max_wait.minutes
+        out.append(BentRule(br.SENIOR_MAX_WAIT, over, preferred, preferred + over))
+    return tuple(out)
+
+
+def visit_bends(*, session: Session, visit: Visit, unit: Unit) -> tuple[BentRule, ...]:
+    """Which preferences a stored visit bends (measured on its planned steps, as ``bent_rules``)."""
+    if not visit.steps:
+        return ()
+    patient, pathway = _load(session, visit.patient_id, visit.pathway_id)
+    starts = [planning.minutes_at(s.planned_start, visit.date, unit.tz) for s in visit.steps]
+    ends = [planning.minutes_at(s.planned_end, visit.date, unit.tz) for s in visit.steps]
+    return bent_rules(
+        day=visit.date,
+        arrival=min(starts),
+        leave=max(ends),
+        patient=patient,
+        steps=planning.engine_steps(pathway),
+        unit=unit,
+    )
+
+
+def bent_note(bending: Sequence[BentRule], unit: Unit) -> str:
+    """``Bends preferences: Home before dark (90 min)``: the visit's note, in the rule file's English."""
+    rules = unit.booking_rules
+    parts = [f"{rules.rule(b.rule).label.en} ({b.minutes} min)" for b in bending]
+    return "Bends preferences: " + "; ".join(parts)
+
+
+def _combinations(unit: Unit, applying: Sequence[str]) -> list[Bends]:
+    """Every way to bend the patient's preferences, fewest bent first, then least bent in all."""
+    rules = unit.booking_rules
+    bendable = [r for r in applying if rules.rule(r).bendable]
+    levels = [rules.rule(r).levels() for r in bendable]
+    combos = [Bends.of(zip(bendable, amounts, strict=True)) for amounts in itertools.product(*levels)]
+    return sorted((c for c in combos if c), key=lambda b: (b.count, b.total, b.minutes))
+
+
+def _could_fit(request: engine.Request) -> bool:
+    """Whether the request's own windows leave room for its steps (arithmetic, no solver)."""
+    shortest = critical_path(request)
+    if request.max_visit_minutes is not None and shortest > request.max_visit_minutes:
+        return False
+    lo, hi = request_bounds(request)
+    return lo + shortest <= hi
+
+
+def _why(reason: Reason, day: dt.date, pathway: Pathway, resources: dict[str, Resource]) -> WhyNot:
+    names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
+    resource = None
+    if reason.resource:
+        resource = ", ".join(
+            resources[r].name if r in resources else r for r in reason.resource.replace(" ", "").split(",")
+        )
+    return WhyNot(
+        code=reason.code,
+        day=day,
+        step=names.get(reason.step or "", reason.step),
+        kind=reason.kind,
+        resource=resource,
+        attribute=reason.attribute,
+        window=reason.window,
+        minutes=reason.minutes,
+    )
+
+
+def _explain(instance: engine.Instance, request: engine.Request) -> Reason | None:
+    try:
+        return explain(instance, (), request)
+    except Exception:  # noqa: BLE001 - an explanation is a courtesy; never fail the page over it
+        return None
+
+
+def _fits_on_an_empty_day(groups: dict[engine.Request, list[engine.Instance]]) -> bool:
+    """Whether some day could take the request if nothing else were booked (a cancellation may do)."""
+    for request, group in groups.items():
+        reason = _explain(dataclasses.replace(group[0], booked=()), request)
+        if reason is not None and reason.code == "fits":
+            return True
+    return False
+
+
+def _support(
+    session: Session, patient: Patient, pathway: Pathway, day: dt.date, unit: Unit
+) -> tuple[str, ...]:
+    """What the outreach rules give this patient that helps with a bent itinerary (transport, a volunteer
+    at the entrance, a reminder call), as codes for the screen."""
+    ruleset = rules_in_force(session=session).rules
+    facts = VisitFacts(date=day, pathway=pathway.code)
+    fired = ruleset.evaluate(patient_facts(patient, unit=unit), facts, now=utcnow()).fired
+    out = []
+    for firing in fired:
+        code = SUPPORT_ACTIONS.get(firing.action)
+        if code is None and firing.action == "reminder" and firing.rule.channel == "voice":
+            code = "reminder_call"
+        if code and code not in out:
+            out.append(code)
+    return tuple(out)
+
+
 def propose_visits(
     *,
     session: Session,
@@ -469,76 +674,142 @@ def propose_visits(
     today: dt.date,
     k: int = 5,
     per_day: int | None = 2,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
     exclude: Iterable[str] = (),
+    ignore_visits: Iterable[int] = (),
     rearrange: bool = True,
 ) -> Proposals:
     """The best ``k`` itineraries (least waiting, then soonest) over the patient's available days.
 
-    First over the days as booked (nothing moves); when nothing fits or every option makes the patient
-    wait, ``rearrange`` also tries, on a few promising days, re-arranging the internal times of visits
-    that have not started (``planning.booking_day``: never their announced arrival); such an option
-    says how many other visits it moves (``Proposal.moves``).
+    Every booking rule is kept first. When nothing fits that way, the patient's preferences
+    (``Unit.booking_rules``) are bent, fewest and least first, hard rules never: the options are then
+    ranked by how many preferences they bend and by how much, then waiting, then date; each says what
+    it bends and what the unit can add for the patient. ``why`` says why nothing keeps every rule.
 
-    Reads only. When nothing fits, ``reason`` is the engine's explanation for the first candidate day.
-    ``exclude`` drops itineraries with these choices (e.g. the one just taken).
+    Keeping every rule, the days are first taken as booked (nothing moves); when fewer than ``k`` options
+    are without waiting, ``rearrange`` also tries, on a few promising days, re-arranging the internal
+    times of visits that have not started (``planning.booking_day``: never their announced arrival);
+    such an option says how many other visits it moves (``Proposal.moves``).
+
+    Reads only. ``exclude`` drops itineraries with these choices (e.g. the one just taken); ``ignore_visits``
+    are visits being moved: their days and places count as free.
     """
     availability.validate()
     patient, pathway = _load(session, patient_id, pathway_id)
     days = availability.days(today)
-    coming = _days_already_coming(session, patient.id, days)  # type: ignore[arg-type]
+    ignore = list(ignore_visits)
+    coming = _days_already_coming(session, patient.id, days, ignore)  # type: ignore[arg-type]
     days = [d for d in days if d not in coming]
     result = Proposals(options=[], first_day=days[0] if days else None, last_day=days[-1] if days else None)
+    staff = planning.load_staff(session=session)
+    if unqualified := planning.unqualified_steps(pathway, staff):
+        result.unqualified = unqualified
+        result.reason = "; ".join(u.describe() for u in unqualified)
+        result.reason_code = "no-skill"
+        return result
     if not days:
         result.reason = "no day in the chosen period and weekdays is left"
         result.reason_code = "no-days"
+        result.why = WhyNot(code="no-days")
         return result
-    instances: dict[dt.date, engine.Instance] = {}
-    requests: dict[dt.date, engine.Request] = {}
-    groups: dict[engine.Request, list[engine.Instance]] = {}
-    built = planning.build_instances(session=session, days=days, unit=unit)
-    for day in days:
-        instance = built[day]
-        instances[day] = instance
-        wish = visit_wish(
-            patient=patient,
-            pathway=pathway,
-            day=day,
-            unit=unit,
-            availability=availability,
-            daylight=daylight,
-        )
-        request = planning.engine_request(wish=wish, day=day, unit=unit)
-        requests[day] = request
-        groups.setdefault(request, []).append(instance)
+    instances = planning.build_instances(session=session, days=days, unit=unit, exclude=ignore)
+
+    def grouped(bends: Bends) -> dict[engine.Request, list[engine.Instance]]:
+        groups: dict[engine.Request, list[engine.Instance]] = {}
+        for day in days:
+            wish = visit_wish(
+                patient=patient, pathway=pathway, day=day, unit=unit, availability=availability, bends=bends
+            )
+            request = planning.engine_request(wish=wish, day=day, unit=unit, staff=staff, bends=bends)
+            groups.setdefault(request, []).append(instances[day])
+        return groups
+
     skip = set(exclude)
-    found: list[Itinerary] = []
-    for request, group in groups.items():
-        found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
-    options = [(itinerary, 0) for itinerary in found]
-    if rearrange and sum(1 for it in found if it.wait_minutes == 0) < k:
-        options += _rearranged_options(
-            session=session, unit=unit, requests=requests, found=found, daylight=daylight
-        )
-    options.sort(key=lambda option: (option[0].wait_minutes, option[0].date, option[0].arrival, option[1]))
     resources = {r.code: r for r in session.exec(select(Resource))}
-    rules = planning.engine_steps(pathway)
+    rules = planning.engine_steps(pathway, staff=staff)
+
+    def solve(groups: dict[engine.Request, list[engine.Instance]]) -> list[Itinerary]:
+        found: list[Itinerary] = []
+        for request, group in groups.items():
+            found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
+        return found
+
+    strict = grouped(NO_BENDS)
+    found = solve(strict)
+    options = [(itinerary, 0) for itinerary in found]
+    if rearrange and not ignore and sum(1 for it in found if it.wait_minutes == 0) < k:
+        requests = {instance.date: request for request, group in strict.items() for instance in group}
+        options += _rearranged_options(session=session, unit=unit, requests=requests, found=found)
+    options.sort(key=lambda option: (option[0].wait_minutes, option[0].date, option[0].arrival, option[1]))
     for itinerary, moves in options:
         if len(result.options) >= k:
             break
-        proposal = _proposal(itinerary, pathway, rules, resources, unit.tz, moves)
+        proposal = _proposal(itinerary, pathway, rules, resources, unit.tz, moves=moves)
         if proposal.choice not in skip:
             result.options.append(proposal)
-    if not result.options:
-        request, group = next(iter(groups.items()))
-        first = group[0]
-        try:
-            reason = explain(first, (), request)
-        except Exception:  # noqa: BLE001 - an explanation is a courtesy; never fail the page over it
-            result.reason, result.reason_code = "no free itinerary on any day you can come", "unexplained"
-        else:
-            result.reason = f"{first.date.isoformat()}: {reason.text}"
-            result.reason_code = reason.code
+    if result.options:
+        return result
+
+    request, group = next(iter(strict.items()))
+    reason = _explain(group[0], request)
+    if reason is None:
+        result.reason, result.reason_code = "no free itinerary on any day you can come", "unexplained"
+        result.why = WhyNot(code="unexplained")
+    else:
+        result.reason = f"{group[0].date.isoformat()}: {reason.text}"
+        result.reason_code = reason.code
+        result.why = _why(reason, group[0].date, pathway, resources)
+    result.waitlist = _fits_on_an_empty_day(strict)
+
+    applying = planning.applying_rules(segments.segments_for(patient, days[0], unit=unit))
+    bent: dict[str, tuple[tuple[int, int, int, dt.date, int], Itinerary, Bends, tuple[BentRule, ...]]] = {}
+    solved = 0
+    for bends in _combinations(unit, applying):
+        groups = {r: g for r, g in grouped(bends).items() if _could_fit(r)}
+        if not groups:
+            continue
+        solved += 1
+        for itinerary in solve(groups):
+            choice = encode_choice(itinerary, bends)
+            if choice in skip:
+                continue
+            bending = bent_rules(
+                day=itinerary.date,
+                arrival=itinerary.arrival,
+                leave=itinerary.leave,
+                patient=patient,
+                steps=rules,
+                unit=unit,
+            )
+            key = (
+                len(bending),
+                sum(b.minutes for b in bending),
+                itinerary.wait_minutes,
+                itinerary.date,
+                itinerary.arrival,
+            )
+            place = encode_choice(itinerary)
+            if place not in bent or key < bent[place][0]:
+                bent[place] = (key, itinerary, bends, bending)
+        if len(bent) >= k or solved >= MAX_BENT_SOLVES:
+            break
+    if bent:
+        support = _support(session, patient, pathway, days[0], unit)
+        ranked = sorted(bent.values(), key=lambda item: item[0])[:k]
+        result.options = [
+            _proposal(it, pathway, rules, resources, unit.tz, bends, bending, support)
+            for _, it, bends, bending in ranked
+        ]
+        result.bent = True
+        return result
+    if not result.waitlist:
+        most = _combinations(unit, applying)
+        loosest = grouped(most[-1]) if most else strict
+        if not _fits_on_an_empty_day(loosest):
+            request, group = next(iter(loosest.items()))
+            never = _explain(dataclasses.replace(group[0], booked=()), request)
+            result.never = (
+                _why(never, group[0].date, pathway, resources) if never else WhyNot(code="unexplained")
+            )
     return result
 
 
@@ -580,7 +851,7 @@ def lock_day(*, session: Session, day: dt.date) -> int:
     return version
 
 
-def _problems(instance: engine.Instance, placed: engine.Visit) -> list[str]:
+def problems(instance: engine.Instance, placed: engine.Visit) -> list[str]:
     schedule = engine.Schedule(
         instance=instance.name,
         status=engine.FEASIBLE,
@@ -677,7 +948,9 @@ def _store_moves(
         window = windows[key]
         first = min(s.start for s in placement.steps)
         assert announced is None or row.announced_at == announced, "a booking changed an announced arrival"
-        assert window is not None and window[0] <= first <= window[1], "a step moved out of the arrival window"
+        assert window is not None and window[0] <= first <= window[1], (
+            "a step moved out of the arrival window"
+        )
         if not changes:
             continue
         audit.record(
@@ -703,19 +976,28 @@ def book_proposal(
     actor_id: int | None,
     availability: Availability | None = None,
     today: dt.date | None = None,
-    daylight: DaylightRules = DEFAULT_DAYLIGHT,
 ) -> Visit:
     """Store the picked itinerary (``choice`` from a ``Proposal``) as a booked visit with all its steps,
     in one transaction, after re-checking it under the day's lock (committed, audited).
+
+    A choice that bends preferences is checked with those preferences bent (only preferences that apply
+    to the patient, within the rule file's maximum; hard rules never); the visit's notes and the audit
+    row say which preferences the booked visit bends.
 
     ``SlotTaken`` when capacity it needs was booked meanwhile; ``ValidationError`` when the choice is
     malformed or breaks the patient's own rules; nothing is written in either case.
     """
     day, steps = decode_choice(choice)
+    bends = choice_bends(choice)
     try:
         patient, pathway = _load(session, patient_id, pathway_id)
         if today is not None and day <= today:
             raise ValidationError("the chosen day has passed", code="day_passed", field="choice")
+        applying = planning.applying_rules(segments.segments_for(patient, day, unit=unit))
+        if not bends.allowed_by(unit.booking_rules, applying):
+            raise ValidationError(
+                "the chosen itinerary bends a rule that may not be bent", code="bad_choice", field="choice"
+            )
         wanted = availability or Availability(earliest=day)
         wish = visit_wish(
             patient=patient,
@@ -723,16 +1005,18 @@ def book_proposal(
             day=day,
             unit=unit,
             availability=wanted,
-            daylight=daylight,
+            bends=bends,
         )
-        request = planning.engine_request(wish=wish, day=day, unit=unit)
+        request = planning.engine_request(
+            wish=wish, day=day, unit=unit, staff=planning.load_staff(session=session), bends=bends
+        )
         placed = engine.Visit(request=request.id, steps=steps)
         lock_day(session=session, day=day)
         resources = planning.engine_resources(session=session, day=day)
         alone = engine.Instance(
             name=f"book-{day.isoformat()}", date=day, resources=resources, requests=(request,)
         )
-        own = _problems(alone, placed)
+        own = problems(alone, placed)
         if own:
             raise ValidationError(
                 "the chosen itinerary does not fit the pathway or the patient: " + "; ".join(own[:3]),
@@ -744,7 +1028,7 @@ def book_proposal(
                 "the patient already has a visit on that day", code="already_booked", field="choice"
             )
         booked = planning.engine_booked(session=session, day=day, tz=unit.tz)
-        clash = _problems(dataclasses.replace(alone, booked=booked), placed)
+        clash = problems(dataclasses.replace(alone, booked=booked), placed)
         moved: dict[str, engine.Visit] = {}
         bday: planning.BookingDay | None = None
         if clash:
@@ -753,7 +1037,7 @@ def book_proposal(
                 day=day,
                 unit=unit,
                 tolerance=unit.arrival_tolerance_minutes,
-                leave_by=_leave_by(unit, daylight),
+                leave_by=_leave_by(unit),
             )
             placed, moved = _rearrange_for(bday, request, placed, clash)
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
@@ -761,6 +1045,17 @@ def book_proposal(
             _store_moves(
                 session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit
             )
+        bending = bent_rules(
+            day=day,
+            arrival=min(s.start for s in placed.steps),
+            leave=max(s.end for s in placed.steps),
+            patient=patient,
+            steps=request.steps,
+            unit=unit,
+        )
+        if bending:
+            visit.notes = bent_note(bending, unit)[:1000]
+            session.add(visit)
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -772,6 +1067,7 @@ def book_proposal(
                 "pathway": pathway.code,
                 "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in placed.steps],
                 "rearranged": sorted(bday.visits[key].id for key in moved) if bday is not None else [],
+                **({"bent": {b.rule: b.minutes for b in bending}} if bending else {}),
             },
         )
         events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))
@@ -798,6 +1094,13 @@ def book_visit(
     pathway = planning.load_pathway(session=session, pathway_id=pathway_id)
     if pathway is None or not pathway.active:
         raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
+    if unqualified := planning.unqualified_steps(pathway, planning.load_staff(session=session)):
+        raise Conflict(
+            "; ".join(u.describe() for u in unqualified),
+            code="no_skill",
+            field="pathway_id",
+            day=day.isoformat(),
+        )
     wish = planning.VisitWish(key="new", patient=patient, pathway=pathway, priority=priority, arrival=arrival)
     try:
         lock_day(session=session, day=day)

@@ -2,8 +2,11 @@
 
 Find the patient (or register a new one) -> choose a pathway and when the patient can come -> the
 engine proposes itineraries -> the clerk picks one -> the visit is booked (or, when it was just taken,
-fresh proposals are shown). Requests that fit nowhere show the engine's reason and can go on the
-waitlist. Proposals are a GET (reading only); booking, registering and the waitlist are CSRF-protected POSTs.
+fresh proposals are shown). When nothing keeps every booking rule, the proposals bend the patient's
+preferences the least, each saying in plain words what it bends and what the unit can add. Why nothing
+fits is said in the clerk's words, built from the engine's reason code and numbers (never the engine's
+own sentence); the waitlist is offered only where the patient could fit one day as the rules stand.
+Proposals are a GET (reading only); booking, registering and the waitlist are CSRF-protected POSTs.
 """
 
 import datetime as dt
@@ -11,6 +14,7 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.routing import BuildError
@@ -19,20 +23,34 @@ from wtforms import (
     DateField,
     FloatField,
     HiddenField,
+    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms import ValidationError as FormValidationError
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from clinic.booking.services import Availability, SlotTaken, book_proposal, find_patients, propose_visits
+from clinic import planning
+from clinic.booking import series as series_service
+from clinic.booking.services import (
+    Availability,
+    BentRule,
+    Proposal,
+    Proposals,
+    SlotTaken,
+    WhyNot,
+    book_proposal,
+    find_patients,
+    propose_visits,
+    visit_bends,
+)
 from clinic.columns import Channel, Language
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
-from clinic.i18n import format_date
+from clinic.i18n import format_date, format_time
 from clinic.patients import segments
 from clinic.patients.models import (
     MAX_DISTANCE_KM,
@@ -43,6 +61,7 @@ from clinic.patients.models import (
 )
 from clinic.patients.services import create_patient, get_patient
 from clinic.refill.waitlist import add_to_waitlist
+from clinic.unit import booking_rules as br
 from clinic.unit.services import active_pathways
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
@@ -56,7 +75,7 @@ from clinic.web.urls import optional_url
 bp = Blueprint("book", __name__, template_folder="templates", url_prefix="/book")
 add_nav_item("book.search", _l("Book"), (FRONT_DESK, COORDINATOR, ADMIN))
 DESK = (FRONT_DESK, COORDINATOR, ADMIN)
-QUERY_KEYS = ("pathway", "earliest", "latest", "weekdays", "part")
+QUERY_KEYS = ("pathway", "earliest", "latest", "weekdays", "part", "series", "cycles", "interval", "tolerance")
 
 WEEKDAYS = [
     (0, _l("Monday")),
@@ -84,29 +103,148 @@ CHANNELS = [
 ]
 PRIORITIES = [(1, _l("1 (low)")), (2, "2"), (3, "3"), (4, "4"), (5, _l("5 (urgent)"))]
 
-#: Clerk words for the engine's reason codes; the engine's own sentence is shown under them.
+#: Clerk words for the reason codes without numbers to fill in (``why_sentence`` words the others).
 REASONS = {
     "no-days": _l("No day is left in the period and on the weekdays chosen."),
-    "no-resource-kind": _l("Nobody who can do one of the steps works that day."),
-    "no-resource": _l("The resource a step needs does not work that day."),
-    "missing-attribute": _l("No room or chair has what the patient needs (e.g. wheelchair access)."),
-    "max-span-too-short": _l("The steps take longer than the patient's visit may last."),
-    "window-too-short": _l("The steps do not fit between arrival and the time the patient must leave."),
-    "closed": _l("A room or person the visit needs is closed when the patient can be there."),
-    "attribute-closed": _l("Only rooms without what the patient needs are open then."),
     "own-constraints": _l("The pathway's own timing cannot be met with the opening hours."),
-    "fully-booked": _l("The one room or person this step needs is fully booked."),
-    "busy": _l("The one room or person this step needs is busy whenever the visit could use it."),
-    "no-free-slot": _l("No room of the needed kind is free when the step is due."),
-    "leave-by": _l("It would only fit if the patient left later."),
-    "arrival": _l("It would only fit if the patient arrived at another time."),
-    "max-span": _l("It would only fit with a longer visit."),
-    "restriction": _l("It would only fit with another resource than the allowed ones."),
-    "attribute-busy": _l("It would only fit on rooms without what the patient needs."),
-    "day-full": _l("The day is full."),
     "fits": _l("It fits, but the engine left it out for another reason."),
     "unexplained": _l("There is no free itinerary on any day the patient can come."),
 }
+ATTRIBUTES = {"wheelchair": _l("wheelchair access")}
+SUPPORT = {
+    "transport": _l("transport"),
+    "volunteer": _l("a volunteer who meets the patient at the entrance"),
+    "reminder_call": _l("a reminder call"),
+}
+
+
+def clock_time(day: dt.date | None, minutes: int) -> str:
+    """Wall-clock ``minutes`` of ``day`` as the page's language writes a time (``3:10 PM``, ``15:10``)."""
+    if day is None:
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return format_time(planning.instant_at(day, min(max(minutes, 0), 24 * 60), unit().tz))
+
+
+def duration(minutes: int) -> str:
+    """``an hour``, ``1 hour and 30 minutes``, ``45 minutes`` in the page's language."""
+    hours, rest = divmod(max(0, minutes), 60)
+    in_minutes = ngettext("%(num)d minute", "%(num)d minutes", rest)
+    if not hours:
+        return in_minutes
+    in_hours = _("an hour") if hours == 1 else ngettext("%(num)d hour", "%(num)d hours", hours)
+    return in_hours if not rest else _("%(hours)s and %(minutes)s", hours=in_hours, minutes=in_minutes)
+
+
+def _attribute(code: str | None) -> str:
+    return label(ATTRIBUTES, code or "") or _("what the patient needs")
+
+
+def why_sentence(why: WhyNot) -> str:
+    """The clerk's sentence for an engine reason code, with its numbers and the clinic's names filled in."""
+    step = why.step or _("a step")
+    who = why.resource or step
+    start, end = (
+        (clock_time(why.day, why.window[0]), clock_time(why.day, why.window[1])) if why.window else ("", "")
+    )
+    takes = duration(why.minutes or 0)
+    sentences = {
+        "no-resource-kind": lambda: _("Nobody who can do the step “%(step)s” works that day.", step=step),
+        "no-resource": lambda: _("%(who)s, needed for “%(step)s”, does not work that day.", who=who, step=step),
+        "missing-attribute": lambda: _(
+            "No room or person for “%(step)s” has %(attribute)s.", step=step, attribute=_attribute(why.attribute)
+        ),
+        "max-span-too-short": lambda: _(
+            "The steps take at least %(duration)s, longer than the patient's visit may last.", duration=takes
+        ),
+        "window-too-short": lambda: _(
+            "The steps take at least %(duration)s, but the patient can only be here from %(start)s to %(end)s.",
+            duration=takes, start=start, end=end,
+        ),
+        "closed": lambda: _("%(who)s is not open for “%(step)s” when the patient can be here.", who=who, step=step),
+        "attribute-closed": lambda: _(
+            "Only rooms without %(attribute)s are open for “%(step)s” when the patient can be here.",
+            attribute=_attribute(why.attribute), step=step,
+        ),
+        "fully-booked": lambda: _(
+            "%(who)s is fully booked between %(start)s and %(end)s, when “%(step)s” is due.",
+            who=who, start=start, end=end, step=step,
+        ),
+        "busy": lambda: _(
+            "%(who)s has no free %(duration)s between %(start)s and %(end)s that fit the rest of the visit.",
+            who=who, duration=takes, start=start, end=end,
+        ),
+        "no-free-slot": lambda: _(
+            "Nothing is free for “%(step)s” (%(duration)s) between %(start)s and %(end)s.",
+            step=step, duration=takes, start=start, end=end,
+        ),
+        "leave-by": lambda: _("It would only fit if the patient could stay until %(end)s.", end=end),
+        "arrival": lambda: _("It would only fit if the patient arrived at %(start)s.", start=start),
+        "max-span": lambda: _("It would only fit if the visit could last %(duration)s.", duration=takes),
+        "restriction": lambda: _(
+            "%(who)s is fully booked when “%(step)s” is due; another room or person is free.", who=who, step=step
+        ),
+        "attribute-busy": lambda: _(
+            "Every room with %(attribute)s is booked when “%(step)s” is due; others are free.",
+            attribute=_attribute(why.attribute), step=step,
+        ),
+        "day-full": lambda: (
+            _("The day is full between %(start)s and %(end)s.", start=start, end=end)
+            if why.window
+            else _("The day is full.")
+        ),
+    }
+    text = sentences[why.code]() if why.code in sentences else str(REASONS.get(why.code, REASONS["unexplained"]))
+    text = text[:1].upper() + text[1:]
+    if why.day is not None and why.code not in {"no-days", "unexplained"}:
+        return _("On %(day)s: %(reason)s", day=format_date(why.day, "full"), reason=text)
+    return text
+
+
+def fix_sentence(why: WhyNot) -> str:
+    """What would make a request fit that fits no day even with every preference bent."""
+    if why.code == "window-too-short" and why.window and why.minutes:
+        return _(
+            "It would fit if the patient could stay until %(time)s (for instance with transport home, or a night nearby).",
+            time=clock_time(why.day, why.window[0] + why.minutes),
+        )
+    if why.code == "max-span-too-short" and why.minutes:
+        return _("It would fit if the visit could last %(duration)s.", duration=duration(why.minutes))
+    if why.code in {"missing-attribute", "attribute-closed"}:
+        return _(
+            "It would fit if a room for “%(step)s” had %(attribute)s.",
+            step=why.step or _("a step"), attribute=_attribute(why.attribute),
+        )
+    if why.code in {"no-resource-kind", "no-resource", "closed", "own-constraints"}:
+        return _("It would fit if the rooms and people the visit needs were open longer on the days the patient can come.")
+    return _("Try other weekdays, another time of day or a longer period.")
+
+
+def bend_label(bend: BentRule, day: dt.date) -> str:
+    """What a proposal bends, in plain words: ``Arrives at 09:00, an hour earlier than preferred ...``."""
+    if bend.rule == br.LONG_DISTANCE_EARLIEST:
+        return _(
+            "Arrives at %(time)s, %(duration)s earlier than preferred for a long journey.",
+            time=clock_time(day, bend.actual), duration=duration(bend.minutes),
+        )
+    if bend.rule == br.HOME_BEFORE_DARK:
+        return _(
+            "Home after dark: leaves at %(time)s, %(duration)s later than %(dark)s, the latest to be home before dark.",
+            time=clock_time(day, bend.actual), duration=duration(bend.minutes), dark=clock_time(day, bend.preferred),
+        )
+    if bend.rule == br.SENIOR_MAX_WAIT:
+        return _(
+            "Waits %(duration)s longer than the %(preferred)s preferred for patients of 70 and over.",
+            duration=duration(bend.minutes), preferred=duration(bend.preferred),
+        )
+    return _("Bends a preference by %(duration)s.", duration=duration(bend.minutes))
+
+
+def support_sentence(proposal: Proposal) -> str:
+    if not proposal.support:
+        return ""
+    items = [str(label(SUPPORT, code)) for code in proposal.support]
+    listed = items[0] if len(items) == 1 else _("%(items)s and %(last)s", items=", ".join(items[:-1]), last=items[-1])
+    return _("The unit can add: %(support)s.", support=listed)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -194,6 +332,26 @@ class PatientForm(FlaskForm):
     consent = BooleanField(_l("Agrees to be contacted about appointments"))
 
 
+def series_number(low: int, high: int, message) -> object:
+    """Only when "book as a series" is ticked: a whole number from ``low`` to ``high``."""
+
+    def check(form, field) -> None:
+        if not form.series.data:
+            field.errors.clear()
+            raise StopValidation()
+        if field.data is None or not low <= field.data <= high:
+            field.errors.clear()
+            raise StopValidation(str(message))
+
+    return check
+
+
+def tolerance_fits(form, field) -> None:
+    interval = form.interval.data
+    if form.series.data and interval is not None and field.data is not None and 2 * field.data >= interval:
+        raise StopValidation(_("The tolerance must be less than half the interval, so that cycles keep their order."))
+
+
 class RequestForm(FlaskForm):
     """What the patient wants: a GET form (it only reads), so no CSRF token."""
 
@@ -207,10 +365,33 @@ class RequestForm(FlaskForm):
         _l("Days the patient can come"), coerce=int, choices=select_choices(WEEKDAYS), validate_choice=True
     )
     part = SelectField(_l("Time of day"), choices=select_choices(PARTS), default="any")
+    series = BooleanField(_l("Book as a series of cycles"))
+    cycles = IntegerField(
+        _l("Cycles"),
+        default=6,
+        validators=[series_number(2, 24, _l("Enter a number of cycles from 2 to 24."))],
+        render_kw={"inputmode": "numeric"},
+    )
+    interval = IntegerField(
+        _l("Every (days)"),
+        default=21,
+        validators=[series_number(1, 120, _l("Enter an interval from 1 to 120 days."))],
+        render_kw={"inputmode": "numeric"},
+    )
+    tolerance = IntegerField(
+        _l("Tolerance (± days)"),
+        default=2,
+        validators=[series_number(0, 14, _l("Enter a tolerance from 0 to 14 days.")), tolerance_fits],
+        render_kw={"inputmode": "numeric"},
+    )
 
 
 class ChoiceForm(FlaskForm):
     choice = HiddenField(validators=[DataRequired(), Length(max=2000)])
+
+
+class SeriesChoiceForm(FlaskForm):
+    """The CSRF token of the series' confirm form; the cycles' ``choice`` values are read as a list."""
 
 
 class WaitlistForm(FlaskForm):
@@ -288,6 +469,11 @@ def _field_message(error: DomainError) -> str:
         "day_passed": _("That day has passed; choose another itinerary."),
         "bad_choice": _("That itinerary cannot be booked; choose one of the proposals."),
         "busy": _("Many bookings are being made at this moment. Please try again."),
+        "cycles_range": _("Enter a number of cycles from 2 to 24."),
+        "interval_range": _("Enter an interval from 1 to 120 days."),
+        "tolerance_range": _("Enter a tolerance from 0 to 14 days."),
+        "tolerance_too_wide": _("The tolerance must be less than half the interval, so that cycles keep their order."),
+        "outside_tolerance": _("A cycle is no longer inside its tolerance; look at the series again."),
     }
     if error.code in messages:
         return messages[error.code]
@@ -312,11 +498,44 @@ def _after_booking_url(visit) -> str:
     return url_for("board.day", day=visit.date.isoformat())
 
 
-def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = False, status: int = 200):
+def _skill_message(step) -> str:
+    """Plain words for a step that no resource has the skills to give (``planning.Unqualified``)."""
+    skills = ", ".join(step.skills)
+    if step.resource is not None:
+        return _(
+            "%(step)s can only be given by %(resource)s, who lacks the skills it needs (%(skills)s).",
+            step=step.step_name,
+            resource=step.resource,
+            skills=skills,
+        )
+    return _(
+        "Nobody at the unit has the skills %(step)s needs (%(skills)s), so this pathway cannot be booked. "
+        "Ask the coordinator to check the resources' skills.",
+        step=step.step_name,
+        skills=skills,
+    )
+
+
+SERIES_FIELDS = {"cycles": "cycles", "interval_days": "interval", "tolerance_days": "tolerance", "part_of_day": "part"}
+
+
+def _render_plan(
+    patient,
+    form: RequestForm,
+    *,
+    proposals: Proposals | None = None,
+    plan: "series_service.SeriesProposal | None" = None,
+    taken: bool = False,
+    status: int = 200,
+):
     waitlist_form = WaitlistForm()
-    reason_label = None
-    if proposals is not None and not proposals.options and proposals.reason_code:
-        reason_label = REASONS.get(proposals.reason_code, REASONS["unexplained"])
+    why = proposals.why if proposals is not None and proposals.why is not None else None
+    why_text = why_sentence(why) if why else None
+    series_why = why_sentence(plan.why) if plan is not None and plan.why is not None else None
+    if proposals is not None and proposals.unqualified:
+        why_text = " ".join(_skill_message(u) for u in proposals.unqualified)
+    never = proposals.never if proposals is not None else None
+    never_text = why_sentence(never) if never else None
     return (
         render_template(
             "booking/plan.html",
@@ -324,9 +543,16 @@ def _render_plan(patient, form: RequestForm, *, proposals=None, taken: bool = Fa
             segments=_segments(patient),
             form=form,
             proposals=proposals,
+            plan=plan,
+            series_why=series_why,
             choice_form=ChoiceForm(),
             waitlist_form=waitlist_form,
-            reason_label=reason_label,
+            why_text=why_text,
+            never=never is not None,
+            never_text=never_text if never_text != why_text else None,
+            fix_text=fix_sentence(never) if never else None,
+            bend_label=bend_label,
+            support_sentence=support_sentence,
             taken=taken,
             query={key: request.args.getlist(key)[:7] for key in QUERY_KEYS if key in request.args},
             format_phone=format_phone,
@@ -345,6 +571,20 @@ def _propose(patient, form: RequestForm, *, exclude=()):
         availability=_availability(form),
         today=clinic_today(),
         exclude=exclude,
+    )
+
+
+def _propose_series(patient, form: RequestForm):
+    return series_service.propose_series(
+        session=_session(),
+        patient_id=patient.id,
+        pathway_id=form.pathway.data,
+        unit=unit(),
+        availability=_availability(form),
+        today=clinic_today(),
+        cycles=form.cycles.data,
+        interval_days=form.interval.data,
+        tolerance_days=form.tolerance.data,
     )
 
 
@@ -399,6 +639,16 @@ def plan(patient_id: int):
         return _render_plan(patient, form)
     if not form.validate():
         return _render_plan(patient, form, status=400)
+    if form.series.data:
+        try:
+            plan = _propose_series(patient, form)
+        except ValidationError as error:
+            _apply_error(form, error, _("Check the request."), SERIES_FIELDS)
+            return _render_plan(patient, form, status=400)
+        except NotFound as error:
+            _apply_error(form, error, _("Choose a pathway."), {"pathway_id": "pathway"})
+            return _render_plan(patient, form, status=400)
+        return _render_plan(patient, form, plan=plan)
     try:
         proposals = _propose(patient, form)
     except ValidationError as error:
@@ -454,7 +704,59 @@ def confirm(patient_id: int):
     flash(
         _("Booked: %(name)s on %(day)s.", name=patient.display_name, day=_format_day(visit.date)), "success"
     )
+    for bend in visit_bends(session=session, visit=visit, unit=unit()):
+        flash(_("This visit bends a preference: %(bend)s", bend=bend_label(bend, visit.date)), "warning")
     return redirect(_after_booking_url(visit))
+
+
+@bp.post("/patient/<int:patient_id>/series")
+@roles_required(*DESK)
+def confirm_series(patient_id: int):
+    patient = _patient_or_404(patient_id)
+    form = _request_form(_pathways())
+    token = SeriesChoiceForm()
+    choices = [c.strip() for c in request.form.getlist("choice")][:30]
+    if not token.validate() or not choices or any(not c or len(c) > 2000 for c in choices):
+        flash(_("Choose the series to book."), "error")
+        return _render_plan(patient, form, status=400)
+    form.series.data = True
+    if not form.validate():
+        return _render_plan(patient, form, status=400)
+    session = _session()
+    try:
+        booked = series_service.book_series(
+            session=session,
+            patient_id=patient.id,
+            pathway_id=form.pathway.data,
+            choices=choices,
+            unit=unit(),
+            actor_id=current_user.id,
+            availability=_availability(form),
+            today=clinic_today(),
+            cycles=form.cycles.data,
+            interval_days=form.interval.data,
+            tolerance_days=form.tolerance.data,
+        )
+    except (ValidationError, Conflict, NotFound) as error:
+        cycle = error.params.get("cycle")
+        if isinstance(error, SlotTaken) and cycle:
+            message = _("Cycle %(cycle)d was just taken by another booking: nothing is booked. Here is a new series.", cycle=cycle)
+        elif cycle:
+            message = _("Cycle %(cycle)d cannot be booked: nothing is booked. Here is a new series.", cycle=cycle)
+        else:
+            message = _field_message(error) or _("The series cannot be booked.")
+        flash(message, "error")
+        try:
+            plan = _propose_series(patient, form)
+        except DomainError:
+            plan = None
+        return _render_plan(patient, form, plan=plan, taken=True, status=409 if isinstance(error, Conflict) else 400)
+    flash(
+        _("Booked: %(name)s, a series of %(count)d cycles.", name=patient.display_name, count=booked.cycles),
+        "success",
+    )
+    target = optional_url("patient.detail", patient_id=patient.id)
+    return redirect((target or url_for("book.plan", patient_id=patient.id)) + "#series-heading")
 
 
 @bp.post("/patient/<int:patient_id>/waitlist")

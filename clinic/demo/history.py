@@ -131,6 +131,7 @@ def generate_history(
         return {}
     resources = list(session.scalars(sa.select(Resource).options(selectinload(Resource.hours))))  # type: ignore[arg-type]
     resource_ids = {r.code: r.id for r in resources}
+    staff = planning.load_staff(session=session)
     closures = list(session.scalars(sa.select(ResourceClosure).where(ResourceClosure.date.in_(days))))
     codes = list(pathway_mix)
     weights = [pathway_mix[c] for c in codes]
@@ -174,6 +175,7 @@ def generate_history(
                     ),
                     day=day,
                     unit=unit,
+                    staff=staff,
                 )
                 for key, (patient, pathway) in chosen.items()
             ),

@@ -95,7 +95,12 @@ def _load(
     resources = {}
     for r in seed.resources.resources:
         resource = Resource(
-            code=r.code, name=r.name, kind=r.kind, capacity=r.capacity, attributes=list(r.attributes)
+            code=r.code,
+            name=r.name,
+            kind=r.kind,
+            capacity=r.capacity,
+            attributes=list(r.attributes),
+            skills=list(r.skills),
         )
         resource.hours = [
             ResourceHours(weekday=wd, opens=start, closes=end)
@@ -231,6 +236,7 @@ def _load_pathways(
                 step_type=step_types[s.type],
                 duration_minutes=s.minutes,
                 resource=resources[s.resource] if s.resource else None,
+                skills=list(s.skills),
             )
         pathway.steps = list(steps.values())
         session.add(pathway)

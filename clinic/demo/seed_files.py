@@ -51,6 +51,8 @@ Time = Annotated[dt.time, BeforeValidator(_hhmm)]
 Weekday = Annotated[int, Field(ge=0, le=6)]
 Names = dict[Language, Annotated[str, Field(min_length=1, max_length=120)]]
 """A name in other languages than the default ``name``: ``{nl: ..., fr: ...}``."""
+Skill = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+"""A qualification code (``oncology``, ``chemo-certified``): lower case, digits and dashes."""
 
 
 class _Strict(BaseModel):
@@ -80,6 +82,7 @@ class ResourceIn(_Strict):
     kind: ResourceKind
     capacity: int = Field(default=1, ge=1)
     attributes: list[str] = []
+    skills: list[Skill] = []
     hours: list[HoursIn] = []
 
 
@@ -103,6 +106,9 @@ class ClosureIn(_Strict):
 
 
 class ResourcesFile(_Strict):
+    """``skills`` lists every skill the unit knows; a resource's or pathway step's skill outside it is a typo."""
+
+    skills: list[Skill] = []
     resources: list[ResourceIn] = Field(min_length=1)
     closures: list[ClosureIn] = []
 
@@ -130,6 +136,7 @@ class PathwayStepIn(_Strict):
     max_gap: int | None = Field(default=None, ge=0)
     minutes: int | None = Field(default=None, gt=0)
     resource: str | None = None
+    skills: list[Skill] = []
 
     @model_validator(mode="after")
     def _gaps(self) -> "PathwayStepIn":
@@ -299,6 +306,38 @@ def _duplicates(file: str, items: list[Any], key: Callable[[Any], str], path: st
     return out
 
 
+def _unknown_skills(where: str, skills: list[str], known: set[str]) -> list[str]:
+    return [
+        f"{where}[{k}]: unknown skill {skill!r} (the skills are listed under `skills` in {FILES['resources']})"
+        for k, skill in enumerate(skills)
+        if skill not in known
+    ]
+
+
+def _step_skill_problems(
+    where: str, step: "PathwayStepIn", step_type: StepTypeIn | None, resources: dict[str, ResourceIn], known: set[str]
+) -> list[str]:
+    """A step's skills are known ones, and some resource of its kind (its own ``resource``, if set) has them all."""
+    if not step.skills:
+        return []
+    if unknown := _unknown_skills(f"{where}.skills", step.skills, known):
+        return unknown
+    if step_type is None:
+        return []
+    needed = set(step.skills)
+    if step.resource is not None:
+        own = resources.get(step.resource)
+        if own is None or own.kind != step_type.resource_kind:
+            return []
+        if missing := sorted(needed - set(own.skills)):
+            return [f"{where}.skills: {step.resource!r} (the step's resource) lacks {', '.join(missing)}"]
+        return []
+    kind = step_type.resource_kind
+    if not any(r.kind == kind and needed <= set(r.skills) for r in resources.values()):
+        return [f"{where}.skills: no {kind.value} resource has {', '.join(step.skills)}"]
+    return []
+
+
 def _cross_check(s: SeedSet) -> list[str]:
     """References between files: step types, resources, volunteers, pathway step DAGs."""
     problems: list[str] = []
@@ -308,8 +347,12 @@ def _cross_check(s: SeedSet) -> list[str]:
     problems += _duplicates(pw_file, s.pathways.pathways, lambda p: p.code, "pathways")
     problems += _duplicates(FILES["volunteers"], s.volunteers.volunteers, lambda v: v.name, "volunteers")
     problems += _duplicates(FILES["users"], s.users.users, lambda u: u.username, "users")
+    problems += _duplicates(res_file, s.resources.skills, lambda skill: skill, "skills")
     resources = {r.code: r for r in s.resources.resources}
     step_types = {t.code: t for t in s.step_types.step_types}
+    known_skills = set(s.resources.skills)
+    for i, resource in enumerate(s.resources.resources):
+        problems += _unknown_skills(f"{res_file}: resources[{i}].skills", resource.skills, known_skills)
     for i, closure in enumerate(s.resources.closures):
         if closure.resource is not None and closure.resource not in resources:
             problems.append(f"{res_file}: closures[{i}].resource: unknown resource {closure.resource!r}")
@@ -336,6 +379,7 @@ def _cross_check(s: SeedSet) -> list[str]:
                         f"{where}.resource: {step.resource!r} is a {resource.kind.value}, "
                         f"the step needs a {step_type.resource_kind.value}"
                     )
+            problems += _step_skill_problems(where, step, step_type, resources, known_skills)
             for name in step.after:
                 if name not in earlier:
                     problems.append(f"{where}.after: {name!r} is not an earlier step of this pathway")

@@ -88,9 +88,10 @@ class _Segmenter:
 
 def _critical_paths(session: Session) -> dict[int, int]:
     """Each pathway's critical path in minutes, as the engine defines it (``scheduling.check``)."""
+    staff = planning.load_staff(session=session)
     return {
         pathway.id: critical_path(
-            engine.Request(id=pathway.code, patient="p", steps=planning.engine_steps(pathway))
+            engine.Request(id=pathway.code, patient="p", steps=planning.engine_steps(pathway, staff=staff))
         )
         for pathway in planning.load_pathways(session=session).values()
         if pathway.steps

@@ -1,7 +1,8 @@
-"""``/patients/<id>``: a patient's details, derived segments, visits past and coming, and invoices."""
+"""``/patients/<id>``: a patient's details, derived segments, visits past and coming, treatment series, and invoices."""
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 
+from clinic.booking.series import series_of_patient
 from clinic.db import get_session
 from clinic.errors import NotFound
 from clinic.visits.services import patient_overview
@@ -36,6 +37,7 @@ def detail(patient_id: int):
     except NotFound:
         abort(404)
     invoice_urls = {i.id: optional_url("checkout.invoice", invoice_id=i.id) for i in overview.invoices}
+    series = series_of_patient(session=get_session(), patient_id=patient_id, today=clinic_today())
     return render_template(
         "patients/detail.html",
         overview=overview,
@@ -43,6 +45,8 @@ def detail(patient_id: int):
         main_segments=[s for s in MAIN_SEGMENTS if s in overview.segments],
         other_segments=sorted(s for s in overview.segments if s not in MAIN_SEGMENTS),
         invoice_urls=invoice_urls,
+        series=series,
+        series_actions="series.move" in current_app.view_functions,
         status_label=lambda code: label(VISIT_STATUS_LABELS, code),
         segment_label=lambda code: label(SEGMENT_LABELS, code),
         channel_label=lambda code: label(CONTACT_CHANNEL_LABELS, code),

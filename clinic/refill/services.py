@@ -74,8 +74,11 @@ def cancel_visit(
     now: dt.datetime,
     actor_id: int | None = None,
     no_show: bool = False,
+    commit: bool = True,
 ) -> Visit:
-    """Cancel a visit (or mark it a no-show) with a required reason; its capacity is free at once."""
+    """Cancel a visit (or mark it a no-show) with a required reason; its capacity is free at once.
+
+    ``commit=False`` leaves the change to the caller's transaction (a treatment series' cycles)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("give a reason", code="reason_required", field="reason")
@@ -84,7 +87,8 @@ def cancel_visit(
             f"the reason is longer than {MAX_REASON} characters", code="too_long", field="reason"
         )
     return visits.change_status(
-        session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now
+        session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now,
+        commit=commit,
     )
 
 
@@ -156,6 +160,7 @@ def rank_candidates(
     if not entries:
         return []
     pathways: dict[int, Pathway | None] = {}
+    staff = planning.load_staff(session=session)
     wishes, candidates, by_key = [], [], {}
     for entry in entries:
         if entry.pathway_id not in pathways:
@@ -169,7 +174,7 @@ def rank_candidates(
         by_key[key] = entry
         candidates.append(
             Candidate(
-                request=planning.engine_request(wish=wish, day=day, unit=unit),
+                request=planning.engine_request(wish=wish, day=day, unit=unit, staff=staff),
                 priority=entry.priority,
                 days_waited=days_waited(entry, now, unit.tz),
                 min_notice_minutes=notice_minutes(entry),

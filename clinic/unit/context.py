@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from clinic.unit.booking_rules import BookingRules
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -27,6 +29,8 @@ class Unit:
     #: Where Twilio and patients reach the app; empty: the request's own URL.
     public_base_url: str
     board_refresh_seconds: int
+    #: The segment booking rules (``seed_data/booking_rules.yaml``): hard ones and preferences that may bend.
+    booking_rules: BookingRules
     #: A booking may re-arrange a not-started visit so that its first step starts up to this many
     #: minutes after the arrival the patient was told (never before it).
     arrival_tolerance_minutes: int = 15

@@ -33,6 +33,11 @@ class Resource(SQLModel, table=True):
     kind: ResourceKind = Field(sa_column=enum_column(ResourceKind, "kind"))
     capacity: int = 1
     attributes: list[str] = Field(default_factory=list, sa_column=json_column())
+    skills: list[str] = Field(
+        default_factory=list,
+        sa_column=json_column(),
+        description="What this resource is qualified for (``oncology``, ``chemo-certified``): see ``PathwayStep.skills``",
+    )
     active: bool = True
 
     hours: list["ResourceHours"] = Relationship(
@@ -127,7 +132,12 @@ class Pathway(SQLModel, table=True):
 
 
 class PathwayStep(SQLModel, table=True):
-    """A step of a pathway; ``code`` names it inside the pathway (``reg``, ``lab``, ``treat``)."""
+    """A step of a pathway; ``code`` names it inside the pathway (``reg``, ``lab``, ``treat``).
+
+    ``skills`` sit on the step, not on its type: the same ``consult`` type is an oncology consult in one
+    pathway and a cardiology consult in another. The step may only be given by an active resource of its
+    type's kind carrying all of them (and only by ``resource`` when that is set too), see
+    ``planning.engine_steps``."""
 
     __tablename__ = "pathway_step"
     __table_args__ = (
@@ -144,6 +154,11 @@ class PathwayStep(SQLModel, table=True):
     sequence: int
     duration_minutes: int | None = Field(default=None, description="Overrides the step type's default")
     resource_id: int | None = Field(default=None, foreign_key="resource.id", description="Only this resource")
+    skills: list[str] = Field(
+        default_factory=list,
+        sa_column=json_column(),
+        description="Only resources of the step type's kind having every one of these skills",
+    )
 
     pathway: Pathway | None = Relationship(back_populates="steps")
     step_type: StepType | None = Relationship()

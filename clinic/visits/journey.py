@@ -346,6 +346,7 @@ def propose_replan(
         return ReplanProposal(day=day, now=now, fingerprint=fingerprint)
     pathways = planning.load_pathways(session=session)
     by_pathway_id = {p.id: p for p in pathways.values()}
+    staff = planning.load_staff(session=session)
     requests: list[engine.Request] = []
     announced: list[engine.Visit] = []
     actual: dict[tuple[str, str], tuple[int, int | None]] = {}
@@ -360,6 +361,7 @@ def propose_replan(
             wish=planning.VisitWish(key=key, patient=visit.patient, pathway=pathway, priority=visit.priority),
             day=day,
             unit=unit,
+            staff=staff,
         )
         skipped = {s.pathway_step.code for s in visit.steps if s.status == StepStatus.SKIPPED}
         by_id = {st.id: st for st in request.steps}

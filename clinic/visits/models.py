@@ -67,6 +67,8 @@ class Visit(SQLModel, table=True):
     cancelled_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancelled_reason: str | None = Field(default=None, max_length=300)
     notes: str = Field(default="", max_length=1000)
+    series_id: int | None = Field(default=None, foreign_key="treatment_series.id", index=True)
+    cycle: int | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
     updated_at: dt.datetime = Field(
         default_factory=utcnow,

@@ -372,11 +372,13 @@ def change_status(
     actor_id: int | None,
     reason: str | None = None,
     now: dt.datetime | None = None,
+    commit: bool = True,
 ) -> Visit:
     """Move a visit along its life cycle (booked -> checked in -> ... -> completed); ``Conflict`` otherwise.
 
     A cancellation or no-show records when (``now``, default the clock) and why: the moment capacity
-    was freed, from which refill measures its time to the first offer."""
+    was freed, from which refill measures its time to the first offer. With ``commit=False`` the change
+    is flushed and left to the caller's transaction (cancelling a treatment series' cycles together)."""
     visit = get_visit(session=session, visit_id=visit_id)
     target = VisitStatus(status)
     if not can_become(visit.status, target):
@@ -408,7 +410,10 @@ def change_status(
         )
     elif target == VisitStatus.CHECKED_IN:
         events.record(session, events.VisitCheckedIn(visit_id=visit.id, actor_id=actor_id))
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return visit
 
 

@@ -110,6 +110,12 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
             if visit.status in (VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED, VisitStatus.CHECKED_IN)
             else None,
             cancel_url=optional_url("refill.cancel", visit_id=visit.id) if active else None,
+            move_url=optional_url("series.move", visit_id=visit.id)
+            if visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED) and visit.date > today
+            else None,
+            cycle_cancel_url=optional_url("series.cancel_cycle", visit_id=visit.id)
+            if visit.series_id is not None and visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED)
+            else None,
             replan_url=url_for("board.replan") if row is not None and row.needs_replan else None,
             status_label=lambda code: label(VISIT_STATUS_LABELS, code),
             step_status_label=lambda code: label(STEP_STATUS_LABELS, code),

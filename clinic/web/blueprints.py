@@ -4,6 +4,7 @@ from flask import Flask
 
 from clinic.audit import views as audit_views
 from clinic.billing import views as billing_views
+from clinic.booking import series_views
 from clinic.booking import views as booking_views
 from clinic.feedback import views as feedback_views
 from clinic.kbr import views as kbr_views
@@ -21,7 +22,7 @@ from clinic.web.nav import init_app as init_nav
 
 BLUEPRINT_MODULES = (
     users_views, home, board_views, volunteer_home_views, language_views, health,
-    billing_views, audit_views, booking_views, refill_views, waitlist_views, visits_views,
+    billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
     transport_views, kbr_views, answers_views,
 )

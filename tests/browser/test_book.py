@@ -123,3 +123,44 @@ def test_desk_registers_a_new_patient_with_a_message_next_to_the_phone(
     expect(page.get_by_text("+31 6 12345678")).to_be_visible()
     session.expire_all()
     assert session.exec(select(Patient).where(Patient.mrn == "N000123")).one().phone == "+31612345678"
+
+
+def test_desk_books_a_proposal_that_bends_a_preference(app, live_server, page, session, screenshot_dir):
+    """The far-away 74-year-old: nothing keeps every rule in winter, so the proposals bend a preference,
+    say which in plain words, and the booked visit records it."""
+    from clinic.users.models import Role
+    from tests.clinic.booking.test_preferences import demo_like_unit, far_senior
+    from tests.factories import make_user
+
+    make_user(session, username="desk", password="onevisit-demo", role=Role.FRONT_DESK, display_name="Dana Desk")
+    pathway = demo_like_unit(session)
+    patient = far_senior(session, given_name="Wim", family_name="Verweg")
+    page.goto(f"{live_server}/sign-in")
+    page.locator("#username").fill("desk")
+    page.locator("#password").fill("onevisit-demo")
+    page.locator("form").filter(has=page.locator("#password")).get_by_role("button").click()
+    expect(page).to_have_url(f"{live_server}/board")
+
+    page.goto(f"{live_server}/book/patient/{patient.id}")
+    page.get_by_label("Pathway").select_option(label=pathway.name)
+    page.get_by_role("button", name="Find itineraries").click()
+    expect(page.get_by_role("heading", name="Proposed itineraries")).to_be_visible()
+    expect(page.get_by_text("Nothing fits every preference of this patient.")).to_be_visible()
+    first = page.locator("ol.proposals > li").first
+    bends = first.get_by_role("list", name="Preferences this itinerary bends")
+    expect(bends).to_be_visible()
+    label = bends.locator("li").first.inner_text()
+    assert label.startswith(("Home after dark: leaves at", "Arrives at")), label
+    expect(first).to_contain_text("The unit can add:")
+    body = page.locator("main").inner_text() if page.locator("main").count() else page.inner_text("body")
+    assert "arrival window" not in body and "leave-by" not in body
+    page.screenshot(path=str(screenshot_dir / "book-bent-proposals.png"), full_page=True)
+
+    first.get_by_role("button", name=re.compile("^Book ")).click()
+    expect(page.get_by_text(re.compile("Booked: Wim Verweg"))).to_be_visible()
+    expect(page.get_by_text(f"This visit bends a preference: {label}")).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "book-bent-done.png"), full_page=True)
+
+    session.expire_all()
+    visit = session.exec(select(Visit).where(Visit.patient_id == patient.id)).one()
+    assert visit.status is VisitStatus.BOOKED and visit.notes.startswith("Bends preferences: ")

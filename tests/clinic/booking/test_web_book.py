@@ -199,13 +199,30 @@ def test_a_slot_taken_meanwhile_shows_the_next_options(desk_client, session: Ses
     assert count(session, Visit) == 1
 
 
-def test_nothing_fits_explains_and_offers_the_waitlist(desk_client, session: Session, post_form) -> None:
-    pathway = chair_unit(session, chair_hours=())
-    patient = make_patient(session)
-    url = plan_url(patient, pathway.id)
+ENGINE_WORDS = ("arrival window", "leave-by", "The scheduler says", "no room for", "fully booked when needed")
+
+
+def engine_wording(text: str) -> list[str]:
+    return [words for words in ENGINE_WORDS if words.lower() in text.lower()]
+
+
+def test_nothing_fits_explains_and_offers_the_waitlist(clock, desk_client, session: Session, post_form) -> None:
+    pathway = chair_unit(session)  # one chair slot a week, Tuesdays 09:00-10:00
+    patient, rival = make_patient(session), make_patient(session)
+    tuesday = dt.date(2026, 12, 8)
+    only = booking.propose_visits(
+        session=session, patient_id=rival.id, pathway_id=pathway.id, unit=UNIT,
+        availability=booking.Availability(earliest=tuesday, latest=tuesday), today=dt.date(2026, 12, 2),
+    ).options[0]
+    booking.book_proposal(
+        session=session, patient_id=rival.id, pathway_id=pathway.id, choice=only.choice, unit=UNIT, actor_id=None
+    )
+    url = plan_url(patient, pathway.id, earliest="2026-12-08", latest="2026-12-08")
     page = desk_client.get(url)
-    text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "Nothing fits" in text and "The scheduler says" in text
+    text = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 200 and "Nothing fits" in text
+    assert "On Tuesday, December 8, 2026: The day is full between 8:50 AM and 10:00 AM." in text.replace("\u202f", " ")
+    assert engine_wording(text) == []
     assert "Put on the waitlist" in text
     action = html.unescape(re.search(r'action="(/book/patient/\d+/waitlist[^"]*)"', text).group(1))
     response = post_form(desk_client, action, {"priority": "4", "notes": "prefers Tuesdays"}, form_page=url)
@@ -214,6 +231,16 @@ def test_nothing_fits_explains_and_offers_the_waitlist(desk_client, session: Ses
     assert entry.patient_id == patient.id and entry.priority == 4 and entry.notes == "prefers Tuesdays"
     again = post_form(desk_client, action, {"priority": "4"}, form_page=url)
     assert again.status_code == 409 and "already on the waitlist" in again.get_data(as_text=True)
+
+
+def test_no_waitlist_where_the_patient_can_never_fit(desk_client, session: Session) -> None:
+    pathway = chair_unit(session, chair_hours=())  # the only chair never opens
+    page = desk_client.get(plan_url(make_patient(session), pathway.id))
+    text = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 200 and "Nothing fits" in text
+    assert "Not even bending every preference" in text and "Chair is not open for “Infusion”" in text
+    assert "were open longer on the days the patient can come" in text
+    assert "Put on the waitlist" not in text and engine_wording(text) == []
 
 
 def test_request_errors_show_next_to_the_field(desk_client, session: Session) -> None:

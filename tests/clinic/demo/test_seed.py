@@ -28,7 +28,7 @@ def _count(session: Session, model) -> int:
 def test_demo_counts(demo: dict, demo_session: Session) -> None:
     s = demo_session
     assert _count(s, Patient) == 300
-    assert _count(s, Resource) == 18
+    assert _count(s, Resource) == 19
     assert _count(s, Pathway) >= 5
     assert _count(s, Volunteer) == 8
     assert _count(s, WaitlistEntry) == demo["summary"]["waitlist entries"] == 20
@@ -141,3 +141,26 @@ def test_the_demo_pathways_and_step_types_have_dutch_and_french_names(demo, demo
     echo = demo_session.exec(select(StepType).where(StepType.code == "echo")).one()
     assert echo.name_in("fr") == "Échocardiographie" and echo.name_in("en") == "Echocardiogram"
     assert all(set(p.names) == {"nl", "fr"} for p in demo_session.exec(select(Pathway)))
+
+
+def test_demo_steps_needing_skills_are_on_resources_having_them(demo: dict, demo_session: Session) -> None:
+    from clinic.booking.services import Availability, propose_visits
+    from clinic.unit.models import PathwayStep
+    from clinic.visits.models import VisitStep
+
+    oncologists = {"dr-jansen", "dr-devries"}
+    onco = demo_session.exec(select(Pathway).where(Pathway.code == "onco-infusion")).one()
+    assert {s.code: s.skills for s in onco.steps}["cons"] == ["oncology"]
+    stored = [s for s in demo_session.exec(select(VisitStep).join(PathwayStep)).all() if s.pathway_step.skills]
+    assert stored
+    for step in stored:
+        assert set(step.pathway_step.skills) <= set(step.resource.skills), (step.pathway_step.code, step.resource.code)
+    onco_consults = {s.resource.code for s in stored if s.pathway_step.pathway_id == onco.id and s.pathway_step.code == "cons"}
+    assert onco_consults and onco_consults <= oncologists
+    patient = demo_session.exec(select(Patient).order_by(Patient.id)).first()
+    proposals = propose_visits(
+        session=demo_session, patient_id=patient.id, pathway_id=onco.id, unit=UNIT,
+        availability=Availability(earliest=demo["today"]), today=demo["today"], k=8, per_day=4,
+    )
+    assert proposals.options
+    assert {s.resource for p in proposals.options for s in p.steps if s.code == "cons"} <= oncologists

@@ -96,3 +96,22 @@ def test_a_failure_while_loading_rolls_everything_back(
     with pytest.raises(RuntimeError, match="engine exploded"):
         seed.load_demo(session=session, directory=seed_copy, unit=UNIT)
     assert seed.is_empty(session=session)
+
+
+def test_a_misspelt_skill_is_refused_with_file_and_key(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "resources.yaml", "attributes: [wheelchair], skills: [rheumatology]", "attributes: [wheelchair], skills: [reumatology]")
+    _edit(seed_copy / "pathways.yaml", "skills: [oncology]}", "skills: [onclogy]}")
+    message = _rejected(session, seed_copy)
+    assert "resources.yaml: resources[4].skills[0]: unknown skill 'reumatology'" in message
+    assert "pathways.yaml: pathways[0].steps[2].skills[0]: unknown skill 'onclogy'" in message
+    assert "pathways.yaml: pathways[1].steps[1].skills: 'dr-bakker' (the step's resource) lacks rheumatology" in message
+
+
+def test_a_step_needing_skills_no_resource_of_its_kind_has_is_refused(session: Session, seed_copy: Path) -> None:
+    _edit(seed_copy / "pathways.yaml", "skills: [oncology]}", "skills: [oncology, cardiology]}")
+    _edit(seed_copy / "pathways.yaml", "skills: [diabetes]}", "skills: [chemo-certified]}")
+    _edit(seed_copy / "resources.yaml", "skills: [oncology, rheumatology,", "skills: [oncology, rheumatology, rheumatology,")
+    message = _rejected(session, seed_copy)
+    assert "pathways.yaml: pathways[0].steps[2].skills: no consult resource has oncology, cardiology" in message
+    assert "pathways.yaml: pathways[2].steps[2].skills: no consult resource has chemo-certified" in message
+    assert "resources.yaml: skills[2]: 'rheumatology' already used at skills[1]" in message
