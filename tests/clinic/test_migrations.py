@@ -181,7 +181,7 @@ def test_0012_backfills_the_announced_arrival_from_the_first_planned_step(scratc
             booked = make_visit(session, pathway=pathway, day=first.date(), start=first)
             requested = make_visit(session, pathway=pathway, day=first.date(), status=VisitStatus.REQUESTED)
             ids = booked.id, requested.id
-        db.downgrade(scratch_url, "0011_unknown_outcome")
+        db.downgrade(scratch_url, "0014_series")
         assert "announced_at" not in {c["name"] for c in sa.inspect(engine).get_columns("visit")}
         db.upgrade(scratch_url)
         with Session(engine) as session:

@@ -4,7 +4,7 @@ Backfilled from the first planned step of every visit that has steps (what the p
 far); a requested visit without steps keeps it empty.
 
 Revision ID: 0012_announced
-Revises: 0011_unknown_outcome
+Revises: 0014_series (relinked after merging main; first written on 0011_unknown_outcome)
 Create Date: 2026-12-07
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0012_announced'
-down_revision: str | Sequence[str] | None = '0011_unknown_outcome'
+down_revision: str | Sequence[str] | None = '0014_series'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
