@@ -871,8 +871,10 @@ def _rearrange_for(
     narrowed = dataclasses.replace(request, arrival=(chosen, chosen))
     booking: Booking | None = None
     # first exactly as the proposal was made (the engine is deterministic: an unchanged day gives the same
-    # arrangement), then for the chosen arrival alone
-    for attempt, limit in ((request, REARRANGE_DAY_SECONDS), (narrowed, BOOK_TIME_LIMIT)):
+    # arrangement, unless a loaded machine stopped it by the wall clock), then for the chosen arrival
+    # alone, then with twice the time
+    attempts = ((request, REARRANGE_DAY_SECONDS), (narrowed, BOOK_TIME_LIMIT), (narrowed, 2 * BOOK_TIME_LIMIT))
+    for attempt, limit in attempts:
         booking = book(bday.instance, attempt, current=bday.current, time_limit=limit)
         if booking is not None and arrival_of(booking.visit) == chosen:
             break
