@@ -3,7 +3,7 @@
 - Check-in, steps and checkout happen only on the visit's own day: the unit's local date of ``now``.
 - Steps happen only after check-in.
 - A no-show is recorded only once the arrival window has passed (``ARRIVAL_WINDOW_MINUTES`` after the
-  first planned step).
+  arrival the patient was told).
 
 A coordinator may break one of these rules by giving a reason (``override_reason``); the override is
 audited as ``visit.rule_overridden`` next to the change. Anyone else giving a reason is refused: a clerk
