@@ -51,7 +51,7 @@ def guide_blocks() -> dict[str, str]:
 
 
 def test_the_guide_marks_every_step_the_test_follows() -> None:
-    assert set(guide_blocks()) >= {"migrate", "policy", "admin", "serve", "backup", "restore"}
+    assert set(guide_blocks()) >= {"migrate", "policy", "admin", "serve", "worker", "backup", "restore"}
 
 
 def _unavailable(reason: str) -> None:
@@ -284,6 +284,10 @@ def test_the_guide_deploys_backs_up_and_restores(
     assert _psql(pg, f"SELECT count(*) FROM pg_database WHERE datname = '{database}'") == "0"
     run_block("restore", host_env)
 
+    worker = subprocess.Popen(
+        ["bash", "-c", "exec " + guide_blocks()["worker"].strip()], cwd=ROOT, env=host_env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
     served = Served(host_env, tmp_path)
     try:
         browser = Browser(served.base)
@@ -294,6 +298,12 @@ def test_the_guide_deploys_backs_up_and_restores(
         assert found.status_code == 200 and "Restore" in found.text
     finally:
         served.stop()
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+    out, err = worker.communicate(timeout=60)
+    # the worker ran on the restored database beside the web app and stopped cleanly on SIGTERM, as systemd stops it
+    assert "Outreach dispatcher" in out and "running" in out and "stopping" in out, out + err
+    assert worker.returncode == 0, out + err
 
 
 def test_the_units_and_the_procfile_run_the_guides_commands() -> None:
@@ -305,7 +315,8 @@ def test_the_units_and_the_procfile_run_the_guides_commands() -> None:
     procfile = dict(line.split(": ", 1) for line in (ROOT / "deploy/Procfile").read_text().splitlines() if line)
     assert procfile["web"] == serve
     worker = (ROOT / "deploy/systemd/onevisit-worker.service").read_text()
-    assert re.search(r"^ExecStart=\S*/flask --app clinic outreach run$", worker, re.M)
-    assert procfile["worker"] == "flask --app clinic outreach run"
+    worker_command = guide_blocks()["worker"].strip()
+    assert re.search(r"^ExecStart=/opt/onevisit/venv/bin/" + re.escape(worker_command) + "$", worker, re.M)
+    assert procfile["worker"] == worker_command
     backup = (ROOT / "deploy/systemd/onevisit-backup.service").read_text()
     assert re.search(r"^ExecStart=/opt/onevisit/app/" + re.escape(guide_blocks()["backup"].strip()) + "$", backup, re.M)
