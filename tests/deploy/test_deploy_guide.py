@@ -155,7 +155,7 @@ class Served:
     def _wait_ready(self) -> None:
         import requests
 
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited ({self.process.returncode}):\n{self.err.read_text()}")
@@ -166,7 +166,7 @@ class Served:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise AssertionError(f"gunicorn did not answer /healthz within 45 s:\n{self.err.read_text()}")
+        raise AssertionError(f"gunicorn did not answer /healthz within 90 s:\n{self.err.read_text()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
