@@ -1,0 +1,446 @@
+"""Optimise a coming day: every not-started visit re-arranged inside its announced arrival.
+
+A patient is told one thing: when to arrive. Which chair, which consult room and when each later step
+happens are the unit's to arrange until the step starts. ``preview_optimisation`` hands the day to the
+engine with every not-started visit as a ``must_place`` request whose arrival is narrowed to
+``[announced, announced + tolerance]`` and every started one fixed (``booked``), with the stored plan as
+the solver's hint; the result is re-checked by ``scheduling.check`` and shown as before/after figures
+and the steps that move. ``apply_optimisation`` writes exactly those moves in one transaction under the
+day's booking lock, and refuses when the day changed since the preview (its ``version``).
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, col, select
+
+from clinic import events, planning
+from clinic.audit import record as audit
+from clinic.booking.services import lock_day
+from clinic.columns import utcnow
+from clinic.errors import Conflict, Forbidden, ValidationError
+from clinic.unit.context import Unit
+from clinic.unit.models import PathwayStep, Resource, ResourceKind
+from clinic.users.models import Role, User
+from clinic.visits.models import ACTIVE_VISIT_STATUSES, StepStatus, Visit, VisitStatus, VisitStep
+from scheduling import instance as engine
+from scheduling.check import check, critical_path, objective
+from scheduling.errors import InstanceContradiction
+from scheduling.solve import solve
+
+#: Statuses of a visit that has not started and may still be re-arranged (every step still planned).
+NOT_STARTED = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED})
+#: Who may optimise a day (the service refuses anyone else, whatever screen they came from).
+OPTIMISERS = frozenset({Role.COORDINATOR, Role.ADMIN})
+DEFAULT_TOLERANCE_MINUTES = 15
+DEFAULT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class StepMove:
+    visit_step_id: int
+    step_name: str
+    old_start: dt.datetime
+    old_end: dt.datetime
+    new_start: dt.datetime
+    new_end: dt.datetime
+    old_resource: str
+    new_resource: str
+    new_resource_id: int
+
+    @property
+    def shift_minutes(self) -> int:
+        return int((self.new_start - self.old_start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class VisitPlan:
+    """One visit of the day before and after: its announced arrival (never changes), waits, moved steps."""
+
+    visit_id: int
+    patient_name: str
+    announced: dt.datetime
+    wait_before: int
+    wait_after: int
+    moves: tuple[StepMove, ...] = ()
+
+
+@dataclass(frozen=True)
+class OptimisationPreview:
+    day: dt.date
+    #: The day's fingerprint when the preview was made; ``apply_optimisation`` refuses any other.
+    version: str
+    wait_before: int = 0
+    wait_after: int = 0
+    idle_chair_before: int = 0
+    idle_chair_after: int = 0
+    visits: tuple[VisitPlan, ...] = ()
+    fixed: int = 0
+    status: str = ""
+    solve_seconds: float = 0.0
+    tolerance_minutes: int = DEFAULT_TOLERANCE_MINUTES
+
+    @property
+    def moves(self) -> tuple[StepMove, ...]:
+        return tuple(m for v in self.visits for m in v.moves)
+
+    @property
+    def moved_visits(self) -> tuple[VisitPlan, ...]:
+        return tuple(v for v in self.visits if v.moves)
+
+    def encoded_moves(self) -> str:
+        """The moves as compact JSON for a hidden form field (``decode_moves`` reads it back)."""
+        return json.dumps(
+            [[m.visit_step_id, m.new_start.isoformat(), m.new_end.isoformat(), m.new_resource_id] for m in self.moves],
+            separators=(",", ":"),
+        )
+
+
+@dataclass(frozen=True)
+class PlannedMove:
+    visit_step_id: int
+    new_start: dt.datetime
+    new_end: dt.datetime
+    new_resource_id: int
+
+
+@dataclass
+class _Day:
+    instance: engine.Instance
+    hint: list[engine.Visit]
+    movable: dict[str, Visit] = field(default_factory=dict)
+    announced: dict[str, int] = field(default_factory=dict)
+    fixed: int = 0
+
+
+def decode_moves(text: str) -> list[PlannedMove]:
+    """Parse ``OptimisationPreview.encoded_moves()``; ``ValidationError`` on anything else."""
+    try:
+        raw = json.loads(text or "")
+        if not isinstance(raw, list):
+            raise ValueError("not a list")
+        moves = []
+        for item in raw:
+            step_id, start, end, resource_id = item
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (step_id, resource_id)):
+                raise ValueError("ids must be integers")
+            new_start, new_end = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+            if new_start.tzinfo is None or new_end.tzinfo is None:
+                raise ValueError("times must carry their offset")
+            moves.append(PlannedMove(step_id, new_start, new_end, resource_id))
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"the optimisation could not be read ({exc})", field="moves") from None
+    return moves
+
+
+def require_optimiser(*, session: Session, actor_id: int | None) -> None:
+    """``Forbidden`` unless ``actor_id`` is an active coordinator or administrator (``None``: the system)."""
+    if actor_id is None:
+        return
+    user = session.get(User, actor_id)
+    if user is None or not user.active or user.role not in OPTIMISERS:
+        raise Forbidden("only a coordinator may optimise a day", code="not_coordinator", field="actor_id")
+
+
+def announced_arrival(visit: Visit) -> dt.datetime:
+    """When the patient was told to arrive: ``Visit.announced_at`` where the model has it, else the
+    planned start of the visit's first step (the time the confirmation and reminders give)."""
+    stored = getattr(visit, "announced_at", None)
+    return stored if stored is not None else min(s.planned_start for s in visit.steps)
+
+
+def _started(visit: Visit, now: dt.datetime) -> bool:
+    return (
+        visit.status not in NOT_STARTED
+        or any(s.status != StepStatus.PLANNED for s in visit.steps)
+        or min(s.planned_start for s in visit.steps) <= now
+    )
+
+
+def _day_visits(session: Session, day: dt.date) -> list[Visit]:
+    statement = (
+        select(Visit)
+        .where(Visit.date == day, col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)))
+        .order_by(col(Visit.id))
+        .options(
+            selectinload(Visit.patient),  # type: ignore[arg-type]
+            selectinload(Visit.steps).selectinload(VisitStep.pathway_step).selectinload(PathwayStep.step_type),  # type: ignore[arg-type]
+            selectinload(Visit.steps).selectinload(VisitStep.resource),  # type: ignore[arg-type]
+        )
+    )
+    return [v for v in session.exec(statement) if v.steps]
+
+
+def _utc(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else ""
+
+
+def day_version(*, session: Session, day: dt.date) -> str:
+    """A hash of everything an optimisation of ``day`` depends on: each active visit's status and each
+    step's state, plan and actual times (instants compared in UTC, however they were loaded)."""
+    parts = []
+    for visit in _day_visits(session, day):
+        parts.append(f"v{visit.id}:{visit.status.value}:{_utc(getattr(visit, 'announced_at', None))}")
+        for s in sorted(visit.steps, key=lambda s: s.id):
+            parts.append(
+                f"s{s.id}:{s.status.value}:{s.resource_id}:{_utc(s.planned_start)}:{_utc(s.planned_end)}:"
+                f"{_utc(s.actual_start)}:{_utc(s.actual_end)}"
+            )
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _check_day(day: dt.date, unit: Unit, now: dt.datetime) -> None:
+    today = now.astimezone(unit.zone).date()
+    if day < today:
+        raise ValidationError("a past day cannot be optimised", code="past_day", field="day")
+
+
+def _engine_day(*, session: Session, day: dt.date, unit: Unit, now: dt.datetime, tolerance: int) -> _Day:
+    """The day as the engine sees it: started visits fixed, the others ``must_place`` within tolerance."""
+    pathways = {p.id: p for p in planning.load_pathways(session=session).values()}
+    booked, requests, hint = [], [], []
+    built = _Day(instance=None, hint=hint)  # type: ignore[arg-type]
+    for visit in _day_visits(session, day):
+        placed = planning.placed_visit(visit, unit.tz)
+        if _started(visit, now):
+            booked.append(placed)
+            built.fixed += 1
+            continue
+        key = planning.request_key(visit)
+        announced = planning.minutes_at(announced_arrival(visit), day, unit.tz)
+        wish = planning.VisitWish(
+            key=key,
+            patient=visit.patient,
+            pathway=pathways[visit.pathway_id],
+            priority=visit.priority,
+            arrival=(announced, min(announced + tolerance, engine.DAY_MINUTES)),
+        )
+        request = planning.engine_request(wish=wish, day=day, unit=unit)
+        requests.append(replace(request, must_place=True))
+        hint.append(placed)
+        built.movable[key] = visit
+        built.announced[key] = announced
+    built.instance = engine.Instance(
+        name=f"optimise-{day.isoformat()}",
+        date=day,
+        resources=planning.engine_resources(session=session, day=day),
+        requests=tuple(requests),
+        booked=tuple(booked),
+    )
+    return built
+
+
+def visit_wait(request: engine.Request, visit: engine.Visit) -> int:
+    """Minutes the patient waits in the visit: its span less the shortest span the pathway allows."""
+    span = max(s.end for s in visit.steps) - min(s.start for s in visit.steps)
+    return max(0, span - critical_path(request))
+
+
+def idle_chair_minutes(instance: engine.Instance, visits: Sequence[engine.Visit]) -> int:
+    """Chair-minutes left idle between each chair's first and last treatment of the day (capacity counted)."""
+    chairs = {r.id: r for r in instance.resources if r.kind == ResourceKind.CHAIR.value}
+    used: dict[str, list[tuple[int, int]]] = {}
+    for visit in (*instance.booked, *visits):
+        for step in visit.steps:
+            if step.resource in chairs:
+                used.setdefault(step.resource, []).append((step.start, step.end))
+    idle = 0
+    for rid, spans in used.items():
+        first, last = min(a for a, _ in spans), max(b for _, b in spans)
+        idle += (last - first) * chairs[rid].capacity - sum(b - a for a, b in spans)
+    return idle
+
+
+def preview_optimisation(
+    *,
+    session: Session,
+    day: dt.date,
+    unit: Unit,
+    now: dt.datetime | None = None,
+    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+    time_limit: float = DEFAULT_SECONDS,
+    actor_id: int | None = None,
+) -> OptimisationPreview:
+    """What optimising ``day`` would change (nothing is written).
+
+    ``Forbidden`` for an actor who is not a coordinator; ``ValidationError`` for a past day; ``Conflict``
+    (``plan_infeasible``) when the engine's result fails the independent check (never shown, never applied).
+    """
+    now = now or utcnow()
+    require_optimiser(session=session, actor_id=actor_id)
+    _check_day(day, unit, now)
+    if not 0 <= tolerance <= 240:
+        raise ValidationError("the arrival tolerance is 0 to 240 minutes", field="tolerance")
+    version = day_version(session=session, day=day)
+    built = _engine_day(session=session, day=day, unit=unit, now=now, tolerance=tolerance)
+    instance = built.instance
+    if not instance.requests:
+        return OptimisationPreview(day=day, version=version, fixed=built.fixed, tolerance_minutes=tolerance)
+    try:
+        schedule = solve(instance, time_limit=time_limit, hint=built.hint, workers=2)
+    except InstanceContradiction as exc:
+        raise Conflict(f"the day's fixed visits contradict each other: {exc}", code="plan_infeasible") from None
+    problems = check(instance, schedule)
+    if problems or schedule.unscheduled:
+        reason = str(problems[0]) if problems else schedule.unscheduled[0].reason
+        raise Conflict(f"the optimised day does not pass the check: {reason}", code="plan_infeasible")
+    by_request = {r.id: r for r in instance.requests}
+    after = {v.request: v for v in schedule.visits}
+    before = {v.request: v for v in built.hint}
+    resources = {r.code: r for r in session.exec(select(Resource))}
+    plans = []
+    for key, visit in built.movable.items():
+        new = after[key]
+        first = min(s.start for s in new.steps)
+        announced = built.announced[key]
+        assert announced <= first <= announced + tolerance, f"{key} would arrive outside its announced time"
+        rows = {s.pathway_step.code: s for s in visit.steps}
+        moves = []
+        for step in sorted(new.steps, key=lambda s: (s.start, s.id)):
+            row = rows[step.id]
+            new_start = planning.instant_at(day, step.start, unit.tz)
+            new_end = planning.instant_at(day, step.end, unit.tz)
+            target = resources[step.resource]
+            if (new_start, new_end, target.id) == (row.planned_start, row.planned_end, row.resource_id):
+                continue
+            moves.append(
+                StepMove(
+                    visit_step_id=row.id,
+                    step_name=row.pathway_step.step_type.name,
+                    old_start=row.planned_start,
+                    old_end=row.planned_end,
+                    new_start=new_start,
+                    new_end=new_end,
+                    old_resource=row.resource.name,
+                    new_resource=target.name,
+                    new_resource_id=target.id,
+                )
+            )
+        plans.append(
+            VisitPlan(
+                visit_id=visit.id,
+                patient_name=visit.patient.display_name,
+                announced=planning.instant_at(day, announced, unit.tz),
+                wait_before=visit_wait(by_request[key], before[key]),
+                wait_after=visit_wait(by_request[key], new),
+                moves=tuple(moves),
+            )
+        )
+    plans.sort(key=lambda p: (p.announced, p.patient_name, p.visit_id))
+    return OptimisationPreview(
+        day=day,
+        version=version,
+        wait_before=objective(instance, built.hint).total_wait_minutes,
+        wait_after=schedule.objective.total_wait_minutes,
+        idle_chair_before=idle_chair_minutes(instance, built.hint),
+        idle_chair_after=idle_chair_minutes(instance, schedule.visits),
+        visits=tuple(plans),
+        fixed=built.fixed,
+        status=schedule.status,
+        solve_seconds=schedule.solve_seconds,
+        tolerance_minutes=tolerance,
+    )
+
+
+def apply_optimisation(
+    *,
+    session: Session,
+    day: dt.date,
+    unit: Unit,
+    moves: Sequence[PlannedMove],
+    version: str,
+    actor_id: int | None,
+    now: dt.datetime | None = None,
+    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+) -> int:
+    """Store the preview's moves in ONE transaction under the day's booking lock; the steps moved.
+
+    Refused with ``Conflict`` (``day_changed``) when the day is not the one the preview was made for, and
+    when a move would start a step that began, or change when a patient was told to arrive; the day is
+    then re-checked as stored (``planning.check_day``) before the commit. One audit row per visit and one
+    for the day, and a ``VisitMoved`` event per visit.
+    """
+    now = now or utcnow()
+    require_optimiser(session=session, actor_id=actor_id)
+    _check_day(day, unit, now)
+    if not moves:
+        raise ValidationError("there is nothing to move", code="nothing_to_move", field="moves")
+    try:
+        lock_day(session=session, day=day)
+        session.expire_all()
+        if day_version(session=session, day=day) != version:
+            raise Conflict(
+                "the day changed since this preview was made; make a new one", code="day_changed", field="version"
+            )
+        per_visit: dict[int, list[dict]] = {}
+        visits: dict[int, tuple[Visit, dt.datetime]] = {}
+        seen: set[int] = set()
+        for move in moves:
+            step = session.get(VisitStep, move.visit_step_id)
+            if step is None or move.visit_step_id in seen:
+                raise ValidationError(f"unknown or repeated step {move.visit_step_id}", field="moves")
+            seen.add(step.id)
+            visit = step.visit
+            if visit.date != day or visit.status not in NOT_STARTED or _started(visit, now):
+                raise Conflict(f"step {step.id} is not on a not-started visit of this day", code="day_changed")
+            if visit.id not in visits:
+                visits[visit.id] = (visit, announced_arrival(visit))
+            resource = session.get(Resource, move.new_resource_id)
+            if resource is None or not resource.active:
+                raise ValidationError(f"unknown resource {move.new_resource_id}", field="moves")
+            new_start, new_end = move.new_start.astimezone(dt.UTC), move.new_end.astimezone(dt.UTC)
+            if new_end <= new_start:
+                raise ValidationError("a step must end after it starts", field="moves")
+            planning.minutes_at(new_start, day, unit.tz)
+            planning.minutes_at(new_end, day, unit.tz)
+            per_visit.setdefault(visit.id, []).append(
+                {
+                    "step": step.pathway_step.code,
+                    "from": step.planned_start.isoformat(),
+                    "to": new_start.isoformat(),
+                    "resource_from": step.resource_id,
+                    "resource_to": resource.id,
+                }
+            )
+            step.planned_start, step.planned_end, step.resource_id = new_start, new_end, resource.id
+            session.add(step)
+        session.flush()
+        for visit, announced in visits.values():
+            session.refresh(visit)
+            first = min(s.planned_start for s in visit.steps)
+            if not announced <= first <= announced + dt.timedelta(minutes=tolerance):
+                raise Conflict(
+                    f"visit {visit.id} would no longer start when its patient was told to arrive",
+                    code="announced_changed",
+                )
+        problems = planning.check_day(session=session, day=day, unit=unit)
+        if problems:
+            raise Conflict(f"the optimised day does not pass the check: {problems[0]}", code="plan_infeasible")
+        for visit_id, changes in per_visit.items():
+            audit.record(
+                session=session,
+                actor_id=actor_id,
+                action="visit.optimised",
+                entity="visit",
+                entity_id=visit_id,
+                details={"day": day.isoformat(), "moves": changes},
+            )
+            events.record(session, events.VisitMoved(visit_id=visit_id, actor_id=actor_id))
+        audit.record(
+            session=session,
+            actor_id=actor_id,
+            action="day.optimised",
+            entity="day",
+            entity_id=int(day.strftime("%Y%m%d")),
+            details={"day": day.isoformat(), "visits": len(per_visit), "steps": len(seen)},
+        )
+        events.record(session, events.DayOptimised(day=day, visits=len(per_visit), actor_id=actor_id))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return len(seen)
