@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     desk_phone: str = ""
     follow_up_due_working_days: int = 2
     survey_reask_hours: int = 24
+    #: Optimising a coming day (``clinic.visits.optimise``): the solver's budget per day, how many days
+    #: ahead the nightly job optimises (from tomorrow), and the clinic-local hour it runs at.
+    optimise_seconds: float = 20.0
+    optimise_days_ahead: int = 7
+    optimise_hour: int = 2
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
@@ -163,6 +168,28 @@ class Settings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("expected a whole number of seconds, at least 1")
+        return value
+
+
+    @field_validator("optimise_seconds")
+    @classmethod
+    def _optimise_seconds(cls, value: float) -> float:
+        if not 0.5 <= value <= 600:
+            raise ValueError("expected seconds from 0.5 to 600")
+        return value
+
+    @field_validator("optimise_days_ahead")
+    @classmethod
+    def _days_ahead(cls, value: int) -> int:
+        if not 0 <= value <= 60:
+            raise ValueError("expected a number of days from 0 (the job does nothing) to 60")
+        return value
+
+    @field_validator("optimise_hour")
+    @classmethod
+    def _hour(cls, value: int) -> int:
+        if not 0 <= value <= 23:
+            raise ValueError("expected an hour from 0 to 23")
         return value
 
 

@@ -12,7 +12,7 @@ day's booking lock, and refuses when the day changed since the preview (its ``ve
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import selectinload
@@ -444,3 +444,76 @@ def apply_optimisation(
         session.rollback()
         raise
     return len(seen)
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What optimising one day did: ``applied`` steps moved (0: nothing to gain), or why it was skipped."""
+
+    day: dt.date
+    wait_before: int = 0
+    wait_after: int = 0
+    applied: int = 0
+    skipped: str = ""
+
+
+def optimise_day(
+    *,
+    session: Session,
+    day: dt.date,
+    unit: Unit,
+    now: dt.datetime | None = None,
+    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+    time_limit: float = DEFAULT_SECONDS,
+    actor_id: int | None = None,
+) -> DayResult:
+    """Preview ``day`` and apply the preview when it moves something (the nightly job and ``flask optimise``).
+
+    Idempotent: a day already optimised gives a preview without moves, and nothing is written. A day that
+    changes between preview and apply, or cannot be optimised, is reported in ``skipped``, not raised.
+    """
+    now = now or utcnow()
+    try:
+        preview = preview_optimisation(
+            session=session, day=day, unit=unit, now=now, tolerance=tolerance, time_limit=time_limit, actor_id=actor_id
+        )
+        session.rollback()  # end the read transaction: the solve must not hold it
+        if not preview.moves:
+            return DayResult(day, preview.wait_before, preview.wait_after)
+        applied = apply_optimisation(
+            session=session, day=day, unit=unit, moves=decode_moves(preview.encoded_moves()),
+            version=preview.version, actor_id=actor_id, now=now, tolerance=tolerance,
+        )
+    except (Conflict, ValidationError) as error:
+        session.rollback()
+        return DayResult(day, skipped=f"{error.code}: {error.message}")
+    return DayResult(day, preview.wait_before, preview.wait_after, applied)
+
+
+def optimise_coming_days(
+    *,
+    session: Session,
+    unit: Unit,
+    days: int,
+    now: dt.datetime | None = None,
+    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+    time_limit: float = DEFAULT_SECONDS,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> list[DayResult]:
+    """Optimise the ``days`` days from tomorrow (clinic time), one ``optimise_day`` each, as the system.
+
+    ``keep_going`` is asked before each day (the nightly job renews its lease there); ``False`` stops.
+    """
+    now = now or utcnow()
+    tomorrow = now.astimezone(unit.zone).date() + dt.timedelta(days=1)
+    results = []
+    for offset in range(days):
+        if not keep_going():
+            break
+        results.append(
+            optimise_day(
+                session=session, day=tomorrow + dt.timedelta(days=offset), unit=unit, now=now,
+                tolerance=tolerance, time_limit=time_limit,
+            )
+        )
+    return results
