@@ -76,6 +76,7 @@ def unit_from(settings: Settings) -> Unit:
         desk_phone=settings.desk_phone,
         public_base_url=settings.public_base_url,
         board_refresh_seconds=settings.board_refresh_seconds,
+        arrival_tolerance_minutes=settings.arrival_tolerance_minutes,
     )
 
 

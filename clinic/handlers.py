@@ -1,7 +1,9 @@
 """What follows a change of a visit, whichever path made it (a screen, an SMS, a call, an e-mail's page, a job).
 
 After a visit is booked, moved or cancelled its outreach is re-planned (a cancelled visit's pending
-reminders are withdrawn) and volunteers are matched again for its day. Each runs after the change is
+reminders are withdrawn) and volunteers are matched again for its day. A visit re-arranged by another
+booking (``VisitRearranged``: internal step times only, the announced arrival stands) is deliberately not
+handled: its patient is told nothing, and the booking's own ``VisitBooked`` re-matches the day's volunteers. Each runs after the change is
 committed, in its own transaction; a failure is logged by the bus and never undoes the change. The
 dispatcher's send-time check still never sends a reminder for a cancelled visit, and the coordinator's
 "re-plan upcoming" repairs the rest.

@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import math
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -40,8 +41,11 @@ from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, Resource
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
 from scheduling import instance as engine
+from scheduling.book import Booking, book
 from scheduling.check import check, objective
 from scheduling.explain import explain
+from scheduling.insert import arrival as arrival_of
+from scheduling.insert import leave as leave_of
 from scheduling.propose import Itinerary, propose
 
 #: How far ahead proposals look by default, and at most.
@@ -51,6 +55,13 @@ MAX_HORIZON_DAYS = 90
 LOCK_ATTEMPTS = 3
 #: Solver time limit of each small proposal model (they prove optimality in milliseconds).
 PROPOSE_TIME_LIMIT = 0.5
+#: Re-arranging for proposals: at most this many days are tried, each with this budget (seconds),
+#: and all of them within ``REARRANGE_BUDGET`` seconds.
+REARRANGE_DAYS = 4
+REARRANGE_DAY_SECONDS = 0.2
+REARRANGE_BUDGET = 0.7
+#: Budget of the re-arrangement when a booking is stored (under the day's lock).
+BOOK_TIME_LIMIT = 0.5
 
 PARTS_OF_DAY = ("any", "morning", "afternoon")
 MORNING_LEAVE_BY = 12 * 60 + 30
@@ -153,6 +164,9 @@ class Proposal:
     leaves_at: dt.datetime
     steps: tuple[ProposedStep, ...]
     choice: str
+    #: How many other visits' internal times (steps, rooms) the unit re-arranges for this one; their
+    #: patients' arrival times never change.
+    moves: int = 0
 
     @property
     def idle_minutes(self) -> int:
@@ -353,6 +367,7 @@ def _proposal(
     rules: Sequence[engine.Step],
     resources: dict[str, Resource],
     tz: str,
+    moves: int = 0,
 ) -> Proposal:
     names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
     day = itinerary.date
@@ -381,7 +396,64 @@ def _proposal(
         leaves_at=planning.instant_at(day, itinerary.leave, tz),
         steps=steps,
         choice=encode_choice(itinerary),
+        moves=moves,
     )
+
+
+def _leave_by(unit: Unit, daylight: DaylightRules):
+    """Home before dark for long-distance patients, as ``planning.booking_day`` applies it to booked visits."""
+
+    def leave_by(patient: Patient, day: dt.date) -> int | None:
+        if segments.Region.LONG_DISTANCE.value in segments.segments_for(patient, day, unit=unit):
+            return home_before_dark(patient, day, unit.tz, daylight)
+        return None
+
+    return leave_by
+
+
+def _rearranged_options(
+    *,
+    session: Session,
+    unit: Unit,
+    requests: dict[dt.date, engine.Request],
+    found: Sequence[Itinerary],
+    daylight: DaylightRules,
+) -> list[tuple[Itinerary, int]]:
+    """Itineraries that re-arrange other visits' internal times, on the days where that may help most:
+    the days where the frozen day fits with waiting (least waiting first), then the days where nothing
+    fits (soonest first); each kept only when it fits where nothing did or waits less."""
+    best: dict[dt.date, int] = {}
+    for itinerary in found:
+        best[itinerary.date] = min(best.get(itinerary.date, itinerary.wait_minutes), itinerary.wait_minutes)
+    waiting = sorted((w, d) for d, w in best.items() if w > 0)
+    empty = sorted(d for d in requests if d not in best)
+    tries = [d for _w, d in waiting][: REARRANGE_DAYS // 2] + empty
+    tries += [d for _w, d in waiting][REARRANGE_DAYS // 2 :]
+    deadline = time.monotonic() + REARRANGE_BUDGET
+    out: list[tuple[Itinerary, int]] = []
+    for day in tries[:REARRANGE_DAYS]:
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            break
+        bday = planning.booking_day(
+            session=session,
+            day=day,
+            unit=unit,
+            tolerance=unit.arrival_tolerance_minutes,
+            leave_by=_leave_by(unit, daylight),
+        )
+        if not bday.instance.requests:
+            continue
+        request = requests[day]
+        booking = book(bday.instance, request, current=bday.current, time_limit=min(REARRANGE_DAY_SECONDS, left))
+        if booking is None or not booking.moved or booking.wait_minutes >= best.get(day, booking.wait_minutes + 1):
+            continue
+        visit = booking.visit
+        itinerary = Itinerary(
+            day, visit, arrival_of(visit), leave_of(visit), booking.wait_minutes, bday.instance.name
+        )
+        out.append((itinerary, len(booking.moved)))
+    return out
 
 
 def propose_visits(
@@ -396,8 +468,14 @@ def propose_visits(
     per_day: int | None = 2,
     daylight: DaylightRules = DEFAULT_DAYLIGHT,
     exclude: Iterable[str] = (),
+    rearrange: bool = True,
 ) -> Proposals:
     """The best ``k`` itineraries (least waiting, then soonest) over the patient's available days.
+
+    First over the days as booked (nothing moves); when nothing fits or every option makes the patient
+    wait, ``rearrange`` also tries, on a few promising days, re-arranging the internal times of visits
+    that have not started (``planning.booking_day``: never their announced arrival); such an option
+    says how many other visits it moves (``Proposal.moves``).
 
     Reads only. When nothing fits, ``reason`` is the engine's explanation for the first candidate day.
     ``exclude`` drops itineraries with these choices (e.g. the one just taken).
@@ -413,6 +491,7 @@ def propose_visits(
         result.reason_code = "no-days"
         return result
     instances: dict[dt.date, engine.Instance] = {}
+    requests: dict[dt.date, engine.Request] = {}
     groups: dict[engine.Request, list[engine.Instance]] = {}
     for day in days:
         instance = planning.build_instance(session=session, day=day, unit=unit)
@@ -426,18 +505,22 @@ def propose_visits(
             daylight=daylight,
         )
         request = planning.engine_request(wish=wish, day=day, unit=unit)
+        requests[day] = request
         groups.setdefault(request, []).append(instance)
     skip = set(exclude)
     found: list[Itinerary] = []
     for request, group in groups.items():
         found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
-    found.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
+    options = [(itinerary, 0) for itinerary in found]
+    if rearrange and sum(1 for it in found if it.wait_minutes == 0) < k:
+        options += _rearranged_options(session=session, unit=unit, requests=requests, found=found, daylight=daylight)
+    options.sort(key=lambda option: (option[0].wait_minutes, option[0].date, option[0].arrival, option[1]))
     resources = {r.code: r for r in session.exec(select(Resource))}
     rules = planning.engine_steps(pathway)
-    for itinerary in found:
+    for itinerary, moves in options:
         if len(result.options) >= k:
             break
-        proposal = _proposal(itinerary, pathway, rules, resources, unit.tz)
+        proposal = _proposal(itinerary, pathway, rules, resources, unit.tz, moves)
         if proposal.choice not in skip:
             result.options.append(proposal)
     if not result.options:
@@ -502,6 +585,96 @@ def _problems(instance: engine.Instance, placed: engine.Visit) -> list[str]:
     return [v.message for v in check(instance, schedule)]
 
 
+def _rearrange_for(
+    bday: planning.BookingDay, request: engine.Request, placed: engine.Visit, clash: Sequence[str]
+) -> tuple[engine.Visit, dict[str, engine.Visit]]:
+    """The new visit arriving exactly when chosen, and the visits re-arranged for it (by request key),
+    checked as a whole day by the engine's validator; ``SlotTaken`` when no arrangement fits."""
+    chosen = min(s.start for s in placed.steps)
+    request = dataclasses.replace(request, arrival=(chosen, chosen))
+    booking: Booking | None = book(bday.instance, request, current=bday.current, time_limit=BOOK_TIME_LIMIT)
+    if booking is None:
+        raise SlotTaken(
+            "just taken: another booking got this slot first", field="choice", details="; ".join(clash[:3])
+        )
+    others = {v.request: v for v in booking.others}
+    whole = dataclasses.replace(bday.instance, requests=(*bday.instance.requests, request))
+    visits = (*booking.others, dataclasses.replace(booking.visit, request=request.id))
+    schedule = engine.Schedule(
+        instance=whole.name,
+        status=engine.FEASIBLE,
+        visits=visits,
+        unscheduled=(),
+        objective=objective(whole, visits),
+    )
+    problems = [v.message for v in check(whole, schedule)]
+    if problems:
+        raise SlotTaken(
+            "just taken: the day cannot be re-arranged for this itinerary any more",
+            field="choice",
+            details="; ".join(problems[:3]),
+        )
+    current = {v.request: v for v in bday.current}
+    moved = {key: others[key] for key in booking.moved if key in others and key in bday.visits}
+    for key, visit in others.items():
+        if key in current and set(visit.steps) != set(current[key].steps):
+            moved[key] = visit
+    return dataclasses.replace(booking.visit, request=request.id), moved
+
+
+def _store_moves(
+    *,
+    session: Session,
+    bday: planning.BookingDay,
+    moved: dict[str, engine.Visit],
+    tz: str,
+    actor_id: int | None,
+    for_visit: Visit,
+) -> None:
+    """Write the re-arranged steps of other visits (one audit row and event per visit). Their announced
+    arrival never changes: each first step still starts in ``[announced, announced + tolerance]``."""
+    codes = {s.resource for v in moved.values() for s in v.steps}
+    resources = {r.code: r for r in session.exec(select(Resource).where(col(Resource.code).in_(codes)))}
+    for key, placement in sorted(moved.items(), key=lambda item: bday.visits[item[0]].id or 0):
+        row = bday.visits[key]
+        announced = row.announced_at
+        by_code = {s.pathway_step.code: s for s in row.steps}
+        changes = []
+        for step in placement.steps:
+            stored = by_code[step.id]
+            start = planning.instant_at(row.date, step.start, tz)
+            end = planning.instant_at(row.date, step.end, tz)
+            resource = resources[step.resource]
+            if (stored.planned_start, stored.planned_end, stored.resource_id) == (start, end, resource.id):
+                continue
+            changes.append(
+                {
+                    "step": step.id,
+                    "from": f"{stored.resource.code}@{stored.planned_start.isoformat()}",
+                    "to": f"{step.resource}@{start.isoformat()}",
+                }
+            )
+            stored.planned_start, stored.planned_end, stored.resource_id = start, end, resource.id
+            session.add(stored)
+        if row.announced_at is None:
+            row.announced_at = planning.instant_at(row.date, bday.announced[key], tz)
+            session.add(row)
+        assert row.announced_at == (announced or row.announced_at), "a booking changed an announced arrival"
+        if not changes:
+            continue
+        audit.record(
+            session=session,
+            actor_id=actor_id,
+            action="visit.rearranged",
+            entity="visit",
+            entity_id=row.id,  # type: ignore[arg-type]
+            details={"for_visit": for_visit.id, "moves": changes},
+            flush=False,
+        )
+        events.record(session, events.VisitRearranged(visit_id=row.id, actor_id=actor_id))  # type: ignore[arg-type]
+    session.flush()
+
+
 def book_proposal(
     *,
     session: Session,
@@ -554,13 +727,20 @@ def book_proposal(
             )
         booked = planning.engine_booked(session=session, day=day, tz=unit.tz)
         clash = _problems(dataclasses.replace(alone, booked=booked), placed)
+        moved: dict[str, engine.Visit] = {}
+        bday: planning.BookingDay | None = None
         if clash:
-            raise SlotTaken(
-                "just taken: another booking got this slot first",
-                field="choice",
-                details="; ".join(clash[:3]),
+            bday = planning.booking_day(
+                session=session,
+                day=day,
+                unit=unit,
+                tolerance=unit.arrival_tolerance_minutes,
+                leave_by=_leave_by(unit, daylight),
             )
+            placed, moved = _rearrange_for(bday, request, placed, clash)
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
+        if bday is not None and moved:
+            _store_moves(session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit)
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -570,7 +750,8 @@ def book_proposal(
             details={
                 "day": day.isoformat(),
                 "pathway": pathway.code,
-                "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in steps],
+                "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in placed.steps],
+                "rearranged": sorted(bday.visits[key].id for key in moved) if bday is not None else [],
             },
         )
         events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))

@@ -27,6 +27,9 @@ class Unit:
     #: Where Twilio and patients reach the app; empty: the request's own URL.
     public_base_url: str
     board_refresh_seconds: int
+    #: A booking may re-arrange a not-started visit so that its first step starts up to this many
+    #: minutes after the arrival the patient was told (never before it).
+    arrival_tolerance_minutes: int = 15
 
     @property
     def zone(self) -> ZoneInfo:

@@ -1,0 +1,213 @@
+"""Booking with re-arranging: a new visit may move the internal step times of visits that have not
+started, never their announced arrival (beyond the tolerance), never telling those patients anything."""
+
+import datetime as dt
+import html
+import re
+
+import pytest
+from sqlmodel import Session, func, select
+
+from clinic import events, planning
+from clinic.audit.models import AuditEvent
+from clinic.booking import services as booking
+from clinic.messaging.models import OutboxMessage
+from clinic.unit.models import Pathway, PathwayStep, PathwayStepDependency, ResourceKind
+from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStep
+from tests.factories import make_patient, make_resource, make_step_type, make_unit
+
+UNIT = make_unit()
+_ahead = dt.date.today() + dt.timedelta(days=10)
+DAY = _ahead + dt.timedelta(days=(1 - _ahead.weekday()) % 7)  # a Tuesday at least ten days ahead
+TODAY = DAY - dt.timedelta(days=8)
+ONLY_DAY = booking.Availability(earliest=DAY, latest=DAY)
+CHOICE = re.compile(r'name="choice" value="([^"]+)"')
+BOOK_ACTION = re.compile(r'action="(/book/patient/\d+/book[^"]*)"')
+
+
+def chair_morning(session: Session) -> Pathway:
+    """Registration (10 min), then one hour in the only chair within the hour; the chair is open on
+    Tuesdays 09:00-11:00: two treatments, if the first starts at 09:00."""
+    make_resource(session, code="desk", kind=ResourceKind.REGISTRATION)
+    make_resource(
+        session, code="chair", kind=ResourceKind.CHAIR, capacity=1, hours=((1, dt.time(9), dt.time(11)),)
+    )
+    reg = make_step_type(session, kind=ResourceKind.REGISTRATION, minutes=10, name="Registration")
+    treat = make_step_type(session, kind=ResourceKind.CHAIR, minutes=60, name="Infusion")
+    pathway = Pathway(code="chair-morning", name="Chair morning")
+    first = PathwayStep(code="reg", sequence=1, step_type=reg)
+    second = PathwayStep(code="treat", sequence=2, step_type=treat)
+    pathway.steps = [first, second]
+    session.add(pathway)
+    session.flush()
+    second.dependencies = [PathwayStepDependency(depends_on=first, min_gap=0, max_gap=60)]
+    session.commit()
+    return pathway
+
+
+def book(session: Session, patient_id: int, pathway: Pathway, choice: str) -> Visit:
+    return booking.book_proposal(
+        session=session,
+        patient_id=patient_id,
+        pathway_id=pathway.id,
+        choice=choice,
+        unit=UNIT,
+        actor_id=None,
+        today=TODAY,
+        availability=ONLY_DAY,
+    )
+
+
+def propose(session: Session, patient_id: int, pathway: Pathway, **kw) -> booking.Proposals:
+    return booking.propose_visits(
+        session=session,
+        patient_id=patient_id,
+        pathway_id=pathway.id,
+        unit=UNIT,
+        availability=ONLY_DAY,
+        today=TODAY,
+        **kw,
+    )
+
+
+def late_first(session: Session, pathway: Pathway, *, actor_session: Session | None = None) -> Visit:
+    """A visit arriving 08:50 whose infusion was put at 09:30-10:30: it blocks the chair's second hour."""
+    patient = make_patient(session, given_name="Anna")
+    return book(
+        actor_session or session,
+        patient.id,
+        pathway,
+        f"{DAY.isoformat()}|reg@desk@530-540|treat@chair@570-630",
+    )
+
+
+def steps_of(session: Session, visit_id: int) -> dict[str, tuple[dt.datetime, dt.datetime, int]]:
+    session.expire_all()
+    rows = session.exec(select(VisitStep).where(VisitStep.visit_id == visit_id)).all()
+    return {s.pathway_step.code: (s.planned_start, s.planned_end, s.resource_id) for s in rows}
+
+
+def count(session: Session, model) -> int:
+    session.expire_all()
+    return session.exec(select(func.count()).select_from(model)).one()
+
+
+def at(minutes: int) -> dt.datetime:
+    return planning.instant_at(DAY, minutes, UNIT.tz)
+
+
+def test_a_visit_that_only_fits_by_rearranging_is_proposed_and_booked(session: Session) -> None:
+    pathway = chair_morning(session)
+    anna = late_first(session, pathway)
+    assert anna.announced_at == at(530)
+    newcomer = make_patient(session, given_name="Bert")
+    frozen = propose(session, newcomer.id, pathway, rearrange=False)
+    assert frozen.options == [], "the day as booked has no hour left in the chair"
+    proposals = propose(session, newcomer.id, pathway)
+    assert proposals.options and proposals.options[0].day == DAY
+    option = proposals.options[0]
+    assert option.moves == 1 and option.wait_minutes == 0
+
+    visit = book(session, newcomer.id, pathway, option.choice)
+
+    assert visit.announced_at == option.arrives_at
+    session.expire_all()
+    anna = session.get(Visit, anna.id)
+    assert anna.announced_at == at(530), "another booking never changes an announced arrival"
+    moved = steps_of(session, anna.id)
+    assert moved["reg"][0] == at(530) and moved["treat"][:2] == (at(540), at(600))
+    first = min(start for start, _end, _r in moved.values())
+    assert at(530) <= first <= at(530 + UNIT.arrival_tolerance_minutes)
+    assert planning.check_day(session=session, day=DAY, unit=UNIT) == []
+    rearranged = session.exec(select(AuditEvent).where(AuditEvent.action == "visit.rearranged")).all()
+    assert [(e.entity, e.entity_id) for e in rearranged] == [("visit", anna.id)]
+    assert rearranged[0].details["for_visit"] == visit.id
+    assert [m["step"] for m in rearranged[0].details["moves"]] == ["treat"]
+    booked = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "visit.booked", AuditEvent.entity_id == visit.id)
+    ).one()
+    assert booked.details["rearranged"] == [anna.id]
+
+
+def test_the_moved_patients_are_told_nothing(handled_session: Session, bus) -> None:
+    """Anna was told 09:05; the newcomer's booking moves her registration to 09:20 and her infusion to
+    10:00: her messages (times in them included) stay exactly as they were."""
+    session = handled_session
+    pathway = chair_morning(session)
+    patient = make_patient(session, given_name="Anna")
+    anna = book(session, patient.id, pathway, f"{DAY.isoformat()}|reg@desk@545-555|treat@chair@585-645")
+    session.expire_all()
+    outbox = select(OutboxMessage).where(OutboxMessage.visit_id == anna.id)
+    before = {(m.action, m.due_at, m.body, m.status) for m in session.exec(outbox)}
+    assert before, "booking planned the first patient's outreach"
+    newcomer = make_patient(session, given_name="Bert")
+    option = propose(session, newcomer.id, pathway).options[0]
+    assert option.moves == 1
+    visit = book(session, newcomer.id, pathway, option.choice)
+    session.expire_all()
+    assert steps_of(session, anna.id)["reg"][0] == at(560), "her first step moved within the tolerance"
+    assert session.get(Visit, anna.id).announced_at == at(545)
+    after = {(m.action, m.due_at, m.body, m.status) for m in session.exec(outbox)}
+    assert after == before
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.visit_id == visit.id)).first() is not None
+    assert events.VisitRearranged not in bus.handlers, "outreach must not act on a re-arrangement"
+
+
+def test_a_stale_choice_is_taken_and_nothing_is_written(session: Session) -> None:
+    pathway = chair_morning(session)
+    anna = late_first(session, pathway)
+    bert, carla = make_patient(session, given_name="Bert"), make_patient(session, given_name="Carla")
+    option = propose(session, bert.id, pathway).options[0]
+    assert propose(session, carla.id, pathway).options[0].choice == option.choice
+    book(session, carla.id, pathway, option.choice)
+    before = (count(session, Visit), count(session, VisitStep), count(session, AuditEvent))
+    anna_steps = steps_of(session, anna.id)
+    with pytest.raises(booking.SlotTaken):
+        book(session, bert.id, pathway, option.choice)
+    assert (count(session, Visit), count(session, VisitStep), count(session, AuditEvent)) == before
+    assert steps_of(session, anna.id) == anna_steps
+    assert propose(session, bert.id, pathway).options == []
+
+
+def test_a_visit_that_has_started_is_never_rearranged(session: Session) -> None:
+    pathway = chair_morning(session)
+    anna = late_first(session, pathway)
+    session.add(VisitCheckin(visit_id=anna.id))
+    session.commit()
+    bday = planning.booking_day(session=session, day=DAY, unit=UNIT, tolerance=15)
+    assert [v.request for v in bday.instance.booked] == [planning.request_key(anna)]
+    assert bday.instance.requests == ()
+    assert propose(session, make_patient(session).id, pathway).options == []
+
+
+def test_booking_day_narrows_each_not_started_visit_to_its_announced_arrival(session: Session) -> None:
+    pathway = chair_morning(session)
+    anna = late_first(session, pathway)
+    bday = planning.booking_day(session=session, day=DAY, unit=UNIT, tolerance=15)
+    (request,) = bday.instance.requests
+    assert request.must_place and request.arrival == (530, 545)
+    assert request.leave_by == 630 + 15
+    assert bday.current[0].steps == tuple(sorted(bday.current[0].steps, key=lambda s: s.start))
+    assert bday.visits[request.id].id == anna.id and bday.announced[request.id] == 530
+    step = session.exec(select(VisitStep).where(VisitStep.visit_id == anna.id)).first()
+    step.status = StepStatus.IN_PROGRESS
+    session.commit()
+    assert planning.booking_day(session=session, day=DAY, unit=UNIT, tolerance=15).instance.requests == ()
+
+
+def test_the_book_screen_says_how_many_visits_move_and_books_it(
+    desk_client, session: Session, post_form
+) -> None:
+    pathway = chair_morning(session)
+    anna = late_first(session, pathway)
+    newcomer = make_patient(session, given_name="Bert")
+    url = f"/book/patient/{newcomer.id}?pathway={pathway.id}&earliest={DAY.isoformat()}&latest={DAY.isoformat()}"
+    page = desk_client.get(url).get_data(as_text=True)
+    assert "changes the step times or rooms of 1 other visit; that patient still arrives" in page
+    assert "must_place" not in page and "movable" not in page
+    choice = html.unescape(CHOICE.search(page).group(1))
+    action = html.unescape(BOOK_ACTION.search(page).group(1))
+    response = post_form(desk_client, action, {"choice": choice}, form_page=url)
+    assert response.status_code == 302
+    assert count(session, Visit) == 2
+    assert session.get(Visit, anna.id).announced_at == at(530)
