@@ -89,13 +89,12 @@ def optimise_command(day, dry_run: bool, seconds: float | None) -> None:
     """Re-arrange the not-started visits of DAY (YYYY-MM-DD) inside their announced arrivals."""
     container = _container()
     settings = container.settings
-    tolerance = getattr(settings, "arrival_tolerance_minutes", optimise.DEFAULT_TOLERANCE_MINUTES)
     budget = seconds or settings.optimise_seconds
     with container.session_factory() as session:
         try:
             if dry_run:
                 preview = optimise.preview_optimisation(
-                    session=session, day=day.date(), unit=container.unit, tolerance=tolerance, time_limit=budget
+                    session=session, day=day.date(), unit=container.unit, time_limit=budget
                 )
                 click.echo(
                     f"{day.date()}: waiting {preview.wait_before} -> {preview.wait_after} min, idle chair-minutes "
@@ -104,7 +103,7 @@ def optimise_command(day, dry_run: bool, seconds: float | None) -> None:
                 )
                 return
             result = optimise.optimise_day(
-                session=session, day=day.date(), unit=container.unit, tolerance=tolerance, time_limit=budget
+                session=session, day=day.date(), unit=container.unit, time_limit=budget
             )
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None

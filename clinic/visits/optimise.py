@@ -13,27 +13,27 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from clinic import events, planning
 from clinic.audit import record as audit
-from clinic.booking.services import lock_day
+from clinic.booking.services import DEFAULT_DAYLIGHT, home_before_dark, lock_day
 from clinic.columns import utcnow
 from clinic.errors import Conflict, Forbidden, ValidationError
+from clinic.patients import segments
+from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, Resource, ResourceKind
 from clinic.users.models import Role, User
-from clinic.visits.models import ACTIVE_VISIT_STATUSES, StepStatus, Visit, VisitStatus, VisitStep
+from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStep
 from scheduling import instance as engine
 from scheduling.check import check, critical_path, objective
 from scheduling.errors import InstanceContradiction
 from scheduling.solve import solve
 
-#: Statuses of a visit that has not started and may still be re-arranged (every step still planned).
-NOT_STARTED = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED})
 #: Who may optimise a day (the service refuses anyone else, whatever screen they came from).
 OPTIMISERS = frozenset({Role.COORDINATOR, Role.ADMIN})
 DEFAULT_TOLERANCE_MINUTES = 15
@@ -108,15 +108,6 @@ class PlannedMove:
     new_resource_id: int
 
 
-@dataclass
-class _Day:
-    instance: engine.Instance
-    hint: list[engine.Visit]
-    movable: dict[str, Visit] = field(default_factory=dict)
-    announced: dict[str, int] = field(default_factory=dict)
-    fixed: int = 0
-
-
 def decode_moves(text: str) -> list[PlannedMove]:
     """Parse ``OptimisationPreview.encoded_moves()``; ``ValidationError`` on anything else."""
     try:
@@ -146,19 +137,20 @@ def require_optimiser(*, session: Session, actor_id: int | None) -> None:
         raise Forbidden("only a coordinator may optimise a day", code="not_coordinator", field="actor_id")
 
 
-def announced_arrival(visit: Visit) -> dt.datetime:
-    """When the patient was told to arrive: ``Visit.announced_at`` where the model has it, else the
-    planned start of the visit's first step (the time the confirmation and reminders give)."""
-    stored = getattr(visit, "announced_at", None)
-    return stored if stored is not None else min(s.planned_start for s in visit.steps)
+def home_before_dark_rule(unit: Unit) -> planning.LeaveBy:
+    """Long-distance patients leave in time to be home before dark, as when they were booked."""
+
+    def leave_by(patient: Patient, day: dt.date) -> int | None:
+        if segments.Region.LONG_DISTANCE.value in segments.segments_for(patient, day, unit=unit):
+            return home_before_dark(patient, day, unit.tz, DEFAULT_DAYLIGHT)
+        return None
+
+    return leave_by
 
 
-def _started(visit: Visit, now: dt.datetime) -> bool:
-    return (
-        visit.status not in NOT_STARTED
-        or any(s.status != StepStatus.PLANNED for s in visit.steps)
-        or min(s.planned_start for s in visit.steps) <= now
-    )
+def _late(visit: Visit, now: dt.datetime) -> bool:
+    """Its first step was due by ``now`` (today's late patient): no longer the optimiser's to move."""
+    return min(s.planned_start for s in visit.steps) <= now
 
 
 def _day_visits(session: Session, day: dt.date) -> list[Visit]:
@@ -199,39 +191,29 @@ def _check_day(day: dt.date, unit: Unit, now: dt.datetime) -> None:
         raise ValidationError("a past day cannot be optimised", code="past_day", field="day")
 
 
-def _engine_day(*, session: Session, day: dt.date, unit: Unit, now: dt.datetime, tolerance: int) -> _Day:
-    """The day as the engine sees it: started visits fixed, the others ``must_place`` within tolerance."""
-    pathways = {p.id: p for p in planning.load_pathways(session=session).values()}
-    booked, requests, hint = [], [], []
-    built = _Day(instance=None, hint=hint)  # type: ignore[arg-type]
-    for visit in _day_visits(session, day):
-        placed = planning.placed_visit(visit, unit.tz)
-        if _started(visit, now):
-            booked.append(placed)
-            built.fixed += 1
-            continue
-        key = planning.request_key(visit)
-        announced = planning.minutes_at(announced_arrival(visit), day, unit.tz)
-        wish = planning.VisitWish(
-            key=key,
-            patient=visit.patient,
-            pathway=pathways[visit.pathway_id],
-            priority=visit.priority,
-            arrival=(announced, min(announced + tolerance, engine.DAY_MINUTES)),
-        )
-        request = planning.engine_request(wish=wish, day=day, unit=unit)
-        requests.append(replace(request, must_place=True))
-        hint.append(placed)
-        built.movable[key] = visit
-        built.announced[key] = announced
-    built.instance = engine.Instance(
+def _engine_day(*, session: Session, day: dt.date, unit: Unit, now: dt.datetime, tolerance: int) -> planning.BookingDay:
+    """The day as a booking sees it (``planning.booking_day``: started visits fixed, the others
+    ``must_place`` within their announced arrival + ``tolerance``), with today's visits whose first step
+    was due by ``now`` fixed as well."""
+    bday = planning.booking_day(
+        session=session, day=day, unit=unit, tolerance=tolerance, leave_by=home_before_dark_rule(unit),
         name=f"optimise-{day.isoformat()}",
-        date=day,
-        resources=planning.engine_resources(session=session, day=day),
-        requests=tuple(requests),
-        booked=tuple(booked),
     )
-    return built
+    late = {key for key, visit in bday.visits.items() if _late(visit, now)}
+    if not late:
+        return bday
+    instance = bday.instance
+    current = {v.request: v for v in bday.current}
+    return planning.BookingDay(
+        instance=replace(
+            instance,
+            requests=tuple(r for r in instance.requests if r.id not in late),
+            booked=(*instance.booked, *(current[key] for key in sorted(late))),
+        ),
+        current=tuple(v for v in bday.current if v.request not in late),
+        visits={k: v for k, v in bday.visits.items() if k not in late},
+        announced={k: a for k, a in bday.announced.items() if k not in late},
+    )
 
 
 def visit_wait(request: engine.Request, visit: engine.Visit) -> int:
@@ -261,7 +243,7 @@ def preview_optimisation(
     day: dt.date,
     unit: Unit,
     now: dt.datetime | None = None,
-    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+    tolerance: int | None = None,
     time_limit: float = DEFAULT_SECONDS,
     actor_id: int | None = None,
 ) -> OptimisationPreview:
@@ -269,8 +251,11 @@ def preview_optimisation(
 
     ``Forbidden`` for an actor who is not a coordinator; ``ValidationError`` for a past day; ``Conflict``
     (``plan_infeasible``) when the engine's result fails the independent check (never shown, never applied).
+    ``tolerance`` defaults to the unit's ``arrival_tolerance_minutes``. A result that does not cut the day's
+    waiting is not proposed (no moves): re-running the optimisation on an optimised day changes nothing.
     """
     now = now or utcnow()
+    tolerance = unit.arrival_tolerance_minutes if tolerance is None else tolerance
     require_optimiser(session=session, actor_id=actor_id)
     _check_day(day, unit, now)
     if not 0 <= tolerance <= 240:
@@ -278,10 +263,11 @@ def preview_optimisation(
     version = day_version(session=session, day=day)
     built = _engine_day(session=session, day=day, unit=unit, now=now, tolerance=tolerance)
     instance = built.instance
+    fixed = len(instance.booked)
     if not instance.requests:
-        return OptimisationPreview(day=day, version=version, fixed=built.fixed, tolerance_minutes=tolerance)
+        return OptimisationPreview(day=day, version=version, fixed=fixed, tolerance_minutes=tolerance)
     try:
-        schedule = solve(instance, time_limit=time_limit, hint=built.hint, workers=2)
+        schedule = solve(instance, time_limit=time_limit, hint=built.current, workers=2)
     except InstanceContradiction as exc:
         raise Conflict(f"the day's fixed visits contradict each other: {exc}", code="plan_infeasible") from None
     problems = check(instance, schedule)
@@ -289,15 +275,20 @@ def preview_optimisation(
         reason = str(problems[0]) if problems else schedule.unscheduled[0].reason
         raise Conflict(f"the optimised day does not pass the check: {reason}", code="plan_infeasible")
     by_request = {r.id: r for r in instance.requests}
-    after = {v.request: v for v in schedule.visits}
-    before = {v.request: v for v in built.hint}
+    wait_before = objective(instance, built.current).total_wait_minutes
+    improved = schedule.objective.total_wait_minutes < wait_before
+    result = schedule.visits if improved else built.current
+    after = {v.request: v for v in result}
+    before = {v.request: v for v in built.current}
     resources = {r.code: r for r in session.exec(select(Resource))}
     plans = []
-    for key, visit in built.movable.items():
+    for key, visit in built.visits.items():
         new = after[key]
-        first = min(s.start for s in new.steps)
+        window = by_request[key].arrival
+        assert window is not None and window[0] <= min(s.start for s in new.steps) <= window[1], (
+            f"{key} would no longer arrive when its patient was told"
+        )
         announced = built.announced[key]
-        assert announced <= first <= announced + tolerance, f"{key} would arrive outside its announced time"
         rows = {s.pathway_step.code: s for s in visit.steps}
         moves = []
         for step in sorted(new.steps, key=lambda s: (s.start, s.id)):
@@ -334,12 +325,12 @@ def preview_optimisation(
     return OptimisationPreview(
         day=day,
         version=version,
-        wait_before=objective(instance, built.hint).total_wait_minutes,
-        wait_after=schedule.objective.total_wait_minutes,
-        idle_chair_before=idle_chair_minutes(instance, built.hint),
-        idle_chair_after=idle_chair_minutes(instance, schedule.visits),
+        wait_before=wait_before,
+        wait_after=objective(instance, result).total_wait_minutes,
+        idle_chair_before=idle_chair_minutes(instance, built.current),
+        idle_chair_after=idle_chair_minutes(instance, result),
         visits=tuple(plans),
-        fixed=built.fixed,
+        fixed=fixed,
         status=schedule.status,
         solve_seconds=schedule.solve_seconds,
         tolerance_minutes=tolerance,
@@ -355,16 +346,18 @@ def apply_optimisation(
     version: str,
     actor_id: int | None,
     now: dt.datetime | None = None,
-    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+    tolerance: int | None = None,
 ) -> int:
     """Store the preview's moves in ONE transaction under the day's booking lock; the steps moved.
 
     Refused with ``Conflict`` (``day_changed``) when the day is not the one the preview was made for, and
     when a move would start a step that began, or change when a patient was told to arrive; the day is
     then re-checked as stored (``planning.check_day``) before the commit. One audit row per visit and one
-    for the day, and a ``VisitMoved`` event per visit.
+    for the day, a ``VisitRearranged`` event per visit (the announced arrival stands: nothing is said to
+    the patient) and a ``DayOptimised`` event.
     """
     now = now or utcnow()
+    tolerance = unit.arrival_tolerance_minutes if tolerance is None else tolerance
     require_optimiser(session=session, actor_id=actor_id)
     _check_day(day, unit, now)
     if not moves:
@@ -377,7 +370,7 @@ def apply_optimisation(
                 "the day changed since this preview was made; make a new one", code="day_changed", field="version"
             )
         per_visit: dict[int, list[dict]] = {}
-        visits: dict[int, tuple[Visit, dt.datetime]] = {}
+        visits: dict[int, tuple[Visit, dt.datetime, dt.datetime]] = {}
         seen: set[int] = set()
         for move in moves:
             step = session.get(VisitStep, move.visit_step_id)
@@ -385,10 +378,12 @@ def apply_optimisation(
                 raise ValidationError(f"unknown or repeated step {move.visit_step_id}", field="moves")
             seen.add(step.id)
             visit = step.visit
-            if visit.date != day or visit.status not in NOT_STARTED or _started(visit, now):
+            checked_in = session.exec(select(VisitCheckin.id).where(VisitCheckin.visit_id == visit.id)).first()
+            if visit.date != day or planning.has_started(visit, checked_in is not None) or _late(visit, now):
                 raise Conflict(f"step {step.id} is not on a not-started visit of this day", code="day_changed")
             if visit.id not in visits:
-                visits[visit.id] = (visit, announced_arrival(visit))
+                first = min(s.planned_start for s in visit.steps)
+                visits[visit.id] = (visit, first, visit.announced_at or first)
             resource = session.get(Resource, move.new_resource_id)
             if resource is None or not resource.active:
                 raise ValidationError(f"unknown resource {move.new_resource_id}", field="moves")
@@ -409,14 +404,19 @@ def apply_optimisation(
             step.planned_start, step.planned_end, step.resource_id = new_start, new_end, resource.id
             session.add(step)
         session.flush()
-        for visit, announced in visits.values():
+        for visit, was_first, announced in visits.values():
             session.refresh(visit)
             first = min(s.planned_start for s in visit.steps)
-            if not announced <= first <= announced + dt.timedelta(minutes=tolerance):
+            earliest = min(was_first, announced)
+            latest = max(was_first, announced + dt.timedelta(minutes=tolerance))
+            if not earliest <= first <= latest:
                 raise Conflict(
                     f"visit {visit.id} would no longer start when its patient was told to arrive",
                     code="announced_changed",
                 )
+            if visit.announced_at is None:
+                visit.announced_at = announced
+                session.add(visit)
         problems = planning.check_day(session=session, day=day, unit=unit)
         if problems:
             raise Conflict(f"the optimised day does not pass the check: {problems[0]}", code="plan_infeasible")
@@ -429,7 +429,7 @@ def apply_optimisation(
                 entity_id=visit_id,
                 details={"day": day.isoformat(), "moves": changes},
             )
-            events.record(session, events.VisitMoved(visit_id=visit_id, actor_id=actor_id))
+            events.record(session, events.VisitRearranged(visit_id=visit_id, actor_id=actor_id))
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -463,7 +463,7 @@ def optimise_day(
     day: dt.date,
     unit: Unit,
     now: dt.datetime | None = None,
-    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+    tolerance: int | None = None,
     time_limit: float = DEFAULT_SECONDS,
     actor_id: int | None = None,
 ) -> DayResult:
@@ -496,7 +496,7 @@ def optimise_coming_days(
     unit: Unit,
     days: int,
     now: dt.datetime | None = None,
-    tolerance: int = DEFAULT_TOLERANCE_MINUTES,
+    tolerance: int | None = None,
     time_limit: float = DEFAULT_SECONDS,
     keep_going: Callable[[], bool] = lambda: True,
 ) -> list[DayResult]:

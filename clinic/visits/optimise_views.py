@@ -58,10 +58,6 @@ def _message(error: DomainError) -> str:
     return _("That could not be done.")
 
 
-def _tolerance() -> int:
-    return getattr(settings(), "arrival_tolerance_minutes", optimise.DEFAULT_TOLERANCE_MINUTES)
-
-
 def _seconds() -> float:
     return float(current_app.config.get("OPTIMISE_SECONDS", settings().optimise_seconds))
 
@@ -81,7 +77,7 @@ def _render(form: DayForm, *, preview=None, error: str | None = None, status: in
 def _preview(form: DayForm, day: date, *, error: str | None = None, status: int = 200):
     try:
         preview = optimise.preview_optimisation(
-            session=get_session(), day=day, unit=unit(), tolerance=_tolerance(), time_limit=_seconds(),
+            session=get_session(), day=day, unit=unit(), time_limit=_seconds(),
             actor_id=current_user.id,
         )
     except Forbidden:
@@ -129,7 +125,6 @@ def apply():
             moves=optimise.decode_moves(apply_form.moves.data),
             version=apply_form.version.data,
             actor_id=current_user.id,
-            tolerance=_tolerance(),
         )
     except Forbidden:
         return _render(form, error=str(ERRORS["not_coordinator"]), status=403)

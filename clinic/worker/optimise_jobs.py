@@ -39,7 +39,6 @@ def optimise_days_job() -> dict[str, Any]:
             unit=container.unit,
             days=settings.optimise_days_ahead,
             now=utcnow(),
-            tolerance=getattr(settings, "arrival_tolerance_minutes", optimise.DEFAULT_TOLERANCE_MINUTES),
             time_limit=settings.optimise_seconds,
             keep_going=keep_going,
         )

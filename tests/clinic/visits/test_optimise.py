@@ -125,3 +125,21 @@ def test_started_visits_stay_fixed(session: Session) -> None:
     _first, second = _waiting_day(session)
     preview = _preview(session, now=_at(8, 25))  # the second patient's registration has begun by now
     assert preview.fixed == 2 and not preview.moves
+
+
+def test_the_flask_optimise_command_previews_then_applies(app, session, clock) -> None:
+    clock.move_to(NOW)
+    _first, second = _waiting_day(session)
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["optimise", DAY.isoformat(), "--dry-run", "--seconds", "1"])
+    assert dry.exit_code == 0, dry.output
+    assert "waiting 40 -> 0 min" in dry.output and "2 steps of 1 visits would move" in dry.output
+    session.expire_all()
+    assert session.get(VisitStep, second.steps[1].id).planned_start == _at(9, 10)
+    done = runner.invoke(args=["optimise", DAY.isoformat(), "--seconds", "1"])
+    assert done.exit_code == 0, done.output
+    assert "2 steps moved" in done.output
+    session.expire_all()
+    assert session.get(VisitStep, second.steps[1].id).planned_start == _at(8, 30)
+    bad = runner.invoke(args=["optimise", "2026-02-31"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output and "2026-02-31" in bad.output
