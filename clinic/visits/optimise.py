@@ -13,18 +13,16 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from clinic import events, planning
 from clinic.audit import record as audit
-from clinic.booking.services import DEFAULT_DAYLIGHT, home_before_dark, lock_day
+from clinic.booking.services import home_before_dark_rule, lock_day
 from clinic.columns import utcnow
 from clinic.errors import Conflict, Forbidden, ValidationError
-from clinic.patients import segments
-from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, Resource, ResourceKind
 from clinic.users.models import Role, User
@@ -137,19 +135,7 @@ def require_optimiser(*, session: Session, actor_id: int | None) -> None:
         raise Forbidden("only a coordinator may optimise a day", code="not_coordinator", field="actor_id")
 
 
-def home_before_dark_rule(unit: Unit) -> planning.LeaveBy:
-    """Long-distance patients leave in time to be home before dark, as when they were booked."""
-
-    def leave_by(patient: Patient, day: dt.date) -> int | None:
-        if segments.Region.LONG_DISTANCE.value in segments.segments_for(patient, day, unit=unit):
-            return home_before_dark(patient, day, unit.tz, DEFAULT_DAYLIGHT)
-        return None
-
-    return leave_by
-
-
-def _late(visit: Visit, now: dt.datetime) -> bool:
-    """Its first step was due by ``now`` (today's late patient): no longer the optimiser's to move."""
+def _due(visit: Visit, now: dt.datetime) -> bool:
     return min(s.planned_start for s in visit.steps) <= now
 
 
@@ -193,27 +179,12 @@ def _check_day(day: dt.date, unit: Unit, now: dt.datetime) -> None:
 
 def _engine_day(*, session: Session, day: dt.date, unit: Unit, now: dt.datetime, tolerance: int) -> planning.BookingDay:
     """The day as a booking sees it (``planning.booking_day``: started visits fixed, the others
-    ``must_place`` within their announced arrival + ``tolerance``), with today's visits whose first step
-    was due by ``now`` fixed as well."""
+    ``must_place`` within their announced arrival + ``tolerance``), today's visits due by ``now`` fixed too."""
     bday = planning.booking_day(
         session=session, day=day, unit=unit, tolerance=tolerance, leave_by=home_before_dark_rule(unit),
         name=f"optimise-{day.isoformat()}",
     )
-    late = {key for key, visit in bday.visits.items() if _late(visit, now)}
-    if not late:
-        return bday
-    instance = bday.instance
-    current = {v.request: v for v in bday.current}
-    return planning.BookingDay(
-        instance=replace(
-            instance,
-            requests=tuple(r for r in instance.requests if r.id not in late),
-            booked=(*instance.booked, *(current[key] for key in sorted(late))),
-        ),
-        current=tuple(v for v in bday.current if v.request not in late),
-        visits={k: v for k, v in bday.visits.items() if k not in late},
-        announced={k: a for k, a in bday.announced.items() if k not in late},
-    )
+    return planning.fix_due(bday, now, unit.tz)
 
 
 def visit_wait(request: engine.Request, visit: engine.Visit) -> int:
@@ -379,7 +350,7 @@ def apply_optimisation(
             seen.add(step.id)
             visit = step.visit
             checked_in = session.exec(select(VisitCheckin.id).where(VisitCheckin.visit_id == visit.id)).first()
-            if visit.date != day or planning.has_started(visit, checked_in is not None) or _late(visit, now):
+            if visit.date != day or planning.has_started(visit, checked_in is not None) or _due(visit, now):
                 raise Conflict(f"step {step.id} is not on a not-started visit of this day", code="day_changed")
             if visit.id not in visits:
                 first = min(s.planned_start for s in visit.steps)
