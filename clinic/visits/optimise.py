@@ -36,6 +36,13 @@ from scheduling.solve import solve
 OPTIMISERS = frozenset({Role.COORDINATOR, Role.ADMIN})
 DEFAULT_TOLERANCE_MINUTES = 15
 DEFAULT_SECONDS = 20.0
+#: The audit action of an applied optimisation; its entity is ``"day"`` with ``day_entity_id(day)``.
+DAY_OPTIMISED = "day.optimised"
+
+
+def day_entity_id(day: dt.date) -> int:
+    """A day as an audit entity id: 2026-12-14 -> 20261214."""
+    return day.year * 10000 + day.month * 100 + day.day
 
 
 @dataclass(frozen=True)
@@ -404,9 +411,9 @@ def apply_optimisation(
         audit.record(
             session=session,
             actor_id=actor_id,
-            action="day.optimised",
+            action=DAY_OPTIMISED,
             entity="day",
-            entity_id=int(day.strftime("%Y%m%d")),
+            entity_id=day_entity_id(day),
             details={"day": day.isoformat(), "visits": len(per_visit), "steps": len(seen)},
         )
         events.record(session, events.DayOptimised(day=day, visits=len(per_visit), actor_id=actor_id))

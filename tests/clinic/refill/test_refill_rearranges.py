@@ -9,14 +9,16 @@ import pytest
 from sqlmodel import Session, select
 
 from clinic import planning
+from clinic.audit import record as audit
 from clinic.audit.models import AuditEvent
 from clinic.errors import Conflict
 from clinic.planning import check_day
 from clinic.refill import services as refill
 from clinic.refill.models import OfferStatus
+from clinic.refill.offers_sms import NONE_LEFT, owed_waves
 from clinic.refill.waitlist import add_to_waitlist
 from clinic.unit.models import Pathway, PathwayStep, PathwayStepDependency, ResourceKind
-from clinic.visits import journey
+from clinic.visits import journey, optimise
 from clinic.visits.models import Visit, VisitStep
 from scheduling.refill import Candidate, rank_refill
 from tests.factories import make_pathway, make_patient, make_resource, make_step_type, make_unit, make_visit
@@ -130,3 +132,18 @@ def test_accepting_after_the_rearranged_visit_started_books_nothing(session: Ses
     assert refused.value.code == "no_longer_fits"
     assert _m_steps(session, m) == before
     assert session.exec(select(Visit).where(Visit.patient_id == day["entry"].patient_id)).all() == []
+
+
+def test_a_place_nobody_fitted_is_offered_again_once_its_day_is_optimised(session: Session, day: dict) -> None:
+    c = day["c"]
+    event = audit.record(session=session, actor_id=None, action=NONE_LEFT, entity="visit", entity_id=c.id)
+    event.at = NOW + dt.timedelta(minutes=1)  # as ``send_offer_wave`` records a wave nobody could be offered
+    session.commit()
+    assert owed_waves(session=session, now=NOW + dt.timedelta(minutes=2), unit=UNIT) == []
+    preview = optimise.preview_optimisation(session=session, day=DAY, unit=UNIT, now=NOW, time_limit=1.0)
+    assert preview.wait_after < preview.wait_before
+    optimise.apply_optimisation(
+        session=session, day=DAY, unit=UNIT, moves=optimise.decode_moves(preview.encoded_moves()),
+        version=preview.version, actor_id=None, now=NOW,
+    )
+    assert owed_waves(session=session, now=NOW + dt.timedelta(minutes=3), unit=UNIT) == [c.id]
