@@ -36,13 +36,16 @@ from ortools.sat.python import cp_model
 from scheduling.check import check, objective
 from scheduling.insert import SEPARATION, insert_request, wait_minutes
 from scheduling.instance import FEASIBLE, Instance, PlacedStep, Request, Schedule, Visit
-from scheduling.model import Day, Plan, build, plan_from_visits
+from scheduling.model import Day, Plan, build, plan_from_visits, to_visits
+from scheduling.recreate import Recreate
 
 #: How many bookings a first neighbourhood frees, and a second one when the first finds no placement.
 NEIGHBOURHOOD = 12
 NEIGHBOURHOOD_LARGE = 30
 #: CP-SAT deterministic-time units granted per second of ``time_limit`` (see docs/performance.md).
 DTIME_PER_SECOND = 0.008
+#: Ruin-and-recreate moves of the polish per second of ``time_limit`` (a move costs about 2 ms).
+POLISH_MOVES_PER_SECOND = 150
 #: Share of ``time_limit`` the fast path may use; the neighbourhoods get the rest.
 FAST_SHARE = 0.2
 
@@ -95,11 +98,9 @@ def book(
         day, others, request, time_limit=max(0.05, FAST_SHARE * time_limit), avoid=avoid, separation=separation
     )
     best = None if fast is None else _booking(full, request, fast, others, others)
-    if best is not None and best.wait_minutes == 0:
-        return best
     d = Day(full, merge=False)
-    if not d.requests[request.id].feasible:
-        return best
+    if (best is not None and best.wait_minutes == 0) or not d.requests[request.id].feasible:
+        return _polish_or_not(d, full, request, best, others, time_limit, began)
     plan = plan_from_visits(d, [*others, *([fast] if fast is not None else [])])
     for size in (NEIGHBOURHOOD, NEIGHBOURHOOD_LARGE):
         left = time_limit - (time.perf_counter() - began)
@@ -115,7 +116,39 @@ def book(
                 best = candidate
         if best is not None or len(free) - 1 < size:
             break  # a placement exists, or the first neighbourhood already held every competitor
-    return best
+    return _polish_or_not(d, full, request, best, others, time_limit, began)
+
+
+def _polish_or_not(
+    d: Day, full: Instance, request: Request, best: Booking | None, others: Sequence[Visit], time_limit: float,
+    began: float,
+) -> Booking | None:
+    if best is None or best.total_wait_minutes == 0:
+        return best
+    return _polish(d, full, request, best, others, moves=int(POLISH_MOVES_PER_SECOND * time_limit),
+                   deadline=began + time_limit)
+
+
+def _polish(
+    d: Day, full: Instance, request: Request, booking: Booking, current: Sequence[Visit], *, moves: int, deadline: float
+) -> Booking:
+    """The booking with the day's waiting cut where moving bookings inside their windows allows: ``solve``'s
+    CP-SAT-free ``descent`` (each visit, worst waiter first, put back where it waits least) and ``moves``
+    ruin-and-recreate moves (``scheduling.recreate``), which never take a visit out of the day. Kept only
+    when it waits less in total and ``check`` accepts it."""
+    from scheduling.solve import descent
+
+    plan = plan_from_visits(d, [*booking.others, booking.visit])
+    value = {rid: 1 for rid in plan}
+    plan = descent(d, plan, value, deadline=deadline)
+    plan = Recreate(d, plan, value=value, seed=0).run(moves=moves, deadline=deadline)
+    if set(plan) != set(value):
+        return booking
+    visits = {v.request: v for v in to_visits(d, plan)}
+    polished = _booking(full, request, visits[request.id], [visits[v.request] for v in current], current)
+    if polished is None or polished.total_wait_minutes >= booking.total_wait_minutes:
+        return booking
+    return polished
 
 
 def _current_of(day: Instance, request: Request, current: Sequence[Visit]) -> list[Visit]:
