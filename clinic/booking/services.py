@@ -55,8 +55,8 @@ MAX_HORIZON_DAYS = 90
 LOCK_ATTEMPTS = 3
 #: Solver time limit of each small proposal model (they prove optimality in milliseconds).
 PROPOSE_TIME_LIMIT = 0.5
-#: Re-arranging for proposals: at most this many days are tried, each with this budget (seconds),
-#: and all of them within ``REARRANGE_BUDGET`` seconds.
+#: Re-arranging for proposals: at most this many days are tried, each with this budget (seconds, always
+#: the same so that booking the proposal can reproduce it), and all of them within ``REARRANGE_BUDGET``.
 REARRANGE_DAYS = 4
 REARRANGE_DAY_SECONDS = 0.2
 REARRANGE_BUDGET = 0.7
@@ -432,8 +432,7 @@ def _rearranged_options(
     deadline = time.monotonic() + REARRANGE_BUDGET
     out: list[tuple[Itinerary, int]] = []
     for day in tries[:REARRANGE_DAYS]:
-        left = deadline - time.monotonic()
-        if left <= 0.05:
+        if deadline - time.monotonic() < REARRANGE_DAY_SECONDS:
             break
         bday = planning.booking_day(
             session=session,
@@ -445,8 +444,12 @@ def _rearranged_options(
         if not bday.instance.requests:
             continue
         request = requests[day]
-        booking = book(bday.instance, request, current=bday.current, time_limit=min(REARRANGE_DAY_SECONDS, left))
-        if booking is None or not booking.moved or booking.wait_minutes >= best.get(day, booking.wait_minutes + 1):
+        booking = book(bday.instance, request, current=bday.current, time_limit=REARRANGE_DAY_SECONDS)
+        if (
+            booking is None
+            or not booking.moved
+            or booking.wait_minutes >= best.get(day, booking.wait_minutes + 1)
+        ):
             continue
         visit = booking.visit
         itinerary = Itinerary(
@@ -493,8 +496,9 @@ def propose_visits(
     instances: dict[dt.date, engine.Instance] = {}
     requests: dict[dt.date, engine.Request] = {}
     groups: dict[engine.Request, list[engine.Instance]] = {}
+    built = planning.build_instances(session=session, days=days, unit=unit)
     for day in days:
-        instance = planning.build_instance(session=session, day=day, unit=unit)
+        instance = built[day]
         instances[day] = instance
         wish = visit_wish(
             patient=patient,
@@ -513,7 +517,9 @@ def propose_visits(
         found += propose(group, request, k=k + len(skip), per_day=per_day, time_limit=PROPOSE_TIME_LIMIT)
     options = [(itinerary, 0) for itinerary in found]
     if rearrange and sum(1 for it in found if it.wait_minutes == 0) < k:
-        options += _rearranged_options(session=session, unit=unit, requests=requests, found=found, daylight=daylight)
+        options += _rearranged_options(
+            session=session, unit=unit, requests=requests, found=found, daylight=daylight
+        )
     options.sort(key=lambda option: (option[0].wait_minutes, option[0].date, option[0].arrival, option[1]))
     resources = {r.code: r for r in session.exec(select(Resource))}
     rules = planning.engine_steps(pathway)
@@ -591,12 +597,20 @@ def _rearrange_for(
     """The new visit arriving exactly when chosen, and the visits re-arranged for it (by request key),
     checked as a whole day by the engine's validator; ``SlotTaken`` when no arrangement fits."""
     chosen = min(s.start for s in placed.steps)
-    request = dataclasses.replace(request, arrival=(chosen, chosen))
-    booking: Booking | None = book(bday.instance, request, current=bday.current, time_limit=BOOK_TIME_LIMIT)
+    narrowed = dataclasses.replace(request, arrival=(chosen, chosen))
+    booking: Booking | None = None
+    # first exactly as the proposal was made (the engine is deterministic: an unchanged day gives the same
+    # arrangement), then for the chosen arrival alone
+    for attempt, limit in ((request, REARRANGE_DAY_SECONDS), (narrowed, BOOK_TIME_LIMIT)):
+        booking = book(bday.instance, attempt, current=bday.current, time_limit=limit)
+        if booking is not None and arrival_of(booking.visit) == chosen:
+            break
+        booking = None
     if booking is None:
         raise SlotTaken(
             "just taken: another booking got this slot first", field="choice", details="; ".join(clash[:3])
         )
+    request = narrowed
     others = {v.request: v for v in booking.others}
     whole = dataclasses.replace(bday.instance, requests=(*bday.instance.requests, request))
     visits = (*booking.others, dataclasses.replace(booking.visit, request=request.id))
@@ -740,7 +754,9 @@ def book_proposal(
             placed, moved = _rearrange_for(bday, request, placed, clash)
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
         if bday is not None and moved:
-            _store_moves(session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit)
+            _store_moves(
+                session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit
+            )
         audit.record(
             session=session,
             actor_id=actor_id,

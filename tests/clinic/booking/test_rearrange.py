@@ -211,3 +211,32 @@ def test_the_book_screen_says_how_many_visits_move_and_books_it(
     assert response.status_code == 302
     assert count(session, Visit) == 2
     assert session.get(Visit, anna.id).announced_at == at(530)
+
+
+def test_build_instances_builds_each_day_as_build_instance_does(session: Session) -> None:
+    pathway = chair_morning(session)
+    late_first(session, pathway)
+    other = make_patient(session)
+    book(session, other.id, pathway, propose(session, other.id, pathway).options[0].choice)
+    days = [DAY - dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=7)]
+    built = planning.build_instances(session=session, days=days, unit=UNIT)
+    assert built[DAY].booked and len(built[DAY].booked) == 2
+    for day in days:
+        assert built[day] == planning.build_instance(session=session, day=day, unit=UNIT)
+
+
+def test_the_day_board_shows_the_new_internal_times_and_the_announced_arrival(session: Session) -> None:
+    from clinic.visits.services import day_board
+
+    pathway = chair_morning(session)
+    patient = make_patient(session, given_name="Anna")
+    anna = book(session, patient.id, pathway, f"{DAY.isoformat()}|reg@desk@545-555|treat@chair@585-645")
+    newcomer = make_patient(session, given_name="Bert")
+    book(session, newcomer.id, pathway, propose(session, newcomer.id, pathway).options[0].choice)
+    session.expire_all()
+    board = day_board(session=session, day=DAY, unit=UNIT, now=at(0))
+    row = next(r for r in board.rows if r.visit_id == anna.id)
+    assert row.first_start == at(545), "the board's arrival is the one the patient was told"
+    assert [(s.name, s.planned_start) for s in row.steps] == [("Registration", at(560)), ("Infusion", at(600))]
+    chips = [s for lane in board.lanes for cell in lane.cells for s in cell if s.visit_id == anna.id]
+    assert sorted(s.planned_start for s in chips) == [at(560), at(600)]
