@@ -197,6 +197,8 @@ def test_refill_through_book_keeps_the_ranking_and_the_notice(mk, resources):
     early = Candidate(chair(mk, "early"), priority=1, days_waited=2, min_notice_minutes=24 * 60)
     offers = rank_refill_booked(day, [patient, early, urgent], current=[m1], now=420)
     assert [o.request for o in offers] == ["urgent", "patient"]  # ``early`` cannot be told in time
-    assert [o.rank for o in offers] == [1, 2] and all(o.rearranged == () for o in offers)
+    assert [o.rank for o in offers] == [1, 2]
+    for offer in offers:  # ``book`` may also tidy m1 up, never outside its announced arrival + tolerance
+        assert all(480 <= min(s.start for s in v.steps) <= 495 for v in offer.rearranged)
     with pytest.raises(ValueError, match="limit"):
         rank_refill_booked(day, [urgent], current=[m1], limit=0)
