@@ -93,3 +93,16 @@ def test_the_job_is_stored_once_in_the_persistent_job_store(session, database_ur
     assert str(job.trigger.timezone) == TZ
     assert optimise_jobs.LEASE_NAME in dispatcher.LEASE_NAMES
     assert session.exec(select(VisitStep)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [("OPTIMISE_HOUR", 24, "an hour from 0 to 23"), ("OPTIMISE_DAYS_AHEAD", 61, "from 0"),
+     ("OPTIMISE_SECONDS", 0, "seconds from 0.5 to 600")],
+)
+def test_bad_job_settings_name_the_setting(name, value, words):
+    from clinic.settings import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as error:
+        load_settings({"TESTING": True, name: value})
+    assert name in error.value.message and words in error.value.message
