@@ -122,3 +122,22 @@ def test_bookings_keep_announced_arrivals_and_never_lose_a_visit(n, seed, share,
         placed[request.id] = booking.visit
         announced[request.id] = arrival(booking.visit)
         booked.append(movable(request, announced[request.id], tolerance))
+
+
+def test_a_first_step_goes_flush_rather_than_leave_a_gap_no_one_can_use(mk):
+    """Waiting nothing means registering at 07:55 and leaving 07:50-07:55 of the desk to no one; starting at
+    07:50 costs 5 minutes of wait (at most ``ALIGN_SLACK``) and keeps the desk's time usable. (``book`` then
+    still lets the neighbourhood and the polish cut waiting, which may undo it.)"""
+    from scheduling.book import _aligned
+    from scheduling.insert import insert_request
+
+    desk = mk.resource("desk", "registration", available=((450, 600),))
+    doctor = mk.resource("dr", "consult", available=((485, 600),))
+    r1 = movable(mk.chain("r-1", ("registration", 10)), 460, 0)
+    day = mk.instance([desk, doctor], [r1])
+    current = [mk.visit("r-1", ("s0", "desk", 460, 470))]
+    new = mk.chain("r-2", ("registration", 10), ("consult", 20), arrival=(465, 500))
+    least = insert_request(day, current, new)
+    assert arrival(least) == 475 and wait_minutes(new, least) == 0
+    flush = _aligned(day, current, new, least, avoid=(), separation=30)
+    assert arrival(flush) == 470 and wait_minutes(new, flush) == 5
