@@ -647,6 +647,7 @@ def _store_moves(
 ) -> None:
     """Write the re-arranged steps of other visits (one audit row and event per visit). Their announced
     arrival never changes: each first step still starts in ``[announced, announced + tolerance]``."""
+    windows = {r.id: r.arrival for r in bday.instance.requests}
     codes = {s.resource for v in moved.values() for s in v.steps}
     resources = {r.code: r for r in session.exec(select(Resource).where(col(Resource.code).in_(codes)))}
     for key, placement in sorted(moved.items(), key=lambda item: bday.visits[item[0]].id or 0):
@@ -670,10 +671,13 @@ def _store_moves(
             )
             stored.planned_start, stored.planned_end, stored.resource_id = start, end, resource.id
             session.add(stored)
-        if row.announced_at is None:
+        if announced is None:  # stored before arrivals were kept: what the patient was told is its first step
             row.announced_at = planning.instant_at(row.date, bday.announced[key], tz)
             session.add(row)
-        assert row.announced_at == (announced or row.announced_at), "a booking changed an announced arrival"
+        window = windows[key]
+        first = min(s.start for s in placement.steps)
+        assert announced is None or row.announced_at == announced, "a booking changed an announced arrival"
+        assert window is not None and window[0] <= first <= window[1], "a step moved out of the arrival window"
         if not changes:
             continue
         audit.record(

@@ -20,8 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('visit', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('announced_at', sa.DateTime(timezone=True), nullable=True))
+    # plain ALTER TABLE (SQLite >= 3.35 too): batch mode would recreate ``visit``, and with foreign keys on
+    # dropping the old table cascades to every visit's steps
+    op.add_column('visit', sa.Column('announced_at', sa.DateTime(timezone=True), nullable=True))
     op.execute(
         sa.text(
             "UPDATE visit SET announced_at = "
@@ -32,5 +33,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('visit', schema=None) as batch_op:
-        batch_op.drop_column('announced_at')
+    op.drop_column('visit', 'announced_at')

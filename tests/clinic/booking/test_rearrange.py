@@ -6,14 +6,18 @@ import html
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
 from clinic import events, planning
 from clinic.audit.models import AuditEvent
 from clinic.booking import services as booking
+from clinic.errors import Conflict
 from clinic.messaging.models import OutboxMessage
 from clinic.unit.models import Pathway, PathwayStep, PathwayStepDependency, ResourceKind
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStep
+from tests.conftest import empty_all_tables
 from tests.factories import make_patient, make_resource, make_step_type, make_unit
 
 UNIT = make_unit()
@@ -25,12 +29,17 @@ CHOICE = re.compile(r'name="choice" value="([^"]+)"')
 BOOK_ACTION = re.compile(r'action="(/book/patient/\d+/book[^"]*)"')
 
 
-def chair_morning(session: Session) -> Pathway:
+def chair_morning(session: Session, opens: int = 9) -> Pathway:
     """Registration (10 min), then one hour in the only chair within the hour; the chair is open on
-    Tuesdays 09:00-11:00: two treatments, if the first starts at 09:00."""
+    Tuesdays 09:00-11:00 (or from ``opens`` o'clock for two hours): two treatments, if the first starts
+    when it opens."""
     make_resource(session, code="desk", kind=ResourceKind.REGISTRATION)
     make_resource(
-        session, code="chair", kind=ResourceKind.CHAIR, capacity=1, hours=((1, dt.time(9), dt.time(11)),)
+        session,
+        code="chair",
+        kind=ResourceKind.CHAIR,
+        capacity=1,
+        hours=((1, dt.time(opens), dt.time(opens + 2)),),
     )
     reg = make_step_type(session, kind=ResourceKind.REGISTRATION, minutes=10, name="Registration")
     treat = make_step_type(session, kind=ResourceKind.CHAIR, minutes=60, name="Infusion")
@@ -211,6 +220,10 @@ def test_the_book_screen_says_how_many_visits_move_and_books_it(
     assert response.status_code == 302
     assert count(session, Visit) == 2
     assert session.get(Visit, anna.id).announced_at == at(530)
+    visit_page = desk_client.get(f"/visits/{anna.id}").get_data(as_text=True).replace("\u202f", " ")
+    assert re.search(r"arrives at 0?8:50", visit_page), "the visit page shows the announced arrival"
+    assert re.search(r"0?9:00 AM–10:00 AM", visit_page), "and the infusion at its new time"
+    assert not re.search(r"0?9:30 AM–10:30 AM", visit_page)
 
 
 def test_build_instances_builds_each_day_as_build_instance_does(session: Session) -> None:
@@ -237,6 +250,106 @@ def test_the_day_board_shows_the_new_internal_times_and_the_announced_arrival(se
     board = day_board(session=session, day=DAY, unit=UNIT, now=at(0))
     row = next(r for r in board.rows if r.visit_id == anna.id)
     assert row.first_start == at(545), "the board's arrival is the one the patient was told"
-    assert [(s.name, s.planned_start) for s in row.steps] == [("Registration", at(560)), ("Infusion", at(600))]
+    assert [(s.name, s.planned_start) for s in row.steps] == [
+        ("Registration", at(560)),
+        ("Infusion", at(600)),
+    ]
     chips = [s for lane in board.lanes for cell in lane.cells for s in cell if s.visit_id == anna.id]
     assert sorted(s.planned_start for s in chips) == [at(560), at(600)]
+
+
+@st.composite
+def bookings(draw) -> list[tuple[int, int | str]]:
+    """Who books, in order: (patient index, index of the proposal taken, or an itinerary typed by hand
+    that a proposal could have shown: infusion 09:00-10:00 ... 10:00-11:00, registration up to an hour before)."""
+    out: list[tuple[int, int | str]] = []
+    for _ in range(draw(st.integers(2, 6))):
+        who = draw(st.integers(0, 5))
+        if draw(st.booleans()):
+            treat = draw(st.sampled_from([540, 555, 570, 585, 600]))
+            reg = treat - 10 - draw(st.sampled_from([0, 15, 30, 50]))
+            out.append((who, f"{DAY.isoformat()}|reg@desk@{reg}-{reg + 10}|treat@chair@{treat}-{treat + 60}"))
+        else:
+            out.append((who, draw(st.integers(0, 2))))
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=bookings(), tolerance=st.sampled_from([0, 10, 15, 30]))
+def test_bookings_never_move_an_announced_arrival_nor_lose_a_visit(
+    session: Session, engine, plan: list[tuple[int, int | str]], tolerance: int
+) -> None:
+    """Through the services, small busy mornings booked one patient after another: every earlier visit
+    stays booked with its announced arrival, its first step within the tolerance, the day clean."""
+    empty_all_tables(engine)
+    session.expire_all()
+    unit = make_unit(arrival_tolerance_minutes=tolerance)
+    pathway = chair_morning(session)
+    patients = [make_patient(session).id for _ in range(6)]
+    announced: dict[int, dt.datetime] = {}
+    moves = 0
+    for who, pick in plan:
+        proposals = booking.propose_visits(
+            session=session,
+            patient_id=patients[who],
+            pathway_id=pathway.id,
+            unit=unit,
+            availability=ONLY_DAY,
+            today=TODAY,
+        )
+        if isinstance(pick, str):
+            choice = pick
+        elif proposals.options:
+            choice = proposals.options[min(pick, len(proposals.options) - 1)].choice
+        else:
+            continue
+        try:
+            visit = booking.book_proposal(
+                session=session,
+                patient_id=patients[who],
+                pathway_id=pathway.id,
+                choice=choice,
+                unit=unit,
+                actor_id=None,
+                today=TODAY,
+                availability=ONLY_DAY,
+            )
+        except (booking.SlotTaken, Conflict):
+            continue
+        moves += session.exec(select(func.count()).where(AuditEvent.action == "visit.rearranged")).one()
+        announced[visit.id] = visit.announced_at
+        session.expire_all()
+        for visit_id, told in announced.items():
+            stored = session.get(Visit, visit_id)
+            assert stored is not None and stored.status.value == "booked", "a booked visit is never lost"
+            assert stored.announced_at == told, "a booking never changes an announced arrival"
+            first = min(s.planned_start for s in stored.steps)
+            assert told <= first <= told + dt.timedelta(minutes=tolerance)
+        assert planning.check_day(session=session, day=DAY, unit=unit) == []
+    note(f"re-arranged visits: {moves}")
+
+
+def test_the_volunteers_list_keeps_the_meeting_time_and_shows_the_new_leave_time(
+    handled_session: Session,
+) -> None:
+    """A long-distance patient told 10:05 is met at 09:55 before and after a booking re-arranges her visit;
+    her volunteer's list shows the new time she leaves."""
+    from clinic.service.volunteers import volunteer_list
+    from tests.volunteer_factories import FAR_KM, make_volunteer
+
+    session = handled_session
+    pathway = chair_morning(session, opens=10)
+    vera = make_volunteer(session, "Vera")
+    far = make_patient(session, given_name="Anna", distance_km=FAR_KM)
+    anna = book(session, far.id, pathway, f"{DAY.isoformat()}|reg@desk@605-615|treat@chair@645-705")
+    (before,) = volunteer_list(session=session, volunteer_id=vera.id, days=[DAY])
+    assert (before.meet_at, before.leave_at) == (at(595), at(705))
+    newcomer = make_patient(session, given_name="Bert")
+    option = propose(session, newcomer.id, pathway).options[0]
+    assert option.moves == 1
+    book(session, newcomer.id, pathway, option.choice)
+    session.expire_all()
+    assert steps_of(session, anna.id)["treat"][:2] == (at(660), at(720))
+    (after,) = volunteer_list(session=session, volunteer_id=vera.id, days=[DAY])
+    assert after.meet_at == at(595), "met when she was told to come"
+    assert after.leave_at == at(720), "the list shows when she now leaves"
