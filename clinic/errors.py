@@ -92,6 +92,12 @@ class Conflict(DomainError):
     default_code = "conflict"
 
 
+class Forbidden(DomainError):
+    """The acting user's role may not do this (checked by the service, not only by hiding a button)."""
+
+    default_code = "forbidden"
+
+
 class SeedError(DomainError):
     """A seed file is wrong; ``problems`` lists every ``file:row: field: message`` found."""
 

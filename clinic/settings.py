@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     hsts_seconds: int = 31_536_000
     #: ``text`` (default) or ``json``: one JSON object per log line (clinic/logs.py, docs/deploy.md).
     log_format: str = "text"
+    #: Optimising a coming day (``clinic.visits.optimise``): the solver's budget per day, how many days
+    #: ahead the nightly job optimises (from tomorrow), and the clinic-local hour it runs at.
+    optimise_seconds: float = 20.0
+    optimise_days_ahead: int = 7
+    optimise_hour: int = 2
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
@@ -209,6 +214,28 @@ class Settings(BaseSettings):
     def _tolerance(cls, value: int) -> int:
         if not 0 <= value <= MAX_ARRIVAL_TOLERANCE:
             raise ValueError(f"expected a whole number of minutes from 0 to {MAX_ARRIVAL_TOLERANCE}")
+        return value
+
+
+    @field_validator("optimise_seconds")
+    @classmethod
+    def _optimise_seconds(cls, value: float) -> float:
+        if not 0.5 <= value <= 600:
+            raise ValueError("expected seconds from 0.5 to 600")
+        return value
+
+    @field_validator("optimise_days_ahead")
+    @classmethod
+    def _days_ahead(cls, value: int) -> int:
+        if not 0 <= value <= 60:
+            raise ValueError("expected a number of days from 0 (the job does nothing) to 60")
+        return value
+
+    @field_validator("optimise_hour")
+    @classmethod
+    def _hour(cls, value: int) -> int:
+        if not 0 <= value <= 23:
+            raise ValueError("expected an hour from 0 to 23")
         return value
 
 
