@@ -43,8 +43,6 @@ PATIENT = {
     "postcode": "3511 AA", "city": "Utrecht", "distance_km": "12.5", "consent": "y",
 }
 
-pytestmark = pytest.mark.postgres
-
 
 def guide_blocks() -> dict[str, str]:
     return {name: body for name, body in BLOCK.findall(GUIDE.read_text(encoding="utf-8"))}
@@ -246,6 +244,7 @@ def book_a_visit(browser: Browser) -> str:
     return visit
 
 
+@pytest.mark.postgres
 def test_the_guide_deploys_backs_up_and_restores(
     host_env: dict[str, str], pg: dict[str, str], database: str, tmp_path: Path
 ) -> None:
@@ -320,3 +319,18 @@ def test_the_units_and_the_procfile_run_the_guides_commands() -> None:
     assert procfile["worker"] == worker_command
     backup = (ROOT / "deploy/systemd/onevisit-backup.service").read_text()
     assert re.search(r"^ExecStart=/opt/onevisit/app/" + re.escape(guide_blocks()["backup"].strip()) + "$", backup, re.M)
+
+
+@pytest.mark.parametrize(("optimise", "timeout", "expected"), [(None, None, 120), ("200", None, 230), ("5", "60", 60)])
+def test_gunicorn_outwaits_the_optimise_preview(monkeypatch, optimise, timeout, expected) -> None:
+    """The worker timeout is never shorter than the coordinator's optimise preview's solver budget + 30 s."""
+    import runpy
+
+    for name, value in (("ONEVISIT_OPTIMISE_SECONDS", optimise), ("GUNICORN_TIMEOUT", timeout)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(ROOT / "deploy/gunicorn.conf.py"))
+    assert config["timeout"] == expected
+    assert config["forwarded_allow_ips"] == "127.0.0.1,::1"
