@@ -276,8 +276,16 @@ def test_the_guide_deploys_backs_up_and_restores(
     assert all(line.startswith("{") for line in served.err.read_text().splitlines() if line.strip()), (
         "gunicorn's error log is not JSON lines")
 
+    backups = Path(host_env["BACKUP_DIR"])
+    backups.mkdir()
+    expired, kept = backups / "onevisit-20200101T023000Z.dump", backups / "onevisit-20200102T023000Z.dump"
+    for old, days in ((expired, 15), (kept, 13)):
+        old.write_bytes(b"an earlier dump")
+        os.utime(old, (time.time() - days * 86400 - 3600,) * 2)
     dump = Path(run_block("backup", host_env).strip().splitlines()[-1])
-    assert dump.parent == Path(host_env["BACKUP_DIR"]) and dump.stat().st_size > 0
+    assert dump.parent == backups and dump.stat().st_size > 0
+    # retention (KEEP_DAYS=14): older dumps are removed, younger ones kept; and the new one sorts last
+    assert not expired.exists() and kept.exists()
 
     _psql(pg, f'DROP DATABASE "{database}" WITH (FORCE)')
     assert _psql(pg, f"SELECT count(*) FROM pg_database WHERE datname = '{database}'") == "0"
