@@ -87,6 +87,7 @@ def unit_from(settings: Settings) -> Unit:
         board_refresh_seconds=settings.board_refresh_seconds,
         booking_rules=rules,
         format_locale=settings.format_locale,
+        arrival_tolerance_minutes=settings.arrival_tolerance_minutes,
     )
 
 

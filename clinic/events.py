@@ -42,6 +42,15 @@ class VisitMoved(Event):
 
 
 @dataclass(frozen=True)
+class VisitRearranged(Event):
+    """A booking re-arranged the visit's internal step times or resources; its announced arrival stands,
+    so nothing is said to the patient (outreach does not handle it, on purpose)."""
+
+    visit_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
 class VisitCancelled(Event):
     """The visit was cancelled, or marked a no-show (``no_show``): its capacity is free."""
 
@@ -60,6 +69,23 @@ class VisitCheckedIn(Event):
 class StepFinished(Event):
     visit_id: int
     visit_step_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VisitCompleted(Event):
+    """The visit's last step was done or skipped, or it was checked out: the patient has gone home."""
+
+    visit_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TransportAnswered(Event):
+    """The patient's answer to the transport offer is known (by SMS, a call, an e-mail's page or the desk),
+    or the desk marked the transport arranged: the offer needs no further asking."""
+
+    visit_id: int
     actor_id: int | None = None
 
 

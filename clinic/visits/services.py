@@ -26,6 +26,7 @@ from clinic.patients.models import Patient
 from clinic.translatable import Named
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, StepType
+from clinic.visits import dayrules
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
 
 #: A patient not checked in this many minutes after their first planned start is marked late.
@@ -58,6 +59,7 @@ class DayBoardRow:
     patient_id: int
     patient_name: str
     pathway_name: str
+    #: When the patient comes (the announced arrival, else the first planned step).
     first_start: dt.datetime | None
     last_end: dt.datetime | None
     status: VisitStatus
@@ -169,12 +171,14 @@ def _phase(status: VisitStatus, steps: list[BoardStep], checkin: VisitCheckin | 
 
 
 def _delays(
-    steps: list[BoardStep], phase: str, now: dt.datetime, checkin: VisitCheckin | None
+    steps: list[BoardStep], phase: str, now: dt.datetime, checkin: VisitCheckin | None,
+    arrival: dt.datetime | None = None,
 ) -> tuple[int, int, bool]:
-    """``(late minutes, predicted delay of the next step in minutes, a step overruns)`` at ``now``."""
+    """``(late minutes, predicted delay of the next step in minutes, a step overruns)`` at ``now``;
+    late counts from the announced ``arrival`` (else the first planned step)."""
     if phase in (OFF, DONE) or not steps:
         return 0, 0, False
-    first = steps[0].planned_start
+    first = arrival or steps[0].planned_start
     late = max(0, _minutes(now - first)) if phase == EXPECTED else (checkin.late_minutes if checkin else 0)
     current = next((s for s in steps if s.status == StepStatus.IN_PROGRESS), None)
     upcoming = next((s for s in steps if s.status == StepStatus.PLANNED), None)
@@ -205,7 +209,8 @@ def day_board(
     is_today = day_start <= now < day_end
     visits = session.exec(
         select(
-            Visit.id, Visit.patient_id, Visit.status, Pathway.name, Pathway.names, Patient.given_name, Patient.family_name,
+            Visit.id, Visit.patient_id, Visit.status, Visit.announced_at, Pathway.name, Pathway.names, Patient.given_name,
+            Patient.family_name,
             Patient.birth_date, Patient.distance_km, Patient.needs_wheelchair, Patient.needs_interpreter,
             Patient.needs_hearing,
         )
@@ -229,7 +234,7 @@ def day_board(
             select(VisitCheckin).join(Visit, Visit.id == VisitCheckin.visit_id).where(Visit.date == day)
         )
     } if visits else {}
-    names = {v[0]: f"{v[5]} {v[6]}" for v in visits}
+    names = {v[0]: f"{v[6]} {v[7]}" for v in visits}
     steps_of: dict[int, list[BoardStep]] = {}
     for sid, vid, step_name, step_names, resource_id, p_start, p_end, a_start, a_end, status in step_rows:
         steps_of.setdefault(vid, []).append(
@@ -239,7 +244,7 @@ def day_board(
     phases = {phase: 0 for phase in PHASES}
     segment_cache: dict[tuple, frozenset[str]] = {}
     rows: list[DayBoardRow] = []
-    for visit_id, patient_id, status, pathway_name, pathway_names, *facts in visits:
+    for visit_id, patient_id, status, announced_at, pathway_name, pathway_names, *facts in visits:
         status = VisitStatus(status)
         counts[status] += 1
         steps = sorted(steps_of.get(visit_id, ()), key=lambda s: (s.planned_start, s.id))
@@ -247,7 +252,8 @@ def day_board(
         phase, since = _phase(status, steps, checkin)
         if phase in phases:
             phases[phase] += 1
-        late, delay, overrun = _delays(steps, phase, now, checkin) if is_today else (0, 0, False)
+        arrival = announced_at or (steps[0].planned_start if steps else None)
+        late, delay, overrun = _delays(steps, phase, now, checkin, arrival) if is_today else (0, 0, False)
         if overrun:
             steps = [
                 dataclasses.replace(s, overrun=True) if s.status == StepStatus.IN_PROGRESS else s for s in steps
@@ -273,7 +279,7 @@ def day_board(
                 patient_id=patient_id,
                 patient_name=names[visit_id],
                 pathway_name=Named(pathway_name, pathway_names),
-                first_start=steps[0].planned_start if steps else None,
+                first_start=arrival,
                 last_end=max(s.planned_end for s in steps) if steps else None,
                 status=status,
                 current_step=current,
@@ -355,6 +361,10 @@ _ALLOWED: dict[VisitStatus, set[VisitStatus]] = {
 }
 
 
+JOURNEY_STATUSES = frozenset({VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED})
+"""Statuses only the day's journey sets (check-in, steps, checkout), never ``change_status``."""
+
+
 def can_become(current: VisitStatus, target: VisitStatus) -> bool:
     """Whether a visit in ``current`` may move to ``target`` (what ``change_status`` accepts)."""
     return target in _ALLOWED[current]
@@ -368,13 +378,19 @@ def change_status(
     actor_id: int | None,
     reason: str | None = None,
     now: dt.datetime | None = None,
+    unit: Unit | None = None,
+    override_reason: str | None = None,
     commit: bool = True,
 ) -> Visit:
-    """Move a visit along its life cycle (booked -> checked in -> ... -> completed); ``Conflict`` otherwise.
+    """Move a visit along the part of its life cycle outside the day's journey (confirmed, cancelled,
+    no-show); ``Conflict`` otherwise. Check-in, steps and checkout go through ``clinic.visits.journey``
+    and ``clinic.billing.checkout``, which apply the rules of the day (``Conflict(use_journey)`` here).
 
     A cancellation or no-show records when (``now``, default the clock) and why: the moment capacity
-    was freed, from which refill measures its time to the first offer. With ``commit=False`` the change
-    is flushed and left to the caller's transaction (cancelling a treatment series' cycles together)."""
+    was freed, from which refill measures its time to the first offer. A no-show only once the arrival
+    window has passed (``dayrules.require_arrival_passed``; a coordinator may override with a reason).
+    With ``commit=False`` the change is flushed and left to the caller's transaction (cancelling a
+    treatment series' cycles together)."""
     visit = get_visit(session=session, visit_id=visit_id)
     target = VisitStatus(status)
     if not can_become(visit.status, target):
@@ -385,10 +401,23 @@ def change_status(
             current=visit.status.value,
             target=target.value,
         )
+    if target in JOURNEY_STATUSES:
+        raise Conflict(
+            f"a visit becomes {target.value} through check-in, its steps or checkout",
+            code="use_journey",
+            field="status",
+            target=target.value,
+        )
+    now = now or utcnow()
+    if target == VisitStatus.NO_SHOW:
+        dayrules.require_arrival_passed(
+            session, visit=visit, now=now, tz=unit.tz if unit is not None else "UTC", actor_id=actor_id,
+            override_reason=override_reason,
+        )
     previous = visit.status
     visit.status = target
     if target in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
-        visit.cancelled_at = now or utcnow()
+        visit.cancelled_at = now
         visit.cancelled_reason = (reason or "").strip() or None
     session.add(visit)
     audit.record(
@@ -404,8 +433,6 @@ def change_status(
             session,
             events.VisitCancelled(visit_id=visit.id, actor_id=actor_id, no_show=target == VisitStatus.NO_SHOW),
         )
-    elif target == VisitStatus.CHECKED_IN:
-        events.record(session, events.VisitCheckedIn(visit_id=visit.id, actor_id=actor_id))
     if commit:
         session.commit()
     else:
@@ -424,10 +451,12 @@ def visits_on(
 
 @dataclass(frozen=True)
 class VisitDay:
-    """A visit's day, its pathway (None when the pathway is gone) and its first step's planned start."""
+    """A visit's day, its pathway (None when the pathway is gone) and when the patient was told to arrive
+    (the announced arrival, else its first step's planned start)."""
 
     day: dt.date
     pathway: Pathway | None
+    #: When the patient comes (the announced arrival, else the first planned step).
     first_start: dt.datetime | None
 
 
@@ -444,9 +473,9 @@ def visit_days(*, session: Session, visit_ids: Iterable[int]) -> dict[int, Visit
         ).all()
     )
     return {
-        visit_id: VisitDay(day=day, pathway=pathway, first_start=starts.get(visit_id))
-        for visit_id, day, pathway in session.exec(
-            select(Visit.id, Visit.date, Pathway)
+        visit_id: VisitDay(day=day, pathway=pathway, first_start=announced or starts.get(visit_id))
+        for visit_id, day, announced, pathway in session.exec(
+            select(Visit.id, Visit.date, Visit.announced_at, Pathway)
             .join(Pathway, col(Pathway.id) == Visit.pathway_id, isouter=True)
             .where(col(Visit.id).in_(ids))
         ).all()

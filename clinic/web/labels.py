@@ -142,3 +142,10 @@ AUDIT_ENTITY_LABELS = {
     "outreach_rule_set": _l("Outreach rules"),
     "touch_point": _l("Contact"),
 }
+UNDO_LABELS = {
+    "visit.checked_in": _l("check-in"),
+    "step.start": _l("step started"),
+    "step.finish": _l("step finished"),
+    "step.skip": _l("step skipped"),
+}
+"""The actions a clerk can undo (``clinic.visits.undo``), as the undo button names them."""

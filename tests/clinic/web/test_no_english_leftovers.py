@@ -40,6 +40,7 @@ STEP_NAME = re.compile(r"\bRegistration\b(?! desk)")  # the step type; "Registra
 def visible_text(page: str) -> str:
     body = page.split("<main", 1)[-1]
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
+    body = re.sub(r'<(\w+)\b[^>]*\slang="[^"]*"[^>]*>.*?</\1>', " ", body, flags=re.S)  # the patient's own language
     body = re.sub(r"<[^>]+>", " ", body)
     return re.sub(r"\s+", " ", html.unescape(body))
 
