@@ -85,3 +85,9 @@ class SeedError(DomainError):
         shown = self.problems[:20]
         more = f"\n... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
         super().__init__("Seed data rejected:\n" + "\n".join(shown) + more)
+
+
+class Forbidden(DomainError):
+    """The acting user's role may not do this (checked in the service, not only on the screen)."""
+
+    default_code = "forbidden"
