@@ -96,3 +96,17 @@ def test_erasure_over_http(clock, everything, coordinator_client, session, post_
     assert "2026-000041" in page
     again = coordinator_client.get(path, follow_redirects=True)
     assert "already been erased" in text(again)
+
+
+def test_bad_ids_and_long_input_never_give_a_500(coordinator_client, session):
+    patient = make_patient(session)
+    for path in ("/patients/2147483648/erase", "/patients/99999999999/export.json", "/patients/0/export.pdf",
+                 "/patients/x/erase"):  # fmt: skip
+        assert coordinator_client.get(path).status_code == 404, path
+    from tests.conftest import csrf_token_from
+
+    token = csrf_token_from(coordinator_client.get(f"/patients/{patient.id}/erase").get_data(as_text=True))
+    for typed in ("x" * 5000, "\x00", " "):
+        response = coordinator_client.post(f"/patients/{patient.id}/erase", data={"confirm_mrn": typed, "csrf_token": token})
+        assert response.status_code == 400, typed
+    assert coordinator_client.post(f"/patients/{patient.id}/erase", data={"confirm_mrn": patient.mrn}).status_code == 400
