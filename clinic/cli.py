@@ -1,4 +1,4 @@
-"""``flask --app clinic ...`` commands: db-upgrade, seed, demo-sign-ins, serve."""
+"""``flask --app clinic ...`` commands: db-upgrade, seed, demo-sign-ins, users, serve."""
 
 import gc
 import os
@@ -14,6 +14,7 @@ from clinic import db
 from clinic.bootstrap import Container, of_app
 from clinic.demo import seed
 from clinic.errors import DomainError, SeedError
+from clinic.users import services as users
 
 
 def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
@@ -21,6 +22,7 @@ def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
     app.cli.add_command(db_upgrade_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(demo_sign_ins_command)
+    app.cli.add_command(users_command)
     app.cli.add_command(serve_command(factory))
 
 
@@ -62,6 +64,50 @@ def seed_command(if_empty: bool, seed_dir: Path | None, history_weeks: int) -> N
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo("Loaded: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
+
+
+@click.group("users")
+def users_command() -> None:
+    """Staff accounts: a new password, disable or enable (each ends every session of the account)."""
+
+
+def _change_user(username: str, change: Callable[..., object], **values: object) -> None:
+    with _container().session_factory() as session:
+        user = users.user_by_name(session=session, username=username)
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        try:
+            change(session=session, user_id=user.id, **values)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@users_command.command("password")
+@with_appcontext
+@click.argument("username")
+@click.password_option(help="The new password (asked for when not given).")
+def password_command(username: str, password: str) -> None:
+    """Give USERNAME a new password; their sessions on every device end."""
+    _change_user(username, users.change_password, password=password)
+    click.echo(f"New password set for {username}; their sessions have ended.")
+
+
+@users_command.command("disable")
+@with_appcontext
+@click.argument("username")
+def disable_command(username: str) -> None:
+    """Disable USERNAME: they can no longer sign in and their sessions end at once."""
+    _change_user(username, users.set_active, active=False)
+    click.echo(f"{username} is disabled; their sessions have ended.")
+
+
+@users_command.command("enable")
+@with_appcontext
+@click.argument("username")
+def enable_command(username: str) -> None:
+    """Let USERNAME sign in again."""
+    _change_user(username, users.set_active, active=True)
+    click.echo(f"{username} may sign in again.")
 
 
 @click.command("demo-sign-ins")

@@ -4,6 +4,7 @@ Each error carries a stable ``code`` (for translation and tests), an optional ``
 input that is wrong, and ``params`` for the message.
 """
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -67,6 +68,16 @@ class SignInError(DomainError):
 
     def __init__(self, message: str = "Wrong user name or password.", **kw: Any):
         super().__init__(message, **kw)
+
+
+class SignInThrottled(DomainError):
+    """Too many wrong passwords for the account or from the address lately: wait ``retry_after`` first."""
+
+    default_code = "sign_in_throttled"
+
+    def __init__(self, retry_after: dt.timedelta, **kw: Any):
+        super().__init__(f"too many failed sign-ins; try again in {retry_after}", **kw)
+        self.retry_after = retry_after
 
 
 class Conflict(DomainError):

@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     desk_phone: str = ""
     follow_up_due_working_days: int = 2
     survey_reask_hours: int = 24
+    #: Sign-in throttling: this many wrong passwords for one account, or from one address, within the window
+    #: make further attempts wait (HTTP 429) until the oldest of them leaves the window.
+    sign_in_account_failures: int = 5
+    sign_in_address_failures: int = 20
+    sign_in_window_minutes: int = 15
+    #: A signed-in session unused for this long ends (shared tablets); 0 turns the idle timeout off.
+    idle_minutes: int = 30
+    #: ``Strict-Transport-Security`` max-age sent on requests that came over TLS; 0 sends none.
+    hsts_seconds: int = 31_536_000
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
@@ -157,6 +166,20 @@ class Settings(BaseSettings):
     @classmethod
     def _vat(cls, value: Any) -> int | None:
         return _vat_rate_bp(value)
+
+    @field_validator("sign_in_account_failures", "sign_in_address_failures", "sign_in_window_minutes")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("expected a whole number, at least 1")
+        return value
+
+    @field_validator("idle_minutes", "hsts_seconds")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("expected a whole number, 0 or more")
+        return value
 
     @field_validator("board_refresh_seconds")
     @classmethod

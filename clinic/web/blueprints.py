@@ -18,7 +18,7 @@ from clinic.users import language_views
 from clinic.users import views as users_views
 from clinic.visits import board_views
 from clinic.visits import views as visits_views
-from clinic.web import errors, health, home
+from clinic.web import crafted, errors, health, home
 from clinic.web.nav import init_app as init_nav
 
 BLUEPRINT_MODULES = (
@@ -30,6 +30,7 @@ BLUEPRINT_MODULES = (
 
 
 def register_web(app: Flask) -> None:
+    crafted.init_app(app)
     users_views.init_app(app)
     language_views.init_app(app)
     errors.init_app(app)

@@ -167,3 +167,23 @@ def test_an_outbox_row_can_be_unknown_but_not_anything(session: Session) -> None
         c["name"]: c["sqltext"] for c in sa.inspect(session.get_bind()).get_check_constraints("volunteer_notice")
     }
     assert "'unknown'" in constraints["ck_volunteer_notice_status"]
+
+
+def test_0015_stores_record_numbers_in_capitals_and_refuses_case_twins(scratch_url: str) -> None:
+    from clinic.patients.models import Patient
+
+    engine = db.make_engine(scratch_url)
+    try:
+        db.upgrade(scratch_url, "0011_unknown_outcome")
+        with Session(engine) as session:
+            make_patient(session, mrn="p000123")
+        db.upgrade(scratch_url, "0015_sessions")
+        with Session(engine) as session:
+            assert session.exec(sa.select(Patient.mrn)).scalars().all() == ["P000123"]
+        db.downgrade(scratch_url, "0011_unknown_outcome")
+        with Session(engine) as session:
+            make_patient(session, mrn="p000123")
+        with pytest.raises(RuntimeError, match="P000123"):
+            db.upgrade(scratch_url, "0015_sessions")
+    finally:
+        engine.dispose()
