@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, format_date, format_datetime
+from flask_babel import force_locale, format_currency, format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -24,7 +24,13 @@ from clinic.privacy.models import AccessKind
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
-from clinic.web.labels import ACCESS_KIND_LABELS, CONTACT_CHANNEL_LABELS, label, language_label
+from clinic.web.labels import (
+    ACCESS_KIND_LABELS,
+    CONTACT_CHANNEL_LABELS,
+    VISIT_STATUS_LABELS,
+    label,
+    language_label,
+)
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
 
@@ -53,6 +59,39 @@ SECTION_LABELS = {
     "access_log": _l("Who opened your record"),
     "audit_event": _l("Changes to your record"),
 }
+
+FIELD_LABELS = {
+    "status": _l("Status"),
+    "channel": _l("Channel"),
+    "action": _l("Action"),
+    "description": _l("Description"),
+    "quantity": _l("Quantity"),
+    "total_cents": _l("Amount"),
+    "cost_cents": _l("Cost"),
+    "body": _l("Message"),
+    "reply": _l("Reply"),
+    "recipient": _l("To"),
+    "from_number": _l("From"),
+    "got_what_needed": _l("Did you get what you needed?"),
+    "good_job": _l("Did we do a good job?"),
+    "comment": _l("Comment"),
+    "summary": _l("Summary"),
+    "purpose": _l("Purpose"),
+    "note": _l("Note"),
+    "notes": _l("Notes"),
+    "reason": _l("Reason"),
+    "cancelled_reason": _l("Reason"),
+    "outcome": _l("Outcome"),
+    "wanted": _l("Transport"),
+    "kind": _l("Type"),
+    "cycle": _l("Cycle"),
+    "cycles": _l("Cycles"),
+    "priority": _l("Priority"),
+    "earliest_date": _l("Earliest date"),
+    "latest_date": _l("Latest date"),
+    "planned_end": _l("Planned"),
+}
+"""The fields a section's rows show in the PDF, in the patient's language; the JSON holds every column."""
 
 DATE_KEYS = ("date", "day", "planned_start", "issued_at", "checked_in_at", "received_at", "sent_at", "at",
              "added_at", "answered_at", "created_at", "due_at")  # fmt: skip
@@ -121,13 +160,29 @@ def _moment(value: object) -> str:
     return format_datetime(parsed, "short")
 
 
-def _details(row: dict, date_key: str | None) -> str:
+def _value(table: str, key: str, value: object, row: dict) -> str:
+    if table == "access_log" and key == "kind" and value in ACCESS_KIND_LABELS:
+        return str(ACCESS_KIND_LABELS[value])
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if key.endswith("_cents") and isinstance(value, int):
+        return format_currency(value / 100, row.get("currency") or "EUR")
+    if key == "status" and "pathway_id" in row and value in VISIT_STATUS_LABELS:
+        return str(VISIT_STATUS_LABELS[value])
+    if isinstance(value, str) and (key.endswith(("_at", "_date", "_end", "_start")) or key in ("at", "day")):
+        return _moment(value)
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+
+
+def _details(table: str, row: dict, date_key: str | None) -> str:
     shown = []
-    for key, value in row.items():
-        if key == date_key or key == "id" or key.endswith("_id") or value in (None, "", [], {}):
+    if table == "invoice":
+        shown.append(f"{_('Number')}: {row['year']}-{row['seq']:06d}")
+    for key, label_text in FIELD_LABELS.items():
+        value = row.get(key)
+        if key == date_key or value in (None, "", [], {}):
             continue
-        text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
-        shown.append(f"{key.replace('_', ' ')}: {text}")
+        shown.append(f"{label_text}: {_value(table, key, value, row)}")
     return "; ".join(shown)
 
 
@@ -153,7 +208,7 @@ def pdf_document(data: dict, language: str) -> PdfExport:
             rows = []
             for row in tables.get(table, []):
                 date_key = next((k for k in DATE_KEYS if row.get(k)), None)
-                rows.append([_moment(row[date_key]) if date_key else "–", _details(row, date_key)])
+                rows.append([_moment(row[date_key]) if date_key else "–", _details(table, row, date_key)])
             sections.append(PdfSection(heading=str(heading), header=[_("Date"), _("Details")], rows=rows,
                                        empty=_("Nothing recorded.")))  # fmt: skip
         return PdfExport(
@@ -163,6 +218,7 @@ def pdf_document(data: dict, language: str) -> PdfExport:
                 _("Everything the day-care unit holds about you, as of %(when)s.",
                   when=format_datetime(dt.datetime.fromisoformat(data["exported_at"]), "medium")),  # fmt: skip
                 _("Article 15 of the General Data Protection Regulation gives you the right to this copy."),
+                _("This is a summary; the unit can also give you every field, as a file (JSON)."),
             ],
             details=details,
             sections=sections,
