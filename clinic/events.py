@@ -42,6 +42,15 @@ class VisitMoved(Event):
 
 
 @dataclass(frozen=True)
+class VisitRearranged(Event):
+    """A booking re-arranged the visit's internal step times or resources; its announced arrival stands,
+    so nothing is said to the patient (outreach does not handle it, on purpose)."""
+
+    visit_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
 class VisitCancelled(Event):
     """The visit was cancelled, or marked a no-show (``no_show``): its capacity is free."""
 

@@ -83,6 +83,10 @@ class OutreachSettings(BaseModel):
     stale_seconds: float = 120.0
 
 
+#: A patient asked to come at 9:00 may find the first step at most this late (minutes).
+MAX_ARRIVAL_TOLERANCE = 60
+
+
 class Settings(BaseSettings):
     """Every setting of a clinic (README, "Configuration"); build it with ``load_settings``."""
 
@@ -111,6 +115,8 @@ class Settings(BaseSettings):
     #: None: each step type's own rate (0 % in the demo); else the rate of every invoice line.
     vat_rate_bp: int | None = None
     board_refresh_seconds: int = 20
+    #: How much later than its announced arrival a booked visit's first step may be re-arranged to.
+    arrival_tolerance_minutes: int = 15
     proxy_count: int = 0
     public_base_url: str = ""
     desk_phone: str = ""
@@ -186,6 +192,13 @@ class Settings(BaseSettings):
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("expected a whole number of seconds, at least 1")
+        return value
+
+    @field_validator("arrival_tolerance_minutes")
+    @classmethod
+    def _tolerance(cls, value: int) -> int:
+        if not 0 <= value <= MAX_ARRIVAL_TOLERANCE:
+            raise ValueError(f"expected a whole number of minutes from 0 to {MAX_ARRIVAL_TOLERANCE}")
         return value
 
 

@@ -90,6 +90,9 @@ def next_visit(*, session: Session, patient_ids: list[int], now: dt.datetime, tz
 
 
 def visit_start(*, session: Session, visit: Visit) -> dt.datetime | None:
+    """When the patient was told to arrive (the first step's start for a visit stored before that was kept)."""
+    if visit.announced_at is not None:
+        return visit.announced_at
     return session.exec(select(sa.func.min(VisitStep.planned_start)).where(VisitStep.visit_id == visit.id)).first()
 
 
