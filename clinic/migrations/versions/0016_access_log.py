@@ -1,7 +1,7 @@
 """The access log (``access_log``): which staff member opened which patient's page or export, and when.
 
 Revision ID: 0016_access_log
-Revises: 0015_sessions (main's head at the last merge of main; the brief named 0011_unknown_outcome,
+Revises: 0012_announced (main's head at the last merge of main; the brief named 0011_unknown_outcome,
 which would leave two heads on this branch: the lead relinks the chain when merging)
 Create Date: 2026-12-07
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0016_access_log'
-down_revision: str | Sequence[str] | None = '0015_sessions'
+down_revision: str | Sequence[str] | None = '0012_announced'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
