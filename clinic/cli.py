@@ -15,6 +15,7 @@ from clinic.bootstrap import Container, of_app
 from clinic.demo import seed
 from clinic.errors import DomainError, SeedError
 from clinic.users import services as users
+from clinic.visits import optimise
 
 
 def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
@@ -23,6 +24,7 @@ def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(demo_sign_ins_command)
     app.cli.add_command(users_command)
+    app.cli.add_command(optimise_command)
     app.cli.add_command(serve_command(factory))
 
 
@@ -122,6 +124,40 @@ def demo_sign_ins_command(seed_dir: Path | None) -> None:
     click.echo("Demo sign-ins:")
     for user in users:
         click.echo(f"  {user.username:<12} {user.role.value:<12} password: {user.password}")
+
+
+@click.command("optimise")
+@with_appcontext
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--dry-run", is_flag=True, help="Show what would move; write nothing.")
+@click.option("--seconds", type=click.FloatRange(0.5, 600), help="Solver budget (default ONEVISIT_OPTIMISE_SECONDS).")
+def optimise_command(day, dry_run: bool, seconds: float | None) -> None:
+    """Re-arrange the not-started visits of DAY (YYYY-MM-DD) inside their announced arrivals."""
+    container = _container()
+    settings = container.settings
+    budget = seconds or settings.optimise_seconds
+    with container.session_factory() as session:
+        try:
+            if dry_run:
+                preview = optimise.preview_optimisation(
+                    session=session, day=day.date(), unit=container.unit, time_limit=budget
+                )
+                click.echo(
+                    f"{day.date()}: waiting {preview.wait_before} -> {preview.wait_after} min, idle chair-minutes "
+                    f"{preview.idle_chair_before} -> {preview.idle_chair_after}; {len(preview.moves)} steps of "
+                    f"{len(preview.moved_visits)} visits would move (dry run, nothing written)."
+                )
+                return
+            result = optimise.optimise_day(
+                session=session, day=day.date(), unit=container.unit, time_limit=budget
+            )
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+    if result.skipped:
+        raise click.ClickException(f"{result.day}: not optimised ({result.skipped})")
+    click.echo(
+        f"{result.day}: waiting {result.wait_before} -> {result.wait_after} min; {result.applied} steps moved."
+    )
 
 
 def serve_command(factory: Callable[[], Flask]) -> click.Command:

@@ -86,6 +86,12 @@ class Conflict(DomainError):
     default_code = "conflict"
 
 
+class Forbidden(DomainError):
+    """The acting user's role may not do this (checked by the service, not only by hiding a button)."""
+
+    default_code = "forbidden"
+
+
 class SeedError(DomainError):
     """A seed file is wrong; ``problems`` lists every ``file:row: field: message`` found."""
 
@@ -97,8 +103,3 @@ class SeedError(DomainError):
         more = f"\n... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
         super().__init__("Seed data rejected:\n" + "\n".join(shown) + more)
 
-
-class Forbidden(DomainError):
-    """The acting user's role may not do this (checked in the service, not only on the screen)."""
-
-    default_code = "forbidden"

@@ -217,7 +217,7 @@ def unqualified_steps(pathway: Pathway, staff: Staff) -> list[Unqualified]:
             out.append(
                 Unqualified(
                     step=step.code,
-                    step_name=step.step_type.name,
+                    step_name=step.step_type.named,
                     kind=step.step_type.resource_kind.value,
                     skills=tuple(step.skills),
                     resource=step.resource.code if step.resource is not None else None,
@@ -719,3 +719,26 @@ def load_pathways(*, session: Session, codes: Iterable[str] | None = None) -> di
 
 def load_pathway(*, session: Session, pathway_id: int) -> Pathway | None:
     return session.exec(_pathway_query().where(Pathway.id == pathway_id)).first()
+
+
+def fix_due(bday: BookingDay, now: dt.datetime, tz: str) -> BookingDay:
+    """``bday`` with every movable visit whose first step was due by ``now`` fixed (moved to ``booked``):
+    a patient expected already (late, or about to be checked in) is not re-arranged any more."""
+    current = {v.request: v for v in bday.current}
+    due = {
+        key for key, visit in current.items()
+        if instant_at(bday.instance.date, min(s.start for s in visit.steps), tz) <= now
+    }
+    if not due:
+        return bday
+    instance = bday.instance
+    return BookingDay(
+        instance=replace(
+            instance,
+            requests=tuple(r for r in instance.requests if r.id not in due),
+            booked=(*instance.booked, *(current[key] for key in sorted(due))),
+        ),
+        current=tuple(v for v in bday.current if v.request not in due),
+        visits={k: v for k, v in bday.visits.items() if k not in due},
+        announced={k: a for k, a in bday.announced.items() if k not in due},
+    )

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from babel import Locale, UnknownLocaleError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -112,6 +113,9 @@ class Settings(BaseSettings):
     region_local_km: int = 25
     region_regional_km: int = 50
     currency: str = "EUR"
+    #: The unit's locale for the *shape* of dates and times (order, separators, 24-hour clock); the words
+    #: (month and day names) stay in each reader's language.
+    format_locale: str = "nl_NL"
     #: None: each step type's own rate (0 % in the demo); else the rate of every invoice line.
     vat_rate_bp: int | None = None
     board_refresh_seconds: int = 20
@@ -131,6 +135,11 @@ class Settings(BaseSettings):
     idle_minutes: int = 30
     #: ``Strict-Transport-Security`` max-age sent on requests that came over TLS; 0 sends none.
     hsts_seconds: int = 31_536_000
+    #: Optimising a coming day (``clinic.visits.optimise``): the solver's budget per day, how many days
+    #: ahead the nightly job optimises (from tomorrow), and the clinic-local hour it runs at.
+    optimise_seconds: float = 20.0
+    optimise_days_ahead: int = 7
+    optimise_hour: int = 2
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
@@ -158,6 +167,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("not a known time zone (e.g. Europe/Amsterdam)") from None
         return value
+
+    @field_validator("format_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            Locale.parse(value.strip().replace("-", "_"))
+        except (ValueError, UnknownLocaleError):
+            raise ValueError("not a locale Babel knows (e.g. nl_NL, en_GB, fr_BE)") from None
+        return value.strip().replace("-", "_")
 
     @field_validator("languages", mode="before")
     @classmethod
@@ -199,6 +217,28 @@ class Settings(BaseSettings):
     def _tolerance(cls, value: int) -> int:
         if not 0 <= value <= MAX_ARRIVAL_TOLERANCE:
             raise ValueError(f"expected a whole number of minutes from 0 to {MAX_ARRIVAL_TOLERANCE}")
+        return value
+
+
+    @field_validator("optimise_seconds")
+    @classmethod
+    def _optimise_seconds(cls, value: float) -> float:
+        if not 0.5 <= value <= 600:
+            raise ValueError("expected seconds from 0.5 to 600")
+        return value
+
+    @field_validator("optimise_days_ahead")
+    @classmethod
+    def _days_ahead(cls, value: int) -> int:
+        if not 0 <= value <= 60:
+            raise ValueError("expected a number of days from 0 (the job does nothing) to 60")
+        return value
+
+    @field_validator("optimise_hour")
+    @classmethod
+    def _hour(cls, value: int) -> int:
+        if not 0 <= value <= 23:
+            raise ValueError("expected an hour from 0 to 23")
         return value
 
 

@@ -454,7 +454,7 @@ def _proposal(
     support: tuple[str, ...] = (),
     moves: int = 0,
 ) -> Proposal:
-    names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
+    names = {s.code: s.step_type.named if s.step_type else s.code for s in pathway.steps}
     day = itinerary.date
     pause = pauses(itinerary.visit.steps, rules)
     steps = tuple(
@@ -612,7 +612,7 @@ def _could_fit(request: engine.Request) -> bool:
 
 
 def _why(reason: Reason, day: dt.date, pathway: Pathway, resources: dict[str, Resource]) -> WhyNot:
-    names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
+    names = {s.code: s.step_type.named if s.step_type else s.code for s in pathway.steps}
     resource = None
     if reason.resource:
         resource = ", ".join(
@@ -1128,3 +1128,22 @@ def book_visit(
     events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))
     session.commit()
     return visit
+
+
+def home_before_dark_rule(unit: Unit) -> planning.LeaveBy:
+    """The leave-by rule ``planning.booking_day`` applies to booked visits (home before dark for
+    long-distance patients), for the other callers of the booking day: optimising a day, the refill."""
+    return _leave_by(unit)
+
+
+def store_rearranged(
+    *,
+    session: Session,
+    bday: planning.BookingDay,
+    moved: dict[str, engine.Visit],
+    tz: str,
+    actor_id: int | None,
+    for_visit: Visit,
+) -> None:
+    """Write the re-arranged steps of other visits made room for ``for_visit`` (see ``_store_moves``)."""
+    _store_moves(session=session, bday=bday, moved=moved, tz=tz, actor_id=actor_id, for_visit=for_visit)

@@ -2,7 +2,8 @@
 
 As with the invoice (``clinic.billing.invoice_pdf``, whose text handling and fonts this reuses), the web
 layer translates every heading into the patient's language and formats every date; this module lays the
-sections out on A4: the patient's details, then one table per kind of record.
+sections out on A4: the patient's details, then one table per kind of record. The invoice's embedded
+Unicode font (Source Sans Pro) sets it, so names print as written (Polish, Czech, Greek, Cyrillic...).
 """
 
 import io
@@ -14,8 +15,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from clinic.billing import invoice_pdf
-from clinic.billing.invoice_pdf import pdf_text
+from clinic.billing.invoice_pdf import FONT, FONT_BOLD, pdf_text, register_fonts
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,10 @@ class PdfExport:
     sections: list[PdfSection] = field(default_factory=list)
 
 
-def _fonts() -> tuple[str, str]:
-    """The invoice's fonts: its embedded Unicode font once it has one, else reportlab's Helvetica."""
-    register = getattr(invoice_pdf, "register_fonts", None)
-    if register is not None:
-        register()
-        return invoice_pdf.FONT, invoice_pdf.FONT_BOLD
-    return "Helvetica", "Helvetica-Bold"
-
-
 def render_export_pdf(document: PdfExport, *, compress: bool = True) -> bytes:
     """The PDF bytes; ``compress=False`` leaves page streams readable (tests search them for text)."""
-    regular, bold = _fonts()
+    register_fonts()
+    regular, bold = FONT, FONT_BOLD
     buffer = io.BytesIO()
     styles = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=styles["BodyText"], fontName=regular, fontSize=9, leading=11)

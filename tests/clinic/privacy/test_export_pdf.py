@@ -14,13 +14,14 @@ def text_of(pdf: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
-def test_a_unicode_name_prints_as_the_invoice_prints_it():
+def test_a_unicode_name_prints_as_written_with_the_invoices_font():
     invoice = render_pdf(PdfInvoice(title="Facture", number="1", language="fr", issuer=["OneVisit"],
                                     recipient=[NAME], meta=[], header=["a", "b", "c", "d", "e"], rows=[],
                                     totals=[]))  # fmt: skip
     export = render_export_pdf(PdfExport(title="Vos données", language="fr", intro=[], details=[("Nom", NAME)]))
     printed = next(line for line in text_of(invoice).splitlines() if "Quist" in line)
     assert printed.strip() in text_of(export)
+    assert NAME in text_of(export)
 
 
 def test_sections_list_their_rows_and_say_when_empty():

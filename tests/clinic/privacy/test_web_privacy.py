@@ -62,7 +62,7 @@ def test_exports_for_the_coordinator_and_not_for_clerks(everything, coordinator_
     body = pdf.get_data()
     assert body.startswith(b"%PDF")
     printed = re.sub(r"\s+", " ", "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages))
-    for french in ("Vos données chez OneVisit", "Factures", "Numéro: 2026-000041", "Montant: 300,00",
+    for french in ("Vos données chez OneVisit", "Zofia Wiśniewska-Quist", "Factures", "Numéro: 2026-000041", "Montant: 300,00",
                    "Avez-vous obtenu ce dont vous aviez besoin?: Non", "Commentaire: Trop d'attente",
                    "A ouvert la page du patient", "Statut: Terminée"):  # fmt: skip
         assert french in printed, french
