@@ -102,4 +102,3 @@ class SeedError(DomainError):
         shown = self.problems[:20]
         more = f"\n... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
         super().__init__("Seed data rejected:\n" + "\n".join(shown) + more)
-
