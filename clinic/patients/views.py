@@ -17,14 +17,14 @@ from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.labels import (
     CONTACT_CHANNEL_LABELS,
-    message_labels,
     SEGMENT_LABELS,
     VISIT_STATUS_LABELS,
     label,
     language_label,
+    message_labels,
 )
-from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.phones import format_phone
+from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.urls import optional_url
 
 bp = Blueprint("patient", __name__, template_folder="templates")

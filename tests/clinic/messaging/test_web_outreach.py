@@ -271,7 +271,8 @@ def test_outbox_filters_by_patient_and_pages_past_the_newest_200(desk_client, se
     for n in range(205):
         session.add(OutboxMessage(
             visit_id=visit.id, patient_id=first.id, action="reminder", rule_id="basic.reminder",
-            due_at=base, next_attempt_at=base + dt.timedelta(minutes=n), status=OutboxStatus.QUEUED,
+            due_at=base + dt.timedelta(minutes=n), next_attempt_at=base + dt.timedelta(hours=n // 10),
+            status=OutboxStatus.QUEUED,
             channel=Channel.SMS, language=Language.NL, recipient=first.phone, body=f"n{n}",
         ))  # fmt: skip
     session.add(OutboxMessage(
