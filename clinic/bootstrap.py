@@ -86,6 +86,8 @@ def unit_from(settings: Settings) -> Unit:
         public_base_url=settings.public_base_url,
         board_refresh_seconds=settings.board_refresh_seconds,
         booking_rules=rules,
+        name=settings.unit_name,
+        address=settings.unit_address,
     )
 
 

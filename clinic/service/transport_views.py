@@ -5,12 +5,12 @@ Answers by SMS and in the offer's call arrive by themselves (``clinic.messaging.
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
+from wtforms import DateField, HiddenField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from clinic.db import get_session
@@ -33,6 +33,15 @@ DAYS_AHEAD = 14
 
 class ArrangedForm(FlaskForm):
     note = StringField(_l("What was booked"), validators=[Optional(), Length(max=500)])
+
+
+class TransportDayForm(FlaskForm):
+    """The day of the printable transport list (a GET form, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    day = DateField(_l("Day"), validators=[Optional()], format="%Y-%m-%d")
 
 
 class AnswerForm(FlaskForm):
@@ -62,6 +71,32 @@ def index():
         form=ArrangedForm(formdata=None),
         channel_label=lambda code: label(TOUCH_CHANNEL_LABELS, code),
         format_phone=format_phone,
+    )
+
+
+@bp.get("/transport/day")
+@roles_required(*STAFF)
+def day():
+    """The printable list of one day's pick-ups: time, address, mobility needs."""
+    form = TransportDayForm(request.args)
+    shown, status = clinic_today(), 200
+    if request.args and not form.validate():
+        status = 400
+    else:
+        shown = form.day.data or shown
+    form.day.data = shown
+    rows = transport.transport_day(session=_session(), day=shown)
+    return (
+        render_template(
+            "service/transport/day.html",
+            form=form,
+            day=shown,
+            rows=rows,
+            previous_url=url_for("transport.day", day=(shown - dt.timedelta(days=1)).isoformat()),
+            next_url=url_for("transport.day", day=(shown + dt.timedelta(days=1)).isoformat()),
+            format_phone=format_phone,
+        ),
+        status,
     )
 
 

@@ -31,6 +31,9 @@ class Unit:
     board_refresh_seconds: int
     #: The segment booking rules (``seed_data/booking_rules.yaml``): hard ones and preferences that may bend.
     booking_rules: BookingRules
+    #: The unit's name and address, printed on the patient's appointment slip.
+    name: str = ""
+    address: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
