@@ -64,6 +64,23 @@ class StepFinished(Event):
 
 
 @dataclass(frozen=True)
+class VisitCompleted(Event):
+    """The visit's last step was done or skipped, or it was checked out: the patient has gone home."""
+
+    visit_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TransportAnswered(Event):
+    """The patient's answer to the transport offer is known (by SMS, a call, an e-mail's page or the desk),
+    or the desk marked the transport arranged: the offer needs no further asking."""
+
+    visit_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
 class OfferAccepted(Event):
     """A waitlist offer for freed place ``source_visit_id`` was accepted and booked as ``visit_id``."""
 

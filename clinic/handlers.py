@@ -1,7 +1,10 @@
 """What follows a change of a visit, whichever path made it (a screen, an SMS, a call, an e-mail's page, a job).
 
 After a visit is booked, moved or cancelled its outreach is re-planned (a cancelled visit's pending
-reminders are withdrawn) and volunteers are matched again for its day. Each runs after the change is
+reminders are withdrawn) and volunteers are matched again for its day. An answer to the transport offer
+(by SMS, a key pressed in a call, an e-mail's page, or the desk noting or arranging it) withdraws the
+offers still queued for that visit; a completed visit (last step done, or checked out) withdraws every
+message still queued for it. Each runs after the change is
 committed, in its own transaction; a failure is logged by the bus and never undoes the change. The
 dispatcher's send-time check still never sends a reminder for a cancelled visit, and the coordinator's
 "re-plan upcoming" repairs the rest.
@@ -13,7 +16,14 @@ from collections.abc import Callable
 from sqlmodel import Session
 
 from clinic.columns import utcnow
-from clinic.events import MessageBus, VisitBooked, VisitCancelled, VisitMoved
+from clinic.events import (
+    MessageBus,
+    TransportAnswered,
+    VisitBooked,
+    VisitCancelled,
+    VisitCompleted,
+    VisitMoved,
+)
 from clinic.messaging import outreach
 from clinic.service import volunteers
 from clinic.unit.context import Unit
@@ -39,7 +49,20 @@ def register(
             session=session, visit_id=event.visit_id, unit=unit, now=clock(),
         )
 
+    def withdraw_answered_offers(event: TransportAnswered, session: Session) -> None:
+        outreach.withdraw_answered(
+            session=session, visit_id=event.visit_id, actions=outreach.OFFER_ACTIONS,
+            why="the patient's answer to the transport offer is known", actor_id=event.actor_id,
+        )
+
+    def withdraw_after_visit(event: VisitCompleted, session: Session) -> None:
+        outreach.withdraw_visit_outreach(
+            session=session, visit_id=event.visit_id, now=clock(), actor_id=event.actor_id, why="visit completed"
+        )
+
     for event_type in (VisitBooked, VisitMoved, VisitCancelled):
         bus.subscribe(event_type, replan_outreach)
         bus.subscribe(event_type, match_volunteers)
+    bus.subscribe(TransportAnswered, withdraw_answered_offers)
+    bus.subscribe(VisitCompleted, withdraw_after_visit)
     return bus

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
+from clinic import events
 from clinic.audit import record as audit
 from clinic.billing.invoices import add_invoice, open_invoice
 from clinic.billing.models import Invoice, InvoiceStatus
@@ -26,6 +27,7 @@ from clinic.errors import Conflict, NotFound, get_or_raise
 from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, ResourceKind
+from clinic.visits import dayrules
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 
 CHECKOUT_STATUSES = frozenset({VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED})
@@ -148,10 +150,20 @@ def _ordered(visit: Visit) -> list[VisitStep]:
     return sorted(visit.steps, key=lambda s: (s.planned_start, s.id or 0))
 
 
-def preview(*, session: Session, visit_id: int, unit: Unit) -> CheckoutPreview:
-    """What checking the visit out now would do and charge, without writing anything."""
+def preview(*, session: Session, visit_id: int, unit: Unit, now: dt.datetime | None = None) -> CheckoutPreview:
+    """What checking the visit out now would do and charge, without writing anything; a visit of another
+    day shows the ``not_visit_day`` problem (a coordinator may still override it)."""
     visit = _load_visit(session, visit_id)
     problem, invoice = _problem(session, visit)
+    today = dayrules.local_date(now or utcnow(), unit.tz)
+    if problem is None and visit.date != today:
+        problem = Conflict(
+            f"checkout happens on the visit's day ({visit.date.isoformat()}), not on {today.isoformat()}",
+            code=dayrules.NOT_VISIT_DAY,
+            field="visit_id",
+            day=visit.date.isoformat(),
+            today=today.isoformat(),
+        )
     lines: list[PreviewLine] = []
     currencies: set[str] = set()
     for step in _ordered(visit):
@@ -208,11 +220,13 @@ def check_out(
     actor_id: int | None,
     unit: Unit,
     now: dt.datetime | None = None,
+    override_reason: str | None = None,
 ) -> Invoice:
     """Close the visit's steps, complete it and issue its invoice, all in one committed transaction.
 
     ``Conflict`` (nothing written) when the visit is not checked in / in progress, is already
-    invoiced, or has nothing chargeable.
+    invoiced, has nothing chargeable, or is not today's (``not_visit_day``: a coordinator may override
+    with ``override_reason``).
     """
     now = now or utcnow()
     try:
@@ -220,6 +234,10 @@ def check_out(
         problem, _ = _problem(session, visit)
         if problem is not None:
             raise problem
+        dayrules.require_visit_day(
+            session, visit=visit, now=now, tz=unit.tz, what="checkout", actor_id=actor_id,
+            override_reason=override_reason,
+        )
         finished: list[str] = []
         skipped: list[str] = []
         for step in _ordered(visit):
@@ -254,6 +272,7 @@ def check_out(
             entity_id=visit.id,
             details=details,
         )
+        events.record(session, events.VisitCompleted(visit_id=visit.id, actor_id=actor_id))
         session.commit()
     except BaseException:
         session.rollback()

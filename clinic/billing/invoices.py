@@ -135,7 +135,13 @@ def add_invoice(
     unit: Unit,
     now: dt.datetime,
 ) -> Invoice:
-    """Number, store and audit the invoice of ``visit`` in the caller's transaction (flushed, not committed)."""
+    """Number, store and audit the invoice of ``visit`` in the caller's transaction (flushed, not committed);
+    only a completed visit is invoiced (``Conflict(not_completed)``)."""
+    if visit.status != VisitStatus.COMPLETED:
+        raise Conflict(
+            f"only completed visits are invoiced; this one is {visit.status.value}", code="not_completed",
+            field="status",
+        )
     existing = open_invoice(session=session, visit_id=visit.id)
     if existing is not None:
         raise Conflict(f"visit {visit.id} is already on invoice {existing.number}", code="already_invoiced",

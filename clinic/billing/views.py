@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import HiddenField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 import clinic.billing.invoices  # noqa: F401  (registers the guard that refuses edits of issued invoices)
 from clinic.billing.checkout import check_out, checkout_queue, invoice_document, preview
@@ -28,6 +28,7 @@ from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.urls import optional_url
+from clinic.web.visit_errors import day_rule_message
 
 bp = Blueprint("checkout", __name__, template_folder="templates")
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
@@ -43,6 +44,10 @@ STEP_STATUS_LABELS = {
 
 class CheckoutForm(FlaskForm):
     expected_total = HiddenField()
+    override_reason = StringField(
+        _l("Reason to override (coordinator)"),
+        validators=[Optional(), Length(max=300, message=_l("Use at most 300 characters."))],
+    )
     submit = SubmitField(_l("Check out and issue the invoice"))
 
 
@@ -66,6 +71,8 @@ def _message(error: DomainError) -> str:
             "Only a checked-in or in-progress visit can be checked out; this visit is %(status)s.",
             status=status,
         )
+    if error.code in ("not_visit_day", "override_not_allowed", "not_completed"):
+        return day_rule_message(error)
     if error.code == "already_invoiced":
         if params.get("number"):
             return _("This visit is already checked out on invoice %(number)s.", number=params["number"])
@@ -152,6 +159,7 @@ def start(visit_id: int):
                     visit_id=visit_id,
                     actor_id=current_user.id,
                     unit=unit(),
+                    override_reason=(form.override_reason.data or "").strip() or None,
                 )
             except NotFound:
                 abort(404)
@@ -176,6 +184,9 @@ def start(visit_id: int):
             step_label=lambda code: label(STEP_STATUS_LABELS, code),
             visit_url=optional_url("visit.detail", visit_id=shown.visit_id),
             patient_url=optional_url("patient.detail", patient_id=shown.patient_id),
+            can_override=shown.problem is not None
+            and shown.problem.code == "not_visit_day"
+            and current_user.role == COORDINATOR,
         ),
         status,
     )

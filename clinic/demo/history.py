@@ -36,7 +36,7 @@ from clinic.feedback.models import (
     SurveyTrigger,
 )
 from clinic.messaging.models import InboundMessage, OutboxMessage, OutboxStatus
-from clinic.messaging.texts import voucher_code
+from clinic.messaging.texts import render_text, voucher_code
 from clinic.patients import segments
 from clinic.patients.models import Patient
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
@@ -116,9 +116,11 @@ def generate_history(
     weeks: int,
     closed: set[dt.date],
     plan: HistoryPlan = HistoryPlan(),
+    now: dt.datetime | None = None,
 ) -> dict[str, int]:
     """History on the weekdays from the Monday ``weeks - 1`` weeks before ``today``'s week up to (not
-    including) ``before``; returns counts of what was written."""
+    including) ``before``; returns counts of what was written. Nothing in it happens at or after ``now``
+    (default: the start of ``today``): answers not given yet are not written, follow-ups still open."""
     zone = ZoneInfo(unit.tz)
     rng = random.Random(plan.random_seed)
     monday = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=weeks - 1)
@@ -235,6 +237,7 @@ def generate_history(
     _around_visits(
         session, rng, plan, visit_ids, visit_rows, step_rows, meta, zone, unit.tz, unit,
         desk=desk, coordinator=coordinator, volunteers=active_volunteers, counts=counts,
+        until=now or dt.datetime.combine(today, dt.time(0), zone).astimezone(dt.UTC),
     )  # fmt: skip
     return counts
 
@@ -410,8 +413,10 @@ def _around_visits(
     reminders_only: bool = False,
 ) -> None:
     """Reminders, check-ins, volunteers, gestures, surveys and follow-ups around the visits. Nothing is
-    dated at or after ``until`` (the demo's now) among the reminders and their answers; ``reminders_only``
-    for visits that have not happened yet."""
+    dated at or after ``until`` (the demo's now): reminders not yet due, answers not yet given and surveys
+    not yet settled are left out, and a follow-up that would close later is still open. Reminders are in
+    the patient's language with dates as their locale writes them (``render_text``, as outreach sends them).
+    ``reminders_only`` for visits that have not happened yet."""
     outbox: list[dict] = []
     outbox_meta: list[tuple[dict, Patient, int]] = []
     checkins: list[dict] = []
@@ -465,7 +470,11 @@ def _around_visits(
                     "language": patient.language,
                     "essential": True,
                     "recipient": patient.phone,
-                    "body": f"Reminder: your visit on {day.isoformat()}. Reply YES to confirm.",
+                    "body": render_text(
+                        "reminder", language=str(patient.language), tz=tz, visit_id=visit_id,
+                        pathway=info["pathway"].name_in(patient.language) if info.get("pathway") else "",
+                        starts_at=planned_start,
+                    )[:2000],
                     "attempts": 3 if msg_status == OutboxStatus.FAILED else 1,
                     "on_call_list": False,
                     "provider_id": f"hist-out-{visit_id}" if sent_at else None,
@@ -526,6 +535,10 @@ def _around_visits(
             continue
         asked = last_actual + dt.timedelta(hours=2)
         answered = rng.random() < plan.survey_answered
+        answered_at = asked + dt.timedelta(minutes=rng.randint(3, 600)) if answered else None
+        settled = answered_at or asked + 2 * unit.survey_reask_after  # two attempts, then "no answer"
+        if until is not None and settled >= until:
+            continue
         yes = plan.yes_start + (plan.yes_end - plan.yes_start) * progress
         got, good = (True, True) if rng.random() < yes else (rng.random() < 0.5, False)
         channel = (
@@ -548,7 +561,7 @@ def _around_visits(
                 "got_what_needed": got if answered else None,
                 "good_job": good if answered else None,
                 "comment": "" if not answered or (got and good) else "Waited a long time for the consult.",
-                "answered_at": asked + dt.timedelta(minutes=rng.randint(3, 600)) if answered else None,
+                "answered_at": answered_at,
                 "created_at": last_actual,
             }
         )
@@ -564,7 +577,7 @@ def _around_visits(
         _insert(session, RecoveryGesture, gestures)
     if surveys:
         survey_ids = _insert(session, Survey, surveys, ids=True)
-        _followups(session, rng, surveys, survey_ids, desk)
+        _followups(session, rng, surveys, survey_ids, desk, until)
     counts.update(
         {
             "history reminders": len(outbox),
@@ -603,8 +616,9 @@ def _answers(session, rng, plan, outbox, outbox_meta, until=None) -> None:
         _insert(session, InboundMessage, rows)
 
 
-def _followups(session, rng, surveys, survey_ids, desk) -> None:
-    """A follow-up for every "no" and every unanswered survey; all closed a few hours to days later."""
+def _followups(session, rng, surveys, survey_ids, desk, until: dt.datetime | None = None) -> None:
+    """A follow-up for every "no" and every unanswered survey, closed a few hours to days later; one that
+    would close at or after ``until`` (the demo's now) is still open."""
     rows = []
     for survey, survey_id in zip(surveys, survey_ids, strict=True):
         no = survey["status"] == SurveyStatus.ANSWERED and not (
@@ -613,17 +627,19 @@ def _followups(session, rng, surveys, survey_ids, desk) -> None:
         if not no and survey["status"] != SurveyStatus.UNANSWERED:
             continue
         opened = survey["answered_at"] or survey["asked_at"] + dt.timedelta(days=1)
+        closed_at = opened + dt.timedelta(hours=rng.choice([3, 6, 20, 26, 30, 50, 75]))
+        still_open = until is not None and closed_at >= until
         rows.append(
             {
                 "patient_id": survey["patient_id"],
                 "visit_id": survey["visit_id"],
                 "survey_id": survey_id,
                 "reason": FollowUpReason.ANSWERED_NO if no else FollowUpReason.NO_ANSWER,
-                "status": FollowUpStatus.CLOSED,
+                "status": FollowUpStatus.OPEN if still_open else FollowUpStatus.CLOSED,
                 "owner_id": desk.id if desk else None,
                 "due_at": opened + dt.timedelta(hours=48),
                 "escalated_at": None,
-                "closed_at": opened + dt.timedelta(hours=rng.choice([3, 6, 20, 26, 30, 50, 75])),
+                "closed_at": None if still_open else closed_at,
                 "closing_survey_id": None,
                 "summary": survey["comment"] or "No answer to the two questions",
                 "created_at": opened,
@@ -643,6 +659,8 @@ def _followups(session, rng, surveys, survey_ids, desk) -> None:
                 "note": "",
             }
         )
+        if row["closed_at"] is None:
+            continue
         events.append(
             {
                 "follow_up_id": follow_up_id,
@@ -738,6 +756,7 @@ def decorate_recent(
     _around_visits(
         session, rng, plan, visit_ids, rows, steps, meta, zone, unit.tz, unit,
         desk=users.get("front_desk"), coordinator=users.get("coordinator"), volunteers=active, counts=counts,
+        until=now or dt.datetime.combine(today, dt.time(0), zone).astimezone(dt.UTC),
     )  # fmt: skip
     arrived = (
         session.exec(
@@ -807,7 +826,7 @@ def _upcoming_reminders(session, *, today, now, patients, zone, tz, unit, plan) 
     steps = [
         [{"planned_start": s.planned_start, "planned_end": s.planned_end} for s in v.steps] for v in visits
     ]
-    meta = [{"patient": patients[v.patient_id], "progress": 1.0} for v in visits]
+    meta = [{"patient": patients[v.patient_id], "pathway": v.pathway, "progress": 1.0} for v in visits]
     counts: dict[str, int] = {}
     _around_visits(
         session, random.Random(plan.random_seed + 2), plan, [v.id for v in visits], rows, steps, meta, zone,

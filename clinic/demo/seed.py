@@ -172,6 +172,7 @@ def _load(
             before=today - dt.timedelta(days=seed.visits.days_back),
             weeks=history_weeks,
             closed=clinic_closed,
+            now=now,
         )
     visits, unplaced = _generate_visits(
         session,

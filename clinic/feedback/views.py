@@ -7,31 +7,50 @@
   (shown in the patient's language);
 * ``/survey/<token>``: the page an e-mailed survey links to (no sign-in; the signed token is the proof).
 
+The tablet is a **kiosk** while the patient holds it: opening the two questions on it puts the browser
+session in kiosk mode, where every page but that survey (and the way out) leads back to it, and the
+staff menu, the language switch and "Sign out" are not shown. Only a staff member's user name and password
+(``/follow-ups/tablet/exit``) leave it.
+
 The patient page's Feedback section (``clinic/feedback/templates/feedback/_patient_feedback.html``) gets its
 data from the ``feedback_for(patient_id)`` template helper this blueprint registers.
 """
 
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, TextAreaField
+from itsdangerous import BadSignature, URLSafeSerializer
+from wtforms import PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.db import get_session
-from clinic.errors import Conflict, DomainError, NotFound
+from clinic.errors import Conflict, DomainError, NotFound, SignInError
 from clinic.feedback import followups, surveys
 from clinic.feedback.models import SurveyChannel, SurveyStatus
 from clinic.feedback.surveys import patient_feedback
 from clinic.messaging import links
+from clinic.users.services import authenticate
 from clinic.web.clock import messaging_now
 from clinic.web.container import channels, unit
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.public_urls import patient_links
+from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
 bp = Blueprint("followups", __name__, template_folder="templates")
@@ -88,10 +107,55 @@ class SurveyForm(FlaskForm):
                             render_kw={"rows": 3, "maxlength": 1000})
 
 
+class KioskExitForm(FlaskForm):
+    username = StringField(_l("Staff user name"), validators=[DataRequired(message=_l("Enter your user name."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])
+
+
+KIOSK_COOKIE = "onevisit_kiosk"
+"""A signed cookie of its own (not the session, which every response re-saves as its request read it)."""
+KIOSK_OPEN = frozenset({"followups.tablet", "followups.kiosk_exit", "static"})
+"""The endpoints a kiosk browser may still reach; anything else leads back to its survey."""
 
 
 def _session():
     return get_session()
+
+
+def _kiosk_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="onevisit-kiosk")
+
+
+def kiosk_survey_id() -> int | None:
+    """The survey this browser is a kiosk for (set in this request or by its cookie), or ``None``."""
+    if "kiosk_survey" in g:
+        return g.kiosk_survey
+    raw = request.cookies.get(KIOSK_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _kiosk_signer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+@bp.before_app_request
+def _kiosk_guard():
+    """In kiosk mode only the kiosk's own survey and its way out are reachable (no staff pages, no sign-out)."""
+    survey_id = kiosk_survey_id()
+    if survey_id is None:
+        return None
+    if request.endpoint in KIOSK_OPEN and (
+        request.endpoint != "followups.tablet" or (request.view_args or {}).get("survey_id") == survey_id
+    ):
+        return None
+    return redirect(url_for("followups.tablet", survey_id=survey_id))
+
+
+@bp.app_context_processor
+def kiosk_helpers() -> dict:
+    return {"kiosk_mode": kiosk_survey_id() is not None}
 
 
 def _message(error: DomainError) -> str:
@@ -280,8 +344,37 @@ def tablet(survey_id: int):
     survey = surveys.find_survey(session=_session(), survey_id=survey_id)
     if survey is None:
         abort(404)
-    return _answer(survey, action=url_for("followups.tablet", survey_id=survey.id), channel=SurveyChannel.TABLET,
-                   done_template="feedback/tablet_done.html")
+    g.kiosk_survey = survey.id
+    response = make_response(_answer(survey, action=url_for("followups.tablet", survey_id=survey.id),
+                                      channel=SurveyChannel.TABLET, done_template="feedback/tablet_done.html"))
+    response.set_cookie(KIOSK_COOKIE, _kiosk_signer().dumps(survey.id), httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
+
+
+@bp.route("/follow-ups/tablet/exit", methods=["GET", "POST"])
+@roles_required(*DESK_ROLES)
+def kiosk_exit():
+    """Leave kiosk mode: a staff member's user name and password (any active desk, coordinator or admin)."""
+    survey_id = kiosk_survey_id()
+    form = KioskExitForm()
+    error = None
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                staff = authenticate(session=_session(), username=form.username.data.strip(), password=form.password.data)
+            except SignInError:
+                staff = None
+            if staff is not None and staff.role.value in DESK_ROLES:
+                flash(_("The tablet is back in staff mode."), "success")
+                survey = surveys.find_survey(session=_session(), survey_id=survey_id) if survey_id else None
+                target = url_for("patient.detail", patient_id=survey.patient_id) if survey is not None else None
+                response = redirect(safe_next(target) or url_for("home.index"), code=303)
+                response.delete_cookie(KIOSK_COOKIE)
+                return response
+        error, status = _("Wrong user name or password."), 400
+    return render_template("feedback/kiosk_exit.html", form=form, error=error, survey_id=survey_id), status
 
 
 @bp.route("/survey/<token>", methods=["GET", "POST"])

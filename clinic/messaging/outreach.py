@@ -30,6 +30,10 @@ from outreach.quiet_hours import next_allowed
 from outreach.rules import RuleSet
 
 PENDING = (OutboxStatus.QUEUED,)
+ANSWERED = "answered"
+"""``last_error`` prefix of a row withdrawn because its question was answered: re-planning never revives it."""
+OFFER_ACTIONS = ("transport_offer",)
+"""Outreach actions that offer the patient something and wait for their answer."""
 REPLANNABLE = (OutboxStatus.QUEUED, OutboxStatus.WITHDRAWN, OutboxStatus.SKIPPED)
 """A row in one of these states may get a new wording, channel or status; the others are history."""
 SENDABLE_VISITS = frozenset({VisitStatus.REQUESTED, VisitStatus.BOOKED, VisitStatus.CONFIRMED})
@@ -73,11 +77,13 @@ def _plan_one(
     wanted = plan_messages(firings, pfacts, vfacts, now=now, tz=unit.tz)
     result = PlanResult(visit_id=visit.id)
     by_key = {(row.action, row.due_at): row for row in existing}
-    wanted_keys = {(p.action, p.due_at) for p in wanted}
     starts_at = vfacts.starts_at or (
         dt.datetime.combine(visit.date, dt.time(9), ZoneInfo(unit.tz)).astimezone(dt.UTC)
     )
     pathway_name = visit.pathway.name_in(pfacts.language) if visit.pathway else ""
+    answered = {row.action for row in existing if _answered(row)}
+    wanted = [p for p in wanted if p.action not in answered]
+    wanted_keys = {(p.action, p.due_at) for p in wanted}
     for row in existing:
         if row.action == VOLUNTEER_ACTION:
             continue  # planned by the volunteers' matching (``plan_volunteer_announcements``), not by the rules
@@ -274,10 +280,61 @@ def replan_upcoming(
     return len(ids)
 
 
-def withdraw_visit_outreach(
-    *, session: Session, visit_id: int, now: dt.datetime | None = None, actor_id: int | None = None
+def _answered(row: OutboxMessage) -> bool:
+    return row.status == OutboxStatus.WITHDRAWN and (row.last_error or "").startswith(ANSWERED)
+
+
+def withdraw_answered(
+    *,
+    session: Session,
+    visit_id: int,
+    actions: Iterable[str],
+    why: str,
+    actor_id: int | None = None,
 ) -> int:
-    """Withdraw every message of the visit not sent yet (cancellation); committed and audited."""
+    """Withdraw the visit's queued messages of ``actions``: their question has been answered (or no longer
+    needs one: ``why`` says which); a later re-plan does not queue them again. Committed, audited."""
+    actions = list(actions)
+    try:
+        rows = list(
+            session.exec(
+                select(OutboxMessage).where(
+                    OutboxMessage.visit_id == visit_id,
+                    col(OutboxMessage.action).in_(actions),
+                    col(OutboxMessage.status).in_(list(PENDING)),
+                )
+            )
+        )
+        for row in rows:
+            row.status = OutboxStatus.WITHDRAWN
+            row.last_error = f"{ANSWERED}: {why}"[:500]
+            session.add(row)
+        if rows:
+            audit.record(
+                session=session,
+                actor_id=actor_id,
+                action="visit.outreach_withdrawn",
+                entity="visit",
+                entity_id=visit_id,
+                details={"withdrawn": len(rows), "actions": sorted({row.action for row in rows}), "why": why},
+            )
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return len(rows)
+
+
+def withdraw_visit_outreach(
+    *,
+    session: Session,
+    visit_id: int,
+    now: dt.datetime | None = None,
+    actor_id: int | None = None,
+    why: str = "visit cancelled",
+) -> int:
+    """Withdraw every message of the visit not sent yet (cancelled, or completed: ``why``); committed and
+    audited."""
     now = now or utcnow()
     get_or_raise(session, Visit, visit_id, what="visit")
     try:
@@ -290,7 +347,7 @@ def withdraw_visit_outreach(
         )
         for row in rows:
             row.status = OutboxStatus.WITHDRAWN
-            row.last_error = "visit cancelled"
+            row.last_error = why
             session.add(row)
         if rows:
             audit.record(
@@ -299,7 +356,7 @@ def withdraw_visit_outreach(
                 action="visit.outreach_withdrawn",
                 entity="visit",
                 entity_id=visit_id,
-                details={"withdrawn": len(rows)},
+                details={"withdrawn": len(rows), "why": why},
             )
         session.commit()
     except Exception:

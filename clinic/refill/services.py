@@ -74,11 +74,15 @@ def cancel_visit(
     now: dt.datetime,
     actor_id: int | None = None,
     no_show: bool = False,
+    unit: Unit | None = None,
+    override_reason: str | None = None,
     commit: bool = True,
 ) -> Visit:
     """Cancel a visit (or mark it a no-show) with a required reason; its capacity is free at once.
 
-    ``commit=False`` leaves the change to the caller's transaction (a treatment series' cycles)."""
+    A no-show only once the patient's arrival window has passed, unless a coordinator overrides with a
+    reason (``clinic.visits.dayrules``). ``commit=False`` leaves the change to the caller's transaction
+    (a treatment series' cycles)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("give a reason", code="reason_required", field="reason")
@@ -88,7 +92,7 @@ def cancel_visit(
         )
     return visits.change_status(
         session=session, visit_id=visit_id, status=_freed_status(no_show), actor_id=actor_id, reason=reason, now=now,
-        commit=commit,
+        unit=unit, override_reason=override_reason, commit=commit,
     )
 
 

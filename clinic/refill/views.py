@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.db import get_session
@@ -28,6 +28,7 @@ from clinic.refill.services import (
     make_offers,
     may_cancel,
 )
+from clinic.visits import dayrules
 from clinic.visits.models import Visit
 from clinic.visits.services import get_visit
 from clinic.web.container import unit
@@ -35,6 +36,7 @@ from clinic.web.errors import row_or_404
 from clinic.web.forms import select_choices
 from clinic.web.labels import VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
+from clinic.web.visit_errors import day_rule_message
 
 bp = Blueprint("refill", __name__, template_folder="templates")
 
@@ -67,6 +69,8 @@ MESSAGES = {
 
 
 def message_for(error: DomainError) -> str:
+    if error.code in ("arrival_not_passed", "override_not_allowed"):
+        return day_rule_message(error)
     return str(MESSAGES.get(error.code, _l("That did not work: %(detail)s", detail=error.message)))
 
 
@@ -85,6 +89,7 @@ class CancelForm(FlaskForm):
         ],
         render_kw={"rows": 3, "maxlength": 300},
     )
+    override = BooleanField(_l("Record the no-show now although the arrival window has not passed (coordinator; the reason is kept in the audit log)"))
 
 
 class OfferForm(FlaskForm):
@@ -131,22 +136,27 @@ def cancel(visit_id: int):
                     now=_now(),
                     actor_id=current_user.id,
                     no_show=form.action.data == "no_show",
+                    unit=unit(),
+                    override_reason=form.reason.data if form.override.data else None,
                 )
             except DomainError as error:
                 get_session().rollback()
                 field = form.reason if error.field == "reason" else form.action
                 field.errors = [*field.errors, message_for(error)]
-                status = 409 if error.code == "bad_transition" else 400
+                status = 409 if error.code in ("bad_transition", "arrival_not_passed", "override_not_allowed") else 400
             else:
                 flash(_("The visit is cancelled; its place can be offered now."), "success")
                 return redirect(url_for("refill.slot", visit_id=visit.id))
         else:
             status = 400
+    no_show_from = dayrules.arrival_window_end(visit, unit().tz)
     return (
         render_template(
             "refill/cancel.html",
             visit=visit,
             form=form,
+            no_show_from=no_show_from if _now() < no_show_from else None,
+            can_override=current_user.role == COORDINATOR,
             freed=visit.status in FREED_STATUSES,
             actions={
                 choice.value

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from clinic import events
 from clinic.audit import record as audit
 from clinic.errors import Conflict, get_or_raise
 from clinic.messaging.models import OutboxMessage, OutboxStatus
@@ -93,7 +94,8 @@ def record_answer(
     actor_id: int | None = None,
 ) -> TransportRequest:
     """Keep the patient's answer for the visit (committed, audited); a later answer replaces an earlier one,
-    and a "no" after an arranged transport keeps when it was arranged so the desk can cancel it."""
+    and a "no" after an arranged transport keeps when it was arranged so the desk can cancel it. Records
+    ``TransportAnswered``: whichever channel answered, the offers still queued are withdrawn."""
     visit = get_or_raise(session, Visit, visit_id, what="visit")
     if visit.status not in ON_LIST:
         raise Conflict(
@@ -118,6 +120,7 @@ def record_answer(
         entity_id=visit_id,
         details={"channel": channel.value},
     )
+    events.record(session, events.TransportAnswered(visit_id=visit_id, actor_id=actor_id))
     session.commit()
     return request
 
@@ -145,6 +148,7 @@ def mark_arranged(
         entity_id=request.visit_id,
         details={"request_id": request.id},
     )
+    events.record(session, events.TransportAnswered(visit_id=request.visit_id, actor_id=actor_id))
     session.commit()
     return request
 

@@ -448,6 +448,10 @@ def record_outcome(
 # --- what a volunteer sees ----------------------------------------------------------------------------
 
 
+LEFT = frozenset({VisitStatus.COMPLETED, VisitStatus.CANCELLED, VisitStatus.NO_SHOW})
+"""Visits whose patient a volunteer no longer meets or accompanies."""
+
+
 @dataclass(frozen=True)
 class VolunteerListRow:
     """One patient on a volunteer's list: only what meeting and helping them needs."""
@@ -470,13 +474,18 @@ class VolunteerListRow:
 
 
 def volunteer_list(*, session: Session, volunteer_id: int, days: Iterable[dt.date]) -> list[VolunteerListRow]:
-    """The volunteer's own patients on ``days``, by day and meeting time."""
+    """The volunteer's own patients on ``days``, by day and meeting time; patients who have gone home
+    (checked out, completed) or will not come (cancelled, no-show) are off the list."""
     days = list(days)
     rows = session.exec(
         select(VolunteerAssignment, Patient)
         .join(Visit, col(Visit.id) == col(VolunteerAssignment.visit_id))
         .join(Patient, col(Patient.id) == col(Visit.patient_id))
-        .where(VolunteerAssignment.volunteer_id == volunteer_id, col(VolunteerAssignment.day).in_(days))
+        .where(
+            VolunteerAssignment.volunteer_id == volunteer_id,
+            col(VolunteerAssignment.day).in_(days),
+            col(Visit.status).not_in(list(LEFT)),
+        )
         .order_by(col(VolunteerAssignment.day), col(VolunteerAssignment.meet_at), col(VolunteerAssignment.id))
     ).all()
     return [

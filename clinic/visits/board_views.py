@@ -14,17 +14,18 @@ from markupsafe import Markup, escape
 from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from clinic.columns import utcnow
 from clinic.db import get_session
-from clinic.errors import DomainError
+from clinic.errors import DomainError, NotFound
 from clinic.i18n import format_time
-from clinic.visits import journey
+from clinic.visits import journey, undo
 from clinic.visits.board_filters import LATE, BoardFilter, filter_board, filter_options, replan_time
 from clinic.visits.day_list import MAX_DAYS, day_list
-from clinic.visits.services import day_board
+from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today, clinic_zone
 from clinic.web.container import unit
 from clinic.web.forms import BoardDayForm, select_choices
-from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
+from clinic.web.labels import SEGMENT_LABELS, UNDO_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.visit_errors import error_message
 
@@ -235,6 +236,22 @@ def _board_context(shown, today, filters: BoardFilter = NO_FILTER, query: dict |
     }
 
 
+def _undo_context() -> dict:
+    """The signed-in clerk's last check-in or step action while they may still undo it."""
+    last = undo.last_action(session=get_session(), actor_id=current_user.id, now=utcnow())
+    if last is None:
+        return {"undo_action": None}
+    try:
+        patient = get_visit(session=get_session(), visit_id=last.visit_id).patient.display_name
+    except NotFound:
+        return {"undo_action": None}
+    return {
+        "undo_action": last,
+        "undo_patient": patient,
+        "undo_label": str(UNDO_LABELS.get(last.action, last.action)),
+    }
+
+
 @bp.get("/board")
 @roles_required(*DESK_ROLES)
 def day():
@@ -246,6 +263,7 @@ def day():
         render_template(
             "visits/board_day.html",
             form=form,
+            **_undo_context(),
             filter_form=filter_form,
             filter_query=query,
             previous_url=url_for("board.day", day=(shown - timedelta(days=1)).isoformat(), **query),

@@ -16,7 +16,6 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -31,7 +30,7 @@ from clinic.patients import segments
 from clinic.service.models import Volunteer
 from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, Resource
-from clinic.visits import steps
+from clinic.visits import dayrules, steps
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
 from scheduling import instance as engine
 from scheduling.errors import InstanceFormatError
@@ -101,10 +100,12 @@ def check_in(
     transport_booked: bool = False,
     volunteer_id: int | None = None,
     notes: str = "",
+    override_reason: str | None = None,
 ) -> VisitCheckin:
     """Check the patient of a booked visit in today: status ``checked_in`` plus a ``VisitCheckin`` row
     (voucher code for long-distance patients), audited, committed together; ``Conflict`` when the visit
-    is not booked for today or already checked in."""
+    is already checked in, or not booked for today (``not_visit_day``; a coordinator may override with
+    ``override_reason``)."""
     now = now or utcnow()
     try:
         visit = _visit(session, visit_id)
@@ -117,11 +118,10 @@ def check_in(
             raise Conflict(
                 f"a {visit.status.value} visit cannot be checked in", code="bad_transition", field="status"
             )
-        local_today = now.astimezone(ZoneInfo(unit.tz)).date()
-        if visit.date != local_today:
-            raise Conflict(
-                f"the visit is on {visit.date.isoformat()}, not today", code="not_today", field="visit_id"
-            )
+        dayrules.require_visit_day(
+            session, visit=visit, now=now, tz=unit.tz, what="check-in", actor_id=actor_id,
+            override_reason=override_reason,
+        )
         notes = (notes or "").strip()
         if len(notes) > MAX_NOTES:
             raise ValidationError(f"notes are longer than {MAX_NOTES} characters", field="notes")
@@ -179,14 +179,19 @@ def step_action(
     visit_step_id: int,
     action: str,
     actor_id: int | None,
+    unit: Unit,
     at: dt.datetime | None = None,
+    override_reason: str | None = None,
 ) -> VisitStep:
     """Start, finish or skip a step of this visit (``steps.record_step``, after checking it belongs here)."""
     step = session.get(VisitStep, visit_step_id)
     if step is None or step.visit_id != visit_id:
         raise NotFound(f"visit {visit_id} has no step {visit_step_id}", field="visit_step_id")
     try:
-        return steps.record_step(session=session, visit_step_id=visit_step_id, action=action, actor_id=actor_id, at=at)
+        return steps.record_step(
+            session=session, visit_step_id=visit_step_id, action=action, actor_id=actor_id, unit=unit, at=at,
+            override_reason=override_reason,
+        )
     except BaseException:
         session.rollback()
         raise

@@ -25,6 +25,7 @@ from clinic.patients import segments
 from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, StepType
+from clinic.visits import dayrules
 from clinic.visits.models import StepStatus, Visit, VisitCheckin, VisitStatus, VisitStep
 
 #: A patient not checked in this many minutes after their first planned start is marked late.
@@ -354,6 +355,10 @@ _ALLOWED: dict[VisitStatus, set[VisitStatus]] = {
 }
 
 
+JOURNEY_STATUSES = frozenset({VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS, VisitStatus.COMPLETED})
+"""Statuses only the day's journey sets (check-in, steps, checkout), never ``change_status``."""
+
+
 def can_become(current: VisitStatus, target: VisitStatus) -> bool:
     """Whether a visit in ``current`` may move to ``target`` (what ``change_status`` accepts)."""
     return target in _ALLOWED[current]
@@ -367,13 +372,19 @@ def change_status(
     actor_id: int | None,
     reason: str | None = None,
     now: dt.datetime | None = None,
+    unit: Unit | None = None,
+    override_reason: str | None = None,
     commit: bool = True,
 ) -> Visit:
-    """Move a visit along its life cycle (booked -> checked in -> ... -> completed); ``Conflict`` otherwise.
+    """Move a visit along the part of its life cycle outside the day's journey (confirmed, cancelled,
+    no-show); ``Conflict`` otherwise. Check-in, steps and checkout go through ``clinic.visits.journey``
+    and ``clinic.billing.checkout``, which apply the rules of the day (``Conflict(use_journey)`` here).
 
     A cancellation or no-show records when (``now``, default the clock) and why: the moment capacity
-    was freed, from which refill measures its time to the first offer. With ``commit=False`` the change
-    is flushed and left to the caller's transaction (cancelling a treatment series' cycles together)."""
+    was freed, from which refill measures its time to the first offer. A no-show only once the arrival
+    window has passed (``dayrules.require_arrival_passed``; a coordinator may override with a reason).
+    With ``commit=False`` the change is flushed and left to the caller's transaction (cancelling a
+    treatment series' cycles together)."""
     visit = get_visit(session=session, visit_id=visit_id)
     target = VisitStatus(status)
     if not can_become(visit.status, target):
@@ -384,10 +395,23 @@ def change_status(
             current=visit.status.value,
             target=target.value,
         )
+    if target in JOURNEY_STATUSES:
+        raise Conflict(
+            f"a visit becomes {target.value} through check-in, its steps or checkout",
+            code="use_journey",
+            field="status",
+            target=target.value,
+        )
+    now = now or utcnow()
+    if target == VisitStatus.NO_SHOW:
+        dayrules.require_arrival_passed(
+            session, visit=visit, now=now, tz=unit.tz if unit is not None else "UTC", actor_id=actor_id,
+            override_reason=override_reason,
+        )
     previous = visit.status
     visit.status = target
     if target in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW):
-        visit.cancelled_at = now or utcnow()
+        visit.cancelled_at = now
         visit.cancelled_reason = (reason or "").strip() or None
     session.add(visit)
     audit.record(
@@ -403,8 +427,6 @@ def change_status(
             session,
             events.VisitCancelled(visit_id=visit.id, actor_id=actor_id, no_show=target == VisitStatus.NO_SHOW),
         )
-    elif target == VisitStatus.CHECKED_IN:
-        events.record(session, events.VisitCheckedIn(visit_id=visit.id, actor_id=actor_id))
     if commit:
         session.commit()
     else:

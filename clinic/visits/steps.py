@@ -14,12 +14,15 @@ from clinic import events
 from clinic.audit import record as audit
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
+from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep
+from clinic.visits import dayrules
 from clinic.visits.models import StepStatus, Visit, VisitStatus, VisitStep
 
 STARTABLE_VISITS = frozenset(
     {VisitStatus.BOOKED, VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN, VisitStatus.IN_PROGRESS}
 )
+"""Visits whose steps are still open; recording one also needs check-in (``dayrules.require_checked_in``)."""
 ACTIONS = ("start", "finish", "skip")
 
 
@@ -69,9 +72,19 @@ def visit_steps(*, session: Session, visit_id: int) -> list[StepView]:
 
 
 def record_step(
-    *, session: Session, visit_step_id: int, action: str, actor_id: int | None, at: dt.datetime | None = None
+    *,
+    session: Session,
+    visit_step_id: int,
+    action: str,
+    actor_id: int | None,
+    unit: Unit,
+    at: dt.datetime | None = None,
+    override_reason: str | None = None,
 ) -> VisitStep:
-    """Start, finish or skip one step (committed, audited); ``Conflict`` when the step or visit cannot."""
+    """Start, finish or skip one step (committed, audited); ``Conflict`` when the step or visit cannot.
+
+    Only on the visit's own day (``at``'s local date) and after check-in, unless a coordinator overrides
+    with ``override_reason`` (``clinic.visits.dayrules``)."""
     if action not in ACTIONS:
         raise ValidationError(
             f"unknown step action {action!r}; use one of {', '.join(ACTIONS)}", field="action"
@@ -81,6 +94,12 @@ def record_step(
     if visit.status not in STARTABLE_VISITS:
         raise Conflict(f"the visit is {visit.status.value}", code="visit_closed", field="status")
     at = at or utcnow()
+    dayrules.require_visit_day(
+        session, visit=visit, now=at, tz=unit.tz, what="a step", actor_id=actor_id, override_reason=override_reason
+    )
+    dayrules.require_checked_in(session, visit=visit, actor_id=actor_id, override_reason=override_reason)
+    visit_from = visit.status
+    step_from = step.status
     if action == "start":
         if step.status != StepStatus.PLANNED:
             raise Conflict(f"the step is already {step.status.value}", code="bad_transition", field="status")
@@ -106,9 +125,18 @@ def record_step(
         action=f"step.{action}",
         entity="visit",
         entity_id=visit.id,
-        details={"step": step.pathway_step.code, "at": at.isoformat()},
+        details={
+            "step": step.pathway_step.code,
+            "step_id": step.id,
+            "at": at.isoformat(),
+            "step_from": step_from.value,
+            "visit_from": visit_from.value,
+            "visit_to": visit.status.value,
+        },
     )
     if action == "finish":
         events.record(session, events.StepFinished(visit_id=visit.id, visit_step_id=step.id, actor_id=actor_id))
+    if visit.status == VisitStatus.COMPLETED:
+        events.record(session, events.VisitCompleted(visit_id=visit.id, actor_id=actor_id))
     session.commit()
     return step

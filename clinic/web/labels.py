@@ -107,3 +107,11 @@ def volunteer_labels() -> dict:
         "outcome_label": lambda code: label(MEETING_OUTCOME_LABELS, code),
         "place_label": lambda code: label(MEETING_PLACE_LABELS, code),
     }
+
+UNDO_LABELS = {
+    "visit.checked_in": _l("check-in"),
+    "step.start": _l("step started"),
+    "step.finish": _l("step finished"),
+    "step.skip": _l("step skipped"),
+}
+"""The actions a clerk can undo (``clinic.visits.undo``), as the undo button names them."""

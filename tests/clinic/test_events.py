@@ -22,7 +22,10 @@ from clinic.messaging import inbound, outreach
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.refill import services as refill
 from clinic.service import touchpoints
+from clinic.service import transport as transport_service
 from clinic.service import volunteers as volunteer_service
+from clinic.service.models import TouchChannel, TransportRequest
+from clinic.visits import journey
 from clinic.visits.models import Visit, VisitStatus
 from tests.clinic.booking.test_services_booking import book, propose, unit
 from tests.clinic.service.test_services_transport import sent
@@ -116,7 +119,8 @@ def test_the_desks_cancel_withdraws_the_reminders_and_matches(sessions, session,
 def test_a_no_show_is_a_cancellation_too(sessions, session, matched) -> None:
     visit = planned_visit(session)
     with sessions() as handled:
-        refill.cancel_visit(session=handled, visit_id=visit.id, reason="did not come", now=NOW, no_show=True)
+        refill.cancel_visit(session=handled, visit_id=visit.id, reason="did not come", no_show=True,
+                            now=dt.datetime.combine(DAY, dt.time(11), ZONE))  # its arrival window has passed
     assert_withdrawn(session, visit.id)
     assert matched == [visit.id]
 
@@ -196,3 +200,83 @@ def test_the_actor_travels_with_the_event(sessions, session, matched, monkeypatc
         refill.cancel_visit(session=handled, visit_id=visit.id, reason="ill", now=NOW, actor_id=clerk.id)
     assert actors == [clerk.id]
     assert_withdrawn(session, visit.id)
+
+
+# --- answers withdraw what they answer; a finished visit withdraws what is still queued -------------------
+
+
+def offer_queued(session: Session, *, phone: str = "+31612340009") -> tuple[Visit, OutboxMessage]:
+    """A 78-year-old's visit: the rules queue its transport offer at booking (the SMS went out, the offer's
+    call still waits for 9:00, as the Outbox showed)."""
+    patient = make_patient(session, language="en", channel=Channel.SMS, phone=phone, email="old@example.org",
+                           birth_date=dt.date(1948, 3, 1))  # fmt: skip
+    visit = make_visit(session, patient=patient, day=DAY, start=dt.datetime.combine(DAY, dt.time(10, 30), ZONE))
+    sent(session, visit, transport_service.OFFER_ACTION, at=NOW - dt.timedelta(hours=1))
+    call = sent(session, visit, transport_service.OFFER_ACTION, at=NOW + dt.timedelta(hours=2), channel=Channel.VOICE,
+                status=OutboxStatus.QUEUED, sent_at=None)  # fmt: skip
+    return visit, call
+
+
+def _by_sms(handled, visit, call):
+    inbound.handle_sms(session=handled, from_number=visit.patient.phone, body="YES", now=NOW, unit=UNIT,
+                       after_cancel=lambda _visit_id: None)  # fmt: skip
+
+
+def _by_call_keypress(handled, visit, call):
+    inbound.handle_call_choice(session=handled, visit_id=visit.id, digits="2", now=NOW, unit=UNIT,
+                               action=transport_service.OFFER_ACTION)  # fmt: skip
+
+
+def _by_email_page(handled, visit, call):
+    mail = sent(handled, visit, transport_service.OFFER_ACTION, at=NOW - dt.timedelta(minutes=30),
+                channel=Channel.EMAIL)  # fmt: skip
+    email_answers.answer(session=handled, outbox_id=mail.id, choice=email_answers.TRANSPORT_YES, now=NOW, unit=UNIT)
+
+
+def _by_the_desk(handled, visit, call):
+    transport_service.record_answer(session=handled, visit_id=visit.id, wanted=True, channel=TouchChannel.PHONE,
+                                    now=NOW, actor_id=None)  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", [_by_sms, _by_call_keypress, _by_email_page, _by_the_desk])
+def test_an_answer_by_any_channel_withdraws_the_queued_offer(sessions, session, matched, answer) -> None:
+    visit, call = offer_queued(session)
+    with sessions() as handled:
+        answer(handled, handled.get(Visit, visit.id), call)
+    session.expire_all()
+    row = session.get(OutboxMessage, call.id)
+    assert row.status == OutboxStatus.WITHDRAWN and row.last_error.startswith(outreach.ANSWERED)
+    assert session.exec(select(TransportRequest).where(TransportRequest.visit_id == visit.id)).one()
+    # a later re-plan (the visit moved, say) does not queue the answered offer again
+    outreach.plan_visit_outreach(session=session, visit_id=visit.id, now=NOW, unit=UNIT)
+    queued = [r for r in rows(session, visit.id) if r.status == OutboxStatus.QUEUED]
+    assert transport_service.OFFER_ACTION not in {r.action for r in queued}
+
+
+def test_marking_transport_arranged_withdraws_the_queued_offer(sessions, session, matched) -> None:
+    visit, call = offer_queued(session)
+    request = TransportRequest(visit_id=visit.id, patient_id=visit.patient_id, wanted=True,
+                               channel=TouchChannel.PHONE, answered_at=NOW)  # fmt: skip
+    session.add(request)
+    session.commit()
+    with sessions() as handled:
+        transport_service.mark_arranged(session=handled, request_id=request.id, actor_id=None, now=NOW, note="taxi")
+    session.expire_all()
+    assert session.get(OutboxMessage, call.id).status == OutboxStatus.WITHDRAWN
+
+
+def test_a_completed_visit_withdraws_its_queued_messages(sessions, session, matched) -> None:
+    visit, call = offer_queued(session)
+    visit.status = VisitStatus.CHECKED_IN
+    session.add(visit)
+    session.commit()
+    day_unit = make_unit(tz=TZ)
+    with sessions() as handled:
+        for step in sorted(handled.get(Visit, visit.id).steps, key=lambda s: s.planned_start):
+            for action in ("start", "finish"):
+                journey.step_action(session=handled, visit_id=visit.id, visit_step_id=step.id, action=action,
+                                    actor_id=None, unit=day_unit, at=step.planned_end)  # fmt: skip
+    session.expire_all()
+    assert session.get(Visit, visit.id).status == VisitStatus.COMPLETED
+    assert session.get(OutboxMessage, call.id).status == OutboxStatus.WITHDRAWN
+    assert OutboxStatus.QUEUED not in {r.status for r in rows(session, visit.id)}

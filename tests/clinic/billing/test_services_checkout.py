@@ -1,6 +1,7 @@
 """Checkout without HTTP: invoices from the steps actually performed, hand-computed totals, one per visit."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -68,7 +69,7 @@ def test_invoice_charges_performed_steps_with_vat_rounded_per_line(
     set_steps(session, visit, {"reg": StepStatus.DONE, "lab": StepStatus.DONE, "cons": StepStatus.DONE,
                                "treat": StepStatus.IN_PROGRESS})  # fmt: skip
 
-    shown = preview(session=session, visit_id=visit.id, unit=UNIT)
+    shown = preview(session=session, visit_id=visit.id, unit=UNIT, now=NOW)
     assert shown.allowed and [line.name for line in shown.charged] == [
         "Registration", "Blood draw", "Consultation", "Infusion treatment", "Checkout"
     ]  # fmt: skip
@@ -143,7 +144,7 @@ def test_visits_not_checked_in_are_refused_and_nothing_is_written(
     session: Session, pathway: Pathway, status: VisitStatus
 ) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=status)
-    assert preview(session=session, visit_id=visit.id, unit=UNIT).problem.code == "not_checked_in"
+    assert preview(session=session, visit_id=visit.id, unit=UNIT, now=NOW).problem.code == "not_checked_in"
     with pytest.raises(Conflict) as info:
         check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
     assert info.value.code == "not_checked_in" and status.value in info.value.message
@@ -181,7 +182,7 @@ def test_checking_out_twice_is_impossible(session: Session, pathway: Pathway) ->
     assert info.value.code == "already_invoiced" and first.number in info.value.message
     with pytest.raises(Conflict, match="already"):
         issue_invoice(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=NOW)
-    assert preview(session=session, visit_id=visit.id, unit=UNIT).open_invoice_id == first.id
+    assert preview(session=session, visit_id=visit.id, unit=UNIT, now=NOW).open_invoice_id == first.id
     assert len(session.exec(select(Invoice)).all()) == 1
 
 
@@ -246,7 +247,8 @@ def test_numbers_follow_the_clinic_year(session: Session, pathway: Pathway) -> N
     new_year = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)  # 2027 in Amsterdam
     numbers = []
     for when in (NOW, new_year, new_year):
-        visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.CHECKED_IN)
+        day = when.astimezone(ZoneInfo(TZ)).date()  # checked out on the visit's own day
+        visit = make_visit(session, pathway=pathway, day=day, start=START + (day - DAY), status=VisitStatus.CHECKED_IN)
         set_steps(session, visit, {"lab": StepStatus.DONE})
         numbers.append(check_out(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=when).number)
     assert numbers == ["2026-000001", "2027-000001", "2027-000002"]
@@ -354,7 +356,7 @@ def test_checkout_rereads_a_visit_another_clerk_changed_after_the_preview(
 ) -> None:
     visit = make_visit(session, pathway=pathway, day=DAY, start=START, status=VisitStatus.IN_PROGRESS)
     set_steps(session, visit, {"lab": StepStatus.DONE})
-    assert preview(session=session, visit_id=visit.id, unit=UNIT).allowed  # loads the visit into this session
+    assert preview(session=session, visit_id=visit.id, unit=UNIT, now=NOW).allowed  # loads the visit into this session
     with Session(session.get_bind()) as other:
         other.execute(sa.update(Visit).where(Visit.id == visit.id).values(status="cancelled"))
         other.commit()

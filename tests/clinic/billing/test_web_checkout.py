@@ -226,3 +226,35 @@ def test_a_bad_vat_rate_setting_stops_the_app(monkeypatch, app_config):
     monkeypatch.setenv("ONEVISIT_VAT_RATE_BP", "21%")
     with pytest.raises(ConfigError, match="VAT_RATE_BP"):
         create_app(app_config)
+
+
+def test_a_visit_of_another_day_is_checked_out_only_by_a_coordinator_with_a_reason(desk_client, post_form,
+                                                                                   session):  # fmt: skip
+    from clinic.audit.models import AuditEvent
+    from tests.conftest import DEMO_PASSWORD
+
+    visit = checked_in_visit(session)
+    visit.date = DAY + dt.timedelta(days=2)  # forced into progress before its day (the bug this guards)
+    session.add(visit)
+    session.commit()
+    path = f"/visits/{visit.id}/checkout"
+    page = text(desk_client.get(path))
+    assert "check-in, steps and checkout happen only on the visit" in page
+    assert "Check out and issue the invoice</button>" not in page and "override_reason" not in page
+    refused = post_form(desk_client, path, {"override_reason": "I say so"}, form_page="/checkout")
+    assert refused.status_code == 409 and "Only a coordinator can override this rule" in text(refused)
+    assert session.exec(select(Invoice)).all() == []
+
+    desk_client.post("/sign-out", data={"csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                                                                 page).group(1)})  # fmt: skip
+    from clinic.users.models import Role
+    from tests.factories import make_user
+
+    make_user(session, username="boss", password=DEMO_PASSWORD, role=Role.COORDINATOR)
+    post_form(desk_client, "/sign-in", {"username": "boss", "password": DEMO_PASSWORD})
+    page = text(desk_client.get(path))
+    assert 'id="override_reason"' in page
+    done = post_form(desk_client, path, {"override_reason": "treatment given early by the oncologist"})
+    assert done.status_code == 302
+    override = session.exec(select(AuditEvent).where(AuditEvent.action == "visit.rule_overridden")).one()
+    assert override.details == {"rule": "not_visit_day", "reason": "treatment given early by the oncologist"}

@@ -216,3 +216,44 @@ def test_the_same_day_gives_the_same_history(history: dict, db: Session, scratch
             assert fingerprint(session) == fingerprint(db)
     finally:
         other.dispose()
+
+
+def test_nothing_in_the_history_happens_after_now(history: dict, db: Session) -> None:
+    from clinic.feedback.models import FollowUpEvent
+
+    now = history["now"]
+    checks = {
+        "follow-up closed": select(func.count()).select_from(FollowUp).where(col(FollowUp.closed_at) > now),
+        "follow-up event": select(func.count()).select_from(FollowUpEvent).where(col(FollowUpEvent.at) > now),
+        "survey answered": select(func.count()).select_from(Survey).where(col(Survey.answered_at) > now),
+        "survey asked": select(func.count()).select_from(Survey).where(col(Survey.asked_at) > now),
+        "inbound": select(func.count()).select_from(InboundMessage).where(col(InboundMessage.received_at) > now),
+        "sent": select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at) > now),
+        "check-in": select(func.count()).select_from(VisitCheckin).where(col(VisitCheckin.checked_in_at) > now),
+        "step done": select(func.count()).select_from(VisitStep).where(col(VisitStep.actual_end) > now),
+    }
+    found = {what: db.exec(statement).one() for what, statement in checks.items()}
+    assert found == dict.fromkeys(checks, 0)
+
+
+def test_history_reminders_speak_the_patients_language_with_its_dates(history: dict, db: Session) -> None:
+    rows = db.exec(
+        select(OutboxMessage, Patient)
+        .join(Patient, col(Patient.id) == OutboxMessage.patient_id)
+        .where(OutboxMessage.action == "reminder")
+    ).all()
+    by_language: dict[str, list[str]] = {}
+    for row, patient in rows:
+        by_language.setdefault(str(patient.language), []).append(row.body)
+    assert {"nl", "fr"} <= set(by_language)
+    iso = r"\d{4}-\d{2}-\d{2}"
+    import re
+
+    for language, bodies in by_language.items():
+        assert not any(re.search(iso, body) for body in bodies), language
+    days = {"nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag"),
+            "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi"),
+            "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")}  # fmt: skip
+    for language, names in days.items():
+        assert all(any(name in body for name in names) for body in by_language.get(language, [])), language
+    assert not any("Reminder:" in body for body in by_language["nl"] + by_language["fr"])

@@ -20,7 +20,7 @@ from clinic.feedback.models import (
 from clinic.messaging import links
 from clinic.users.models import Role
 from clinic.visits.models import VisitStatus
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import DEMO_PASSWORD, TEST_SECRET_KEY
 from tests.factories import make_patient, make_unit, make_user, make_visit
 
 UNIT = make_unit()
@@ -122,7 +122,7 @@ def test_re_ask_sends_the_questions_at_once_by_the_patients_channel(desk_client,
     assert "The two questions were sent to the patient." in text(desk_client.get(response.headers["Location"]))
 
 
-def test_re_ask_on_the_tablet_then_yes_to_both_closes_it(desk_client, session, post_form):
+def test_re_ask_on_the_tablet_then_yes_to_both_closes_it(desk_client, session, post_form, form_token):
     follow_up = opened_follow_up(session, language="fr")
     page = f"/follow-ups/{follow_up.id}"
     response = post_form(desk_client, f"{page}/re-ask", {"where": "tablet"}, form_page=page)
@@ -132,13 +132,14 @@ def test_re_ask_on_the_tablet_then_yes_to_both_closes_it(desk_client, session, p
     assert 'lang="fr"' in html
     bad = post_form(desk_client, tablet, {"got_what_needed": "yes"})
     assert bad.status_code == 400
+    token = form_token(desk_client, tablet)  # the answered page is a kiosk's: no staff forms (nor tokens) on it
     done = post_form(desk_client, tablet, {"got_what_needed": "yes", "good_job": "yes", "comment": "merci"})
     assert done.status_code == 200
     session.refresh(follow_up)
     assert follow_up.status == FollowUpStatus.CLOSED
     survey = session.get(Survey, follow_up.closing_survey_id)
     assert (survey.channel, survey.comment) == (SurveyChannel.TABLET, "merci")
-    again = post_form(desk_client, tablet, {"got_what_needed": "no", "good_job": "no"})
+    again = desk_client.post(tablet, data={"got_what_needed": "no", "good_job": "no", "csrf_token": token})
     assert again.status_code == 200  # already answered: nothing changes
     session.refresh(survey)
     assert survey.good_job is True
@@ -232,3 +233,27 @@ def test_an_sms_no_through_the_webhook_opens_a_follow_up(client, session):
     assert survey.comment == "trop d'attente"
     follow_up = followups.open_for_patient(session=session, patient_id=person.id)
     assert follow_up is not None and follow_up.survey_id == survey.id
+
+
+def test_the_tablet_is_a_kiosk_left_only_with_a_staff_password(desk_client, session, form_token):
+    visit = make_visit(session, patient=make_patient(session, language="nl"), status=VisitStatus.COMPLETED)
+    token = form_token(desk_client, "/follow-ups/")
+    tablet = desk_client.post(f"/follow-ups/tablet/visit/{visit.id}", data={"csrf_token": token}).headers["Location"]
+    html = text(desk_client.get(tablet))
+    assert "Sign out" not in html and "Follow-ups" not in html and 'class="site-nav"' not in html
+    assert 'class="kiosk"' in html
+    for path in ("/board", "/follow-ups/", f"/visits/{visit.id}", "/audit"):
+        response = desk_client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].endswith(tablet), path
+    out = desk_client.post("/sign-out", data={"csrf_token": token})
+    assert out.status_code == 302 and out.headers["Location"].endswith(tablet)  # still signed in, still a kiosk
+    exit_page = "/follow-ups/tablet/exit"
+    wrong = desk_client.post(exit_page, data={"csrf_token": form_token(desk_client, exit_page), "username": "desk",
+                                              "password": "guess"})  # fmt: skip
+    assert wrong.status_code == 400 and "Wrong user name or password." in text(wrong)
+    assert desk_client.get("/board").status_code == 302
+    right = desk_client.post(exit_page, data={"csrf_token": form_token(desk_client, exit_page), "username": "desk",
+                                              "password": DEMO_PASSWORD})  # fmt: skip
+    assert right.status_code == 303 and f"/patients/{visit.patient_id}" in right.headers["Location"]
+    board = desk_client.get("/board")
+    assert board.status_code == 200 and "Sign out" in text(board)

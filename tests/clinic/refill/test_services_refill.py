@@ -14,6 +14,7 @@ from clinic.refill import services as refill
 from clinic.refill.models import OfferStatus, WaitlistEntry, WaitlistStatus
 from clinic.refill.waitlist import add_to_waitlist, list_waitlist, set_priority
 from clinic.unit.models import ResourceHours, ResourceKind
+from clinic.visits import dayrules
 from clinic.visits.models import Visit, VisitStatus
 from tests.factories import make_pathway, make_patient, make_resource, make_unit, make_visit
 
@@ -72,8 +73,18 @@ def test_cancel_needs_a_reason_and_a_cancellable_visit(session: Session) -> None
     with pytest.raises(Conflict):  # not freed yet: nothing to refill
         refill.rank_candidates(session=session, visit_id=day["visit"].id, now=NOW, unit=UNIT)
 
+    with pytest.raises(Conflict) as early:  # two days ahead: the patient may still come
+        refill.cancel_visit(session=session, visit_id=day["visit"].id, reason="flu", now=NOW, no_show=True)
+    assert early.value.code == "arrival_not_passed"
+    window_end = dayrules.arrival_window_end(day["visit"], UNIT.tz)
+    assert window_end == min(s.planned_start for s in day["visit"].steps) + dt.timedelta(minutes=30)
+    with pytest.raises(Conflict):
+        refill.cancel_visit(
+            session=session, visit_id=day["visit"].id, reason="flu", now=window_end - dt.timedelta(minutes=1),
+            no_show=True, unit=UNIT,
+        )
     visit = refill.cancel_visit(
-        session=session, visit_id=day["visit"].id, reason="flu", now=NOW, no_show=True
+        session=session, visit_id=day["visit"].id, reason="flu", now=window_end, no_show=True, unit=UNIT
     )
     assert visit.status == VisitStatus.NO_SHOW and visit.cancelled_reason == "flu"
     with pytest.raises(Conflict) as again:

@@ -119,6 +119,11 @@ def test_cancel_refill_offer_and_accept(desk_client, post_form, form_token, sess
     response = post_form(
         desk_client, f"/visits/{visit_id}/cancel", {"action": "no_show", "reason": "did not come"}
     )
+    assert response.status_code == 409  # a visit still ahead cannot be a no-show
+    assert "The patient may still arrive: a no-show can be recorded from" in response.get_data(as_text=True)
+    response = post_form(
+        desk_client, f"/visits/{visit_id}/cancel", {"action": "cancel", "reason": "called to cancel"}
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/visits/{visit_id}/refill")
 
     session.expire_all()
@@ -159,7 +164,7 @@ def test_cancel_refill_offer_and_accept(desk_client, post_form, form_token, sess
     again = desk_client.post(f"/offers/{offer.id}/answer", data={"csrf_token": token, "answer": "accepted"})
     assert again.status_code == 409 and "already been answered" in again.get_data(as_text=True)
     actions = {e.action for e in session.exec(select(AuditEvent)).all()}
-    assert {"visit.no_show", "offer.sent", "offer.accepted", "visit.booked", "waitlist.booked"} <= actions
+    assert {"visit.cancelled", "offer.sent", "offer.accepted", "visit.booked", "waitlist.booked"} <= actions
 
 
 def test_a_second_acceptance_is_told_it_was_taken(desk_client, form_token, session: Session) -> None:

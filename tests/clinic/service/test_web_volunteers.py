@@ -213,3 +213,41 @@ def test_the_handlers_rematch_after_a_cancellation_and_never_break_it(session, h
         events.record(handled_session, events.VisitMoved(visit_id=d["later"].id))
         handled_session.commit()
     assert re.search(r"match_volunteers after VisitMoved\(visit_id=\d+.*\) failed", caplog.text)
+
+
+def test_the_visit_page_shows_the_matched_volunteer_and_check_in_defaults_to_them(desk_client, session,
+                                                                                 day_with_two_volunteers):
+    d = day_with_two_volunteers
+    visit = d["mine"]
+    assigned = _rows(session)[visit.id].volunteer_id
+    name = {d["vera"].id: "Vera Visser", d["henk"].id: "Henk Mulder"}[assigned]
+    page = _text(desk_client.get(f"/visits/{visit.id}"))
+    assert f"Volunteer meeting this patient: {name}" in page
+    chosen = re.search(r'<option[^>]*selected[^>]*value="(\d+)"|<option[^>]*value="(\d+)"[^>]*selected', page)
+    assert chosen is not None and int(chosen.group(1) or chosen.group(2)) == assigned
+
+
+def test_patients_who_left_are_off_the_volunteers_list(session, day_with_two_volunteers):
+    d = day_with_two_volunteers
+    visit = d["mine"]
+    volunteer_id = _rows(session)[visit.id].volunteer_id
+    assert [r.first_name for r in service.volunteer_list(session=session, volunteer_id=volunteer_id,
+                                                         days=[d["today"]])] == ["Johanna"]  # fmt: skip
+    visit.status = VisitStatus.COMPLETED  # checked out: gone home
+    session.add(visit)
+    session.commit()
+    assert service.volunteer_list(session=session, volunteer_id=volunteer_id, days=[d["today"]]) == []
+
+
+def test_the_boards_one_tap_check_in_keeps_the_matched_volunteer(desk_client, session, form_token,
+                                                                 day_with_two_volunteers):
+    from clinic.visits.models import VisitCheckin
+
+    d = day_with_two_volunteers
+    visit = d["mine"]
+    assigned = _rows(session)[visit.id].volunteer_id
+    token = form_token(desk_client, "/board")
+    response = desk_client.post(f"/visits/{visit.id}/check-in", data={"csrf_token": token})
+    assert response.status_code == 303
+    checkin = session.exec(select(VisitCheckin).where(VisitCheckin.visit_id == visit.id)).one()
+    assert checkin.volunteer_id == assigned is not None

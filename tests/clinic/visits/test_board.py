@@ -52,6 +52,16 @@ def _today_visits(session, app, n=2, minutes_ago=30, **patient):
     ]
 
 
+def _start_first_step(session, app, visit, at=None) -> None:
+    """Check the patient in (today, on the clinic's clock) and start their first step at ``at``."""
+    unit = of_app(app).unit
+    journey.check_in(session=session, visit_id=visit.id, actor_id=None, unit=unit)
+    journey.step_action(
+        session=session, visit_id=visit.id, visit_step_id=visit.steps[0].id, action="start", actor_id=None,
+        unit=unit, at=at,
+    )
+
+
 def _text(response) -> str:
     return re.sub(r"\s+", " ", response.get_data(as_text=True))
 
@@ -77,7 +87,7 @@ def test_live_fragment_follows_the_day_without_the_page_around_it(desk_client, s
     assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
     body = first.get_data(as_text=True)
     assert "<html" not in body and "Updated at" in body and "Pat0 Board" in body
-    journey.step_action(session=session, visit_id=visit.id, visit_step_id=visit.steps[0].id, action="start", actor_id=None)
+    _start_first_step(session, app, visit)
     assert "In step: Reg" in _text(desk_client.get("/board/live"))
     other_day = desk_client.get("/board/live?day=2020-01-01")
     assert other_day.status_code == 200 and "No visits on this day." in other_day.get_data(as_text=True)
@@ -104,10 +114,7 @@ def test_volunteers_get_403_and_strangers_sign_in(volunteer_client, app):
 def test_replan_page_shows_moves_and_the_clerk_applies_them(desk_client, session, app, post_form):
     app.config["REPLAN_SECONDS"] = 0.5
     visit, _other = _today_visits(session, app, minutes_ago=45)
-    journey.step_action(
-        session=session, visit_id=visit.id, visit_step_id=visit.steps[0].id, action="start", actor_id=None,
-        at=visit.steps[0].planned_start,
-    )
+    _start_first_step(session, app, visit, at=visit.steps[0].planned_start)
     page = desk_client.get("/board/replan")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -34,8 +34,10 @@ def test_replan_keeps_an_oncology_consult_off_the_rheumatologist(session: Sessio
     visit = make_visit(session, pathway=oncology, day=DAY, start=_at(9), resources=resources)
     other = make_visit(session, pathway=plain, day=DAY, start=_at(9, 5), resources=resources)
     for v in (visit, other):
+        journey.check_in(session=session, visit_id=v.id, actor_id=None, unit=UNIT, now=_at(8, 55))
         journey.step_action(
-            session=session, visit_id=v.id, visit_step_id=v.steps[0].id, action="start", actor_id=None, at=_at(9, 5)
+            session=session, visit_id=v.id, visit_step_id=v.steps[0].id, action="start", actor_id=None, unit=UNIT,
+            at=_at(9, 5),
         )
 
     proposal = journey.propose_replan(session=session, day=DAY, unit=UNIT, now=_at(9, 50), time_limit=0.5)

@@ -75,7 +75,7 @@ def test_local_patient_gets_no_voucher_and_wrong_input_writes_nothing(session: S
         journey.check_in(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=_at(8, 50), notes="x" * 501)
     with pytest.raises(Conflict) as other_day:
         journey.check_in(session=session, visit_id=visit.id, actor_id=None, unit=UNIT, now=_at(8) + dt.timedelta(days=1))
-    assert other_day.value.code == "not_today"
+    assert other_day.value.code == "not_visit_day"
     with pytest.raises(NotFound):
         journey.check_in(session=session, visit_id=visit.id + 99, actor_id=None, unit=UNIT, now=_at(9))
     assert session.exec(select(VisitCheckin)).all() == []
@@ -95,14 +95,21 @@ def test_cancelled_visit_cannot_be_checked_in(session: Session) -> None:
 
 def test_step_actions_check_the_step_belongs_to_the_visit(session: Session) -> None:
     a, b = _shared_day(session)
+    journey.check_in(session=session, visit_id=a.id, actor_id=None, unit=UNIT, now=_at(8, 55))
     with pytest.raises(NotFound):
-        journey.step_action(session=session, visit_id=a.id, visit_step_id=b.steps[0].id, action="start", actor_id=None)
+        journey.step_action(
+            session=session, visit_id=a.id, visit_step_id=b.steps[0].id, action="start", actor_id=None, unit=UNIT
+        )
     step = journey.step_action(
-        session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None, at=_at(9, 2)
+        session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None, unit=UNIT,
+        at=_at(9, 2),
     )
     assert step.status is StepStatus.IN_PROGRESS and step.actual_start == _at(9, 2)
     with pytest.raises(Conflict):
-        journey.step_action(session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None)
+        journey.step_action(
+            session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None, unit=UNIT,
+            at=_at(9, 3),
+        )
     board = day_board(session=session, day=DAY, unit=UNIT, now=_at(9, 5))
     assert board.rows[0].phase == "in_step" and board.phases["in_step"] == 1
     assert board.lanes and len(board.hours) >= 2
@@ -110,7 +117,10 @@ def test_step_actions_check_the_step_belongs_to_the_visit(session: Session) -> N
 
 def test_board_marks_late_patients_overruns_and_delays(session: Session) -> None:
     a, b = _shared_day(session)
-    journey.step_action(session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None, at=_at(9))
+    journey.check_in(session=session, visit_id=a.id, actor_id=None, unit=UNIT, now=_at(8, 55))
+    journey.step_action(
+        session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None, unit=UNIT, at=_at(9)
+    )
     board = day_board(session=session, day=DAY, unit=UNIT, now=_at(9, 50))
     row_a, row_b = board.rows
     assert row_a.overrun and row_a.delayed  # registration took 10 minutes in the plan, 50 so far
@@ -122,7 +132,10 @@ def test_board_marks_late_patients_overruns_and_delays(session: Session) -> None
 
 def test_replan_moves_the_rest_of_the_day_and_applies_in_one_audited_transaction(session: Session) -> None:
     a, b = _shared_day(session)
-    journey.step_action(session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None, at=_at(9))
+    journey.check_in(session=session, visit_id=a.id, actor_id=None, unit=UNIT, now=_at(8, 55))
+    journey.step_action(
+        session=session, visit_id=a.id, visit_step_id=a.steps[0].id, action="start", actor_id=None, unit=UNIT, at=_at(9)
+    )
     now = _at(9, 50)  # registration overran by 40 minutes: everything after it must move
     proposal = journey.propose_replan(session=session, day=DAY, unit=UNIT, now=now, time_limit=0.5)
     assert proposal.moves and not proposal.dropped

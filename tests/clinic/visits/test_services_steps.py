@@ -12,6 +12,7 @@ from clinic.visits.steps import record_step, visit_steps
 from tests.factories import make_unit, make_visit
 
 START = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+UNIT = make_unit(tz="UTC")
 
 
 def test_a_visit_goes_step_by_step_to_completed(session: Session) -> None:
@@ -20,9 +21,9 @@ def test_a_visit_goes_step_by_step_to_completed(session: Session) -> None:
     assert [s.code for s in steps] == ["reg", "cons", "out"]
     assert steps[0].resource_code and steps[0].planned_start == START
 
-    record_step(session=session, visit_step_id=steps[0].id, action="start", actor_id=None, at=START)
+    record_step(session=session, visit_step_id=steps[0].id, action="start", actor_id=None, unit=UNIT, at=START)
     assert visit.status is VisitStatus.IN_PROGRESS
-    row = day_board(session=session, day=START.date(), unit=make_unit(tz="UTC")).rows[0]
+    row = day_board(session=session, day=START.date(), unit=UNIT).rows[0]
     assert (row.current_step, row.next_step) == ("Reg", "Cons")
     with pytest.raises(ValidationError):
         record_step(
@@ -30,6 +31,7 @@ def test_a_visit_goes_step_by_step_to_completed(session: Session) -> None:
             visit_step_id=steps[0].id,
             action="finish",
             actor_id=None,
+            unit=UNIT,
             at=START - dt.timedelta(minutes=1),
         )
     record_step(
@@ -37,16 +39,18 @@ def test_a_visit_goes_step_by_step_to_completed(session: Session) -> None:
         visit_step_id=steps[0].id,
         action="finish",
         actor_id=None,
+        unit=UNIT,
         at=START + dt.timedelta(minutes=12),
     )
     with pytest.raises(Conflict):
-        record_step(session=session, visit_step_id=steps[0].id, action="start", actor_id=None)
-    record_step(session=session, visit_step_id=steps[1].id, action="skip", actor_id=None)
+        record_step(session=session, visit_step_id=steps[0].id, action="start", actor_id=None, unit=UNIT, at=START)
+    record_step(session=session, visit_step_id=steps[1].id, action="skip", actor_id=None, unit=UNIT, at=START)
     record_step(
         session=session,
         visit_step_id=steps[2].id,
         action="start",
         actor_id=None,
+        unit=UNIT,
         at=START + dt.timedelta(minutes=20),
     )
     record_step(
@@ -54,6 +58,7 @@ def test_a_visit_goes_step_by_step_to_completed(session: Session) -> None:
         visit_step_id=steps[2].id,
         action="finish",
         actor_id=None,
+        unit=UNIT,
         at=START + dt.timedelta(minutes=30),
     )
     assert visit.status is VisitStatus.COMPLETED
@@ -63,8 +68,8 @@ def test_a_visit_goes_step_by_step_to_completed(session: Session) -> None:
 
 
 def test_cancelled_visits_and_unknown_actions_are_refused(session: Session) -> None:
-    visit = make_visit(session, start=START, status=VisitStatus.CANCELLED)
+    visit = make_visit(session, day=START.date(), start=START, status=VisitStatus.CANCELLED)
     with pytest.raises(Conflict):
-        record_step(session=session, visit_step_id=visit.steps[0].id, action="start", actor_id=None)
+        record_step(session=session, visit_step_id=visit.steps[0].id, action="start", actor_id=None, unit=UNIT, at=START)
     with pytest.raises(ValidationError):
-        record_step(session=session, visit_step_id=visit.steps[0].id, action="teleport", actor_id=None)
+        record_step(session=session, visit_step_id=visit.steps[0].id, action="teleport", actor_id=None, unit=UNIT)

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from clinic.audit import record as audit
 from clinic.errors import Conflict, NotFound
 from clinic.visits.models import StepStatus, VisitStatus
-from clinic.visits.services import can_become, change_status, day_board, local_day_bounds
+from clinic.visits.services import JOURNEY_STATUSES, can_become, change_status, day_board, local_day_bounds
 from tests.factories import make_pathway, make_patient, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
@@ -74,28 +74,34 @@ def test_local_day_bounds_follow_dst() -> None:
 
 def test_status_changes_are_checked_and_audited(session: Session) -> None:
     visit = make_visit(session, day=DAY, start=_at(9))
-    change_status(session=session, visit_id=visit.id, status=VisitStatus.CHECKED_IN, actor_id=None)
+    change_status(session=session, visit_id=visit.id, status=VisitStatus.CONFIRMED, actor_id=None)
     with pytest.raises(Conflict) as info:
         change_status(session=session, visit_id=visit.id, status=VisitStatus.BOOKED, actor_id=None)
     assert info.value.code == "bad_transition"
+    with pytest.raises(Conflict) as journey_only:
+        change_status(session=session, visit_id=visit.id, status=VisitStatus.CHECKED_IN, actor_id=None)
+    assert journey_only.value.code == "use_journey"
     change_status(session=session, visit_id=visit.id, status="cancelled", actor_id=None, reason="Patient ill")
     assert visit.status is VisitStatus.CANCELLED and visit.cancelled_reason == "Patient ill"
     assert visit.cancelled_at is not None
     actions = [e.action for e in audit.history(session=session, entity="visit", entity_id=visit.id)]
-    assert actions == ["visit.checked_in", "visit.cancelled"]
+    assert actions == ["visit.confirmed", "visit.cancelled"]
     with pytest.raises(NotFound):
         change_status(session=session, visit_id=visit.id + 999, status="booked", actor_id=None)
 
 
 def test_can_become_answers_as_change_status_does(session: Session) -> None:
+    """Outside the day's journey (check-in, steps, checkout: ``use_journey``), once the arrival window passed."""
     for current in VisitStatus:
-        for target in VisitStatus:
+        for target in set(VisitStatus) - JOURNEY_STATUSES:
             visit = make_visit(session, day=DAY, start=_at(9))
             visit.status = current
             session.add(visit)
             session.flush()
             try:
-                change_status(session=session, visit_id=visit.id, status=target, actor_id=None, reason="test")
+                change_status(
+                    session=session, visit_id=visit.id, status=target, actor_id=None, reason="test", now=_at(12)
+                )
             except Conflict:
                 changed = False
             else:

@@ -99,7 +99,7 @@ def test_tomorrows_visit_has_no_check_in_and_a_forced_post_gets_a_message(desk_c
     html = desk_client.get(f"/visits/{visit.id}").get_data(as_text=True)
     assert 'id="check-in"' not in html
     response = desk_client.post(f"/visits/{visit.id}/check-in", data={"csrf_token": _token(html)})
-    assert response.status_code == 409 and "Only today" in response.get_data(as_text=True)
+    assert response.status_code == 409 and "only on the visit&#39;s day" in response.get_data(as_text=True)
 
 
 def test_bad_ids_and_params_never_give_a_500(desk_client, session, app):
@@ -152,3 +152,28 @@ def test_pages_render_in_dutch_and_french(desk_client, session, app):
             response = desk_client.get(path, headers=headers)
             assert response.status_code == 200, (language, path)
             assert f'lang="{language}"' in response.get_data(as_text=True) or path == "/board/live"
+
+
+def test_the_board_offers_the_clerks_own_undo_and_refuses_someone_elses(desk_client, session, app, signed_in):
+    visit = _visit(session, app)
+    page = desk_client.get(f"/visits/{visit.id}").get_data(as_text=True)
+    desk_client.post(f"/visits/{visit.id}/check-in", data={"csrf_token": _token(page)})
+    board = _text(desk_client.get("/board"))
+    assert "Your last action: check-in for Vera Visit" in board and 'id="undo-button"' in board
+    audit_id = re.search(r'name="audit_id" value="(\d+)"', board).group(1)
+
+    other = app.test_client()
+    from clinic.users.models import Role
+
+    signed_in(other, Role.FRONT_DESK, username="desk2", display_name="Other Desk")
+    other_page = other.get(f"/visits/{visit.id}").get_data(as_text=True)
+    assert 'id="undo-button"' not in other_page  # not their action
+    refused = other.post(f"/visits/{visit.id}/undo", data={"csrf_token": _token(other_page), "audit_id": audit_id})
+    assert refused.status_code == 409 and "You can only undo your own action." in _text(refused)
+
+    undone = desk_client.post(f"/visits/{visit.id}/undo", data={"csrf_token": _token(board), "audit_id": audit_id,
+                                                                "next": "/board"})  # fmt: skip
+    assert undone.status_code == 303 and undone.headers["Location"] == "/board"
+    assert "Undone: check-in." in _text(desk_client.get("/board"))
+    session.refresh(visit)
+    assert visit.status.value == "booked"
