@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
 
+from clinic.booking.moves import movable
 from clinic.columns import utcnow
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
@@ -160,9 +161,7 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
             slip_url=url_for("visit.slip", visit_id=visit.id)
             if visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED) and visit.steps
             else None,
-            move_url=optional_url("series.move", visit_id=visit.id)
-            if visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED) and visit.date > today
-            else None,
+            move_url=optional_url("series.move", visit_id=visit.id) if movable(visit, today) else None,
             cycle_cancel_url=optional_url("series.cancel_cycle", visit_id=visit.id)
             if visit.series_id is not None and visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED)
             else None,
