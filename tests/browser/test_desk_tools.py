@@ -47,7 +47,7 @@ def test_search_filters_print_and_slip(app, daytime_clinic, live_server, page, s
     page.on("pageerror", lambda error: problems.append(str(error)))
 
     sign_in(page, live_server, "desk")
-    search = page.get_by_role("searchbox", name="Search patients by name, birth date, phone number or record number")
+    search = page.get_by_role("searchbox", name="Find a patient by name, birth date or number")
     search.focus()
     page.keyboard.type("12-04-1950")
     page.keyboard.press("Enter")
