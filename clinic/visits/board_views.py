@@ -69,10 +69,14 @@ FILTER_KEYS = ("pathway", "resource", "status", "consultant")
 NO_FILTER = BoardFilter()
 
 
-def _filters(args) -> tuple[BoardFilterForm, BoardFilter, dict[str, str], bool]:
-    """The filter form, the filters it gives, the query that keeps them in links, and whether it was valid."""
-    options = filter_options(session=get_session())
+def _filters(args, *, shown: bool = True) -> tuple[BoardFilterForm, BoardFilter, dict[str, str], bool]:
+    """The filter form, the filters it gives, the query that keeps them in links, and whether it was valid.
+    Without ``shown`` (the live fragment, which has no form) the choices are only read to check given filters."""
     form = BoardFilterForm(args)
+    given = {key: args.get(key, "") for key in FILTER_KEYS if args.get(key)}
+    if not given and not shown:
+        return form, NO_FILTER, {}, True
+    options = filter_options(session=get_session())
     everything = [("", _("All"))]
     form.pathway.choices = select_choices(everything + [(str(i), n) for i, n in options.pathways])
     form.resource.choices = select_choices(everything + [(str(i), n) for i, n in options.resources])
@@ -83,7 +87,6 @@ def _filters(args) -> tuple[BoardFilterForm, BoardFilter, dict[str, str], bool]:
         + [(code, label(PHASE_LABELS, code)) for code in PHASE_LABELS]
         + [(LATE, _("Late or running late"))]
     )
-    given = {key: args.get(key, "") for key in FILTER_KEYS if args.get(key)}
     if not given:
         return form, BoardFilter(), {}, True
     if not form.validate():
@@ -281,7 +284,7 @@ def day():
 def live():
     """The live part of the board (counts, list, timeline) as an HTML fragment for ``board.js``."""
     _form, today, shown, status = _shown_day()
-    _filter_form, filters, query, valid = _filters(request.args)
+    _filter_form, filters, query, valid = _filters(request.args, shown=False)
     if not valid:
         status = 400
     response = current_app.make_response(
