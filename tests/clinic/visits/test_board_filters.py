@@ -6,6 +6,8 @@ import html
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clinic.bootstrap import of_app
 from clinic.unit.models import ResourceKind
@@ -125,3 +127,21 @@ def test_rows_offer_running_late_and_re_plan_that_fill_in_the_form(desk_client, 
     assert "Check when the patient is now expected" in body and "What moves" not in body
     expected = re.search(r"expected=(\d\d:\d\d)", running).group(1)
     assert f'value="{expected}"' in body
+
+
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@FUZZ
+@given(query=st.dictionaries(st.sampled_from(["day", "days", "pathway", "resource", "status", "consultant", "page",
+                                              "patient", "q", "visit", "expected", "prefill"]), TEXT, max_size=4))
+def test_fuzzed_desk_queries_never_give_a_500(desk_client, query) -> None:
+    for path in ("/board", "/board/live", "/board/print", "/patients/search", "/transport/day", "/outbox",
+                 "/board/replan"):  # fmt: skip
+        if path == "/board/replan" and not query.get("prefill"):
+            continue  # without prefill it runs the engine: covered by test_board's bad parameters
+        response = desk_client.get(path, query_string=query)
+        assert response.status_code in (200, 400), (path, query, response.status_code)
