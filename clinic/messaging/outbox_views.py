@@ -16,15 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import (
-    BooleanField,
-    DateField,
-    IntegerField,
-    SelectField,
-    StringField,
-    SubmitField,
-    TextAreaField,
-)
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, Length, NumberRange, Optional
 
 from clinic.columns import Channel
@@ -44,7 +36,7 @@ from clinic.visits.services import visit_days
 from clinic.web.clock import clinic_today
 from clinic.web.container import container as container_of_app
 from clinic.web.container import settings, unit
-from clinic.web.forms import select_choices
+from clinic.web.forms import DayField, select_choices
 from clinic.web.labels import (
     ACTION_LABELS,
     CHANNEL_LABELS,
@@ -82,7 +74,7 @@ class OutboxFilterForm(FlaskForm):
 
     status = SelectField(_l("Status"), validators=[Optional()])
     channel = SelectField(_l("Channel"), validators=[Optional()])
-    day = DateField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
+    day = DayField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
     patient = StringField(_l("Patient record number"), validators=[Optional(), Length(max=20)])
     call_list = BooleanField(_l("Call list only"))
     page = IntegerField(_l("Page"), validators=[Optional(), NumberRange(min=1, max=MAX_PAGE)])
@@ -104,7 +96,7 @@ class PreviewForm(FlaskForm):
     class Meta:
         csrf = False
 
-    day = DateField(_l("Date"), validators=[Optional()], format="%Y-%m-%d")
+    day = DayField(_l("Date"), validators=[Optional()], format="%Y-%m-%d")
     patient = StringField(_l("Patient record number"), validators=[Optional(), Length(max=20)])
     submit = SubmitField(_l("Preview"))
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from clinic.db import get_session
@@ -18,6 +18,7 @@ from clinic.errors import DomainError, NotFound
 from clinic.service import transport
 from clinic.service.models import TouchChannel
 from clinic.web.clock import clinic_today
+from clinic.web.forms import DayField
 from clinic.web.labels import TOUCH_CHANNEL_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.phones import format_phone
@@ -41,7 +42,7 @@ class TransportDayForm(FlaskForm):
     class Meta:
         csrf = False
 
-    day = DateField(_l("Day"), validators=[Optional()], format="%Y-%m-%d")
+    day = DayField(_l("Day"), validators=[Optional()])
 
 
 class AnswerForm(FlaskForm):

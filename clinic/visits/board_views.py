@@ -11,7 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import DateField, HiddenField, IntegerField, SelectField, SubmitField, TimeField
+from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.columns import utcnow
@@ -24,7 +24,7 @@ from clinic.visits.day_list import MAX_DAYS, day_list
 from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today, clinic_zone
 from clinic.web.container import unit
-from clinic.web.forms import BoardDayForm, select_choices
+from clinic.web.forms import BoardDayForm, DayField, select_choices
 from clinic.web.labels import SEGMENT_LABELS, UNDO_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.visit_errors import error_message
@@ -110,7 +110,7 @@ class DayListForm(FlaskForm):
     class Meta:
         csrf = False
 
-    day = DateField(_l("First day"), validators=[Optional()], format="%Y-%m-%d")
+    day = DayField(_l("First day"), validators=[Optional()])
     days = IntegerField(
         _l("Number of days"),
         validators=[Optional(), NumberRange(min=1, max=MAX_DAYS, message=_l("Choose from 1 to 14 days."))],

@@ -142,5 +142,5 @@ def test_pick_up_list_per_day_printable_and_refuses_bad_days(desk_client, sessio
     assert "9:30" in row and "10:00" in row and "Wheelchair" in row and "Teststraat" in row and "To arrange" in row
     assert 'href="/transport/day"' in desk_client.get("/transport").get_data(as_text=True)
     assert "Nobody needs transport on this day." in desk_client.get("/transport/day?day=2026-12-11").get_data(as_text=True)
-    for bad in ("day=garbage", "day=2026-13-01", "day=" + "9" * 300):
+    for bad in ("day=garbage", "day=2026-13-01", "day=" + "9" * 300, "day=9999-12-31", "day=0001-01-01"):
         assert desk_client.get(f"/transport/day?{bad}").status_code == 400, bad

@@ -86,7 +86,7 @@ def test_print_css_puts_each_day_on_its_own_page():
     assert ".print-day { break-after: page" in printing and ".site-header" in printing
 
 
-@pytest.mark.parametrize("query", ["day=garbage", "days=0", "days=15", "days=abc", "day=2026-02-30"])
+@pytest.mark.parametrize("query", ["day=garbage", "days=0", "days=15", "days=abc", "day=2026-02-30", "day=9999-12-31&days=14", "day=0001-01-01"])
 def test_bad_day_list_input_is_a_400(desk_client, query):
     response = desk_client.get(f"/board/print?{query}")
     assert response.status_code == 400 and "Day list" in response.get_data(as_text=True)
