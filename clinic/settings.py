@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     proxy_count: int = 0
     public_base_url: str = ""
     desk_phone: str = ""
+    #: The unit's name and street address as printed on the patient's appointment slip.
+    unit_name: str = "OneVisit day-care unit"
+    unit_address: str = "Heidelberglaan 100, 3584 CX Utrecht"
     follow_up_due_working_days: int = 2
     survey_reask_hours: int = 24
     #: Sign-in throttling: this many wrong passwords for one account, or from one address, within the window
