@@ -49,13 +49,16 @@ from scheduling.recreate import Recreate
 #: How many bookings a first neighbourhood frees, and a second one when the first finds no placement.
 NEIGHBOURHOOD = 12
 NEIGHBOURHOOD_LARGE = 30
-#: CP-SAT deterministic-time units granted per second of ``time_limit`` (see docs/performance.md).
-DTIME_PER_SECOND = 0.008
+#: CP-SAT deterministic-time units granted to each sub-model per second of ``time_limit``. Calibrated so that
+#: a 1-second booking takes about 0.6 s at the 95th percentile on an idle 2-core machine: book's sub-models
+#: run at about 0.08 deterministic units per CPU second of one worker, and a booking's CPU time grows by
+#: about 13 s per unit (docs/performance.md, "Replay"). The budget, not the wall clock, ends a sub-model.
+DTIME_PER_SECOND = 0.045
 #: Ruin-and-recreate moves of the polish per second of ``time_limit`` (a move costs about 2 ms).
 POLISH_MOVES_PER_SECOND = 150
 #: Minutes of extra wait ``_aligned`` accepts to leave no unusable gap before or after a first step.
 ALIGN_SLACK = 5
-#: Share of ``time_limit`` the fast path may use; the neighbourhoods get the rest.
+#: Share of the wall-clock safety net the fast path may use; the neighbourhoods get the rest.
 FAST_SHARE = 0.2
 
 
@@ -110,7 +113,7 @@ def book(
     others = _current_of(day, request, current)
     full = dataclasses.replace(day, requests=(*day.requests, request))
     fast = insert_request(
-        day, others, request, time_limit=max(0.05, FAST_SHARE * time_limit), avoid=avoid, separation=separation
+        day, others, request, time_limit=max(0.05, FAST_SHARE * wall), avoid=avoid, separation=separation
     )
     if fast is not None:
         fast = _aligned(day, others, request, fast, avoid=avoid, separation=separation)
