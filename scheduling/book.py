@@ -52,8 +52,8 @@ NEIGHBOURHOOD_LARGE = 30
 #: CP-SAT deterministic-time units granted to each sub-model per second of ``time_limit``; the budget, not the
 #: wall clock, ends a sub-model. book's sub-models run at about 0.08 units per CPU second of their one worker,
 #: and a 1-second booking's CPU time is about 0.25 s at the 95th percentile with 0.008 (about what an idle
-#: 2-core machine takes), 0.45 s with 0.024, 0.6 s with 0.045; the larger budgets did not cut the replayed
-#: days' waiting (docs/performance.md, "Replay").
+#: 2-core machine takes), 0.45 s with 0.024, 0.7-1.1 s with 0.045 (about 0.03 would fill 0.6-0.8 s); the
+#: larger budgets did not cut the replayed days' waiting (docs/performance.md, "Replay").
 DTIME_PER_SECOND = 0.008
 #: Ruin-and-recreate moves of the polish per second of ``time_limit`` (a move costs about 2 ms).
 POLISH_MOVES_PER_SECOND = 150
