@@ -160,6 +160,13 @@ AUDIT_ACTION_LABELS = {
     "volunteer.override": _l("Volunteer chosen by hand"),
     "volunteer.met": _l("Volunteer met the patient"),
     "volunteer.not_met": _l("Volunteer did not meet the patient"),
+    "user.created": _l("Account created"),
+    "user.role_changed": _l("Account role changed"),
+    "user.disabled": _l("Account disabled"),
+    "user.enabled": _l("Account enabled"),
+    "user.password_reset": _l("Password reset"),
+    "user.password_set": _l("Password set by an administrator"),
+    "user.password_changed": _l("Password changed"),
 }
 """What each audit ``action`` code means; the code itself stays visible beside it for searching."""
 AUDIT_ENTITY_LABELS = {
@@ -172,6 +179,7 @@ AUDIT_ENTITY_LABELS = {
     "recovery_gesture": _l("Gesture"),
     "outreach_rule_set": _l("Outreach rules"),
     "touch_point": _l("Contact"),
+    "user": _l("Account"),
 }
 UNDO_LABELS = {
     "visit.checked_in": _l("check-in"),
