@@ -80,6 +80,12 @@ class SignInThrottled(DomainError):
         self.retry_after = retry_after
 
 
+class Forbidden(DomainError):
+    """The actor's role may not do this (the web layer answers 403)."""
+
+    default_code = "forbidden"
+
+
 class Conflict(DomainError):
     """The request clashes with existing data (duplicate, capacity taken, wrong state)."""
 

@@ -38,6 +38,11 @@ class User(UserBase, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
     #: Copied into each session at sign-in; raising it (sign-out, a new password, disabling) ends them all.
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Set by a reset (a one-time password): the next sign-in must choose a new password before anything else.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    #: The password was chosen under the password policy, which refuses the published demo passwords; the
+    #: start-up check (``accounts_with_demo_password``) only needs to look at the others.
+    password_meets_policy: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class SignInFailure(SQLModel, table=True):
