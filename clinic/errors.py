@@ -81,7 +81,8 @@ class SignInThrottled(DomainError):
 
 
 class Forbidden(DomainError):
-    """The actor's role may not do this (the web layer answers 403)."""
+    """The actor's role may not do this (checked by the service, not only by hiding a button; the web layer
+    answers 403)."""
 
     default_code = "forbidden"
 
@@ -90,12 +91,6 @@ class Conflict(DomainError):
     """The request clashes with existing data (duplicate, capacity taken, wrong state)."""
 
     default_code = "conflict"
-
-
-class Forbidden(DomainError):
-    """The acting user's role may not do this (checked by the service, not only by hiding a button)."""
-
-    default_code = "forbidden"
 
 
 class SeedError(DomainError):
