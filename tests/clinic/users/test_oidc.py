@@ -210,3 +210,44 @@ def test_a_provider_that_does_not_answer_gives_a_message_not_a_500(app_config: d
         assert "does not answer" in response.get_data(as_text=True)
     finally:
         of_app(app).engine.dispose()
+
+
+def test_the_settings_come_from_the_environment(monkeypatch) -> None:
+    from clinic.settings import load_settings
+
+    monkeypatch.setenv("ONEVISIT_OIDC_ISSUER", "https://login.hospital.example/realms/staff/")
+    monkeypatch.setenv("ONEVISIT_OIDC_CLIENT_ID", "onevisit")
+    monkeypatch.setenv("ONEVISIT_OIDC_ROLES_CLAIM", "roles")
+    monkeypatch.setenv("ONEVISIT_OIDC_ROLE_MAP", '{"daycare-desk": "front_desk", "daycare-coord": "coordinator"}')
+    monkeypatch.setenv("ONEVISIT_LOCAL_PASSWORDS", "false")
+    settings = load_settings({"TESTING": True})
+    assert settings.oidc.issuer == "https://login.hospital.example/realms/staff"
+    assert settings.oidc.role_map == {"daycare-desk": "front_desk", "daycare-coord": "coordinator"}
+    assert (settings.oidc.roles_claim, settings.local_passwords) == ("roles", False)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"ONEVISIT_OIDC_ROLE_MAP": '{"daycare-desk": "desk"}'}, "ONEVISIT_OIDC_ROLE_MAP='{\"daycare-desk\": \"desk\"}': "
+                                                              "unknown role 'desk': the roles are front_desk"),
+    ({"ONEVISIT_OIDC_ROLE_MAP": "daycare-desk=front_desk"}, "ONEVISIT_OIDC_ROLE_MAP='daycare-desk=front_desk': "
+                                                            "expected a JSON object"),
+    ({"ONEVISIT_OIDC_ISSUER": "login.hospital.example"}, "ONEVISIT_OIDC_ISSUER='login.hospital.example': expected"),
+    ({"ONEVISIT_OIDC_ISSUER": "https://login.hospital.example"}, "OIDC_CLIENT_ID or OIDC_ROLE_MAP is not"),
+    ({"ONEVISIT_LOCAL_PASSWORDS": "false"}, "LOCAL_PASSWORDS is false but OIDC_ISSUER is not set"),
+])
+def test_settings_that_cannot_work_stop_start_up_naming_them(monkeypatch, env: dict, message: str) -> None:
+    from clinic.settings import ConfigError, load_settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"TESTING": True})
+    assert message in str(refused.value)
+
+
+def test_the_widest_mapped_role_wins_and_one_text_counts() -> None:
+    from clinic.users.federated import role_from_claims
+
+    role_map = {"desk": "front_desk", "coord": "coordinator"}
+    assert role_from_claims({"groups": ["desk", "coord"]}, roles_claim="groups", role_map=role_map) == Role.COORDINATOR
+    assert role_from_claims({"groups": "desk"}, roles_claim="groups", role_map=role_map) == Role.FRONT_DESK
