@@ -108,40 +108,6 @@ def demo_sign_ins_command(seed_dir: Path | None) -> None:
         click.echo(f"  {user.username:<12} {user.role.value:<12} password: {user.password}")
 
 
-@click.command("optimise")
-@with_appcontext
-@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
-@click.option("--dry-run", is_flag=True, help="Show what would move; write nothing.")
-@click.option("--seconds", type=click.FloatRange(0.5, 600), help="Solver budget (default ONEVISIT_OPTIMISE_SECONDS).")
-def optimise_command(day, dry_run: bool, seconds: float | None) -> None:
-    """Re-arrange the not-started visits of DAY (YYYY-MM-DD) inside their announced arrivals."""
-    container = _container()
-    settings = container.settings
-    budget = seconds or settings.optimise_seconds
-    with container.session_factory() as session:
-        try:
-            if dry_run:
-                preview = optimise.preview_optimisation(
-                    session=session, day=day.date(), unit=container.unit, time_limit=budget
-                )
-                click.echo(
-                    f"{day.date()}: waiting {preview.wait_before} -> {preview.wait_after} min, idle chair-minutes "
-                    f"{preview.idle_chair_before} -> {preview.idle_chair_after}; {len(preview.moves)} steps of "
-                    f"{len(preview.moved_visits)} visits would move (dry run, nothing written)."
-                )
-                return
-            result = optimise.optimise_day(
-                session=session, day=day.date(), unit=container.unit, time_limit=budget
-            )
-        except DomainError as exc:
-            raise click.ClickException(str(exc)) from None
-    if result.skipped:
-        raise click.ClickException(f"{result.day}: not optimised ({result.skipped})")
-    click.echo(
-        f"{result.day}: waiting {result.wait_before} -> {result.wait_after} min; {result.applied} steps moved."
-    )
-
-
 @click.group("users")
 def users_group() -> None:
     """Staff accounts: list, create, set-role, disable, enable, reset-password, password (each change is audited)."""
@@ -241,6 +207,40 @@ def users_reset_password(username: str) -> None:
     """A one-time password for the account: its sessions end, the next sign-in must choose a new password."""
     password = _account_change(accounts.reset_password, username)
     _show_one_time(username.strip().lower(), str(password))
+
+
+@click.command("optimise")
+@with_appcontext
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--dry-run", is_flag=True, help="Show what would move; write nothing.")
+@click.option("--seconds", type=click.FloatRange(0.5, 600), help="Solver budget (default ONEVISIT_OPTIMISE_SECONDS).")
+def optimise_command(day, dry_run: bool, seconds: float | None) -> None:
+    """Re-arrange the not-started visits of DAY (YYYY-MM-DD) inside their announced arrivals."""
+    container = _container()
+    settings = container.settings
+    budget = seconds or settings.optimise_seconds
+    with container.session_factory() as session:
+        try:
+            if dry_run:
+                preview = optimise.preview_optimisation(
+                    session=session, day=day.date(), unit=container.unit, time_limit=budget
+                )
+                click.echo(
+                    f"{day.date()}: waiting {preview.wait_before} -> {preview.wait_after} min, idle chair-minutes "
+                    f"{preview.idle_chair_before} -> {preview.idle_chair_after}; {len(preview.moves)} steps of "
+                    f"{len(preview.moved_visits)} visits would move (dry run, nothing written)."
+                )
+                return
+            result = optimise.optimise_day(
+                session=session, day=day.date(), unit=container.unit, time_limit=budget
+            )
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+    if result.skipped:
+        raise click.ClickException(f"{result.day}: not optimised ({result.skipped})")
+    click.echo(
+        f"{result.day}: waiting {result.wait_before} -> {result.wait_after} min; {result.applied} steps moved."
+    )
 
 
 def serve_command(factory: Callable[[], Flask]) -> click.Command:

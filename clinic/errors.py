@@ -80,17 +80,16 @@ class SignInThrottled(DomainError):
         self.retry_after = retry_after
 
 
-class Forbidden(DomainError):
-    """The actor's role may not do this (checked by the service, not only by hiding a button; the web layer
-    answers 403)."""
-
-    default_code = "forbidden"
-
-
 class Conflict(DomainError):
     """The request clashes with existing data (duplicate, capacity taken, wrong state)."""
 
     default_code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The acting user's role may not do this (checked by the service, not only by hiding a button)."""
+
+    default_code = "forbidden"
 
 
 class SeedError(DomainError):

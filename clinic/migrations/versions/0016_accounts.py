@@ -6,7 +6,7 @@ Existing accounts get false for both: every one of them is checked once at the n
 development.
 
 Revision ID: 0016_accounts
-Revises: 0015_sessions
+Revises: 0012_announced
 Create Date: 2026-12-07
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0016_accounts'
-down_revision: str | Sequence[str] | None = '0015_sessions'
+down_revision: str | Sequence[str] | None = '0012_announced'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
