@@ -35,18 +35,31 @@ class OidcProvider:
 
     def config(self) -> dict:
         """The app settings for this provider (flat names, as ``app_config`` takes them)."""
-        return {
-            "OIDC_ISSUER": self.issuer,
-            "OIDC_CLIENT_ID": CLIENT_ID,
-            "OIDC_CLIENT_SECRET": CLIENT_SECRET,
-            "OIDC_SCOPES": "openid profile email groups",
-            "OIDC_ROLES_CLAIM": "groups",
-            "OIDC_ROLE_MAP": ROLE_MAP,
-            "OIDC_TIMEOUT_SECONDS": 5,
-        }
+        return provider_config(self.issuer)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-def _free_port() -> int:
+def provider_config(issuer: str) -> dict:
+    """The app settings (flat names) for a test provider at ``issuer``."""
+    return {
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": CLIENT_ID,
+        "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+        "OIDC_SCOPES": "openid profile email groups",
+        "OIDC_ROLES_CLAIM": "groups",
+        "OIDC_ROLE_MAP": ROLE_MAP,
+        "OIDC_TIMEOUT_SECONDS": 5,
+    }
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -58,39 +71,39 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def oidc_provider() -> Iterator[OidcProvider]:
+def start_provider(*, port: int, redirect_uri: str) -> OidcProvider:
+    """Start ``provider.mjs`` on ``127.0.0.1:port`` for a client coming back to ``redirect_uri``; skips (or, in
+    CI, fails) without ``node``."""
     node = shutil.which("node")
     if node is None:
         _unavailable("node is not installed (the test OpenID Connect provider runs on Node.js)")
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail(f"the test OpenID Connect provider is not installed: run `npm ci` in {PROVIDER_DIR} "
                     "(`make test` does)")
-    port = _free_port()
-    env = {**os.environ, "PORT": str(port), "REDIRECT_URI": CALLBACK, "CLIENT_ID": CLIENT_ID,
+    env = {**os.environ, "PORT": str(port), "REDIRECT_URI": redirect_uri, "CLIENT_ID": CLIENT_ID,
            "CLIENT_SECRET": CLIENT_SECRET}
-    process = subprocess.Popen([node, "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    issuer = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([node, "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    provider = OidcProvider(issuer=f"http://127.0.0.1:{port}", process=process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the test OpenID Connect provider exited ({process.returncode})")
         try:
-            requests.get(f"{issuer}/.well-known/openid-configuration", timeout=1).raise_for_status()
-            break
+            requests.get(f"{provider.issuer}/.well-known/openid-configuration", timeout=1).raise_for_status()
+            return provider
         except requests.RequestException:
             time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the test OpenID Connect provider did not start within 30 s")
-    yield OidcProvider(issuer=issuer, process=process)
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    provider.stop()
+    pytest.fail("the test OpenID Connect provider did not start within 30 s")
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    """A provider for apps under the Flask test client (their callback is on ``http://localhost``)."""
+    provider = start_provider(port=free_port(), redirect_uri=CALLBACK)
+    yield provider
+    provider.stop()
 
 
 _FORM = re.compile(r"<form\b[^>]*>.*?</form>", re.S | re.I)
