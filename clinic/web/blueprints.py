@@ -25,11 +25,7 @@ BLUEPRINT_MODULES = (
     users_views, home, board_views, volunteer_home_views, language_views, health,
     billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
-<<<<<<< HEAD
-    transport_views, kbr_views, answers_views, optimise_views, accounts_views, privacy_views,
-=======
     transport_views, kbr_views, answers_views, optimise_views, privacy_views, accounts_views,
->>>>>>> accounts
 )
 
 
