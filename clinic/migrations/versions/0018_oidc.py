@@ -1,7 +1,7 @@
 """Accounts signed in through the hospital's identity provider: its issuer and subject, unique together.
 
-Revision ID: 0017_oidc
-Revises: 0011_unknown_outcome
+Revision ID: 0018_oidc
+Revises: 0017_accounts
 Create Date: 2026-12-07
 
 """
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0017_oidc'
-down_revision: str | Sequence[str] | None = '0011_unknown_outcome'
+revision: str = '0018_oidc'
+down_revision: str | Sequence[str] | None = '0017_accounts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
