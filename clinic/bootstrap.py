@@ -90,6 +90,8 @@ def unit_from(settings: Settings) -> Unit:
         booking_rules=rules,
         format_locale=settings.format_locale,
         arrival_tolerance_minutes=settings.arrival_tolerance_minutes,
+        name=settings.unit_name,
+        address=settings.unit_address,
     )
 
 

@@ -32,6 +32,7 @@ class UserBase(SQLModel):
 
 class User(UserBase, table=True):
     __tablename__ = "user_account"
+    __table_args__ = (sa.UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_user_account_oidc"),)
 
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str = Field(max_length=255)
@@ -43,6 +44,10 @@ class User(UserBase, table=True):
     #: The password was chosen under the password policy, which refuses the published demo passwords; the
     #: start-up check (``accounts_with_demo_password``) only needs to look at the others.
     password_meets_policy: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    #: An account that signs in through the hospital's identity provider (OpenID Connect): the provider's
+    #: issuer and its ``sub`` for the person; both None for a local password account.
+    oidc_issuer: str | None = Field(default=None, max_length=255)
+    oidc_subject: str | None = Field(default=None, max_length=255)
 
 
 class SignInFailure(SQLModel, table=True):

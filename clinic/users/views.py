@@ -11,7 +11,7 @@ import math
 import time
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -21,13 +21,15 @@ from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from clinic.db import get_session
-from clinic.errors import DomainError, SignInError, SignInThrottled
+from clinic.errors import DomainError, Forbidden, SignInError, SignInThrottled
 from clinic.extensions import login_manager
 from clinic.users import passwords
+from clinic.users.federated import sign_in_federated
 from clinic.users.services import Throttle, change_password, end_sessions, get_user
 from clinic.users.services import sign_in as checked_sign_in
+from clinic.web import oidc
 from clinic.web.account_messages import account_error
-from clinic.web.container import settings
+from clinic.web.container import container, settings
 from clinic.web.forms import SignInForm, SignOutForm
 from clinic.web.redirects import safe_next
 from clinic.web.roles import role_value
@@ -38,6 +40,7 @@ SEEN_KEY = "seen"
 #: Requests that neither end an idle session nor count as activity.
 PASSIVE_ENDPOINTS = frozenset({"static", "health.healthz"})
 #: What an account that must choose a new password may still open.
+NEXT_KEY = "oidc_next"
 BEFORE_NEW_PASSWORD = frozenset({"static", "health.healthz", "auth.password", "auth.sign_out", "language.choose"})
 
 
@@ -112,6 +115,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to open that page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    oidc.init_app(app, container(app).settings.oidc)
     app.before_request(end_idle_session)
     app.before_request(require_new_password)
 
@@ -126,6 +130,22 @@ def _fresh_session() -> None:
     session.clear()
     if language:
         session["language"] = language
+
+
+def _begin_session(user: object) -> None:
+    """Sign ``user`` in on a fresh session that carries their session version (sign-out raises it)."""
+    _fresh_session()
+    session.permanent = True
+    session[VERSION_KEY] = user.session_version
+    session[SEEN_KEY] = int(time.time())
+    login_user(SignedInUser(user))
+
+
+def _sign_in_page(form: SignInForm, sign_in_error: str | None, status: int, headers: dict | None = None):
+    return render_template(
+        "users/sign_in.html", form=form, sign_in_error=sign_in_error, hospital=oidc.client() is not None,
+        local_passwords=settings().local_passwords, next=safe_next(request.args.get("next")),
+    ), status, headers or {}
 
 
 def _throttle() -> Throttle:
@@ -144,6 +164,8 @@ def sign_in():
     sign_in_error = None
     status = 400 if request.method == "POST" else 200
     headers = {}
+    if request.method == "POST" and not settings().local_passwords:
+        return _sign_in_page(form, _("Passwords are not used here: sign in with the hospital."), 403)
     if form.validate_on_submit():
         try:
             user = checked_sign_in(
@@ -159,15 +181,57 @@ def sign_in():
         except SignInError:
             sign_in_error = _("Wrong user name or password.")
         else:
-            _fresh_session()
-            session.permanent = True
-            session[VERSION_KEY] = user.session_version
-            session[SEEN_KEY] = int(time.time())
-            login_user(SignedInUser(user))
+            _begin_session(user)
             if user.must_change_password:
                 return redirect(url_for("auth.password", next=target))
             return redirect(target or url_for("home.index"))
-    return render_template("users/sign_in.html", form=form, sign_in_error=sign_in_error), status, headers
+    return _sign_in_page(form, sign_in_error, status, headers)
+
+
+@bp.get("/sign-in/hospital")
+def hospital_sign_in():
+    """Send the browser to the hospital's identity provider (authorization code, PKCE, state, nonce)."""
+    hospital = oidc.client()
+    if hospital is None:
+        abort(404)
+    session[NEXT_KEY] = safe_next(request.args.get("next"))
+    try:
+        return hospital.authorize_redirect(url_for("auth.hospital_callback", _external=True))
+    except oidc.UNREACHABLE:
+        return _sign_in_page(SignInForm(), _("The hospital's sign-in service does not answer. Please try again "
+                                             "in a moment, or ask the IT service desk."), 502)
+
+
+@bp.get("/sign-in/hospital/callback")
+def hospital_callback():
+    """The provider's redirect back: verify it, then sign in the local account of the person it names."""
+    hospital = oidc.client()
+    if hospital is None:
+        abort(404)
+    form = SignInForm()
+    if request.args.get("error"):
+        return _sign_in_page(form, _("The hospital's sign-in service did not sign you in (%(reason)s).",
+                                     reason=request.args.get("error", "")[:80]), 403)
+    config = settings().oidc
+    try:
+        who = oidc.identity(hospital, wanted_claim=config.roles_claim)
+    except oidc.NOT_VERIFIED:
+        return _sign_in_page(form, _("This sign-in could not be verified (it may have expired or been "
+                                     "tampered with). Please sign in with the hospital again."), 400)
+    except oidc.UNREACHABLE:
+        return _sign_in_page(form, _("The hospital's sign-in service does not answer. Please try again "
+                                     "in a moment, or ask the IT service desk."), 502)
+    try:
+        user = sign_in_federated(session=get_session(), issuer=who.issuer, subject=who.subject, claims=who.claims,
+                                 roles_claim=config.roles_claim, role_map=config.role_map)
+    except Forbidden:
+        return _sign_in_page(form, _("The hospital's sign-in service knows you, but gives you no role in "
+                                     "OneVisit. Ask your manager or the IT service desk for access."), 403)
+    except SignInError:
+        return _sign_in_page(form, _("This account is disabled in OneVisit. Ask an administrator."), 403)
+    target = session.get(NEXT_KEY)
+    _begin_session(user)
+    return redirect(safe_next(target) or url_for("home.index"))
 
 
 @bp.post("/sign-out")

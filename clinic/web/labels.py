@@ -38,6 +38,37 @@ TOUCH_CHANNEL_LABELS = {
 }
 """How a contact took place (``TouchChannel``): touch-points, gestures, transport answers."""
 
+# what the outbox holds: its statuses, channels and actions (the Outbox screen and the patient page)
+OUTBOX_STATUS_LABELS = {
+    "queued": _l("Queued"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Failed"),
+    "unknown": _l("Outcome unknown"),
+    "withdrawn": _l("Withdrawn"),
+    "skipped": _l("Skipped"),
+}
+CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Call"), "email": _l("E-mail"), "patient": _l("Patient's own channel")}
+ACTION_LABELS = {
+    "confirmation": _l("Booking confirmation"),
+    "reminder": _l("Reminder"),
+    "coffee_voucher": _l("Coffee voucher"),
+    "transport_offer": _l("Transport and help at home offer"),
+    "volunteer_meet": _l("Volunteer meets the patient"),
+    "volunteer": _l("Volunteer announced to the patient"),
+    "reoffer": _l("Re-offer the freed place"),
+}
+
+
+def message_labels() -> dict:
+    """Label functions for outbox rows, for templates: ``status``, ``channel``, ``action``."""
+    return {
+        "status": lambda code: label(OUTBOX_STATUS_LABELS, code),
+        "channel": lambda code: label(CHANNEL_LABELS, code),
+        "action": lambda code: label(ACTION_LABELS, code),
+    }
+
 
 def label(mapping: dict, code: object) -> str:
     """The translated label of ``code`` (an enum member or its value); unknown codes are shown as they are."""
@@ -157,3 +188,9 @@ UNDO_LABELS = {
     "step.skip": _l("step skipped"),
 }
 """The actions a clerk can undo (``clinic.visits.undo``), as the undo button names them."""
+
+ACCESS_KIND_LABELS = {
+    "page": _l("Opened the patient page"),
+    "export_json": _l("Exported the data (JSON)"),
+    "export_pdf": _l("Exported the data (PDF)"),
+}

@@ -5,8 +5,8 @@ chosen under the password policy, so the start-up check for published demo passw
 Existing accounts get false for both: every one of them is checked once at the next start outside
 development.
 
-Revision ID: 0016_accounts
-Revises: 0012_announced
+Revision ID: 0017_accounts
+Revises: 0016_access_log
 Create Date: 2026-12-07
 
 """
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0016_accounts'
-down_revision: str | Sequence[str] | None = '0012_announced'
+revision: str = '0017_accounts'
+down_revision: str | Sequence[str] | None = '0016_access_log'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
