@@ -7,7 +7,7 @@ PORT ?= 5000
 export FLASK_APP := clinic
 run: export ONEVISIT_ENV ?= development
 
-.PHONY: install install-dev translations messages migrate seed run test lint bench clean
+.PHONY: install install-dev translations messages migrate seed run test lint bench bench-book clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ lint: install-dev
 
 bench: install
 	$(BIN)/python -m scheduling bench
+
+bench-book: install
+	$(BIN)/python -m clinic.booking.bench_book
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic import cli, db, i18n
@@ -77,6 +77,14 @@ def _install(app: Flask, container: Container) -> None:
 
 
 def _security_headers(response: Response) -> Response:
+    """Today's CSP and frame rules on every response; ``no-store`` on every page but the static files (signed-in
+    pages and the patients' answer pages show patient data, and a shared tablet's back button must not bring
+    them back); HSTS on requests that came over TLS (``HSTS_SECONDS``)."""
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    hsts = of_app(current_app).settings.hsts_seconds
+    if hsts and request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -4,6 +4,7 @@ Each error carries a stable ``code`` (for translation and tests), an optional ``
 input that is wrong, and ``params`` for the message.
 """
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -69,10 +70,26 @@ class SignInError(DomainError):
         super().__init__(message, **kw)
 
 
+class SignInThrottled(DomainError):
+    """Too many wrong passwords for the account or from the address lately: wait ``retry_after`` first."""
+
+    default_code = "sign_in_throttled"
+
+    def __init__(self, retry_after: dt.timedelta, **kw: Any):
+        super().__init__(f"too many failed sign-ins; try again in {retry_after}", **kw)
+        self.retry_after = retry_after
+
+
 class Conflict(DomainError):
     """The request clashes with existing data (duplicate, capacity taken, wrong state)."""
 
     default_code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The acting user's role may not do this (checked by the service, not only by hiding a button)."""
+
+    default_code = "forbidden"
 
 
 class SeedError(DomainError):

@@ -8,6 +8,7 @@ logged and skipped: the change that caused the event stands. Events of a transac
 dropped. Sessions from a factory without a bus just collect and forget their events.
 """
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,24 @@ class VisitBooked(Event):
 @dataclass(frozen=True)
 class VisitMoved(Event):
     """Planned times or resources of the visit's steps changed (the board's re-plan)."""
+
+    visit_id: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DayOptimised(Event):
+    """The not-started visits of ``day`` were re-arranged within their announced arrivals (``visits`` moved)."""
+
+    day: dt.date
+    visits: int
+    actor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VisitRearranged(Event):
+    """A booking re-arranged the visit's internal step times or resources; its announced arrival stands,
+    so nothing is said to the patient (outreach does not handle it, on purpose)."""
 
     visit_id: int
     actor_id: int | None = None

@@ -4,7 +4,9 @@ After a visit is booked, moved or cancelled its outreach is re-planned (a cancel
 reminders are withdrawn) and volunteers are matched again for its day. An answer to the transport offer
 (by SMS, a key pressed in a call, an e-mail's page, or the desk noting or arranging it) withdraws the
 offers still queued for that visit; a completed visit (last step done, or checked out) withdraws every
-message still queued for it. Each runs after the change is
+message still queued for it. A visit re-arranged by another booking (``VisitRearranged``: internal step
+times only, the announced arrival stands) is deliberately not handled: its patient is told nothing, and
+the booking's own ``VisitBooked`` re-matches the day's volunteers. Each runs after the change is
 committed, in its own transaction; a failure is logged by the bus and never undoes the change. The
 dispatcher's send-time check still never sends a reminder for a cancelled visit, and the coordinator's
 "re-plan upcoming" repairs the rest.

@@ -11,7 +11,7 @@ conversion goes through wall-clock times, so days with a DST change come out rig
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import object_session, selectinload
@@ -24,8 +24,16 @@ from clinic.patients.models import Patient
 from clinic.unit import booking_rules as br
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, ResourceClosure
-from clinic.visits.models import ACTIVE_VISIT_STATUSES, StepStatus, Visit, VisitStatus, VisitStep
+from clinic.visits.models import (
+    ACTIVE_VISIT_STATUSES,
+    StepStatus,
+    Visit,
+    VisitCheckin,
+    VisitStatus,
+    VisitStep,
+)
 from scheduling import instance as engine
+from scheduling.book import movable
 from scheduling.check import Violation, check, critical_path, objective
 from scheduling.greedy import greedy
 
@@ -368,6 +376,198 @@ def build_instance(
     )
 
 
+#: Statuses of a booked visit the unit may still re-arrange (when it has not started either).
+NOT_STARTED = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED})
+
+LeaveBy = Callable[[Patient, dt.date], int | None]
+
+
+@dataclass(frozen=True)
+class BookingDay:
+    """A day as a new booking sees it: ``instance.booked`` holds the visits that have started (fixed),
+    ``instance.requests`` the booked visits that have not (``must_place``, arrival narrowed to
+    ``[announced, announced + tolerance]``), ``current`` their stored placement, ``visits`` the rows
+    by request key and ``announced`` each movable visit's announced arrival (local minutes)."""
+
+    instance: engine.Instance
+    current: tuple[engine.Visit, ...]
+    visits: dict[str, Visit]
+    announced: dict[str, int]
+
+
+def has_started(visit: Visit, checked_in: bool = False) -> bool:
+    """Checked in, a step started or done, or a status past booked: the visit no longer moves."""
+    return (
+        checked_in
+        or visit.status not in NOT_STARTED
+        or any(s.status != StepStatus.PLANNED or s.actual_start is not None for s in visit.steps)
+    )
+
+
+def booking_day(
+    *,
+    session: Session,
+    day: dt.date,
+    unit: Unit,
+    tolerance: int,
+    leave_by: LeaveBy | None = None,
+    name: str | None = None,
+) -> BookingDay:
+    """The day for booking one more visit, with every not-started visit movable (see ``BookingDay``).
+
+    A movable visit keeps its pathway and segment rules (``engine_request``); ``leave_by`` (e.g. home
+    before dark for long-distance patients) is applied, and it never leaves later than its current
+    leave plus ``tolerance``: the patient heard when to arrive and roughly when they would be done.
+    """
+    visits = [
+        v
+        for v in session.exec(
+            _visits_query(day, ACTIVE_VISIT_STATUSES).options(selectinload(Visit.patient))  # type: ignore[arg-type]
+        ).all()
+        if v.steps
+    ]
+    checked_in = (
+        set(
+            session.exec(
+                select(VisitCheckin.visit_id).where(col(VisitCheckin.visit_id).in_([v.id for v in visits]))
+            )
+        )
+        if visits
+        else set()
+    )
+    pathways = {p.id: p for p in load_pathways(session=session).values()}
+    staff = load_staff(session=session)
+    booked: list[engine.Visit] = []
+    requests: list[engine.Request] = []
+    current: list[engine.Visit] = []
+    rows: dict[str, Visit] = {}
+    announced: dict[str, int] = {}
+    for visit in visits:
+        placed = placed_visit(visit, unit.tz)
+        if has_started(visit, visit.id in checked_in):
+            booked.append(placed)
+            continue
+        key = request_key(visit)
+        first = min(s.start for s in placed.steps)
+        arrives = minutes_at(visit.announced_at, day, unit.tz) if visit.announced_at is not None else first
+        latest = max(s.end for s in placed.steps) + tolerance
+        extra = leave_by(visit.patient, day) if leave_by is not None else None
+        if extra is not None:
+            latest = max(min(latest, extra), max(s.end for s in placed.steps))
+        request = engine_request(
+            wish=VisitWish(
+                key=key,
+                patient=visit.patient,
+                pathway=pathways[visit.pathway_id],
+                priority=visit.priority,
+                leave_by=latest,
+            ),
+            day=day,
+            unit=unit,
+            staff=staff,
+        )
+        span = max(s.end for s in placed.steps) - first
+        if request.max_visit_minutes is not None and span > request.max_visit_minutes:
+            request = replace(
+                request, max_visit_minutes=span
+            )  # booked with that preference bent: it stays bent
+        request = movable(request, arrives, tolerance)
+        if request.arrival is not None and not request.arrival[0] <= first <= request.arrival[1]:
+            # the board's re-plan moved the first step already: its placement stays allowed
+            request = replace(request, arrival=(min(first, arrives), max(first, arrives + tolerance)))
+        requests.append(request)
+        current.append(placed)
+        rows[key] = visit
+        announced[key] = arrives
+    return BookingDay(
+        instance=engine.Instance(
+            name=name or f"booking-{day.isoformat()}",
+            date=day,
+            resources=engine_resources(session=session, day=day),
+            requests=tuple(requests),
+            booked=tuple(booked),
+        ),
+        current=tuple(current),
+        visits=rows,
+        announced=announced,
+    )
+
+
+def build_instances(
+    *, session: Session, days: Sequence[dt.date], unit: Unit, exclude: Iterable[int] = ()
+) -> dict[dt.date, engine.Instance]:
+    """``build_instance`` (no wishes) for many days at once, in four plain column queries whatever the
+    number of days: what proposals over weeks need. Visits in ``exclude`` count as gone (a visit being
+    moved frees its place)."""
+    if not days:
+        return {}
+    resources = session.exec(
+        select(Resource)
+        .where(col(Resource.active).is_(True))
+        .options(selectinload(Resource.hours))  # type: ignore[arg-type]
+        .order_by(col(Resource.code))
+    ).all()
+    closures = session.exec(select(ResourceClosure).where(col(ResourceClosure.date).in_(list(days)))).all()
+    rows = session.exec(
+        select(
+            Visit.id,
+            Visit.date,
+            PathwayStep.code,
+            Resource.code,
+            VisitStep.planned_start,
+            VisitStep.planned_end,
+        )
+        .join(Visit, col(Visit.id) == VisitStep.visit_id)
+        .join(PathwayStep, col(PathwayStep.id) == VisitStep.pathway_step_id)
+        .join(Resource, col(Resource.id) == VisitStep.resource_id)
+        .where(
+            col(Visit.date).in_(list(days)),
+            col(Visit.status).in_(list(ACTIVE_VISIT_STATUSES)),
+            col(Visit.id).not_in(list(exclude)),
+        )
+        .order_by(col(Visit.id), col(VisitStep.planned_start), col(VisitStep.id))
+    ).all()
+    steps: dict[dt.date, dict[int, list[engine.PlacedStep]]] = {}
+    for visit_id, day, code, resource, start, end in rows:
+        steps.setdefault(day, {}).setdefault(visit_id, []).append(
+            engine.PlacedStep(
+                id=code,
+                resource=resource,
+                start=minutes_at(start, day, unit.tz),
+                end=minutes_at(end, day, unit.tz),
+            )
+        )
+    out = {}
+    plain: dict[int, tuple[engine.Resource, ...]] = {}  # by weekday, for days without closures
+    for day in days:
+        todays = [c for c in closures if c.date == day]
+        opened = plain.get(day.weekday()) if not todays else None
+        if opened is None:
+            opened = tuple(
+                engine.Resource(
+                    id=r.code,
+                    kind=r.kind.value,
+                    capacity=r.capacity,
+                    available=availability(r, day, todays),
+                    attributes=frozenset(r.attributes or ()),
+                )
+                for r in resources
+            )
+            if not todays:
+                plain[day.weekday()] = opened
+        out[day] = engine.Instance(
+            name=f"clinic-{day.isoformat()}",
+            date=day,
+            resources=opened,
+            requests=(),
+            booked=tuple(
+                engine.Visit(request=f"v-{vid}", steps=tuple(placed))
+                for vid, placed in sorted(steps.get(day, {}).items())
+            ),
+        )
+    return out
+
+
 # --- engine -> rows -----------------------------------------------------------------------------
 
 
@@ -396,6 +596,11 @@ def store_visit(
         status=status,
         priority=min(max(wish.priority, 1), 5),
         booked_at=utcnow() if status != VisitStatus.REQUESTED else None,
+        announced_at=(
+            instant_at(day, min(s.start for s in placed.steps), tz)
+            if status != VisitStatus.REQUESTED
+            else None
+        ),
     )
     for step in placed.steps:
         if step.resource not in resources:
@@ -447,7 +652,12 @@ def plan_day(
     for placed in schedule.visits:
         if placed.request in by_key:
             result.visits[placed.request] = store_visit(
-                session=session, wish=by_key[placed.request], placed=placed, day=day, tz=unit.tz, status=status
+                session=session,
+                wish=by_key[placed.request],
+                placed=placed,
+                day=day,
+                tz=unit.tz,
+                status=status,
             )
     return result
 
@@ -509,3 +719,26 @@ def load_pathways(*, session: Session, codes: Iterable[str] | None = None) -> di
 
 def load_pathway(*, session: Session, pathway_id: int) -> Pathway | None:
     return session.exec(_pathway_query().where(Pathway.id == pathway_id)).first()
+
+
+def fix_due(bday: BookingDay, now: dt.datetime, tz: str) -> BookingDay:
+    """``bday`` with every movable visit whose first step was due by ``now`` fixed (moved to ``booked``):
+    a patient expected already (late, or about to be checked in) is not re-arranged any more."""
+    current = {v.request: v for v in bday.current}
+    due = {
+        key for key, visit in current.items()
+        if instant_at(bday.instance.date, min(s.start for s in visit.steps), tz) <= now
+    }
+    if not due:
+        return bday
+    instance = bday.instance
+    return BookingDay(
+        instance=replace(
+            instance,
+            requests=tuple(r for r in instance.requests if r.id not in due),
+            booked=(*instance.booked, *(current[key] for key in sorted(due))),
+        ),
+        current=tuple(v for v in bday.current if v.request not in due),
+        visits={k: v for k, v in bday.visits.items() if k not in due},
+        announced={k: a for k, a in bday.announced.items() if k not in due},
+    )

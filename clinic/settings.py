@@ -83,6 +83,10 @@ class OutreachSettings(BaseModel):
     stale_seconds: float = 120.0
 
 
+#: A patient asked to come at 9:00 may find the first step at most this late (minutes).
+MAX_ARRIVAL_TOLERANCE = 60
+
+
 class Settings(BaseSettings):
     """Every setting of a clinic (README, "Configuration"); build it with ``load_settings``."""
 
@@ -111,11 +115,27 @@ class Settings(BaseSettings):
     #: None: each step type's own rate (0 % in the demo); else the rate of every invoice line.
     vat_rate_bp: int | None = None
     board_refresh_seconds: int = 20
+    #: How much later than its announced arrival a booked visit's first step may be re-arranged to.
+    arrival_tolerance_minutes: int = 15
     proxy_count: int = 0
     public_base_url: str = ""
     desk_phone: str = ""
     follow_up_due_working_days: int = 2
     survey_reask_hours: int = 24
+    #: Sign-in throttling: this many wrong passwords for one account, or from one address, within the window
+    #: make further attempts wait (HTTP 429) until the oldest of them leaves the window.
+    sign_in_account_failures: int = 5
+    sign_in_address_failures: int = 20
+    sign_in_window_minutes: int = 15
+    #: A signed-in session unused for this long ends (shared tablets); 0 turns the idle timeout off.
+    idle_minutes: int = 30
+    #: ``Strict-Transport-Security`` max-age sent on requests that came over TLS; 0 sends none.
+    hsts_seconds: int = 31_536_000
+    #: Optimising a coming day (``clinic.visits.optimise``): the solver's budget per day, how many days
+    #: ahead the nightly job optimises (from tomorrow), and the clinic-local hour it runs at.
+    optimise_seconds: float = 20.0
+    optimise_days_ahead: int = 7
+    optimise_hour: int = 2
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
@@ -158,11 +178,54 @@ class Settings(BaseSettings):
     def _vat(cls, value: Any) -> int | None:
         return _vat_rate_bp(value)
 
+    @field_validator("sign_in_account_failures", "sign_in_address_failures", "sign_in_window_minutes")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("expected a whole number, at least 1")
+        return value
+
+    @field_validator("idle_minutes", "hsts_seconds")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("expected a whole number, 0 or more")
+        return value
+
     @field_validator("board_refresh_seconds")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("expected a whole number of seconds, at least 1")
+        return value
+
+    @field_validator("arrival_tolerance_minutes")
+    @classmethod
+    def _tolerance(cls, value: int) -> int:
+        if not 0 <= value <= MAX_ARRIVAL_TOLERANCE:
+            raise ValueError(f"expected a whole number of minutes from 0 to {MAX_ARRIVAL_TOLERANCE}")
+        return value
+
+
+    @field_validator("optimise_seconds")
+    @classmethod
+    def _optimise_seconds(cls, value: float) -> float:
+        if not 0.5 <= value <= 600:
+            raise ValueError("expected seconds from 0.5 to 600")
+        return value
+
+    @field_validator("optimise_days_ahead")
+    @classmethod
+    def _days_ahead(cls, value: int) -> int:
+        if not 0 <= value <= 60:
+            raise ValueError("expected a number of days from 0 (the job does nothing) to 60")
+        return value
+
+    @field_validator("optimise_hour")
+    @classmethod
+    def _hour(cls, value: int) -> int:
+        if not 0 <= value <= 23:
+            raise ValueError("expected an hour from 0 to 23")
         return value
 
 

@@ -7,6 +7,9 @@ day of that size (with and without booked visits), then the same split by booked
 the seeds and waits pooled over every placed request, and CP-SAT's mean wait as a share of greedy's for
 each. It also times booking proposals and refill ranking (``scheduling.propose`` / ``scheduling.refill``)
 when those exist.
+
+``--replay`` compares instead the day booked one request at a time (``scheduling.replay``, each booking
+through ``scheduling.book``) with ``solve`` knowing the whole day at once (``replay_rows``, ``replay_table``).
 """
 
 from __future__ import annotations
@@ -390,6 +393,101 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+#: The replay benchmark's days: (requests, booked share); 120 with a quarter booked has about 30 booked.
+REPLAY_DAYS = ((100, 0.0), (120, 0.25), (150, 0.0), (200, 0.0))
+REPLAY_SEEDS = 1
+
+
+@dataclass
+class ReplayRow:
+    """Replay against ``solve`` on the days of one size and booked share, one entry per seed."""
+
+    size: int
+    booked: float
+    requests: list[int] = field(default_factory=list)
+    solve_placed: list[int] = field(default_factory=list)
+    replay_placed: list[int] = field(default_factory=list)
+    solve_wait: list[int] = field(default_factory=list)
+    replay_wait: list[int] = field(default_factory=list)
+    booking_seconds: list[float] = field(default_factory=list)
+    announced: int = 0
+    announced_kept: int = 0
+    moved: int = 0
+    violations: int = 0
+
+    def placed_share(self) -> float:
+        return sum(self.replay_placed) / max(1, sum(self.solve_placed))
+
+    def mean_waits(self) -> tuple[float, float]:
+        """Mean wait per placed request: replay's, then solve's."""
+        return (sum(self.replay_wait) / max(1, sum(self.replay_placed)),
+                sum(self.solve_wait) / max(1, sum(self.solve_placed)))
+
+    def wait_ratio(self) -> float:
+        replay, solved = self.mean_waits()
+        return replay / solved if solved else (1.0 if replay == 0 else math.inf)
+
+
+def replay_rows(
+    days: Sequence[tuple[int, float]], seeds: int, time_limit: float, workers: int, *, tolerance: int = 15,
+    booking_seconds: float = 1.0, progress: Callable[[str], None] | None = None,
+) -> list[ReplayRow]:
+    """Replay and ``solve`` (``time_limit``, ``workers``) on generated days; both schedules go through
+    ``check`` and every replayed visit's arrival is compared with its announced window."""
+    from scheduling.replay import replay
+    from scheduling.solve import solve
+
+    rows = []
+    for size, share in days:
+        row = ReplayRow(size, share)
+        for seed in range(seeds):
+            instance = generate_day(size, seed=seed, booked_share=share)
+            solved = solve(instance, time_limit=time_limit, workers=workers, seed=0)
+            replayed = replay(instance, tolerance=tolerance, booking_seconds=booking_seconds)
+            for name, schedule in (("solve", solved), ("replay", replayed)):
+                problems = check(instance, schedule)
+                row.violations += len(problems)
+                for v in problems[:5]:
+                    print(f"!!! {name} {instance.name}: {v}", file=sys.stderr)
+            row.requests.append(len(instance.requests))
+            row.solve_placed.append(len(solved.visits))
+            row.replay_placed.append(len(replayed.visits))
+            row.solve_wait.append(solved.objective.total_wait_minutes)
+            row.replay_wait.append(replayed.objective.total_wait_minutes)
+            row.booking_seconds += replayed.stats["booking_seconds"]
+            row.moved += sum(replayed.stats["moved"])
+            for visit in replayed.visits:
+                first = min(s.start for s in visit.steps)
+                row.announced += 1
+                row.announced_kept += visit.announced is not None and visit.announced <= first <= visit.announced + tolerance
+            if progress:
+                progress(f"{instance.name}: solve {len(solved.visits)} placed / {solved.objective.total_wait_minutes} min, "
+                         f"replay {len(replayed.visits)} / {replayed.objective.total_wait_minutes} min")
+        rows.append(row)
+    return rows
+
+
+def replay_table(rows: Sequence[ReplayRow]) -> str:
+    """Markdown: per day size, placed and mean wait of both, replay's share of solve's placed and its wait
+    ratio, booking seconds (max, p95), announced arrivals kept and check violations."""
+    lines = [
+        "| requests | booked share | solve placed | replay placed | share of solve's placed | mean wait solve | "
+        "mean wait replay | wait ratio | booking s max | booking s p95 | earlier bookings moved | "
+        "announced arrivals kept | violations |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        replay_wait, solve_wait = r.mean_waits()
+        secs = r.booking_seconds or [0.0]
+        kept = r.announced_kept / r.announced if r.announced else 1.0
+        lines.append(
+            f"| {r.size} | {r.booked:.0%} | {sum(r.solve_placed)} | {sum(r.replay_placed)} | {r.placed_share():.1%} | "
+            f"{solve_wait:.1f} | {replay_wait:.1f} | {r.wait_ratio():.2f}x | {max(secs):.2f} | "
+            f"{percentile(secs, 95):.2f} | {r.moved} | {kept:.0%} | {r.violations} |"
+        )
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="comma-separated request counts (default 50,100,150,200)")
@@ -398,6 +496,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--booked", default="0,0.3", help="comma-separated booked shares (default 0,0.3)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="sizes 20,50, one seed, 2 s limit")
+    parser.add_argument("--replay", action="store_true",
+                        help="replay (one booking at a time) against solve on days of 100, 120 (30 booked), 150, 200")
+    parser.add_argument("--tolerance", type=int, default=15, help="replay: minutes an announced arrival may slip")
+    parser.add_argument("--booking-seconds", type=float, default=1.0, help="replay: budget of one booking")
+
+
+def _run_replay(args: argparse.Namespace, sizes: list[int]) -> int:
+    """``bench --replay``: the default days unless ``--sizes`` names others (then with ``--booked``'s first share)."""
+    days: Sequence[tuple[int, float]] = REPLAY_DAYS
+    share = float(args.booked.split(",")[0]) if args.booked.strip() else 0.0
+    if args.sizes != ",".join(map(str, DEFAULT_SIZES)):
+        days = [(size, share) for size in sizes]
+    if args.quick:
+        days = [(20, 0.0), (40, 0.3)]
+    seeds = args.seeds if args.seeds != DEFAULT_SEEDS else REPLAY_SEEDS
+    if args.tolerance < 0 or args.booking_seconds <= 0:
+        print("--tolerance must be >= 0 and --booking-seconds above 0", file=sys.stderr)
+        return 2
+    rows = replay_rows(days, seeds, args.time_limit, args.workers, tolerance=args.tolerance,
+                       booking_seconds=args.booking_seconds, progress=lambda line: print(line, file=sys.stderr))
+    print(replay_table(rows))
+    bad = sum(r.violations for r in rows)
+    if bad:
+        print(f"\n!!! {bad} VIOLATIONS in benchmark schedules (see stderr)")
+    return 1 if bad else 0
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -411,6 +534,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         print("sizes and --seeds must be >= 1, --booked shares between 0 and 1", file=sys.stderr)
         return 2
     seeds, limit = args.seeds, args.time_limit
+    if args.replay:
+        return _run_replay(args, sizes)
     if args.quick:
         sizes, seeds, limit = [20, 50], 1, min(limit, 2.0)
     rows = run(sizes, seeds, limit, booked, args.workers)

@@ -1,4 +1,4 @@
-"""Command line of the engine: solve, greedy, check, bound, generate and bench day instances, and
+"""Command line of the engine: solve, greedy, check, bound, replay, generate and bench day instances, and
 print the JSON Schema of the instance or schedule format (``schema``).
 
 Exit codes: 0 done (a schedule was written, or ``check`` found it feasible), 1 ``check`` found
@@ -33,6 +33,17 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
     solve.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
     solve.add_argument("--seed", type=int, default=0)
+
+    rep = sub.add_parser(
+        "replay",
+        help="book the requests one at a time in file order, as the front desk does",
+        description="Book the instance's requests one at a time, in file order; earlier bookings may move "
+        "within [announced, announced + tolerance]. Writes the final day with each visit's announced arrival.",
+    )
+    rep.add_argument("instance", help="day instance JSON file")
+    rep.add_argument("-o", "--output", help="write the schedule here (default: stdout)")
+    rep.add_argument("--tolerance", type=int, default=15, help="minutes an announced arrival may slip (default 15)")
+    rep.add_argument("--booking-seconds", type=float, default=1.0, help="budget of one booking (default 1)")
 
     base = sub.add_parser("greedy", help="first-come-first-served baseline schedule")
     base.add_argument("instance")
@@ -133,6 +144,28 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from scheduling.jsonio import schedule_to_json
+
+    if args.tolerance < 0 or not args.booking_seconds > 0:
+        print("--tolerance must be >= 0 minutes and --booking-seconds above 0", file=sys.stderr)
+        return EXIT_MALFORMED
+    instance = _read(args.instance)
+    from scheduling.replay import replay
+
+    try:
+        schedule = replay(instance, tolerance=args.tolerance, booking_seconds=args.booking_seconds)
+    except InstanceContradiction as error:
+        return _contradiction(error.reasons)
+    _write(schedule_to_json(schedule), args.output)
+    seconds = schedule.stats["booking_seconds"]
+    print(
+        _summary(schedule, len(instance.requests)) + f", slowest booking {max(seconds, default=0):.2f} s",
+        file=sys.stderr if not args.output else sys.stdout,
+    )
+    return EXIT_OK
+
+
 def _cmd_greedy(args: argparse.Namespace) -> int:
     from scheduling.greedy import greedy
     from scheduling.jsonio import schedule_to_json
@@ -230,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_from_args(args)
     commands = {"solve": _cmd_solve, "greedy": _cmd_greedy, "check": _cmd_check, "bound": _cmd_bound,
-                "generate": _cmd_generate, "schema": _cmd_schema}
+                "generate": _cmd_generate, "replay": _cmd_replay, "schema": _cmd_schema}
     try:
         return commands[args.command](args)
     except _Exit as end:

@@ -424,6 +424,14 @@ def add_visit_window(model: cp_model.CpModel, day: Day, info: RequestInfo, rv: R
     model.add(rv.span == 0).only_enforce_if(~rv.present)
 
 
+def add_must_place(model: cp_model.CpModel, info: RequestInfo, rv: RequestVars, *, placed: bool) -> None:
+    """Hard: a booked visit that may still move (``must_place``) and is placed in the current plan stays
+    placed. One the plan does not place stays optional (the sub-model could not be solved otherwise);
+    the objective's value tier (``scheduling.solve.must_place_value``) then pulls it in when it fits."""
+    if info.request.must_place and placed:
+        model.add(rv.present == 1)
+
+
 def add_deviation(
     model: cp_model.CpModel, day: Day, info: RequestInfo, rv: RequestVars, target: Mapping[tuple[str, str], int]
 ) -> None:
@@ -478,6 +486,7 @@ def build(
 
     ``value`` weighs each placed request (priority in ``solve``). ``keep_value``, when given, forbids
     solutions whose placed value is lower (the current one's), which prunes the search early.
+    A ``must_place`` request that ``plan`` places stays placed (``add_must_place``).
     The current placement of the free requests is added as a complete hint.
     """
     model = cp_model.CpModel()
@@ -507,6 +516,7 @@ def build(
         add_precedence(model, day, info, rv)
         add_patient_no_overlap(model, day, info, rv)
         add_visit_window(model, day, info, rv)
+        add_must_place(model, info, rv, placed=rid in plan)
         if target:
             add_deviation(model, day, info, rv, target)
         vars[rid] = rv

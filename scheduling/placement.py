@@ -16,10 +16,11 @@ from scheduling.instance import DAY_MINUTES, Instance, PlacedStep, Request, Reso
 
 
 def priority_order(requests: Sequence[Request]) -> list[Request]:
-    """Most valuable first; among equals the least flexible (earliest latest arrival, longest visit)."""
+    """Booked ones (``must_place``) first, then most valuable first; among equals the least flexible
+    (earliest latest arrival, longest visit)."""
     return sorted(
         requests,
-        key=lambda r: (-r.priority, r.arrival[1] if r.arrival else 24 * 60, -critical_path(r), r.id),
+        key=lambda r: (not r.must_place, -r.priority, r.arrival[1] if r.arrival else 24 * 60, -critical_path(r), r.id),
     )
 
 

@@ -10,7 +10,8 @@ Ranking, most important first (``Offer.score`` encodes the first three, higher i
 1. ``priority`` — clinical urgency, higher first;
 2. ``days_waited`` — longer on the waiting list first;
 3. ``accepts_short_notice`` — patients who said they can come at short notice first;
-4. fewer booked visits shifted (only with ``shift_minutes``), then less waiting in the visit, then id.
+4. fewer booked visits shifted (only with ``shift_minutes``) or re-arranged (``rank_refill_booked``), then
+   less waiting in the visit, then id.
 
 ``score = priority * 10_000_000 + min(days_waited, 999_999) * 10 + accepts_short_notice``.
 
@@ -23,6 +24,12 @@ AS A WHOLE by at most N minutes earlier or later: its internal order and gaps st
 patient only hears "come N minutes earlier/later". It must stay inside opening hours and capacity,
 and may not start before ``now``. The offer lists every shift; the model shifts as few visits as it
 can, then as few minutes as it can.
+
+``rank_refill_booked`` is what the clinic's refill uses: the same ranking, but each candidate is placed
+by the booking function (``scheduling.book.book``) beside the day's bookings, whose not-started visits
+may be re-arranged inside their announced arrival (``must_place`` requests of the booking day) instead
+of shifted as a whole: no other patient's arrival time changes. The offer lists the visits it
+re-arranges (``rearranged``, their new placement).
 """
 
 from __future__ import annotations
@@ -30,10 +37,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
+from scheduling.book import book
 from scheduling.check import hhmm
 from scheduling.insert import (
     TIME_LIMIT,
@@ -89,6 +97,8 @@ class Offer:
     explanation: str
     shifts: tuple[Shift, ...] = ()
     wait_minutes: int = 0
+    #: The must_place visits of the booking day this offer re-arranges (their new placement).
+    rearranged: tuple[Visit, ...] = ()
 
 
 def score(candidate: Candidate) -> int:
@@ -160,6 +170,52 @@ def rank_refill(
         Offer(o.request, o.visit, o.score, rank, o.explanation, o.shifts, o.wait_minutes)
         for rank, (_, o) in enumerate(found[:limit], start=1)
     ]
+
+
+def rank_refill_booked(
+    day: Instance,
+    candidates: Sequence[Candidate],
+    *,
+    current: Sequence[Visit],
+    now: dt.datetime | int = 0,
+    limit: int = 10,
+    time_limit: float = 1.0,
+) -> list[Offer]:
+    """Offers for the candidates ``book`` can place on the booking ``day`` (best first, at most ``limit``).
+
+    ``day``: ``booked`` the visits that may not move, ``requests`` the ``must_place`` bookings that may be
+    re-arranged inside their own (narrowed) arrival, ``current`` their stored placement. The caller fixes
+    (puts in ``booked``) any visit that should not move before ``now``. Each candidate's first step starts
+    no earlier than ``now + min_notice_minutes``; ``time_limit`` is the budget of one candidate's booking.
+    Ranked as ``rank_refill`` (module doc), with fewer re-arranged visits in place of fewer shifts.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be 1 or more, got {limit}")
+    now_min = minutes_of(day, now)
+    found: list[tuple[tuple, Offer]] = []
+    for cand in sorted(candidates, key=lambda c: (-score(c), c.request.id)):
+        if _full(found, limit, cand):
+            break
+        not_before = max(now_min + cand.min_notice_minutes, 0)
+        window = cand.request.arrival or (0, DAY_MINUTES)
+        if max(not_before, window[0]) > window[1] or not_before >= DAY_MINUTES:
+            continue
+        request = replace(cand.request, arrival=(max(not_before, window[0]), window[1]))
+        booking = book(day, request, current=current, time_limit=time_limit)
+        if booking is None:
+            continue
+        moved = set(booking.moved)
+        rearranged = tuple(v for v in booking.others if v.request in moved)
+        key, offer = _ranked(cand, booking.visit, ())
+        if rearranged:
+            offer = replace(
+                offer,
+                rearranged=rearranged,
+                explanation=offer.explanation + "; re-arranges " + ", ".join(v.request for v in rearranged),
+            )
+        found.append(((key[0], len(rearranged), *key[2:]), offer))
+    found.sort(key=lambda x: x[0])
+    return [replace(o, rank=rank) for rank, (_, o) in enumerate(found[:limit], start=1)]
 
 
 def _full(found: Sequence[tuple[tuple, Offer]], limit: int, cand: Candidate) -> bool:

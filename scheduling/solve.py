@@ -30,6 +30,17 @@ same schedule. The wall-clock ``time_limit`` is only a safety net: on a machine 
 before the deterministic budget (``stats["clock_stopped"]`` names the phases it ended), the result is
 still the best found so far, but may differ; explaining the requests left out then falls back to a
 plain reason for those it has no time left for.
+
+Booked but movable visits (``must_place`` requests, see the spec): every phase compares plans by the
+placed *value* of ``must_place_value``, in which each ``must_place`` request is worth more than all other
+requests together, so no phase ever trades one away (the construction, descent, ruin and recreate and
+the LNS only accept plans that lose no value), and CP-SAT sub-models additionally hold every
+``must_place`` request the current plan places as present (``scheduling.model.build``). A feasible
+``hint`` placing all of them therefore always yields a schedule placing all of them. When no schedule
+placing them all was found, the schedule is still returned (``FEASIBLE``, never ``OPTIMAL``), the
+missing ones are in ``unscheduled`` with a reason starting ``MUST_PLACE_REASON``, ``stats["must_place_missing"]``
+lists them and ``check`` reports the schedule as breaking the contract (``must-place``); when a full
+model proved that the best value leaves some out, ``stats["must_place_impossible"]`` is True.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ from scheduling.instance import (
     FEASIBLE,
     OPTIMAL,
     Instance,
+    Request,
     Resource,
     Schedule,
     Unscheduled,
@@ -92,6 +104,16 @@ EXPLAIN_SECONDS_PER_REQUEST = 0.04
 #: Kept back in any case: a solver's overrun of its time limit, turning the plan into visits.
 FINISH_SECONDS = 0.15
 EXPLAIN_MAX_SHARE = 0.3
+#: Start of the ``unscheduled`` reason of a ``must_place`` request no schedule found could keep.
+MUST_PLACE_REASON = "booked visit that must stay on the day could not be placed"
+
+
+def must_place_value(requests: Sequence[Request]) -> dict[str, int]:
+    """Lexicographic tier above priority: each ``must_place`` request is worth its priority plus more than
+    the priority of every request of the day together, so placing one more of them always beats any
+    mix of other requests, and among plans placing the same ones priority decides as before."""
+    top = sum(r.priority for r in requests) + 1
+    return {r.id: r.priority + (top if r.must_place else 0) for r in requests}
 
 
 def descent(day: Day, plan: Plan, value: dict[str, int], *, deadline: float, passes: int = 3) -> Plan:
@@ -150,7 +172,8 @@ def _valid_hint(instance: Instance, hint: Sequence[Visit]) -> list[Visit] | None
         tuple(Unscheduled(r.id, "") for r in instance.requests if r.id not in placed),
         objective(instance, visits),
     )
-    return visits if not check(instance, trial) else None
+    # A hint may leave requests out, must_place ones too (the search then looks for room for them).
+    return visits if not [v for v in check(instance, trial) if v.kind != "must-place"] else None
 
 
 def _reasons(
@@ -195,7 +218,7 @@ def solve(
     if problems:
         raise InstanceContradiction(problems)
     day = Day(instance)
-    value = {r.id: r.priority for r in instance.requests}
+    value = must_place_value(instance.requests)
     stats: dict = {"grid": day.grid, "pools": len(day.pools), "phases": []}
 
     base = greedy(instance)
@@ -277,7 +300,7 @@ def solve(
 
     # Bounds from the relaxation of ``scheduling.bound`` (floors and energy) first: when the plan meets
     # them it is proven optimal and the full model is not needed; it cannot change the plan.
-    relaxed = day_bounds(instance, priority=plan_score(day, plan, value)[0], deadline=wall())
+    relaxed = day_bounds(instance, priority=_priority(day, plan), deadline=wall())
     status = OPTIMAL if search.stats.proven or _meets(day, plan, value, relaxed) else FEASIBLE
     full_bound = 0
     left = wall() - time.perf_counter()
@@ -286,7 +309,7 @@ def solve(
             day, plan, value, workers=workers, seed=seed, seconds=left, dtime=DTIME_PER_SECOND * bound_time
         )
         _phase(stats, "bound", day, plan, value, began)
-        priority = plan_score(day, plan, value)[0]
+        priority = _priority(day, plan)
         if priority != relaxed.at_priority:
             relaxed = day_bounds(instance, priority=priority, floors=relaxed.floors, deadline=wall())
         if status != OPTIMAL and _meets(day, plan, value, relaxed):
@@ -294,6 +317,11 @@ def solve(
 
     visits = to_visits(day, plan)
     missing = [r.id for r in instance.requests if r.id not in plan]
+    must_missing = [r.id for r in instance.requests if r.must_place and r.id not in plan]
+    if must_missing:
+        stats["must_place_missing"] = must_missing
+        stats["must_place_impossible"] = status == OPTIMAL
+        status = FEASIBLE
     obj = objective(instance, visits)
     wait = obj.total_wait_minutes
     stats["priority_bound"] = relaxed.priority
@@ -302,6 +330,10 @@ def solve(
     stats["gap"] = round((wait - stats["best_bound_wait"]) / wait, 4) if wait else 0.0
     solve_seconds = time.perf_counter() - began
     unscheduled = _reasons(instance, visits, day, missing, deadline=began + stretch * time_limit - FINISH_SECONDS)
+    unscheduled = [
+        Unscheduled(u.request, f"{MUST_PLACE_REASON}: {u.reason}") if u.request in must_missing else u
+        for u in unscheduled
+    ]
     stats["explain_seconds"] = round(time.perf_counter() - began - solve_seconds, 3)
     return Schedule(
         instance=instance.name,
@@ -314,15 +346,25 @@ def solve(
     )
 
 
+def _priority(day: Day, plan: Plan) -> int:
+    """The spec's scheduled priority of ``plan`` (without the ``must_place`` tier of the search's value)."""
+    return sum(day.requests[rid].request.priority for rid in plan)
+
+
 def _meets(day: Day, plan: Plan, value: dict[str, int], bounds: DayBounds) -> bool:
-    priority, _, wait = plan_score(day, plan, value)
-    return bounds.proves_optimal(priority, -wait)
+    """Whether ``plan`` meets the relaxation's bounds. The relaxation ignores ``must_place``; a plan placing
+    every such request that is optimal without that rule is optimal with it too, one that does not is not
+    a valid schedule at all."""
+    if any(info.request.must_place and rid not in plan for rid, info in day.requests.items()):
+        return False
+    _, _, wait = plan_score(day, plan, value)
+    return bounds.proves_optimal(_priority(day, plan), -wait)
 
 
 def _phase(stats: dict, name: str, day: Day, plan: Plan, value: dict[str, int], began: float) -> None:
-    priority, _, wait = plan_score(day, plan, value)
+    _, _, wait = plan_score(day, plan, value)
     stats["phases"].append(
-        {"phase": name, "priority": priority, "wait": -wait, "seconds": round(time.perf_counter() - began, 3)}
+        {"phase": name, "priority": _priority(day, plan), "wait": -wait, "seconds": round(time.perf_counter() - began, 3)}
     )
 
 

@@ -3,14 +3,14 @@
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, SubmitField
+from wtforms import IntegerField, SelectField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
 from clinic.audit import services as audit_log
 from clinic.db import get_session
 from clinic.errors import ValidationError
 from clinic.web.container import unit
-from clinic.web.forms import select_choices
+from clinic.web.forms import DayField, select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
 
@@ -36,8 +36,8 @@ class AuditFilterForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=2**31 - 1, message=_l("Enter a number from 1 up."))],
     )
     user = SelectField(_l("User"), choices=[], validators=[Optional()], validate_choice=True)
-    date_from = DateField(_l("From"), validators=[Optional()], format="%Y-%m-%d")
-    date_to = DateField(_l("To"), validators=[Optional()], format="%Y-%m-%d")
+    date_from = DayField(_l("From"), validators=[Optional()], format="%Y-%m-%d")
+    date_to = DayField(_l("To"), validators=[Optional()], format="%Y-%m-%d")
     submit = SubmitField(_l("Filter"))
 
 

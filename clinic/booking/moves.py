@@ -202,6 +202,8 @@ def _rewrite(session: Session, visit: Visit, pathway, move: Move, unit: Unit, ac
         step.planned_end = planning.instant_at(move.day, new.end, unit.tz)
         session.add(step)
     visit.date = move.day
+    # a move is told to the patient (``VisitMoved`` re-plans the messages): the new arrival is announced
+    visit.announced_at = planning.instant_at(move.day, min(s.start for s in move.steps), unit.tz)
     session.add(visit)
     audit.record(
         session=session,

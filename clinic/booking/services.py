@@ -20,6 +20,7 @@ import datetime as dt
 import itertools
 import math
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -46,8 +47,11 @@ from clinic.unit.models import Pathway, Resource
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
 from outreach.rules import VisitFacts
 from scheduling import instance as engine
+from scheduling.book import Booking, book
 from scheduling.check import check, critical_path, objective
 from scheduling.explain import Reason, explain
+from scheduling.insert import arrival as arrival_of
+from scheduling.insert import leave as leave_of
 from scheduling.insert import request_bounds
 from scheduling.propose import Itinerary, propose
 
@@ -58,6 +62,13 @@ MAX_HORIZON_DAYS = 90
 LOCK_ATTEMPTS = 3
 #: Solver time limit of each small proposal model (they prove optimality in milliseconds).
 PROPOSE_TIME_LIMIT = 0.5
+#: Re-arranging for proposals: at most this many days are tried, each with this budget (seconds, always
+#: the same so that booking the proposal can reproduce it), and all of them within ``REARRANGE_BUDGET``.
+REARRANGE_DAYS = 4
+REARRANGE_DAY_SECONDS = 0.2
+REARRANGE_BUDGET = 0.7
+#: Budget of the re-arrangement when a booking is stored (under the day's lock).
+BOOK_TIME_LIMIT = 0.5
 
 PARTS_OF_DAY = ("any", "morning", "afternoon")
 MORNING_LEAVE_BY = 12 * 60 + 30
@@ -156,6 +167,9 @@ class Proposal:
     bends: tuple["BentRule", ...] = ()
     #: What the unit can add for this patient (``SUPPORT_ACTIONS`` codes, ``reminder_call``), shown with bends.
     support: tuple[str, ...] = ()
+    #: How many other visits' internal times (steps, rooms) the unit re-arranges for this one; their
+    #: patients' arrival times never change.
+    moves: int = 0
 
     @property
     def idle_minutes(self) -> int:
@@ -347,7 +361,9 @@ def _days_already_coming(
     return set(session.exec(statement))
 
 
-def day_instance(*, session: Session, day: dt.date, unit: Unit, ignore: Iterable[int] = ()) -> engine.Instance:
+def day_instance(
+    *, session: Session, day: dt.date, unit: Unit, ignore: Iterable[int] = ()
+) -> engine.Instance:
     """The day as the engine sees it, without the visits in ``ignore`` (a visit being moved frees its place)."""
     skip = list(ignore)
     if not skip:
@@ -436,6 +452,7 @@ def _proposal(
     bends: Bends = NO_BENDS,
     bent: tuple[BentRule, ...] = (),
     support: tuple[str, ...] = (),
+    moves: int = 0,
 ) -> Proposal:
     names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
     day = itinerary.date
@@ -466,7 +483,67 @@ def _proposal(
         choice=encode_choice(itinerary, bends),
         bends=bent,
         support=support if bent else (),
+        moves=moves,
     )
+
+
+def _leave_by(unit: Unit):
+    """Home before dark for long-distance patients, as ``planning.booking_day`` applies it to booked visits
+    (never tighter than where a visit already leaves: a booked visit bending it keeps its bend)."""
+
+    def leave_by(patient: Patient, day: dt.date) -> int | None:
+        if segments.Region.LONG_DISTANCE.value in segments.segments_for(patient, day, unit=unit):
+            return home_before_dark(patient, day, unit.tz, unit.booking_rules.rules.home_before_dark)
+        return None
+
+    return leave_by
+
+
+def _rearranged_options(
+    *,
+    session: Session,
+    unit: Unit,
+    requests: dict[dt.date, engine.Request],
+    found: Sequence[Itinerary],
+) -> list[tuple[Itinerary, int]]:
+    """Itineraries that re-arrange other visits' internal times, on the days where that may help most:
+    the days where the frozen day fits with waiting (least waiting first), then the days where nothing
+    fits (soonest first); each kept only when it fits where nothing did or waits less."""
+    best: dict[dt.date, int] = {}
+    for itinerary in found:
+        best[itinerary.date] = min(best.get(itinerary.date, itinerary.wait_minutes), itinerary.wait_minutes)
+    waiting = sorted((w, d) for d, w in best.items() if w > 0)
+    empty = sorted(d for d in requests if d not in best)
+    tries = [d for _w, d in waiting][: REARRANGE_DAYS // 2] + empty
+    tries += [d for _w, d in waiting][REARRANGE_DAYS // 2 :]
+    deadline = time.monotonic() + REARRANGE_BUDGET
+    out: list[tuple[Itinerary, int]] = []
+    for day in tries[:REARRANGE_DAYS]:
+        if deadline - time.monotonic() < REARRANGE_DAY_SECONDS:
+            break
+        bday = planning.booking_day(
+            session=session,
+            day=day,
+            unit=unit,
+            tolerance=unit.arrival_tolerance_minutes,
+            leave_by=_leave_by(unit),
+        )
+        if not bday.instance.requests:
+            continue
+        request = requests[day]
+        booking = book(bday.instance, request, current=bday.current, time_limit=REARRANGE_DAY_SECONDS)
+        if (
+            booking is None
+            or not booking.moved
+            or booking.wait_minutes >= best.get(day, booking.wait_minutes + 1)
+        ):
+            continue
+        visit = booking.visit
+        itinerary = Itinerary(
+            day, visit, arrival_of(visit), leave_of(visit), booking.wait_minutes, bday.instance.name
+        )
+        out.append((itinerary, len(booking.moved)))
+    return out
 
 
 def bent_rules(
@@ -569,7 +646,9 @@ def _fits_on_an_empty_day(groups: dict[engine.Request, list[engine.Instance]]) -
     return False
 
 
-def _support(session: Session, patient: Patient, pathway: Pathway, day: dt.date, unit: Unit) -> tuple[str, ...]:
+def _support(
+    session: Session, patient: Patient, pathway: Pathway, day: dt.date, unit: Unit
+) -> tuple[str, ...]:
     """What the outreach rules give this patient that helps with a bent itinerary (transport, a volunteer
     at the entrance, a reminder call), as codes for the screen."""
     ruleset = rules_in_force(session=session).rules
@@ -597,6 +676,7 @@ def propose_visits(
     per_day: int | None = 2,
     exclude: Iterable[str] = (),
     ignore_visits: Iterable[int] = (),
+    rearrange: bool = True,
 ) -> Proposals:
     """The best ``k`` itineraries (least waiting, then soonest) over the patient's available days.
 
@@ -604,6 +684,11 @@ def propose_visits(
     (``Unit.booking_rules``) are bent, fewest and least first, hard rules never: the options are then
     ranked by how many preferences they bend and by how much, then waiting, then date; each says what
     it bends and what the unit can add for the patient. ``why`` says why nothing keeps every rule.
+
+    Keeping every rule, the days are first taken as booked (nothing moves); when fewer than ``k`` options
+    are without waiting, ``rearrange`` also tries, on a few promising days, re-arranging the internal
+    times of visits that have not started (``planning.booking_day``: never their announced arrival);
+    such an option says how many other visits it moves (``Proposal.moves``).
 
     Reads only. ``exclude`` drops itineraries with these choices (e.g. the one just taken); ``ignore_visits``
     are visits being moved: their days and places count as free.
@@ -626,7 +711,7 @@ def propose_visits(
         result.reason_code = "no-days"
         result.why = WhyNot(code="no-days")
         return result
-    instances = {day: day_instance(session=session, day=day, unit=unit, ignore=ignore) for day in days}
+    instances = planning.build_instances(session=session, days=days, unit=unit, exclude=ignore)
 
     def grouped(bends: Bends) -> dict[engine.Request, list[engine.Instance]]:
         groups: dict[engine.Request, list[engine.Instance]] = {}
@@ -650,11 +735,15 @@ def propose_visits(
 
     strict = grouped(NO_BENDS)
     found = solve(strict)
-    found.sort(key=lambda it: (it.wait_minutes, it.date, it.arrival))
-    for itinerary in found:
+    options = [(itinerary, 0) for itinerary in found]
+    if rearrange and not ignore and sum(1 for it in found if it.wait_minutes == 0) < k:
+        requests = {instance.date: request for request, group in strict.items() for instance in group}
+        options += _rearranged_options(session=session, unit=unit, requests=requests, found=found)
+    options.sort(key=lambda option: (option[0].wait_minutes, option[0].date, option[0].arrival, option[1]))
+    for itinerary, moves in options:
         if len(result.options) >= k:
             break
-        proposal = _proposal(itinerary, pathway, rules, resources, unit.tz)
+        proposal = _proposal(itinerary, pathway, rules, resources, unit.tz, moves=moves)
         if proposal.choice not in skip:
             result.options.append(proposal)
     if result.options:
@@ -773,6 +862,112 @@ def problems(instance: engine.Instance, placed: engine.Visit) -> list[str]:
     return [v.message for v in check(instance, schedule)]
 
 
+def _rearrange_for(
+    bday: planning.BookingDay, request: engine.Request, placed: engine.Visit, clash: Sequence[str]
+) -> tuple[engine.Visit, dict[str, engine.Visit]]:
+    """The new visit arriving exactly when chosen, and the visits re-arranged for it (by request key),
+    checked as a whole day by the engine's validator; ``SlotTaken`` when no arrangement fits."""
+    chosen = min(s.start for s in placed.steps)
+    narrowed = dataclasses.replace(request, arrival=(chosen, chosen))
+    booking: Booking | None = None
+    # first exactly as the proposal was made (the engine is deterministic: an unchanged day gives the same
+    # arrangement, unless a loaded machine stopped it by the wall clock), then for the chosen arrival
+    # alone, then with twice the time
+    attempts = ((request, REARRANGE_DAY_SECONDS), (narrowed, BOOK_TIME_LIMIT), (narrowed, 2 * BOOK_TIME_LIMIT))
+    for attempt, limit in attempts:
+        booking = book(bday.instance, attempt, current=bday.current, time_limit=limit)
+        if booking is not None and arrival_of(booking.visit) == chosen:
+            break
+        booking = None
+    if booking is None:
+        raise SlotTaken(
+            "just taken: another booking got this slot first", field="choice", details="; ".join(clash[:3])
+        )
+    request = narrowed
+    others = {v.request: v for v in booking.others}
+    whole = dataclasses.replace(bday.instance, requests=(*bday.instance.requests, request))
+    visits = (*booking.others, dataclasses.replace(booking.visit, request=request.id))
+    schedule = engine.Schedule(
+        instance=whole.name,
+        status=engine.FEASIBLE,
+        visits=visits,
+        unscheduled=(),
+        objective=objective(whole, visits),
+    )
+    problems = [v.message for v in check(whole, schedule)]
+    if problems:
+        raise SlotTaken(
+            "just taken: the day cannot be re-arranged for this itinerary any more",
+            field="choice",
+            details="; ".join(problems[:3]),
+        )
+    current = {v.request: v for v in bday.current}
+    moved = {key: others[key] for key in booking.moved if key in others and key in bday.visits}
+    for key, visit in others.items():
+        if key in current and set(visit.steps) != set(current[key].steps):
+            moved[key] = visit
+    return dataclasses.replace(booking.visit, request=request.id), moved
+
+
+def _store_moves(
+    *,
+    session: Session,
+    bday: planning.BookingDay,
+    moved: dict[str, engine.Visit],
+    tz: str,
+    actor_id: int | None,
+    for_visit: Visit,
+) -> None:
+    """Write the re-arranged steps of other visits (one audit row and event per visit). Their announced
+    arrival never changes: each first step still starts in ``[announced, announced + tolerance]``."""
+    windows = {r.id: r.arrival for r in bday.instance.requests}
+    codes = {s.resource for v in moved.values() for s in v.steps}
+    resources = {r.code: r for r in session.exec(select(Resource).where(col(Resource.code).in_(codes)))}
+    for key, placement in sorted(moved.items(), key=lambda item: bday.visits[item[0]].id or 0):
+        row = bday.visits[key]
+        announced = row.announced_at
+        by_code = {s.pathway_step.code: s for s in row.steps}
+        changes = []
+        for step in placement.steps:
+            stored = by_code[step.id]
+            start = planning.instant_at(row.date, step.start, tz)
+            end = planning.instant_at(row.date, step.end, tz)
+            resource = resources[step.resource]
+            if (stored.planned_start, stored.planned_end, stored.resource_id) == (start, end, resource.id):
+                continue
+            changes.append(
+                {
+                    "step": step.id,
+                    "from": f"{stored.resource.code}@{stored.planned_start.isoformat()}",
+                    "to": f"{step.resource}@{start.isoformat()}",
+                }
+            )
+            stored.planned_start, stored.planned_end, stored.resource_id = start, end, resource.id
+            session.add(stored)
+        if announced is None:  # stored before arrivals were kept: what the patient was told is its first step
+            row.announced_at = planning.instant_at(row.date, bday.announced[key], tz)
+            session.add(row)
+        window = windows[key]
+        first = min(s.start for s in placement.steps)
+        assert announced is None or row.announced_at == announced, "a booking changed an announced arrival"
+        assert window is not None and window[0] <= first <= window[1], (
+            "a step moved out of the arrival window"
+        )
+        if not changes:
+            continue
+        audit.record(
+            session=session,
+            actor_id=actor_id,
+            action="visit.rearranged",
+            entity="visit",
+            entity_id=row.id,  # type: ignore[arg-type]
+            details={"for_visit": for_visit.id, "moves": changes},
+            flush=False,
+        )
+        events.record(session, events.VisitRearranged(visit_id=row.id, actor_id=actor_id))  # type: ignore[arg-type]
+    session.flush()
+
+
 def book_proposal(
     *,
     session: Session,
@@ -836,17 +1031,26 @@ def book_proposal(
             )
         booked = planning.engine_booked(session=session, day=day, tz=unit.tz)
         clash = problems(dataclasses.replace(alone, booked=booked), placed)
+        moved: dict[str, engine.Visit] = {}
+        bday: planning.BookingDay | None = None
         if clash:
-            raise SlotTaken(
-                "just taken: another booking got this slot first",
-                field="choice",
-                details="; ".join(clash[:3]),
+            bday = planning.booking_day(
+                session=session,
+                day=day,
+                unit=unit,
+                tolerance=unit.arrival_tolerance_minutes,
+                leave_by=_leave_by(unit),
             )
+            placed, moved = _rearrange_for(bday, request, placed, clash)
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
+        if bday is not None and moved:
+            _store_moves(
+                session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit
+            )
         bending = bent_rules(
             day=day,
-            arrival=min(s.start for s in steps),
-            leave=max(s.end for s in steps),
+            arrival=min(s.start for s in placed.steps),
+            leave=max(s.end for s in placed.steps),
             patient=patient,
             steps=request.steps,
             unit=unit,
@@ -863,7 +1067,8 @@ def book_proposal(
             details={
                 "day": day.isoformat(),
                 "pathway": pathway.code,
-                "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in steps],
+                "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in placed.steps],
+                "rearranged": sorted(bday.visits[key].id for key in moved) if bday is not None else [],
                 **({"bent": {b.rule: b.minutes for b in bending}} if bending else {}),
             },
         )
@@ -893,7 +1098,10 @@ def book_visit(
         raise NotFound(f"pathway {pathway_id} does not exist", field="pathway_id")
     if unqualified := planning.unqualified_steps(pathway, planning.load_staff(session=session)):
         raise Conflict(
-            "; ".join(u.describe() for u in unqualified), code="no_skill", field="pathway_id", day=day.isoformat()
+            "; ".join(u.describe() for u in unqualified),
+            code="no_skill",
+            field="pathway_id",
+            day=day.isoformat(),
         )
     wish = planning.VisitWish(key="new", patient=patient, pathway=pathway, priority=priority, arrival=arrival)
     try:
@@ -920,3 +1128,22 @@ def book_visit(
     events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))
     session.commit()
     return visit
+
+
+def home_before_dark_rule(unit: Unit) -> planning.LeaveBy:
+    """The leave-by rule ``planning.booking_day`` applies to booked visits (home before dark for
+    long-distance patients), for the other callers of the booking day: optimising a day, the refill."""
+    return _leave_by(unit)
+
+
+def store_rearranged(
+    *,
+    session: Session,
+    bday: planning.BookingDay,
+    moved: dict[str, engine.Visit],
+    tz: str,
+    actor_id: int | None,
+    for_visit: Visit,
+) -> None:
+    """Write the re-arranged steps of other visits made room for ``for_visit`` (see ``_store_moves``)."""
+    _store_moves(session=session, bday=bday, moved=moved, tz=tz, actor_id=actor_id, for_visit=for_visit)

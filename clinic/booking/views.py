@@ -20,7 +20,6 @@ from flask_wtf import FlaskForm
 from werkzeug.routing import BuildError
 from wtforms import (
     BooleanField,
-    DateField,
     FloatField,
     HiddenField,
     IntegerField,
@@ -65,7 +64,7 @@ from clinic.unit import booking_rules as br
 from clinic.unit.services import active_pathways
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
-from clinic.web.forms import select_choices
+from clinic.web.forms import DayField, select_choices
 from clinic.web.labels import SEGMENT_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.phones import format_phone
@@ -298,7 +297,7 @@ class PatientForm(FlaskForm):
     family_name = StringField(
         _l("Family name"), validators=[DataRequired(_l("Enter the family name.")), Length(max=80)]
     )
-    birth_date = DateField(
+    birth_date = DayField(
         _l("Date of birth"),
         validators=[InputRequired(_l("Enter the date of birth.")), plausible_birth_date],
         format="%Y-%m-%d",
@@ -359,8 +358,8 @@ class RequestForm(FlaskForm):
         csrf = False
 
     pathway = SelectField(_l("Pathway"), coerce=int, validators=[InputRequired(_l("Choose a pathway."))])
-    earliest = DateField(_l("Earliest date"), validators=[Optional()], format="%Y-%m-%d")
-    latest = DateField(_l("Latest date (optional)"), validators=[Optional()], format="%Y-%m-%d")
+    earliest = DayField(_l("Earliest date"), validators=[Optional()], format="%Y-%m-%d")
+    latest = DayField(_l("Latest date (optional)"), validators=[Optional()], format="%Y-%m-%d")
     weekdays = MultiCheckboxField(
         _l("Days the patient can come"), coerce=int, choices=select_choices(WEEKDAYS), validate_choice=True
     )

@@ -4,11 +4,16 @@ The patient confirms or cancels the visit, answers the transport offer, or stops
 sign-in: the signed token is the proof. The page speaks the patient's language; opening it changes nothing
 (mail scanners open links), each choice is a POST, and a cancellation re-offers the place at once as an SMS
 cancellation does.
+
+Whatever is done here is recorded as the patient's answer, so a signed-in staff member (the Outbox links
+to the page) may look at it but not answer on it: the choices are disabled for them and their POST is
+refused (403) with nothing changed. Staff change a visit from its own page, where the change is theirs.
 """
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from clinic.db import get_session
@@ -38,6 +43,9 @@ def page(token: str):
     session = get_session()
     shown = _page_or_404(session, token)
     form = FlaskForm()
+    staff = current_user.is_authenticated
+    if request.method == "POST" and staff:
+        abort(403)
     if request.method == "POST":
         with force_locale(shown.language):
             if not form.validate():
@@ -54,6 +62,7 @@ def page(token: str):
             time=clock(shown.start, shown.language, clinic_tz()) if shown.start else "",
             desk_phone=unit().desk_phone,
             language=shown.language,
+            staff_view=staff,
         )
 
 

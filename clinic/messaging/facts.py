@@ -30,12 +30,11 @@ def patient_facts(patient: Patient, *, unit: Unit) -> PatientFacts:
 
 
 def visit_facts(visit: Visit) -> VisitFacts:
-    starts = [step.planned_start for step in visit.steps]
     return VisitFacts(
         date=visit.date,
         pathway=visit.pathway.code if visit.pathway else "",
         status=str(getattr(visit.status, "value", visit.status)),
-        starts_at=min(starts) if starts else None,
+        starts_at=visit.arrival_at,
         booked_at=visit.booked_at or visit.created_at,
         cancelled_at=visit.cancelled_at,
         visit_id=visit.id,

@@ -90,6 +90,9 @@ def next_visit(*, session: Session, patient_ids: list[int], now: dt.datetime, tz
 
 
 def visit_start(*, session: Session, visit: Visit) -> dt.datetime | None:
+    """When the patient was told to arrive (the first step's start for a visit stored before that was kept)."""
+    if visit.announced_at is not None:
+        return visit.announced_at
     return session.exec(select(sa.func.min(VisitStep.planned_start)).where(VisitStep.visit_id == visit.id)).first()
 
 
@@ -378,6 +381,16 @@ def _answer_offer_yes(*, session, offer, now, unit: Unit, result, when, _) -> In
         expired = _("Sorry, this offer has expired. You stay on the waiting list.")
     else:
         expired = None
+
+    def theirs(accepted: WaitlistOffer) -> InboundResult:
+        """The patient's own offer was accepted already (a second YES, or two at once): the place is theirs."""
+        visit = session.get(Visit, accepted.booked_visit_id)
+        return result("offer_already_accepted",
+                      _("This place is yours: we expect you on %(day)s at %(time)s. See you then!") % when(visit),
+                      visit_id=visit.id)
+
+    if offer.status == OfferStatus.ACCEPTED and offer.booked_visit_id is not None:
+        return theirs(offer)
     if offer.status != OfferStatus.OPEN:
         outcome = "offer_expired" if expired else "offer_taken"
         return result(outcome, expired or taken, visit_id=None)
@@ -385,6 +398,9 @@ def _answer_offer_yes(*, session, offer, now, unit: Unit, result, when, _) -> In
         visit = refill.accept_offer(session=session, offer_id=offer.id, now=now, unit=unit)
     except Conflict as exc:
         session.rollback()
+        now_stored = session.get(WaitlistOffer, offer.id)
+        if now_stored.status == OfferStatus.ACCEPTED and now_stored.booked_visit_id is not None:
+            return theirs(now_stored)
         if exc.code == "expired":
             return result("offer_expired", expired or _("Sorry, this offer has expired. You stay on the waiting list."),
                           visit_id=None)

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional
 
 from clinic.columns import Channel
@@ -36,7 +36,7 @@ from clinic.visits.services import visit_days
 from clinic.web.clock import clinic_today
 from clinic.web.container import container as container_of_app
 from clinic.web.container import settings, unit
-from clinic.web.forms import select_choices
+from clinic.web.forms import DayField, select_choices
 from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.patient_replies import answer_call, answer_sms
@@ -86,7 +86,7 @@ class OutboxFilterForm(FlaskForm):
 
     status = SelectField(_l("Status"), validators=[Optional()])
     channel = SelectField(_l("Channel"), validators=[Optional()])
-    day = DateField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
+    day = DayField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
     call_list = BooleanField(_l("Call list only"))
     submit = SubmitField(_l("Filter"))
 
@@ -106,7 +106,7 @@ class PreviewForm(FlaskForm):
     class Meta:
         csrf = False
 
-    day = DateField(_l("Date"), validators=[Optional()], format="%Y-%m-%d")
+    day = DayField(_l("Date"), validators=[Optional()], format="%Y-%m-%d")
     patient = StringField(_l("Patient record number"), validators=[Optional(), Length(max=20)])
     submit = SubmitField(_l("Preview"))
 

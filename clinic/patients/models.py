@@ -131,6 +131,12 @@ class PatientCreate(PatientBase):
             raise ValueError("must not be blank")
         return value
 
+    @field_validator("mrn")
+    @classmethod
+    def _capitals(cls, value: str) -> str:
+        """Record numbers compare case-insensitively (p000123 is P000123), so they are stored in capitals."""
+        return value.upper()
+
 
 class PatientRead(PatientBase):
     id: int

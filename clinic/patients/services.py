@@ -36,26 +36,23 @@ def get_patient(*, session: Session, patient_id: int) -> Patient:
 
 
 def patient_by_mrn(*, session: Session, mrn: str) -> Patient | None:
-    """The patient with record number ``mrn`` exactly as given, or None."""
-    return session.exec(select(Patient).where(Patient.mrn == mrn)).first()
+    """The patient with record number ``mrn`` in any case (they are stored in capitals), or None."""
+    return session.exec(select(Patient).where(Patient.mrn == mrn.strip().upper())).first()
+
+
+SEARCHED = (Patient.mrn, Patient.given_name, Patient.family_name, Patient.phone, Patient.postcode)
 
 
 def search_patients(*, session: Session, text: str, limit: int = 20) -> list[Patient]:
-    """Patients whose record number, name, phone or postcode contains ``text`` (case-insensitive)."""
+    """Patients whose record number, name, phone or postcode contains every word of ``text`` (case-insensitive;
+    ``%`` and ``_`` are plain characters)."""
     words = text.split()
     if not words:
         return []
     statement = select(Patient)
     for word in words:
-        pattern = f"%{word.lower()}%"
         statement = statement.where(
-            or_(
-                col(Patient.mrn).ilike(pattern),
-                col(Patient.given_name).ilike(pattern),
-                col(Patient.family_name).ilike(pattern),
-                col(Patient.phone).ilike(pattern),
-                col(Patient.postcode).ilike(pattern),
-            )
+            or_(*(col(column).icontains(word, autoescape=True) for column in SEARCHED))
         )
     statement = statement.order_by(col(Patient.family_name), col(Patient.given_name), col(Patient.id)).limit(
         limit

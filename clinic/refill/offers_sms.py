@@ -25,6 +25,7 @@ from clinic.patients.models import Patient
 from clinic.refill import services as refill
 from clinic.refill.models import OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from clinic.unit.context import Unit
+from clinic.visits import optimise
 from clinic.visits.models import Visit, VisitStep
 from outreach.channels.base import Channel, OutgoingMessage, SendResult
 from outreach.quiet_hours import next_allowed
@@ -191,17 +192,18 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 def owed_waves(*, session: Session, now: dt.datetime, unit: Unit) -> list[int]:
     """Freed places (cancelled in the last ``OWED_WITHIN``, day not past) with no open or accepted offer,
-    fewer than ``MAX_WAVES`` waves, and candidates left as far as the last attempt knew."""
+    fewer than ``MAX_WAVES`` waves, and candidates left as far as the last attempt knew, or their day
+    optimised since that attempt (``clinic.visits.optimise``: the re-arranged day may fit someone now)."""
     today = now.astimezone(ZoneInfo(unit.tz)).date()
     freed = session.exec(
-        select(Visit.id).where(
+        select(Visit.id, Visit.date).where(
             col(Visit.status).in_(list(refill.FREED_STATUSES)),
             col(Visit.cancelled_at) >= now - OWED_WITHIN,
             Visit.date >= today,
         ).order_by(col(Visit.id))
     ).all()
     owed = []
-    for visit_id in freed:
+    for visit_id, day in freed:
         offers = session.exec(select(WaitlistOffer).where(WaitlistOffer.source_visit_id == visit_id)).all()
         if any(o.status in (OfferStatus.OPEN, OfferStatus.ACCEPTED) for o in offers):
             continue
@@ -214,7 +216,15 @@ def owed_waves(*, session: Session, now: dt.datetime, unit: Unit) -> list[int]:
             )
         ).first()
         if none_left is not None and (last_offer is None or none_left >= last_offer):
-            continue
+            optimised = session.exec(
+                select(func.max(AuditEvent.at)).where(
+                    AuditEvent.entity == "day",
+                    AuditEvent.entity_id == optimise.day_entity_id(day),
+                    AuditEvent.action == optimise.DAY_OPTIMISED,
+                )
+            ).first()
+            if optimised is None or optimised <= none_left:
+                continue  # nobody fitted, and the day has not been re-arranged since
         owed.append(visit_id)
     return owed
 

@@ -1,6 +1,12 @@
 """Cancel or no-show, then refill: the freed capacity goes to the engine's ranking of waiting patients,
 offers go out in waves (by phone from the front desk, or by SMS from outreach), first acceptance wins.
 
+A candidate is placed by the booking function (``scheduling.book.book`` through
+``scheduling.refill.rank_refill_booked``) beside the day's bookings: visits that have not started may
+be re-arranged inside their announced arrival + tolerance (their patients are told nothing; nobody's
+arrival time changes). The offer's itinerary lists those re-arrangements; accepting it re-checks the
+whole day and stores the new visit and the re-arranged steps in one transaction under the day's lock.
+
 Every function is keyword-only, commits (or rolls back) as one transaction and audits what it changes.
 Offers and answers for a freed slot take the day's booking lock first (``booking.lock_day``: a row lock
 on PostgreSQL, the database write lock on SQLite), the same lock every booking of that day takes, so
@@ -10,7 +16,8 @@ re-check and the insert.
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from clinic import events, planning
 from clinic.audit import record as audit
-from clinic.booking.services import lock_day
+from clinic.booking.services import home_before_dark_rule, lock_day, store_rearranged
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.refill.models import OfferChannel, OfferStatus, WaitlistEntry, WaitlistOffer, WaitlistStatus
 from clinic.refill.waitlist import DAY_OPENS, candidates_for, notice_hours
@@ -29,8 +36,7 @@ from clinic.visits import services as visits
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitStatus
 from scheduling import instance as engine
 from scheduling.check import check, objective
-from scheduling.insert import TIME_LIMIT
-from scheduling.refill import Candidate, rank_refill
+from scheduling.refill import Candidate, rank_refill_booked
 
 MAX_REASON = 300
 FREED_STATUSES = frozenset({VisitStatus.CANCELLED, VisitStatus.NO_SHOW})
@@ -38,6 +44,9 @@ CLOSED_OFFER_STATUSES = frozenset(set(OfferStatus) - {OfferStatus.OPEN})
 REFILL_KEY = "refill"
 SHORT_NOTICE_MINUTES = 60
 """Even a patient who accepts short notice needs time to get here: no offer starts sooner than this."""
+BOOK_SECONDS = 0.5
+"""The booking function's budget per candidate (``scheduling.book.book``: re-arranging is tried only when
+the candidate does not fit, or waits, beside the day as it stands)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class RankedCandidate:
     wait_minutes: int
     explanation: str
     visit: engine.Visit
+    #: Other patients' not-started visits this offer re-arranges (new placement; their arrival stands).
+    rearranged: tuple[engine.Visit, ...] = ()
 
 
 # --- cancel ---------------------------------------------------------------------------------------
@@ -147,9 +158,12 @@ def rank_candidates(
     now: dt.datetime,
     unit: Unit,
     limit: int = 10,
-    time_limit: float = TIME_LIMIT,
+    time_limit: float = BOOK_SECONDS,
 ) -> list[RankedCandidate]:
-    """Waiting patients who fit the day of the freed visit as it stands now, best first (engine ranking).
+    """Waiting patients the booking function can place in the day of the freed visit, best first (the
+    engine's ranking, ``scheduling.refill.rank_refill_booked``): beside the day's bookings, whose
+    not-started visits may be re-arranged inside their announced arrival + tolerance (never shifted:
+    no other patient's arrival time changes); ``time_limit`` is the budget per candidate.
 
     Entries already offered this place (whatever their answer) are left out: the next wave goes further down.
     """
@@ -185,8 +199,10 @@ def rank_candidates(
                 accepts_short_notice=entry.accepts_short_notice,
             )
         )
-    instance = planning.build_instance(session=session, day=day, unit=unit, wishes=wishes)
-    offers = rank_refill(instance, candidates, now=_local(now, unit.tz), limit=limit, time_limit=time_limit)
+    bday = refill_day(session=session, day=day, unit=unit, now=now)
+    offers = rank_refill_booked(
+        bday.instance, candidates, current=bday.current, now=_local(now, unit.tz), limit=limit, time_limit=time_limit
+    )
     out = []
     for offer in offers:
         entry = by_key[offer.request]
@@ -202,9 +218,19 @@ def rank_candidates(
                 wait_minutes=offer.wait_minutes,
                 explanation=offer.explanation,
                 visit=offer.visit,
+                rearranged=offer.rearranged,
             )
         )
     return out
+
+
+def refill_day(*, session: Session, day: dt.date, unit: Unit, now: dt.datetime) -> planning.BookingDay:
+    """The day as the booking function sees it (``planning.booking_day``), visits due by ``now`` fixed."""
+    bday = planning.booking_day(
+        session=session, day=day, unit=unit, tolerance=unit.arrival_tolerance_minutes,
+        leave_by=home_before_dark_rule(unit), name=f"refill-{day.isoformat()}",
+    )
+    return planning.fix_due(bday, now, unit.tz)
 
 
 # --- offers ---------------------------------------------------------------------------------------
@@ -220,21 +246,39 @@ def _lock_slot(session: Session, visit_id: int, now: dt.datetime) -> None:
     session.expire_all()
 
 
-def _itinerary(visit: engine.Visit) -> dict:
-    return {
-        "steps": [{"step": s.id, "resource": s.resource, "start": s.start, "end": s.end} for s in visit.steps]
-    }
+def _steps(visit: engine.Visit) -> list[dict]:
+    return [{"step": s.id, "resource": s.resource, "start": s.start, "end": s.end} for s in visit.steps]
+
+
+def _itinerary(visit: engine.Visit, rearranged: Sequence[engine.Visit] = ()) -> dict:
+    """The offer's itinerary and, under ``rearranged``, the other visits it re-arranges (by request key)."""
+    itinerary: dict = {"steps": _steps(visit)}
+    if rearranged:
+        itinerary["rearranged"] = [{"request": v.request, "steps": _steps(v)} for v in rearranged]
+    return itinerary
+
+
+def _read_steps(raw) -> tuple[engine.PlacedStep, ...]:
+    return tuple(engine.PlacedStep(str(s["step"]), str(s["resource"]), int(s["start"]), int(s["end"])) for s in raw)
 
 
 def _placed(offer: WaitlistOffer) -> engine.Visit:
     try:
-        steps = tuple(
-            engine.PlacedStep(str(s["step"]), str(s["resource"]), int(s["start"]), int(s["end"]))
-            for s in offer.itinerary["steps"]
-        )
+        steps = _read_steps(offer.itinerary["steps"])
     except (KeyError, TypeError, ValueError):
         raise ValidationError("the offer's itinerary is unreadable", field="itinerary") from None
     return engine.Visit(REFILL_KEY, steps)
+
+
+def _rearranged(offer: WaitlistOffer) -> dict[str, engine.Visit]:
+    """The other visits the offer re-arranges, by request key (empty for an offer that moves nobody)."""
+    try:
+        return {
+            str(item["request"]): engine.Visit(str(item["request"]), _read_steps(item["steps"]))
+            for item in offer.itinerary.get("rearranged", ())
+        }
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise ValidationError("the offer's itinerary is unreadable", field="itinerary") from None
 
 
 def _set_entry(
@@ -375,7 +419,7 @@ def make_offers(
                 source_visit_id=visit_id,
                 day=source.date,
                 slot_start=cand.arrival,
-                itinerary=_itinerary(cand.visit),
+                itinerary=_itinerary(cand.visit, cand.rearranged),
                 channel=channel,
                 wave=wave,
                 sent_at=now,
@@ -451,8 +495,11 @@ def accept_offer(
             key=REFILL_KEY, patient=entry.patient, pathway=pathway, priority=entry.priority
         )
         placed = _placed(offer)
+        rearranged = _rearranged(offer)
+        bday = refill_day(session=session, day=offer.day, unit=unit, now=now)
         problems = _fit_problems(
-            session=session, wish=wish, placed=placed, day=offer.day, unit=unit, now=now
+            session=session, wish=wish, placed=placed, rearranged=rearranged, bday=bday, day=offer.day,
+            unit=unit, now=now,
         )
         if problems:
             _close_offer(session, offer, OfferStatus.WITHDRAWN, now, actor_id, answered=True)
@@ -463,6 +510,10 @@ def accept_offer(
                 ),
             )
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=offer.day, tz=unit.tz)
+        current = {v.request: v for v in bday.current}
+        moved = {k: v for k, v in rearranged.items() if set(v.steps) != set(current[k].steps)}
+        if moved:
+            store_rearranged(session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit)
         audit.record(
             session=session,
             actor_id=actor_id,
@@ -515,11 +566,15 @@ def _fit_problems(
     session: Session,
     wish: planning.VisitWish,
     placed: engine.Visit,
+    rearranged: dict[str, engine.Visit],
+    bday: planning.BookingDay,
     day: dt.date,
     unit: Unit,
     now: dt.datetime,
 ) -> list[str]:
-    """Why ``placed`` cannot be booked on ``day`` now (empty: it fits, checked by the engine's validator)."""
+    """Why ``placed`` cannot be booked on ``day`` now, with the other visits it re-arranges placed as the
+    offer said (empty: it fits; the whole day checked by the engine's validator, counting only what the
+    offer adds to what was already wrong)."""
     if wish.pathway is None or not wish.pathway.active:
         return ["the pathway is no longer offered"]
     coming = session.exec(
@@ -533,15 +588,27 @@ def _fit_problems(
         return ["the patient already has a visit that day"]
     if placed.steps and planning.instant_at(day, min(s.start for s in placed.steps), unit.tz) <= now:
         return ["the proposed time has passed"]
-    instance = planning.build_instance(session=session, day=day, unit=unit, wishes=[wish])
+    gone = sorted(set(rearranged) - set(bday.visits))
+    if gone:
+        return [f"a visit it re-arranges ({', '.join(gone)}) has started or changed"]
+    current = {v.request: v for v in bday.current}
+    before = {v.message for v in _day_problems(bday.instance, list(current.values()))}
+    whole = replace(
+        bday.instance, requests=(*bday.instance.requests, planning.engine_request(wish=wish, day=day, unit=unit))
+    )
+    visits = [rearranged.get(key, visit) for key, visit in current.items()] + [placed]
+    return [v.message for v in _day_problems(whole, visits) if v.message not in before]
+
+
+def _day_problems(instance: engine.Instance, visits: Sequence[engine.Visit]) -> list:
     schedule = engine.Schedule(
         instance=instance.name,
         status=engine.FEASIBLE,
-        visits=(placed,),
+        visits=tuple(visits),
         unscheduled=(),
-        objective=objective(instance, [placed]),
+        objective=objective(instance, visits),
     )
-    return [v.message for v in check(instance, schedule) if v.request == REFILL_KEY]
+    return check(instance, schedule)
 
 
 def _lock_offer_slot(session: Session, offer_id: int, now: dt.datetime) -> int:

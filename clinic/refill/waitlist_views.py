@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.db import get_session
@@ -17,7 +17,7 @@ from clinic.refill.services import days_waited
 from clinic.refill.waitlist import add_to_waitlist, list_waitlist, set_priority, set_status
 from clinic.unit.services import active_pathways
 from clinic.web.clock import clinic_tz
-from clinic.web.forms import select_choices
+from clinic.web.forms import DayField, select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -56,10 +56,10 @@ class AddForm(FlaskForm):
         _l("Pathway"), coerce=int, validators=[InputRequired(message=_l("Choose a pathway."))]
     )
     priority = SelectField(_l("Priority"), coerce=int, choices=select_choices(PRIORITIES), default=3)
-    earliest_date = DateField(
+    earliest_date = DayField(
         _l("Earliest date"), validators=[InputRequired(message=_l("Enter a date."))], format="%Y-%m-%d"
     )
-    latest_date = DateField(
+    latest_date = DayField(
         _l("Latest date"), validators=[InputRequired(message=_l("Enter a date."))], format="%Y-%m-%d"
     )
     min_notice_hours = IntegerField(

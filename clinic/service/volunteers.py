@@ -85,7 +85,7 @@ def _stay(visit: Visit, meet_lead: int) -> tuple[dt.datetime, dt.datetime] | Non
     steps = list(visit.steps)
     if not steps:
         return None
-    first = min(s.planned_start for s in steps)
+    first = visit.arrival_at or min(s.planned_start for s in steps)
     last = max(s.planned_end for s in steps)
     return first - dt.timedelta(minutes=meet_lead), last
 

@@ -22,6 +22,7 @@ from clinic.service.volunteers import day_overview, match_day
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.errors import row_or_404
+from clinic.web.forms import in_calendar
 from clinic.web.labels import volunteer_labels
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
@@ -56,9 +57,10 @@ def _day_arg(value: str | None) -> dt.date | None:
     if not value:
         return clinic_today()
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         return None
+    return day if in_calendar(day) else None
 
 
 def _match(session, day: dt.date) -> None:

@@ -5,6 +5,7 @@ import datetime as dt
 import enum
 import re
 
+import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +36,22 @@ class User(UserBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str = Field(max_length=255)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
+    #: Copied into each session at sign-in; raising it (sign-out, a new password, disabling) ends them all.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class SignInFailure(SQLModel, table=True):
+    """A wrong password (or one being checked) for an account or from an address, for throttling.
+
+    ``key`` is ``account:<user name>`` or ``address:<client address>``; rows older than the throttle's
+    window are deleted as new ones come in."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (sa.Index("ix_sign_in_failure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120)
+    at: dt.datetime = Field(sa_column=utc_column())
 
 
 class UserCreate(UserBase):

@@ -1,19 +1,35 @@
-"""Sign-in and sign-out with Flask-Login around the ``User`` rows of ``clinic.users.services``."""
+"""Sign-in and sign-out with Flask-Login around the ``User`` rows of ``clinic.users.services``.
+
+Sessions end on the server too: each carries the account's ``session_version`` from its sign-in, and the
+user loader refuses one whose version the account has moved past (sign-out, a new password, disabling).
+A session unused for ``IDLE_MINUTES`` ends at its next request, which goes to the sign-in page.
+"""
+
+import math
+import time
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from clinic.db import get_session
-from clinic.errors import SignInError
+from clinic.errors import SignInError, SignInThrottled
 from clinic.extensions import login_manager
-from clinic.users.services import authenticate, get_user
+from clinic.users.services import Throttle, end_sessions, get_user
+from clinic.users.services import sign_in as checked_sign_in
+from clinic.web.container import settings
 from clinic.web.forms import SignInForm, SignOutForm
 from clinic.web.redirects import safe_next
 from clinic.web.roles import role_value
 
 bp = Blueprint("auth", __name__, template_folder="templates")
+VERSION_KEY = "session_version"
+SEEN_KEY = "seen"
+#: Requests that neither end an idle session nor count as activity.
+PASSIVE_ENDPOINTS = frozenset({"static", "health.healthz"})
 
 
 class SignedInUser(UserMixin):
@@ -42,9 +58,31 @@ def load_user(user_id: str) -> SignedInUser | None:
     except ValueError:
         return None
     user = get_user(session=get_session(), user_id=key)
-    if user is None or not user.active:
+    if user is None or not user.active or session.get(VERSION_KEY) != user.session_version:
         return None
     return SignedInUser(user)
+
+
+def end_idle_session():
+    """Before each request: a signed-in session unused for ``IDLE_MINUTES`` ends and goes to the sign-in page."""
+    if "_user_id" not in session or request.endpoint in PASSIVE_ENDPOINTS:
+        return None
+    idle = settings().idle_minutes * 60
+    now = int(time.time())
+    seen = session.get(SEEN_KEY)
+    if idle and isinstance(seen, int) and now - seen > idle:
+        logout_user()
+        _fresh_session()
+        flash(ngettext("You were signed out after %(num)d minute without activity. Please sign in again.",
+                       "You were signed out after %(num)d minutes without activity. Please sign in again.",
+                       settings().idle_minutes), "info")
+        if request.endpoint == "auth.sign_in":
+            return None
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.sign_in", next=target))
+    if seen != now:
+        session[SEEN_KEY] = now
+    return None
 
 
 def init_app(app: Flask) -> None:
@@ -54,6 +92,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to open that page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    app.before_request(end_idle_session)
 
     @app.context_processor
     def sign_out_form() -> dict:
@@ -68,6 +107,13 @@ def _fresh_session() -> None:
         session["language"] = language
 
 
+def _throttle() -> Throttle:
+    config = settings()
+    return Throttle(account_failures=config.sign_in_account_failures,
+                    address_failures=config.sign_in_address_failures,
+                    window=timedelta(minutes=config.sign_in_window_minutes))
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     target = safe_next(request.args.get("next"))
@@ -75,26 +121,39 @@ def sign_in():
         return redirect(target or url_for("home.index"))
     form = SignInForm()
     sign_in_error = None
+    status = 400 if request.method == "POST" else 200
+    headers = {}
     if form.validate_on_submit():
         try:
-            user = authenticate(
-                session=get_session(), username=form.username.data.strip(), password=form.password.data
+            user = checked_sign_in(
+                session=get_session(), username=form.username.data, password=form.password.data,
+                address=request.remote_addr or "unknown", now=datetime.now(UTC), throttle=_throttle(),
             )
+        except SignInThrottled as error:
+            minutes = max(1, math.ceil(error.retry_after.total_seconds() / 60))
+            sign_in_error = ngettext(
+                "Too many wrong passwords. Please wait %(num)d minute and try again.",
+                "Too many wrong passwords. Please wait %(num)d minutes and try again.", minutes)
+            status, headers = 429, {"Retry-After": str(math.ceil(error.retry_after.total_seconds()))}
         except SignInError:
             sign_in_error = _("Wrong user name or password.")
         else:
             _fresh_session()
             session.permanent = True
+            session[VERSION_KEY] = user.session_version
+            session[SEEN_KEY] = int(time.time())
             login_user(SignedInUser(user))
             return redirect(target or url_for("home.index"))
-    status = 400 if request.method == "POST" else 200
-    return render_template("users/sign_in.html", form=form, sign_in_error=sign_in_error), status
+    return render_template("users/sign_in.html", form=form, sign_in_error=sign_in_error), status, headers
 
 
 @bp.post("/sign-out")
 def sign_out():
+    """Ends every session of the account, on every device, not only this browser's."""
     form = SignOutForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            end_sessions(session=get_session(), user_id=current_user.id)
         logout_user()
         _fresh_session()
         flash(_("You are signed out."), "info")

@@ -3,7 +3,7 @@
 - Check-in, steps and checkout happen only on the visit's own day: the unit's local date of ``now``.
 - Steps happen only after check-in.
 - A no-show is recorded only once the arrival window has passed (``ARRIVAL_WINDOW_MINUTES`` after the
-  first planned step).
+  arrival the patient was told).
 
 A coordinator may break one of these rules by giving a reason (``override_reason``); the override is
 audited as ``visit.rule_overridden`` next to the change. Anyone else giving a reason is refused: a clerk
@@ -38,9 +38,10 @@ def local_date(now: dt.datetime, tz: str) -> dt.date:
 
 
 def arrival_window_end(visit: Visit, tz: str) -> dt.datetime:
-    """When a patient not yet here becomes a no-show: ``ARRIVAL_WINDOW_MINUTES`` after the first planned
-    step, or the end of the visit's day for a visit without planned steps."""
-    first = min((s.planned_start for s in visit.steps), default=None)
+    """When a patient not yet here becomes a no-show: ``ARRIVAL_WINDOW_MINUTES`` after the arrival they were
+    told (``Visit.arrival_at``: else the first planned step), or the end of the visit's day for a visit
+    without planned steps."""
+    first = visit.arrival_at
     if first is None:
         next_day = dt.datetime.combine(visit.date + dt.timedelta(days=1), dt.time(0), ZoneInfo(tz))
         return next_day.astimezone(dt.UTC)

@@ -57,7 +57,7 @@ class CheckinFlags:
 
 
 def _first_start(visit: Visit) -> dt.datetime | None:
-    return min((s.planned_start for s in visit.steps), default=None)
+    return visit.arrival_at
 
 
 def checkin_flags(

@@ -60,6 +60,10 @@ class Visit(SQLModel, table=True):
     )
     priority: int = 1
     booked_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    #: The arrival time the patient was told when the visit was booked (the start of its first step then).
+    #: It never changes when the unit re-arranges the visit's internal steps for a later booking; empty
+    #: for a visit not booked yet.
+    announced_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancelled_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancelled_reason: str | None = Field(default=None, max_length=300)
     notes: str = Field(default="", max_length=1000)
@@ -77,6 +81,13 @@ class Visit(SQLModel, table=True):
         back_populates="visit",
         sa_relationship_kwargs={"order_by": "VisitStep.planned_start", "cascade": "all, delete-orphan"},
     )
+
+    @property
+    def arrival_at(self) -> dt.datetime | None:
+        """When the patient comes: the announced arrival, else (a visit stored before it was kept) its first step."""
+        if self.announced_at is not None:
+            return self.announced_at
+        return min((s.planned_start for s in self.steps), default=None)
 
 
 class VisitStep(SQLModel, table=True):

@@ -58,6 +58,7 @@ class DayBoardRow:
     patient_id: int
     patient_name: str
     pathway_name: str
+    #: When the patient comes (the announced arrival, else the first planned step).
     first_start: dt.datetime | None
     last_end: dt.datetime | None
     status: VisitStatus
@@ -169,12 +170,14 @@ def _phase(status: VisitStatus, steps: list[BoardStep], checkin: VisitCheckin | 
 
 
 def _delays(
-    steps: list[BoardStep], phase: str, now: dt.datetime, checkin: VisitCheckin | None
+    steps: list[BoardStep], phase: str, now: dt.datetime, checkin: VisitCheckin | None,
+    arrival: dt.datetime | None = None,
 ) -> tuple[int, int, bool]:
-    """``(late minutes, predicted delay of the next step in minutes, a step overruns)`` at ``now``."""
+    """``(late minutes, predicted delay of the next step in minutes, a step overruns)`` at ``now``;
+    late counts from the announced ``arrival`` (else the first planned step)."""
     if phase in (OFF, DONE) or not steps:
         return 0, 0, False
-    first = steps[0].planned_start
+    first = arrival or steps[0].planned_start
     late = max(0, _minutes(now - first)) if phase == EXPECTED else (checkin.late_minutes if checkin else 0)
     current = next((s for s in steps if s.status == StepStatus.IN_PROGRESS), None)
     upcoming = next((s for s in steps if s.status == StepStatus.PLANNED), None)
@@ -205,7 +208,8 @@ def day_board(
     is_today = day_start <= now < day_end
     visits = session.exec(
         select(
-            Visit.id, Visit.patient_id, Visit.status, Pathway.name, Patient.given_name, Patient.family_name,
+            Visit.id, Visit.patient_id, Visit.status, Visit.announced_at, Pathway.name, Patient.given_name,
+            Patient.family_name,
             Patient.birth_date, Patient.distance_km, Patient.needs_wheelchair, Patient.needs_interpreter,
             Patient.needs_hearing,
         )
@@ -229,7 +233,7 @@ def day_board(
             select(VisitCheckin).join(Visit, Visit.id == VisitCheckin.visit_id).where(Visit.date == day)
         )
     } if visits else {}
-    names = {v[0]: f"{v[4]} {v[5]}" for v in visits}
+    names = {v[0]: f"{v[5]} {v[6]}" for v in visits}
     steps_of: dict[int, list[BoardStep]] = {}
     for sid, vid, step_name, resource_id, p_start, p_end, a_start, a_end, status in step_rows:
         steps_of.setdefault(vid, []).append(
@@ -239,7 +243,7 @@ def day_board(
     phases = {phase: 0 for phase in PHASES}
     segment_cache: dict[tuple, frozenset[str]] = {}
     rows: list[DayBoardRow] = []
-    for visit_id, patient_id, status, pathway_name, *facts in visits:
+    for visit_id, patient_id, status, announced_at, pathway_name, *facts in visits:
         status = VisitStatus(status)
         counts[status] += 1
         steps = sorted(steps_of.get(visit_id, ()), key=lambda s: (s.planned_start, s.id))
@@ -247,7 +251,8 @@ def day_board(
         phase, since = _phase(status, steps, checkin)
         if phase in phases:
             phases[phase] += 1
-        late, delay, overrun = _delays(steps, phase, now, checkin) if is_today else (0, 0, False)
+        arrival = announced_at or (steps[0].planned_start if steps else None)
+        late, delay, overrun = _delays(steps, phase, now, checkin, arrival) if is_today else (0, 0, False)
         if overrun:
             steps = [
                 dataclasses.replace(s, overrun=True) if s.status == StepStatus.IN_PROGRESS else s for s in steps
@@ -273,7 +278,7 @@ def day_board(
                 patient_id=patient_id,
                 patient_name=names[visit_id],
                 pathway_name=pathway_name,
-                first_start=steps[0].planned_start if steps else None,
+                first_start=arrival,
                 last_end=max(s.planned_end for s in steps) if steps else None,
                 status=status,
                 current_step=current,
@@ -445,10 +450,12 @@ def visits_on(
 
 @dataclass(frozen=True)
 class VisitDay:
-    """A visit's day, its pathway (None when the pathway is gone) and its first step's planned start."""
+    """A visit's day, its pathway (None when the pathway is gone) and when the patient was told to arrive
+    (the announced arrival, else its first step's planned start)."""
 
     day: dt.date
     pathway: Pathway | None
+    #: When the patient comes (the announced arrival, else the first planned step).
     first_start: dt.datetime | None
 
 
@@ -465,9 +472,9 @@ def visit_days(*, session: Session, visit_ids: Iterable[int]) -> dict[int, Visit
         ).all()
     )
     return {
-        visit_id: VisitDay(day=day, pathway=pathway, first_start=starts.get(visit_id))
-        for visit_id, day, pathway in session.exec(
-            select(Visit.id, Visit.date, Pathway)
+        visit_id: VisitDay(day=day, pathway=pathway, first_start=announced or starts.get(visit_id))
+        for visit_id, day, announced, pathway in session.exec(
+            select(Visit.id, Visit.date, Visit.announced_at, Pathway)
             .join(Pathway, col(Pathway.id) == Visit.pathway_id, isouter=True)
             .where(col(Visit.id).in_(ids))
         ).all()

@@ -15,20 +15,21 @@ from clinic.refill import waitlist_views
 from clinic.service import recovery_views, transport_views, volunteer_home_views, volunteers_views
 from clinic.users import language_views
 from clinic.users import views as users_views
-from clinic.visits import board_views
+from clinic.visits import board_views, optimise_views
 from clinic.visits import views as visits_views
-from clinic.web import errors, health, home
+from clinic.web import crafted, errors, health, home
 from clinic.web.nav import init_app as init_nav
 
 BLUEPRINT_MODULES = (
     users_views, home, board_views, volunteer_home_views, language_views, health,
     billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
-    transport_views, kbr_views, answers_views,
+    transport_views, kbr_views, answers_views, optimise_views,
 )
 
 
 def register_web(app: Flask) -> None:
+    crafted.init_app(app)
     users_views.init_app(app)
     language_views.init_app(app)
     errors.init_app(app)

@@ -1,13 +1,37 @@
 """Flask-WTF forms of the app shell; every POST form carries a CSRF token."""
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+"""Dates outside these years are refused as input: years 1 and 9999 overflow date arithmetic (the day after,
+a time zone's offset) and mean nothing to a clinic."""
+
+
+def in_calendar(day: date | None) -> bool:
+    """Whether ``day`` (``None`` passes) lies in the years a date input accepts."""
+    return day is None or FIRST_YEAR <= day.year <= LAST_YEAR
+
+
+class DayField(DateField):
+    """A ``YYYY-MM-DD`` date from 1900 to 2999; others are a field error, never a server error later."""
+
+    def __init__(self, label: Any = None, validators: Any = None, format: str = "%Y-%m-%d", **kwargs: Any) -> None:
+        super().__init__(label, validators, format=format, **kwargs)
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if not in_calendar(self.data):
+            self.data = None
+            raise ValueError(_("Choose a date from %(first)d to %(last)d.", first=FIRST_YEAR, last=LAST_YEAR))
 
 
 def select_choices(pairs: Iterable[tuple[Any, Any] | SelectChoice]) -> list[SelectChoice]:
@@ -51,5 +75,5 @@ class BoardDayForm(FlaskForm):
     class Meta:
         csrf = False
 
-    day = DateField(_l("Day"), validators=[Optional()], format="%Y-%m-%d")
+    day = DayField(_l("Day"), validators=[Optional()])
     submit = SubmitField(_l("Show"))

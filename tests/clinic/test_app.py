@@ -23,6 +23,7 @@ def test_defaults_and_test_config(app_config):
     assert unit.local_km == 25 and unit.regional_km == 50
     assert unit.currency == "EUR"
     assert unit.board_refresh_seconds == 20
+    assert unit.arrival_tolerance_minutes == 15
     assert Path(settings.seed_dir).name == "seed_data"
     assert settings.env == "production"
     assert settings.database_url == app_config["DATABASE_URL"]
@@ -65,6 +66,9 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path
         ("ONEVISIT_BOARD_REFRESH_SECONDS", "0", "ONEVISIT_BOARD_REFRESH_SECONDS='0': expected"),
         ("ONEVISIT_SMTP_STARTTLS", "maybe", "ONEVISIT_SMTP_STARTTLS='maybe': expected true or false"),
         ("ONEVISIT_OUTREACH_BATCH", "many", "ONEVISIT_OUTREACH_BATCH='many': expected a whole number"),
+        ("ONEVISIT_ARRIVAL_TOLERANCE_MINUTES", "soon", "ONEVISIT_ARRIVAL_TOLERANCE_MINUTES='soon': expected a whole"),
+        ("ONEVISIT_ARRIVAL_TOLERANCE_MINUTES", "-5", "ONEVISIT_ARRIVAL_TOLERANCE_MINUTES='-5': expected"),
+        ("ONEVISIT_ARRIVAL_TOLERANCE_MINUTES", "240", "ONEVISIT_ARRIVAL_TOLERANCE_MINUTES='240': expected"),
     ],
 )
 def test_bad_settings_fail_with_a_message_naming_them(monkeypatch, app_config, name, value, words):
@@ -93,6 +97,11 @@ def test_a_bad_board_refresh_stops_start_up_not_the_board(monkeypatch, app_confi
         create_app(app_config)
     monkeypatch.setenv("ONEVISIT_BOARD_REFRESH_SECONDS", "45")
     assert of_app(create_app(app_config)).unit.board_refresh_seconds == 45
+
+
+def test_the_arrival_tolerance_is_read_into_the_unit(monkeypatch, app_config):
+    monkeypatch.setenv("ONEVISIT_ARRIVAL_TOLERANCE_MINUTES", "20")
+    assert of_app(create_app(app_config)).unit.arrival_tolerance_minutes == 20
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch, database_url):

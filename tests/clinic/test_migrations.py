@@ -167,3 +167,45 @@ def test_an_outbox_row_can_be_unknown_but_not_anything(session: Session) -> None
         c["name"]: c["sqltext"] for c in sa.inspect(session.get_bind()).get_check_constraints("volunteer_notice")
     }
     assert "'unknown'" in constraints["ck_volunteer_notice_status"]
+
+
+def test_0015_stores_record_numbers_in_capitals_and_refuses_case_twins(scratch_url: str) -> None:
+    from clinic.patients.models import Patient
+
+    engine = db.make_engine(scratch_url)
+    try:
+        db.upgrade(scratch_url, "0011_unknown_outcome")
+        with Session(engine) as session:
+            make_patient(session, mrn="p000123")
+        db.upgrade(scratch_url, "0015_sessions")
+        with Session(engine) as session:
+            assert session.exec(sa.select(Patient.mrn)).scalars().all() == ["P000123"]
+        db.downgrade(scratch_url, "0011_unknown_outcome")
+        with Session(engine) as session:
+            make_patient(session, mrn="p000123")
+        with pytest.raises(RuntimeError, match="P000123"):
+            db.upgrade(scratch_url, "0015_sessions")
+    finally:
+        engine.dispose()
+
+
+def test_0012_backfills_the_announced_arrival_from_the_first_planned_step(scratch_url: str) -> None:
+    from clinic.visits.models import Visit, VisitStatus
+
+    db.upgrade(scratch_url)
+    engine = db.make_engine(scratch_url)
+    try:
+        first = dt.datetime(2026, 12, 22, 8, 30, tzinfo=dt.UTC)
+        with Session(engine) as session:
+            pathway = make_pathway(session)
+            booked = make_visit(session, pathway=pathway, day=first.date(), start=first)
+            requested = make_visit(session, pathway=pathway, day=first.date(), status=VisitStatus.REQUESTED)
+            ids = booked.id, requested.id
+        db.downgrade(scratch_url, "0015_sessions")
+        assert "announced_at" not in {c["name"] for c in sa.inspect(engine).get_columns("visit")}
+        db.upgrade(scratch_url)
+        with Session(engine) as session:
+            assert session.get(Visit, ids[0]).announced_at == first
+            assert session.get(Visit, ids[1]).announced_at is None
+    finally:
+        engine.dispose()

@@ -41,3 +41,15 @@ def test_wait_shares_divide_each_solver_mean_by_greedys_of_the_same_days():
     [(size, booked, ratio)] = wait_shares(per_size(rows[:4]))
     assert (size, booked) == (100, None)
     assert ratio == pytest.approx((847 / 106) / (3845 / 106))
+
+
+def test_replay_rows_compare_replay_with_solve_and_count_kept_arrivals():
+    from scheduling.bench import replay_rows, replay_table
+
+    [row] = replay_rows([(12, 0.0)], 1, 0.5, 1, booking_seconds=0.3)
+    assert row.violations == 0
+    assert row.announced == sum(row.replay_placed) and row.announced_kept == row.announced
+    assert len(row.booking_seconds) == 12
+    assert sum(row.replay_placed) > 0 and row.placed_share() > 0
+    text = replay_table([row])
+    assert "| 12 | 0% |" in text and "announced arrivals kept" in text and "| 100% | 0 |" in text

@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduling.book import movable
 from scheduling.check import check, check_booked, objective
 from scheduling.generate import generate_day
 from scheduling.instance import FEASIBLE, Schedule
-from scheduling.refill import Candidate, rank_refill, score
+from scheduling.refill import Candidate, rank_refill, rank_refill_booked, score
 
 
 @pytest.fixture
@@ -160,3 +161,44 @@ def test_candidates_below_a_full_list_are_not_placed(mk, resources, monkeypatch)
     assert tried == ["c5", "c4"]
     with pytest.raises(ValueError, match="limit"):
         rank_refill(day, cands, limit=0)
+
+
+def _booking_day(mk, resources):
+    """Dr Jansen: m1 (booked, not started, told 08:00) has its consult at 500-560 after a 10-minute wait,
+    f (fixed) holds 600-720. Free for a 50-minute consult: nothing, unless m1's consult moves to 490."""
+    m1_request = mk.request(
+        "m1", [mk.step("reg", "registration", 10), mk.step("c", "consult", 60, after=["reg"])]
+    )
+    m1 = mk.visit("m1", ("reg", "desk", 480, 490), ("c", "dr-jansen", 500, 560))
+    f = mk.visit("f", ("c", "dr-jansen", 600, 720))
+    day = mk.instance(resources, [movable(m1_request, 480, 15)], booked=[f])
+    return day, m1
+
+
+def test_refill_through_book_rearranges_not_started_visits_never_their_arrival(mk, resources):
+    day, m1 = _booking_day(mk, resources)
+    fifty = Candidate(mk.request("w", [mk.step("c", "consult", 50)], arrival=(480, 600)), priority=2)
+    frozen = mk.instance(resources, [], booked=[*day.booked, m1])
+    assert rank_refill(frozen, [fifty], now=0) == []  # with every booking fixed it does not fit
+    (offer,) = rank_refill_booked(day, [fifty], current=[m1], now=0)
+    (moved,) = offer.rearranged
+    assert moved.request == "m1" and "re-arranges m1" in offer.explanation
+    assert 480 <= min(s.start for s in moved.steps) <= 480 + 15  # inside its announced arrival + tolerance
+    whole = dataclasses.replace(day, requests=(*day.requests, fifty.request))
+    visits = (moved, offer.visit)
+    schedule = Schedule(whole.name, FEASIBLE, visits, (), objective(whole, visits))
+    assert check(whole, schedule) == []
+
+
+def test_refill_through_book_keeps_the_ranking_and_the_notice(mk, resources):
+    day, m1 = _booking_day(mk, resources)
+    urgent = Candidate(chair(mk, "urgent"), priority=3, days_waited=1)
+    patient = Candidate(chair(mk, "patient"), priority=1, days_waited=40, accepts_short_notice=True)
+    early = Candidate(chair(mk, "early"), priority=1, days_waited=2, min_notice_minutes=24 * 60)
+    offers = rank_refill_booked(day, [patient, early, urgent], current=[m1], now=420)
+    assert [o.request for o in offers] == ["urgent", "patient"]  # ``early`` cannot be told in time
+    assert [o.rank for o in offers] == [1, 2]
+    for offer in offers:  # ``book`` may also tidy m1 up, never outside its announced arrival + tolerance
+        assert all(480 <= min(s.start for s in v.steps) <= 495 for v in offer.rearranged)
+    with pytest.raises(ValueError, match="limit"):
+        rank_refill_booked(day, [urgent], current=[m1], limit=0)

@@ -181,14 +181,15 @@ def test_register_then_book_a_proposal(desk_client, session: Session, post_form)
 
 
 def test_a_slot_taken_meanwhile_shows_the_next_options(desk_client, session: Session, post_form) -> None:
-    u = unit(session)
+    """One chair slot a week: re-arranging the rival's visit cannot make room, so the slot is taken."""
+    pathway = chair_unit(session)
     patient, rival = make_patient(session), make_patient(session)
-    url = plan_url(patient, u["pathway"].id)
+    url = plan_url(patient, pathway.id)
     text = desk_client.get(url).get_data(as_text=True)
     first = html.unescape(CHOICE.findall(text)[0])
     action = html.unescape(BOOK_ACTION.search(text).group(1))
     booking.book_proposal(
-        session=session, patient_id=rival.id, pathway_id=u["pathway"].id, choice=first, unit=UNIT, actor_id=None
+        session=session, patient_id=rival.id, pathway_id=pathway.id, choice=first, unit=UNIT, actor_id=None
     )
     response = post_form(desk_client, action, {"choice": first}, form_page=url)
     assert response.status_code == 409

@@ -83,3 +83,29 @@ def test_the_outbox_shows_an_emails_words_and_its_answer_page(desk_client, sessi
     assert href.startswith("http://localhost/answer/")
     page = desk_client.get(href.removeprefix("http://localhost")).get_data(as_text=True)
     assert 'value="transport_yes"' in page
+
+
+def test_a_staff_session_may_look_but_not_answer_as_the_patient(desk_client, session: Session, post_form) -> None:
+    """Staff opening the link from the Outbox would be audited as the patient: the page refuses them."""
+    from clinic.audit.models import AuditEvent
+
+    _patient, visit, row = emailed(session, "reminder", day=coming_day())
+    path = page_of(row)
+    html = desk_client.get(path).get_data(as_text=True)
+    assert "You are signed in as staff." in html
+    assert re.search(r'<fieldset class="answer-page__all" disabled>', html)
+    response = post_form(desk_client, path, {"choice": "cancel"})
+    assert response.status_code == 403
+    session.refresh(visit)
+    assert visit.status == VisitStatus.BOOKED
+    assert session.exec(select(InboundMessage)).first() is None
+    assert session.exec(select(AuditEvent).where(AuditEvent.entity == "visit")).first() is None
+
+
+def test_the_patient_without_a_session_still_answers(client, session: Session, post_form) -> None:
+    _patient, visit, row = emailed(session, "reminder", day=coming_day())
+    html = client.get(page_of(row)).get_data(as_text=True)
+    assert "signed in as staff" not in html and 'class="answer-page__all">' in html
+    assert post_form(client, page_of(row), {"choice": "cancel"}).status_code == 303
+    session.refresh(visit)
+    assert visit.status == VisitStatus.CANCELLED

@@ -58,3 +58,21 @@ def test_contact_preferences(session: Session) -> None:
     assert events[-1].details == {"opted_out": True}
     with pytest.raises(NotFound):
         get_patient(session=session, patient_id=patient.id + 1000)
+
+
+def test_record_numbers_are_stored_in_capitals_and_unique_in_any_case(session: Session) -> None:
+    from clinic.patients.services import patient_by_mrn
+
+    patient = create_patient(session=session, data={**NEW, "mrn": " p900002 "}, actor_id=None)
+    assert patient.mrn == "P900002"
+    assert patient_by_mrn(session=session, mrn="p900002").id == patient.id
+    with pytest.raises(Conflict):
+        create_patient(session=session, data={**NEW, "mrn": "P900002"}, actor_id=None)
+
+
+def test_percent_and_underscore_in_a_search_are_plain_characters(session: Session) -> None:
+    make_patient(session, given_name="Anna", family_name="Percent", postcode="1000 AA")
+    make_patient(session, given_name="Bo", family_name="Under_score", postcode="1000 AB")
+    assert search_patients(session=session, text="%") == []
+    assert [p.family_name for p in search_patients(session=session, text="_")] == ["Under_score"]
+    assert [p.family_name for p in search_patients(session=session, text="r_s")] == ["Under_score"]

@@ -198,3 +198,40 @@ def test_a_wave_nobody_can_get_in_time_says_so(session, channels, fake_twilio):
     send_offer_wave(session=session, visit_id=visit.id, now=early + dt.timedelta(minutes=1), channels=channels,
                     unit=UNIT)
     assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "offer.held_quiet")).all()) == 1
+
+
+def test_the_winner_sending_yes_twice_at_once_hears_the_place_is_theirs(
+    session, session_factory, channels, fake_twilio, monkeypatch
+):
+    """Two workers take the same YES (a resend, a double tap): the second read the offer before the first booked."""
+    visit, patients = freed_place(session, languages=("en", "nl"))
+    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
+    with session_factory() as other_worker:
+        offer = inbound.recent_offer(session=other_worker, patient_ids=[patients[0].id], now=NOW)
+    assert offer.status == OfferStatus.OPEN
+    won = answer(session, patients[0], "YES", NOW + dt.timedelta(minutes=3))
+    monkeypatch.setattr(inbound, "recent_offer", lambda **kw: offer if patients[0].id in kw["patient_ids"] else None)
+    again = answer(session, patients[0], "yes", NOW + dt.timedelta(minutes=3, seconds=1))
+    assert won.outcome == "offer_accepted"
+    assert again.outcome == "offer_already_accepted", again.reply
+    assert "taken" not in again.reply and "Wed 2 Dec at 10:30" in again.reply
+    assert again.visit_id == won.visit_id
+    later = answer(session, patients[0], "yes", NOW + dt.timedelta(minutes=6))
+    assert later.outcome == "offer_already_accepted" and later.visit_id == won.visit_id
+
+
+def test_a_late_yes_from_another_patient_still_hears_the_place_is_taken(session, channels, fake_twilio):
+    visit, patients = freed_place(session, languages=("en", "nl"))
+    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
+    answer(session, patients[0], "YES", NOW + dt.timedelta(minutes=3))
+    lost = answer(session, patients[1], "ja", NOW + dt.timedelta(minutes=7))
+    assert lost.outcome == "offer_taken"
+
+
+def test_the_winner_sending_yes_again_later_is_not_told_the_place_is_taken(session, channels, fake_twilio):
+    visit, patients = freed_place(session, languages=("en", "nl"))
+    send_offer_wave(session=session, visit_id=visit.id, now=NOW, channels=channels, unit=UNIT, wave_size=2)
+    won = answer(session, patients[0], "YES", NOW + dt.timedelta(minutes=3))
+    again = answer(session, patients[0], "yes", NOW + dt.timedelta(minutes=40))
+    assert "taken" not in again.reply and "Wed 2 Dec at 10:30" in again.reply
+    assert again.visit_id == won.visit_id

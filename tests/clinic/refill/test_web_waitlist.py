@@ -152,3 +152,18 @@ def test_fuzzed_waitlist_forms_never_fail(
     ]:
         response = desk_client.post(path, data=body)
         assert response.status_code < 500, response.get_data(as_text=True)[:500]
+
+
+def test_a_record_number_registered_in_lower_case_is_found(desk_client, post_form, session: Session) -> None:
+    from clinic.patients.services import create_patient
+
+    pathway = make_pathway(session, name="Oncology infusion")
+    patient = create_patient(session=session, actor_id=None, data={
+        "mrn": "p004711", "given_name": "Lotte", "family_name": "Klein", "birth_date": "1950-05-05",
+        "phone": "0612345678", "address_line": "Dorpsstraat 2", "postcode": "3511 AB", "city": "Utrecht",
+        "distance_km": 3,
+    })
+    for typed in ("p004711", "P004711"):
+        response = post_form(desk_client, "/waitlist", _form(patient, pathway, patient=typed))
+        assert response.status_code in (302, 409), response.get_data(as_text=True)
+    assert session.exec(select(WaitlistEntry)).one().patient_id == patient.id

@@ -213,7 +213,7 @@ def test_a_bad_settings_file_stops_the_app_with_file_and_key(app_config, tmp_pat
     from clinic.settings import ConfigError
 
     seed = Path(__file__).resolve().parents[3] / "seed_data"
-    for name in ("touchpoints.yaml", "service_recovery.yaml"):
+    for name in ("touchpoints.yaml", "service_recovery.yaml", "booking_rules.yaml"):
         shutil.copy(seed / name, tmp_path / name)
     text = (tmp_path / "service_recovery.yaml").read_text(encoding="utf-8")
     (tmp_path / "service_recovery.yaml").write_text(

@@ -1,0 +1,254 @@
+"""No 500 on crafted input: every route of the app, walked from ``app.url_map`` as the roles that may see it,
+with ids beyond PostgreSQL's ``integer``, NUL bytes, years 1 and 9999, ``%`` and ``_`` and very long text in
+its path, its query and its forms. Run with ``DATABASE_URL=postgresql+psycopg://...`` for PostgreSQL.
+"""
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+
+import pytest
+from sqlmodel import select
+from werkzeug.routing import Rule
+
+from clinic.users.models import Role
+from tests.conftest import csrf_token_from
+from tests.factories import make_pathway, make_patient, make_unit
+
+ROLES = (Role.ADMIN, Role.COORDINATOR, Role.FRONT_DESK, Role.VOLUNTEER)
+BIG_IDS = ("2147483648", "9223372036854775808", "99999999999999999999999")
+CRAFTED = (
+    *BIG_IDS, "-2147483649", "1e309", "a\x00b", "\x00",
+    "0001-01-01", "9999-12-31", "0001-01", "9999-12", "9999",
+    "%", "_", "%_%", "x" * 3000, "'; --", "<script>",
+)
+#: Query parameters read outside the pages' GET forms.
+EXTRA_KEYS = ("day", "date", "month", "page", "q", "next", "show", "first", "segment", "patient_id", "visit_id",
+              "pathway", "weekdays", "status", "channel", "action", "entity", "user", "from", "to", "kind")
+#: Routes that are not pages of the app (served files, Twilio's webhooks, signed links with their own tests).
+SKIP_GET = {"static"}
+
+
+class _Names(HTMLParser):
+    """The input names of a page's forms, split by method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.method = "get"
+        self.names: dict[str, set[str]] = {"get": set(), "post": set()}
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if tag == "form":
+            self.method = (attributes.get("method") or "get").lower()
+        elif tag in ("input", "select", "textarea") and attributes.get("name"):
+            self.names.setdefault(self.method, set()).add(attributes["name"])
+
+
+class _Forms(HTMLParser):
+    """The POST forms of a page: where each goes and the values a browser would send unchanged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.forms.append((a.get("action", ""), {}) if a.get("method", "get").lower() == "post" else ("", None))
+            return
+        if not self.forms or self.forms[-1][1] is None:
+            return
+        fields = self.forms[-1][1]
+        name = a.get("name")
+        if tag in ("input", "button") and name and name not in fields:
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                fields[name] = a.get("value", "")
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and (self._select not in fields or "selected" in a):
+            fields[self._select] = a.get("value", "")
+        elif tag == "textarea" and name:
+            self._textarea = name
+            fields[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea and self.forms and self.forms[-1][1] is not None:
+            self.forms[-1][1][self._textarea] += data
+
+
+def _post_forms(html: str, page: str) -> list[tuple[str, dict[str, str]]]:
+    parser = _Forms()
+    parser.feed(html)
+    return [(action or page, fields) for action, fields in parser.forms if fields is not None]
+
+
+def _names(html: str) -> dict[str, set[str]]:
+    parser = _Names()
+    parser.feed(html)
+    return parser.names
+
+
+@pytest.fixture
+def world(app, session, signed_in):
+    """The demo clinic, so pages show their rows and forms, and a client per role."""
+    from clinic.demo.seed import load_demo
+    from clinic.patients.models import Patient
+    from clinic.settings import SEED_DIR
+    from clinic.visits.models import Visit
+
+    load_demo(session=session, directory=SEED_DIR, unit=make_unit())
+    clients = {}
+    for role in ROLES:
+        clients[role] = app.test_client()
+        signed_in(clients[role], role, username=f"walker-{role.value}".replace("_", "-"))
+    patient = session.exec(select(Patient).order_by(Patient.id)).first()
+    visit = session.exec(select(Visit).where(Visit.date >= dt.date.today()).order_by(Visit.date, Visit.id)).first()
+    return {"clients": clients, "ids": {"patient_id": patient.id, "visit_id": visit.id}}
+
+
+def _url(rule: Rule, ids: dict, crafted: str | None = None) -> str:
+    path = rule.rule
+    for argument in rule.arguments:
+        value = crafted if crafted is not None else str(ids.get(argument, 1))
+        path = re.sub(rf"<(?:[a-z]+:)?{argument}>", value.replace("\x00", "%00"), path)
+    return path
+
+
+def _get_rules(app) -> list[Rule]:
+    return sorted((r for r in app.url_map.iter_rules() if "GET" in r.methods and r.endpoint not in SKIP_GET),
+                  key=lambda r: r.rule)
+
+
+def _seeing(world, rule: Rule):
+    """The first role's client that may open the page (a valid id where it takes one), and what it got.
+    Twilio's webhooks refuse everyone without Twilio's signature; they are walked all the same."""
+    for role in ROLES:
+        client = world["clients"][role]
+        response = client.get(_url(rule, world["ids"]))
+        if response.status_code != 403:
+            return client, response
+    assert rule.endpoint.startswith("twilio."), f"no role may open {rule.rule}"
+    return client, response
+
+
+#: Each crafted value goes into every query parameter at once, and these also one parameter at a time.
+ONE_BY_ONE = ("2147483648", "a\x00b", "0001-01-01", "9999-12-31", "%_%")
+
+
+def test_every_get_route_with_crafted_path_and_query_never_fails(app, world):
+    failures = []
+    for rule in _get_rules(app):
+        client, plain = _seeing(world, rule)
+        assert plain.status_code < 500, rule.rule
+        for crafted in CRAFTED if rule.arguments else ():
+            response = client.get(_url(rule, world["ids"], crafted))
+            if response.status_code not in (400, 403, 404):
+                failures.append((rule.rule, repr(crafted[:20]), response.status_code))
+        form_keys = _names(plain.get_data(as_text=True))["get"] - {"csrf_token", "language", "next"}
+        keys = set(EXTRA_KEYS) | form_keys
+        for crafted in CRAFTED:
+            response = client.get(_url(rule, world["ids"]), query_string={key: crafted for key in keys})
+            if response.status_code >= 500:
+                failures.append((rule.rule, f"?*={crafted[:20]!r}", response.status_code))
+        for key in sorted(keys):
+            for crafted in ONE_BY_ONE:
+                response = client.get(_url(rule, world["ids"]), query_string={key: crafted})
+                if response.status_code >= 500:
+                    failures.append((rule.rule, f"?{key}={crafted[:20]!r}", response.status_code))
+    assert not failures, "\n".join(map(str, failures))
+
+
+def test_every_form_takes_crafted_values_without_failing(app, world):
+    """Every POST route, with each crafted value in every field any page's forms have (and a valid token)."""
+    fields: set[str] = set()
+    for rule in _get_rules(app):
+        _client, plain = _seeing(world, rule)
+        fields |= _names(plain.get_data(as_text=True))["post"]
+    fields -= {"csrf_token"}
+    failures = []
+    for rule in sorted((r for r in app.url_map.iter_rules() if "POST" in r.methods), key=lambda r: r.rule):
+        for role in ROLES:
+            client = world["clients"][role]
+            token = _token(client)
+            for crafted in CRAFTED:
+                data = {name: crafted for name in fields} | {"csrf_token": token}
+                response = client.post(_url(rule, world["ids"]), data=data)
+                if response.status_code >= 500:
+                    failures.append((rule.rule, role.value, repr(crafted[:20]), response.status_code))
+            for crafted in BIG_IDS if rule.arguments else ():
+                response = client.post(_url(rule, world["ids"], crafted), data={"csrf_token": token})
+                if not 400 <= response.status_code < 500:  # 404; 403 from Twilio's hooks; 405 beside a GET rule
+                    failures.append((rule.rule, role.value, crafted, response.status_code))
+    assert not failures, "\n".join(map(str, failures))
+
+
+#: Forms left out of the one-field-at-a-time walk: they would end the walker's session.
+LEAVE_ALONE = ("/sign-out", "/language")
+
+
+def test_each_field_of_each_form_takes_a_crafted_value_the_rest_as_a_browser_sends_it(app, world):
+    """Every POST form on every page the walker opens, sent as the page fills it but for one crafted field,
+    so the crafted value gets past the form's other checks to the service behind it."""
+    failures, sent, actions = [], 0, set()
+    for rule in _get_rules(app):
+        client, plain = _seeing(world, rule)
+        page = _url(rule, world["ids"])
+        for action, fields in _post_forms(plain.get_data(as_text=True), page):
+            if action.split("?")[0] in LEAVE_ALONE or action.startswith("http"):
+                continue
+            actions.add(action.split("?")[0])
+            for name in sorted(set(fields) - {"csrf_token"}):
+                for crafted in ONE_BY_ONE + ("x" * 3000, "-1"):
+                    response = client.post(action, data={**fields, name: crafted})
+                    sent += 1
+                    if response.status_code >= 500:
+                        failures.append((page, action, name, repr(crafted[:20]), response.status_code))
+    print("crafted posts:", sent, sorted(actions))
+    assert sent > 100
+    assert not failures, "\n".join(map(str, failures))
+
+
+def _token(client) -> str:
+    """A CSRF token of the client's session (any page with a form carries one: the header's language switch)."""
+    for path in ("/", "/volunteer/", "/board"):
+        response = client.get(path, follow_redirects=True)
+        try:
+            return csrf_token_from(response.get_data(as_text=True))
+        except AssertionError:
+            continue
+    raise AssertionError("no page with a form")
+
+
+def test_a_nul_in_a_form_is_refused_and_stores_nothing(desk_client, session, post_form):
+    from sqlmodel import select
+
+    from clinic.refill.models import WaitlistEntry
+
+    patient, pathway = make_patient(session), make_pathway(session)
+    day = dt.date.today() + dt.timedelta(days=3)
+    data = {"patient": patient.mrn, "pathway": str(pathway.id), "priority": "3", "earliest_date": day.isoformat(),
+            "latest_date": day.isoformat(), "min_notice_hours": "24", "notes": "mornings\x00please"}
+    assert post_form(desk_client, "/waitlist", data).status_code == 400
+    assert session.exec(select(WaitlistEntry)).first() is None
+    assert post_form(desk_client, "/waitlist", {**data, "notes": "mornings"}).status_code == 302
+
+
+def test_years_1_and_9999_in_a_date_filter_are_a_clear_field_error(coordinator_client):
+    for path in ("/board?day=9999-12-31", "/outbox?day=0001-01-01", "/audit?date_from=0001-01-01"):
+        response = coordinator_client.get(path)
+        assert response.status_code in (200, 400), path
+        assert "Choose a date from 1900 to 2999." in response.get_data(as_text=True), path
+
+
+def test_an_id_beyond_the_database_integer_is_not_found(desk_client):
+    assert desk_client.get("/patients/2147483648").status_code == 404
+    assert desk_client.get("/patients/2147483647").status_code == 404
