@@ -86,6 +86,7 @@ def unit_from(settings: Settings) -> Unit:
         public_base_url=settings.public_base_url,
         board_refresh_seconds=settings.board_refresh_seconds,
         booking_rules=rules,
+        format_locale=settings.format_locale,
         arrival_tolerance_minutes=settings.arrival_tolerance_minutes,
     )
 

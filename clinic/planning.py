@@ -217,7 +217,7 @@ def unqualified_steps(pathway: Pathway, staff: Staff) -> list[Unqualified]:
             out.append(
                 Unqualified(
                     step=step.code,
-                    step_name=step.step_type.name,
+                    step_name=step.step_type.named,
                     kind=step.step_type.resource_kind.value,
                     skills=tuple(step.skills),
                     resource=step.resource.code if step.resource is not None else None,

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from babel import Locale, UnknownLocaleError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -112,6 +113,9 @@ class Settings(BaseSettings):
     region_local_km: int = 25
     region_regional_km: int = 50
     currency: str = "EUR"
+    #: The unit's locale for the *shape* of dates and times (order, separators, 24-hour clock); the words
+    #: (month and day names) stay in each reader's language.
+    format_locale: str = "nl_NL"
     #: None: each step type's own rate (0 % in the demo); else the rate of every invoice line.
     vat_rate_bp: int | None = None
     board_refresh_seconds: int = 20
@@ -163,6 +167,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("not a known time zone (e.g. Europe/Amsterdam)") from None
         return value
+
+    @field_validator("format_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            Locale.parse(value.strip().replace("-", "_"))
+        except (ValueError, UnknownLocaleError):
+            raise ValueError("not a locale Babel knows (e.g. nl_NL, en_GB, fr_BE)") from None
+        return value.strip().replace("-", "_")
 
     @field_validator("languages", mode="before")
     @classmethod

@@ -111,6 +111,27 @@ class RuleSetError(ValueError):
 # --- the model ----------------------------------------------------------------------------------
 
 
+class Why(str):
+    """A reason as English text that keeps its parts, so a screen can say it in its reader's language.
+
+    ``key`` names the sentence (``"compare"``, ``"basic"``, ``"and"``...), ``params`` its values; nested
+    reasons (``"and"``, ``"not"``) hold ``Why`` values in ``params["parts"]``. It compares and prints as
+    the English text, so logs, tests and stored rows see a plain string.
+    """
+
+    key: str
+    params: dict[str, Any]
+
+    def __new__(cls, text: str, key: str, **params: Any) -> "Why":
+        why = super().__new__(cls, text)
+        why.key, why.params = key, params
+        return why
+
+
+def why_and(parts: list["Why"]) -> Why:
+    return parts[0] if len(parts) == 1 else Why(" and ".join(parts), "and", parts=tuple(parts))
+
+
 @dataclass(frozen=True)
 class Condition:
     """``op`` is ``all``/``any``/``not`` (with ``children``) or a comparison of ``fact`` with ``value``."""
@@ -126,15 +147,15 @@ class Condition:
             results = [child.test(facts) for child in self.children]
             ok = all(r for r, _ in results)
             shown = [why for r, why in results if r == ok]
-            return ok, " and ".join(shown) if ok else shown[0]
+            return ok, why_and(shown) if ok else shown[0]
         if self.op == "any":
             results = [child.test(facts) for child in self.children]
             ok = any(r for r, _ in results)
             shown = [why for r, why in results if r == ok]
-            return ok, shown[0] if ok else " and ".join(shown)
+            return ok, shown[0] if ok else why_and(shown)
         if self.op == "not":
             ok, why = self.children[0].test(facts)
-            return (not ok), f"not ({why})"
+            return (not ok), Why(f"not ({why})", "not", parts=(why,))
         return _compare(self.op, self.fact or "", self.value, facts)
 
     def describe(self) -> str:
@@ -154,22 +175,34 @@ class Condition:
         return f"{self.fact} {symbol} {value}"
 
 
-def _compare(op: str, fact: str, value: Any, facts: Mapping[str, Any]) -> tuple[bool, str]:
+def _needs(values: Any) -> Why:
+    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    return Why(f"needs {', '.join(values)}", "needs", values=values)
+
+
+def _not_needs(values: Any) -> Why:
+    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    if len(values) == 1:
+        return Why(f"does not need {values[0]}", "needs_not", values=values)
+    return Why(f"needs none of {', '.join(values)}", "needs_not", values=values)
+
+
+def _compare(op: str, fact: str, value: Any, facts: Mapping[str, Any]) -> tuple[bool, Why]:
     actual = facts.get(fact)
     if fact == "needs":
         have = frozenset(actual or ())
         if op == "eq":
             ok = value in have
-            return ok, f"needs {value}" if ok else f"does not need {value}"
+            return ok, _needs(value) if ok else _not_needs(value)
         if op == "ne":
             ok = value not in have
-            return ok, f"does not need {value}" if ok else f"needs {value}"
+            return ok, _not_needs(value) if ok else _needs(value)
         if op == "in":
             hit = sorted(have & set(value))
-            return bool(hit), f"needs {', '.join(hit)}" if hit else f"needs none of {', '.join(value)}"
+            return bool(hit), _needs(hit) if hit else _not_needs(list(value))
     symbol = {"eq": "=", "ne": "≠", "in": "in", "gte": "≥", "gt": ">", "lte": "≤", "lt": "<"}[op]
     if actual is None:
-        return False, f"{fact} unknown"
+        return False, Why(f"{fact} unknown", "unknown", fact=fact)
     if op == "eq":
         ok = actual == value
     elif op == "ne":
@@ -185,7 +218,10 @@ def _compare(op: str, fact: str, value: Any, facts: Mapping[str, Any]) -> tuple[
     else:
         ok = actual < value
     shown = f"[{', '.join(map(str, value))}]" if op == "in" else str(value)
-    return ok, f"{fact} {actual} {symbol if ok else 'not ' + symbol} {shown}"
+    return ok, Why(
+        f"{fact} {actual} {symbol if ok else 'not ' + symbol} {shown}", "compare",
+        fact=fact, actual=actual, op=op, symbol=symbol, value=value, holds=ok,
+    )
 
 
 @dataclass(frozen=True)
@@ -329,13 +365,13 @@ class RuleSet:
         not_fired: list[tuple[Rule, str]] = []
         for rule in self.rules:
             if rule.timing.relative_to == "cancellation" and not cancelled:
-                not_fired.append((rule, "only when the visit is cancelled"))
+                not_fired.append((rule, Why("only when the visit is cancelled", "only_cancelled")))
                 continue
             if rule.timing.relative_to != "cancellation" and not active:
-                not_fired.append((rule, f"the visit is {visit.status}"))
+                not_fired.append((rule, Why(f"the visit is {visit.status}", "visit_status", status=visit.status)))
                 continue
             if rule.condition is None:
-                candidates.append((rule, "every patient (basic service)"))
+                candidates.append((rule, Why("every patient (basic service)", "basic")))
                 continue
             ok, why = rule.condition.test(facts)
             if ok:
@@ -358,7 +394,8 @@ class RuleSet:
                     beaten[rule.id] = []
                 else:
                     beaten[winner.id].append(rule.id)
-                    not_fired.append((rule, f"replaced by {winner.id} ({winner.layer})"))
+                    not_fired.append((rule, Why(f"replaced by {winner.id} ({winner.layer})", "replaced",
+                                                rule=winner.id, layer=winner.layer)))
             fired.extend(Firing(rule=rule, why=why, replaced=tuple(beaten[rule.id])) for rule, why in winners)
         order = {rule.id: index for index, rule in enumerate(self.rules)}
         fired.sort(key=lambda f: order[f.rule.id])

@@ -11,6 +11,7 @@ from clinic.db import get_session
 from clinic.errors import ValidationError
 from clinic.web.container import unit
 from clinic.web.forms import DayField, select_choices
+from clinic.web.labels import AUDIT_ACTION_LABELS, AUDIT_ENTITY_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
 
@@ -84,5 +85,7 @@ def log():
         return url_for("audit.log", **args, page=number)
 
     return render_template(
-        "audit/log.html", form=form, result=result, entity_url=entity_url, page_url=page_url
+        "audit/log.html", form=form, result=result, entity_url=entity_url, page_url=page_url,
+        action_label=lambda code: label(AUDIT_ACTION_LABELS, code),
+        entity_label=lambda code: label(AUDIT_ENTITY_LABELS, code),
     ), status

@@ -179,7 +179,7 @@ def preview(*, session: Session, visit_id: int, unit: Unit, now: dt.datetime | N
             PreviewLine(
                 step_id=step.id,
                 code=step.pathway_step.code,
-                name=step_type.name,
+                name=step_type.named,
                 status_now=step.status,
                 status_after=after,
                 actual_start=step.actual_start,
@@ -203,7 +203,7 @@ def preview(*, session: Session, visit_id: int, unit: Unit, now: dt.datetime | N
         patient_id=visit.patient_id,
         patient_name=visit.patient.display_name,
         patient_language=visit.patient.language,
-        pathway_name=visit.pathway.name,
+        pathway_name=visit.pathway.named,
         date=visit.date,
         status=visit.status,
         currency=currencies.pop() if len(currencies) == 1 else "",
@@ -381,7 +381,7 @@ def checkout_queue(*, session: Session, day: dt.date) -> list[QueueRow]:
             QueueRow(
                 visit_id=visit.id,
                 patient_name=visit.patient.display_name,
-                pathway_name=visit.pathway.name,
+                pathway_name=visit.pathway.named,
                 status=visit.status,
                 last_end=max((s.planned_end for s in visit.steps), default=None),
                 invoice_id=invoice.id if invoice else None,

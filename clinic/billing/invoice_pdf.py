@@ -1,24 +1,28 @@
 """An invoice or credit note as a PDF (reportlab), from text already translated and formatted.
 
 The caller (the web layer) translates every label and formats every amount and date in the
-patient's language; this module only lays them out on A4. It uses reportlab's built-in Helvetica
-(no font files, nothing embedded), so text is limited to the Windows-1252 repertoire: the narrow
-no-break spaces Babel puts in French amounts become ordinary no-break spaces, anything else outside
-it a close ASCII form.
+patient's language; this module only lays them out on A4. The text is set in Source Sans Pro
+(TrueType, from the ``font-source-sans-pro`` package, SIL Open Font License), embedded as a subset, so
+names print as written in Latin scripts (Polish, Czech, Vietnamese...), Greek and Cyrillic; reportlab's
+built-in Helvetica only knows Windows-1252 and would have changed them.
 """
 
 import io
-import unicodedata
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+import font_source_sans_pro
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+FONT = "OneVisitSans"
+FONT_BOLD = "OneVisitSans-Bold"
 _SPACES = {"\u202f": "\u00a0", "\u2009": "\u00a0", "\u2007": "\u00a0"}
 
 
@@ -36,30 +40,33 @@ class PdfInvoice:
     notes: list[str] = field(default_factory=list)
 
 
+def register_fonts() -> None:
+    """Registers the embedded font family with reportlab once per process."""
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    files = font_source_sans_pro.font_files_ttf
+    pdfmetrics.registerFont(TTFont(FONT, files["SourceSansPro"]))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, files["SourceSansProBold"]))
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD)
+
+
 def pdf_text(value: object) -> str:
-    """``value`` as text Helvetica can show (Windows-1252), XML-escaped for reportlab paragraphs."""
-    text = "".join(_SPACES.get(ch, ch) for ch in str(value))
-    out = []
-    for ch in text:
-        try:
-            ch.encode("cp1252")
-            out.append(ch)
-        except UnicodeEncodeError:
-            folded = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?"
-            out.append(folded)
-    return escape("".join(out))
+    """``value`` XML-escaped for reportlab paragraphs; the thin no-break spaces Babel puts in French
+    amounts (which the font lacks) become ordinary no-break spaces."""
+    return escape("".join(_SPACES.get(ch, ch) for ch in str(value)))
 
 
 def render_pdf(document: PdfInvoice, *, compress: bool = True) -> bytes:
     """The PDF bytes; ``compress=False`` leaves page streams readable (tests search them for text)."""
+    register_fonts()
     buffer = io.BytesIO()
     styles = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=styles["BodyText"], fontName="Helvetica", fontSize=10, leading=13)
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontName=FONT, fontSize=10, leading=13)
     small = ParagraphStyle("small", parent=body, fontSize=9, leading=11, textColor=colors.HexColor("#444444"))
     right = ParagraphStyle("right", parent=body, alignment=TA_RIGHT)
-    bold_right = ParagraphStyle("bold_right", parent=right, fontName="Helvetica-Bold")
+    bold_right = ParagraphStyle("bold_right", parent=right, fontName=FONT_BOLD)
     title = ParagraphStyle(
-        "title", parent=styles["Title"], fontName="Helvetica-Bold", fontSize=18, alignment=0
+        "title", parent=styles["Title"], fontName=FONT_BOLD, fontSize=18, alignment=0
     )
 
     pdf = SimpleDocTemplate(
@@ -100,7 +107,7 @@ def render_pdf(document: PdfInvoice, *, compress: bool = True) -> bytes:
             )
         )
     story.append(Spacer(1, 6 * mm))
-    widths = [80 * mm, 14 * mm, 28 * mm, 20 * mm, 32 * mm]
+    widths = [70 * mm, 24 * mm, 28 * mm, 20 * mm, 32 * mm]
     head = [
         Paragraph(f"<b>{pdf_text(h)}</b>", body if i == 0 else right) for i, h in enumerate(document.header)
     ]

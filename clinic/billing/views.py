@@ -7,7 +7,7 @@ its buttons and messages stay in the clerk's.
 from decimal import Decimal
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale, format_currency, format_date, format_datetime, format_percent
+from flask_babel import force_locale, format_currency, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,6 +22,7 @@ from clinic.billing.invoice_pdf import PdfInvoice, render_pdf
 from clinic.billing.invoices import credit_invoice
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
+from clinic.i18n import format_date, format_datetime
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.labels import VISIT_STATUS_LABELS, label

@@ -454,7 +454,7 @@ def _proposal(
     support: tuple[str, ...] = (),
     moves: int = 0,
 ) -> Proposal:
-    names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
+    names = {s.code: s.step_type.named if s.step_type else s.code for s in pathway.steps}
     day = itinerary.date
     pause = pauses(itinerary.visit.steps, rules)
     steps = tuple(
@@ -612,7 +612,7 @@ def _could_fit(request: engine.Request) -> bool:
 
 
 def _why(reason: Reason, day: dt.date, pathway: Pathway, resources: dict[str, Resource]) -> WhyNot:
-    names = {s.code: s.step_type.name if s.step_type else s.code for s in pathway.steps}
+    names = {s.code: s.step_type.named if s.step_type else s.code for s in pathway.steps}
     resource = None
     if reason.resource:
         resource = ", ".join(

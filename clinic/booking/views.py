@@ -49,7 +49,7 @@ from clinic.booking.services import (
 from clinic.columns import Channel, Language
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
-from clinic.i18n import format_date, format_time
+from clinic.i18n import format_date, format_time, named
 from clinic.patients import segments
 from clinic.patients.models import (
     MAX_DISTANCE_KM,
@@ -428,7 +428,7 @@ def _segments(patient) -> list[str]:
 
 def _request_form(pathways) -> RequestForm:
     form = RequestForm(request.args)
-    form.pathway.choices = select_choices((p.id, p.name) for p in pathways)
+    form.pathway.choices = select_choices((p.id, named(p.named)) for p in pathways)
     if not request.args.get("weekdays") and "pathway" not in request.args:
         form.weekdays.data = [0, 1, 2, 3, 4]
     return form
@@ -503,14 +503,14 @@ def _skill_message(step) -> str:
     if step.resource is not None:
         return _(
             "%(step)s can only be given by %(resource)s, who lacks the skills it needs (%(skills)s).",
-            step=step.step_name,
+            step=named(step.step_name),
             resource=step.resource,
             skills=skills,
         )
     return _(
         "Nobody at the unit has the skills %(step)s needs (%(skills)s), so this pathway cannot be booked. "
         "Ask the coordinator to check the resources' skills.",
-        step=step.step_name,
+        step=named(step.step_name),
         skills=skills,
     )
 

@@ -50,6 +50,7 @@ from clinic.web.container import channels, unit
 from clinic.web.forms import select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.public_urls import patient_links
+from clinic.web.reasons import follow_up_note
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 
@@ -168,7 +169,7 @@ def feedback_helpers() -> dict:
     def feedback_for(patient_id: int):
         return patient_feedback(session=_session(), patient_id=patient_id)
 
-    return {"feedback_for": feedback_for, "feedback_labels": {
+    return {"feedback_for": feedback_for, "note_text": follow_up_note, "feedback_labels": {
         "survey_status": SURVEY_STATUS_LABELS, "channel": CHANNEL_LABELS, "trigger": TRIGGER_LABELS,
         "status": STATUS_LABELS, "reason": REASON_LABELS,
     }}

@@ -41,6 +41,7 @@ from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.patient_replies import answer_call, answer_sms
 from clinic.web.public_urls import patient_links
+from clinic.web.reasons import stored_reason, why_text
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.worker import dispatcher
 
@@ -120,6 +121,8 @@ def _labels() -> dict:
         "kind_label": lambda code: label(KIND_LABELS, code),
         "segment_label": lambda code: label(SEGMENT_LABELS, code),
         "visit_status_label": lambda code: label(VISIT_STATUS_LABELS, code),
+        "reason_text": stored_reason,
+        "why_text": why_text,
     }
 
 

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
+from clinic.i18n import named
 from clinic.patients.services import patient_by_mrn
 from clinic.refill.services import days_waited
 from clinic.refill.waitlist import add_to_waitlist, list_waitlist, set_priority, set_status
@@ -86,7 +87,7 @@ class RemoveForm(FlaskForm):
 def _add_form(formdata=...) -> AddForm:
     form = AddForm() if formdata is ... else AddForm(formdata=formdata)
     pathways = active_pathways(session=get_session())
-    form.pathway.choices = select_choices((p.id, p.name) for p in pathways)
+    form.pathway.choices = select_choices((p.id, named(p.named)) for p in pathways)
     return form
 
 

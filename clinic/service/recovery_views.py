@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from clinic.columns import utcnow
 from clinic.db import get_session
 from clinic.errors import DomainError, NotFound, SeedError
-from clinic.i18n import format_date
+from clinic.i18n import format_date, named
 from clinic.patients.models import Patient
 from clinic.service import recovery, touchpoints
 from clinic.settings import ConfigError
@@ -140,7 +140,7 @@ def _money(cents: int) -> str:
 def _visit_choices(patient_id: int) -> list[SelectChoice]:
     visits = latest_visits(session=get_session(), patient_id=patient_id)
     return select_choices([("", _("No particular visit"))] + [
-        (str(v.id), f"{format_date(v.date)} · {v.pathway.name if v.pathway else ''}") for v in visits
+        (str(v.id), f"{format_date(v.date)} · {named(v.pathway.named) if v.pathway else ''}") for v in visits
     ])
 
 

@@ -8,13 +8,13 @@ outcome for another volunteer's patient is refused with 403.
 import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from clinic.columns import utcnow
 from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
+from clinic.i18n import format_date
 from clinic.service.models import Volunteer
 from clinic.service.volunteers import NotYours, record_outcome, volunteer_list
 from clinic.web.clock import clinic_today

@@ -31,6 +31,8 @@ class Unit:
     board_refresh_seconds: int
     #: The segment booking rules (``seed_data/booking_rules.yaml``): hard ones and preferences that may bend.
     booking_rules: BookingRules
+    #: The locale whose date and time patterns every screen uses (``FORMAT_LOCALE``), in the reader's words.
+    format_locale: str = "nl_NL"
     #: A booking may re-arrange a not-started visit so that its first step starts up to this many
     #: minutes after the arrival the patient was told (never before it).
     arrival_tolerance_minutes: int = 15

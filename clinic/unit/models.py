@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, Relationship, SQLModel
 
 from clinic.columns import enum_column, json_column
+from clinic.translatable import Named
 
 
 class ResourceKind(enum.StrEnum):
@@ -106,6 +107,11 @@ class StepType(SQLModel, table=True):
         """The name patients read in ``language`` (an invoice line): its translation in ``names``, else ``name``."""
         return self.names.get(str(language)) or self.name
 
+    @property
+    def named(self) -> Named:
+        """``name`` with its translations, for screens that show it in their reader's language."""
+        return Named(self.name, self.names)
+
 
 class Pathway(SQLModel, table=True):
     __table_args__ = (
@@ -124,6 +130,10 @@ class Pathway(SQLModel, table=True):
         """The name patients read in ``language`` (messages, invoices): its translation in ``names``, else
         ``name``."""
         return self.names.get(str(language)) or self.name
+
+    @property
+    def named(self) -> Named:
+        return Named(self.name, self.names)
 
     steps: list["PathwayStep"] = Relationship(
         back_populates="pathway",

@@ -17,7 +17,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from clinic.columns import utcnow
 from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
-from clinic.i18n import format_time
+from clinic.i18n import format_time, named
 from clinic.visits import journey, undo
 from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today, clinic_zone
@@ -87,7 +87,7 @@ def _cell_renderer(visit_base: str, hm):
             parts.append(
                 f'<a class="chip chip--{step.status.value}{" chip--overrun" if step.overrun else ""}" '
                 f'href="{visit_base}{step.visit_id}"><span class="chip__time">{escape(hm(step.planned_start))}</span> '
-                f"{name} · {escape(step.name)}</a>"
+                f"{name} · {escape(named(step.name))}</a>"
             )
         return Markup("".join(parts))
 

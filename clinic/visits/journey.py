@@ -421,7 +421,7 @@ def propose_replan(
                 visit_step_id=row.id,
                 visit_id=row.visit_id,
                 patient_name=names[move.request][1],
-                step_name=row.pathway_step.step_type.name,
+                step_name=row.pathway_step.step_type.named,
                 old_start=row.planned_start,
                 old_end=row.planned_end,
                 new_start=planning.instant_at(day, new.start, unit.tz),

@@ -23,6 +23,7 @@ from clinic.columns import utcnow
 from clinic.errors import Conflict, get_or_raise
 from clinic.patients import segments
 from clinic.patients.models import Patient
+from clinic.translatable import Named
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, PathwayStep, Resource, StepType
 from clinic.visits import dayrules
@@ -208,7 +209,7 @@ def day_board(
     is_today = day_start <= now < day_end
     visits = session.exec(
         select(
-            Visit.id, Visit.patient_id, Visit.status, Visit.announced_at, Pathway.name, Patient.given_name,
+            Visit.id, Visit.patient_id, Visit.status, Visit.announced_at, Pathway.name, Pathway.names, Patient.given_name,
             Patient.family_name,
             Patient.birth_date, Patient.distance_km, Patient.needs_wheelchair, Patient.needs_interpreter,
             Patient.needs_hearing,
@@ -219,7 +220,7 @@ def day_board(
     ).all()
     step_rows = session.exec(
         select(
-            VisitStep.id, VisitStep.visit_id, StepType.name, VisitStep.resource_id, VisitStep.planned_start,
+            VisitStep.id, VisitStep.visit_id, StepType.name, StepType.names, VisitStep.resource_id, VisitStep.planned_start,
             VisitStep.planned_end, VisitStep.actual_start, VisitStep.actual_end, VisitStep.status,
         )
         .join(Visit, Visit.id == VisitStep.visit_id)
@@ -233,17 +234,17 @@ def day_board(
             select(VisitCheckin).join(Visit, Visit.id == VisitCheckin.visit_id).where(Visit.date == day)
         )
     } if visits else {}
-    names = {v[0]: f"{v[5]} {v[6]}" for v in visits}
+    names = {v[0]: f"{v[6]} {v[7]}" for v in visits}
     steps_of: dict[int, list[BoardStep]] = {}
-    for sid, vid, step_name, resource_id, p_start, p_end, a_start, a_end, status in step_rows:
+    for sid, vid, step_name, step_names, resource_id, p_start, p_end, a_start, a_end, status in step_rows:
         steps_of.setdefault(vid, []).append(
-            BoardStep(sid, vid, names[vid], step_name, resource_id, p_start, p_end, a_start, a_end, StepStatus(status))
+            BoardStep(sid, vid, names[vid], Named(step_name, step_names), resource_id, p_start, p_end, a_start, a_end, StepStatus(status))
         )
     counts = {status: 0 for status in VisitStatus}
     phases = {phase: 0 for phase in PHASES}
     segment_cache: dict[tuple, frozenset[str]] = {}
     rows: list[DayBoardRow] = []
-    for visit_id, patient_id, status, announced_at, pathway_name, *facts in visits:
+    for visit_id, patient_id, status, announced_at, pathway_name, pathway_names, *facts in visits:
         status = VisitStatus(status)
         counts[status] += 1
         steps = sorted(steps_of.get(visit_id, ()), key=lambda s: (s.planned_start, s.id))
@@ -277,7 +278,7 @@ def day_board(
                 visit_id=visit_id,
                 patient_id=patient_id,
                 patient_name=names[visit_id],
-                pathway_name=pathway_name,
+                pathway_name=Named(pathway_name, pathway_names),
                 first_start=arrival,
                 last_end=max(s.planned_end for s in steps) if steps else None,
                 status=status,

@@ -58,7 +58,7 @@ def visit_steps(*, session: Session, visit_id: int) -> list[StepView]:
         StepView(
             id=s.id,
             code=s.pathway_step.code,
-            name=s.pathway_step.step_type.name,
+            name=s.pathway_step.step_type.named,
             resource_code=s.resource.code,
             resource_name=s.resource.name,
             planned_start=s.planned_start,

@@ -115,7 +115,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     page.get_by_label("Record type").select_option("visit")
     page.get_by_label("Record number").fill(str(visit.id))
     page.get_by_role("button", name="Filter").click()
-    row = page.get_by_role("row", name=re.compile("visit.checked_out"))
+    row = page.get_by_role("row", name=re.compile("Checked out"))
     expect(row).to_contain_text("Dana de Balie")
     expect(row).to_contain_text(invoice.number)
     page.screenshot(path=str(screenshot_dir / "audit.png"), full_page=True)

@@ -54,7 +54,7 @@ def test_coordinator_reviews_outbox_rules_and_preview(live_server, page, session
     expect(page.locator("section.preview")).to_have_count(1)
     expect(page.locator("section.preview h3")).not_to_contain_text("if booked on this date")  # the real visit
     fired = page.locator("ul.fired li", has_text="senior-long-distance-transport-call")
-    expect(fired).to_contain_text(re.compile(r"age 8\d ≥ 70 and region long_distance = long_distance"))
+    expect(fired).to_contain_text(re.compile(r"age 8\d ≥ 70 and region long distance = long distance"))
     expect(fired).to_contain_text("replaces senior-transport-offer")
     page.screenshot(path=str(screenshot_dir / "outreach-preview.png"), full_page=True)
     assert problems == []

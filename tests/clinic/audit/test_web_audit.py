@@ -91,7 +91,7 @@ def test_pages_of_fifty(coordinator_client, session):
     first = text(coordinator_client.get("/audit"))
     assert "55 events" in first and "page 1 of 2" in first and "Older" in first
     second = text(coordinator_client.get("/audit?page=2"))
-    assert "page 2 of 2" in second and "Newer" in second and "visit 1<" in second
+    assert "page 2 of 2" in second and "Newer" in second and "Visit 1<" in second
 
 
 QUERY = st.dictionaries(

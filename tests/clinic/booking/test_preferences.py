@@ -265,9 +265,9 @@ def test_the_book_page_labels_what_each_proposal_bends(clock, desk_client, sessi
     url = f"/book/patient/{patient.id}?pathway={pathway.id}&earliest=2026-12-03&latest=2026-12-31"
     english = _page(desk_client, url)
     assert "Nothing fits every preference of this patient." in english
-    assert "The steps take at least 5 hours and 10 minutes, but the patient can only be here from 10:00 AM to 1:30 PM." in english
+    assert "The steps take at least 5 hours and 10 minutes, but the patient can only be here from 10:00 to 13:30." in english
     assert (
-        "Home after dark: leaves at 3:10 PM, an hour and 40 minutes later than 1:30 PM, the latest to be home before dark."
+        "Home after dark: leaves at 15:10, an hour and 40 minutes later than 13:30, the latest to be home before dark."
         in english
     )
     assert "The unit can add: a volunteer who meets the patient at the entrance, a reminder call and transport." in english
@@ -296,8 +296,8 @@ def test_the_rule_file_decides_how_far_each_preference_bends(clock, app, desk_cl
     patient = far_senior(session)
     url = f"/book/patient/{patient.id}?pathway={pathway.id}&earliest=2026-12-03&latest=2026-12-31"
     english = _page(desk_client, url)
-    assert "Arrives at 9:00 AM, an hour earlier than preferred for a long journey." in english
-    assert "Home after dark: leaves at 2:10 PM, 40 minutes later than 1:30 PM" in english
+    assert "Arrives at 09:00, an hour earlier than preferred for a long journey." in english
+    assert "Home after dark: leaves at 14:10, 40 minutes later than 13:30" in english
     dutch = _page(desk_client, url, "nl")
     assert "Komt om 09:00, een uur eerder dan gewenst bij een lange reis." in dutch
     assert "Thuis na het donker: vertrekt om 14:10, 40 minuten later dan 13:30" in dutch

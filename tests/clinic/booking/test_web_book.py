@@ -221,7 +221,7 @@ def test_nothing_fits_explains_and_offers_the_waitlist(clock, desk_client, sessi
     page = desk_client.get(url)
     text = html.unescape(page.get_data(as_text=True))
     assert page.status_code == 200 and "Nothing fits" in text
-    assert "On Tuesday, December 8, 2026: The day is full between 8:50 AM and 10:00 AM." in text.replace("\u202f", " ")
+    assert "On Tuesday 8 December 2026: The day is full between 08:50 and 10:00." in text  # the unit's formats
     assert engine_wording(text) == []
     assert "Put on the waitlist" in text
     action = html.unescape(re.search(r'action="(/book/patient/\d+/waitlist[^"]*)"', text).group(1))

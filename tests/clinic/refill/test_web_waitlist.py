@@ -52,7 +52,7 @@ def test_add_prioritise_and_remove(desk_client, post_form, session: Session) -> 
     html = desk_client.get("/waitlist").get_data(as_text=True)
     row = re.search(rf'<tr id="entry-{entry.id}">.*?</tr>', html, re.S).group(0)
     assert "Willem Wachter" in row and "Oncology infusion" in row
-    assert "<td>12</td>" in row and "48 hours" in row
+    assert '<td data-label="Days waited">12</td>' in row and "48 hours" in row
 
     again = post_form(desk_client, "/waitlist", _form(patient, pathway))
     assert again.status_code == 409 and "already waiting for this pathway" in again.get_data(as_text=True)
