@@ -10,6 +10,7 @@ import clinic.booking.models  # noqa: F401
 import clinic.feedback.models  # noqa: F401
 import clinic.messaging.models  # noqa: F401
 import clinic.patients.models  # noqa: F401
+import clinic.privacy.models  # noqa: F401
 import clinic.refill.models  # noqa: F401
 import clinic.service.models  # noqa: F401
 import clinic.unit.models  # noqa: F401

@@ -10,6 +10,7 @@ from clinic.feedback import views as feedback_views
 from clinic.kbr import views as kbr_views
 from clinic.messaging import answers_views, inbound_views, outbox_views
 from clinic.patients import views as patients_views
+from clinic.privacy import views as privacy_views
 from clinic.refill import views as refill_views
 from clinic.refill import waitlist_views
 from clinic.service import recovery_views, transport_views, volunteer_home_views, volunteers_views
@@ -24,7 +25,7 @@ BLUEPRINT_MODULES = (
     users_views, home, board_views, volunteer_home_views, language_views, health,
     billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
-    transport_views, kbr_views, answers_views, optimise_views,
+    transport_views, kbr_views, answers_views, optimise_views, privacy_views,
 )
 
 

@@ -149,3 +149,9 @@ UNDO_LABELS = {
     "step.skip": _l("step skipped"),
 }
 """The actions a clerk can undo (``clinic.visits.undo``), as the undo button names them."""
+
+ACCESS_KIND_LABELS = {
+    "page": _l("Opened the patient page"),
+    "export_json": _l("Exported the data (JSON)"),
+    "export_pdf": _l("Exported the data (PDF)"),
+}

@@ -194,3 +194,19 @@ def test_every_ui_string_is_translated_in_dutch_and_french(tmp_path):
             f"-o clinic/translations/messages.pot . && pybabel update -i clinic/translations/messages.pot "
             f"-d clinic/translations, then translate): {missing[:10]}"
         )
+
+
+def test_each_catalog_defines_a_message_once() -> None:
+    """Babel keeps the last of two definitions silently (GNU msgfmt refuses them): a merge must not leave two."""
+    import collections
+    import pathlib
+    import re
+
+    for po in sorted(pathlib.Path(__file__).resolve().parents[2].glob("clinic/translations/*/LC_MESSAGES/messages.po")):
+        keys = collections.Counter(
+            re.sub(r"\n#[^\n]*", "", block).split("\nmsgstr", 1)[0].strip()
+            for block in po.read_text(encoding="utf-8").split("\n\n")
+            if "msgid" in block
+        )
+        twice = [key for key, n in keys.items() if n > 1]
+        assert not twice, f"{po}: defined twice: {twice[:3]}"
