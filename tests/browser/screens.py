@@ -31,6 +31,8 @@ NOT_SCREENS = {
     "kbr.export_one": "CSV",
     "kbr.export_all": "CSV",
     "checkout.invoice_pdf": "PDF",
+    "privacy.export_json": "JSON",
+    "privacy.export_pdf": "PDF",
     "twilio.survey_call": "TwiML for Twilio",
     "twilio.voice": "TwiML for Twilio",
 }
