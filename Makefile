@@ -7,7 +7,7 @@ PORT ?= 5000
 export FLASK_APP := clinic
 run: export ONEVISIT_ENV ?= development
 
-.PHONY: install install-dev translations messages migrate seed run test lint bench bench-book clean
+.PHONY: install install-dev translations messages migrate seed run test test-peers lint bench bench-book clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,18 @@ run: seed
 	trap 'kill $$dispatcher 2>/dev/null; wait $$dispatcher' EXIT INT TERM; \
 	$(BIN)/flask --app clinic serve --host $(HOST) --port $(PORT)
 
-test: install-dev
+OIDC_PEER := tests/peers/oidc
+
+# The real OpenID Connect provider the sign-in tests start (npm package oidc-provider, pinned by the lock file).
+# Without npm its tests are skipped, except in CI, where they fail.
+$(OIDC_PEER)/node_modules/.installed: $(OIDC_PEER)/package.json $(OIDC_PEER)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  cd $(OIDC_PEER) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm is not installed: the OpenID Connect sign-in tests will be skipped"; fi
+
+test-peers: $(OIDC_PEER)/node_modules/.installed
+
+test: install-dev test-peers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -9,7 +9,14 @@ from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic import cli, db, i18n
-from clinic.bootstrap import CONTAINER_KEY, Container, bootstrap, of_app, with_settings
+from clinic.bootstrap import (
+    CONTAINER_KEY,
+    Container,
+    bootstrap,
+    of_app,
+    refuse_published_passwords,
+    with_settings,
+)
 from clinic.extensions import csrf
 from clinic.settings import FLAT_NAMES
 from clinic.web.blueprints import register_web
@@ -32,6 +39,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     ``test_config`` overrides settings by their flat names (``SMTP_HOST``, ``CLINIC_TIMEZONE``...); its
     other keys go to Flask's ``app.config`` (``WTF_CSRF_ENABLED``, test hooks such as ``MESSAGING_NOW``).
     ``ONEVISIT_INSTANCE_PATH`` moves the instance folder (default SQLite file, development key).
+
+    Outside development an app built for a WSGI server refuses to start while an account still has a
+    published demo password (``refuse_published_passwords``); built by the ``flask`` command line, it leaves
+    that check to ``flask serve``, so the other commands (``flask users reset-password``) can fix it.
     """
     test_config = dict(test_config or {})
     overrides = {key: value for key, value in test_config.items() if key in FLAT_NAMES}
@@ -49,6 +60,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update({key: value for key, value in test_config.items() if key not in FLAT_NAMES})
     _install(app, container)
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
+        refuse_published_passwords(container)
     os.makedirs(app.instance_path, exist_ok=True)
 
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -25,6 +26,7 @@ from clinic.service import touchpoints
 from clinic.settings import ConfigError, Settings, flatten, load_settings
 from clinic.unit import booking_rules
 from clinic.unit.context import Unit
+from clinic.users.services import accounts_with_demo_password
 from outreach.channels.base import Channel
 from outreach.channels.registry import build_channels
 
@@ -88,6 +90,8 @@ def unit_from(settings: Settings) -> Unit:
         booking_rules=rules,
         format_locale=settings.format_locale,
         arrival_tolerance_minutes=settings.arrival_tolerance_minutes,
+        name=settings.unit_name,
+        address=settings.unit_address,
     )
 
 
@@ -141,3 +145,28 @@ def of_app(app: _HasExtensions) -> Container:
 def process_container() -> Container:
     """The container of a process without a web app (the dispatcher's jobs), built on first use."""
     return bootstrap()
+
+
+def refuse_published_passwords(container: Container) -> None:
+    """Outside development, ``ConfigError`` while an active account still has a password published with
+    OneVisit (the README's demo password): naming the accounts and how to fix them.
+
+    The web app calls this when it starts serving (``create_app`` under a WSGI server, ``flask serve``); the
+    other ``flask`` commands do not, so ``flask users reset-password NAME`` can fix what it reports."""
+    if container.settings.relaxed:
+        return
+    try:
+        with container.session_factory() as session:
+            names = accounts_with_demo_password(session=session)
+    except DBAPIError as exc:
+        raise ConfigError(
+            "Cannot check the accounts for published demo passwords: the database did not answer as expected "
+            f"({type(exc.orig).__name__}). Check DATABASE_URL and run `flask --app clinic db-upgrade`."
+        ) from None
+    if names:
+        raise ConfigError(
+            f"Refusing to start: {len(names)} account(s) still have the demo password published in the README "
+            f"({', '.join(names)}), so anyone could sign in with them. Give each a one-time password with "
+            "`flask --app clinic users reset-password NAME` (or disable it: `flask --app clinic users disable NAME`), "
+            "then start again. A development machine may keep the demo clinic with ONEVISIT_ENV=development."
+        )

@@ -8,6 +8,7 @@ Order of precedence (last wins): the defaults below, plain ``DATABASE_URL`` / ``
 """
 
 import difflib
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -84,6 +85,58 @@ class OutreachSettings(BaseModel):
     stale_seconds: float = 120.0
 
 
+class OidcSettings(BaseModel):
+    """Sign-in through the hospital's identity provider (OpenID Connect) when ``issuer`` is set.
+
+    ``role_map`` maps values of the ``roles_claim`` claim (a list or one string) to the app's roles
+    (``front_desk``, ``coordinator``, ``volunteer``, ``admin``); a person with none of them is refused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = "openid profile email"
+    roles_claim: str = "groups"
+    role_map: Annotated[dict[str, str], NoDecode] = {}
+    #: Seconds to wait for the provider's discovery document, token and keys.
+    timeout_seconds: int = 10
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.issuer)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("expected the provider's address, https://... (its discovery document is "
+                             "<issuer>/.well-known/openid-configuration)")
+        return value
+
+    @field_validator("role_map", mode="before")
+    @classmethod
+    def _role_map(cls, value: Any) -> dict[str, str]:
+        from clinic.users.models import Role
+
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('expected a JSON object, e.g. {"daycare-desk": "front_desk"}') from None
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                     for k, v in value.items()):
+            raise ValueError('expected a JSON object of texts, e.g. {"daycare-desk": "front_desk"}')
+        roles = [role.value for role in Role]
+        wrong = sorted(v for v in value.values() if v not in roles)
+        if wrong:
+            raise ValueError(f"unknown role {wrong[0]!r}: the roles are {', '.join(roles)}")
+        return dict(value)
+
+
 #: A patient asked to come at 9:00 may find the first step at most this late (minutes).
 MAX_ARRIVAL_TOLERANCE = 60
 
@@ -124,6 +177,9 @@ class Settings(BaseSettings):
     proxy_count: int = 0
     public_base_url: str = ""
     desk_phone: str = ""
+    #: The unit's name and street address as printed on the patient's appointment slip.
+    unit_name: str = "OneVisit day-care unit"
+    unit_address: str = "Heidelberglaan 100, 3584 CX Utrecht"
     follow_up_due_working_days: int = 2
     survey_reask_hours: int = 24
     #: Sign-in throttling: this many wrong passwords for one account, or from one address, within the window
@@ -140,9 +196,12 @@ class Settings(BaseSettings):
     optimise_seconds: float = 20.0
     optimise_days_ahead: int = 7
     optimise_hour: int = 2
+    #: False: staff sign in only through the hospital's identity provider (``OIDC_*``), the password form is gone.
+    local_passwords: bool = True
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
+    oidc: OidcSettings = OidcSettings()
 
     @property
     def relaxed(self) -> bool:
@@ -384,6 +443,18 @@ def _finish(settings: Settings) -> Settings:
         raise ConfigError(
             "SMTP_HOST is set but PUBLIC_BASE_URL is not an http(s) address: e-mails link patients to pages of "
             "this app, so set ONEVISIT_PUBLIC_BASE_URL to the address they reach it at (https://...)."
+        )
+    oidc = settings.oidc
+    if oidc.configured and not (oidc.client_id and oidc.role_map):
+        raise ConfigError(
+            "OIDC_ISSUER is set but OIDC_CLIENT_ID or OIDC_ROLE_MAP is not: set the client id (and secret) the "
+            'identity provider gave this app, and which groups give which role, e.g. OIDC_ROLE_MAP={"daycare-desk": '
+            '"front_desk", "daycare-coord": "coordinator"}.'
+        )
+    if not settings.local_passwords and not oidc.configured:
+        raise ConfigError(
+            "LOCAL_PASSWORDS is false but OIDC_ISSUER is not set: nobody could sign in. Set the identity "
+            "provider (OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_ROLE_MAP) or keep local passwords."
         )
     url = settings.database_url or f"sqlite:///{Path(settings.instance_path) / 'onevisit.db'}"
     if url.startswith("postgres://"):

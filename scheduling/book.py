@@ -49,13 +49,17 @@ from scheduling.recreate import Recreate
 #: How many bookings a first neighbourhood frees, and a second one when the first finds no placement.
 NEIGHBOURHOOD = 12
 NEIGHBOURHOOD_LARGE = 30
-#: CP-SAT deterministic-time units granted per second of ``time_limit`` (see docs/performance.md).
+#: CP-SAT deterministic-time units granted to each sub-model per second of ``time_limit``; the budget, not the
+#: wall clock, ends a sub-model. book's sub-models run at about 0.08 units per CPU second of their one worker,
+#: and a 1-second booking's CPU time is about 0.25 s at the 95th percentile with 0.008 (about what an idle
+#: 2-core machine takes), 0.45 s with 0.024, 0.7-1.1 s with 0.045 (about 0.03 would fill 0.6-0.8 s); the
+#: larger budgets did not cut the replayed days' waiting (docs/performance.md, "Replay").
 DTIME_PER_SECOND = 0.008
 #: Ruin-and-recreate moves of the polish per second of ``time_limit`` (a move costs about 2 ms).
 POLISH_MOVES_PER_SECOND = 150
 #: Minutes of extra wait ``_aligned`` accepts to leave no unusable gap before or after a first step.
 ALIGN_SLACK = 5
-#: Share of ``time_limit`` the fast path may use; the neighbourhoods get the rest.
+#: Share of the wall-clock safety net the fast path may use; the neighbourhoods get the rest.
 FAST_SHARE = 0.2
 
 
@@ -110,10 +114,10 @@ def book(
     others = _current_of(day, request, current)
     full = dataclasses.replace(day, requests=(*day.requests, request))
     fast = insert_request(
-        day, others, request, time_limit=max(0.05, FAST_SHARE * time_limit), avoid=avoid, separation=separation
+        day, others, request, time_limit=max(0.05, FAST_SHARE * wall), avoid=avoid, separation=separation
     )
     if fast is not None:
-        fast = _aligned(day, others, request, fast, avoid=avoid, separation=separation)
+        fast = _aligned(day, others, request, fast, avoid=avoid, separation=separation, limit=max(0.2, FAST_SHARE * wall))
     best = None if fast is None else _booking(full, request, fast, others, others)
     d = Day(full, merge=False)
     if (best is not None and best.wait_minutes == 0) or not d.requests[request.id].feasible:
@@ -169,13 +173,15 @@ def _polish(
 
 
 def _aligned(
-    day: Instance, others: Sequence[Visit], request: Request, visit: Visit, *, avoid: Sequence[int], separation: int
+    day: Instance, others: Sequence[Visit], request: Request, visit: Visit, *, avoid: Sequence[int], separation: int,
+    limit: float = 0.2,
 ) -> Visit:
     """``visit``, or one starting flush against its first resource's previous or next use when ``visit``
     would leave a gap there shorter than its own first step, for at most ``ALIGN_SLACK`` more minutes of wait.
 
     Such gaps are lost for good: no later first step fits in them. On the generated days registration (one
-    patient per desk) is the bottleneck, and these 5-minute gaps cost about one visit in twenty."""
+    patient per desk) is the bottleneck, and these 5-minute gaps cost about one visit in twenty. ``limit``:
+    the wall-clock net of each pinned insertion (they are tiny and end on their own long before it)."""
     first = min(visit.steps, key=lambda s: (s.start, s.id))
     resource = next((r for r in day.resources if r.id == first.resource), None)
     if resource is None or resource.capacity != 1:
@@ -198,7 +204,7 @@ def _aligned(
         if not lo <= t <= hi:
             continue
         pinned = dataclasses.replace(request, arrival=(t, t))
-        found = insert_request(day, others, pinned, time_limit=0.2, avoid=avoid, separation=separation)
+        found = insert_request(day, others, pinned, time_limit=limit, avoid=avoid, separation=separation)
         if found is not None and wait_minutes(request, found) <= best_wait:
             best, best_wait = found, wait_minutes(request, found)
     return best

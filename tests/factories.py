@@ -41,6 +41,7 @@ def make_user(
     **kw: Any,
 ) -> User:
     kw.setdefault("display_name", username.replace("-", " ").title())
+    kw.setdefault("check_policy", False)
     return create_user(session=session, username=username, password=password, role=role, **kw)
 
 

@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from clinic.booking import moves
 from clinic.booking import series as series_service
+from clinic.booking.nearby import CLOSE_VISIT_DAYS, nearby_visits
 from clinic.booking.services import Availability, SlotTaken, decode_choice, propose_visits
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
@@ -129,7 +130,16 @@ def _availability(visit, form: MoveRequestForm) -> Availability:
     )
 
 
+def _nearby(visit, days) -> dict:
+    return nearby_visits(
+        session=get_session(), patient_id=visit.patient_id, pathway_id=visit.pathway_id, days=days,
+        exclude_visit_id=visit.id,
+    )
+
+
 def _render_move(visit, form: MoveRequestForm, *, proposals=None, later=None, choice=None, status: int = 200):
+    chosen = decode_choice(choice)[0] if choice else None
+    days = [p.day for p in proposals.options] if proposals is not None else []
     return (
         render_template(
             "booking/move.html",
@@ -138,7 +148,9 @@ def _render_move(visit, form: MoveRequestForm, *, proposals=None, later=None, ch
             proposals=proposals,
             later=later,
             choice=choice,
-            chosen=decode_choice(choice)[0] if choice else None,
+            chosen=chosen,
+            nearby=_nearby(visit, [*days, *([chosen] if chosen else [])]),
+            close_days=CLOSE_VISIT_DAYS,
             move_form=MoveForm(formdata=None),
             query={k: request.args.get(k) for k in ("earliest", "latest", "part") if request.args.get(k)},
             patient_url=_patient_url(visit),
@@ -217,7 +229,16 @@ def move_confirm(visit_id: int):
         flash(_message(error), "error")
         return _render_move(_visit_or_404(visit_id), form, status=_status(error))
     flash(_("Moved to %(day)s.", day=format_date(day, "full")), "success")
+    _warn_nearby(visit, day)
     return redirect(_patient_url(visit), code=303)
+
+
+def _warn_nearby(visit, day: dt.date) -> None:
+    for near in _nearby(visit, [day]).get(day, []):
+        flash(
+            _("Note: the patient has another visit of this pathway on %(day)s.", day=format_date(near.day, "full")),
+            "warning",
+        )
 
 
 def _render_cancel_cycle(visit, form: CancelCycleForm, later, status: int = 200):

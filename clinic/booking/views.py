@@ -34,6 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic import planning
 from clinic.booking import series as series_service
+from clinic.booking.nearby import CLOSE_VISIT_DAYS, nearby_visits
 from clinic.booking.services import (
     Availability,
     BentRule,
@@ -535,9 +536,19 @@ def _render_plan(
         why_text = " ".join(_skill_message(u) for u in proposals.unqualified)
     never = proposals.never if proposals is not None else None
     never_text = why_sentence(never) if never else None
+    nearby = (
+        nearby_visits(
+            session=_session(), patient_id=patient.id, pathway_id=form.pathway.data,
+            days=[p.day for p in proposals.options],
+        )
+        if proposals is not None and form.pathway.data
+        else {}
+    )
     return (
         render_template(
             "booking/plan.html",
+            nearby=nearby,
+            close_days=CLOSE_VISIT_DAYS,
             patient=patient,
             segments=_segments(patient),
             form=form,
@@ -703,6 +714,15 @@ def confirm(patient_id: int):
     flash(
         _("Booked: %(name)s on %(day)s.", name=patient.display_name, day=_format_day(visit.date)), "success"
     )
+    close = nearby_visits(
+        session=session, patient_id=patient.id, pathway_id=visit.pathway_id, days=[visit.date],
+        exclude_visit_id=visit.id,
+    )
+    for near in close.get(visit.date, []):
+        flash(
+            _("Note: the patient has another visit of this pathway on %(day)s.", day=_format_day(near.day)),
+            "warning",
+        )
     for bend in visit_bends(session=session, visit=visit, unit=unit()):
         flash(_("This visit bends a preference: %(bend)s", bend=bend_label(bend, visit.date)), "warning")
     return redirect(_after_booking_url(visit))

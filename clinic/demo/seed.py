@@ -16,12 +16,16 @@ from sqlmodel import Session, select
 
 from clinic import planning
 from clinic.demo import history as seed_history
-from clinic.demo.seed_files import SeedSet, VisitPlanIn, read_seed, read_users
-from clinic.errors import Conflict
+from clinic.demo.seed_files import PolicySet, SeedSet, VisitPlanIn, read_policy, read_seed, read_users
+from clinic.errors import Conflict, SeedError
+from clinic.kbr import figures as kbr_figures
+from clinic.kbr.definitions import KbrFileError, load_kbrs
+from clinic.messaging import rules_file
 from clinic.patients.models import Patient
 from clinic.refill.models import WaitlistEntry, WaitlistStatus
-from clinic.service import touchpoints
+from clinic.service import recovery, touchpoints
 from clinic.service.models import Volunteer, VolunteerAvailability
+from clinic.unit import booking_rules
 from clinic.unit.context import Unit
 from clinic.unit.models import (
     Pathway,
@@ -35,8 +39,9 @@ from clinic.unit.models import (
 from clinic.users.models import User
 from clinic.users.services import hash_password
 from clinic.visits.models import StepStatus, Visit, VisitStatus
+from outreach.rules import RuleSetError
 
-__all__ = ["is_empty", "load_demo", "read_seed", "read_users"]
+__all__ = ["is_empty", "load_demo", "load_policy", "read_seed", "read_users"]
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -45,6 +50,84 @@ __all__ = ["is_empty", "load_demo", "read_seed", "read_users"]
 def is_empty(*, session: Session) -> bool:
     """True when no clinic data is stored yet (no resources, patients or users)."""
     return all(session.exec(select(model.id).limit(1)).first() is None for model in (Resource, Patient, User))
+
+
+def _policy_files(directory: Path) -> tuple[list[str], str | None]:
+    """Every problem of the unit's rule files that the app reads while running (booking rules, outreach
+    rules, KBRs, touch-points, recovery limits), and the outreach rules' text when that file is valid."""
+    problems: list[str] = []
+    for filename, load in (
+        (booking_rules.FILENAME, booking_rules.load_booking_rules),
+        (touchpoints.FILENAME, touchpoints.load_expectations),
+        (recovery.FILENAME, recovery.load_policy),
+    ):
+        try:
+            load(directory / filename)
+        except SeedError as exc:
+            problems += exc.problems
+    try:
+        load_kbrs(directory / "kbrs.yaml", known_ids=kbr_figures.FIGURES)
+    except KbrFileError as exc:
+        problems += [str(problem) for problem in exc.problems]
+    rules_path = directory / rules_file.RULES_PATH.name
+    try:
+        text = rules_path.read_text(encoding="utf-8")
+        rules_file.parse(text, rules_path.name)
+    except OSError as exc:
+        problems.append(f"{rules_path.name}: cannot be read ({exc.strerror or exc})")
+        text = None
+    except RuleSetError as exc:
+        problems += [str(problem) for problem in exc.problems]
+        text = None
+    return problems, text
+
+
+def load_policy(
+    *, session: Session, directory: Path, unit: Unit, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """The unit's policy from ``directory`` in one transaction, without any demo data: resources (hours and
+    closures), step types and pathways into the database, and the outreach rules as the version in force
+    when they differ from it. Booking rules, KBRs, touch-points and recovery limits, which the app reads
+    from its seed directory (``ONEVISIT_SEED_DIR``) while running, are validated with them.
+
+    Every problem of every file is reported first (``SeedError``) and nothing is stored then; a database
+    that already holds resources, step types or pathways is refused (``Conflict``). Patients, volunteers,
+    users and visits are never read nor created."""
+    directory = Path(directory)
+    problems: list[str] = []
+    rules_text: str | None = None
+    try:
+        policy = read_policy(directory)
+    except SeedError as exc:
+        problems += exc.problems
+        policy = None
+    if directory.is_dir():
+        file_problems, rules_text = _policy_files(directory)
+        problems += file_problems
+    if problems or policy is None:
+        raise SeedError(problems)
+    if any(session.exec(select(model.id).limit(1)).first() is not None for model in (Resource, StepType, Pathway)):
+        raise Conflict(
+            "the database already holds resources, step types or pathways: load the policy into a new database",
+            code="policy_not_empty",
+        )
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        resources, step_types, pathways, _closed = _load_unit(
+            session, policy, today=now.astimezone(ZoneInfo(unit.tz)).date()
+        )
+        stored_rules = 0
+        if rules_text is not None and rules_text != rules_file.rules_in_force(session=session).text:
+            rules_file.save_rules(session=session, text=rules_text, filename=rules_file.RULES_PATH.name, actor_id=None)
+            stored_rules = 1
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return {
+        "resources": len(resources), "step types": len(step_types), "pathways": len(pathways),
+        "outreach rule versions": stored_rules,
+    }
 
 
 def _minutes(value: dt.time) -> int:
@@ -92,45 +175,7 @@ def _load(
     today: dt.date,
     history_weeks: int = 0,
 ) -> dict[str, int]:
-    resources = {}
-    for r in seed.resources.resources:
-        resource = Resource(
-            code=r.code,
-            name=r.name,
-            kind=r.kind,
-            capacity=r.capacity,
-            attributes=list(r.attributes),
-            skills=list(r.skills),
-        )
-        resource.hours = [
-            ResourceHours(weekday=wd, opens=start, closes=end)
-            for h in r.hours
-            for wd in h.weekdays
-            for start, end in h.windows
-        ]
-        resources[r.code] = resource
-        session.add(resource)
-    session.flush()
-    clinic_closed: set[dt.date] = set()
-    for c in seed.resources.closures:
-        day = c.date or today + dt.timedelta(days=c.offset_days or 0)
-        session.add(
-            ResourceClosure(
-                resource_id=resources[c.resource].id if c.resource else None,
-                date=day,
-                starts=c.starts,
-                ends=c.ends,
-                reason=c.reason,
-            )
-        )
-        if c.resource is None and c.starts is None:
-            clinic_closed.add(day)
-    step_types = {}
-    for t in seed.step_types.step_types:
-        step_types[t.code] = StepType(**t.model_dump(exclude={"names"}), names=t.model_dump(mode="json")["names"])
-        session.add(step_types[t.code])
-    session.flush()
-    pathways = _load_pathways(session, seed, step_types, resources)
+    resources, step_types, pathways, clinic_closed = _load_unit(session, seed, today=today)
     patients = [Patient(**p.model_dump()) for p in seed.patients]
     session.add_all(patients)
     volunteers = {}
@@ -220,8 +265,55 @@ def _load(
     }
 
 
+
+def _load_unit(
+    session: Session, seed: "SeedSet | PolicySet", *, today: dt.date
+) -> tuple[dict[str, Resource], dict[str, StepType], dict[str, Pathway], set[dt.date]]:
+    """The unit's resources (hours, closures), step types and pathways; returns them and the clinic's closed days."""
+    resources = {}
+    for r in seed.resources.resources:
+        resource = Resource(
+            code=r.code,
+            name=r.name,
+            kind=r.kind,
+            capacity=r.capacity,
+            attributes=list(r.attributes),
+            skills=list(r.skills),
+        )
+        resource.hours = [
+            ResourceHours(weekday=wd, opens=start, closes=end)
+            for h in r.hours
+            for wd in h.weekdays
+            for start, end in h.windows
+        ]
+        resources[r.code] = resource
+        session.add(resource)
+    session.flush()
+    clinic_closed: set[dt.date] = set()
+    for c in seed.resources.closures:
+        day = c.date or today + dt.timedelta(days=c.offset_days or 0)
+        session.add(
+            ResourceClosure(
+                resource_id=resources[c.resource].id if c.resource else None,
+                date=day,
+                starts=c.starts,
+                ends=c.ends,
+                reason=c.reason,
+            )
+        )
+        if c.resource is None and c.starts is None:
+            clinic_closed.add(day)
+    step_types = {}
+    for t in seed.step_types.step_types:
+        step_types[t.code] = StepType(**t.model_dump(exclude={"names"}), names=t.model_dump(mode="json")["names"])
+        session.add(step_types[t.code])
+    session.flush()
+    pathways = _load_pathways(session, seed, step_types, resources)
+    return resources, step_types, pathways, clinic_closed
+
+
 def _load_pathways(
-    session: Session, seed: SeedSet, step_types: dict[str, StepType], resources: dict[str, Resource]
+    session: Session, seed: "SeedSet | PolicySet", step_types: dict[str, StepType], resources: dict[str, Resource]
 ) -> dict[str, Pathway]:
     pathways = {}
     for p in seed.pathways.pathways:

@@ -237,6 +237,15 @@ class SeedSet:
     visits: VisitPlanIn
 
 
+@dataclass
+class PolicySet:
+    """The unit's own files stored in the database (no patients, volunteers, users or visits), validated."""
+
+    resources: ResourcesFile
+    step_types: StepTypesFile
+    pathways: PathwaysFile
+
+
 # --- reading and validating --------------------------------------------------------------------
 
 M = TypeVar("M", bound=BaseModel)
@@ -340,13 +349,34 @@ def _step_skill_problems(
 
 def _cross_check(s: SeedSet) -> list[str]:
     """References between files: step types, resources, volunteers, pathway step DAGs."""
+    problems = _policy_cross_check(s)
+    problems += _duplicates(FILES["volunteers"], s.volunteers.volunteers, lambda v: v.name, "volunteers")
+    problems += _duplicates(FILES["users"], s.users.users, lambda u: u.username, "users")
+    volunteers = {v.name for v in s.volunteers.volunteers}
+    for i, user in enumerate(s.users.users):
+        if user.volunteer is not None and user.volunteer not in volunteers:
+            problems.append(f"{FILES['users']}: users[{i}].volunteer: unknown volunteer {user.volunteer!r}")
+    pathway_codes = {p.code for p in s.pathways.pathways}
+    for code in s.visits.pathway_mix:
+        if code not in pathway_codes:
+            problems.append(f"{FILES['visits']}: pathway_mix.{code}: unknown pathway")
+    if s.visits.visits_per_day.max < s.visits.visits_per_day.min:
+        problems.append(f"{FILES['visits']}: visits_per_day: max is smaller than min")
+    if s.visits.visits_per_day.max > len(s.patients):
+        problems.append(f"{FILES['visits']}: visits_per_day.max: more than the {len(s.patients)} patients")
+    for i, (start, end) in enumerate(s.visits.arrival_windows):
+        if end < start:
+            problems.append(f"{FILES['visits']}: arrival_windows[{i}]: ends before it starts")
+    return problems
+
+
+def _policy_cross_check(s: "SeedSet | PolicySet") -> list[str]:
+    """References between the unit's own files: resources, step types, skills, pathway step DAGs."""
     problems: list[str] = []
     res_file, st_file, pw_file = FILES["resources"], FILES["step_types"], FILES["pathways"]
     problems += _duplicates(res_file, s.resources.resources, lambda r: r.code, "resources")
     problems += _duplicates(st_file, s.step_types.step_types, lambda t: t.code, "step_types")
     problems += _duplicates(pw_file, s.pathways.pathways, lambda p: p.code, "pathways")
-    problems += _duplicates(FILES["volunteers"], s.volunteers.volunteers, lambda v: v.name, "volunteers")
-    problems += _duplicates(FILES["users"], s.users.users, lambda u: u.username, "users")
     problems += _duplicates(res_file, s.resources.skills, lambda skill: skill, "skills")
     resources = {r.code: r for r in s.resources.resources}
     step_types = {t.code: t for t in s.step_types.step_types}
@@ -384,21 +414,6 @@ def _cross_check(s: SeedSet) -> list[str]:
                 if name not in earlier:
                     problems.append(f"{where}.after: {name!r} is not an earlier step of this pathway")
             earlier.add(step.code)
-    volunteers = {v.name for v in s.volunteers.volunteers}
-    for i, user in enumerate(s.users.users):
-        if user.volunteer is not None and user.volunteer not in volunteers:
-            problems.append(f"{FILES['users']}: users[{i}].volunteer: unknown volunteer {user.volunteer!r}")
-    pathway_codes = {p.code for p in s.pathways.pathways}
-    for code in s.visits.pathway_mix:
-        if code not in pathway_codes:
-            problems.append(f"{FILES['visits']}: pathway_mix.{code}: unknown pathway")
-    if s.visits.visits_per_day.max < s.visits.visits_per_day.min:
-        problems.append(f"{FILES['visits']}: visits_per_day: max is smaller than min")
-    if s.visits.visits_per_day.max > len(s.patients):
-        problems.append(f"{FILES['visits']}: visits_per_day.max: more than the {len(s.patients)} patients")
-    for i, (start, end) in enumerate(s.visits.arrival_windows):
-        if end < start:
-            problems.append(f"{FILES['visits']}: arrival_windows[{i}]: ends before it starts")
     return problems
 
 
@@ -423,6 +438,26 @@ def read_seed(directory: Path) -> SeedSet:
     if problems := _cross_check(seed):
         raise SeedError(problems)
     return seed
+
+
+def read_policy(directory: Path) -> PolicySet:
+    """The resources, step types and pathways of ``directory``, validated and cross-checked (``SeedError``
+    lists every problem); the patient, volunteer, user and visit files are neither needed nor read."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SeedError([f"{directory}: policy directory does not exist"])
+    problems: list[str] = []
+    parts = {
+        "resources": _read_yaml(directory / FILES["resources"], ResourcesFile, problems),
+        "step_types": _read_yaml(directory / FILES["step_types"], StepTypesFile, problems),
+        "pathways": _read_yaml(directory / FILES["pathways"], PathwaysFile, problems),
+    }
+    if problems:
+        raise SeedError(problems)
+    policy = PolicySet(**parts)  # type: ignore[arg-type]
+    if problems := _policy_cross_check(policy):
+        raise SeedError(problems)
+    return policy
 
 
 def read_users(directory: Path) -> list[UserIn]:

@@ -1,7 +1,8 @@
-"""The Outbox screen's queries: the outbox rows (filtered), one row, their counts by status, a patient
-looked up by record number."""
+"""The Outbox screen's queries: the outbox rows (filtered, a page at a time), one row, their counts by status,
+a patient looked up by record number; and the messages of a patient's visits for the patient page."""
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -23,8 +24,10 @@ class OutboxFilter:
 
 
 def list_outbox(
-    *, session: Session, filters: OutboxFilter = OutboxFilter(), unit: Unit, limit: int = 500
+    *, session: Session, filters: OutboxFilter = OutboxFilter(), unit: Unit, limit: int = 500, offset: int = 0
 ) -> list[tuple[OutboxMessage, Patient]]:
+    """Outbox rows newest first (by next attempt, then id: a stable order, so ``offset`` pages never skip or
+    repeat a row while nothing is added)."""
     statement = select(OutboxMessage, Patient).join(Patient, col(Patient.id) == OutboxMessage.patient_id)
     if filters.status:
         statement = statement.where(OutboxMessage.status == OutboxStatus(filters.status))
@@ -40,7 +43,24 @@ def list_outbox(
         end = dt.datetime.combine(filters.day + dt.timedelta(days=1), dt.time(0), zone).astimezone(dt.UTC)
         statement = statement.where(col(OutboxMessage.due_at) >= start, col(OutboxMessage.due_at) < end)
     statement = statement.order_by(col(OutboxMessage.next_attempt_at).desc(), col(OutboxMessage.id).desc())
-    return [(row, patient) for row, patient in session.exec(statement.limit(limit))]
+    statement = statement.limit(limit).offset(max(0, offset))
+    return [(row, patient) for row, patient in session.exec(statement)]
+
+
+def messages_by_visit(*, session: Session, visit_ids: Sequence[int]) -> dict[int, list[OutboxMessage]]:
+    """Each visit's outreach messages, planned and sent (withdrawn ones too: the desk sees what was dropped),
+    in the order they are or were due."""
+    if not visit_ids:
+        return {}
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.visit_id).in_(list(visit_ids)))
+        .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
+    )
+    out: dict[int, list[OutboxMessage]] = {}
+    for row in rows:
+        out.setdefault(row.visit_id, []).append(row)
+    return out
 
 
 def get_outbox_message(*, session: Session, message_id: int) -> OutboxMessage | None:

@@ -16,8 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import AnyOf, Length, Optional
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import AnyOf, Length, NumberRange, Optional
 
 from clinic.columns import Channel
 from clinic.db import get_session, get_session_factory
@@ -37,7 +37,14 @@ from clinic.web.clock import clinic_today
 from clinic.web.container import container as container_of_app
 from clinic.web.container import settings, unit
 from clinic.web.forms import DayField, select_choices
-from clinic.web.labels import SEGMENT_LABELS, VISIT_STATUS_LABELS, label
+from clinic.web.labels import (
+    ACTION_LABELS,
+    CHANNEL_LABELS,
+    OUTBOX_STATUS_LABELS,
+    SEGMENT_LABELS,
+    VISIT_STATUS_LABELS,
+    label,
+)
 from clinic.web.nav import add_nav_item
 from clinic.web.patient_replies import answer_call, answer_sms
 from clinic.web.public_urls import patient_links
@@ -46,7 +53,8 @@ from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.worker import dispatcher
 
 OUTBOX_ROWS = 200
-"""Rows the Outbox shows at once (newest first); the filters reach older ones. A tablet stays quick."""
+"""Rows the Outbox shows at once (newest first); page links and the filters reach older ones. A tablet stays quick."""
+MAX_PAGE = 100_000
 
 bp = Blueprint("outreach", __name__, template_folder="templates", cli_group="outreach")
 STAFF = (FRONT_DESK, COORDINATOR, ADMIN)
@@ -57,26 +65,6 @@ add_nav_item("outreach.outbox", _l("Outbox"), STAFF)
 add_nav_item("outreach.rules", _l("Outreach rules"), RULE_EDITORS)
 add_nav_item("outreach.preview", _l("Outreach preview"), STAFF)
 
-OUTBOX_STATUS_LABELS = {
-    "queued": _l("Queued"),
-    "sending": _l("Sending"),
-    "sent": _l("Sent"),
-    "delivered": _l("Delivered"),
-    "failed": _l("Failed"),
-    "unknown": _l("Outcome unknown"),
-    "withdrawn": _l("Withdrawn"),
-    "skipped": _l("Skipped"),
-}
-CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Call"), "email": _l("E-mail"), "patient": _l("Patient's own channel")}
-ACTION_LABELS = {
-    "confirmation": _l("Booking confirmation"),
-    "reminder": _l("Reminder"),
-    "coffee_voucher": _l("Coffee voucher"),
-    "transport_offer": _l("Transport and help at home offer"),
-    "volunteer_meet": _l("Volunteer meets the patient"),
-    "volunteer": _l("Volunteer announced to the patient"),
-    "reoffer": _l("Re-offer the freed place"),
-}
 LAYER_LABELS = {"basic": _l("Basic"), "segment": _l("Segment"), "sub_segment": _l("Sub-segment")}
 KIND_LABELS = {"message": _l("Message"), "service": _l("Service")}
 
@@ -88,7 +76,9 @@ class OutboxFilterForm(FlaskForm):
     status = SelectField(_l("Status"), validators=[Optional()])
     channel = SelectField(_l("Channel"), validators=[Optional()])
     day = DayField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
+    patient = StringField(_l("Patient record number"), validators=[Optional(), Length(max=20)])
     call_list = BooleanField(_l("Call list only"))
+    page = IntegerField(_l("Page"), validators=[Optional(), NumberRange(min=1, max=MAX_PAGE)])
     submit = SubmitField(_l("Filter"))
 
 
@@ -138,17 +128,35 @@ def outbox():
     )
     status = 200
     filters = OutboxFilter()
+    session = get_session()
+    page = 1
+    patient = None
     if request.args and not form.validate():
         status = 400
     elif request.args:
+        page = form.page.data or 1
+        if (form.patient.data or "").strip():
+            patient = find_patient(session=session, query=form.patient.data)
+            if patient is None:
+                form.patient.errors = [_("No patient has this record number.")]
+                status = 400
         filters = OutboxFilter(
             status=form.status.data or None,
             channel=form.channel.data or None,
             day=form.day.data,
+            patient_id=patient.id if patient is not None else None,
             call_list=bool(form.call_list.data),
         )
-    session = get_session()
-    rows = list_outbox(session=session, filters=filters, unit=unit(), limit=OUTBOX_ROWS)
+    rows = (
+        list_outbox(
+            session=session, filters=filters, unit=unit(), limit=OUTBOX_ROWS + 1, offset=(page - 1) * OUTBOX_ROWS
+        )
+        if status == 200
+        else []
+    )
+    more_rows = len(rows) > OUTBOX_ROWS
+    rows = rows[:OUTBOX_ROWS]
+    kept = {k: v for k, v in request.args.items() if k != "page" and v} if status == 200 else {}
     counts = outbox_counts(session=session)
     words, pages = _words(session, rows, unit().tz, patient_links())
     replyable = {row.id for row, _patient in rows if _replyable(row)} if _dev_replies() else set()
@@ -159,7 +167,12 @@ def outbox():
             "messaging/outbox.html",
             form=form,
             rows=rows,
-            more_rows=len(rows) == OUTBOX_ROWS,
+            more_rows=more_rows,
+            page=page,
+            first_row=(page - 1) * OUTBOX_ROWS + 1,
+            previous_url=url_for("outreach.outbox", **kept, page=page - 1) if page > 1 else None,
+            next_url=url_for("outreach.outbox", **kept, page=page + 1) if more_rows else None,
+            filtered_patient=patient,
             volunteer_notices=list_notices(session=session),
             surveys=list_asked(session=session),
             counts=counts,

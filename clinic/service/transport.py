@@ -12,6 +12,7 @@ open waitlist offer comes first: its YES books the freed place (``clinic.messagi
 """
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -200,3 +201,72 @@ def transport_list(*, session: Session, today: dt.date, days: int = 14) -> list[
         for r, v, p in rows
     ]
     return sorted(out, key=lambda row: (STATES.index(row.state), row.day, row.patient_name, row.request_id))
+
+
+TRAVEL_KMH = 40
+"""Average door-to-door speed of patient transport (a taxi or the hospital's bus, with stops): the travel
+time, and so the pick-up time, is the patient's distance at this speed."""
+TRAVEL_ROUND_MINUTES = 5
+
+
+def travel_minutes(distance_km: float) -> int:
+    """Minutes on the road for ``distance_km``, rounded up to ``TRAVEL_ROUND_MINUTES`` (at least that)."""
+    raw = math.ceil(max(0.0, distance_km) / TRAVEL_KMH * 60)
+    return max(TRAVEL_ROUND_MINUTES, math.ceil(raw / TRAVEL_ROUND_MINUTES) * TRAVEL_ROUND_MINUTES)
+
+
+@dataclass(frozen=True)
+class PickUpRow:
+    """One patient to fetch on the day's transport list."""
+
+    request_id: int
+    visit_id: int
+    patient_id: int
+    patient_name: str
+    phone: str
+    address: str
+    distance_km: float
+    arrival: dt.datetime | None
+    pickup: dt.datetime | None
+    travel_minutes: int
+    leaves: dt.datetime | None
+    wheelchair: bool
+    state: str
+    note: str
+
+
+def transport_day(*, session: Session, day: dt.date) -> list[PickUpRow]:
+    """Patients who want transport to their visit on ``day`` (to arrange or arranged), by pick-up time:
+    arrival (the first planned step) minus the travel time for their distance."""
+    rows = session.exec(
+        select(TransportRequest, Visit, Patient)
+        .join(Visit, col(Visit.id) == TransportRequest.visit_id)
+        .join(Patient, col(Patient.id) == TransportRequest.patient_id)
+        .where(Visit.date == day, col(Visit.status).in_(ON_LIST), col(TransportRequest.wanted))
+    ).all()
+    out = []
+    for request, visit, patient in rows:
+        starts = [s.planned_start for s in visit.steps]
+        ends = [s.planned_end for s in visit.steps]
+        arrival = min(starts) if starts else None
+        minutes = travel_minutes(patient.distance_km)
+        out.append(
+            PickUpRow(
+                request_id=request.id,
+                visit_id=visit.id,
+                patient_id=patient.id,
+                patient_name=patient.display_name,
+                phone=patient.phone,
+                address=f"{patient.address_line}, {patient.postcode} {patient.city}",
+                distance_km=patient.distance_km,
+                arrival=arrival,
+                pickup=arrival - dt.timedelta(minutes=minutes) if arrival else None,
+                travel_minutes=minutes,
+                leaves=max(ends) if ends else None,
+                wheelchair=patient.needs_wheelchair,
+                state=state_of(request),
+                note=request.note,
+            )
+        )
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    return sorted(out, key=lambda r: (r.pickup or far, r.patient_name, r.request_id))

@@ -5,7 +5,7 @@ Answers by SMS and in the offer's call arrive by themselves (``clinic.messaging.
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -18,6 +18,7 @@ from clinic.errors import DomainError, NotFound
 from clinic.service import transport
 from clinic.service.models import TouchChannel
 from clinic.web.clock import clinic_today
+from clinic.web.forms import DayField
 from clinic.web.labels import TOUCH_CHANNEL_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.phones import format_phone
@@ -33,6 +34,15 @@ DAYS_AHEAD = 14
 
 class ArrangedForm(FlaskForm):
     note = StringField(_l("What was booked"), validators=[Optional(), Length(max=500)])
+
+
+class TransportDayForm(FlaskForm):
+    """The day of the printable transport list (a GET form, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    day = DayField(_l("Day"), validators=[Optional()])
 
 
 class AnswerForm(FlaskForm):
@@ -62,6 +72,32 @@ def index():
         form=ArrangedForm(formdata=None),
         channel_label=lambda code: label(TOUCH_CHANNEL_LABELS, code),
         format_phone=format_phone,
+    )
+
+
+@bp.get("/transport/day")
+@roles_required(*STAFF)
+def day():
+    """The printable list of one day's pick-ups: time, address, mobility needs."""
+    form = TransportDayForm(request.args)
+    shown, status = clinic_today(), 200
+    if request.args and not form.validate():
+        status = 400
+    else:
+        shown = form.day.data or shown
+    form.day.data = shown
+    rows = transport.transport_day(session=_session(), day=shown)
+    return (
+        render_template(
+            "service/transport/day.html",
+            form=form,
+            day=shown,
+            rows=rows,
+            previous_url=url_for("transport.day", day=(shown - dt.timedelta(days=1)).isoformat()),
+            next_url=url_for("transport.day", day=(shown + dt.timedelta(days=1)).isoformat()),
+            format_phone=format_phone,
+        ),
+        status,
     )
 
 

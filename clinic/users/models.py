@@ -32,12 +32,22 @@ class UserBase(SQLModel):
 
 class User(UserBase, table=True):
     __tablename__ = "user_account"
+    __table_args__ = (sa.UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_user_account_oidc"),)
 
     id: int | None = Field(default=None, primary_key=True)
     password_hash: str = Field(max_length=255)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
     #: Copied into each session at sign-in; raising it (sign-out, a new password, disabling) ends them all.
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Set by a reset (a one-time password): the next sign-in must choose a new password before anything else.
+    must_change_password: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    #: The password was chosen under the password policy, which refuses the published demo passwords; the
+    #: start-up check (``accounts_with_demo_password``) only needs to look at the others.
+    password_meets_policy: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    #: An account that signs in through the hospital's identity provider (OpenID Connect): the provider's
+    #: issuer and its ``sub`` for the person; both None for a local password account.
+    oidc_issuer: str | None = Field(default=None, max_length=255)
+    oidc_subject: str | None = Field(default=None, max_length=255)
 
 
 class SignInFailure(SQLModel, table=True):

@@ -1,4 +1,9 @@
-"""Staff and volunteer accounts: creation, sign-in and the preferred language."""
+"""Staff and volunteer accounts: sign-in, the preferred language, and their administration.
+
+Accounts are created, given roles, disabled or enabled and their passwords reset by an administrator (the
+Accounts screen) or on the command line (``flask users ...``: ``actor`` None); every change is audited, and
+disabling or resetting ends the user's sessions. Passwords chosen by people follow ``clinic.users.passwords``.
+"""
 
 import datetime as dt
 from collections.abc import Iterable
@@ -9,9 +14,19 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from clinic.audit import record as audit
 from clinic.columns import Language
-from clinic.errors import Conflict, SignInError, SignInThrottled, ValidationError, get_or_raise
+from clinic.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    SignInError,
+    SignInThrottled,
+    ValidationError,
+    get_or_raise,
+)
 from clinic.service.models import Volunteer
+from clinic.users import passwords
 from clinic.users.models import Role, SignInFailure, User, UserCreate
 
 # A real hash to compare against when the user is unknown, so both failures take the same time.
@@ -96,26 +111,175 @@ def end_sessions(*, session: Session, user_id: int, commit: bool = True) -> User
     return user
 
 
-def change_password(*, session: Session, user_id: int, password: str) -> User:
-    """A new password (8-200 characters); every session of the user ends."""
-    if not 8 <= len(password) <= 200:
-        raise ValidationError("use 8 to 200 characters", field="password")
-    user = end_sessions(session=session, user_id=user_id, commit=False)
+def _require_admin(actor: User | None) -> None:
+    """``actor`` None is the command line (whoever runs it has the server); a person must be an active admin."""
+    if actor is not None and (actor.role != Role.ADMIN or not actor.active):
+        raise Forbidden("only an administrator manages accounts", code="not_admin")
+
+
+def _audit(session: Session, actor: User | None, action: str, user: User, **details: object) -> None:
+    audit.record(
+        session=session, actor_id=actor.id if actor is not None else None, action=action, entity="user",
+        entity_id=user.id, details={"username": user.username, "via": "web" if actor else "cli", **details},
+    )
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return len(session.exec(
+        select(User.id).where(User.role == Role.ADMIN, User.active == True, User.id != user.id)  # noqa: E712
+    ).all())
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    if user.role == Role.ADMIN and user.active and not _other_active_admins(session, user):
+        raise Conflict("this is the last active administrator: make another one first", code="last_admin")
+
+
+def _set_password(user: User, password: str, *, one_time: bool) -> None:
     user.password_hash = hash_password(password)
+    user.password_meets_policy = True
+    user.must_change_password = one_time
+    user.session_version += 1
+
+
+def change_password(
+    *, session: Session, user_id: int, password: str, current_password: str | None = None
+) -> User:
+    """The user's own new password, under the password policy (``passwords.check``); every session of the
+    user ends (the view that asked keeps its own). With ``current_password`` it must be right first
+    (``SignInError``). A new password equal to the current one is refused."""
+    user = get_or_raise(session, User, user_id, what="user")
+    if current_password is not None and not check_password_hash(user.password_hash, current_password):
+        raise SignInError("the current password is wrong", field="current_password")
+    passwords.check(password, username=user.username)
+    if check_password_hash(user.password_hash, password):
+        raise ValidationError("choose a password you did not use just now", code="password_same", field="password")
+    _set_password(user, password, one_time=False)
+    _audit(session, user, "user.password_changed", user)
     session.commit()
     return user
 
 
-def set_active(*, session: Session, user_id: int, active: bool) -> User:
-    """Enable or disable an account; disabling (or enabling) ends every session of the user."""
+def set_active(*, session: Session, user_id: int, active: bool, actor: User | None = None) -> User:
+    """Enable or disable an account (admin or command line); either ends every session of the user. The last
+    active administrator cannot be disabled."""
+    _require_admin(actor)
+    user = get_or_raise(session, User, user_id, what="user")
+    if not active:
+        _keep_an_admin(session, user)
+    changed = user.active != active
     user = end_sessions(session=session, user_id=user_id, commit=False)
     user.active = active
+    if changed:
+        _audit(session, actor, "user.enabled" if active else "user.disabled", user)
     session.commit()
     return user
 
 
-def user_by_name(*, session: Session, username: str) -> User | None:
-    return session.exec(select(User).where(User.username == username.strip().lower())).first()
+def set_role(*, session: Session, user_id: int, role: Role | str, actor: User | None = None) -> User:
+    """Give the account another role (admin or command line); the last active administrator keeps theirs."""
+    _require_admin(actor)
+    try:
+        new_role = Role(role)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise ValidationError(f"unknown role {role!r}: choose {choices}", code="unknown_role", field="role") from None
+    user = get_or_raise(session, User, user_id, what="user")
+    if user.role == new_role:
+        return user
+    if new_role != Role.ADMIN:
+        _keep_an_admin(session, user)
+    before = user.role
+    user.role = new_role
+    if new_role != Role.VOLUNTEER:
+        user.volunteer_id = None
+    session.add(user)
+    _audit(session, actor, "user.role_changed", user, role_from=before.value, role_to=new_role.value)
+    session.commit()
+    return user
+
+
+def reset_password(*, session: Session, user_id: int, actor: User | None = None) -> str:
+    """A one-time password for the account (returned once, stored only as a hash): every session of the user
+    ends, their sign-in throttle is cleared, and the next sign-in must choose a new password."""
+    _require_admin(actor)
+    user = get_or_raise(session, User, user_id, what="user")
+    password = passwords.one_time_password()
+    _set_password(user, password, one_time=True)
+    session.add(user)
+    session.exec(delete(SignInFailure).where(SignInFailure.key == f"account:{user.username}"))
+    _audit(session, actor, "user.password_reset", user)
+    session.commit()
+    return password
+
+
+def set_password(*, session: Session, user_id: int, password: str, actor: User | None = None) -> User:
+    """A password chosen for the account by an administrator or on the command line, under the policy: every
+    session of the user ends and their sign-in throttle is cleared."""
+    _require_admin(actor)
+    user = get_or_raise(session, User, user_id, what="user")
+    passwords.check(password, username=user.username)
+    _set_password(user, password, one_time=False)
+    session.add(user)
+    session.exec(delete(SignInFailure).where(SignInFailure.key == f"account:{user.username}"))
+    _audit(session, actor, "user.password_set", user)
+    session.commit()
+    return user
+
+
+def create_account(
+    *,
+    session: Session,
+    username: str,
+    display_name: str,
+    role: Role | str,
+    language: Language | str | None = None,
+    volunteer_id: int | None = None,
+    actor: User | None = None,
+) -> tuple[User, str]:
+    """A new account (admin or command line) with a one-time password, returned once: the first sign-in
+    must choose the real one."""
+    _require_admin(actor)
+    password = passwords.one_time_password()
+    user = create_user(
+        session=session, username=username, password=password, role=role, display_name=display_name,
+        language=language, volunteer_id=volunteer_id, commit=False, check_policy=False,
+    )
+    user.must_change_password = True
+    user.password_meets_policy = True
+    _audit(session, actor, "user.created", user, role=user.role.value)
+    session.commit()
+    return user, password
+
+
+def list_accounts(*, session: Session, actor: User | None = None) -> list[User]:
+    """Every account, active ones first, by user name (admin or command line)."""
+    _require_admin(actor)
+    return list(session.exec(select(User).order_by(col(User.active).desc(), col(User.username))))
+
+
+def user_by_name(*, session: Session, username: str) -> User:
+    """The account with this user name; ``NotFound`` naming it otherwise."""
+    name = username.strip().lower()
+    user = session.exec(select(User).where(User.username == name)).first()
+    if user is None:
+        raise NotFound(f"no user {name!r}", field="username")
+    return user
+
+
+def accounts_with_demo_password(*, session: Session) -> list[str]:
+    """User names of active accounts whose password is a published one (``passwords.PUBLISHED_PASSWORDS``).
+
+    Only accounts whose password was never set under the policy are hashed (the policy refuses published
+    passwords), so after the first fix this costs nothing at start-up."""
+    suspects = session.exec(
+        select(User).where(User.active == True, User.password_meets_policy == False)  # noqa: E712
+        .order_by(col(User.username))
+    ).all()
+    return [
+        user.username for user in suspects
+        if any(check_password_hash(user.password_hash, known) for known in passwords.PUBLISHED_PASSWORDS)
+    ]
 
 
 def get_user(*, session: Session, user_id: int) -> User | None:
@@ -144,8 +308,12 @@ def create_user(
     language: Language | str | None = None,
     volunteer_id: int | None = None,
     commit: bool = True,
+    check_policy: bool = True,
 ) -> User:
-    """Validate and store a new account; ``Conflict`` when the user name is taken."""
+    """Validate and store a new account; ``Conflict`` when the user name is taken.
+
+    The password must meet the policy (``passwords.check``) unless ``check_policy`` is false: the demo clinic,
+    tests and benchmarks, whose published passwords the start-up check then finds outside development."""
     try:
         data = UserCreate(
             username=username.strip().lower(),
@@ -157,6 +325,8 @@ def create_user(
         )
     except PydanticValidationError as exc:
         raise ValidationError.from_pydantic(exc) from None
+    if check_policy:
+        passwords.check(data.password, username=data.username)
     if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict(f"user name {data.username!r} is taken", code="username_taken", field="username")
     if data.volunteer_id is not None:
@@ -169,6 +339,7 @@ def create_user(
         language=data.language,
         volunteer_id=data.volunteer_id,
         active=data.active,
+        password_meets_policy=check_policy,
     )
     session.add(user)
     if commit:
@@ -189,3 +360,15 @@ def set_language(*, session: Session, user_id: int, language: Language | str) ->
     session.add(user)
     session.commit()
     return user
+
+
+def volunteer_choices(*, session: Session) -> list[tuple[int, str]]:
+    """Active volunteers' records (id, name) a volunteer account can be linked to."""
+    rows = session.exec(select(Volunteer.id, Volunteer.name).where(Volunteer.active == True)  # noqa: E712
+                        .order_by(col(Volunteer.name))).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def get_account(*, session: Session, user_id: int) -> User:
+    """The account with this id; ``NotFound`` otherwise."""
+    return get_or_raise(session, User, user_id, what="user")

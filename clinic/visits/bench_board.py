@@ -48,7 +48,8 @@ def _build(url: str, visits: int, now: dt.datetime, zone: ZoneInfo) -> None:
     engine = make_engine(url)
     today = now.astimezone(zone).date()
     with make_session_factory(engine)(expire_on_commit=True) as session:
-        create_user(session=session, username="desk", password="bench-password", role=Role.FRONT_DESK, display_name="Desk")
+        create_user(session=session, username="desk", password="bench-password", role=Role.FRONT_DESK, display_name="Desk",
+                    check_policy=False)
         specs = [
             ("reg", ResourceKind.REGISTRATION, 10, 2),
             ("cons", ResourceKind.CONSULT, 20, 4),
@@ -114,6 +115,10 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
 
 
+PATHS = ("/board", "/board/live", "/board?status=waiting", "/board/print")
+"""The board, its live fragment, the board filtered (every row looked at, a third kept) and the printed day list."""
+
+
 def run(visits: int = 150, runs: int = 200, warmup: int = 10, freeze: bool = False) -> dict[str, dict[str, float]]:
     now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="onevisit-bench-") as folder:
@@ -131,7 +136,7 @@ def run(visits: int = 150, runs: int = 200, warmup: int = 10, freeze: bool = Fal
             gc.collect()
             gc.freeze()
         results = {}
-        for path in ("/board", "/board/live"):
+        for path in PATHS:
             for _ in range(warmup):
                 client.get(path)
             samples, cpu = [], []
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)"
     )
     for path, figures in results.items():
-        print(f"  {path:<18} p50 {figures['p50']:6.1f} ms   p95 {figures['p95']:6.1f} ms   max {figures['max']:6.1f} ms")
+        print(f"  {path:<28} p50 {figures['p50']:6.1f} ms   p95 {figures['p95']:6.1f} ms   max {figures['max']:6.1f} ms")
     p95 = results["/board"]["p95"]
     print(f"  budget: p95 < {BUDGET_MS:.0f} ms -> {'met' if p95 < BUDGET_MS else 'MISSED'}")
     return 1 if args.check and p95 >= BUDGET_MS else 0

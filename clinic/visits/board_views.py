@@ -11,7 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import HiddenField, IntegerField, SubmitField, TimeField
+from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.columns import utcnow
@@ -19,10 +19,12 @@ from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
 from clinic.i18n import format_time, named
 from clinic.visits import journey, undo
+from clinic.visits.board_filters import LATE, BoardFilter, filter_board, filter_options, replan_time
+from clinic.visits.day_list import MAX_DAYS, day_list
 from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today, clinic_zone
 from clinic.web.container import unit
-from clinic.web.forms import BoardDayForm
+from clinic.web.forms import BoardDayForm, DayField, select_choices
 from clinic.web.labels import SEGMENT_LABELS, UNDO_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.visit_errors import error_message
@@ -51,6 +53,70 @@ class ReplanForm(FlaskForm):
 
     visit = IntegerField(_l("Late visit"), validators=[Optional(), NumberRange(min=1)])
     expected = TimeField(_l("Patient now expected at"), validators=[Optional()])
+
+
+class BoardFilterForm(FlaskForm):
+    """The board's filters (a GET form, no CSRF); every one is optional and they combine."""
+
+    class Meta:
+        csrf = False
+
+    pathway = SelectField(_l("Pathway"), validators=[Optional()])
+    resource = SelectField(_l("Resource or room"), validators=[Optional()])
+    status = SelectField(_l("Status"), validators=[Optional()])
+    consultant = SelectField(_l("Consultant"), validators=[Optional()])
+
+
+FILTER_KEYS = ("pathway", "resource", "status", "consultant")
+NO_FILTER = BoardFilter()
+
+
+def _filters(args, *, shown: bool = True) -> tuple[BoardFilterForm, BoardFilter, dict[str, str], bool]:
+    """The filter form, the filters it gives, the query that keeps them in links, and whether it was valid.
+    Without ``shown`` (the live fragment, which has no form) the choices are only read to check given filters."""
+    form = BoardFilterForm(args)
+    given = {key: args.get(key, "") for key in FILTER_KEYS if args.get(key)}
+    if not given and not shown:
+        return form, NO_FILTER, {}, True
+    options = filter_options(session=get_session())
+    everything = [("", _("All"))]
+    form.pathway.choices = select_choices(everything + [(str(i), n) for i, n in options.pathways])
+    form.resource.choices = select_choices(everything + [(str(i), n) for i, n in options.resources])
+    form.consultant.choices = select_choices(everything + [(str(i), n) for i, n in options.consultants])
+    form.status.choices = select_choices(
+        everything
+        + [(code, label(VISIT_STATUS_LABELS, code)) for code in VISIT_STATUS_LABELS]
+        + [(code, label(PHASE_LABELS, code)) for code in PHASE_LABELS]
+        + [(LATE, _("Late or running late"))]
+    )
+    if not given:
+        return form, BoardFilter(), {}, True
+    if not form.validate():
+        return form, BoardFilter(), {}, False
+
+    def number(value: str | None) -> int | None:
+        return int(value) if value else None
+
+    filters = BoardFilter(
+        pathway_id=number(form.pathway.data),
+        resource_id=number(form.resource.data),
+        status=form.status.data or None,
+        consultant_id=number(form.consultant.data),
+    )
+    return form, filters, given, True
+
+
+class DayListForm(FlaskForm):
+    """Which days the printed day list covers (a GET form, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    day = DayField(_l("First day"), validators=[Optional()])
+    days = IntegerField(
+        _l("Number of days"),
+        validators=[Optional(), NumberRange(min=1, max=MAX_DAYS, message=_l("Choose from 1 to 14 days."))],
+    )
 
 
 class ApplyReplanForm(FlaskForm):
@@ -129,28 +195,39 @@ def _row_texts() -> dict[str, str]:
         "now": _("Now: %(step)s"),
         "next": _("Next: %(step)s"),
         "check_in_name": _("Check in %(name)s"),
+        "running_late": _("Running late"),
+        "running_late_name": _("%(name)s is running late: re-plan with a new arrival time"),
+        "replan": _("Re-plan"),
+        "replan_name": _("Re-plan the day for %(name)s"),
         "not_planned": _("Not planned"),
     }
 
 
-def _board_context(shown, today) -> dict:
+def _board_context(shown, today, filters: BoardFilter = NO_FILTER, query: dict | None = None) -> dict:
+    query = query or {}
     board = day_board(
         session=get_session(),
         day=shown,
         unit=unit(),
     )
+    board = filter_board(session=get_session(), board=board, filters=filters)
     visit_base = url_for("visit.detail", visit_id=0)[: -len("0")]
     patient_base = url_for("patient.detail", patient_id=0)[: -len("0")] if "patient.detail" in current_app.view_functions else None
-    here = url_for("board.day", day=shown.isoformat()) if shown != today else url_for("board.day")
+    here = url_for("board.day", day=shown.isoformat(), **query) if shown != today else url_for("board.day", **query)
     hm = _time_formatter()
+    expected_at = replan_time(board.now) if board.is_today and board.now else None
     return {
         "board": board,
+        "filtered": filters.active,
+        "replan_base": url_for("board.replan"),
+        "late_expected": hm(expected_at) if expected_at else "",
+        "late_expected_value": expected_at.astimezone(clinic_zone()).strftime("%H:%M") if expected_at else "",
         "day": shown,
         "today": today,
         "visit_base": visit_base,
         "patient_base": patient_base,
         "here": here,
-        "live_url": url_for("board.live", day=shown.isoformat()),
+        "live_url": url_for("board.live", day=shown.isoformat(), **query),
         "refresh_seconds": unit().board_refresh_seconds,
         # memoised for this request only (the locale is per request): a busy board repeats the same
         # times and labels hundreds of times, and Babel formatting is what makes the page slow
@@ -184,15 +261,21 @@ def _undo_context() -> dict:
 @roles_required(*DESK_ROLES)
 def day():
     form, today, shown, status = _shown_day()
+    filter_form, filters, query, valid = _filters(request.args)
+    if not valid:
+        status = 400
     return (
         render_template(
             "visits/board_day.html",
             form=form,
             **_undo_context(),
-            previous_url=url_for("board.day", day=(shown - timedelta(days=1)).isoformat()),
-            next_url=url_for("board.day", day=(shown + timedelta(days=1)).isoformat()),
-            today_url=url_for("board.day"),
-            **_board_context(shown, today),
+            filter_form=filter_form,
+            filter_query=query,
+            previous_url=url_for("board.day", day=(shown - timedelta(days=1)).isoformat(), **query),
+            next_url=url_for("board.day", day=(shown + timedelta(days=1)).isoformat(), **query),
+            today_url=url_for("board.day", **query),
+            print_url=url_for("board.day_list_print", day=shown.isoformat()),
+            **_board_context(shown, today, filters, query),
         ),
         status,
     )
@@ -203,21 +286,48 @@ def day():
 def live():
     """The live part of the board (counts, list, timeline) as an HTML fragment for ``board.js``."""
     _form, today, shown, status = _shown_day()
+    _filter_form, filters, query, valid = _filters(request.args, shown=False)
+    if not valid:
+        status = 400
     response = current_app.make_response(
-        (render_template("visits/_board_live.html", **_board_context(shown, today)), status)
+        (render_template("visits/_board_live.html", **_board_context(shown, today, filters, query)), status)
     )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
+@bp.get("/board/print")
+@roles_required(*DESK_ROLES)
+def day_list_print():
+    """The desk's printable day list: one page per day, every held visit with its steps, rooms, transport
+    and volunteer."""
+    form = DayListForm(request.args)
+    status = 200
+    first, count = clinic_today(), 1
+    if request.args and not form.validate():
+        status = 400
+    else:
+        first, count = form.day.data or first, form.days.data or 1
+    form.day.data, form.days.data = first, count
+    days = [first + timedelta(days=n) for n in range(count)]
+    lists = [(day, day_list(session=get_session(), day=day)) for day in days]
+    return (
+        render_template(
+            "visits/day_list.html", form=form, lists=lists, board_url=url_for("board.day", day=first.isoformat()),
+            status_label=lambda code: label(VISIT_STATUS_LABELS, code),
+        ),
+        status,
+    )
+
+
 def _render_replan(proposal=None, *, form: ReplanForm, apply_form: ApplyReplanForm | None = None,
-                   error: str | None = None, status: int = 200):
+                   error: str | None = None, status: int = 200, prefill: bool = False):
     if proposal is not None and apply_form is None:
         apply_form = ApplyReplanForm(formdata=None, moves=proposal.encoded_moves(), fingerprint=proposal.fingerprint)
     return (
         render_template(
             "visits/board_replan.html", proposal=proposal, form=form, apply_form=apply_form, error=error,
-            today=clinic_today(),
+            today=clinic_today(), prefill=prefill,
         ),
         status,
     )
@@ -230,6 +340,9 @@ def replan():
     form = ReplanForm(request.args)
     if request.args and not form.validate():
         return _render_replan(form=form, status=400)
+    if request.args.get("prefill") and form.visit.data:
+        # a board row's "running late": the visit is filled in, the clerk sets the time before the engine runs
+        return _render_replan(form=form, prefill=True)
     late = {}
     if form.visit.data and form.expected.data:
         late[form.visit.data] = datetime.combine(clinic_today(), form.expected.data, clinic_zone())

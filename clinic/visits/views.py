@@ -1,6 +1,7 @@
 """``/visits/<id>``: one visit's day (steps with planned and actual times), check-in and step actions."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,18 +18,21 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional
 
+from clinic.booking.moves import movable
 from clinic.columns import utcnow
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
 from clinic.service import transport
 from clinic.service.volunteers import active_volunteers, get_volunteer, visit_assignment
 from clinic.visits import dayrules, journey, steps, undo
+from clinic.visits.day_list import appointment_slip
 from clinic.visits.models import VisitStatus
 from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
 from clinic.web.forms import select_choices
 from clinic.web.labels import SEGMENT_LABELS, UNDO_LABELS, VISIT_STATUS_LABELS, label
+from clinic.web.phones import format_phone
 from clinic.web.redirects import safe_next
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.urls import optional_url
@@ -154,9 +158,10 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
             and (on_its_day or coordinator)
             else None,
             cancel_url=optional_url("refill.cancel", visit_id=visit.id) if active else None,
-            move_url=optional_url("series.move", visit_id=visit.id)
-            if visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED) and visit.date > today
+            slip_url=url_for("visit.slip", visit_id=visit.id)
+            if visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED) and visit.steps
             else None,
+            move_url=optional_url("series.move", visit_id=visit.id) if movable(visit, today) else None,
             cycle_cancel_url=optional_url("series.cancel_cycle", visit_id=visit.id)
             if visit.series_id is not None and visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED)
             else None,
@@ -181,6 +186,35 @@ def _status_of(error: DomainError) -> int:
     if isinstance(error, NotFound):
         return 404
     return 409 if isinstance(error, Conflict) else 400
+
+
+@bp.get("/visits/<int:visit_id>/slip")
+@roles_required(FRONT_DESK, COORDINATOR, ADMIN)
+def slip(visit_id: int):
+    """The patient's appointment slip, printed in the patient's language."""
+    try:
+        slip = appointment_slip(session=get_session(), visit_id=visit_id)
+    except NotFound:
+        abort(404)
+    except Conflict as error:
+        flash(
+            _("This visit has no appointment slip: it is not booked, or has started.")
+            if error.code == "no_slip"
+            else _("This visit has no planned steps yet: there is nothing to print."),
+            "error",
+        )
+        return redirect(url_for("visit.detail", visit_id=visit_id), code=303)
+    here = unit()
+    with force_locale(slip.language):
+        page = render_template(
+            "visits/slip.html",
+            slip=slip,
+            unit_name=here.name,
+            unit_address=here.address,
+            desk_phone=format_phone(here.desk_phone) if here.desk_phone else "",
+            back_url=url_for("visit.detail", visit_id=visit_id),
+        )
+    return page
 
 
 @bp.post("/visits/<int:visit_id>/check-in")

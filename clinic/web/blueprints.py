@@ -14,7 +14,7 @@ from clinic.privacy import views as privacy_views
 from clinic.refill import views as refill_views
 from clinic.refill import waitlist_views
 from clinic.service import recovery_views, transport_views, volunteer_home_views, volunteers_views
-from clinic.users import language_views
+from clinic.users import accounts_views, language_views
 from clinic.users import views as users_views
 from clinic.visits import board_views, optimise_views
 from clinic.visits import views as visits_views
@@ -25,7 +25,7 @@ BLUEPRINT_MODULES = (
     users_views, home, board_views, volunteer_home_views, language_views, health,
     billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
-    transport_views, kbr_views, answers_views, optimise_views, privacy_views,
+    transport_views, kbr_views, answers_views, optimise_views, privacy_views, accounts_views,
 )
 
 

@@ -38,6 +38,37 @@ TOUCH_CHANNEL_LABELS = {
 }
 """How a contact took place (``TouchChannel``): touch-points, gestures, transport answers."""
 
+# what the outbox holds: its statuses, channels and actions (the Outbox screen and the patient page)
+OUTBOX_STATUS_LABELS = {
+    "queued": _l("Queued"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Failed"),
+    "unknown": _l("Outcome unknown"),
+    "withdrawn": _l("Withdrawn"),
+    "skipped": _l("Skipped"),
+}
+CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Call"), "email": _l("E-mail"), "patient": _l("Patient's own channel")}
+ACTION_LABELS = {
+    "confirmation": _l("Booking confirmation"),
+    "reminder": _l("Reminder"),
+    "coffee_voucher": _l("Coffee voucher"),
+    "transport_offer": _l("Transport and help at home offer"),
+    "volunteer_meet": _l("Volunteer meets the patient"),
+    "volunteer": _l("Volunteer announced to the patient"),
+    "reoffer": _l("Re-offer the freed place"),
+}
+
+
+def message_labels() -> dict:
+    """Label functions for outbox rows, for templates: ``status``, ``channel``, ``action``."""
+    return {
+        "status": lambda code: label(OUTBOX_STATUS_LABELS, code),
+        "channel": lambda code: label(CHANNEL_LABELS, code),
+        "action": lambda code: label(ACTION_LABELS, code),
+    }
+
 
 def label(mapping: dict, code: object) -> str:
     """The translated label of ``code`` (an enum member or its value); unknown codes are shown as they are."""
@@ -129,6 +160,13 @@ AUDIT_ACTION_LABELS = {
     "volunteer.override": _l("Volunteer chosen by hand"),
     "volunteer.met": _l("Volunteer met the patient"),
     "volunteer.not_met": _l("Volunteer did not meet the patient"),
+    "user.created": _l("Account created"),
+    "user.role_changed": _l("Account role changed"),
+    "user.disabled": _l("Account disabled"),
+    "user.enabled": _l("Account enabled"),
+    "user.password_reset": _l("Password reset"),
+    "user.password_set": _l("Password set by an administrator"),
+    "user.password_changed": _l("Password changed"),
 }
 """What each audit ``action`` code means; the code itself stays visible beside it for searching."""
 AUDIT_ENTITY_LABELS = {
@@ -141,6 +179,7 @@ AUDIT_ENTITY_LABELS = {
     "recovery_gesture": _l("Gesture"),
     "outreach_rule_set": _l("Outreach rules"),
     "touch_point": _l("Contact"),
+    "user": _l("Account"),
 }
 UNDO_LABELS = {
     "visit.checked_in": _l("check-in"),

@@ -6,7 +6,7 @@ Later blueprints add their pages with ``add_nav_item`` at import time.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -43,11 +43,23 @@ def visible_items() -> list[NavItem]:
     ]
 
 
+SEARCH_ENDPOINT = "patient.search"
+SEARCH_ROLES = frozenset({FRONT_DESK, COORDINATOR, ADMIN})
+
+
+def search_url() -> str | None:
+    """Where the header's patient search goes, for staff who may open patient pages; else ``None``."""
+    if not current_user.is_authenticated or current_user.role not in SEARCH_ROLES:
+        return None
+    return url_for(SEARCH_ENDPOINT) if SEARCH_ENDPOINT in current_app.view_functions else None
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def nav_context() -> dict:
         return {
             "nav_items": visible_items(),
+            "patient_search_url": search_url(),
             "current_endpoint": request.endpoint,
             "role_labels": ROLE_LABELS,
         }

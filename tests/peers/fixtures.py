@@ -1,4 +1,4 @@
-"""The fake peers every test may use: the fake Twilio server, a tiny SMTP server and Twilio-configured apps."""
+"""The peers every test may use: the fake Twilio server, a real OpenID Connect provider (``oidc_provider``), a tiny SMTP server and Twilio-configured apps."""
 
 import socketserver
 import threading
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.peers.oidc_provider import oidc_provider  # noqa: F401  (a real OpenID Connect provider)
 
 FROM_NUMBER = "+3197010000001"
 

@@ -31,12 +31,12 @@ def _spec_checks(instance, schedule, tolerance):
 
 def test_replay_passes_check_and_a_prefix_announces_the_same_times():
     instance = generate_day(40, seed=5, booked_share=0.3)
-    full = replay(instance, tolerance=15, booking_seconds=0.5, wall_seconds=5.0)
+    full = replay(instance, tolerance=15, booking_seconds=0.5, wall_seconds=20.0)
     assert check(instance, full) == []
     _spec_checks(instance, full, 15)
     m = len(instance.requests) * 2 // 3
     prefix = replay(dataclasses.replace(instance, requests=instance.requests[:m]), tolerance=15, booking_seconds=0.5,
-                    wall_seconds=5.0)
+                    wall_seconds=20.0)
     assert {v.request: v.announced for v in prefix.visits} == {
         v.request: v.announced for v in full.visits if v.request in {r.id for r in instance.requests[:m]}
     }

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import re
 
 from sqlmodel import select
 
@@ -191,7 +192,7 @@ def test_outbox_shows_the_two_questions_sent_by_each_channel(desk_client, sessio
     assert "Tom" not in section  # asked on the tablet, not sent anywhere
 
 
-def test_outbox_shows_the_newest_rows_and_says_filters_reach_older_ones(desk_client, session, monkeypatch):
+def test_outbox_shows_the_newest_rows_and_links_to_older_ones(desk_client, session, monkeypatch):
     from clinic.messaging import outbox_views as outbox_view
 
     planned_visit(session, given_name="Olga", distance_km=80)
@@ -199,9 +200,9 @@ def test_outbox_shows_the_newest_rows_and_says_filters_reach_older_ones(desk_cli
     html = desk_client.get("/outbox").get_data(as_text=True)
     table = html.split("<tbody>")[1].split("</tbody>")[0]
     assert table.count('id="message-') == 2
-    assert "the newest only" in html
+    assert "Older messages" in html and 'href="/outbox?page=2"' in html
     monkeypatch.setattr(outbox_view, "OUTBOX_ROWS", 200)
-    assert "the newest only" not in desk_client.get("/outbox").get_data(as_text=True)
+    assert "Older messages" not in desk_client.get("/outbox").get_data(as_text=True)
 
 
 def test_without_twilio_staff_answer_a_sent_sms_or_call_as_the_patient(desk_client, session, post_form):
@@ -258,3 +259,44 @@ def test_with_twilio_configured_there_is_no_reply_as_the_patient(desk_client, ap
     )
     assert response.status_code == 404
     assert visit.id
+
+
+def test_outbox_filters_by_patient_and_pages_past_the_newest_200(desk_client, session):
+    from clinic.columns import Channel, Language
+
+    first, second = make_patient(session), make_patient(session)
+    visit = make_visit(session, patient=first)
+    other = make_visit(session, patient=second)
+    base = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    for n in range(205):
+        session.add(OutboxMessage(
+            visit_id=visit.id, patient_id=first.id, action="reminder", rule_id="basic.reminder",
+            due_at=base + dt.timedelta(minutes=n), next_attempt_at=base + dt.timedelta(hours=n // 10),
+            status=OutboxStatus.QUEUED,
+            channel=Channel.SMS, language=Language.NL, recipient=first.phone, body=f"n{n}",
+        ))  # fmt: skip
+    session.add(OutboxMessage(
+        visit_id=other.id, patient_id=second.id, action="confirmation", rule_id="basic.confirmation", due_at=base,
+        next_attempt_at=base, status=OutboxStatus.QUEUED, channel=Channel.SMS, language=Language.NL,
+        recipient=second.phone, body="second",
+    ))  # fmt: skip
+    session.commit()
+    ids = lambda html: [int(i) for i in re.findall(r'id="message-(\d+)"', html)]  # noqa: E731
+    page1 = desk_client.get("/outbox").get_data(as_text=True)
+    page2_url = re.search(r'href="([^"]*page=2[^"]*)"', page1).group(1).replace("&amp;", "&")
+    page2 = desk_client.get(page2_url).get_data(as_text=True)
+    assert len(ids(page1)) == 200 and len(ids(page2)) == 6
+    assert set(ids(page1)).isdisjoint(ids(page2))
+    every = session.exec(select(OutboxMessage.id)).all()
+    assert sorted(ids(page1) + ids(page2)) == sorted(every)
+    assert 'rel="prev"' in page2 and 'rel="next"' not in page2
+
+    mine = desk_client.get(f"/outbox?patient={second.mrn}").get_data(as_text=True)
+    assert len(ids(mine)) == 1 and second.display_name in mine
+    filtered = desk_client.get(f"/outbox?patient={first.mrn}&page=2").get_data(as_text=True)
+    assert len(ids(filtered)) == 5 and f"patient={first.mrn}" in filtered.split('rel="prev"')[0].rsplit("href=", 1)[1]
+
+    unknown = desk_client.get("/outbox?patient=NOPE123")
+    assert unknown.status_code == 400 and "No patient has this record number." in unknown.get_data(as_text=True)
+    for bad in ("page=0", "page=-3", "page=abc", "page=99999999999"):
+        assert desk_client.get(f"/outbox?{bad}").status_code == 400, bad

@@ -67,3 +67,32 @@ def test_the_desk_sees_that_the_patient_opted_out_of_messages(desk_client, sessi
             "Opted out of messages</span>") in html
     listening = make_patient(session)
     assert "Opted out of messages" not in desk_client.get(f"/patients/{listening.id}").get_data(as_text=True)
+
+
+def test_patient_page_lists_each_visits_messages_planned_and_sent(desk_client, session, app):
+    from clinic.columns import Channel, Language
+    from clinic.messaging.models import OutboxMessage, OutboxStatus
+
+    with app.app_context():
+        today = clinic_today()
+    patient = make_patient(session, given_name="Mia")
+    visit = make_visit(session, patient=patient, day=today + dt.timedelta(days=5))
+    other = make_visit(session, patient=patient, day=today + dt.timedelta(days=30))
+    due = dt.datetime.now(dt.UTC)
+    for action, status, sent in (("confirmation", OutboxStatus.SENT, due), ("reminder", OutboxStatus.QUEUED, None)):
+        session.add(OutboxMessage(
+            visit_id=visit.id, patient_id=patient.id, action=action, rule_id=f"basic.{action}", due_at=due,
+            next_attempt_at=due, status=status, channel=Channel.SMS, language=Language.NL, recipient=patient.phone,
+            body="x", sent_at=sent,
+        ))  # fmt: skip
+        due += dt.timedelta(days=1)
+    session.commit()
+    html = re.sub(r"\s+", " ", desk_client.get(f"/patients/{patient.id}").get_data(as_text=True))
+    section = html.split('id="messages-heading"')[1].split("</section>")[0]
+    block = section.split(f'id="messages-visit-{visit.id}"')[1]
+    assert block.index("Booking confirmation") < block.index("Reminder")
+    assert "Sent" in block and "Queued" in block
+    assert f'id="messages-visit-{other.id}"' not in section
+    assert f'href="/outbox?patient={patient.mrn}"' in section
+    empty = make_patient(session)
+    assert "No messages planned or sent." in desk_client.get(f"/patients/{empty.id}").get_data(as_text=True)

@@ -179,3 +179,31 @@ def test_each_call_says_what_its_message_is_about(session: Session) -> None:
     assert "is booked for" in confirmation and "10:30" in confirmation and confirmation_menu == reminder_menu
     assert "coffee is on us" in coffee and coffee_menu is None
     assert not any("Reply" in text for text in (reminder, confirmation, coffee))
+
+
+def test_travel_minutes_round_up_to_five():
+    assert transport.travel_minutes(0) == 5 and transport.travel_minutes(-3) == 5
+    assert transport.travel_minutes(10) == 15  # 15 min at 40 km/h
+    assert transport.travel_minutes(11) == 20  # 16.5 min, rounded up
+    assert transport.travel_minutes(80) == 120
+
+
+def test_transport_day_lists_wanted_rides_by_pick_up_time(session: Session):
+    from clinic.service.models import TouchChannel
+
+    zone = ZoneInfo("Europe/Amsterdam")
+    day = dt.date(2026, 12, 10)
+    near = make_visit(session, patient=make_patient(session, given_name="Near", distance_km=10), day=day,
+                      start=dt.datetime.combine(day, dt.time(9, 0), zone))  # fmt: skip
+    far = make_visit(session, patient=make_patient(session, given_name="Far", distance_km=80, needs_wheelchair=True),
+                     day=day, start=dt.datetime.combine(day, dt.time(10, 0), zone))  # fmt: skip
+    declined = make_visit(session, day=day, start=dt.datetime.combine(day, dt.time(8, 0), zone))
+    for visit, wanted in ((near, True), (far, True), (declined, False)):
+        transport.record_answer(session=session, visit_id=visit.id, wanted=wanted, channel=TouchChannel.SMS,
+                                now=dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC))  # fmt: skip
+    rows = transport.transport_day(session=session, day=day)
+    assert [r.visit_id for r in rows] == [far.id, near.id]  # 08:00 pick-up before 08:45
+    assert rows[0].pickup == dt.datetime.combine(day, dt.time(8, 0), zone) and rows[0].wheelchair
+    assert rows[1].pickup == dt.datetime.combine(day, dt.time(8, 45), zone) and rows[1].travel_minutes == 15
+    assert rows[1].address.startswith("Teststraat") and rows[0].state == transport.TO_ARRANGE
+    assert transport.transport_day(session=session, day=day + dt.timedelta(days=1)) == []

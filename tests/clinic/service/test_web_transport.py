@@ -123,3 +123,24 @@ def test_check_in_warns_when_wanted_transport_is_not_arranged_and_the_day_keeps_
     response = post_form(desk_client, f"/visits/{visit.id}/check-in", {}, form_page=f"/visits/{visit.id}")
     assert response.status_code == 303
     assert "Wim Oud" in desk_client.get("/transport").get_data(as_text=True).split('id="arranged-heading"')[0]
+
+
+def test_pick_up_list_per_day_printable_and_refuses_bad_days(desk_client, session):
+    import re
+
+    zone = ZoneInfo("Europe/Amsterdam")
+    day = dt.date(2026, 12, 10)
+    visit = make_visit(session, patient=make_patient(session, given_name="Wim", family_name="Wiel",
+                                                           distance_km=20, needs_wheelchair=True),
+                          day=day, start=dt.datetime.combine(day, dt.time(10, 0), zone))  # fmt: skip
+    request = transport.record_answer(session=session, visit_id=visit.id, wanted=True,
+                                              channel=TouchChannel.SMS, now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))  # fmt: skip
+    page = desk_client.get(f"/transport/day?day={day}")
+    body = re.sub(r"\s+", " ", page.get_data(as_text=True))
+    assert page.status_code == 200 and "desk-print.css" in body
+    row = body.split(f'id="pickup-{request.id}"')[1].split("</tr>")[0]
+    assert "9:30" in row and "10:00" in row and "Wheelchair" in row and "Teststraat" in row and "To arrange" in row
+    assert 'href="/transport/day"' in desk_client.get("/transport").get_data(as_text=True)
+    assert "Nobody needs transport on this day." in desk_client.get("/transport/day?day=2026-12-11").get_data(as_text=True)
+    for bad in ("day=garbage", "day=2026-13-01", "day=" + "9" * 300, "day=9999-12-31", "day=0001-01-01"):
+        assert desk_client.get(f"/transport/day?{bad}").status_code == 400, bad
