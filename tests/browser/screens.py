@@ -21,6 +21,7 @@ from clinic.messaging.models import OutboxMessage
 from clinic.patients.models import Patient
 from clinic.service.models import Volunteer
 from clinic.unit.context import Unit
+from clinic.users.models import User
 from clinic.visits.models import Visit, VisitStatus
 
 NOT_SCREENS = {
@@ -33,19 +34,22 @@ NOT_SCREENS = {
     "checkout.invoice_pdf": "PDF",
     "privacy.export_json": "JSON",
     "privacy.export_pdf": "PDF",
+    "auth.hospital_sign_in": "redirects to the hospital's sign-in (OpenID Connect)",
+    "auth.hospital_callback": "the hospital's sign-in answers here, then redirects",
     "twilio.survey_call": "TwiML for Twilio",
     "twilio.voice": "TwiML for Twilio",
 }
 KIOSK = ("followups.tablet", "followups.kiosk_exit")  # last: the tablet stays a kiosk once it is one
 PATIENT = ("answers.page", "followups.by_email")  # no sign-in: a signed link
 VOLUNTEER = ("volunteer.home",)
+ADMIN = ("accounts.index", "accounts.detail")
 
 
 @dataclass(frozen=True)
 class Screen:
     endpoint: str
     path: str
-    who: str  # "coordinator", "volunteer", "patient" or "anonymous"
+    who: str  # "coordinator", "volunteer", "admin", "patient" or "anonymous"
 
 
 def _first(session: Session, statement) -> int:
@@ -99,6 +103,7 @@ def sample_ids(session: Session, *, secret_key: str, today: dt.date, unit: Unit,
             "invoice_id": invoice.id,
             "series_id": session.get(Visit, in_series).series_id,
             "volunteer_id": _first(session, select(Volunteer.id).order_by(Volunteer.id)),
+            "user_id": _first(session, select(User.id).where(User.username == "desk")),
         },
         "refill.cancel": {"visit_id": upcoming},
         "series.move": {"visit_id": in_series},
@@ -139,6 +144,6 @@ def screen_paths(app: Flask, ids: dict[str, dict[str, object]]) -> list[Screen]:
         missing = [name for name, value in values.items() if value is None]
         assert not missing, f"no sample {missing} for {rule.endpoint} ({rule.rule})"
         who = ("patient" if rule.endpoint in PATIENT else "volunteer" if rule.endpoint in VOLUNTEER
-               else "anonymous" if rule.endpoint == "auth.sign_in" else "coordinator")
+               else "admin" if rule.endpoint in ADMIN else "anonymous" if rule.endpoint == "auth.sign_in" else "coordinator")
         screens.append(Screen(rule.endpoint, adapter.build(rule.endpoint, values), who))
     return sorted(screens, key=lambda screen: screen.endpoint in KIOSK)

@@ -77,7 +77,7 @@ def test_no_serious_or_critical_axe_violation_on_any_screen(app, demo, live_serv
                         context = browser.new_context(locale=locale, viewport=viewport)
                         page = contexts[screen.who] = context.new_page()
                         page.set_default_timeout(15_000)
-                        if screen.who in ("coordinator", "volunteer"):
+                        if screen.who in ("coordinator", "volunteer", "admin"):
                             _sign_in(page, live_server, screen.who, language)
                     checked += 1
                     problems.update(_check(page, axe, live_server, screen, f"{language}/{width}"))
