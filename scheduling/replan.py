@@ -15,6 +15,10 @@ schedule can be checked with ``scheduling.check`` like any other:
   a patient in the unit is not sent away, the clerk sees how late it runs in the moves;
 - a visit not started arrives no earlier than ``now`` (or the late patient's arrival); if its
   arrival window has passed, it may start any time later rather than be dropped.
+
+The search stops as soon as the plan is proven optimal: at once when every step can stay where it was
+announced (or as near as the day now allows: ``_proven_optimal``), else after one CP-SAT model of the whole
+rest of the day proves it (small days, ``WHOLE_DAY_REQUESTS``); otherwise the LNS runs out its budget.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ from scheduling.model import Day, Placement, Plan, RequestInfo, to_visits
 #: Deterministic-time units per wall second assumed when turning ``time_limit`` into a budget.
 DTIME_PER_SECOND = 0.04
 ROUND_DTIME = 0.05
+#: Up to this many requests left to place, the search first tries the rest of the day as one CP-SAT model
+#: (the largest neighbourhood the LNS ever frees): a proof of optimality ends the search at once.
+WHOLE_DAY_REQUESTS = 40
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,14 @@ def replan(
     search = Search(day, plan, value=value, target=target, seed=seed, size=10)
     deadline = began + time_limit
     left = deadline - time.perf_counter()
-    if left > 0.05 and day.requests:
+    proven = _proven_optimal(day, plan, visits, target)
+    dtime_budget = DTIME_PER_SECOND * left * max(1, min(workers, 2))
+    if left > 0.05 and day.requests and not proven and len(search.ids) <= WHOLE_DAY_REQUESTS:
+        search.step_whole(round_dtime=min(ROUND_DTIME, dtime_budget), wall_left=left)
+        left = deadline - time.perf_counter()
+    if left > 0.05 and day.requests and not proven and not search.stats.proven:
         search.run(
-            dtime_budget=DTIME_PER_SECOND * left * max(1, min(workers, 2)), deadline=deadline,
+            dtime_budget=dtime_budget, deadline=deadline,
             round_dtime=ROUND_DTIME, threads=min(workers, 2),
         )
     plan = search.plan
@@ -139,12 +151,45 @@ def replan(
         "lns_rounds": search.stats.rounds,
         "lns_improved": search.stats.improved,
         "grid": day.grid,
+        "proven_by_bound": proven,
+        "whole_day_rounds": search.stats.by_kind.get("whole", [0, 0])[0],
+        "proven": proven or search.stats.proven,
     }
     happened = tuple(
         Visit(rid, tuple(p for (r, _), p in pinned.items() if r == rid)) for rid in dict.fromkeys(r for r, _ in pinned)
     )
     conflicts = tuple(check_booked(dataclasses.replace(current, booked=current.booked + happened)))
     return Replan(current, schedule, dropped, moves, -final[1], conflicts, stats)
+
+
+def _forced_start(domain: Sequence[tuple[int, int]], target: int) -> int | None:
+    """The one allowed start nearest ``target``; ``None`` when two are equally near (or none is allowed)."""
+    nearest: dict[int, int] = {}
+    for a, b in domain:
+        start = min(max(target, a), b)
+        nearest[start] = abs(start - target)
+    if not nearest:
+        return None
+    least = min(nearest.values())
+    best = [start for start, distance in nearest.items() if distance == least]
+    return best[0] if len(best) == 1 else None
+
+
+def _proven_optimal(day: Day, plan: Plan, visits: Mapping[str, object], target: Mapping[tuple[str, str], int]) -> bool:
+    """Whether no plan can beat ``plan``, so the search can be skipped: every visit is placed and every step
+    not yet under way starts at the one allowed time nearest its announced start. The deviation is then the
+    least possible, each start is forced by it, and so is the wait: the score (placed, deviation, wait) is
+    the day's optimum. Typical when nothing is late."""
+    if any(rid not in plan or rid not in day.requests for rid in visits):
+        return False
+    for rid, placement in plan.items():
+        for info in day.requests[rid].steps:
+            if info.pinned is not None:
+                continue
+            wanted = target.get((rid, info.step.id))
+            if wanted is None or placement[info.step.id][1] != _forced_start(info.domain, wanted):
+                return False
+    return True
 
 
 def _validate(

@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import TypeVar
 
 SEGMENTS = ("local", "regional", "long_distance", "70+")
@@ -55,6 +56,11 @@ class VisitRecord:
     transport_booked: bool = False
     volunteer_minutes: int = 0
     """Minutes a volunteer spent with the patient (meet to leave), for met meetings only."""
+
+    @cached_property
+    def wait(self) -> int | None:
+        """``wait_beyond_critical_path``, worked out once: a dashboard asks for it per KBR and segment."""
+        return wait_beyond_critical_path(self)
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ Group = Callable[[dt.date], str | None]
 """Which group (an ISO week by default) a record's date falls in; ``None`` leaves the record out."""
 
 
+@lru_cache(maxsize=4096)
 def week_of(day: dt.date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
@@ -242,7 +249,7 @@ def _waits(data: KbrData, segment: str | None, group: Group) -> dict[str, list[f
     weeks: dict[str, list[float]] = defaultdict(list)
     for key, visits in _by_week(only(data.visits, segment), lambda v: v.day, group).items():
         for visit in visits:
-            wait = wait_beyond_critical_path(visit)
+            wait = visit.wait
             if wait is not None:
                 weeks[key].append(wait)
     return weeks

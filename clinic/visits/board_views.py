@@ -32,7 +32,9 @@ from clinic.web.visit_errors import error_message
 bp = Blueprint("board", __name__, template_folder="templates")
 
 DESK_ROLES = (FRONT_DESK, COORDINATOR, ADMIN)
-REPLAN_SECONDS = 2.0
+#: The engine's time for a re-plan preview (the clerk waits for it): the search first tries the whole rest
+#: of the day and stops when that is proven optimal (docs/performance.md, "Re-plan preview").
+REPLAN_SECONDS = 0.4
 
 PHASE_LABELS = {
     "expected": _l("Expected"),

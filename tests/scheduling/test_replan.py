@@ -86,6 +86,27 @@ def test_late_patient_starts_after_arrival(small):
     assert {m.request for m in result.moves} >= {last.request}
 
 
+def test_a_day_where_nothing_is_late_is_proven_optimal_without_a_search(small):
+    inst, announced = small
+    first = min(s.start for v in announced for s in v.steps)
+    result = replan(inst, announced, now=first, time_limit=1.0, workers=1)
+    assert result.stats["proven_by_bound"] is True and result.stats["proven"] is True
+    assert result.stats["lns_rounds"] == 0
+
+
+def test_a_small_late_day_is_solved_whole_and_the_search_stops_at_the_proof(small):
+    inst, announced = small
+    r0 = next(v for v in announced if v.request == "r0")
+    now = min(s.start for v in announced for s in v.steps)
+    late_at = min(s.start for s in r0.steps) + 90  # pushes r0 into the others' places: the repair is not optimal
+    slow = replan(inst, announced, now=now, late_arrivals={"r0": late_at}, time_limit=5.0, workers=1)
+    assert slow.stats["proven_by_bound"] is False
+    assert slow.stats["whole_day_rounds"] == 1 and slow.stats["proven"] is True
+    assert slow.stats["lns_rounds"] == 1  # the whole day in one CP-SAT model, proven: no partial round
+    assert slow.stats["lns_improved"] == 1
+    assert_sound(slow, announced, now, {})
+
+
 def test_example_day_replanned_at_ten(mk):
     inst = load_instance(EXAMPLES / "day-60.json")
     announced = solve(inst, time_limit=1.5, workers=1).visits
