@@ -56,8 +56,8 @@ def test_the_coordinator_previews_and_applies_and_the_board_shows_the_new_times(
     page = coordinator_client.get(f"/optimise?day={DAY.isoformat()}")
     assert page.status_code == 200
     text = _text(page)
-    assert "arrives at 8:00 AM (unchanged), waits 40 → 0 min" in text
-    assert "<del>8:50 AM–9:10 AM</del>" in text and "<ins>8:10 AM–8:30 AM</ins>" in text
+    assert "arrives at 08:00 (unchanged), waits 40 → 0 min" in text
+    assert "<del>08:50–09:10</del>" in text and "<ins>08:10–08:30</ins>" in text
     html = page.get_data(as_text=True)
     form = {name: _field(html, name) for name in ("day", "moves", "version", "csrf_token")}
     response = coordinator_client.post("/optimise", data=form)
