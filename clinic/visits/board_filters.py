@@ -38,9 +38,13 @@ class FilterOptions:
     consultants: list[tuple[int, str]]
 
 
-def filter_options(*, session: Session) -> FilterOptions:
-    """Every active pathway and resource (not only today's: a filter kept in a link survives another day)."""
-    pathways = session.exec(select(Pathway.id, Pathway.name).where(col(Pathway.active)).order_by(Pathway.name)).all()
+def filter_options(*, session: Session, language: str = "en") -> FilterOptions:
+    """Every active pathway (named in ``language``) and resource (not only today's: a filter kept in a link
+    survives another day)."""
+    pathways = sorted(
+        ((p.id, p.name_in(language)) for p in session.exec(select(Pathway).where(col(Pathway.active)))),
+        key=lambda item: item[1],
+    )
     resources = session.exec(
         select(Resource.id, Resource.name, Resource.kind).where(col(Resource.active)).order_by(Resource.name)
     ).all()

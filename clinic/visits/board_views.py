@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
@@ -78,7 +78,7 @@ def _filters(args, *, shown: bool = True) -> tuple[BoardFilterForm, BoardFilter,
     given = {key: args.get(key, "") for key in FILTER_KEYS if args.get(key)}
     if not given and not shown:
         return form, NO_FILTER, {}, True
-    options = filter_options(session=get_session())
+    options = filter_options(session=get_session(), language=str(get_locale() or "en"))
     everything = [("", _("All"))]
     form.pathway.choices = select_choices(everything + [(str(i), n) for i, n in options.pathways])
     form.resource.choices = select_choices(everything + [(str(i), n) for i, n in options.resources])
