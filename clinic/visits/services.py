@@ -410,9 +410,10 @@ def change_status(
         )
     now = now or utcnow()
     if target == VisitStatus.NO_SHOW:
+        if unit is None:
+            raise TypeError("a no-show needs the unit: its arrival window is judged in the unit's time zone")
         dayrules.require_arrival_passed(
-            session, visit=visit, now=now, tz=unit.tz if unit is not None else "UTC", actor_id=actor_id,
-            override_reason=override_reason,
+            session, visit=visit, now=now, tz=unit.tz, actor_id=actor_id, override_reason=override_reason,
         )
     previous = visit.status
     visit.status = target

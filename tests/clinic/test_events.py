@@ -119,7 +119,7 @@ def test_the_desks_cancel_withdraws_the_reminders_and_matches(sessions, session,
 def test_a_no_show_is_a_cancellation_too(sessions, session, matched) -> None:
     visit = planned_visit(session)
     with sessions() as handled:
-        refill.cancel_visit(session=handled, visit_id=visit.id, reason="did not come", no_show=True,
+        refill.cancel_visit(session=handled, visit_id=visit.id, reason="did not come", no_show=True, unit=UNIT,
                             now=dt.datetime.combine(DAY, dt.time(11), ZONE))  # its arrival window has passed
     assert_withdrawn(session, visit.id)
     assert matched == [visit.id]

@@ -74,7 +74,7 @@ def test_cancel_needs_a_reason_and_a_cancellable_visit(session: Session) -> None
         refill.rank_candidates(session=session, visit_id=day["visit"].id, now=NOW, unit=UNIT)
 
     with pytest.raises(Conflict) as early:  # two days ahead: the patient may still come
-        refill.cancel_visit(session=session, visit_id=day["visit"].id, reason="flu", now=NOW, no_show=True)
+        refill.cancel_visit(session=session, visit_id=day["visit"].id, reason="flu", now=NOW, no_show=True, unit=UNIT)
     assert early.value.code == "arrival_not_passed"
     window_end = dayrules.arrival_window_end(day["visit"], UNIT.tz)
     assert window_end == min(s.planned_start for s in day["visit"].steps) + dt.timedelta(minutes=30)

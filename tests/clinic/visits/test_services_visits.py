@@ -100,7 +100,8 @@ def test_can_become_answers_as_change_status_does(session: Session) -> None:
             session.flush()
             try:
                 change_status(
-                    session=session, visit_id=visit.id, status=target, actor_id=None, reason="test", now=_at(12)
+                    session=session, visit_id=visit.id, status=target, actor_id=None, reason="test", now=_at(12),
+                    unit=UNIT,
                 )
             except Conflict:
                 changed = False
