@@ -40,6 +40,7 @@ def test_desk_books_an_oncology_day_for_a_demo_patient(app, live_server, page, s
     page.locator("form").filter(has=page.locator("#password")).get_by_role("button").click()
     expect(page).to_have_url(f"{live_server}/board")
     page.locator("#site-language").select_option("en")  # the demo desk user reads Dutch; this test reads English
+    expect(page.locator("html")).to_have_attribute("lang", "en")  # the switch reloads the page
     expect(page.get_by_role("heading", name="Day board")).to_be_visible()
 
     page.get_by_role("link", name="Book", exact=True).click()

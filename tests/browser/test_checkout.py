@@ -111,6 +111,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     page.locator("#password").fill("onevisit-demo")
     page.locator("form button[type=submit]").last.click()
     page.locator("#site-language").select_option("en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")  # the switch reloads the page
     page.get_by_role("link", name="Audit log").click()
     page.get_by_label("Record type").select_option("visit")
     page.get_by_label("Record number").fill(str(visit.id))

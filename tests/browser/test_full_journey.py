@@ -52,6 +52,7 @@ def test_book_check_in_run_every_step_check_out_and_invoice(app, live_server, pa
     page.locator("form").filter(has=page.locator("#password")).get_by_role("button").click()
     expect(page).to_have_url(f"{live_server}/board")
     page.locator("#site-language").select_option("en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")  # the switch reloads the page
     expect(page.get_by_role("heading", name="Day board")).to_be_visible()
 
     # book the patient's oncology day: the engine's best proposal
