@@ -50,7 +50,8 @@ def demo_client(*, username: str, history_weeks: int = 0) -> Iterator[tuple[obje
     zone = morning_zone(now)
     with tempfile.TemporaryDirectory(prefix="onevisit-bench-") as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        config = {"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "CLINIC_TIMEZONE": zone}
+        # the demo accounts keep their published password: a development unit, as `make run` serves it
+        config = {"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "CLINIC_TIMEZONE": zone, "ENV": "development"}
         upgrade(url)
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
