@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -231,13 +232,7 @@ class ReplanProposal:
 
     def encoded_moves(self) -> str:
         """The moves as compact JSON for a hidden form field (``decode_moves`` reads it back)."""
-        return json.dumps(
-            [
-                [m.visit_step_id, m.new_start.isoformat(), m.new_end.isoformat(), m.new_resource_id]
-                for m in self.moves
-            ],
-            separators=(",", ":"),
-        )
+        return encode_moves(self.moves)
 
 
 @dataclass(frozen=True)
@@ -256,8 +251,17 @@ def moved_visit_ids(*, session: Session, moves: Sequence[PlannedMove]) -> list[i
     return sorted(set(session.exec(select(VisitStep.visit_id).where(col(VisitStep.id).in_(step_ids))).all()))
 
 
-def decode_moves(text: str) -> list[PlannedMove]:
-    """Parse ``ReplanProposal.encoded_moves()``; ``ValidationError`` on anything else."""
+def encode_moves(moves: Sequence[Any]) -> str:
+    """Moved steps (each with ``visit_step_id``, ``new_start``, ``new_end``, ``new_resource_id``) as compact JSON
+    for a hidden form field; ``decode_moves`` reads it back."""
+    return json.dumps(
+        [[m.visit_step_id, m.new_start.isoformat(), m.new_end.isoformat(), m.new_resource_id] for m in moves],
+        separators=(",", ":"),
+    )
+
+
+def decode_moves(text: str, *, what: str = "re-plan") -> list[PlannedMove]:
+    """Parse ``encode_moves`` output (a re-plan's or an optimisation's); ``ValidationError`` on anything else."""
     try:
         raw = json.loads(text or "")
         if not isinstance(raw, list):
@@ -272,7 +276,7 @@ def decode_moves(text: str) -> list[PlannedMove]:
                 raise ValueError("times must carry their offset")
             moves.append(PlannedMove(step_id, new_start, new_end, resource_id))
     except (ValueError, TypeError) as exc:
-        raise ValidationError(f"the re-plan could not be read ({exc})", field="moves") from None
+        raise ValidationError(f"the {what} could not be read ({exc})", field="moves") from None
     return moves
 
 

@@ -11,7 +11,6 @@ day's booking lock, and refuses when the day changed since the preview (its ``ve
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +25,8 @@ from clinic.errors import Conflict, Forbidden, ValidationError
 from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, Resource, ResourceKind
 from clinic.users.models import Role, User
+from clinic.visits.journey import PlannedMove, encode_moves
+from clinic.visits.journey import decode_moves as journey_moves
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStep
 from scheduling import instance as engine
 from scheduling.check import check, critical_path, objective
@@ -99,38 +100,12 @@ class OptimisationPreview:
 
     def encoded_moves(self) -> str:
         """The moves as compact JSON for a hidden form field (``decode_moves`` reads it back)."""
-        return json.dumps(
-            [[m.visit_step_id, m.new_start.isoformat(), m.new_end.isoformat(), m.new_resource_id] for m in self.moves],
-            separators=(",", ":"),
-        )
-
-
-@dataclass(frozen=True)
-class PlannedMove:
-    visit_step_id: int
-    new_start: dt.datetime
-    new_end: dt.datetime
-    new_resource_id: int
+        return encode_moves(self.moves)
 
 
 def decode_moves(text: str) -> list[PlannedMove]:
     """Parse ``OptimisationPreview.encoded_moves()``; ``ValidationError`` on anything else."""
-    try:
-        raw = json.loads(text or "")
-        if not isinstance(raw, list):
-            raise ValueError("not a list")
-        moves = []
-        for item in raw:
-            step_id, start, end, resource_id = item
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (step_id, resource_id)):
-                raise ValueError("ids must be integers")
-            new_start, new_end = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
-            if new_start.tzinfo is None or new_end.tzinfo is None:
-                raise ValueError("times must carry their offset")
-            moves.append(PlannedMove(step_id, new_start, new_end, resource_id))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(f"the optimisation could not be read ({exc})", field="moves") from None
-    return moves
+    return journey_moves(text, what="optimisation")
 
 
 def require_optimiser(*, session: Session, actor_id: int | None) -> None:
