@@ -1,7 +1,7 @@
 """``/optimise``: the coordinator's "Optimise this day": pick a coming day, see what the engine would move
 inside the announced arrivals (before/after waits, idle chair time, step by step), apply it."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -90,10 +90,11 @@ def _preview(form: DayForm, day: date, *, error: str | None = None, status: int 
 @bp.get("/optimise")
 @roles_required(*OPTIMISER_ROLES)
 def day():
-    """The day picker and, once a day is chosen, the preview (nothing is written)."""
+    """The day picker (tomorrow to start with: the nightly job optimises that one too) and, once a day is
+    chosen, the preview (nothing is written)."""
     form = DayForm(request.args)
     if "day" not in request.args:
-        form.day.data = None
+        form.day.data = clinic_today() + timedelta(days=1)
         return _render(form)
     if not form.validate():
         if not form.day.errors or not request.args.get("day"):

@@ -122,3 +122,9 @@ def test_the_page_speaks_dutch_and_french(client, signed_in, app, session, langu
     text = _text(client.get(f"/optimise?day={DAY.isoformat()}"))
     for phrase in phrases:
         assert phrase in text
+
+
+def test_the_day_picker_starts_on_tomorrow(coordinator_client):
+    page = coordinator_client.get("/optimise")
+    assert page.status_code == 200
+    assert re.search(r'name="day"[^>]*value="2026-12-03"', page.get_data(as_text=True))
