@@ -11,9 +11,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from clinic import handlers
-from clinic.bootstrap import make_session_factory
 from clinic.booking import moves
 from clinic.booking import services as booking
+from clinic.bootstrap import make_session_factory
 from clinic.events import MessageBus
 from clinic.messaging import sending
 from clinic.messaging.models import OutboxMessage
