@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from clinic import events
 from clinic.bootstrap import channels_from, siu_feed_from
 from clinic.columns import OutboxChannel
+from clinic.messaging import outreach, recovery
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.messaging.siu import SiuFeed, escape
 from clinic.settings import ConfigError, load_settings
@@ -125,9 +126,11 @@ def test_an_application_error_fails_the_row_with_the_receiver_s_reason(feed_flow
     [row] = siu_rows(session, visit.id)
     assert row.status == OutboxStatus.FAILED and not row.on_call_list
     assert row.last_error.startswith("HL7 AE: Unknown patient P000999")
+    assert "\r" in row.body  # segments, shown one a line on the Outbox screen
     assert dispatch(session, channels, now() + dt.timedelta(hours=1)).sent == 0 and len(peer.received) == 1
     page = coordinator_client.get("/outbox?channel=hl7").get_data(as_text=True)
     assert "HL7 feed (SIU)" in page and "Unknown patient P000999" in page and "SIU S12: visit booked" in page
+    assert f"SIU^S12^SIU_S12|OV{row.id}|P|2.5\nSCH|" in page and "Call the patient" not in page
     for language, words in (("nl", ("HL7-koppeling (SIU)", "SIU S12: bezoek geboekt")),
                             ("fr", ("Flux HL7 (SIU)", "SIU S12 : visite réservée"))):
         token = form_token(coordinator_client, "/outbox")
@@ -173,3 +176,30 @@ def test_the_setting_builds_the_feed_and_its_channel_and_refuses_a_bad_address()
 
 def test_names_with_hl7_delimiters_are_escaped() -> None:
     assert escape("A|B^C&D~E\\F\nG") == "A\\F\\B\\S\\C\\T\\D\\R\\E\\E\\F G"
+
+
+def test_a_completed_visit_keeps_its_queued_messages_and_a_dead_dispatcher_s_claim_is_sent_again(feed_flow) -> None:
+    session, channels, peer, clock = feed_flow
+    visit = book(session, make_patient(session).id, pathway(session).id)
+    [row] = siu_rows(session, visit.id)
+    outreach.withdraw_visit_outreach(session=session, visit_id=visit.id, why="visit completed")
+    assert siu_rows(session, visit.id)[0].status == OutboxStatus.QUEUED  # the feed tells the whole story
+    row.status, row.claimed_by, row.claimed_at = OutboxStatus.SENDING, "dead", now() - dt.timedelta(minutes=5)
+    session.add(row)
+    session.commit()
+    assert recovery.recover_stale(session=session, channels=channels, owner="test", now=now(), unit=UNIT) == 1
+    [row] = siu_rows(session, visit.id)
+    assert row.status == OutboxStatus.QUEUED and not row.on_call_list and "same control id" in row.last_error
+    peer.start()
+    assert dispatch(session, channels, now()).sent == 1 and f"|OV{row.id}|" in peer.received[0]
+
+
+def test_a_no_show_is_s26(feed_flow) -> None:
+    session, _channels, _peer, _clock = feed_flow
+    visit = book(session, make_patient(session).id, pathway(session).id)
+    events.record(session, events.VisitCancelled(visit_id=visit.id, no_show=True))
+    session.commit()
+    [_booked, no_show] = siu_rows(session, visit.id)
+    message = parse_message(no_show.body, find_groups=True)
+    assert no_show.action == "siu_s26" and message.msh.msh_9.to_er7() == "SIU^S26^SIU_S12"
+    assert message.sch.sch_25.to_er7().startswith("Noshow^")
