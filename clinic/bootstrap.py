@@ -22,12 +22,14 @@ from clinic import handlers, logs
 from clinic.db import CONTAINER_KEY, DatabaseURLError, make_engine
 from clinic.errors import SeedError
 from clinic.events import MessageBus
+from clinic.messaging.siu import SiuFeed
 from clinic.service import touchpoints
 from clinic.settings import ConfigError, Settings, flatten, load_settings
 from clinic.unit import booking_rules
 from clinic.unit.context import Unit
 from clinic.users.services import accounts_with_demo_password
 from outreach.channels.base import Channel
+from outreach.channels.mllp import MllpChannel
 from outreach.channels.registry import build_channels
 
 
@@ -61,10 +63,27 @@ def make_session_factory(engine: Engine, bus: MessageBus | None = None) -> "sess
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
-    """The outreach channels these settings call for (Twilio, SMTP, else the development channel)."""
-    return build_channels(
+    """The outreach channels these settings call for (Twilio, SMTP, else the development channel), and ``hl7``
+    (MLLP) when the SIU feed is set."""
+    channels = build_channels(
         twilio=settings.twilio, smtp=settings.smtp, public_base_url=settings.public_base_url,
         secret_key=settings.secret_key,
+    )
+    if settings.siu.configured:
+        host, port = settings.siu.host_port
+        channels["hl7"] = MllpChannel(host=host, port=port, timeout=settings.siu.timeout_seconds)
+    return channels
+
+
+def siu_feed_from(settings: Settings) -> SiuFeed | None:
+    """The SIU feed these settings ask for (``SIU_MLLP_ADDRESS``), or ``None``: off."""
+    siu = settings.siu
+    if not siu.configured:
+        return None
+    return SiuFeed(
+        address=siu.mllp_address, sending_application=siu.sending_application,
+        sending_facility=siu.sending_facility, receiving_application=siu.receiving_application,
+        receiving_facility=siu.receiving_facility,
     )
 
 
@@ -107,7 +126,7 @@ def assemble(
     if channels is None:
         channels = channels_from(settings)
     unit = unit_from(settings)
-    bus = handlers.register(MessageBus(), unit=unit)
+    bus = handlers.register(MessageBus(), unit=unit, siu_feed=siu_feed_from(settings))
     return Container(
         settings=settings,
         engine=engine,

@@ -97,3 +97,13 @@ class Channel(enum.StrEnum):
     SMS = "sms"
     VOICE = "voice"
     EMAIL = "email"
+
+
+class OutboxChannel(enum.StrEnum):
+    """How an outbox row goes out: a patient's channel, or ``hl7`` (the SIU feed to another hospital system,
+    ``clinic.messaging.siu``), which is never a patient's."""
+
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
+    HL7 = "hl7"

@@ -5,8 +5,11 @@ reminders are withdrawn) and volunteers are matched again for its day. An answer
 (by SMS, a key pressed in a call, an e-mail's page, or the desk noting or arranging it) withdraws the
 offers still queued for that visit; a completed visit (last step done, or checked out) withdraws every
 message still queued for it. A visit re-arranged by another booking (``VisitRearranged``: internal step
-times only, the announced arrival stands) is deliberately not handled: its patient is told nothing, and
-the booking's own ``VisitBooked`` re-matches the day's volunteers. Each runs after the change is
+times only, the announced arrival stands) is deliberately not handled for the patient: its patient is told
+nothing, and the booking's own ``VisitBooked`` re-matches the day's volunteers; only the SIU feed reports it.
+A move or a cancellation of a visit in the patient's calendar queues its updated calendar file
+(``clinic.messaging.calendar``); with ``SIU_MLLP_ADDRESS`` set every change is queued for the SIU feed
+(``clinic.messaging.siu``). Each runs after the change is
 committed, in its own transaction; a failure is logged by the bus and never undoes the change. The
 dispatcher's send-time check still never sends a reminder for a cancelled visit, and the coordinator's
 "re-plan upcoming" repairs the rest.
@@ -25,8 +28,9 @@ from clinic.events import (
     VisitCancelled,
     VisitCompleted,
     VisitMoved,
+    VisitRearranged,
 )
-from clinic.messaging import outreach
+from clinic.messaging import calendar, outreach, siu
 from clinic.service import volunteers
 from clinic.unit.context import Unit
 
@@ -38,8 +42,10 @@ def register(
     *,
     unit: Unit,
     clock: Callable[[], dt.datetime] = utcnow,
+    siu_feed: siu.SiuFeed | None = None,
 ) -> MessageBus:
-    """Subscribe the clinic's handlers; they plan with the ``unit``'s time zone and region thresholds."""
+    """Subscribe the clinic's handlers; they plan with the ``unit``'s time zone and region thresholds. With a
+    ``siu_feed`` every booked, moved, re-arranged and cancelled visit is queued for it too."""
 
     def replan_outreach(event: VisitChange, session: Session) -> None:
         outreach.plan_visit_outreach(
@@ -62,9 +68,28 @@ def register(
             session=session, visit_id=event.visit_id, now=clock(), actor_id=event.actor_id, why="visit completed"
         )
 
+    def update_calendar(event: VisitMoved | VisitCancelled, session: Session) -> None:
+        if isinstance(event, VisitCancelled) and event.no_show:
+            return  # the visit's time has passed: nothing to take out of a calendar
+        calendar.queue_calendar_change(
+            session=session, visit_id=event.visit_id, now=clock(), cancelled=isinstance(event, VisitCancelled)
+        )
+
+    def feed_siu(event: VisitChange | VisitRearranged, session: Session) -> None:
+        if isinstance(event, VisitCancelled):
+            trigger = "S26" if event.no_show else "S15"
+        else:
+            trigger = {VisitBooked: "S12", VisitMoved: "S13", VisitRearranged: "S14"}[type(event)]
+        siu.queue_siu(session=session, visit_id=event.visit_id, event=trigger, unit=unit, feed=siu_feed, now=clock())
+
     for event_type in (VisitBooked, VisitMoved, VisitCancelled):
         bus.subscribe(event_type, replan_outreach)
         bus.subscribe(event_type, match_volunteers)
+    bus.subscribe(VisitMoved, update_calendar)
+    bus.subscribe(VisitCancelled, update_calendar)
+    if siu_feed is not None:
+        for event_type in (VisitBooked, VisitMoved, VisitRearranged, VisitCancelled):
+            bus.subscribe(event_type, feed_siu)
     bus.subscribe(TransportAnswered, withdraw_answered_offers)
     bus.subscribe(VisitCompleted, withdraw_after_visit)
     return bus

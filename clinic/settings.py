@@ -85,6 +85,49 @@ class OutreachSettings(BaseModel):
     stale_seconds: float = 120.0
 
 
+class SiuSettings(BaseModel):
+    """The optional HL7 v2 SIU feed of appointments (``clinic.messaging.siu``): off while ``mllp_address``
+    (``host:port`` of the receiving system's MLLP listener) is empty."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mllp_address: str = ""
+    #: Seconds to wait for the connection and for the receiver's ACK.
+    timeout_seconds: float = 10.0
+    #: MSH-3 / MSH-4 (who sends) and MSH-5 / MSH-6 (who receives).
+    sending_application: str = "ONEVISIT"
+    sending_facility: str = ""
+    receiving_application: str = ""
+    receiving_facility: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.mllp_address)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.mllp_address.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @field_validator("mllp_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        host, colon, port = value.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port of the MLLP listener, e.g. hl7.hospital.local:2575")
+        return value
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if not 0 < value <= 300:
+            raise ValueError("expected seconds above 0 and at most 300")
+        return value
+
+
 class OidcSettings(BaseModel):
     """Sign-in through the hospital's identity provider (OpenID Connect) when ``issuer`` is set.
 
@@ -204,6 +247,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     outreach: OutreachSettings = OutreachSettings()
     oidc: OidcSettings = OidcSettings()
+    siu: SiuSettings = SiuSettings()
 
     @property
     def relaxed(self) -> bool:

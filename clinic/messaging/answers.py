@@ -23,7 +23,7 @@ from clinic.columns import Channel
 from clinic.errors import Conflict, NotFound
 from clinic.messaging import inbound
 from clinic.messaging.models import OutboxMessage, OutboxStatus
-from clinic.messaging.outreach import VOLUNTEER_ACTION
+from clinic.messaging.outreach import CALENDAR_CANCEL, CALENDAR_UPDATE, VOLUNTEER_ACTION
 from clinic.messaging.texts import clock, long_day, texts
 from clinic.patients import services as patient_service
 from clinic.patients.models import Patient
@@ -36,7 +36,7 @@ from clinic.visits.models import Visit, VisitStatus
 CONFIRM, CANCEL, TRANSPORT_YES, TRANSPORT_NO, STOP, START = (
     "confirm", "cancel", "transport_yes", "transport_no", "stop", "start",
 )
-VISIT_ACTIONS = ("confirmation", "reminder")
+VISIT_ACTIONS = ("confirmation", "reminder", CALENDAR_UPDATE)
 """Outreach messages about the visit itself: their page confirms or cancels it."""
 CANCEL_REASON = "cancelled by the patient (e-mail)"
 
@@ -81,6 +81,16 @@ def email_words(
     elif action == VOLUNTEER_ACTION:
         subject = _("Who meets you on %(day)s") % facts
         text = note.removeprefix("OneVisit:").strip()
+        ask = _("To stop messages that are not essential, open this page:")
+    elif action == CALENDAR_UPDATE:
+        subject = _("Your visit has moved to %(day)s") % facts
+        text = _("Your visit (%(pathway)s) has moved: please come on %(day)s at %(time)s. The calendar file in this "
+                 "e-mail updates the visit in your calendar.") % facts
+        ask = _("To confirm or cancel your visit, or to stop messages that are not essential, open this page:")
+    elif action == CALENDAR_CANCEL:
+        subject = _("Your visit on %(day)s is cancelled") % facts
+        text = _("Your visit (%(pathway)s) on %(day)s at %(time)s is cancelled. The calendar file in this e-mail "
+                 "takes it out of your calendar.") % facts
         ask = _("To stop messages that are not essential, open this page:")
     elif action == "coffee_voucher":
         subject = _("The coffee is on us on %(day)s") % facts

@@ -8,7 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from clinic.columns import Channel, Language, UTCDateTime, enum_column, utc_column, utcnow
+from clinic.columns import Channel, Language, OutboxChannel, UTCDateTime, enum_column, utc_column, utcnow
 
 
 class OutboxStatus(enum.StrEnum):
@@ -46,9 +46,9 @@ class OutboxMessage(SQLModel, table=True):
         default=OutboxStatus.QUEUED,
         sa_column=enum_column(OutboxStatus, "status", default=OutboxStatus.QUEUED),
     )
-    channel: Channel = Field(sa_column=enum_column(Channel, "channel"))
-    fallback_channel: Channel | None = Field(
-        default=None, sa_column=enum_column(Channel, "fallback_channel", nullable=True)
+    channel: OutboxChannel = Field(sa_column=enum_column(OutboxChannel, "channel"))
+    fallback_channel: OutboxChannel | None = Field(
+        default=None, sa_column=enum_column(OutboxChannel, "fallback_channel", nullable=True)
     )
     language: Language = Field(sa_column=enum_column(Language, "language"))
     essential: bool = True

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from clinic.audit import record as audit
-from clinic.columns import Channel, Language, utcnow
+from clinic.columns import Channel, Language, OutboxChannel, utcnow
 from clinic.errors import NotFound, get_or_raise
 from clinic.messaging.facts import patient_facts, visit_facts
 from clinic.messaging.models import OutboxMessage, OutboxStatus
@@ -37,6 +37,10 @@ OFFER_ACTIONS = ("transport_offer",)
 REPLANNABLE = (OutboxStatus.QUEUED, OutboxStatus.WITHDRAWN, OutboxStatus.SKIPPED)
 """A row in one of these states may get a new wording, channel or status; the others are history."""
 SENDABLE_VISITS = frozenset({VisitStatus.REQUESTED, VisitStatus.BOOKED, VisitStatus.CONFIRMED})
+CALENDAR_UPDATE = "calendar_update"
+"""The e-mail with the visit's calendar file after its announced arrival moved (``clinic.messaging.calendar``)."""
+CALENDAR_CANCEL = "calendar_cancel"
+"""The e-mail with the calendar file that takes a cancelled visit out of the patient's calendar."""
 
 
 @dataclass
@@ -55,6 +59,12 @@ VISIT_DETAILS = (
     selectinload(Visit.pathway),  # type: ignore[arg-type]
     selectinload(Visit.steps),  # type: ignore[arg-type]
 )
+
+
+def planned_by_rules(row: OutboxMessage) -> bool:
+    """Whether the rules plan ``row``: not the volunteer's announcement (the volunteers' matching plans it),
+    the calendar's updates (``clinic.messaging.calendar``) nor the SIU feed (``clinic.messaging.siu``)."""
+    return row.action not in (VOLUNTEER_ACTION, CALENDAR_UPDATE, CALENDAR_CANCEL) and row.channel != OutboxChannel.HL7
 
 
 def recipient_for(patient: Patient, channel: str) -> str:
@@ -85,8 +95,8 @@ def _plan_one(
     wanted = [p for p in wanted if p.action not in answered]
     wanted_keys = {(p.action, p.due_at) for p in wanted}
     for row in existing:
-        if row.action == VOLUNTEER_ACTION:
-            continue  # planned by the volunteers' matching (``plan_volunteer_announcements``), not by the rules
+        if not planned_by_rules(row):
+            continue
         if (row.action, row.due_at) not in wanted_keys and row.status in PENDING:
             row.status = OutboxStatus.WITHDRAWN
             row.last_error = "no longer planned (visit moved, cancelled or rules changed)"
@@ -341,7 +351,9 @@ def withdraw_visit_outreach(
         rows = list(
             session.exec(
                 select(OutboxMessage).where(
-                    OutboxMessage.visit_id == visit_id, col(OutboxMessage.status).in_(list(PENDING))
+                    OutboxMessage.visit_id == visit_id,
+                    col(OutboxMessage.status).in_(list(PENDING)),
+                    OutboxMessage.channel != OutboxChannel.HL7,  # the SIU feed tells the whole story
                 )
             )
         )

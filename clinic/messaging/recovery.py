@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from clinic.columns import OutboxChannel
 from clinic.messaging.models import OutboxMessage, OutboxStatus
 from clinic.messaging.outreach import recipient_for
 from clinic.messaging.sending import (
@@ -66,6 +67,13 @@ def recover_stale(
         if taken != 1:
             continue
         session.refresh(row)
+        if row.channel == OutboxChannel.HL7:  # sent again with the same control id (MSH-10): a repeat the receiver knows
+            row.next_attempt_at = now
+            finish(row, OutboxStatus.QUEUED, now, "dispatcher stopped while sending; queued again (same control id)")
+            session.add(row)
+            session.commit()
+            recovered += 1
+            continue
         lookup = getattr(channels.get(row.channel.value), "lookup", None)
         found: SendResult | None = None
         why = "the channel cannot say what it sent"

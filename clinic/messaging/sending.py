@@ -16,13 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from clinic.columns import Channel, utcnow
+from clinic.columns import Channel, OutboxChannel, utcnow
 from clinic.messaging import answers as email_answers
-from clinic.messaging import inbound
+from clinic.messaging import calendar, inbound
 from clinic.messaging.lease import acquire_lease
 from clinic.messaging.links import NO_LINKS, Links
 from clinic.messaging.models import OutboxMessage, OutboxStatus
-from clinic.messaging.outreach import SENDABLE_VISITS, recipient_for
+from clinic.messaging.outreach import CALENDAR_CANCEL, SENDABLE_VISITS, recipient_for
 from clinic.messaging.texts import voucher_code
 from clinic.patients.models import Patient
 from clinic.unit.context import Unit
@@ -74,15 +74,39 @@ def outgoing_message(row: OutboxMessage, recipient: str) -> OutgoingMessage:
 
 
 def _email(
-    session: Session, row: OutboxMessage, visit: Visit, patient: Patient, recipient: str, *, links: Links, tz: str
+    session: Session, row: OutboxMessage, visit: Visit, patient: Patient, recipient: str, *, links: Links, tz: str,
+    unit: Unit | None,
 ) -> OutgoingMessage:
-    """The e-mail that carries ``row``: its own words (the row holds the SMS wording) and its answer page's link."""
+    """The e-mail that carries ``row``: its own words (the row holds the SMS wording), its answer page's link and,
+    for the booking confirmation and the calendar's updates, the visit's calendar file."""
     subject, body = email_answers.email_words(
         patient=patient, action=row.action, day=visit.date, start=inbound.visit_start(session=session, visit=visit),
         pathway=visit.pathway.name_in(patient.language) if visit.pathway else "", voucher=voucher_code(visit.id),
         link=links.answer_url(row.id), tz=tz, note=row.body,
     )
-    return replace(outgoing_message(row, recipient), subject=subject, body=body)
+    attachment = calendar.attachment_for(row, visit, unit) if unit is not None else None
+    return replace(outgoing_message(row, recipient), subject=subject, body=body,
+                   attachments=(attachment,) if attachment is not None else ())
+
+
+def sent_whatever_the_visit(row: OutboxMessage) -> bool:
+    """Rows that go out whatever became of the visit: the SIU feed (it reports a cancellation too) and the
+    calendar file that takes a cancelled visit out of the patient's calendar."""
+    return row.channel == OutboxChannel.HL7 or row.action == CALENDAR_CANCEL
+
+
+def _earlier_hl7(session: Session, row: OutboxMessage) -> OutboxMessage | None:
+    """An SIU message of the same visit queued before ``row`` and not settled yet: the receiver gets them in order."""
+    return session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.visit_id == row.visit_id,
+            OutboxMessage.channel == OutboxChannel.HL7,
+            col(OutboxMessage.id) < row.id,
+            col(OutboxMessage.status).in_([OutboxStatus.QUEUED, OutboxStatus.SENDING]),
+        )
+        .order_by(col(OutboxMessage.id))
+    ).first()
 
 
 def quiet_zone(patient: Patient | None, tz: str) -> str:
@@ -127,7 +151,10 @@ def after_failure(
     """A send that failed: queued again with backoff while retryable, else on the fallback channel, else
     on the front desk's call list."""
     error = (result.error or "refused")[:500]
-    if result.retryable and row.attempts < MAX_ATTEMPTS:
+    if row.channel == OutboxChannel.HL7 and not (result.retryable and row.attempts < MAX_ATTEMPTS):
+        finish(row, OutboxStatus.FAILED, now, error)  # an interface's failure: the Outbox shows it, nobody calls
+        report.failed += 1
+    elif result.retryable and row.attempts < MAX_ATTEMPTS:
         delay = BACKOFF * (2 ** (row.attempts - 1))
         row.next_attempt_at = next_allowed(now + delay, row.channel.value, tz)
         finish(row, OutboxStatus.QUEUED, now, error)
@@ -154,10 +181,13 @@ def _send_one(
     tz: str,
     report: DispatchReport,
     links: Links = NO_LINKS,
+    unit: Unit | None = None,
 ) -> None:
     visit = session.get(Visit, row.visit_id)
+    if visit is not None:
+        session.expire(visit)  # as it is now: another session may have moved it since this one last read it
     patient = session.get(Patient, row.patient_id)
-    if visit is None or visit.status not in SENDABLE_VISITS:
+    if visit is None or (visit.status not in SENDABLE_VISITS and not sent_whatever_the_visit(row)):
         status = visit.status.value if visit is not None else "gone"
         finish(row, OutboxStatus.WITHDRAWN, now, f"not sent: the visit is {status}")
         report.skipped += 1
@@ -173,12 +203,21 @@ def _send_one(
         finish(row, OutboxStatus.QUEUED, now)
         report.postponed += 1
         return
-    recipient = recipient_for(patient, row.channel.value)
+    if row.channel == OutboxChannel.HL7:
+        earlier = _earlier_hl7(session, row)
+        if earlier is not None:
+            row.next_attempt_at = max(earlier.next_attempt_at, now) + dt.timedelta(microseconds=1)
+            finish(row, OutboxStatus.QUEUED, now, f"waits for the visit's earlier SIU message (outbox {earlier.id})")
+            report.postponed += 1
+            return
+        recipient = str(getattr(channels.get("hl7"), "address", "") or row.recipient)
+    else:
+        recipient = recipient_for(patient, row.channel.value)
     if not recipient:
         after_failure(row, SendResult(ok=False, error="no address for this channel"), now=now, tz=tz, report=report)
         return
     if row.channel == Channel.EMAIL:
-        message = _email(session, row, visit, patient, recipient, links=links, tz=clinic_tz)
+        message = _email(session, row, visit, patient, recipient, links=links, tz=clinic_tz, unit=unit)
     else:
         message = outgoing_message(row, recipient)
     row.recipient = recipient[:254]
@@ -198,6 +237,9 @@ def _send_one(
         row.sent_at = now
         row.last_error = None
         finish(row, OutboxStatus.SENT, now)
+        if message.attachments:
+            calendar.calendar_sent(visit, row)
+            session.add(visit)
         report.sent += 1
     else:
         after_failure(row, result, now=now, tz=tz, report=report)
@@ -343,7 +385,7 @@ def dispatch_due(
                 _unclaim(session, [r.id for r in won[index:]], owner, moment)
                 return report
             try:
-                _send_one(session, row, channels, now=moment, tz=unit.tz, report=report, links=links)
+                _send_one(session, row, channels, now=moment, tz=unit.tz, report=report, links=links, unit=unit)
                 session.add(row)
                 session.commit()
             except Exception as exc:

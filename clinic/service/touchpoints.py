@@ -328,7 +328,7 @@ def _q_outbox() -> sa.Select:
     o = OutboxMessage.__table__.c
     return sa.select(
         o.id, o.patient_id, o.visit_id, o.action, o.channel, o.status, o.on_call_list, o.sent_at, o.updated_at
-    ).where(o.status.in_(["sent", "delivered", "failed"]))
+    ).where(o.status.in_(["sent", "delivered", "failed"]), o.channel != "hl7")  # the SIU feed is no contact
 
 
 def _q_inbound() -> sa.Select:

@@ -65,6 +65,10 @@ class Visit(SQLModel, table=True):
     #: for a visit not booked yet.
     announced_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancelled_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    #: The patient's calendar file (``clinic.messaging.calendar``): its SEQUENCE, raised by each update or
+    #: cancellation queued for it, and the arrival of the last one sent (empty: none sent yet).
+    calendar_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    calendar_arrival: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     cancelled_reason: str | None = Field(default=None, max_length=300)
     notes: str = Field(default="", max_length=1000)
     series_id: int | None = Field(default=None, foreign_key="treatment_series.id", index=True)

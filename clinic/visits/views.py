@@ -1,6 +1,6 @@
 """``/visits/<id>``: one visit's day (steps with planned and actual times), check-in and step actions."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,6 +22,7 @@ from clinic.booking.moves import movable
 from clinic.columns import utcnow
 from clinic.db import get_session
 from clinic.errors import Conflict, DomainError, NotFound
+from clinic.messaging.calendar import calendar_download
 from clinic.service import transport
 from clinic.service.volunteers import active_volunteers, get_volunteer, visit_assignment
 from clinic.visits import dayrules, journey, steps, undo
@@ -161,6 +162,9 @@ def _render(visit_id: int, *, form: CheckInForm | None = None, error: str | None
             slip_url=url_for("visit.slip", visit_id=visit.id)
             if visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED) and visit.steps
             else None,
+            calendar_url=url_for("visit.calendar_file", visit_id=visit.id)
+            if visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED) and visit.steps
+            else None,
             move_url=optional_url("series.move", visit_id=visit.id) if movable(visit, today) else None,
             cycle_cancel_url=optional_url("series.cancel_cycle", visit_id=visit.id)
             if visit.series_id is not None and visit.status in (VisitStatus.BOOKED, VisitStatus.CONFIRMED)
@@ -215,6 +219,28 @@ def slip(visit_id: int):
             back_url=url_for("visit.detail", visit_id=visit_id),
         )
     return page
+
+
+@bp.get("/visits/<int:visit_id>/calendar.ics")
+@roles_required(FRONT_DESK, COORDINATOR, ADMIN)
+def calendar_file(visit_id: int):
+    """The visit's calendar file (.ics, in the patient's language) to print or send."""
+    try:
+        ics = calendar_download(session=get_session(), visit_id=visit_id, unit=unit())
+    except NotFound:
+        abort(404)
+    except Conflict as error:
+        flash(
+            _("This visit has no calendar file: it is not booked, or has started.")
+            if error.code == "no_calendar"
+            else _("This visit has no planned steps yet: there is nothing to put in a calendar."),
+            "error",
+        )
+        return redirect(url_for("visit.detail", visit_id=visit_id), code=303)
+    return Response(
+        ics.data, mimetype="text/calendar", content_type=ics.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{ics.filename}"'},
+    )
 
 
 @bp.post("/visits/<int:visit_id>/check-in")

@@ -49,7 +49,13 @@ OUTBOX_STATUS_LABELS = {
     "withdrawn": _l("Withdrawn"),
     "skipped": _l("Skipped"),
 }
-CHANNEL_LABELS = {"sms": _l("SMS"), "voice": _l("Call"), "email": _l("E-mail"), "patient": _l("Patient's own channel")}
+CHANNEL_LABELS = {
+    "sms": _l("SMS"),
+    "voice": _l("Call"),
+    "email": _l("E-mail"),
+    "hl7": _l("HL7 feed (SIU)"),
+    "patient": _l("Patient's own channel"),
+}
 ACTION_LABELS = {
     "confirmation": _l("Booking confirmation"),
     "reminder": _l("Reminder"),
@@ -58,6 +64,13 @@ ACTION_LABELS = {
     "volunteer_meet": _l("Volunteer meets the patient"),
     "volunteer": _l("Volunteer announced to the patient"),
     "reoffer": _l("Re-offer the freed place"),
+    "calendar_update": _l("Calendar update (visit moved)"),
+    "calendar_cancel": _l("Calendar cancellation"),
+    "siu_s12": _l("SIU S12: visit booked"),
+    "siu_s13": _l("SIU S13: visit moved"),
+    "siu_s14": _l("SIU S14: visit changed"),
+    "siu_s15": _l("SIU S15: visit cancelled"),
+    "siu_s26": _l("SIU S26: no-show"),
 }
 
 

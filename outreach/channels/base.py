@@ -11,18 +11,30 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an e-mail carries (the visit's calendar file); ``params`` go on its Content-Type
+    (``{"method": "REQUEST"}`` for ``text/calendar``). Other channels ignore attachments."""
+
+    filename: str
+    content_type: str  # "text/calendar"
+    data: bytes
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One message to one patient. ``key`` is the outbox row's unique key, so a retry is recognisable."""
 
     key: str
-    channel: str  # "sms" | "voice" | "email"
-    to: str  # E.164 number, or an e-mail address for "email"
+    channel: str  # "sms" | "voice" | "email" | "hl7"
+    to: str  # E.164 number, an e-mail address for "email", the receiver's host:port for "hl7"
     body: str  # the text (SMS, e-mail) or what the voice call says before its menu
     language: str  # "en" | "nl" | "fr"
     subject: str | None = None  # e-mail only
     voice_url: str | None = None  # voice only: where Twilio fetches the call's TwiML
     status_callback: str | None = None  # where the provider reports delivery
     metadata: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()  # e-mail only
 
 
 @dataclass(frozen=True)

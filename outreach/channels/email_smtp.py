@@ -37,6 +37,12 @@ class SmtpEmailChannel:
         domain = self.sender.rpartition("@")[2] or "localhost"
         email["Message-ID"] = make_msgid(idstring=message.key.replace(" ", "_")[:40], domain=domain)
         email.set_content(message.body)
+        for attachment in message.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            email.add_attachment(
+                attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
+                filename=attachment.filename, params=dict(attachment.params),
+            )
         email["Content-Language"] = message.language  # after set_content, which drops Content-* headers
         return email
 

@@ -1,4 +1,4 @@
-"""The peers every test may use: the fake Twilio server, a real OpenID Connect provider (``oidc_provider``), a tiny SMTP server and Twilio-configured apps."""
+"""The peers every test may use: the fake Twilio server, a real OpenID Connect provider (``oidc_provider``), a tiny SMTP server, an HL7 MLLP receiver and Twilio-configured apps."""
 
 import socketserver
 import threading
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.peers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.peers.mllp_peer import MllpPeer
 from tests.peers.oidc_provider import oidc_provider  # noqa: F401  (a real OpenID Connect provider)
 
 FROM_NUMBER = "+3197010000001"
@@ -102,3 +103,11 @@ def smtp_server() -> Iterator[tuple[str, int, Mailbox]]:
     yield host, port, server.mailbox  # type: ignore[attr-defined]
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def mllp_peer() -> Iterator[MllpPeer]:
+    """An HL7 receiver over MLLP on 127.0.0.1 (``tests.peers.mllp_peer``), not listening yet: ``start()`` it."""
+    peer = MllpPeer()
+    yield peer
+    peer.stop()
