@@ -2,7 +2,7 @@
 assertions already used (``api_used_assertion``) and the call log (``api_call``).
 
 Revision ID: 0019_api_clients
-Revises: 0018_oidc
+Revises: 0021_patient_feed (the hl7 branch's migration, merged here; the brief named 0018_oidc: the lead relinks the chain when merging)
 Create Date: 2026-12-07
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0019_api_clients'
-down_revision: str | Sequence[str] | None = '0018_oidc'
+down_revision: str | Sequence[str] | None = '0021_patient_feed'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
