@@ -15,8 +15,9 @@ from clinic.fhir.outcome import fhir_error
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
-#: Accepted by every search and otherwise ignored (the answer is JSON whatever it says).
-ALWAYS = frozenset({"_count", "_offset", "_format"})
+#: Accepted by every search and otherwise ignored (the answer is JSON whatever ``_format`` says, and
+#: ``total`` is always exact whatever ``_total`` asks).
+ALWAYS = frozenset({"_count", "_offset", "_format", "_total"})
 _PREFIXED = re.compile(r"(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?(?P<value>\d.*)")
 DATE_PREFIXES = frozenset({"eq", "gt", "lt", "ge", "le"})
 
