@@ -175,3 +175,13 @@ def test_csrf_does_not_apply_to_the_fhir_api(app_config, client, fhir_headers) -
     response = client.post("/fhir/Patient", json={"resourceType": "Patient"},
                            headers={**fhir_headers("system/Patient.write"), "Content-Type": FHIR_JSON})
     assert response.status_code == 422  # judged on its content, not refused for a missing CSRF token
+
+
+def test_the_call_log_keeps_no_personal_data_of_a_search(client, session, fhir_headers) -> None:
+    headers = fhir_headers("system/*.read")
+    client.get("/fhir/Patient?name=Anna&identifier=urn:onevisit:mrn|P000123&_count=5", headers=headers)
+    client.get("/fhir/Appointment?patient=Patient/7&date=ge2026-12-01", headers=headers)
+    session.expire_all()
+    paths = [row.path for row in session.exec(select(ApiCall).order_by(ApiCall.id))]
+    assert paths == ["/fhir/Patient?name=…&identifier=…&_count=5",
+                     "/fhir/Appointment?patient=Patient/7&date=ge2026-12-01"]
