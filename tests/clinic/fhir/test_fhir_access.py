@@ -185,3 +185,19 @@ def test_the_call_log_keeps_no_personal_data_of_a_search(client, session, fhir_h
     paths = [row.path for row in session.exec(select(ApiCall).order_by(ApiCall.id))]
     assert paths == ["/fhir/Patient?name=…&identifier=…&_count=5",
                      "/fhir/Appointment?patient=Patient/7&date=ge2026-12-01"]
+
+
+@pytest.mark.parametrize(("query", "accept", "status"), [
+    ("", "application/fhir+xml", 406),
+    ("?_format=xml", FHIR_JSON, 406),
+    ("?_format=json", FHIR_JSON, 200),
+    ("", "application/json", 200),
+    ("", "*/*", 200),
+    ("", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200),
+])
+def test_only_json_is_answered(client, query, accept, status) -> None:
+    response = client.get(f"/fhir/metadata{query}", headers={"Accept": accept})
+    assert response.status_code == status
+    assert response.mimetype == FHIR_JSON
+    if status == 406:
+        outcome_of(response)
