@@ -201,3 +201,18 @@ def test_only_json_is_answered(client, query, accept, status) -> None:
     assert response.mimetype == FHIR_JSON
     if status == 406:
         outcome_of(response)
+
+
+def test_the_record_number_system_is_a_setting(app, client, session, fhir_headers) -> None:
+    from clinic.app import reconfigure
+    from clinic.settings import ConfigError, load_settings
+
+    reconfigure(app, FHIR_MRN_SYSTEM="urn:oid:2.16.528.1.1007.3.3.1234")
+    patient = make_patient(session)
+    headers = fhir_headers("system/Patient.read")
+    resource = FhirPatient.model_validate(client.get(f"/fhir/Patient/{patient.id}", headers=headers).get_json())
+    assert resource.identifier[0].system == "urn:oid:2.16.528.1.1007.3.3.1234"
+    found = client.get(f"/fhir/Patient?identifier=urn:oid:2.16.528.1.1007.3.3.1234|{patient.mrn}", headers=headers)
+    assert found.get_json()["total"] == 1
+    with pytest.raises(ConfigError, match="FHIR_MRN_SYSTEM='hospital numbers': expected a URI"):
+        load_settings({"TESTING": True, "FHIR_MRN_SYSTEM": "hospital numbers"})
