@@ -13,16 +13,20 @@ outreach, volunteers and the figures follow from its ``VisitBooked`` event.
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic import planning
 from clinic.audit import record as audit
+from clinic.booking.choices import decode_choice
 from clinic.booking.models import BookingHold, HoldStatus
 from clinic.booking.services import SlotTaken, book_proposal, check_choice, problems
 from clinic.errors import Conflict, NotFound, ValidationError
+from clinic.patients.models import Patient
 from clinic.unit.context import Unit
+from clinic.unit.models import Pathway
 from clinic.visits.models import Visit
 
 #: The longest hold a caller may ask for (minutes).
@@ -186,3 +190,39 @@ def live_holds(*, session: Session, day: dt.date, now: dt.datetime) -> list[Book
             .order_by(col(BookingHold.expires_at), col(BookingHold.id))
         )
     )
+
+
+@dataclass(frozen=True)
+class HeldPlace:
+    """A live hold as the day board lists it."""
+
+    hold_id: int
+    patient_id: int
+    patient_name: str
+    pathway_name: object
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    expires_at: dt.datetime
+    client: str
+
+
+def held_places(*, session: Session, day: dt.date, now: dt.datetime, tz: str) -> list[HeldPlace]:
+    """The day's live holds with who and what they hold, soonest expiry first."""
+    out = []
+    for hold in live_holds(session=session, day=day, now=now):
+        patient = session.get(Patient, hold.patient_id)
+        pathway = session.get(Pathway, hold.pathway_id)
+        _day, steps = decode_choice(hold.choice)
+        out.append(
+            HeldPlace(
+                hold_id=hold.id,  # type: ignore[arg-type]
+                patient_id=hold.patient_id,
+                patient_name=patient.display_name if patient is not None else "",
+                pathway_name=pathway.named if pathway is not None else "",
+                starts_at=planning.instant_at(day, min(s.start for s in steps), tz),
+                ends_at=planning.instant_at(day, max(s.end for s in steps), tz),
+                expires_at=hold.expires_at,
+                client=hold.client,
+            )
+        )
+    return out

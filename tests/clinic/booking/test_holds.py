@@ -147,3 +147,13 @@ def test_the_worker_expires_holds_every_minute(session: Session, held, clock, da
         reset_dispatcher()
     session.refresh(hold)
     assert hold.status == HoldStatus.EXPIRED
+
+
+def test_the_board_shows_held_places_until_they_expire(session: Session, held, clock, desk_client) -> None:
+    hold, _pathway, a, _b = held
+    html = desk_client.get(f"/board/live?day={TUESDAY.isoformat()}").get_data(as_text=True)
+    assert f'data-hold="{hold.id}"' in html and "Held until 10:05" in html and a.display_name in html
+    dutch = desk_client.get(f"/board?day={TUESDAY.isoformat()}", headers={"Accept-Language": "nl"})
+    assert "Vastgehouden tot 10:05" in dutch.get_data(as_text=True)
+    clock.shift(dt.timedelta(minutes=5))
+    assert "data-hold" not in desk_client.get(f"/board/live?day={TUESDAY.isoformat()}").get_data(as_text=True)
