@@ -10,6 +10,7 @@ Order of precedence (last wins): the defaults below, plain ``DATABASE_URL`` / ``
 import difflib
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -182,6 +183,8 @@ class Settings(BaseSettings):
     #: The unit's name and street address as printed on the patient's appointment slip.
     unit_name: str = "OneVisit day-care unit"
     unit_address: str = "Heidelberglaan 100, 3584 CX Utrecht"
+    #: The FHIR API's identifier system for the hospital's record numbers (``Patient.identifier.system``).
+    fhir_mrn_system: str = "urn:onevisit:mrn"
     follow_up_due_working_days: int = 2
     survey_reask_hours: int = 24
     #: Sign-in throttling: this many wrong passwords for one account, or from one address, within the window
@@ -229,6 +232,15 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("not a known time zone (e.g. Europe/Amsterdam)") from None
+        return value
+
+    @field_validator("fhir_mrn_system")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", value):
+            raise ValueError("expected a URI naming the hospital's record numbers (e.g. urn:oid:2.16.528.1.1007.3.3.1234 "
+                             "or https://hospital.example/mrn)")
         return value
 
     @field_validator("format_locale")

@@ -8,6 +8,8 @@ import clinic.audit.models  # noqa: F401
 import clinic.billing.models  # noqa: F401
 import clinic.booking.models  # noqa: F401
 import clinic.feedback.models  # noqa: F401
+import clinic.fhir.models  # noqa: F401
+import clinic.hl7.models  # noqa: F401
 import clinic.messaging.models  # noqa: F401
 import clinic.patients.models  # noqa: F401
 import clinic.privacy.models  # noqa: F401

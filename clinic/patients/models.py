@@ -142,3 +142,18 @@ class PatientRead(PatientBase):
     id: int
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class PatientMerge(SQLModel, table=True):
+    """A record number merged into another patient (HL7 A40): the merged row is gone, its data moved to
+    ``patient_id``; this row keeps the old number so a repeated merge is a no-op and the number is not
+    registered again as a new person."""
+
+    __tablename__ = "patient_merge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    merged_mrn: str = Field(max_length=20, unique=True)
+    merged_patient_id: int = Field(description="the removed patient row's id, as the audit trail knows it")
+    patient_id: int = Field(foreign_key="patient.id", ondelete="CASCADE", index=True)
+    source: str = Field(max_length=40)
+    merged_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))

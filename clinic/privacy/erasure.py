@@ -4,9 +4,9 @@ What the law makes the unit keep is pseudonymised, not deleted: the patient row 
 it) under a pseudonym with every contact detail blanked; visits, their steps and check-ins, series and
 invoices keep their dates, amounts and numbers; recovery gestures keep their cost. Everything else about the
 patient is deleted: messages (outbox and inbound), touch-points, survey answers, follow-ups, waitlist entries
-and their offers, transport requests, volunteer assignments. Finally every text and JSON column of every
-table (the audit trail included) is searched for the patient's name, phone and e-mail and they are replaced,
-so free text such as a volunteer's evening SMS keeps no trace; ids stay.
+and their offers, transport requests, volunteer assignments, record numbers merged into theirs. Finally every
+text and JSON column of every table (the audit trail included) is searched for the patient's name, phone and
+e-mail and they are replaced, so free text such as a volunteer's evening SMS keeps no trace; ids stay.
 """
 
 import datetime as dt
@@ -46,6 +46,7 @@ DELETED: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("waitlist_entry", (("patient_id", "patient"),)),
     ("transport_request", (("patient_id", "patient"), ("visit_id", "visit"))),
     ("volunteer_assignment", (("visit_id", "visit"),)),
+    ("patient_merge", (("patient_id", "patient"),)),
 )
 """Tables whose rows about the patient are deleted, children before parents."""
 

@@ -53,6 +53,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("waitlist_entry", (("patient_id", "patient"),)),
     Section("waitlist_offer", (("entry_id", "waitlist_entry"), ("booked_visit_id", "visit"))),
     Section("access_log", (("patient_id", "patient"),)),
+    Section("patient_merge", (("patient_id", "patient"),)),
 )
 """In order: a section's links name only ``patient`` or sections above it."""
 

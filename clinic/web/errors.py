@@ -13,6 +13,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from clinic.db import get_session
 from clinic.errors import NotFound, get_or_raise
+from clinic.fhir.auth import error_response as fhir_error_response
+from clinic.fhir.auth import is_fhir_path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +59,8 @@ def handle_csrf(error: CSRFError):
 
 
 def handle_http(error: HTTPException):
+    if is_fhir_path(request.path):  # no route matched (unknown type, wrong method): the FHIR API's answer
+        return fhir_error_response(error)
     code = error.code or 500
     if code >= 500:
         return handle_server_error(error)
@@ -67,6 +71,8 @@ def handle_http(error: HTTPException):
 
 
 def handle_server_error(error: Exception):
+    if is_fhir_path(request.path):
+        return fhir_error_response(error)
     original = getattr(error, "original_exception", None) or error
     if not isinstance(original, HTTPException):
         log.error("Unhandled error on %s %s", request.method, request.path, exc_info=original)

@@ -20,7 +20,7 @@ from clinic.feedback.models import (
     SurveyTrigger,
 )
 from clinic.messaging.models import InboundMessage, OutboxMessage
-from clinic.patients.models import Patient
+from clinic.patients.models import Patient, PatientMerge
 from clinic.privacy.models import AccessKind, AccessLog
 from clinic.refill.models import OfferChannel, WaitlistEntry, WaitlistOffer
 from clinic.service.models import (
@@ -123,6 +123,8 @@ def patient_with_everything(session: Session, *, today: dt.date) -> Records:
         RecoveryGesture(patient_id=patient.id, visit_id=done.id, kind="parking", cost_cents=500,
                         reason=f"{NAME[1]} waited 2 h", status=GestureStatus.GRANTED),
         AccessLog(patient_id=patient.id, user_id=None, kind=AccessKind.PAGE),
+        PatientMerge(merged_mrn=f"OLD{patient.id}", merged_patient_id=patient.id + 1000, patient_id=patient.id,
+                     source="hl7:ADT^A40"),
     ])
     audit.record(session=session, actor_id=None, action="patient.created", entity="patient", entity_id=patient.id,
                  details={"name": f"{NAME[0]} {NAME[1]}", "contact": {"phone": PHONE, "email": EMAIL}})

@@ -1,0 +1,1 @@
+"""The FHIR R4 API under ``/fhir``: API clients and their tokens, scopes, resource mapping and the views."""

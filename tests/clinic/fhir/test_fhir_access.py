@@ -1,0 +1,138 @@
+"""Who may call the FHIR API: bearer tokens and their scopes, errors as OperationOutcome, every call logged."""
+
+import pytest
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.patient import Patient as FhirPatient
+from sqlmodel import select
+
+from clinic.fhir import services
+from clinic.fhir.models import ApiCall
+from tests.factories import make_patient
+
+FHIR_JSON = "application/fhir+json"
+
+
+def outcome_of(response) -> OperationOutcome:
+    assert response.mimetype == FHIR_JSON, response.get_data(as_text=True)
+    return OperationOutcome.model_validate(response.get_json())
+
+
+def test_metadata_needs_no_token_and_is_a_capability_statement(client) -> None:
+    response = client.get("/fhir/metadata")
+    assert response.status_code == 200
+    assert response.mimetype == FHIR_JSON
+    statement = CapabilityStatement.model_validate(response.get_json())
+    types = {resource.type for resource in statement.rest[0].resource}
+    assert "Patient" in types
+    assert statement.fhirVersion == "4.0.1"
+
+
+def test_no_token_is_401_with_www_authenticate(client, session) -> None:
+    patient = make_patient(session)
+    response = client.get(f"/fhir/Patient/{patient.id}")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    outcome = outcome_of(response)
+    assert outcome.issue[0].code == "login"
+
+
+def test_unknown_token_is_401(client, session) -> None:
+    patient = make_patient(session)
+    response = client.get(f"/fhir/Patient/{patient.id}", headers={"Authorization": "Bearer ovf_nothing"})
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    outcome_of(response)
+
+
+def test_token_without_the_scope_is_403_naming_it(client, session, fhir_headers) -> None:
+    patient = make_patient(session)
+    response = client.get(f"/fhir/Patient/{patient.id}", headers=fhir_headers("system/Appointment.read"))
+    assert response.status_code == 403
+    outcome = outcome_of(response)
+    assert outcome.issue[0].code == "forbidden"
+    assert "system/Patient.read" in outcome.issue[0].diagnostics
+
+
+@pytest.mark.parametrize("scope", ["system/Patient.read", "system/*.read", "system/Patient.rs", "system/*.*"])
+def test_a_covering_scope_reads_the_patient(client, session, fhir_headers, scope: str) -> None:
+    patient = make_patient(session)
+    response = client.get(f"/fhir/Patient/{patient.id}", headers=fhir_headers(scope))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    resource = FhirPatient.model_validate(response.get_json())
+    assert resource.identifier[0].value == patient.mrn
+    assert resource.identifier[0].system == "urn:onevisit:mrn"
+
+
+def test_write_scope_does_not_read(client, session, fhir_headers) -> None:
+    patient = make_patient(session)
+    response = client.get(f"/fhir/Patient/{patient.id}", headers=fhir_headers("system/Patient.write"))
+    assert response.status_code == 403
+
+
+def test_revoked_token_and_deactivated_client_are_refused(client, session, api_token) -> None:
+    patient = make_patient(session)
+    token = api_token("system/Patient.read", name="ehr")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/fhir/Patient/{patient.id}", headers=headers).status_code == 200
+    row = services.tokens(session=session)[0]
+    services.revoke_token(session=session, token_id=row.id, actor_id=None)
+    assert client.get(f"/fhir/Patient/{patient.id}", headers=headers).status_code == 401
+
+    other = api_token("system/Patient.read", name="portal")
+    portal = services.client_named(session=session, name="portal")
+    services.deactivate_client(session=session, client_id=portal.id, actor_id=None)
+    response = client.get(f"/fhir/Patient/{patient.id}", headers={"Authorization": f"Bearer {other}"})
+    assert response.status_code == 401
+
+
+def test_expired_token_is_refused(client, session, api_token, clock) -> None:
+    import datetime as dt
+
+    patient = make_patient(session)
+    token = api_token("system/Patient.read", days=1)
+    clock.shift(dt.timedelta(days=1, seconds=1))
+    response = client.get(f"/fhir/Patient/{patient.id}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "expired" in outcome_of(response).issue[0].diagnostics
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/fhir/Patient/999999", 404),
+    ("GET", "/fhir/Patient/abc", 404),
+    ("GET", "/fhir/Observation/1", 404),
+    ("GET", "/fhir", 404),
+    ("DELETE", "/fhir/metadata", 405),
+])
+def test_errors_are_operation_outcomes_never_html(client, fhir_headers, method, path, status) -> None:
+    response = client.open(path, method=method, headers=fhir_headers("system/*.*"))
+    assert response.status_code == status
+    outcome = outcome_of(response)
+    assert outcome.issue[0].severity == "error"
+    if status == 405:
+        assert "GET" in response.headers["Allow"]
+
+
+def test_only_the_hash_of_a_token_is_stored(session) -> None:
+    client = services.create_client(session=session, name="ehr", scopes="system/*.read", actor_id=None)
+    row, token = services.issue_token(session=session, client_id=client.id, actor_id=None)
+    assert row.token_hash == services.hash_token(token) != token
+    assert token not in str(row.model_dump())
+
+
+def test_every_call_is_logged_with_its_client(client, session, fhir_headers) -> None:
+    patient = make_patient(session)
+    client.get(f"/fhir/Patient/{patient.id}")
+    client.get(f"/fhir/Patient/{patient.id}", headers=fhir_headers("system/Appointment.read", name="ehr"))
+    client.get(f"/fhir/Patient/{patient.id}", headers=fhir_headers("system/Patient.read", name="lab"))
+    client.get("/fhir/Nothing")
+    session.expire_all()
+    rows = session.exec(select(ApiCall).order_by(ApiCall.id)).all()
+    ehr = services.client_named(session=session, name="ehr")
+    lab = services.client_named(session=session, name="lab")
+    assert [(r.client_id, r.method, r.path, r.status) for r in rows] == [
+        (None, "GET", f"/fhir/Patient/{patient.id}", 401),
+        (ehr.id, "GET", f"/fhir/Patient/{patient.id}", 403),
+        (lab.id, "GET", f"/fhir/Patient/{patient.id}", 200),
+        (None, "GET", "/fhir/Nothing", 404),
+    ]
