@@ -1,7 +1,7 @@
 """Held itineraries (IHE ITI-116 ``$hold``): a proposed visit's capacity kept for a few minutes.
 
 Revision ID: 0020_holds
-Revises: 0018_oidc
+Revises: 0019_api_clients
 Create Date: 2026-12-07
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0020_holds'
-down_revision: str | Sequence[str] | None = '0018_oidc'
+down_revision: str | Sequence[str] | None = '0019_api_clients'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
