@@ -92,6 +92,7 @@ def current_grant() -> Grant:
             header = REALM if exc.message.startswith("no bearer") else f'{REALM}, error="invalid_token"'
             raise fhir_error(401, exc.message, code="login", headers={"WWW-Authenticate": header}) from None
         g.fhir_grant = grant
+        g.fhir_client_id = grant.client_id
     return g.fhir_grant
 
 
@@ -137,10 +138,9 @@ def record_call(response: Response) -> Response:
     """Log every request under ``/fhir`` (allowed or refused) with its client, in a session of its own."""
     if not is_fhir_path(request.path):
         return response
-    grant = g.get("fhir_grant")
     try:
         with get_session_factory()() as session:
-            services.record_call(session=session, client_id=grant.client_id if grant else None,
+            services.record_call(session=session, client_id=g.get("fhir_client_id"),
                                  method=request.method, path=request.full_path.rstrip("?"),
                                  status=response.status_code)
     except Exception:  # noqa: BLE001 - the answer is already made; a failed log line must not replace it

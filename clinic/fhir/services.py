@@ -76,7 +76,7 @@ def create_client(
     client = ApiClient(name=name, scopes=scope_text(parsed), jwks=checked)
     session.add(client)
     session.flush()
-    record(session=session, actor_id=actor_id, action="api_client_created", entity="api_client",
+    record(session=session, actor_id=actor_id, action="api_client.created", entity="api_client",
            entity_id=client.id, details={"name": name, "scopes": client.scopes, "jwks": checked is not None})
     session.commit()
     return client
@@ -93,7 +93,7 @@ def set_jwks(*, session: Session, client_id: int, jwks: Any, actor_id: int | Non
     """Register (or replace) the client's public keys for SMART backend services."""
     client = get_or_raise(session, ApiClient, client_id, what="API client", field="client_id")
     client.jwks = _check_jwks(jwks)
-    record(session=session, actor_id=actor_id, action="api_client_keys", entity="api_client",
+    record(session=session, actor_id=actor_id, action="api_client.keys_registered", entity="api_client",
            entity_id=client.id, details={"kids": [k.get("kid") for k in client.jwks["keys"]]})
     session.commit()
     return client
@@ -137,7 +137,7 @@ def issue_token(
         raise ValidationError(f"a token is valid 1 to {MAX_TOKEN_DAYS} days", field="days")
     asked = requested_scopes(client, scopes)
     row, token = _new_token(session, client, asked, utcnow() + dt.timedelta(days=days), "admin")
-    record(session=session, actor_id=actor_id, action="api_token_issued", entity="api_client",
+    record(session=session, actor_id=actor_id, action="api_client.token_issued", entity="api_client",
            entity_id=client.id, details={"token_id": row.id, "hint": row.hint, "scopes": row.scopes,
                                          "expires_at": row.expires_at.isoformat()})
     session.commit()
@@ -156,7 +156,7 @@ def revoke_token(*, session: Session, token_id: int, actor_id: int | None) -> Ap
     row = get_or_raise(session, ApiToken, token_id, what="API token", field="token_id")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        record(session=session, actor_id=actor_id, action="api_token_revoked", entity="api_client",
+        record(session=session, actor_id=actor_id, action="api_client.token_revoked", entity="api_client",
                entity_id=row.client_id, details={"token_id": row.id, "hint": row.hint})
         session.commit()
     return row
@@ -172,7 +172,7 @@ def deactivate_client(*, session: Session, client_id: int, actor_id: int | None)
         for row in session.exec(select(ApiToken).where(ApiToken.client_id == client.id,
                                                        col(ApiToken.revoked_at).is_(None))):
             row.revoked_at = now
-        record(session=session, actor_id=actor_id, action="api_client_deactivated", entity="api_client",
+        record(session=session, actor_id=actor_id, action="api_client.deactivated", entity="api_client",
                entity_id=client.id, details={"name": client.name})
         session.commit()
     return client

@@ -1,7 +1,11 @@
-"""FHIR fixtures: API clients with tokens (``fhir_headers``), the app served on a real port (``fhir_base``)."""
+"""FHIR fixtures: API clients with tokens (``fhir_headers``), the app served on a real port (``fhir_base``) and
+a small unit with a full and a free day (``fhir_day``)."""
 
+import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import count
+from typing import Any
 
 import pytest
 
@@ -42,3 +46,41 @@ def fhir_headers(api_token: Callable[..., str]) -> Callable[..., dict[str, str]]
 def fhir_base(live_server: str) -> Iterator[str]:  # noqa: F811
     """The FHIR API's base URL on the live server (``http://127.0.0.1:<port>/fhir``)."""
     yield live_server + "/fhir"
+
+
+@dataclass
+class FhirDay:
+    """A small unit: registration, consult and checkout open only 09:00-09:40 on Thursday and Friday, one
+    40-minute pathway; Thursday 3 December 2026 is full (one booked visit), Friday 4 December free."""
+
+    pathway: Any
+    patient: Any
+    visit: Any
+    resources: dict
+
+
+THURSDAY = dt.date(2026, 12, 3)
+FRIDAY = dt.date(2026, 12, 4)
+
+
+@pytest.fixture
+def fhir_day(session, clock) -> FhirDay:
+    from zoneinfo import ZoneInfo
+
+    from clinic.unit.models import ResourceKind
+    from tests.factories import make_pathway, make_patient, make_resource, make_visit
+
+    hours = tuple((weekday, dt.time(9), dt.time(9, 40)) for weekday in (3, 4))
+    resources = {
+        kind: make_resource(session, code=f"{kind.value}-1", name=f"{kind.value.title()} one", kind=kind, hours=hours)
+        for kind in (ResourceKind.REGISTRATION, ResourceKind.CONSULT, ResourceKind.CHECKOUT)
+    }
+    pathway = make_pathway(session, code="checkup", name="Check-up")
+    patient = make_patient(session, mrn="P000123", given_name="Anna", family_name="de Vries",
+                           birth_date=dt.date(1958, 3, 14), email="anna@example.org")
+    start = dt.datetime.combine(THURSDAY, dt.time(9), ZoneInfo("Europe/Amsterdam"))
+    visit = make_visit(session, patient=patient, pathway=pathway, day=THURSDAY, start=start, resources=resources)
+    visit.announced_at = start.astimezone(dt.UTC)
+    session.add(visit)
+    session.commit()
+    return FhirDay(pathway=pathway, patient=patient, visit=visit, resources=resources)
