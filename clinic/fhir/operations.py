@@ -27,17 +27,24 @@ from clinic.booking import holds
 from clinic.booking import services as booking
 from clinic.booking.models import BookingHold
 from clinic.errors import Conflict, DomainError, NotFound, ValidationError
+from clinic.fhir import finders
 from clinic.fhir.outcome import FhirError, fhir_error
-from clinic.fhir.resources import instant
+from clinic.fhir.resources import (
+    PATHWAY_SYSTEM,
+    RESOURCE_SYSTEM,
+    ResourceInvalid,
+    appointment_resource,
+    check_structure,
+    instant,
+    pathway_concept,
+    resource_actor,
+)
 from clinic.patients.models import Patient
 from clinic.refill.services import cancel_visit
 from clinic.unit.context import Unit
-from clinic.unit.models import Pathway, Resource, ResourceKind
-from clinic.visits.models import Visit, VisitStatus
+from clinic.unit.models import Pathway, Resource
 
 ITINERARY_SYSTEM = "urn:onevisit:itinerary"
-PATHWAY_SYSTEM = "urn:onevisit:pathway"
-RESOURCE_SYSTEM = "urn:onevisit:resource"
 HOLD_EXPIRES = "urn:onevisit:fhir:StructureDefinition:hold-expires"
 HOLD_PREFIX = "hold-"
 DEFAULT_COUNT = 5
@@ -47,28 +54,6 @@ FIND_PARAMETERS = frozenset({"start", "end", "specialty", "service-type", "appoi
                              "location"})
 PATHWAY_PARAMETERS = ("service-type", "appointment-type", "specialty")
 APPOINTMENT_PARAMETERS = ("appointment", "appointment-resource", "appointment-reference")
-
-#: Which FHIR resource stands for a unit resource of each kind in ``Appointment.participant.actor``.
-ACTOR_TYPE = {
-    ResourceKind.CONSULT: "Practitioner",
-    ResourceKind.DIETITIAN: "Practitioner",
-    ResourceKind.NURSE_INTAKE: "Practitioner",
-    ResourceKind.IMAGING: "Device",
-    ResourceKind.ECG: "Device",
-}
-
-#: Appointment.status of each visit status.
-APPOINTMENT_STATUS = {
-    VisitStatus.REQUESTED: "proposed",
-    VisitStatus.BOOKED: "booked",
-    VisitStatus.CONFIRMED: "booked",
-    VisitStatus.CHECKED_IN: "arrived",
-    VisitStatus.IN_PROGRESS: "checked-in",
-    VisitStatus.COMPLETED: "fulfilled",
-    VisitStatus.CANCELLED: "cancelled",
-    VisitStatus.NO_SHOW: "noshow",
-}
-
 
 # --- Parameters ---------------------------------------------------------------------------------
 
@@ -330,18 +315,9 @@ def resource_names(session: Session) -> dict[str, Resource]:
     return {r.code: r for r in session.exec(select(Resource))}
 
 
-def pathway_concept(pathway: Pathway) -> dict[str, Any]:
-    return {"coding": [{"system": PATHWAY_SYSTEM, "code": pathway.code, "display": pathway.name}],
-            "text": pathway.name}
-
-
 def _actor(code: str, resources: dict[str, Resource]) -> dict[str, Any]:
     resource = resources.get(code)
-    actor: dict[str, Any] = {"identifier": {"system": RESOURCE_SYSTEM, "value": code}}
-    if resource is not None:
-        actor["type"] = ACTOR_TYPE.get(resource.kind, "Location")
-        actor["display"] = resource.name
-    return actor
+    return resource_actor(resource) if resource is not None else {"identifier": {"system": RESOURCE_SYSTEM, "value": code}}
 
 
 def _participants(
@@ -438,34 +414,11 @@ def proposal_of(choice: str, *, pathway: Pathway, unit: Unit) -> booking.Proposa
     )
 
 
-def visit_appointment(visit: Visit, *, session: Session, unit: Unit) -> dict[str, Any]:
-    """A stored visit as an Appointment (id: the visit's id)."""
-    steps = sorted(visit.steps, key=lambda s: (s.planned_start, s.id))
-    patient = session.get(Patient, visit.patient_id)
-    pathway = session.get(Pathway, visit.pathway_id)
-    assert patient is not None and pathway is not None
-    resources = resource_names(session)
-    by_id = {r.id: r.code for r in resources.values()}
-    appointment: dict[str, Any] = {
-        "resourceType": "Appointment",
-        "id": str(visit.id),
-        "meta": {"lastUpdated": instant(visit.updated_at)},
-        "status": APPOINTMENT_STATUS[visit.status],
-        "serviceType": [pathway_concept(pathway)],
-        "description": pathway.name,
-    }
-    if visit.status == VisitStatus.CANCELLED and visit.cancelled_reason:
-        appointment["cancelationReason"] = {"text": visit.cancelled_reason}
-    if steps:
-        start, end = steps[0].planned_start, max(s.planned_end for s in steps)
-        appointment["start"] = instant(start)
-        appointment["end"] = instant(end)
-        appointment["minutesDuration"] = max(1, round((end - start).total_seconds() / 60))
-    appointment["created"] = instant(visit.created_at)
-    participant_status = "declined" if visit.status in (VisitStatus.CANCELLED, VisitStatus.NO_SHOW) else "accepted"
-    appointment["participant"] = _participants(patient, [by_id[s.resource_id] for s in steps], resources,
-                                               participant_status)
-    return appointment
+def visit_appointment(visit_id: int, *, session: Session, unit: Unit) -> dict[str, Any]:
+    """A stored visit as the Appointment ``GET /fhir/Appointment/<id>`` reads (``appointment_resource``)."""
+    visit = finders.visit_with_steps(session=session, visit_id=visit_id)
+    assert visit is not None
+    return appointment_resource(visit, unit=unit)
 
 
 # --- $hold and $book ----------------------------------------------------------------------------
@@ -595,7 +548,7 @@ def book(
     except DomainError as exc:
         session.rollback()
         raise operation_error(exc, picked.expression) from None
-    return visit_appointment(visit, session=session, unit=unit)
+    return visit_appointment(visit.id, session=session, unit=unit)  # type: ignore[arg-type]
 
 
 # --- cancel by update ---------------------------------------------------------------------------
@@ -625,15 +578,17 @@ def update_appointment(
     """``PUT Appointment/<id>``: ``status`` ``cancelled`` (with an optional ``cancelationReason``) cancels
     the visit through the cancel service (the refill follows); the same Appointment again changes nothing;
     any other change is refused (422 naming the element)."""
-    visit = session.get(Visit, visit_id)
+    visit = finders.visit_with_steps(session=session, visit_id=visit_id)
     if visit is None:
         raise fhir_error(404, f"Appointment/{visit_id} does not exist", expression="Appointment.id",
                          code="not-found")
-    if body.get("resourceType") != "Appointment":
-        raise fhir_error(400, "send an Appointment", expression="Appointment", code="structure")
+    try:
+        check_structure("Appointment", body)
+    except ResourceInvalid as exc:
+        raise fhir_error(400, exc.message, expression=exc.expression, code="structure") from None
     if str(body.get("id") or "") != str(visit_id):
         raise fhir_error(400, f"the Appointment's id must be {visit_id}, as in the URL", expression="Appointment.id")
-    current = visit_appointment(visit, session=session, unit=unit)
+    current = appointment_resource(visit, unit=unit)
     status = body.get("status")
     if status not in ("cancelled", current["status"]):
         raise fhir_error(422, f"an update may only cancel this appointment (status cancelled); "
@@ -667,5 +622,5 @@ def update_appointment(
         where = "Appointment.cancelationReason" if exc.field == "reason" else "Appointment.status"
         status_code = 422 if isinstance(exc, ValidationError) else 409
         raise fhir_error(status_code, exc.message, expression=where) from None
-    session.refresh(visit)
-    return visit_appointment(visit, session=session, unit=unit)
+    session.expire_all()
+    return visit_appointment(visit_id, session=session, unit=unit)
