@@ -13,6 +13,7 @@ from clinic.booking import holds
 from clinic.booking import services as booking
 from clinic.booking.models import BookingHold, HoldStatus
 from clinic.errors import Conflict, ValidationError
+from clinic.patients.models import Patient
 from clinic.visits.models import Visit
 from clinic.worker import dispatcher, hold_jobs
 from tests.clinic.booking.test_services_booking import TODAY, TUESDAY, TZ, UNIT, chair_unit, propose
@@ -157,3 +158,41 @@ def test_the_board_shows_held_places_until_they_expire(session: Session, held, c
     assert "Vastgehouden tot 10:05" in dutch.get_data(as_text=True)
     clock.shift(dt.timedelta(minutes=5))
     assert "data-hold" not in desk_client.get(f"/board/live?day={TUESDAY.isoformat()}").get_data(as_text=True)
+
+
+def test_ten_clients_hold_the_same_last_chair_at_once_and_one_gets_it(session: Session, clean_db, clock) -> None:
+    """Each thread has its own session and connection (SQLite file or PostgreSQL), released by a barrier."""
+    import threading
+
+    from clinic.errors import DomainError
+
+    clock.move_to(MONDAY)
+    pathway = chair_unit(session)
+    patients = [make_patient(session).id for _ in range(10)]
+    choice = propose(session, session.get(Patient, patients[0]), pathway, availability=THIS_WEEK).options[0].choice
+    pathway_id = pathway.id
+    barrier = threading.Barrier(len(patients))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def client(patient_id: int) -> None:
+        with Session(clean_db, expire_on_commit=False) as own:
+            try:
+                barrier.wait(timeout=30)
+                holds.hold_proposal(session=own, patient_id=patient_id, pathway_id=pathway_id, choice=choice,
+                                    unit=UNIT, now=MONDAY, client=f"c{patient_id}")
+                result = "held"
+            except DomainError as exc:
+                result = exc.code
+            except Exception as exc:  # noqa: BLE001 - the test reports every other failure
+                result = repr(exc)
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=client, args=(pid,)) for pid in patients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(outcomes) == ["held"] + ["slot_taken"] * 9, outcomes
+    assert _count(session, BookingHold) == 1
