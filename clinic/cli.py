@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from gunicorn.app.base import BaseApplication
 
 from clinic import db
+from clinic.api_clients_cli import api_clients_group
 from clinic.bootstrap import Container, of_app, refuse_published_passwords
 from clinic.demo import seed
 from clinic.errors import DomainError, SeedError
@@ -27,6 +28,7 @@ def register(app: Flask, *, factory: Callable[[], Flask]) -> None:
     app.cli.add_command(demo_sign_ins_command)
     app.cli.add_command(users_group)
     app.cli.add_command(optimise_command)
+    app.cli.add_command(api_clients_group)
     app.cli.add_command(serve_command(factory))
 
 

@@ -134,14 +134,28 @@ def read_json_body(*, expression: str = "") -> dict[str, Any]:
     return body
 
 
+#: Search parameters whose values hold no personal data, kept in the call log; the others (``name``,
+#: ``identifier``, ``birthdate``, ...) are logged by name only, so the log never holds what an erasure scrubs.
+LOGGED_VALUES = frozenset({"_count", "_offset", "_total", "_format", "_id", "date", "status", "patient",
+                           "schedule", "start", "service-type"})
+
+
+def logged_path(path: str, args: list[tuple[str, str]]) -> str:
+    """The request's path and query as the call log keeps it: ``/fhir/Patient?name=…&_count=5``."""
+    if not args:
+        return path
+    query = "&".join(f"{name}={value if name in LOGGED_VALUES else '…'}" for name, value in args)
+    return f"{path}?{query}"
+
+
 def record_call(response: Response) -> Response:
     """Log every request under ``/fhir`` (allowed or refused) with its client, in a session of its own."""
     if not is_fhir_path(request.path):
         return response
     try:
         with get_session_factory()() as session:
-            services.record_call(session=session, client_id=g.get("fhir_client_id"),
-                                 method=request.method, path=request.full_path.rstrip("?"),
+            services.record_call(session=session, client_id=g.get("fhir_client_id"), method=request.method,
+                                 path=logged_path(request.path, list(request.args.items(multi=True))),
                                  status=response.status_code)
     except Exception:  # noqa: BLE001 - the answer is already made; a failed log line must not replace it
         log.exception("could not log the FHIR call %s %s", request.method, request.path)

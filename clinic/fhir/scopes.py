@@ -34,7 +34,7 @@ def parse_scope(text: str) -> Scope:
         raise ValidationError(
             f"{text!r} is not a scope this API knows: expected system/<Type>.<read|write|*> "
             "(e.g. system/Appointment.read, system/*.read) or a SMART v2 one (system/Patient.rs)",
-            field="scope",
+            field="scope", code="scope",
         )
     perm = match.group("perm")
     letters = frozenset(V1_LETTERS.get(perm, perm))

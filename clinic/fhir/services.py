@@ -49,14 +49,14 @@ def _check_jwks(jwks: Any) -> dict[str, Any]:
     from joserfc.jwk import KeySet
 
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
-        raise ValidationError('expected a JSON Web Key Set: {"keys": [ {public key}, ... ]}', field="jwks")
+        raise ValidationError('expected a JSON Web Key Set: {"keys": [ {public key}, ... ]}', field="jwks", code="jwks")
     try:
         keys = KeySet.import_key_set(jwks)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
-        raise ValidationError(f"the key set cannot be read: {exc}", field="jwks") from None
+        raise ValidationError(f"the key set cannot be read: {exc}", field="jwks", code="jwks") from None
     for key in keys:
         if key.is_private:
-            raise ValidationError("the key set holds a private key: register only the public keys", field="jwks")
+            raise ValidationError("the key set holds a private key: register only the public keys", field="jwks", code="jwks")
     return {"keys": [key.as_dict(private=False) for key in keys]}
 
 
@@ -66,13 +66,14 @@ def create_client(
     """A new active client; ``ValidationError`` naming ``name``/``scope``/``jwks``, ``Conflict`` on a taken name."""
     name = name.strip()
     if not _NAME.fullmatch(name):
-        raise ValidationError("use 2-80 letters, digits, spaces, dots, dashes or underscores", field="name")
+        raise ValidationError("use 2-80 letters, digits, spaces, dots, dashes or underscores", field="name",
+                              code="client_name")
     parsed = parse_scopes(scopes)
     if not parsed:
-        raise ValidationError("give at least one scope, e.g. system/Appointment.read", field="scope")
+        raise ValidationError("give at least one scope, e.g. system/Appointment.read", field="scope", code="scope")
     checked = _check_jwks(jwks) if jwks is not None else None
     if session.exec(select(ApiClient).where(ApiClient.name == name)).first() is not None:
-        raise Conflict(f"an API client named {name!r} already exists", field="name")
+        raise Conflict(f"an API client named {name!r} already exists", field="name", code="client_name_taken")
     client = ApiClient(name=name, scopes=scope_text(parsed), jwks=checked)
     session.add(client)
     session.flush()
@@ -132,9 +133,9 @@ def issue_token(
     """A new token for an active client, valid ``days`` days: the row and the token itself, shown only now."""
     client = get_or_raise(session, ApiClient, client_id, what="API client", field="client_id")
     if not client.active:
-        raise Conflict(f"the API client {client.name!r} is deactivated", field="client_id")
+        raise Conflict(f"the API client {client.name!r} is deactivated", field="client_id", code="client_inactive")
     if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise ValidationError(f"a token is valid 1 to {MAX_TOKEN_DAYS} days", field="days")
+        raise ValidationError(f"a token is valid 1 to {MAX_TOKEN_DAYS} days", field="days", code="token_days")
     asked = requested_scopes(client, scopes)
     row, token = _new_token(session, client, asked, utcnow() + dt.timedelta(days=days), "admin")
     record(session=session, actor_id=actor_id, action="api_client.token_issued", entity="api_client",

@@ -7,6 +7,7 @@ from clinic.billing import views as billing_views
 from clinic.booking import series_views
 from clinic.booking import views as booking_views
 from clinic.feedback import views as feedback_views
+from clinic.fhir import admin_views as api_client_views
 from clinic.fhir import operations_views
 from clinic.fhir import views as fhir_views
 from clinic.kbr import views as kbr_views
@@ -28,6 +29,7 @@ BLUEPRINT_MODULES = (
     billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
     transport_views, kbr_views, answers_views, optimise_views, privacy_views, accounts_views, fhir_views,
+    api_client_views,
     operations_views,
 )
 

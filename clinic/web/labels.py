@@ -167,6 +167,11 @@ AUDIT_ACTION_LABELS = {
     "user.password_reset": _l("Password reset"),
     "user.password_set": _l("Password set by an administrator"),
     "user.password_changed": _l("Password changed"),
+    "api_client.created": _l("API client registered"),
+    "api_client.keys_registered": _l("API client keys registered"),
+    "api_client.token_issued": _l("API token issued"),
+    "api_client.token_revoked": _l("API token revoked"),
+    "api_client.deactivated": _l("API client deactivated"),
 }
 """What each audit ``action`` code means; the code itself stays visible beside it for searching."""
 AUDIT_ENTITY_LABELS = {
@@ -180,6 +185,7 @@ AUDIT_ENTITY_LABELS = {
     "outreach_rule_set": _l("Outreach rules"),
     "touch_point": _l("Contact"),
     "user": _l("Account"),
+    "api_client": _l("API client"),
 }
 UNDO_LABELS = {
     "visit.checked_in": _l("check-in"),

@@ -136,3 +136,52 @@ def test_every_call_is_logged_with_its_client(client, session, fhir_headers) -> 
         (lab.id, "GET", f"/fhir/Patient/{patient.id}", 200),
         (None, "GET", "/fhir/Nothing", 404),
     ]
+
+
+def test_a_server_error_is_an_operation_outcome_without_the_trace(client, fhir_headers, monkeypatch) -> None:
+    from clinic.fhir import finders
+
+    def broken(**_kwargs):
+        raise RuntimeError("database exploded at /secret/path")
+
+    monkeypatch.setattr(finders, "find_visits", broken)
+    response = client.get("/fhir/Appointment", headers=fhir_headers("system/Appointment.read"))
+    outcome = outcome_of(response)
+    assert response.status_code == 500
+    assert outcome.issue[0].code == "exception"
+    assert "secret" not in response.get_data(as_text=True)
+
+
+def test_metadata_lists_what_is_supported_from_the_table(client) -> None:
+    from clinic.fhir.capability import SUPPORTED, Operation, add_operation
+
+    before = {name: (list(e.interactions), list(e.operations)) for name, e in SUPPORTED.items()}
+    add_operation("Appointment", Operation("probe", "http://example.org/OperationDefinition/probe"))
+    try:
+        statement = CapabilityStatement.model_validate(client.get("/fhir/metadata").get_json())
+    finally:
+        SUPPORTED["Appointment"].operations[:] = before["Appointment"][1]
+    resources = {r.type: r for r in statement.rest[0].resource}
+    assert {i.code for i in resources["Patient"].interaction} >= {"read", "search-type", "create", "update"}
+    assert {p.name for p in resources["Appointment"].searchParam} >= {"patient", "date", "status"}
+    assert {p.name for p in resources["Slot"].searchParam} >= {"schedule", "start", "status"}
+    assert "probe" in {op.name for op in resources["Appointment"].operation}
+    token = statement.rest[0].security.extension[0].extension[0].valueUri
+    assert token == "http://localhost/fhir/auth/token"
+
+
+def test_csrf_does_not_apply_to_the_fhir_api(app_config, client, fhir_headers) -> None:
+    assert app_config["WTF_CSRF_ENABLED"] is True
+    response = client.post("/fhir/Patient", json={"resourceType": "Patient"},
+                           headers={**fhir_headers("system/Patient.write"), "Content-Type": FHIR_JSON})
+    assert response.status_code == 422  # judged on its content, not refused for a missing CSRF token
+
+
+def test_the_call_log_keeps_no_personal_data_of_a_search(client, session, fhir_headers) -> None:
+    headers = fhir_headers("system/*.read")
+    client.get("/fhir/Patient?name=Anna&identifier=urn:onevisit:mrn|P000123&_count=5", headers=headers)
+    client.get("/fhir/Appointment?patient=Patient/7&date=ge2026-12-01", headers=headers)
+    session.expire_all()
+    paths = [row.path for row in session.exec(select(ApiCall).order_by(ApiCall.id))]
+    assert paths == ["/fhir/Patient?name=…&identifier=…&_count=5",
+                     "/fhir/Appointment?patient=Patient/7&date=ge2026-12-01"]
