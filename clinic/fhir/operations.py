@@ -624,3 +624,27 @@ def update_appointment(
         raise fhir_error(status_code, exc.message, expression=where) from None
     session.expire_all()
     return visit_appointment(visit_id, session=session, unit=unit)
+
+
+def update_hold(
+    *, session: Session, appointment_id: str, body: dict[str, Any], unit: Unit, now: dt.datetime, client: str
+) -> dict[str, Any]:
+    """``PUT Appointment/hold-<n>`` with ``status`` ``cancelled``: the client gives its hold's place back
+    before it expires (``clinic.booking.holds.release_hold``); the answer is the Appointment, ``cancelled``."""
+    hold_id = _hold_id(appointment_id)
+    row = session.get(BookingHold, hold_id) if hold_id is not None else None
+    if row is None or row.client != client:
+        raise fhir_error(404, f"Appointment/{appointment_id} does not exist", expression="Appointment.id",
+                         code="not-found")
+    if body.get("resourceType") != "Appointment" or str(body.get("id") or "") != appointment_id:
+        raise fhir_error(400, f"send the Appointment {appointment_id} as $hold answered it", expression="Appointment.id")
+    if body.get("status") != "cancelled":
+        raise fhir_error(422, "a hold can only be cancelled (status cancelled), or booked with $book",
+                         expression="Appointment.status", code="business-rule")
+    row = holds.release_hold(session=session, hold_id=row.id, now=now)  # type: ignore[arg-type]
+    appointment = held_appointment(row, session=session, unit=unit)
+    appointment["status"] = "cancelled"
+    appointment["comment"] = f"Hold {row.status.value}. " + appointment["comment"].split(". ", 1)[-1]
+    for participant in appointment["participant"]:
+        participant["status"] = "declined"
+    return appointment

@@ -85,9 +85,15 @@ def book():
 @bp.put("/Appointment/<id_>")
 @auth.require_scope("system/Appointment.write")
 def update(id_: str):
+    now, unit = _now_and_unit()
+    if id_.startswith(operations.HOLD_PREFIX):
+        body = operations.update_hold(
+            session=get_session(), appointment_id=id_, body=auth.read_json_body(expression="Appointment"),
+            unit=unit, now=now, client=auth.current_grant().client_name,
+        )
+        return auth.fhir_response(body)
     if not id_.isdigit() or not 0 < int(id_) < 2**31:
         raise fhir_error(404, f"Appointment/{id_} does not exist", expression="Appointment.id", code="not-found")
-    now, unit = _now_and_unit()
     body = operations.update_appointment(
         session=get_session(), visit_id=int(id_), body=auth.read_json_body(expression="Appointment"), unit=unit,
         now=now, client=auth.current_grant().client_name,

@@ -13,6 +13,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome as OutcomeRaised
+from fhirpy.base.exceptions import ResourceNotFound
 from sqlmodel import Session, select
 
 from clinic.booking.models import BookingHold, HoldStatus
@@ -220,3 +221,21 @@ def test_the_capability_statement_lists_the_operations(fhir_base) -> None:
     appointment = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Appointment")
     assert {op["name"] for op in appointment["operation"]} >= {"find", "hold", "book"}
     assert "update" in {i["code"] for i in appointment["interaction"]}
+
+
+def test_a_client_gives_its_hold_back_by_cancelling_it(scene, session: Session, fhir_base, fhir_headers) -> None:
+    _pathway, a, b, _w = scene
+    fhir = client_for(fhir_base, fhir_headers, f"{READ} {WRITE}")
+    proposed = proposals(fhir.execute("Appointment/$find", method="post", data=find_parameters(a.id)))[0]
+    held = fhir.execute("Appointment/$hold", method="post", data=appointment_parameter(proposed))
+    with pytest.raises(ResourceNotFound) as foreign:  # another client's hold is none of its business
+        client_for(fhir_base, fhir_headers, WRITE).resource("Appointment", **{**held, "status": "cancelled"}).save()
+    assert OperationOutcome.model_validate_json(str(foreign.value)).issue[0].code == "not-found"
+    with pytest.raises(OutcomeRaised) as booked:
+        fhir.resource("Appointment", **{**held, "status": "booked"}).save()
+    assert outcome_of(booked)["issue"][0]["expression"] == ["Appointment.status"]
+    released = fhir.resource("Appointment", **{**held, "status": "cancelled"})
+    released.save()
+    Appointment.model_validate(released.serialize())
+    assert session.exec(select(BookingHold)).one().status == HoldStatus.RELEASED
+    assert len(proposals(fhir.execute("Appointment/$find", method="post", data=find_parameters(b.id)))) == 1
