@@ -196,3 +196,13 @@ def test_ten_clients_hold_the_same_last_chair_at_once_and_one_gets_it(session: S
         thread.join(timeout=120)
     assert sorted(outcomes) == ["held"] + ["slot_taken"] * 9, outcomes
     assert _count(session, BookingHold) == 1
+
+
+def test_the_hold_length_is_a_setting() -> None:
+    from clinic.bootstrap import unit_from
+    from clinic.settings import ConfigError, load_settings
+
+    assert unit_from(load_settings({"TESTING": True})).hold_minutes == 5
+    assert unit_from(load_settings({"TESTING": True, "HOLD_MINUTES": "10"})).hold_minutes == 10
+    with pytest.raises(ConfigError, match="HOLD_MINUTES"):
+        load_settings({"TESTING": True, "HOLD_MINUTES": "61"})
