@@ -38,11 +38,21 @@ NOT_SCREENS = {
     "auth.hospital_callback": "the hospital's sign-in answers here, then redirects",
     "twilio.survey_call": "TwiML for Twilio",
     "twilio.voice": "TwiML for Twilio",
+    "fhir.metadata": "FHIR JSON",
+    "fhir.smart_configuration": "SMART JSON",
+    "fhir.read_patient": "FHIR JSON",
+    "fhir.search_patients": "FHIR JSON",
+    "fhir.read_appointment": "FHIR JSON",
+    "fhir.search_appointments": "FHIR JSON",
+    "fhir.read_schedule": "FHIR JSON",
+    "fhir.search_schedules": "FHIR JSON",
+    "fhir.read_slot": "FHIR JSON",
+    "fhir.search_slots": "FHIR JSON",
 }
 KIOSK = ("followups.tablet", "followups.kiosk_exit")  # last: the tablet stays a kiosk once it is one
 PATIENT = ("answers.page", "followups.by_email")  # no sign-in: a signed link
 VOLUNTEER = ("volunteer.home",)
-ADMIN = ("accounts.index", "accounts.detail")
+ADMIN = ("accounts.index", "accounts.detail", "api_clients.index")
 
 
 @dataclass(frozen=True)
