@@ -69,10 +69,28 @@ def error_response(error: BaseException) -> Response:
     return fhir_response(problem.body, problem.status, problem.headers)
 
 
+JSON_FORMATS = frozenset({"json", *JSON_TYPES})
+
+
+def require_json() -> None:
+    """406 when the client wants only another format than JSON (``_format`` or ``Accept``): this server has
+    no XML or Turtle, and a JSON answer to ``Accept: application/fhir+xml`` would be misread."""
+    wanted = request.args.get("_format")
+    if wanted is not None and wanted.split(";")[0].strip() not in JSON_FORMATS:
+        raise fhir_error(406, f"_format={wanted}: this server answers only {FHIR_JSON}", expression="_format",
+                         code="not-supported")
+    accept = request.accept_mimetypes
+    if accept.provided and not accept.best_match(sorted(JSON_TYPES)):
+        raise fhir_error(406, f"Accept: {request.headers.get('Accept')}: this server answers only {FHIR_JSON}",
+                         code="not-supported")
+
+
 def fhir_blueprint(name: str, import_name: str) -> Blueprint:
-    """A blueprint under ``/fhir`` answering every error as an OperationOutcome, exempt from CSRF."""
+    """A blueprint under ``/fhir`` answering JSON only (406 otherwise) and every error as an OperationOutcome,
+    exempt from CSRF."""
     bp = Blueprint(name, import_name, url_prefix=PREFIX)
     bp.register_error_handler(Exception, error_response)
+    bp.before_request(require_json)
     csrf.exempt(bp)
     return bp
 

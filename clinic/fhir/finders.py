@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from clinic.patients.models import Patient
-from clinic.unit.models import Pathway, PathwayStep
+from clinic.unit.models import Pathway, PathwayStep, PathwayStepDependency
 from clinic.visits.models import Visit, VisitStatus, VisitStep
 
 
@@ -83,7 +83,12 @@ def find_visits(
 
 
 def active_pathways(*, session: Session, ids: Iterable[int] | None = None) -> list[Pathway]:
-    statement = select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.id))
+    """Active pathways with their steps, step types and dependencies loaded (what the engine's steps need)."""
+    statement = select(Pathway).where(col(Pathway.active).is_(True)).order_by(col(Pathway.id)).options(
+        selectinload(Pathway.steps).selectinload(PathwayStep.step_type),  # type: ignore[arg-type]
+        selectinload(Pathway.steps).selectinload(PathwayStep.dependencies)  # type: ignore[arg-type]
+        .selectinload(PathwayStepDependency.depends_on),  # type: ignore[arg-type]
+    )
     if ids is not None:
         statement = statement.where(col(Pathway.id).in_(list(ids)))
     return list(session.exec(statement))

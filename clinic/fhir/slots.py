@@ -1,7 +1,7 @@
 """Free capacity per pathway and day, as the booking engine sees it (for FHIR ``Slot``).
 
 A day has a free slot for a pathway when one more visit of that pathway fits around the visits already
-booked: the engine's insertion model (``scheduling.insert.insert_request``) places it, nobody moves, no
+booked: the engine's insertion model (``scheduling.insert``, as ``insert_request`` builds it) places it, nobody moves, no
 patient's own rules apply (those are the booking's business). One query set for all the days
 (``planning.build_instances``) and one small solve per pathway and open day keep a month cheap.
 """
@@ -16,7 +16,17 @@ from clinic import planning
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway
 from scheduling import instance as engine
-from scheduling.insert import insert_request
+from scheduling.insert import (
+    FreeTime,
+    Model,
+    add_one_place,
+    add_patient_window,
+    add_precedence,
+    add_steps,
+    request_bounds,
+    solve_model,
+    start_domains,
+)
 
 #: Seconds for one "does it still fit" solve; these models answer in milliseconds.
 SOLVE_SECONDS = 0.2
@@ -36,6 +46,20 @@ class DaySlot:
     @property
     def id(self) -> str:
         return f"{self.pathway.id}-{self.day:%Y%m%d}"
+
+
+def fits(request: engine.Request, free: FreeTime, *, not_before: int | None = None) -> bool:
+    """Whether ``request`` can be placed in ``free`` time: ``insert_request``'s model without its objective,
+    since a Slot only asks whether a place exists, not which is best (no optimum to prove)."""
+    lo, hi = request_bounds(request, frozenset(), not_before)
+    model = Model()
+    v = add_steps(model, request, start_domains(free, request, frozenset(), lo, hi), lo, hi)
+    if v is None:
+        return False
+    add_precedence(model, request, v)
+    add_one_place(model, request, v)
+    add_patient_window(model, request, v, frozenset())
+    return solve_model(model, SOLVE_SECONDS)[1]
 
 
 def opening(instance: engine.Instance) -> tuple[int, int] | None:
@@ -65,13 +89,12 @@ def day_slots(
             continue
         not_before = planning.minutes_at(now, day, unit.tz) if day == today else None
         start, end = (planning.instant_at(day, minutes, unit.tz) for minutes in hours)
+        free_time = FreeTime.for_day(instance)
         for pathway in pathways:
             free = False
             if pathway.id not in unqualified and (not_before is None or not_before < hours[1]):
                 request = engine.Request(id=f"slot-{pathway.id}", patient="slot", steps=steps[pathway.id],
                                          max_visit_minutes=pathway.max_visit_minutes)
-                placed = insert_request(instance, (), request, time_limit=SOLVE_SECONDS,
-                                        not_before=max(0, not_before) if not_before is not None else None)
-                free = placed is not None
+                free = fits(request, free_time, not_before=max(0, not_before) if not_before is not None else None)
             slots.append(DaySlot(pathway=pathway, day=day, start=start, end=end, free=free))
     return slots

@@ -185,3 +185,34 @@ def test_the_call_log_keeps_no_personal_data_of_a_search(client, session, fhir_h
     paths = [row.path for row in session.exec(select(ApiCall).order_by(ApiCall.id))]
     assert paths == ["/fhir/Patient?name=…&identifier=…&_count=5",
                      "/fhir/Appointment?patient=Patient/7&date=ge2026-12-01"]
+
+
+@pytest.mark.parametrize(("query", "accept", "status"), [
+    ("", "application/fhir+xml", 406),
+    ("?_format=xml", FHIR_JSON, 406),
+    ("?_format=json", FHIR_JSON, 200),
+    ("", "application/json", 200),
+    ("", "*/*", 200),
+    ("", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 200),
+])
+def test_only_json_is_answered(client, query, accept, status) -> None:
+    response = client.get(f"/fhir/metadata{query}", headers={"Accept": accept})
+    assert response.status_code == status
+    assert response.mimetype == FHIR_JSON
+    if status == 406:
+        outcome_of(response)
+
+
+def test_the_record_number_system_is_a_setting(app, client, session, fhir_headers) -> None:
+    from clinic.app import reconfigure
+    from clinic.settings import ConfigError, load_settings
+
+    reconfigure(app, FHIR_MRN_SYSTEM="urn:oid:2.16.528.1.1007.3.3.1234")
+    patient = make_patient(session)
+    headers = fhir_headers("system/Patient.read")
+    resource = FhirPatient.model_validate(client.get(f"/fhir/Patient/{patient.id}", headers=headers).get_json())
+    assert resource.identifier[0].system == "urn:oid:2.16.528.1.1007.3.3.1234"
+    found = client.get(f"/fhir/Patient?identifier=urn:oid:2.16.528.1.1007.3.3.1234|{patient.mrn}", headers=headers)
+    assert found.get_json()["total"] == 1
+    with pytest.raises(ConfigError, match="FHIR_MRN_SYSTEM='hospital numbers': expected a URI"):
+        load_settings({"TESTING": True, "FHIR_MRN_SYSTEM": "hospital numbers"})
