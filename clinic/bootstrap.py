@@ -109,6 +109,7 @@ def unit_from(settings: Settings) -> Unit:
         booking_rules=rules,
         format_locale=settings.format_locale,
         arrival_tolerance_minutes=settings.arrival_tolerance_minutes,
+        hold_minutes=settings.hold_minutes,
         name=settings.unit_name,
         address=settings.unit_address,
     )

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import object_session, selectinload
 from sqlmodel import Session, col, select
 
+from clinic.booking.choices import decode_choice
+from clinic.booking.models import BookingHold, HoldStatus
 from clinic.columns import utcnow
 from clinic.errors import ValidationError
 from clinic.patients import segments
@@ -349,13 +351,41 @@ def placed_visit(visit: Visit, tz: str) -> engine.Visit:
     )
 
 
+def hold_key(hold_id: int) -> str:
+    return f"h-{hold_id}"
+
+
+def held_placements(
+    *, session: Session, days: Sequence[dt.date], ignore_hold: int | None = None
+) -> dict[dt.date, tuple[engine.Visit, ...]]:
+    """The live holds on ``days`` (``BookingHold``: held, not expired by now) as fixed busy time, by day:
+    the one place where every reader of a day's capacity (``engine_booked``, ``build_instances``,
+    ``booking_day``) learns of them; ``ignore_hold`` is the hold being booked, whose place is its own."""
+    if not days:
+        return {}
+    statement = select(BookingHold.id, BookingHold.day, BookingHold.choice).where(
+        col(BookingHold.day).in_(list(days)),
+        BookingHold.status == HoldStatus.HELD,
+        col(BookingHold.expires_at) > utcnow(),
+    )
+    if ignore_hold is not None:
+        statement = statement.where(BookingHold.id != ignore_hold)
+    out: dict[dt.date, list[engine.Visit]] = {}
+    for hold_id, day, choice in session.exec(statement.order_by(col(BookingHold.id))).all():
+        _day, steps = decode_choice(choice)
+        out.setdefault(day, []).append(engine.Visit(request=hold_key(hold_id), steps=steps))
+    return {day: tuple(held) for day, held in out.items()}
+
+
 def engine_booked(
-    *, session: Session, day: dt.date, tz: str, exclude: Iterable[int] = ()
+    *, session: Session, day: dt.date, tz: str, exclude: Iterable[int] = (), ignore_hold: int | None = None
 ) -> tuple[engine.Visit, ...]:
-    """Visits on ``day`` whose steps hold capacity (booked ... completed), except ``exclude`` ids."""
+    """Visits on ``day`` whose steps hold capacity (booked ... completed), except ``exclude`` ids, and the
+    day's live holds (except ``ignore_hold``)."""
     skip = set(exclude)
     visits = session.exec(_visits_query(day, ACTIVE_VISIT_STATUSES)).all()
-    return tuple(placed_visit(v, tz) for v in visits if v.id not in skip and v.steps)
+    held = held_placements(session=session, days=[day], ignore_hold=ignore_hold).get(day, ())
+    return (*(placed_visit(v, tz) for v in visits if v.id not in skip and v.steps), *held)
 
 
 def build_instance(
@@ -384,7 +414,8 @@ LeaveBy = Callable[[Patient, dt.date], int | None]
 
 @dataclass(frozen=True)
 class BookingDay:
-    """A day as a new booking sees it: ``instance.booked`` holds the visits that have started (fixed),
+    """A day as a new booking sees it: ``instance.booked`` holds the visits that have started and the live
+    holds (fixed),
     ``instance.requests`` the booked visits that have not (``must_place``, arrival narrowed to
     ``[announced, announced + tolerance]``), ``current`` their stored placement, ``visits`` the rows
     by request key and ``announced`` each movable visit's announced arrival (local minutes)."""
@@ -412,6 +443,7 @@ def booking_day(
     tolerance: int,
     leave_by: LeaveBy | None = None,
     name: str | None = None,
+    ignore_hold: int | None = None,
 ) -> BookingDay:
     """The day for booking one more visit, with every not-started visit movable (see ``BookingDay``).
 
@@ -485,7 +517,7 @@ def booking_day(
             date=day,
             resources=engine_resources(session=session, day=day),
             requests=tuple(requests),
-            booked=tuple(booked),
+            booked=(*booked, *held_placements(session=session, days=[day], ignore_hold=ignore_hold).get(day, ())),
         ),
         current=tuple(current),
         visits=rows,
@@ -537,6 +569,7 @@ def build_instances(
                 end=minutes_at(end, day, unit.tz),
             )
         )
+    held = held_placements(session=session, days=days)
     out = {}
     plain: dict[int, tuple[engine.Resource, ...]] = {}  # by weekday, for days without closures
     for day in days:
@@ -560,9 +593,12 @@ def build_instances(
             date=day,
             resources=opened,
             requests=(),
-            booked=tuple(
-                engine.Visit(request=f"v-{vid}", steps=tuple(placed))
-                for vid, placed in sorted(steps.get(day, {}).items())
+            booked=(
+                *(
+                    engine.Visit(request=f"v-{vid}", steps=tuple(placed))
+                    for vid, placed in sorted(steps.get(day, {}).items())
+                ),
+                *held.get(day, ()),
             ),
         )
     return out

@@ -218,6 +218,8 @@ class Settings(BaseSettings):
     board_refresh_seconds: int = 20
     #: How much later than its announced arrival a booked visit's first step may be re-arranged to.
     arrival_tolerance_minutes: int = 15
+    #: How long an API client's ``$hold`` keeps a proposed itinerary's place (minutes, 0 to 60).
+    hold_minutes: int = 5
     proxy_count: int = 0
     public_base_url: str = ""
     desk_phone: str = ""
@@ -344,6 +346,13 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a whole number of minutes from 0 to {MAX_ARRIVAL_TOLERANCE}")
         return value
 
+
+    @field_validator("hold_minutes")
+    @classmethod
+    def _hold_minutes(cls, value: int) -> int:
+        if not 0 <= value <= 60:
+            raise ValueError("expected a whole number of minutes from 0 to 60")
+        return value
 
     @field_validator("optimise_seconds")
     @classmethod

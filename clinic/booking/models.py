@@ -60,3 +60,40 @@ class TreatmentSeries(SQLModel, table=True):
     @property
     def weekday_set(self) -> frozenset[int]:
         return frozenset(int(d) for d in self.weekdays.split(",") if d.strip().isdigit())
+
+
+class HoldStatus(enum.StrEnum):
+    HELD = "held"
+    BOOKED = "booked"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
+class BookingHold(SQLModel, table=True):
+    """A proposed itinerary held for a few minutes (IHE ITI-116 ``$hold``): while ``status`` is ``held`` and
+    ``expires_at`` is ahead, its steps (``choice``, as ``encode_choice`` writes it) are busy time for every
+    other booking, proposal, refill and optimisation (``clinic.planning.held_placements``). Booked by
+    ``clinic.booking.holds.book_held`` (``visit_id``); expired ones are ignored by readers at once and
+    marked ``expired`` by the worker's job."""
+
+    __tablename__ = "booking_hold"
+    __table_args__ = (sa.Index("ix_booking_hold_live", "day", "status", "expires_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True, ondelete="CASCADE")
+    pathway_id: int = Field(foreign_key="pathway.id")
+    day: dt.date
+    choice: str = Field(max_length=2000)
+    expires_at: dt.datetime = Field(sa_column=utc_column())
+    status: HoldStatus = Field(
+        default=HoldStatus.HELD, sa_column=enum_column(HoldStatus, "hold_status", default=HoldStatus.HELD)
+    )
+    #: Who asked for the hold: an API client's name (``$hold``) and/or a staff account.
+    client: str = Field(default="", max_length=120)
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", ondelete="SET NULL")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=utc_column(default=utcnow))
+    ended_at: dt.datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+    def live(self, now: dt.datetime) -> bool:
+        return self.status == HoldStatus.HELD and self.expires_at > now

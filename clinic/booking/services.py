@@ -19,7 +19,6 @@ import dataclasses
 import datetime as dt
 import itertools
 import math
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from sqlmodel import Session, col, select
 
 from clinic import events, planning
 from clinic.audit import record as audit
-from clinic.booking.models import BookingLock
+from clinic.booking.choices import decode_choice
+from clinic.booking.models import BookingHold, BookingLock, HoldStatus
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
 from clinic.messaging.facts import patient_facts
@@ -396,31 +396,6 @@ def choice_bends(choice: str) -> Bends:
         raise ValidationError(
             "the chosen itinerary is not readable", code="bad_choice", field="choice"
         ) from None
-
-
-_STEP = re.compile(r"^([^@|]{1,40})@([^@|]{1,40})@(\d{1,4})-(\d{1,4})$")
-
-
-def decode_choice(choice: str) -> tuple[dt.date, tuple[engine.PlacedStep, ...]]:
-    """The day and placed steps of an encoded choice; ``ValidationError`` on anything else."""
-    bad = ValidationError("the chosen itinerary is not readable", code="bad_choice", field="choice")
-    parts = (choice or "").strip().split("|")
-    if len(parts) < 2 or len(choice) > 2000:
-        raise bad
-    try:
-        day = dt.date.fromisoformat(parts[0].split(";", 1)[0])
-    except ValueError:
-        raise bad from None
-    steps = []
-    for part in parts[1:]:
-        match = _STEP.match(part)
-        if match is None:
-            raise bad
-        start, end = int(match.group(3)), int(match.group(4))
-        if not 0 <= start < end <= engine.DAY_MINUTES:
-            raise bad
-        steps.append(engine.PlacedStep(id=match.group(1), resource=match.group(2), start=start, end=end))
-    return day, tuple(steps)
 
 
 def pauses(placed: Sequence[engine.PlacedStep], steps: Sequence[engine.Step]) -> dict[str, tuple[int, int]]:
@@ -968,6 +943,85 @@ def _store_moves(
     session.flush()
 
 
+@dataclass(frozen=True)
+class CheckedChoice:
+    """A picked itinerary checked against the pathway and the patient's rules (not yet the day's other
+    bookings), as ``book_proposal`` and ``clinic.booking.holds.hold_proposal`` store it."""
+
+    day: dt.date
+    patient: Patient
+    pathway: Pathway
+    wish: planning.VisitWish
+    request: engine.Request
+    placed: engine.Visit
+    alone: engine.Instance
+
+
+def check_choice(
+    *,
+    session: Session,
+    patient_id: int,
+    pathway_id: int,
+    choice: str,
+    unit: Unit,
+    availability: Availability | None = None,
+    today: dt.date | None = None,
+) -> CheckedChoice:
+    """Take the chosen day's lock and check ``choice`` on its own: readable, in the future, bending only
+    preferences that may bend, fitting the pathway and the patient, and the patient not already coming
+    that day. Raises (``ValidationError``, ``Conflict``) without rolling back: the caller does."""
+    day, steps = decode_choice(choice)
+    bends = choice_bends(choice)
+    patient, pathway = _load(session, patient_id, pathway_id)
+    if today is not None and day <= today:
+        raise ValidationError("the chosen day has passed", code="day_passed", field="choice")
+    applying = planning.applying_rules(segments.segments_for(patient, day, unit=unit))
+    if not bends.allowed_by(unit.booking_rules, applying):
+        raise ValidationError(
+            "the chosen itinerary bends a rule that may not be bent", code="bad_choice", field="choice"
+        )
+    wanted = availability or Availability(earliest=day)
+    wish = visit_wish(patient=patient, pathway=pathway, day=day, unit=unit, availability=wanted, bends=bends)
+    request = planning.engine_request(
+        wish=wish, day=day, unit=unit, staff=planning.load_staff(session=session), bends=bends
+    )
+    placed = engine.Visit(request=request.id, steps=steps)
+    lock_day(session=session, day=day)
+    resources = planning.engine_resources(session=session, day=day)
+    alone = engine.Instance(name=f"book-{day.isoformat()}", date=day, resources=resources, requests=(request,))
+    own = problems(alone, placed)
+    if own:
+        raise ValidationError(
+            "the chosen itinerary does not fit the pathway or the patient: " + "; ".join(own[:3]),
+            code="bad_choice",
+            field="choice",
+        )
+    if day in _days_already_coming(session, patient.id, [day]):  # type: ignore[arg-type]
+        raise Conflict("the patient already has a visit on that day", code="already_booked", field="choice")
+    return CheckedChoice(
+        day=day, patient=patient, pathway=pathway, wish=wish, request=request, placed=placed, alone=alone
+    )
+
+
+def _claim_hold(session: Session, hold_id: int, checked: CheckedChoice) -> BookingHold:
+    """The hold being booked, read again under the day's lock: still held, not expired, and for exactly
+    this patient, pathway and itinerary (``Conflict`` otherwise: booked twice, expired, released)."""
+    hold = session.exec(
+        select(BookingHold).where(BookingHold.id == hold_id).execution_options(populate_existing=True)
+    ).first()
+    if hold is None:
+        raise NotFound(f"hold {hold_id} does not exist", field="hold")
+    if hold.status != HoldStatus.HELD:
+        raise Conflict(f"hold {hold_id} is {hold.status.value} already", code=f"hold_{hold.status.value}", field="hold")
+    if hold.expires_at <= utcnow():
+        raise Conflict(f"hold {hold_id} has expired", code="hold_expired", field="hold")
+    if (hold.patient_id, hold.pathway_id, hold.day) != (checked.patient.id, checked.pathway.id, checked.day) or (
+        decode_choice(hold.choice)[1] != checked.placed.steps
+    ):
+        raise Conflict(f"hold {hold_id} is for another itinerary", code="hold_mismatch", field="hold")
+    return hold
+
+
 def book_proposal(
     *,
     session: Session,
@@ -978,6 +1032,7 @@ def book_proposal(
     actor_id: int | None,
     availability: Availability | None = None,
     today: dt.date | None = None,
+    hold_id: int | None = None,
 ) -> Visit:
     """Store the picked itinerary (``choice`` from a ``Proposal``) as a booked visit with all its steps,
     in one transaction, after re-checking it under the day's lock (committed, audited).
@@ -986,51 +1041,28 @@ def book_proposal(
     to the patient, within the rule file's maximum; hard rules never); the visit's notes and the audit
     row say which preferences the booked visit bends.
 
+    ``hold_id``: the itinerary was held (``clinic.booking.holds``): that hold's own place does not count
+    as taken, and it is marked booked in the same transaction (``Conflict`` when it is not live any more).
+
     ``SlotTaken`` when capacity it needs was booked meanwhile; ``ValidationError`` when the choice is
     malformed or breaks the patient's own rules; nothing is written in either case.
     """
-    day, steps = decode_choice(choice)
-    bends = choice_bends(choice)
     try:
-        patient, pathway = _load(session, patient_id, pathway_id)
-        if today is not None and day <= today:
-            raise ValidationError("the chosen day has passed", code="day_passed", field="choice")
-        applying = planning.applying_rules(segments.segments_for(patient, day, unit=unit))
-        if not bends.allowed_by(unit.booking_rules, applying):
-            raise ValidationError(
-                "the chosen itinerary bends a rule that may not be bent", code="bad_choice", field="choice"
-            )
-        wanted = availability or Availability(earliest=day)
-        wish = visit_wish(
-            patient=patient,
-            pathway=pathway,
-            day=day,
+        checked = check_choice(
+            session=session,
+            patient_id=patient_id,
+            pathway_id=pathway_id,
+            choice=choice,
             unit=unit,
-            availability=wanted,
-            bends=bends,
+            availability=availability,
+            today=today,
         )
-        request = planning.engine_request(
-            wish=wish, day=day, unit=unit, staff=planning.load_staff(session=session), bends=bends
+        day, patient, pathway, wish, request, placed = (
+            checked.day, checked.patient, checked.pathway, checked.wish, checked.request, checked.placed
         )
-        placed = engine.Visit(request=request.id, steps=steps)
-        lock_day(session=session, day=day)
-        resources = planning.engine_resources(session=session, day=day)
-        alone = engine.Instance(
-            name=f"book-{day.isoformat()}", date=day, resources=resources, requests=(request,)
-        )
-        own = problems(alone, placed)
-        if own:
-            raise ValidationError(
-                "the chosen itinerary does not fit the pathway or the patient: " + "; ".join(own[:3]),
-                code="bad_choice",
-                field="choice",
-            )
-        if day in _days_already_coming(session, patient.id, [day]):  # type: ignore[arg-type]
-            raise Conflict(
-                "the patient already has a visit on that day", code="already_booked", field="choice"
-            )
-        booked = planning.engine_booked(session=session, day=day, tz=unit.tz)
-        clash = problems(dataclasses.replace(alone, booked=booked), placed)
+        hold = _claim_hold(session, hold_id, checked) if hold_id is not None else None
+        booked = planning.engine_booked(session=session, day=day, tz=unit.tz, ignore_hold=hold_id)
+        clash = problems(dataclasses.replace(checked.alone, booked=booked), placed)
         moved: dict[str, engine.Visit] = {}
         bday: planning.BookingDay | None = None
         if clash:
@@ -1040,6 +1072,7 @@ def book_proposal(
                 unit=unit,
                 tolerance=unit.arrival_tolerance_minutes,
                 leave_by=_leave_by(unit),
+                ignore_hold=hold_id,
             )
             placed, moved = _rearrange_for(bday, request, placed, clash)
         visit = planning.store_visit(session=session, wish=wish, placed=placed, day=day, tz=unit.tz)
@@ -1047,6 +1080,9 @@ def book_proposal(
             _store_moves(
                 session=session, bday=bday, moved=moved, tz=unit.tz, actor_id=actor_id, for_visit=visit
             )
+        if hold is not None:
+            hold.status, hold.visit_id, hold.ended_at = HoldStatus.BOOKED, visit.id, utcnow()
+            session.add(hold)
         bending = bent_rules(
             day=day,
             arrival=min(s.start for s in placed.steps),
@@ -1070,6 +1106,7 @@ def book_proposal(
                 "steps": [f"{s.id}@{s.resource}@{s.start}-{s.end}" for s in placed.steps],
                 "rearranged": sorted(bday.visits[key].id for key in moved) if bday is not None else [],
                 **({"bent": {b.rule: b.minutes for b in bending}} if bending else {}),
+                **({"hold": hold_id} if hold_id is not None else {}),
             },
         )
         events.record(session, events.VisitBooked(visit_id=visit.id, actor_id=actor_id))

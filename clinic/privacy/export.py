@@ -37,6 +37,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("treatment_series", (("patient_id", "patient"),)),
     Section("visit", (("patient_id", "patient"),)),
+    Section("booking_hold", (("patient_id", "patient"), ("visit_id", "visit"))),
     Section("visit_step", (("visit_id", "visit"),)),
     Section("visit_checkin", (("visit_id", "visit"),)),
     Section("volunteer_assignment", (("visit_id", "visit"),)),

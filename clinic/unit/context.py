@@ -36,6 +36,8 @@ class Unit:
     #: A booking may re-arrange a not-started visit so that its first step starts up to this many
     #: minutes after the arrival the patient was told (never before it).
     arrival_tolerance_minutes: int = 15
+    #: How long a ``$hold`` keeps a proposed itinerary's place (``ONEVISIT_HOLD_MINUTES``).
+    hold_minutes: int = 5
     #: The unit's name and address, printed on the patient's appointment slip.
     name: str = ""
     address: str = ""

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from clinic.booking.holds import held_places
 from clinic.columns import utcnow
 from clinic.db import get_session
 from clinic.errors import DomainError, NotFound
@@ -218,6 +219,7 @@ def _board_context(shown, today, filters: BoardFilter = NO_FILTER, query: dict |
     expected_at = replan_time(board.now) if board.is_today and board.now else None
     return {
         "board": board,
+        "held": held_places(session=get_session(), day=shown, now=utcnow(), tz=unit().tz),
         "filtered": filters.active,
         "replan_base": url_for("board.replan"),
         "late_expected": hm(expected_at) if expected_at else "",

@@ -8,6 +8,7 @@ from clinic.booking import series_views
 from clinic.booking import views as booking_views
 from clinic.feedback import views as feedback_views
 from clinic.fhir import admin_views as api_client_views
+from clinic.fhir import operations_views
 from clinic.fhir import views as fhir_views
 from clinic.kbr import views as kbr_views
 from clinic.messaging import answers_views, inbound_views, outbox_views
@@ -29,6 +30,7 @@ BLUEPRINT_MODULES = (
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
     transport_views, kbr_views, answers_views, optimise_views, privacy_views, accounts_views, fhir_views,
     api_client_views,
+    operations_views,
 )
 
 

@@ -58,7 +58,12 @@ log = logging.getLogger("clinic.worker.dispatcher")
 
 #: Modules whose ``register(scheduler, container)`` adds their jobs (each with an explicit id and
 #: ``replace_existing=True``) to the dispatcher's scheduler.
-JOB_MODULES: tuple[str, ...] = ("clinic.worker.volunteer_jobs", "clinic.worker.survey_jobs", "clinic.worker.optimise_jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "clinic.worker.volunteer_jobs",
+    "clinic.worker.survey_jobs",
+    "clinic.worker.optimise_jobs",
+    "clinic.worker.hold_jobs",
+)
 #: Every lease a job of this process may hold, released on shutdown.
 LEASE_NAMES: list[str] = ["dispatcher", "offers"]
 DISPATCH_JOB_ID = "outreach-dispatch"

@@ -48,6 +48,7 @@ NOT_SCREENS = {
     "fhir.search_schedules": "FHIR JSON",
     "fhir.read_slot": "FHIR JSON",
     "fhir.search_slots": "FHIR JSON",
+    "fhir_ops.find": "FHIR JSON (IHE $find)",
 }
 KIOSK = ("followups.tablet", "followups.kiosk_exit")  # last: the tablet stays a kiosk once it is one
 PATIENT = ("answers.page", "followups.by_email")  # no sign-in: a signed link

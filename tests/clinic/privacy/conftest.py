@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from clinic.audit import record as audit
 from clinic.billing.models import Invoice, InvoiceLine
-from clinic.booking.models import TreatmentSeries
+from clinic.booking.models import BookingHold, HoldStatus, TreatmentSeries
 from clinic.columns import Channel, Language
 from clinic.feedback.models import (
     FollowUp,
@@ -72,6 +72,9 @@ def patient_with_everything(session: Session, *, today: dt.date) -> Records:
     done.series_id, done.cycle, done.notes = series.id, 1, f"Bent rule for {NAME[0]} {NAME[1]}"
     cancelled = make_visit(session, patient=patient, pathway=pathway, day=today - dt.timedelta(days=6),
                            status=VisitStatus.CANCELLED)
+    session.add(BookingHold(patient_id=patient.id, pathway_id=pathway.id, day=start.date(), visit_id=done.id,
+                            choice=f"{start.date().isoformat()}|reg@desk@480-490", expires_at=start,
+                            status=HoldStatus.BOOKED, client="portal"))
     others_visit = make_visit(session, patient=other, pathway=pathway, day=today - dt.timedelta(days=6),
                               status=VisitStatus.COMPLETED)
     volunteer = Volunteer(name="Vera", phone="+31612345670", languages=["fr"])
