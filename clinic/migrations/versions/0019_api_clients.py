@@ -2,7 +2,7 @@
 assertions already used (``api_used_assertion``) and the call log (``api_call``).
 
 Revision ID: 0019_api_clients
-Revises: 0021_patient_feed (the hl7 branch's migration, merged here; the brief named 0018_oidc: the lead relinks the chain when merging)
+Revises: 0021_patient_feed
 Create Date: 2026-12-07
 
 """

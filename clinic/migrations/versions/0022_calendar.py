@@ -5,7 +5,7 @@ Widens the channel CHECK constraints of ``outbox_message`` only (a patient's own
 batch mode recreates that table on SQLite (nothing refers to it).
 
 Revision ID: 0022_calendar
-Revises: 0018_oidc
+Revises: 0020_holds
 Create Date: 2026-12-07
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0022_calendar'
-down_revision: str | Sequence[str] | None = '0018_oidc'
+down_revision: str | Sequence[str] | None = '0020_holds'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
