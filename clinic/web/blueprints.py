@@ -7,6 +7,7 @@ from clinic.billing import views as billing_views
 from clinic.booking import series_views
 from clinic.booking import views as booking_views
 from clinic.feedback import views as feedback_views
+from clinic.hl7 import views as hl7_views
 from clinic.kbr import views as kbr_views
 from clinic.messaging import answers_views, inbound_views, outbox_views
 from clinic.patients import views as patients_views
@@ -26,6 +27,7 @@ BLUEPRINT_MODULES = (
     billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
     transport_views, kbr_views, answers_views, optimise_views, privacy_views, accounts_views,
+    hl7_views,
 )
 
 
