@@ -4,7 +4,8 @@ Starts the listener as its own process (``python -m clinic.hl7.listener``) on a 
 fresh SQLite file (or ``--database-url`` / ``DATABASE_URL``, migrated first), and sends ``--messages``
 distinct ADT messages (half A04 registering new patients, half A08 updating them) built with hl7apy,
 over one connection and then over ``--connections`` at once, waiting for every ACK. Prints messages per
-second and the ACK latency (median, p95) per round, and fails when a message is not answered AA.
+second, the ACK latency (median, p95) and the listener's CPU time per message per round, and fails when
+a message is not answered AA or the throughput is below the target.
 """
 
 import argparse
@@ -72,7 +73,17 @@ def send_all(port: int, batch: list[str], latencies: list[float], answers: list[
             latencies.append(time.perf_counter() - start)
 
 
-def round_trip(port: int, texts: list[str], connections: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def round_trip(port: int, texts: list[str], connections: int, listener_pid: int) -> dict[str, float]:
+    cpu_before = cpu_seconds(listener_pid)
     latencies: list[float] = []
     answers: list[str] = []
     batches = [texts[i::connections] for i in range(connections)]
@@ -83,7 +94,11 @@ def round_trip(port: int, texts: list[str], connections: int) -> dict[str, float
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
-    codes = [read_ack(answer).code for answer in answers]  # after the clock: the client's parsing is not timed
+    cpu_after = cpu_seconds(listener_pid)
+    acks = [read_ack(answer) for answer in answers]  # after the clock: the client's parsing is not timed
+    codes = [ack.code for ack in acks]
+    for ack in [ack for ack in acks if ack.code != "AA"][:3]:
+        print(f"not applied: {ack.control_id} {ack.code} {ack.error_text or ack.text}", file=sys.stderr)
     quantiles = statistics.quantiles(latencies, n=20)
     return {
         "sent": len(texts),
@@ -93,6 +108,7 @@ def round_trip(port: int, texts: list[str], connections: int) -> dict[str, float
         "per_second": len(codes) / elapsed,
         "median_ms": statistics.median(latencies) * 1000,
         "p95_ms": quantiles[18] * 1000,
+        "cpu_ms": (cpu_after - cpu_before) / len(texts) * 1000 if cpu_before is not None else float("nan"),
     }
 
 
@@ -112,18 +128,19 @@ def main(argv: list[str] | None = None) -> int:
             rows = []
             for connections in (1, args.connections):
                 texts = messages(f"{run}{connections}", args.messages)
-                rows.append((connections, round_trip(port, texts, connections)))
+                rows.append((connections, round_trip(port, texts, connections, listener.pid)))
         finally:
             listener.terminate()
             listener.wait(timeout=30)
     database = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     print(f"HL7 ADT listener, {args.messages} distinct messages per round (A04 then A08), {database}, "
-          f"{os.cpu_count()} cores")
-    print(f"{'connections':>11} {'acked':>7} {'AA':>7} {'seconds':>8} {'msg/s':>7} {'median ms':>10} {'p95 ms':>7}")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'connections':>11} {'acked':>7} {'AA':>7} {'seconds':>8} {'msg/s':>7} {'median ms':>10} {'p95 ms':>7} "
+          f"{'CPU ms/msg':>10}")
     failed = False
     for connections, row in rows:
         print(f"{connections:>11} {row['acked']:>7} {row['aa']:>7} {row['seconds']:>8.2f} {row['per_second']:>7.1f} "
-              f"{row['median_ms']:>10.1f} {row['p95_ms']:>7.1f}")
+              f"{row['median_ms']:>10.1f} {row['p95_ms']:>7.1f} {row['cpu_ms']:>10.1f}")
         failed |= row["aa"] != row["sent"] or row["per_second"] < TARGET_PER_SECOND
     print(f"target: >= {TARGET_PER_SECOND} msg/s with every message acknowledged AA: "
           f"{'missed' if failed else 'met'}")

@@ -77,6 +77,11 @@ def _apply(session: Session, command: adt.Command) -> None:
                        actor_id=None, source=source, commit=False)
 
 
+ATTEMPTS = 3
+"""Tries of a message that lost a race: two messages about one new patient on two connections both insert
+it; the loser's second try finds the patient and updates it."""
+
+
 def receive(
     *, session_factory: Callable[[], Session], text: str, config: FeedConfig, now: dt.datetime | None = None
 ) -> tuple[str, str]:
@@ -85,33 +90,32 @@ def receive(
         header, _, _ = adt.read_header(text)
     except adt.Rejected as rejected:
         return _refuse(session_factory, rejected, config, now)
-    with session_factory() as session:
-        stored = _stored_ack(session, header)
-        if stored is not None:
-            return APPLIED, stored
-        try:
-            command = adt.parse(text, assigning_authority=config.assigning_authority or None)
-        except adt.Rejected as rejected:
-            refused: adt.Rejected | None = rejected
-        else:
-            refused = None
+    for attempt in range(1, ATTEMPTS + 1):
+        with session_factory() as session:
+            stored = _stored_ack(session, header)
+            if stored is not None:
+                return APPLIED, stored
+            try:
+                command = adt.parse(text, assigning_authority=config.assigning_authority or None)
+            except adt.Rejected as rejected:
+                refused = rejected
+                break
             ack = build_ack(header, APPLIED, application=config.application, now=now)
             try:
                 _apply(session, command)
                 session.add(_row(header, APPLIED, ack))
                 session.commit()
+                return APPLIED, ack
             except DomainError as exc:
                 session.rollback()
                 refused = _rejection(exc, header)
+                break
             except IntegrityError:
                 session.rollback()
-                stored = _stored_ack(session, header)
-                if stored is None:
+                if attempt == ATTEMPTS:
                     raise
-                return APPLIED, stored
-    if refused is not None:
-        return _refuse(session_factory, refused, config, now)
-    return APPLIED, ack
+                log.info("HL7 message %s lost a race, trying again", header.control_id)
+    return _refuse(session_factory, refused, config, now)
 
 
 def _refuse(

@@ -199,3 +199,27 @@ def test_an_older_version_gets_its_error_in_err_1(session, mllp_client):
                                                 version="2.3")))
     assert ack.code == "AE" and ack.error_location.startswith("PID^1^7^102")
     assert "PID-7 birth date 1958" in ack.text
+
+
+def test_two_messages_about_one_new_patient_at_once_are_both_applied(session, listener):
+    """A04 and A08 of the same new patient on two connections: both insert the patient, one loses the race
+    on the record number and is applied again as an update."""
+    pairs = [(adt_message("A04", Person(mrn=f"R{n}"), control_id=f"R{n}-1"),
+              adt_message("A08", Person(mrn=f"R{n}", given_name="Mia"), control_id=f"R{n}-2")) for n in range(12)]
+    answers: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def send(column: int) -> None:
+        with MllpClient("127.0.0.1", listener.bound_port) as connection:
+            for pair in pairs:
+                barrier.wait()
+                answers.append(connection.send(pair[column]))
+
+    threads = [threading.Thread(target=send, args=(column,)) for column in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(read_ack(answer).code for answer in answers) == ["AA"] * 24, [
+        read_ack(answer).error_text for answer in answers if read_ack(answer).code != "AA"]
+    assert len(patients(session)) == 12
