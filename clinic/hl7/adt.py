@@ -135,11 +135,15 @@ class Update:
 
 @dataclass(frozen=True)
 class Merge:
-    """A40: ``record`` is the surviving patient (PID), ``merged_mrn`` the record merged into it (MRG-1)."""
+    """A40: ``survivor_mrn`` (PID-3) is the surviving patient, ``merged_mrn`` the record merged into it
+    (MRG-1). ``record`` is PID's demographics when PID carries all the required ones (the survivor is then
+    created or updated from it first), None when an engine sends the usual minimal PID (identifiers and
+    name): the survivor must then be known already."""
 
     header: Header
-    record: PatientRecord
+    survivor_mrn: str
     merged_mrn: str
+    record: PatientRecord | None
 
 
 Command = Register | Update | Merge
@@ -411,14 +415,26 @@ def parse(text: str, *, assigning_authority: str | None = None) -> Command:
         raise Rejected("AR", f"MSH-9 trigger event {header.event or '(empty)'} is not supported: the feed takes "
                        f"{', '.join(sorted(TRIGGERS))}", error=UNSUPPORTED_EVENT, segment="MSH", field=9,
                        header=header)
-    record = _record(_segment(lines, "PID", header, encoding), assigning_authority, header, encoding)
+    pid = _segment(lines, "PID", header, encoding)
+    if header.event in MERGE:
+        return _merge(header, lines, encoding, pid, assigning_authority)
+    record = _record(pid, assigning_authority, header, encoding)
     if header.event in REGISTER:
         return Register(header=header, record=record)
-    if header.event in UPDATE:
-        return Update(header=header, record=record)
+    return Update(header=header, record=record)
+
+
+def _merge(header: Header, lines: list[str], encoding: Encoding, pid: Any, authority: str | None) -> Merge:
+    survivor = _mrn(pid, "pid_3", authority, header, encoding, "patient identifier").upper()
+    try:
+        record: PatientRecord | None = _record(pid, authority, header, encoding)
+    except Rejected as problem:
+        if problem.error != REQUIRED_FIELD_MISSING:
+            raise
+        record = None
     mrg = _segment(lines, "MRG", header, encoding)
-    merged = _mrn(mrg, "mrg_1", assigning_authority, header, encoding, "prior patient identifier").upper()
-    if merged == record.mrn:
+    merged = _mrn(mrg, "mrg_1", authority, header, encoding, "prior patient identifier").upper()
+    if merged == survivor:
         raise Rejected("AE", f"MRG-1 prior patient identifier {merged} is the surviving patient's own (PID-3)",
                        error=DATA_TYPE_ERROR, segment="MRG", field=1, header=header)
-    return Merge(header=header, record=record, merged_mrn=merged)
+    return Merge(header=header, survivor_mrn=survivor, merged_mrn=merged, record=record)

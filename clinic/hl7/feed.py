@@ -71,9 +71,10 @@ def _rejection(exc: DomainError, header: adt.Header) -> adt.Rejected:
 
 def _apply(session: Session, command: adt.Command) -> None:
     source = f"hl7:{command.header.trigger}"
-    upsert_patient(session=session, record=command.record, actor_id=None, source=source, commit=False)
+    if command.record is not None:
+        upsert_patient(session=session, record=command.record, actor_id=None, source=source, commit=False)
     if isinstance(command, adt.Merge):
-        merge_patients(session=session, survivor_mrn=command.record.mrn, merged_mrn=command.merged_mrn,
+        merge_patients(session=session, survivor_mrn=command.survivor_mrn, merged_mrn=command.merged_mrn,
                        actor_id=None, source=source, commit=False)
 
 

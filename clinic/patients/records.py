@@ -182,6 +182,7 @@ def upsert_patient(
         entity="patient",
         entity_id=patient.id,
         details={"source": source, "fields": changed},
+        flush=False,
     )
     if commit:
         session.commit()

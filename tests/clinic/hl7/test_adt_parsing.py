@@ -137,3 +137,13 @@ def test_separators_in_the_reason_are_escaped_in_the_ack():
     ack = read_ack(build_ack(header, "AE", application="ONEVISIT", rejected=problem))
     assert ack.error_text == "PID-5 name O|Brien^&~\\x is odd"
     assert ack.raw.count("\r") == 3
+
+
+def test_a40_with_a_minimal_pid_merges_without_demographics_but_a_wrong_field_is_still_refused():
+    minimal = message("A40", "PID|1||P000123^^^UMCU^MR||de Vries^Mila", "MRG|P000099^^^UMCU^MR")
+    command = adt.parse(minimal, assigning_authority="UMCU")
+    assert isinstance(command, adt.Merge) and command.record is None
+    assert (command.survivor_mrn, command.merged_mrn) == ("P000123", "P000099")
+    wrong = minimal.replace("de Vries^Mila", "de Vries^Mila||20261350")
+    problem = rejected(wrong, assigning_authority="UMCU")
+    assert (problem.code, problem.segment, problem.field) == ("AE", "PID", 7)

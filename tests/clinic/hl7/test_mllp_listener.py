@@ -223,3 +223,20 @@ def test_two_messages_about_one_new_patient_at_once_are_both_applied(session, li
     assert sorted(read_ack(answer).code for answer in answers) == ["AA"] * 24, [
         read_ack(answer).error_text for answer in answers if read_ack(answer).code != "AA"]
     assert len(patients(session)) == 12
+
+
+def test_a40_with_only_identifiers_and_name_merges_into_a_known_survivor(session, mllp_client):
+    survivor = make_patient(session, mrn="S0001", given_name="Sara")
+    merged = make_patient(session, mrn="M0001")
+    visit = make_visit(session, patient=merged)
+    minimal = Person(mrn="S0001", birth_date="", address="", phones=[], emails=[], language="")
+    ack = read_ack(mllp_client.send(adt_message("A40", minimal, merged_mrn="M0001", control_id="MIN1")))
+    assert ack.code == "AA", ack.error_text
+    [patient] = patients(session)
+    assert (patient.id, patient.given_name) == (survivor.id, "Sara")
+    assert session.get(Visit, visit.id).patient_id == survivor.id
+    unknown = adt_message("A40", Person(mrn="S0404", birth_date="", address="", phones=[], emails=[]),
+                          merged_mrn="S0001", control_id="MIN2")
+    ack = read_ack(mllp_client.send(unknown))
+    assert (ack.code, ack.error_location) == ("AE", "PID^1^3")
+    assert "record number S0404 does not exist" in ack.error_text
