@@ -86,16 +86,17 @@ it; the loser's second try finds the patient and updates it."""
 def receive(
     *, session_factory: Callable[[], Session], text: str, config: FeedConfig, now: dt.datetime | None = None
 ) -> tuple[str, str]:
-    """(ACK code, ACK) for one message ``text`` (ER7, without the MLLP frame), applied at most once."""
+    """(ACK code, ACK) for one message ``text`` (ER7, without the MLLP frame), applied at most once.
+
+    The unique index decides whether a message was applied before: a message is applied and its row
+    inserted; a copy of an applied one fails on the index and is answered with the stored ACK. Only a
+    message that fails is looked up first (a copy of an applied message may no longer apply cleanly)."""
     try:
         header, _, _ = adt.read_header(text)
     except adt.Rejected as rejected:
         return _refuse(session_factory, rejected, config, now)
     for attempt in range(1, ATTEMPTS + 1):
         with session_factory() as session:
-            stored = _stored_ack(session, header)
-            if stored is not None:
-                return APPLIED, stored
             try:
                 command = adt.parse(text, assigning_authority=config.assigning_authority or None)
             except adt.Rejected as rejected:
@@ -113,9 +114,16 @@ def receive(
                 break
             except IntegrityError:
                 session.rollback()
+                stored = _stored_ack(session, header)
+                if stored is not None:
+                    return APPLIED, stored
                 if attempt == ATTEMPTS:
                     raise
                 log.info("HL7 message %s lost a race, trying again", header.control_id)
+    with session_factory() as session:
+        stored = _stored_ack(session, header)
+    if stored is not None:
+        return APPLIED, stored
     return _refuse(session_factory, refused, config, now)
 
 

@@ -186,12 +186,16 @@ def test_a40_for_an_unknown_record_changes_nothing(session, mllp_client):
 
 def test_a_message_for_a_merged_record_number_is_refused(session, mllp_client):
     make_patient(session, mrn="S0001"), make_patient(session, mrn="M0001")
+    before = adt_message("A08", Person(mrn="M0001"), control_id="EARLY1")
+    applied = mllp_client.send(before)
     assert read_ack(mllp_client.send(adt_message("A40", Person(mrn="S0001"), merged_mrn="M0001",
                                                  control_id="MRG4"))).code == "AA"
     ack = read_ack(mllp_client.send(adt_message("A08", Person(mrn="M0001"), control_id="LATE1")))
     assert (ack.code, ack.error_location) == ("AE", "PID^1^3")
     assert "merged into S0001" in ack.error_text
     assert [p.mrn for p in patients(session)] == ["S0001"]
+    # a copy of a message applied before the merge still gets its stored ACK
+    assert mllp_client.send(before) == applied and read_ack(applied).code == "AA"
 
 
 def test_an_older_version_gets_its_error_in_err_1(session, mllp_client):
