@@ -244,3 +244,31 @@ def test_a40_with_only_identifiers_and_name_merges_into_a_known_survivor(session
     ack = read_ack(mllp_client.send(unknown))
     assert (ack.code, ack.error_location) == ("AE", "PID^1^3")
     assert "record number S0404 does not exist" in ack.error_text
+
+
+def test_a_frame_without_an_end_longer_than_the_limit_gets_an_ar_and_the_connection_closes(mllp_client):
+    from clinic.hl7.listener import MAX_MESSAGE_BYTES
+
+    ack = read_ack(mllp_client.send_bytes(b"\x0bMSH|" + b"A" * (MAX_MESSAGE_BYTES + 10)))
+    assert ack.code == "AR" and "longer than" in ack.error_text
+    with pytest.raises((ConnectionError, OSError)):
+        mllp_client.send(adt_message("A04", Person(mrn="P1"), control_id="LATE"))
+
+
+def test_when_the_database_is_down_the_message_gets_ae_207_to_be_sent_again():
+    from clinic.bootstrap import make_session_factory
+    from clinic.db import make_engine
+    from clinic.hl7 import listener as mllp
+    from clinic.hl7.feed import FeedConfig
+
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    server, thread = mllp.start("127.0.0.1", 0, session_factory=make_session_factory(engine), config=FeedConfig())
+    try:
+        with MllpClient("127.0.0.1", server.bound_port) as connection:
+            ack = read_ack(connection.send(adt_message("A04", Person(mrn="P1"), control_id="DOWN1")))
+    finally:
+        mllp.stop(server, thread)
+        engine.dispose()
+    assert (ack.code, ack.control_id) == ("AE", "DOWN1")
+    assert "|207^Application internal error^HL70357|" in ack.raw
+    assert "the database is not available" in ack.error_text
