@@ -150,8 +150,10 @@ Command = Register | Update | Merge
 
 
 def segments(text: str) -> list[str]:
-    """The message's segments: CR is the separator, LF and CRLF are taken too; blank lines are dropped."""
-    return [line for line in re.split(r"\r\n|\r|\n", text.strip("\x0b\x1c\r\n ")) if line.strip()]
+    """The message's segments: CR is the separator, LF and CRLF are taken too; blank lines are dropped, and
+    NUL characters (not HL7 text, and refused by PostgreSQL) too."""
+    text = text.replace("\x00", "").strip("\x0b\x1c\r\n ")
+    return [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
 
 
 _ESCAPES = {"F": "field", "S": "component", "T": "subcomponent", "R": "repetition", "E": "escape"}

@@ -272,3 +272,11 @@ def test_when_the_database_is_down_the_message_gets_ae_207_to_be_sent_again():
     assert (ack.code, ack.control_id) == ("AE", "DOWN1")
     assert "|207^Application internal error^HL70357|" in ack.raw
     assert "the database is not available" in ack.error_text
+
+
+def test_nul_characters_are_dropped_before_anything_is_stored(session, mllp_client):
+    message = adt_message("A04", Person(mrn="P8", family_name="de\x00 Vries"), control_id="NUL\x001")
+    assert read_ack(mllp_client.send(message)).code == "AA"
+    [patient] = patients(session)
+    assert patient.family_name == "de Vries"
+    assert inbound(session)[0].control_id == "NUL1"
