@@ -7,7 +7,7 @@ PORT ?= 5000
 export FLASK_APP := clinic
 run: export ONEVISIT_ENV ?= development
 
-.PHONY: install install-dev translations messages migrate seed run test test-peers lint bench bench-book clean
+.PHONY: install install-dev translations messages migrate seed run hl7-listen test test-peers lint bench bench-book bench-hl7 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,13 @@ run: seed
 	$(BIN)/flask --app clinic volunteers match
 	$(BIN)/flask --app clinic demo-sign-ins
 	$(BIN)/flask --app clinic outreach run & dispatcher=$$!; \
-	trap 'kill $$dispatcher 2>/dev/null; wait $$dispatcher' EXIT INT TERM; \
+	$(BIN)/flask --app clinic hl7 listen & listener=$$!; \
+	trap 'kill $$dispatcher $$listener 2>/dev/null; wait $$dispatcher $$listener' EXIT INT TERM; \
 	$(BIN)/flask --app clinic serve --host $(HOST) --port $(PORT)
+
+# The HL7 v2 patient feed alone (MLLP on HL7_LISTEN_HOST:HL7_LISTEN_PORT, 127.0.0.1:2575); `make run` starts it too.
+hl7-listen: migrate
+	$(BIN)/flask --app clinic hl7 listen
 
 OIDC_PEER := tests/peers/oidc
 
@@ -69,6 +74,9 @@ bench: install
 
 bench-book: install
 	$(BIN)/python -m clinic.booking.bench_book
+
+bench-hl7: install
+	$(BIN)/python -m clinic.hl7.bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

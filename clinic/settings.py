@@ -181,6 +181,31 @@ class OidcSettings(BaseModel):
         return dict(value)
 
 
+class Hl7Settings(BaseModel):
+    """The HL7 v2 patient feed (``flask --app clinic hl7 listen``, docs/hl7.md): where the MLLP listener
+    listens, which assigning authority's identifier in PID-3 is the record number (empty: the first one),
+    and the name this side gives itself in the ACK's MSH-3."""
+
+    model_config = ConfigDict(frozen=True)
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 2575
+    assigning_authority: str = ""
+    application: str = "ONEVISIT"
+
+    @field_validator("listen_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("expected a TCP port from 1 to 65535 (0: any free port)")
+        return value
+
+    @field_validator("listen_host", "assigning_authority", "application")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
+
 #: A patient asked to come at 9:00 may find the first step at most this late (minutes).
 MAX_ARRIVAL_TOLERANCE = 60
 
@@ -253,6 +278,7 @@ class Settings(BaseSettings):
     outreach: OutreachSettings = OutreachSettings()
     oidc: OidcSettings = OidcSettings()
     siu: SiuSettings = SiuSettings()
+    hl7: Hl7Settings = Hl7Settings()
 
     @property
     def relaxed(self) -> bool:

@@ -143,17 +143,17 @@ def upsert_patient(
     field) on bad data and for a record number merged into another patient. Commits, unless ``commit`` is
     False: then the change joins the caller's transaction (flushed, not committed)."""
     mrn = record.mrn.strip().upper()
-    merge = _merged_into(session, mrn)
-    if merge is not None:
-        survivor = session.get(Patient, merge.patient_id)
-        raise ValidationError(
-            f"record number {mrn} was merged into {survivor.mrn if survivor else merge.patient_id}",
-            code="mrn_merged",
-            field="mrn",
-        )
     carried = record.model_dump(include=set(CARRIED))
     patient = _by_mrn(session, mrn)
     if patient is None:
+        merge = _merged_into(session, mrn)  # a merged number has no patient row any more
+        if merge is not None:
+            survivor = session.get(Patient, merge.patient_id)
+            raise ValidationError(
+                f"record number {mrn} was merged into {survivor.mrn if survivor else merge.patient_id}",
+                code="mrn_merged",
+                field="mrn",
+            )
         if carried["language"] is None:
             carried["language"] = Language.NL
         valid = _valid({**DEFAULTS_ON_CREATE, **carried, "mrn": mrn})
@@ -182,6 +182,7 @@ def upsert_patient(
         entity="patient",
         entity_id=patient.id,
         details={"source": source, "fields": changed},
+        flush=False,
     )
     if commit:
         session.commit()

@@ -10,6 +10,7 @@ from clinic.feedback import views as feedback_views
 from clinic.fhir import admin_views as api_client_views
 from clinic.fhir import operations_views
 from clinic.fhir import views as fhir_views
+from clinic.hl7 import views as hl7_views
 from clinic.kbr import views as kbr_views
 from clinic.messaging import answers_views, inbound_views, outbox_views
 from clinic.patients import views as patients_views
@@ -29,8 +30,7 @@ BLUEPRINT_MODULES = (
     billing_views, audit_views, booking_views, series_views, refill_views, waitlist_views, visits_views,
     patients_views, inbound_views, outbox_views, volunteers_views, feedback_views, recovery_views,
     transport_views, kbr_views, answers_views, optimise_views, privacy_views, accounts_views, fhir_views,
-    api_client_views,
-    operations_views,
+    api_client_views, operations_views, hl7_views,
 )
 
 

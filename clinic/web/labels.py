@@ -157,6 +157,8 @@ AUDIT_ACTION_LABELS = {
     "offer.withdrawn": _l("Offer withdrawn"),
     "patient.created": _l("Patient registered"),
     "patient.contact_preferences": _l("Contact preferences changed"),
+    "patient.updated": _l("Patient details updated"),
+    "patient.merged": _l("Patient record merged into this one"),
     "outreach.rules_saved": _l("Outreach rules saved"),
     "invoice.issued": _l("Invoice issued"),
     "invoice.credited": _l("Invoice credited"),

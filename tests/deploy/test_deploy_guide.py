@@ -49,7 +49,7 @@ def guide_blocks() -> dict[str, str]:
 
 
 def test_the_guide_marks_every_step_the_test_follows() -> None:
-    assert set(guide_blocks()) >= {"migrate", "policy", "admin", "serve", "worker", "backup", "restore"}
+    assert set(guide_blocks()) >= {"migrate", "policy", "admin", "serve", "worker", "hl7", "backup", "restore"}
 
 
 def _unavailable(reason: str) -> None:
@@ -325,6 +325,10 @@ def test_the_units_and_the_procfile_run_the_guides_commands() -> None:
     worker_command = guide_blocks()["worker"].strip()
     assert re.search(r"^ExecStart=/opt/onevisit/venv/bin/" + re.escape(worker_command) + "$", worker, re.M)
     assert procfile["worker"] == worker_command
+    hl7 = (ROOT / "deploy/systemd/onevisit-hl7.service").read_text()
+    hl7_command = guide_blocks()["hl7"].strip()
+    assert re.search(r"^ExecStart=/opt/onevisit/venv/bin/" + re.escape(hl7_command) + "$", hl7, re.M)
+    assert procfile["hl7"] == hl7_command
     backup = (ROOT / "deploy/systemd/onevisit-backup.service").read_text()
     assert re.search(r"^ExecStart=/opt/onevisit/app/" + re.escape(guide_blocks()["backup"].strip()) + "$", backup, re.M)
 
