@@ -77,7 +77,8 @@ def daytime_clinic(app) -> str:
     return reconfigure(app, CLINIC_TIMEZONE=daytime_zone(dt.datetime.now(dt.UTC))).unit.tz
 
 
-def daytime_zone(now: dt.datetime) -> str:
-    """A fixed-offset zone where it is 14:xx at ``now``."""
-    offset = 14 - now.hour  # from -9 to +14 hours, all of which exist as Etc zones
+def daytime_zone(now: dt.datetime, hour: int = 14) -> str:
+    """A fixed-offset zone where it is ``hour``:xx at ``now`` (``hour`` from 11 to 14: every offset it needs,
+    -12 to +14 hours, exists as an Etc zone)."""
+    offset = hour - now.hour
     return "Etc/GMT" + (f"{-offset:+d}" if offset else "")  # POSIX signs: Etc/GMT-3 is UTC+3

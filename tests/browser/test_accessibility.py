@@ -12,9 +12,10 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from clinic.bootstrap import of_app
+from clinic.app import reconfigure
 from clinic.demo.seed import load_demo
 from clinic.web.clock import clinic_today
+from tests.browser.conftest import daytime_zone
 from tests.browser.pages import PASSWORD
 from tests.browser.screens import NOT_SCREENS, Screen, sample_ids, screen_paths
 
@@ -28,8 +29,11 @@ BLOCKING = ("serious", "critical")
 
 @pytest.fixture
 def demo(app, session) -> dict[str, dict[str, dict[str, object]]]:
-    unit = of_app(app).unit
-    load_demo(session=session, directory=SEED_DIR, unit=unit, now=dt.datetime.now(dt.UTC), history_weeks=12)
+    """The demo clinic in a zone where it is mid-morning now, whatever the hour the tests run at, so that
+    today has patients arrived and in a step (the screens of a running day need them)."""
+    now = dt.datetime.now(dt.UTC)
+    unit = reconfigure(app, CLINIC_TIMEZONE=daytime_zone(now, hour=11)).unit
+    load_demo(session=session, directory=SEED_DIR, unit=unit, now=now, history_weeks=12)
     with app.app_context():
         today = clinic_today()
     return sample_ids(session, secret_key=app.config["SECRET_KEY"], today=today, unit=unit,
