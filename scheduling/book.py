@@ -19,7 +19,9 @@ wait less, as long as every booked patient still arrives inside the window they 
    the freed visits (so of the day); its answer is kept only when it places a request the fast path
    could not, or waits strictly less in total;
 3. polish: when the day waits at all, ``solve``'s CP-SAT-free descent and ruin-and-recreate moves
-   (``POLISH_MOVES_PER_SECOND``) over every booking, inside the windows; kept when it waits less.
+   (``POLISH_MOVES_PER_SECOND``) over every booking, inside the windows, on the day with identical
+   resources pooled as ``solve`` sees it (a move may hand a chair or a desk to another visit), seeded
+   by the number of bookings so that successive bookings try different moves; kept when it waits less.
 
 Every answer is run through ``scheduling.check`` on the day with the new request; one it rejects is
 dropped (the previous candidate stands).
@@ -55,8 +57,9 @@ NEIGHBOURHOOD_LARGE = 30
 #: 2-core machine takes), 0.45 s with 0.024, 0.7-1.1 s with 0.045 (about 0.03 would fill 0.6-0.8 s); the
 #: larger budgets did not cut the replayed days' waiting (docs/performance.md, "Replay").
 DTIME_PER_SECOND = 0.008
-#: Ruin-and-recreate moves of the polish per second of ``time_limit`` (a move costs about 2 ms).
-POLISH_MOVES_PER_SECOND = 150
+#: Ruin-and-recreate moves of the polish per second of ``time_limit`` (a move costs about 0.8 ms of CPU on the
+#: replayed days; 450 put a booking's CPU time at 0.45-0.55 s at the 95th percentile, docs/performance.md).
+POLISH_MOVES_PER_SECOND = 450
 #: Minutes of extra wait ``_aligned`` accepts to leave no unusable gap before or after a first step.
 ALIGN_SLACK = 5
 #: Share of the wall-clock safety net the fast path may use; the neighbourhoods get the rest.
@@ -121,7 +124,7 @@ def book(
     best = None if fast is None else _booking(full, request, fast, others, others)
     d = Day(full, merge=False)
     if (best is not None and best.wait_minutes == 0) or not d.requests[request.id].feasible:
-        return _polish_or_not(d, full, request, best, others, time_limit, began + wall)
+        return _polish_or_not(full, request, best, others, time_limit, began + wall)
     plan = plan_from_visits(d, [*others, *([fast] if fast is not None else [])])
     for size in (NEIGHBOURHOOD, NEIGHBOURHOOD_LARGE):
         left = wall - (time.perf_counter() - began)
@@ -137,21 +140,21 @@ def book(
                 best = candidate
         if best is not None or len(free) - 1 < size:
             break  # a placement exists, or the first neighbourhood already held every competitor
-    return _polish_or_not(d, full, request, best, others, time_limit, began + wall)
+    return _polish_or_not(full, request, best, others, time_limit, began + wall)
 
 
 def _polish_or_not(
-    d: Day, full: Instance, request: Request, best: Booking | None, others: Sequence[Visit], time_limit: float,
+    full: Instance, request: Request, best: Booking | None, others: Sequence[Visit], time_limit: float,
     deadline: float,
 ) -> Booking | None:
     if best is None or best.total_wait_minutes == 0 or time.perf_counter() >= deadline:
         return best
-    return _polish(d, full, request, best, others, moves=int(POLISH_MOVES_PER_SECOND * time_limit),
+    return _polish(full, request, best, others, moves=int(POLISH_MOVES_PER_SECOND * time_limit),
                    deadline=deadline)
 
 
 def _polish(
-    d: Day, full: Instance, request: Request, booking: Booking, current: Sequence[Visit], *, moves: int, deadline: float
+    full: Instance, request: Request, booking: Booking, current: Sequence[Visit], *, moves: int, deadline: float
 ) -> Booking:
     """The booking with the day's waiting cut where moving bookings inside their windows allows: ``solve``'s
     CP-SAT-free ``descent`` (each visit, worst waiter first, put back where it waits least) and ``moves``
@@ -159,13 +162,14 @@ def _polish(
     when it waits less in total and ``check`` accepts it."""
     from scheduling.solve import descent
 
-    plan = plan_from_visits(d, [*booking.others, booking.visit])
+    pooled = Day(full)
+    plan = plan_from_visits(pooled, [*booking.others, booking.visit])
     value = {rid: 1 for rid in plan}
-    plan = descent(d, plan, value, deadline=deadline)
-    plan = Recreate(d, plan, value=value, seed=0).run(moves=moves, deadline=deadline)
+    plan = descent(pooled, plan, value, deadline=deadline)
+    plan = Recreate(pooled, plan, value=value, seed=len(full.requests)).run(moves=moves, deadline=deadline)
     if set(plan) != set(value):
         return booking
-    visits = {v.request: v for v in to_visits(d, plan)}
+    visits = {v.request: v for v in to_visits(pooled, plan)}
     polished = _booking(full, request, visits[request.id], [visits[v.request] for v in current], current)
     if polished is None or polished.total_wait_minutes >= booking.total_wait_minutes:
         return booking
