@@ -25,6 +25,12 @@ if TYPE_CHECKING:  # the engine tests (tests/scheduling) never need the database
 
 pytest_plugins = ["tests.peers.fixtures"]
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import url_builders
+
+    url_builders.install()  # every test app compiles its URL builders once a run, not once a test
+
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 DEMO_PASSWORD = "onevisit-demo"
 _TABLES: dict[str, list] = {}
