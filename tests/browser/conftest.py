@@ -77,7 +77,9 @@ def daytime_clinic(app) -> str:
     return reconfigure(app, CLINIC_TIMEZONE=daytime_zone(dt.datetime.now(dt.UTC))).unit.tz
 
 
-def daytime_zone(now: dt.datetime) -> str:
-    """A fixed-offset zone where it is 14:xx at ``now``."""
-    offset = 14 - now.hour  # from -9 to +14 hours, all of which exist as Etc zones
+def daytime_zone(now: dt.datetime, hour: int = 14) -> str:
+    """A fixed-offset zone where it is ``hour``:xx at ``now``."""
+    offset = hour - now.hour
+    if offset < -12:  # Etc zones run from UTC-12 to UTC+14: the same hour, a day later
+        offset += 24
     return "Etc/GMT" + (f"{-offset:+d}" if offset else "")  # POSIX signs: Etc/GMT-3 is UTC+3
