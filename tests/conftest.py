@@ -27,9 +27,10 @@ pytest_plugins = ["tests.peers.fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from tests import url_builders
+    from tests import quick_hashes, url_builders
 
     url_builders.install()  # every test app compiles its URL builders once a run, not once a test
+    quick_hashes.install()  # cheaper scrypt for the test users' passwords
 
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
 DEMO_PASSWORD = "onevisit-demo"
