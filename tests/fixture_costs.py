@@ -1,4 +1,5 @@
-"""What the per-test fixtures cost: a test app (``create_app``) and emptying the database after a test.
+"""What the per-test fixtures cost: a test app (``create_app``), a test user's password hash and emptying the
+database after a test.
 
 ``python -m tests.fixture_costs [DATABASE_URL]`` prints a table (no test asserts on time). Without a URL it
 migrates a SQLite file in a temporary directory; with a PostgreSQL URL, that database must exist (it is
@@ -12,9 +13,10 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 from werkzeug.routing import Rule
+from werkzeug.security import generate_password_hash
 
 from clinic.db import make_engine, upgrade
-from tests import url_builders
+from tests import quick_hashes, url_builders
 from tests.conftest import empty_all_tables
 
 ROUNDS = 20
@@ -46,6 +48,10 @@ def main(url: str | None) -> None:
     url_builders.install()
     rows.append(("create_app, URL builders compiled once a run", _ms(lambda: create_app(config))))
     Rule._compile_builder = url_builders._ORIGINAL  # type: ignore[method-assign]
+    rows.append(("a password hash, werkzeug's scrypt (n = 2^15)",
+                 _ms(lambda: generate_password_hash("secret-pass", method="scrypt"))))
+    rows.append((f"a password hash, the tests' {quick_hashes.TEST_METHOD}",
+                 _ms(lambda: generate_password_hash("secret-pass", method=quick_hashes.TEST_METHOD))))
     metadata = sa.MetaData()
     metadata.reflect(engine)
     tables = [table for table in reversed(metadata.sorted_tables) if table.name != "alembic_version"]
