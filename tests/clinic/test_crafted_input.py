@@ -107,10 +107,11 @@ class _Reads:
     in_view = False
     keys: set[str] = set()
     everything = False
+    form_read = False
 
     @classmethod
     def start(cls) -> None:
-        cls.keys, cls.everything = set(), False
+        cls.keys, cls.everything, cls.form_read = set(), False, False
 
 
 class _RecordedArgs(ImmutableMultiDict):
@@ -139,6 +140,17 @@ class _RecordedArgs(ImmutableMultiDict):
         return super().__contains__(key)
 
 
+class _RecordedForm(_RecordedArgs):
+    """A form whose fields a view looked at, any of them, sets ``_Reads.form_read``."""
+
+    def _read(self, key) -> None:
+        self._read_all()
+
+    def _read_all(self) -> None:
+        if _Reads.in_view:
+            _Reads.form_read = True
+
+
 def _reading_all(method):
     @functools.wraps(method)
     def whole(self, *args, **kwargs):
@@ -154,7 +166,8 @@ for _name in ("__iter__", "items", "keys", "values", "lists", "listvalues", "to_
 
 
 def _record_query_reads(app) -> None:
-    """This test app's requests hand their views a query that notes which parameters they read."""
+    """This test app's requests hand their views a query that notes which parameters they read, and a form
+    that notes whether they read it."""
 
     class RecordingRequest(app.request_class):
         @property
@@ -162,6 +175,11 @@ def _record_query_reads(app) -> None:
             if "_recorded_args" not in self.__dict__:
                 self.__dict__["_recorded_args"] = _RecordedArgs(super().args)
             return self.__dict__["_recorded_args"]
+
+        def _load_form_data(self) -> None:
+            super()._load_form_data()
+            if not isinstance(self.__dict__.get("form"), _RecordedForm):
+                self.__dict__["form"] = _RecordedForm(self.__dict__["form"])
 
     def in_view(view):
         @functools.wraps(view)
@@ -270,26 +288,34 @@ def test_every_get_route_with_crafted_path_and_query_never_fails(app, world):
 
 
 def test_every_form_takes_crafted_values_without_failing(app, world):
-    """Every POST route, with each crafted value in every field any page's forms have (and a valid token)."""
+    """Every POST route, as every role, with each crafted value in every field any page's forms have (and a
+    valid token). When the view read no field of the first two (a role it refuses, an id it does not find, a
+    route without a form), the answer cannot depend on the values, and the other values are not sent."""
+    _record_query_reads(app)
     fields: set[str] = set()
     for rule in _get_rules(app):
         _client, plain = _seeing(world, rule)
         fields |= _names(_html(plain))["post"]
     fields -= {"csrf_token"}
-    failures = []
+    failures, sent = [], 0
     for rule in sorted((r for r in app.url_map.iter_rules() if "POST" in r.methods), key=lambda r: r.rule):
         for role in ROLES:
             client = world["clients"][role]
             token = _token(client)
-            for crafted in CRAFTED:
+            _Reads.start()
+            for number, crafted in enumerate(CRAFTED):
+                if number == 2 and not _Reads.form_read:
+                    break
                 data = {name: crafted for name in fields} | {"csrf_token": token}
                 response = client.post(_url(rule, world["ids"]), data=data)
+                sent += 1
                 if response.status_code >= 500:
                     failures.append((rule.rule, role.value, repr(crafted[:20]), response.status_code))
             for crafted in BIG_IDS if rule.arguments else ():
                 response = client.post(_url(rule, world["ids"], crafted), data={"csrf_token": token})
                 if not 400 <= response.status_code < 500:  # 404; 403 from Twilio's hooks; 405 beside a GET rule
                     failures.append((rule.rule, role.value, crafted, response.status_code))
+    print("crafted form posts:", sent)
     assert not failures, "\n".join(map(str, failures))
 
 
