@@ -78,7 +78,8 @@ def daytime_clinic(app) -> str:
 
 
 def daytime_zone(now: dt.datetime, hour: int = 14) -> str:
-    """A fixed-offset zone where it is ``hour``:xx at ``now`` (``hour`` from 11 to 14: every offset it needs,
-    -12 to +14 hours, exists as an Etc zone)."""
+    """A fixed-offset zone where it is ``hour``:xx at ``now``."""
     offset = hour - now.hour
+    if offset < -12:  # Etc zones run from UTC-12 to UTC+14: the same hour, a day later
+        offset += 24
     return "Etc/GMT" + (f"{-offset:+d}" if offset else "")  # POSIX signs: Etc/GMT-3 is UTC+3

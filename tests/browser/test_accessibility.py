@@ -1,8 +1,10 @@
 """axe-core on every screen of the demo clinic, in English and Dutch, on a tablet and on a phone: no serious or
 critical violation; and the keyboard reaches every control of the main screens with a visible focus.
 
-One browser for the run; one page load per screen, language and width (``tests/browser/screens.py`` reads
-the screens from the app's ``url_map``). axe comes from axe-playwright-python, which ships axe.min.js.
+One browser for the run; one page load per screen and language (``tests/browser/screens.py`` reads the
+screens from the app's ``url_map``), at alternate widths: a screen is on a tablet in one language and on a
+phone in the other, so every screen is checked at both widths and in both languages, and each language at
+both widths. axe comes from axe-playwright-python, which ships axe.min.js.
 """
 
 import datetime as dt
@@ -29,11 +31,10 @@ BLOCKING = ("serious", "critical")
 
 @pytest.fixture
 def demo(app, session) -> dict[str, dict[str, dict[str, object]]]:
-    """The demo clinic in a zone where it is mid-morning now, whatever the hour the tests run at, so that
-    today has patients arrived and in a step (the screens of a running day need them)."""
-    now = dt.datetime.now(dt.UTC)
-    unit = reconfigure(app, CLINIC_TIMEZONE=daytime_zone(now, hour=11)).unit
-    load_demo(session=session, directory=SEED_DIR, unit=unit, now=now, history_weeks=12)
+    """The demo clinic with 12 weeks of history, in a zone where it is 11:xx now: the demo's visits of the
+    morning are under way then (by the afternoon every one has left, and the checkout screens need two)."""
+    unit = reconfigure(app, CLINIC_TIMEZONE=daytime_zone(dt.datetime.now(dt.UTC), hour=11)).unit
+    load_demo(session=session, directory=SEED_DIR, unit=unit, now=dt.datetime.now(dt.UTC), history_weeks=12)
     with app.app_context():
         today = clinic_today()
     return sample_ids(session, secret_key=app.config["SECRET_KEY"], today=today, unit=unit,
@@ -66,29 +67,33 @@ def test_every_route_that_is_not_a_screen_exists(app):
 
 
 def test_no_serious_or_critical_axe_violation_on_any_screen(app, demo, live_server, browser: Browser):
+    """Each screen in English and in Dutch, at the tablet's width in one and the phone's in the other (a
+    violation that shows only for one screen in one language at one width is the case left out)."""
     axe = Axe()
     problems: dict[str, list[str]] = {}
-    checked = 0
-    for language, locale in LANGUAGES.items():
+    seen: dict[str, set[str]] = {}
+    for number, (language, locale) in enumerate(LANGUAGES.items()):
         screens = screen_paths(app, demo[language])
         assert len(screens) >= 30, [screen.endpoint for screen in screens]
-        for width, viewport in WIDTHS.items():
-            contexts = {}
-            try:
-                for screen in screens:
-                    page = contexts.get(screen.who)
-                    if page is None:
-                        context = browser.new_context(locale=locale, viewport=viewport)
-                        page = contexts[screen.who] = context.new_page()
-                        page.set_default_timeout(15_000)
-                        if screen.who in ("coordinator", "volunteer", "admin"):
-                            _sign_in(page, live_server, screen.who, language)
-                    checked += 1
-                    problems.update(_check(page, axe, live_server, screen, f"{language}/{width}"))
-            finally:
-                for page in contexts.values():
-                    page.context.close()
-    assert checked >= 4 * 30
+        contexts = {}
+        try:
+            for index, screen in enumerate(screens):
+                width = list(WIDTHS)[(number + index) % len(WIDTHS)]
+                page = contexts.get(screen.who)
+                if page is None:
+                    context = browser.new_context(locale=locale, viewport=WIDTHS[width])
+                    page = contexts[screen.who] = context.new_page()
+                    page.set_default_timeout(15_000)
+                    if screen.who in ("coordinator", "volunteer", "admin"):
+                        _sign_in(page, live_server, screen.who, language)
+                page.set_viewport_size(WIDTHS[width])
+                seen.setdefault(screen.endpoint, set()).add(width)
+                problems.update(_check(page, axe, live_server, screen, f"{language}/{width}"))
+        finally:
+            for page in contexts.values():
+                page.context.close()
+    assert len(seen) >= 30
+    assert {endpoint for endpoint, widths in seen.items() if widths != set(WIDTHS)} == set()
     assert not problems, "\n".join(f"{where}: {line}" for where, lines in problems.items() for line in lines)
 
 
@@ -144,12 +149,17 @@ def keyboard_tour(page: Page) -> tuple[int, set[int], list[str]]:
     return wanted, reached, unseen
 
 
-@pytest.mark.parametrize("screen", ["/board", "/book", "visit", "/outbox"])
-def test_the_keyboard_reaches_every_control_with_a_visible_focus(app, demo, live_server, page, screen):
-    path = f"/visits/{demo['en']['*']['visit_id']}" if screen == "visit" else screen
+def test_the_keyboard_reaches_every_control_with_a_visible_focus(app, demo, live_server, page):
+    """The board, the Book screen, a visit and the outbox, one after the other on one demo clinic."""
     _sign_in(page, live_server, "desk", "en")
-    page.goto(live_server + path)
-    wanted, reached, unseen = keyboard_tour(page)
-    assert wanted >= 5, f"{path}: only {wanted} controls"
-    assert len(reached) == wanted, f"{path}: Tab reached {len(reached)} of {wanted} controls"
-    assert unseen == [], f"{path}: no visible focus on {unseen}"
+    problems = []
+    for path in ("/board", "/book", f"/visits/{demo['en']['*']['visit_id']}", "/outbox"):
+        page.goto(live_server + path)
+        wanted, reached, unseen = keyboard_tour(page)
+        if wanted < 5:
+            problems.append(f"{path}: only {wanted} controls")
+        if len(reached) != wanted:
+            problems.append(f"{path}: Tab reached {len(reached)} of {wanted} controls")
+        if unseen:
+            problems.append(f"{path}: no visible focus on {unseen}")
+    assert not problems, "\n".join(problems)
