@@ -209,9 +209,23 @@ def world(app, session, signed_in):
     for role in ROLES:
         clients[role] = app.test_client()
         signed_in(clients[role], role, username=f"walker-{role.value}".replace("_", "-"))
+    clients["api"] = app.test_client()
+    clients["api"].environ_base["HTTP_AUTHORIZATION"] = f"Bearer {_api_token(session)}"
     patient = session.exec(select(Patient).order_by(Patient.id)).first()
     visit = session.exec(select(Visit).where(Visit.date >= dt.date.today()).order_by(Visit.date, Visit.id)).first()
     return {"clients": clients, "ids": {"patient_id": patient.id, "visit_id": visit.id}}
+
+
+def _api_token(session) -> str:
+    """A bearer token of an API client that may read and write everything, so the FHIR API's views (not only
+    its token check) get the crafted values."""
+    from clinic.fhir import services
+
+    client = services.create_client(session=session, name="crafted-walker", scopes="system/*.*", actor_id=None)
+    return services.issue_token(session=session, client_id=client.id, actor_id=None)[1]
+
+
+FHIR_BLUEPRINTS = ("fhir", "fhir_ops")
 
 
 def _url(rule: Rule, ids: dict, crafted: str | None = None) -> str:
@@ -233,8 +247,12 @@ def _get_rules(app) -> list[Rule]:
 
 
 def _seeing(world, rule: Rule):
-    """The first role's client that may open the page (a valid id where it takes one), and what it got.
-    Twilio's webhooks refuse everyone without Twilio's signature; they are walked all the same."""
+    """The first role's client that may open the page (a valid id where it takes one), and what it got; the
+    FHIR API's routes are walked by the API client. Twilio's webhooks refuse everyone without Twilio's
+    signature; they are walked all the same."""
+    if rule.endpoint.split(".")[0] in FHIR_BLUEPRINTS:
+        client = world["clients"]["api"]
+        return client, client.get(_url(rule, world["ids"]))
     for role in ROLES:
         client = world["clients"][role]
         response = client.get(_url(rule, world["ids"]))
