@@ -22,64 +22,25 @@ import argparse
 import datetime as dt
 import platform
 import random
-import shutil
-import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-import yaml
 from sqlmodel import select
 
 from clinic import planning
 from clinic.booking.services import Availability, SlotTaken, book_proposal, propose_visits
-from clinic.bootstrap import make_session_factory, unit_from
-from clinic.db import make_engine, upgrade
-from clinic.demo import seed
+from clinic.demo.bench_clinic import WEEKS, busy_demo, percentiles
 from clinic.patients.models import Patient
-from clinic.settings import SEED_DIR, load_settings
 from clinic.unit.models import Pathway
 
 PROPOSE_BUDGET_MS = 1500.0
 BOOK_BUDGET_MS = 1000.0
-WEEKS = 4
-
-
-def _seed_dir(folder: Path, per_day: int) -> Path:
-    """The demo seed with its visits spread over the next ``WEEKS`` weeks, ``per_day`` asked for a day."""
-    target = folder / "seed"
-    shutil.copytree(SEED_DIR, target)
-    plan_file = target / "visits.yaml"
-    plan = yaml.safe_load(plan_file.read_text())
-    plan["days_back"] = 1
-    plan["days_ahead"] = WEEKS * 7 + 1
-    plan["visits_per_day"] = {"min": per_day, "max": per_day}
-    plan_file.write_text(yaml.safe_dump(plan))
-    return target
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
-    return {"p50": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
 
 
 def run(patients: int = 20, per_day: int = 40, seed_value: int = 7) -> dict:
-    settings = load_settings({"SECRET_KEY": "bench"})
-    unit = unit_from(settings)
-    now = dt.datetime.now(dt.UTC)
-    today = now.astimezone(unit.zone).date()
-    with tempfile.TemporaryDirectory(prefix="onevisit-bench-book-") as name:
-        folder = Path(name)
-        url = f"sqlite:///{folder / 'bench.db'}"
-        upgrade(url)
-        engine = make_engine(url)
-        factory = make_session_factory(engine)
-        began = time.perf_counter()
-        with factory(expire_on_commit=True) as session:
-            loaded = seed.load_demo(session=session, directory=_seed_dir(folder, per_day), unit=unit, now=now)
-        seeding = time.perf_counter() - began
+    with busy_demo(per_day=per_day, prefix="onevisit-bench-book-") as clinic:
+        unit, today, factory, loaded = clinic.unit, clinic.today, clinic.factory, clinic.loaded
+        seeding = clinic.seeding_seconds
         rng = random.Random(seed_value)
         with factory() as session:
             people = list(session.exec(select(Patient.id)))
@@ -181,14 +142,13 @@ def run(patients: int = 20, per_day: int = 40, seed_value: int = 7) -> dict:
             days.add(busiest)
         with factory() as session:
             problems = sum(len(planning.check_day(session=session, day=day, unit=unit)) for day in days)
-        engine.dispose()
     return {
-        "propose": _percentiles(propose_ms),
-        "propose (cpu)": _percentiles(propose_cpu),
-        "book": _percentiles(book_ms) if book_ms else None,
-        "book (cpu)": _percentiles(book_cpu) if book_cpu else None,
-        "propose 1 day": _percentiles(day_ms),
-        "book moving": _percentiles(rearranged_ms) if rearranged_ms else None,
+        "propose": percentiles(propose_ms),
+        "propose (cpu)": percentiles(propose_cpu),
+        "book": percentiles(book_ms) if book_ms else None,
+        "book (cpu)": percentiles(book_cpu) if book_cpu else None,
+        "propose 1 day": percentiles(day_ms),
+        "book moving": percentiles(rearranged_ms) if rearranged_ms else None,
         "_meta": {
             "patients": patients,
             "per_day": per_day,

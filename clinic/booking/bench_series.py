@@ -11,7 +11,6 @@ p95 of at most 3 s for 6 cycles; ``--check`` exits 1 when it is missed.
 import argparse
 import datetime as dt
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from clinic.booking.series import propose_series
 from clinic.booking.services import Availability
 from clinic.bootstrap import make_session_factory, unit_from
 from clinic.db import make_engine, upgrade
+from clinic.demo.bench_clinic import percentiles
 from clinic.demo.seed import load_demo
 from clinic.patients.models import Patient
 from clinic.settings import load_settings
@@ -31,12 +31,6 @@ from clinic.unit.models import Pathway
 
 BUDGET_S = 3.0
 PATHWAY = "onco-infusion"
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
-    return {"p50": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
 
 
 def run(runs: int = 40, cycles: int = 6, interval: int = 21, tolerance: int = 2) -> dict:
@@ -70,7 +64,7 @@ def run(runs: int = 40, cycles: int = 6, interval: int = 21, tolerance: int = 2)
                 cpu.append(time.process_time() - began_cpu)
                 fitted += plan.ok
         engine.dispose()
-    return {"wall": _percentiles(wall), "cpu": _percentiles(cpu), "fitted": fitted, "runs": runs, "loaded": summary}
+    return {"wall": percentiles(wall), "cpu": percentiles(cpu), "fitted": fitted, "runs": runs, "loaded": summary}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,20 +20,15 @@ import json
 import platform
 import random
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from sqlmodel import select
 
 from clinic.app import create_app
-from clinic.booking.bench_book import WEEKS, _percentiles, _seed_dir
-from clinic.bootstrap import make_session_factory, of_app, unit_from
-from clinic.db import make_engine, upgrade
-from clinic.demo import seed
+from clinic.bootstrap import of_app
+from clinic.demo.bench_clinic import WEEKS, busy_demo, percentiles
 from clinic.fhir import services
 from clinic.patients.models import Patient
-from clinic.settings import load_settings
 from clinic.unit.models import Pathway
 
 FIND_BUDGET_MS = 1500.0
@@ -51,24 +46,15 @@ def _find_body(patient_id: int, pathway_code: str, start: dt.date, end: dt.date)
 
 
 def run(patients: int = 20, per_day: int = 40, seed_value: int = 11) -> dict:
-    settings = load_settings({"SECRET_KEY": "bench"})
-    unit = unit_from(settings)
-    now = dt.datetime.now(dt.UTC)
-    today = now.astimezone(unit.zone).date()
-    with tempfile.TemporaryDirectory(prefix="onevisit-bench-fhir-") as name:
-        folder = Path(name)
-        url = f"sqlite:///{folder / 'bench.db'}"
-        upgrade(url)
-        engine = make_engine(url)
-        factory = make_session_factory(engine)
-        with factory(expire_on_commit=True) as session:
-            loaded = seed.load_demo(session=session, directory=_seed_dir(folder, per_day), unit=unit, now=now)
+    with busy_demo(per_day=per_day, prefix="onevisit-bench-fhir-") as clinic:
+        today, url, loaded = clinic.today, clinic.url, clinic.loaded
+        with clinic.factory() as session:
             client_row = services.create_client(session=session, name="bench", actor_id=None,
                                                 scopes="system/Appointment.read system/Appointment.write")
             _token_row, token = services.issue_token(session=session, client_id=client_row.id, actor_id=None)
             people = list(session.exec(select(Patient.id)))
             pathways = list(session.exec(select(Pathway.code).where(Pathway.active)))
-        engine.dispose()
+        clinic.engine.dispose()
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "ENV": "development"})
         http = app.test_client()
         headers = {"Authorization": f"Bearer {token}", "Accept": FHIR_JSON, "Content-Type": FHIR_JSON}
@@ -103,9 +89,9 @@ def run(patients: int = 20, per_day: int = 40, seed_value: int = 11) -> dict:
             refused += status != 200
         of_app(app).engine.dispose()
     return {
-        "$find": _percentiles(find_ms),
-        "$hold": _percentiles(hold_ms) if hold_ms else None,
-        "$book": _percentiles(book_ms) if book_ms else None,
+        "$find": percentiles(find_ms),
+        "$hold": percentiles(hold_ms) if hold_ms else None,
+        "$book": percentiles(book_ms) if book_ms else None,
         "_meta": {"patients": patients, "per_day": per_day, "visits": loaded.get("visits", 0), "booked": booked,
                   "nothing": nothing, "refused": refused},
     }

@@ -12,20 +12,15 @@ import argparse
 import datetime as dt
 import json
 import platform
-import tempfile
 import time
-from pathlib import Path
 
 from sqlmodel import select
 
 from clinic.app import create_app
-from clinic.booking.bench_book import WEEKS, _percentiles, _seed_dir
-from clinic.bootstrap import make_session_factory, unit_from
-from clinic.db import make_engine, upgrade
-from clinic.demo import seed
+from clinic.bootstrap import of_app
+from clinic.demo.bench_clinic import WEEKS, busy_demo, percentiles
 from clinic.fhir import services
 from clinic.patients.models import Patient
-from clinic.settings import load_settings
 from clinic.unit.models import Pathway
 from clinic.visits.models import Visit
 
@@ -33,18 +28,9 @@ FHIR_JSON = "application/fhir+json"
 
 
 def run(per_day: int = 40, repeat: int = 20) -> dict:
-    settings = load_settings({"SECRET_KEY": "bench"})
-    unit = unit_from(settings)
-    now = dt.datetime.now(dt.UTC)
-    today = now.astimezone(unit.zone).date()
-    with tempfile.TemporaryDirectory(prefix="onevisit-bench-fhir-reads-") as name:
-        folder = Path(name)
-        url = f"sqlite:///{folder / 'bench.db'}"
-        upgrade(url)
-        engine = make_engine(url)
-        factory = make_session_factory(engine)
-        with factory(expire_on_commit=True) as session:
-            seed.load_demo(session=session, directory=_seed_dir(folder, per_day), unit=unit, now=now)
+    with busy_demo(per_day=per_day, prefix="onevisit-bench-fhir-reads-") as clinic:
+        today, url = clinic.today, clinic.url
+        with clinic.factory() as session:
             client_row = services.create_client(session=session, name="bench", actor_id=None, scopes="system/*.read")
             _row, token = services.issue_token(session=session, client_id=client_row.id, actor_id=None)
             patient = session.exec(select(Patient).join(Visit, Visit.patient_id == Patient.id)
@@ -52,16 +38,17 @@ def run(per_day: int = 40, repeat: int = 20) -> dict:
             pathway_id = session.exec(select(Pathway.id).where(Pathway.active).order_by(Pathway.id)).first()
             pathways = len(session.exec(select(Pathway.id).where(Pathway.active)).all())
             visits = len(session.exec(select(Visit.id)).all())
-        engine.dispose()
+        clinic.engine.dispose()
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False, "ENV": "development"})
         http = app.test_client()
+        mrn_system = of_app(app).settings.fhir_mrn_system
         headers = {"Authorization": f"Bearer {token}", "Accept": FHIR_JSON}
         week, two, four = (today + dt.timedelta(days=n) for n in (6, 13, WEEKS * 7 - 1))
         month = f"date=ge{today}&date=le{four}"
         requests = {
             "GET metadata": "/fhir/metadata",
             "GET Patient/<id>": f"/fhir/Patient/{patient.id}",
-            "GET Patient?identifier": f"/fhir/Patient?identifier={settings.fhir_mrn_system}|{patient.mrn}",
+            "GET Patient?identifier": f"/fhir/Patient?identifier={mrn_system}|{patient.mrn}",
             "GET Appointment?patient&date (4 weeks)": f"/fhir/Appointment?patient=Patient/{patient.id}&{month}",
             "GET Appointment?date (one day, _count=100)": f"/fhir/Appointment?date={today + dt.timedelta(days=1)}"
                                                          "&_count=100",
@@ -82,7 +69,7 @@ def run(per_day: int = 40, repeat: int = 20) -> dict:
                     raise SystemExit(f"{label}: {response.status_code} {response.get_data(as_text=True)[:300]}")
                 body = response.get_json()
                 entries = len(body.get("entry", [])) if body.get("resourceType") == "Bundle" else 1
-            rows[label] = {**_percentiles(samples), "entries": entries}
+            rows[label] = {**percentiles(samples), "entries": entries}
     return {"per_day": per_day, "repeat": repeat, "visits": visits, "rows": rows}
 
 

@@ -105,8 +105,9 @@ class Patient(PatientBase, table=True):
         return f"{self.given_name} {self.family_name}"
 
 
-class PatientCreate(PatientBase):
-    """Validated input for a new patient: phone to E.164 (default region NL), e-mail, plausible birth date."""
+class PatientChecks:
+    """The checks every patient input shares (the desk's ``PatientCreate``, the hospital's ``PatientRecord``):
+    phone to E.164 (default region NL), e-mail, plausible birth date, record number in capitals."""
 
     @field_validator("phone")
     @classmethod
@@ -123,6 +124,16 @@ class PatientCreate(PatientBase):
     def _birth_date(cls, value: dt.date) -> dt.date:
         return check_birth_date(value)
 
+    @field_validator("mrn")
+    @classmethod
+    def _capitals(cls, value: str) -> str:
+        """Record numbers compare case-insensitively (p000123 is P000123), so they are stored in capitals."""
+        return value.upper()
+
+
+class PatientCreate(PatientChecks, PatientBase):
+    """Validated input for a new patient (``PatientChecks``), with no blank name or address."""
+
     @field_validator("given_name", "family_name", "address_line", "postcode", "city", "mrn")
     @classmethod
     def _stripped(cls, value: str) -> str:
@@ -130,12 +141,6 @@ class PatientCreate(PatientBase):
         if not value:
             raise ValueError("must not be blank")
         return value
-
-    @field_validator("mrn")
-    @classmethod
-    def _capitals(cls, value: str) -> str:
-        """Record numbers compare case-insensitively (p000123 is P000123), so they are stored in capitals."""
-        return value.upper()
 
 
 class PatientRead(PatientBase):

@@ -32,11 +32,9 @@ from clinic.columns import Channel, Language, utcnow
 from clinic.errors import Conflict, NotFound, ValidationError
 from clinic.patients.models import (
     Patient,
+    PatientChecks,
     PatientCreate,
     PatientMerge,
-    check_birth_date,
-    normalise_email,
-    normalise_phone,
 )
 
 CARRIED = (
@@ -63,7 +61,7 @@ DEFAULTS_ON_CREATE: dict[str, Any] = {
 }
 
 
-class PatientRecord(BaseModel):
+class PatientRecord(PatientChecks, BaseModel):
     """A patient as the hospital's systems describe them; validated like the desk's ``PatientCreate``
     (phone to E.164, e-mail, plausible birth date, no blank names or address). ``language`` None keeps
     the patient's current language (Dutch for a new patient)."""
@@ -89,26 +87,6 @@ class PatientRecord(BaseModel):
             if not value:
                 raise ValueError("must not be blank")
         return value
-
-    @field_validator("mrn")
-    @classmethod
-    def _capitals(cls, value: str) -> str:
-        return value.upper()
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        return normalise_phone(value)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        return normalise_email(value)
-
-    @field_validator("birth_date")
-    @classmethod
-    def _birth_date(cls, value: dt.date) -> dt.date:
-        return check_birth_date(value)
 
 
 def parse_record(data: dict[str, Any]) -> PatientRecord:

@@ -14,7 +14,6 @@ import datetime as dt
 import gc
 import platform
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 from clinic.app import create_app
 from clinic.bootstrap import make_session_factory, of_app, unit_from
 from clinic.db import make_engine, upgrade
+from clinic.demo.bench_clinic import percentiles
 from clinic.patients.models import Patient
 from clinic.settings import load_settings
 from clinic.unit.models import (
@@ -109,12 +109,6 @@ def _build(url: str, visits: int, now: dt.datetime, zone: ZoneInfo) -> None:
     engine.dispose()
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
-    return {"p50": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
-
-
 PATHS = ("/board", "/board/live", "/board?status=waiting", "/board/print")
 """The board, its live fragment, the board filtered (every row looked at, a third kept) and the printed day list."""
 
@@ -147,8 +141,8 @@ def run(visits: int = 150, runs: int = 200, warmup: int = 10, freeze: bool = Fal
                 cpu.append((time.process_time() - began_cpu) * 1000)
                 if response.status_code != 200:
                     raise SystemExit(f"{path} answered {response.status_code}")
-            results[path] = _percentiles(samples)
-            results[f"{path} (cpu)"] = _percentiles(cpu)
+            results[path] = percentiles(samples)
+            results[f"{path} (cpu)"] = percentiles(cpu)
         size = len(client.get("/board").get_data())
         of_app(app).engine.dispose()
     results["_meta"] = {"visits": visits, "runs": runs, "html_kb": round(size / 1024, 1)}

@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import platform
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from sqlmodel import select
 from clinic.app import create_app
 from clinic.bootstrap import make_session_factory, of_app, unit_from
 from clinic.db import make_engine, upgrade
+from clinic.demo.bench_clinic import percentiles
 from clinic.demo.seed import load_demo
 from clinic.settings import load_settings
 from clinic.visits.models import StepStatus, Visit
@@ -71,12 +71,6 @@ def demo_client(*, username: str, history_weeks: int = 0) -> Iterator[tuple[obje
             yield app, client
         finally:
             of_app(app).engine.dispose()
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
-    return {"p50": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
 
 
 def timings(client, paths: dict[str, str], *, runs: int, warmup: int = 2,
