@@ -409,6 +409,7 @@ class ReplayRow:
     replay_placed: list[int] = field(default_factory=list)
     solve_wait: list[int] = field(default_factory=list)
     replay_wait: list[int] = field(default_factory=list)
+    hindsight_wait: list[int] = field(default_factory=list)
     booking_seconds: list[float] = field(default_factory=list)
     booking_cpu_seconds: list[float] = field(default_factory=list)
     announced: int = 0
@@ -427,6 +428,34 @@ class ReplayRow:
     def wait_ratio(self) -> float:
         replay, solved = self.mean_waits()
         return replay / solved if solved else (1.0 if replay == 0 else math.inf)
+
+    def hindsight_mean(self) -> float:
+        """Mean wait of ``solve`` placing exactly the replay's requests, the whole day known at once."""
+        return sum(self.hindsight_wait) / max(1, sum(self.replay_placed))
+
+    def hindsight_ratio(self) -> float:
+        replay, known = self.mean_waits()[0], self.hindsight_mean()
+        return replay / known if known else (1.0 if replay == 0 else math.inf)
+
+
+def same_patients(instance: Instance, schedule: Schedule) -> Instance:
+    """``instance`` reduced to the requests ``schedule`` places, each ``must_place`` with its own arrival window.
+
+    ``solve`` on it answers: knowing the whole day at once, how little could these same patients have
+    waited? A replay must book request *k* whenever it fits beside the earlier bookings, so it cannot choose
+    its patients as ``solve`` does; this separates which patients it takes from how well it arranges them."""
+    placed = {v.request for v in schedule.visits}
+    kept = tuple(dataclasses.replace(r, must_place=True) for r in instance.requests if r.id in placed)
+    return dataclasses.replace(instance, requests=kept)
+
+
+def known_at_once(instance: Instance, schedule: Schedule, *, time_limit: float, workers: int) -> tuple[Instance, Schedule]:
+    """``same_patients(instance, schedule)`` and ``solve``'s schedule of it, started from ``schedule``'s visits
+    (so it never waits more than they do); ``check`` the second against the first."""
+    from scheduling.solve import solve
+
+    reduced = same_patients(instance, schedule)
+    return reduced, solve(reduced, time_limit=time_limit, workers=workers, seed=0, hint=schedule.visits)
 
 
 def replay_rows(
@@ -447,8 +476,10 @@ def replay_rows(
             solved = solve(instance, time_limit=time_limit, workers=workers, seed=0)
             replayed = replay(instance, tolerance=tolerance, booking_seconds=booking_seconds,
                               wall_seconds=wall_seconds)
-            for name, schedule in (("solve", solved), ("replay", replayed)):
-                problems = check(instance, schedule)
+            reduced, known = known_at_once(instance, replayed, time_limit=time_limit, workers=workers)
+            for name, day, schedule in (("solve", instance, solved), ("replay", instance, replayed),
+                                        ("same patients", reduced, known)):
+                problems = check(day, schedule)
                 row.violations += len(problems)
                 for v in problems[:5]:
                     print(f"!!! {name} {instance.name}: {v}", file=sys.stderr)
@@ -457,6 +488,7 @@ def replay_rows(
             row.replay_placed.append(len(replayed.visits))
             row.solve_wait.append(solved.objective.total_wait_minutes)
             row.replay_wait.append(replayed.objective.total_wait_minutes)
+            row.hindsight_wait.append(known.objective.total_wait_minutes)
             row.booking_seconds += replayed.stats["booking_seconds"]
             row.booking_cpu_seconds += replayed.stats["booking_cpu_seconds"]
             row.moved += sum(replayed.stats["moved"])
@@ -466,19 +498,22 @@ def replay_rows(
                 row.announced_kept += visit.announced is not None and visit.announced <= first <= visit.announced + tolerance
             if progress:
                 progress(f"{instance.name}: solve {len(solved.visits)} placed / {solved.objective.total_wait_minutes} min, "
-                         f"replay {len(replayed.visits)} / {replayed.objective.total_wait_minutes} min")
+                         f"replay {len(replayed.visits)} / {replayed.objective.total_wait_minutes} min, "
+                         f"same patients known at once {known.objective.total_wait_minutes} min")
         rows.append(row)
     return rows
 
 
 def replay_table(rows: Sequence[ReplayRow]) -> str:
     """Markdown: per day size, placed and mean wait of both, replay's share of solve's placed and its wait
-    ratio, booking seconds (max, p95; and the CPU p95, what an idle machine would take), announced arrivals kept and check violations."""
+    ratio, the mean wait of ``solve`` placing the replay's own patients (``same_patients``) and the replay's ratio to
+    it, booking seconds (max, p95; and the CPU p95, what an idle machine would take), announced arrivals kept and
+    check violations."""
     lines = [
         "| requests | booked share | solve placed | replay placed | share of solve's placed | mean wait solve | "
-        "mean wait replay | wait ratio | booking s max | booking s p95 | booking CPU s p95 | earlier bookings moved | "
+        "mean wait replay | wait ratio | mean wait, same patients known at once | ratio to it | booking s max | booking s p95 | booking CPU s p95 | earlier bookings moved | "
         "announced arrivals kept | violations |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         replay_wait, solve_wait = r.mean_waits()
@@ -486,7 +521,8 @@ def replay_table(rows: Sequence[ReplayRow]) -> str:
         kept = r.announced_kept / r.announced if r.announced else 1.0
         lines.append(
             f"| {r.size} | {r.booked:.0%} | {sum(r.solve_placed)} | {sum(r.replay_placed)} | {r.placed_share():.1%} | "
-            f"{solve_wait:.1f} | {replay_wait:.1f} | {r.wait_ratio():.2f}x | {max(secs):.2f} | "
+            f"{solve_wait:.1f} | {replay_wait:.1f} | {r.wait_ratio():.2f}x | {r.hindsight_mean():.1f} | "
+            f"{r.hindsight_ratio():.2f}x | {max(secs):.2f} | "
             f"{percentile(secs, 95):.2f} | {percentile(r.booking_cpu_seconds or [0.0], 95):.2f} | {r.moved} | {kept:.0%} | {r.violations} |"
         )
     return "\n".join(lines)
@@ -495,7 +531,8 @@ def replay_table(rows: Sequence[ReplayRow]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="comma-separated request counts (default 50,100,150,200)")
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per size (default 3)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help=f"seeds per size (default {DEFAULT_SEEDS}; with --replay {REPLAY_SEEDS})")
     parser.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT seconds per day (default 10)")
     parser.add_argument("--booked", default="0,0.3", help="comma-separated booked shares (default 0,0.3)")
     parser.add_argument("--workers", type=int, default=2)
@@ -516,7 +553,7 @@ def _run_replay(args: argparse.Namespace, sizes: list[int]) -> int:
         days = [(size, share) for size in sizes]
     if args.quick:
         days = [(20, 0.0), (40, 0.3)]
-    seeds = args.seeds if args.seeds != DEFAULT_SEEDS else REPLAY_SEEDS
+    seeds = args.seeds or REPLAY_SEEDS
     if args.tolerance < 0 or args.booking_seconds <= 0:
         print("--tolerance must be >= 0 and --booking-seconds above 0", file=sys.stderr)
         return 2
@@ -536,10 +573,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     except ValueError:
         print("--sizes takes whole numbers and --booked shares between 0 and 1, comma-separated", file=sys.stderr)
         return 2
-    if any(s < 1 for s in sizes) or any(not 0 <= b <= 1 for b in booked) or args.seeds < 1:
+    if any(s < 1 for s in sizes) or any(not 0 <= b <= 1 for b in booked) or (args.seeds is not None and args.seeds < 1):
         print("sizes and --seeds must be >= 1, --booked shares between 0 and 1", file=sys.stderr)
         return 2
-    seeds, limit = args.seeds, args.time_limit
+    seeds, limit = args.seeds or DEFAULT_SEEDS, args.time_limit
     if args.replay:
         return _run_replay(args, sizes)
     if args.quick:

@@ -1,5 +1,7 @@
 """The benchmark's pooling: the issue's table per size over every day of it, and the wait shares."""
 
+import dataclasses
+
 import pytest
 
 from scheduling.bench import Row, mean_wait, per_size, wait_shares
@@ -51,5 +53,37 @@ def test_replay_rows_compare_replay_with_solve_and_count_kept_arrivals():
     assert row.announced == sum(row.replay_placed) and row.announced_kept == row.announced
     assert len(row.booking_seconds) == 12
     assert sum(row.replay_placed) > 0 and row.placed_share() > 0
+    assert len(row.hindsight_wait) == 1 and 0 <= row.hindsight_wait[0] <= row.replay_wait[0]
     text = replay_table([row])
+    assert "same patients known at once" in text
     assert "| 12 | 0% |" in text and "announced arrivals kept" in text and "| 100% | 0 |" in text
+
+
+def test_same_patients_keeps_exactly_the_placed_requests_as_must_place():
+    from scheduling.bench import same_patients
+    from scheduling.generate import generate_day
+    from scheduling.replay import replay
+
+    instance = generate_day(14, seed=3, booked_share=0.0)
+    replayed = replay(instance, booking_seconds=0.3)
+    reduced = same_patients(instance, replayed)
+    assert [r.id for r in reduced.requests] == [r.id for r in instance.requests if r.id in {v.request for v in replayed.visits}]
+    assert all(r.must_place for r in reduced.requests)
+    assert [r.arrival for r in reduced.requests] == [r.arrival for r in instance.requests if r.id in {q.id for q in reduced.requests}]
+    assert reduced.booked == instance.booked and reduced.resources == instance.resources
+
+
+def test_known_at_once_places_the_same_patients_and_waits_no_more():
+    from scheduling.bench import known_at_once
+    from scheduling.check import check, objective
+    from scheduling.generate import generate_day
+    from scheduling.replay import replay
+
+    instance = generate_day(14, seed=3, booked_share=0.0)
+    replayed = replay(instance, booking_seconds=0.3)
+    half = dataclasses.replace(replayed, visits=replayed.visits[::2], unscheduled=())
+    reduced, known = known_at_once(instance, half, time_limit=0.5, workers=1)
+    assert check(reduced, known) == []
+    assert sorted(v.request for v in known.visits) == sorted(v.request for v in half.visits)
+    assert check(instance, known)  # the others are missing from the full day
+    assert known.objective.total_wait_minutes <= objective(reduced, half.visits).total_wait_minutes

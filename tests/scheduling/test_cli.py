@@ -152,3 +152,11 @@ def test_bound_refuses_an_infeasible_schedule_and_a_contradictory_day(tmp_path, 
     clash.write_text(json.dumps(day))
     assert cli.main(["bound", str(clash)]) == 3
     assert "INFEASIBLE" in capsys.readouterr().out
+
+
+def test_bench_replay_runs_the_seeds_asked_for(capsys):
+    args = ["bench", "--replay", "--sizes", "6", "--time-limit", "0.3", "--booking-seconds", "0.1"]
+    assert cli.main([*args, "--seeds", "3"]) == 0  # 3 is the plain bench's default, not the replay's
+    progress = capsys.readouterr().err
+    assert [f"gen-{seed}-6:" in progress for seed in range(4)] == [True, True, True, False]
+    assert cli.main([*args, "--seeds", "0"]) == 2
