@@ -56,7 +56,9 @@ def test_replay_rows_compare_replay_with_solve_and_count_kept_arrivals():
     assert len(row.hindsight_wait) == 1 and 0 <= row.hindsight_wait[0] <= row.replay_wait[0]
     text = replay_table([row])
     assert "same patients known at once" in text
-    assert "| 12 | 0% |" in text and "announced arrivals kept" in text and "| 100% | 0 |" in text
+    assert "| 12 | 0% |" in text and "announced arrival to first step" in text
+    assert 0 <= row.lobby_minutes <= 15 * row.announced and "announced arrivals kept" in text
+    assert f"| 100% | {row.lobby_minutes / row.announced:.1f} | 0 |" in text
 
 
 def test_same_patients_keeps_exactly_the_placed_requests_as_must_place():
