@@ -588,7 +588,10 @@ def plan_from_visits(day: Day, visits: Iterable[Visit]) -> Plan:
 
 
 def to_visits(day: Day, plan: Plan) -> list[Visit]:
-    """Placed visits on real resources: each merged pool's steps dealt to its members by start time."""
+    """Placed visits on real resources: each merged pool's steps dealt to its members by start time.
+
+    Each step goes to the member whose previous step ended last before it starts (best fit), so a chair or
+    a desk works in runs instead of every member carrying gaps; any free member would do for feasibility."""
     placed: dict[str, dict[str, PlacedStep]] = defaultdict(dict)
     by_pool: dict[str, list[tuple[int, int, str, str]]] = defaultdict(list)
     for rid, placement in plan.items():
@@ -604,7 +607,7 @@ def to_visits(day: Day, plan: Plan) -> list[Visit]:
         slots = [(m.id, []) for m in members for _ in range(m.capacity)]
         slot_end = [0] * len(slots)
         for start, end, rid, sid in sorted(steps):
-            k = next((i for i, e in enumerate(slot_end) if e <= start), None)
+            k = max((i for i, e in enumerate(slot_end) if e <= start), key=lambda i: (slot_end[i], -i), default=None)
             if k is None:
                 raise AssertionError(f"pool {pid} over capacity at {start}")
             slot_end[k] = end

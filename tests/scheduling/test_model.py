@@ -6,6 +6,8 @@ not as a request quietly left out; feasible answers are checked with the indepen
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ortools.sat.python import cp_model
 
 from scheduling.check import check, objective
@@ -246,3 +248,22 @@ def test_objective_prefers_priority_then_less_wait(mk):
     steps = [mk.step("a", "registration", 10), mk.step("t", "chair", 60, after=["a"])]
     status, schedule, _ = run(mk.instance([desk, chair], [mk.request("r", steps)]), force=False)
     assert schedule is not None and schedule.objective.total_wait_minutes == 0
+
+
+# ---------------------------------------------------------------- dealing a pool's steps to its members
+
+
+def test_a_pools_steps_go_to_the_member_free_the_shortest_time_so_chairs_work_in_runs():
+    from scheduling.instance import Request, Resource, Step
+
+    chairs = tuple(Resource(f"chair-{i}", "chair") for i in (1, 2))
+    times = {"short": (0, 10), "long": (0, 50), "later": (60, 70)}
+    requests = tuple(
+        Request(rid, rid, (Step("t", "chair", b - a),), arrival=(a, a)) for rid, (a, b) in times.items()
+    )
+    day = Day(Instance("deal", dt.date(2026, 12, 8), chairs, requests))
+    (pool,) = {day.pool_of[c.id] for c in chairs}
+    visits = {v.request: v.steps[0] for v in to_visits(day, {rid: {"t": (pool, a)} for rid, (a, _) in times.items()})}
+    assert visits["short"].resource != visits["long"].resource
+    # chair of "long" is free from 50, chair of "short" from 10: "later" goes where the gap is 10 minutes, not 50.
+    assert visits["later"].resource == visits["long"].resource

@@ -143,3 +143,15 @@ def test_the_flask_optimise_command_previews_then_applies(app, session, clock) -
     assert session.get(VisitStep, second.steps[1].id).planned_start == _at(8, 30)
     bad = runner.invoke(args=["optimise", "2026-02-31"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output and "2026-02-31" in bad.output
+
+
+def test_waiting_counts_from_the_arrival_the_patient_was_told():
+    from clinic.visits.optimise import visit_wait
+    from scheduling.instance import PlacedStep, Request, Step
+    from scheduling.instance import Visit as EngineVisit
+
+    request = Request("r", "p", (Step("reg", "registration", 10), Step("lab", "lab", 15, after=("reg",))))
+    late_start = EngineVisit("r", (PlacedStep("reg", "desk", 495, 505), PlacedStep("lab", "lab", 505, 520)))
+    assert visit_wait(request, late_start) == 0
+    assert visit_wait(request, late_start, announced=480) == 15  # told 08:00, first step at 08:15
+    assert visit_wait(request, late_start, announced=500) == 0  # a first step before the told time is no wait
