@@ -587,11 +587,14 @@ def plan_from_visits(day: Day, visits: Iterable[Visit]) -> Plan:
     return plan
 
 
-def to_visits(day: Day, plan: Plan) -> list[Visit]:
+def to_visits(day: Day, plan: Plan, *, best_fit: bool = False) -> list[Visit]:
     """Placed visits on real resources: each merged pool's steps dealt to its members by start time.
 
-    Each step goes to the member whose previous step ended last before it starts (best fit), so a chair or
-    a desk works in runs instead of every member carrying gaps; any free member would do for feasibility."""
+    Any free member would do for feasibility. By default a step goes to the first free member. ``best_fit``:
+    to the member whose previous step ended last before it starts, so a chair or a desk works in runs instead
+    of every member carrying gaps (what ``solve`` and ``replan`` hand to the unit). ``book`` keeps the first
+    free member: with best fit the replayed 100-request days waited more on two of three
+    (docs/performance.md, "Replay", fourth round)."""
     placed: dict[str, dict[str, PlacedStep]] = defaultdict(dict)
     by_pool: dict[str, list[tuple[int, int, str, str]]] = defaultdict(list)
     for rid, placement in plan.items():
@@ -607,7 +610,8 @@ def to_visits(day: Day, plan: Plan) -> list[Visit]:
         slots = [(m.id, []) for m in members for _ in range(m.capacity)]
         slot_end = [0] * len(slots)
         for start, end, rid, sid in sorted(steps):
-            k = max((i for i, e in enumerate(slot_end) if e <= start), key=lambda i: (slot_end[i], -i), default=None)
+            free = (i for i, e in enumerate(slot_end) if e <= start)
+            k = max(free, key=lambda i: (slot_end[i], -i), default=None) if best_fit else next(free, None)
             if k is None:
                 raise AssertionError(f"pool {pid} over capacity at {start}")
             slot_end[k] = end

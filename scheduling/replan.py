@@ -128,7 +128,7 @@ def replan(
             round_dtime=ROUND_DTIME, threads=min(workers, 2),
         )
     plan = search.plan
-    placed = to_visits(day, plan)
+    placed = to_visits(day, plan, best_fit=True)
     dropped = tuple(rid for rid in visits if rid not in plan)
     schedule = Schedule(
         instance=current.name,

@@ -315,7 +315,7 @@ def solve(
         if status != OPTIMAL and _meets(day, plan, value, relaxed):
             status = OPTIMAL
 
-    visits = to_visits(day, plan)
+    visits = to_visits(day, plan, best_fit=True)
     missing = [r.id for r in instance.requests if r.id not in plan]
     must_missing = [r.id for r in instance.requests if r.must_place and r.id not in plan]
     if must_missing:

@@ -263,7 +263,10 @@ def test_a_pools_steps_go_to_the_member_free_the_shortest_time_so_chairs_work_in
     )
     day = Day(Instance("deal", dt.date(2026, 12, 8), chairs, requests))
     (pool,) = {day.pool_of[c.id] for c in chairs}
-    visits = {v.request: v.steps[0] for v in to_visits(day, {rid: {"t": (pool, a)} for rid, (a, _) in times.items()})}
+    plan = {rid: {"t": (pool, a)} for rid, (a, _) in times.items()}
+    visits = {v.request: v.steps[0] for v in to_visits(day, plan, best_fit=True)}
     assert visits["short"].resource != visits["long"].resource
     # chair of "long" is free from 50, chair of "short" from 10: "later" goes where the gap is 10 minutes, not 50.
     assert visits["later"].resource == visits["long"].resource
+    first_free = {v.request: v.steps[0] for v in to_visits(day, plan)}
+    assert first_free["later"].resource == first_free["short"].resource
