@@ -13,3 +13,14 @@ def sign_in(page: Page, base: str, username: str, *, landing: str | None = "/boa
     page.get_by_role("button", name="Sign in").click()
     if landing:
         expect(page).to_have_url(f"{base}{landing}")
+
+
+def choose_language(page: Page, language: str) -> None:
+    """Pick ``language`` in the header's selector and wait until the page is in it.
+
+    The selector submits itself once ``onevisit.js`` (deferred) has wired it, and that script hides the
+    "Change" button in the same step: waiting for the button to go makes sure the choice is not made
+    before anything listens (which on a loaded machine left the page in its old language)."""
+    expect(page.locator(".language-form .js-hide-when-autosubmit")).to_be_hidden()
+    page.locator("#site-language").select_option(language)
+    expect(page.locator("html")).to_have_attribute("lang", language)

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page
 
 from clinic.app import reconfigure
 from clinic.demo.seed import load_demo
 from clinic.web.clock import clinic_today
 from tests.browser.conftest import daytime_zone
-from tests.browser.pages import PASSWORD
+from tests.browser.pages import PASSWORD, choose_language
 from tests.browser.screens import NOT_SCREENS, Screen, sample_ids, screen_paths
 
 pytestmark = pytest.mark.browser
@@ -47,8 +47,7 @@ def _sign_in(page: Page, base: str, username: str, language: str) -> None:
     page.locator("#password").fill(PASSWORD)
     page.locator("main form button[type=submit]").click()
     page.wait_for_load_state()
-    page.locator("#site-language").select_option(language)  # submits itself; the account keeps it
-    expect(page.locator("html")).to_have_attribute("lang", language)
+    choose_language(page, language)  # submits itself; the account keeps it
 
 
 def blocking_violations(page: Page, axe: Axe) -> list[str]:

@@ -14,6 +14,7 @@ from sqlmodel import select
 from clinic.billing.models import Invoice
 from clinic.bootstrap import of_app
 from clinic.visits.models import StepStatus, Visit, VisitStatus
+from tests.browser.pages import choose_language
 
 pytestmark = pytest.mark.browser
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
@@ -64,8 +65,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     page.locator("#password").fill("onevisit-demo")
     page.locator("form button[type=submit]").last.click()
     expect(page).to_have_url(f"{live_server}/board")
-    page.locator("#site-language").select_option("en")  # the clerk works in English; the invoice is the patient's
-    expect(page.locator("html")).to_have_attribute("lang", "en")
+    choose_language(page, "en")  # the clerk works in English; the invoice is the patient's
 
     page.get_by_role("link", name="Checkout", exact=True).click()
     expect(page.get_by_role("heading", name="Checkout", exact=True)).to_be_visible()
@@ -110,8 +110,7 @@ def test_checkout_of_a_demo_visit_shows_every_performed_step_and_the_total(
     page.locator("#username").fill("coordinator")
     page.locator("#password").fill("onevisit-demo")
     page.locator("form button[type=submit]").last.click()
-    page.locator("#site-language").select_option("en")
-    expect(page.locator("html")).to_have_attribute("lang", "en")  # the switch reloads the page
+    choose_language(page, "en")
     page.get_by_role("link", name="Audit log").click()
     page.get_by_label("Record type").select_option("visit")
     page.get_by_label("Record number").fill(str(visit.id))

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from clinic.demo.seed import load_demo
-from tests.browser.pages import sign_in
+from tests.browser.pages import choose_language, sign_in
 from tests.clinic.conftest import SEED_DIR
 from tests.factories import make_unit
 
@@ -23,9 +23,7 @@ def demo(session: Session) -> None:
 
 def _choose_language(page, base: str, language: str) -> None:
     page.goto(f"{base}/board")
-    page.select_option("#site-language", language)
-    page.wait_for_load_state("load")
-    expect(page.locator("html")).to_have_attribute("lang", language)
+    choose_language(page, language)
 
 
 @pytest.mark.parametrize("language", ["en", "nl", "fr"])
