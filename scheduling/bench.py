@@ -428,15 +428,19 @@ class ReplayRow:
 
     def wait_ratio(self) -> float:
         replay, solved = self.mean_waits()
-        return replay / solved if solved else (1.0 if replay == 0 else math.inf)
+        return _ratio(replay, solved)
 
     def hindsight_mean(self) -> float:
         """Mean wait of ``solve`` placing exactly the replay's requests, the whole day known at once."""
         return sum(self.hindsight_wait) / max(1, sum(self.replay_placed))
 
     def hindsight_ratio(self) -> float:
-        replay, known = self.mean_waits()[0], self.hindsight_mean()
-        return replay / known if known else (1.0 if replay == 0 else math.inf)
+        return _ratio(self.mean_waits()[0], self.hindsight_mean())
+
+
+def _ratio(replay: float, reference: float) -> float:
+    """``replay`` over ``reference``; 1 when both are 0, infinite when only the reference is."""
+    return replay / reference if reference else (1.0 if replay == 0 else math.inf)
 
 
 def same_patients(instance: Instance, schedule: Schedule) -> Instance:
