@@ -62,8 +62,11 @@ $(OIDC_PEER)/node_modules/.installed: $(OIDC_PEER)/package.json $(OIDC_PEER)/pac
 
 test-peers: $(OIDC_PEER)/node_modules/.installed
 
+# The suite runs in parallel, a worker per core (pytest-xdist), each on its own database (tests/conftest.py);
+# a file's tests stay on one worker, so a module's demo clinic loads once. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install-dev test-peers
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
