@@ -203,6 +203,9 @@ def step_action(
 
 @dataclass(frozen=True)
 class StepMove:
+    """A step's new time or place, in a re-plan or an optimisation of a day. ``step_name`` is the step type's
+    ``Named`` name: screens show it in their reader's language."""
+
     visit_step_id: int
     visit_id: int
     patient_name: str

@@ -25,7 +25,7 @@ from clinic.errors import Conflict, Forbidden, ValidationError
 from clinic.unit.context import Unit
 from clinic.unit.models import PathwayStep, Resource, ResourceKind
 from clinic.users.models import Role, User
-from clinic.visits.journey import PlannedMove, encode_moves
+from clinic.visits.journey import PlannedMove, StepMove, encode_moves
 from clinic.visits.journey import decode_moves as journey_moves
 from clinic.visits.models import ACTIVE_VISIT_STATUSES, Visit, VisitCheckin, VisitStep
 from scheduling import instance as engine
@@ -44,23 +44,6 @@ DAY_OPTIMISED = "day.optimised"
 def day_entity_id(day: dt.date) -> int:
     """A day as an audit entity id: 2026-12-14 -> 20261214."""
     return day.year * 10000 + day.month * 100 + day.day
-
-
-@dataclass(frozen=True)
-class StepMove:
-    visit_step_id: int
-    step_name: str
-    old_start: dt.datetime
-    old_end: dt.datetime
-    new_start: dt.datetime
-    new_end: dt.datetime
-    old_resource: str
-    new_resource: str
-    new_resource_id: int
-
-    @property
-    def shift_minutes(self) -> int:
-        return int((self.new_start - self.old_start).total_seconds() // 60)
 
 
 @dataclass(frozen=True)
@@ -265,7 +248,9 @@ def preview_optimisation(
             moves.append(
                 StepMove(
                     visit_step_id=row.id,
-                    step_name=row.pathway_step.step_type.name,
+                    visit_id=visit.id,
+                    patient_name=visit.patient.display_name,
+                    step_name=row.pathway_step.step_type.named,
                     old_start=row.planned_start,
                     old_end=row.planned_end,
                     new_start=new_start,

@@ -111,13 +111,18 @@ def test_a_garbled_apply_is_a_message(coordinator_client, form_token):
 @pytest.mark.parametrize(
     ("language", "phrases"),
     [
-        ("nl", ("Een dag optimaliseren", "komt om 08:00 (ongewijzigd), wacht 40 → 0 min", "Optimalisatie toepassen")),
-        ("fr", ("Optimiser une journée", "arrive à 08:00 (inchangé), attend 40 → 0 min", "Appliquer l’optimisation")),
+        ("nl", ("Een dag optimaliseren", "komt om 08:00 (ongewijzigd), wacht 40 → 0 min", "Optimalisatie toepassen",
+                ">Spreekuur</th>")),
+        ("fr", ("Optimiser une journée", "arrive à 08:00 (inchangé), attend 40 → 0 min", "Appliquer l’optimisation",
+                ">Consultation médicale</th>")),
     ],
 )
 def test_the_page_speaks_dutch_and_french(client, signed_in, app, session, language, phrases):
     app.config["OPTIMISE_SECONDS"] = 1.0
-    _waiting_visit(session)
+    step_type = _waiting_visit(session).pathway_step.step_type
+    step_type.names = {"nl": "Spreekuur", "fr": "Consultation médicale"}
+    session.add(step_type)
+    session.commit()
     signed_in(client, Role.COORDINATOR, username=f"coord-{language}", language=language)
     text = _text(client.get(f"/optimise?day={DAY.isoformat()}"))
     for phrase in phrases:
