@@ -76,6 +76,8 @@ bp = Blueprint("book", __name__, template_folder="templates", url_prefix="/book"
 add_nav_item("book.search", _l("Book"), (FRONT_DESK, COORDINATOR, ADMIN))
 DESK = (FRONT_DESK, COORDINATOR, ADMIN)
 QUERY_KEYS = ("pathway", "earliest", "latest", "weekdays", "part", "series", "cycles", "interval", "tolerance")
+#: Most patients one search lists; a full list says that more may match.
+SEARCH_LIMIT = 30
 
 WEEKDAYS = [
     (0, _l("Monday")),
@@ -609,11 +611,11 @@ def search():
     status = 200
     if request.args.get("q", "").strip():
         if form.validate():
-            patients = find_patients(session=_session(), text=form.q.data or "", limit=30)
+            patients = find_patients(session=_session(), text=form.q.data or "", limit=SEARCH_LIMIT)
         else:
             status = 400
     return render_template(
-        "booking/search.html", form=form, patients=patients, format_phone=format_phone
+        "booking/search.html", form=form, patients=patients, limit=SEARCH_LIMIT, format_phone=format_phone
     ), status
 
 

@@ -373,3 +373,15 @@ def test_proposals_count_as_waiting_only_what_the_patient_waits(desk_client, ses
     text = desk_client.get(plan_url(make_patient(session), heart_pathway(session).id)).get_data(as_text=True)
     first = text.split('class="card proposal"')[1]
     assert "0 minutes waiting" in first and "proposal__pause" not in first
+
+
+def test_a_full_search_says_more_may_match(desk_client, session: Session) -> None:
+    from clinic.booking.views import SEARCH_LIMIT
+
+    for n in range(SEARCH_LIMIT):
+        make_patient(session, given_name=f"Anna{n:02d}", family_name="Vollenhoven")
+    full = re.sub(r"\s+", " ", desk_client.get("/book?q=vollenhoven").get_data(as_text=True))
+    assert f"{SEARCH_LIMIT} patients · the first {SEARCH_LIMIT} only: type more of the name" in full
+    one = re.sub(r"\s+", " ", desk_client.get("/book?q=anna07").get_data(as_text=True))
+    assert "1 patient</caption>" in one and "only: type more" not in one
+    assert 'href="/book/patient/' in one and 'aria-label="Book for Anna07 Vollenhoven"' in one
