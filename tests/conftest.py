@@ -43,14 +43,15 @@ _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Migrated once a run. Under pytest-xdist each worker has its own: a SQLite file in the worker's temporary
-    directory, or a database beside ``DATABASE_URL``'s named for the worker (dropped at the end)."""
+    directory (also when ``DATABASE_URL`` names a SQLite file, which the workers would share), or a database
+    beside ``DATABASE_URL``'s PostgreSQL one, named for the worker and dropped at the end."""
     from clinic.db import upgrade
 
     url = os.environ.get("DATABASE_URL")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not url:
+    if not url or (worker and url.startswith("sqlite")):
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'onevisit-test.db'}"
-    elif worker and not url.startswith("sqlite"):
+    elif worker:
         from tests.databases import postgres_database, worker_database_name
 
         with postgres_database(url, worker_database_name(url, worker)) as worker_url:
