@@ -39,6 +39,9 @@ class ListedStep:
 
 @dataclass(frozen=True)
 class DayListRow:
+    """A visit on the printed day list: ``arrival`` is the arrival its patient was told, ``steps`` the unit's
+    internal times, which re-arranging may have moved since."""
+
     visit_id: int
     patient_id: int
     patient_name: str
@@ -58,7 +61,7 @@ def _steps(visit: Visit, language: object = None) -> tuple[ListedStep, ...]:
     ordered = sorted(visit.steps, key=lambda s: (s.planned_start, s.id or 0))
     return tuple(
         ListedStep(
-            name=s.pathway_step.step_type.name_in(language) if language else s.pathway_step.step_type.name,
+            name=s.pathway_step.step_type.name_in(language) if language else s.pathway_step.step_type.named,
             room=s.resource.name,
             starts=s.planned_start,
             ends=s.planned_end,
@@ -116,9 +119,9 @@ def day_list(*, session: Session, day: dt.date) -> list[DayListRow]:
                 patient_id=patient.id,
                 patient_name=patient.display_name,
                 mrn=patient.mrn,
-                pathway_name=visit.pathway.name,
+                pathway_name=visit.pathway.named,
                 status=visit.status,
-                arrival=steps[0].starts if steps else None,
+                arrival=visit.arrival_at,
                 leaves=max(s.ends for s in steps) if steps else None,
                 steps=steps,
                 transport=state,
@@ -156,7 +159,7 @@ def appointment_slip(*, session: Session, visit_id: int) -> Slip:
     steps = _steps(visit, patient.language)
     if not steps:
         raise Conflict("the visit has no planned steps yet", code="not_planned", field="visit_id")
-    arrival, leaves = steps[0].starts, max(s.ends for s in steps)
+    arrival, leaves = visit.arrival_at or steps[0].starts, max(s.ends for s in steps)
     return Slip(
         visit_id=visit.id,
         patient_name=patient.display_name,

@@ -65,6 +65,35 @@ def test_slip_in_the_patients_language_for_a_booked_visit_only(session):
         appointment_slip(session=session, visit_id=999999)
 
 
+def test_list_and_slip_give_the_announced_arrival_when_re_arranging_moved_the_steps_later(session):
+    early, _late = _visits(session)
+    early.announced_at = _at(8, 30)
+    for step in early.steps:  # re-arranged inside the 15-minute tolerance: the patient still comes at 08:30
+        step.planned_start += dt.timedelta(minutes=10)
+        step.planned_end += dt.timedelta(minutes=10)
+        session.add(step)
+    session.add(early)
+    session.commit()
+    row = day_list(session=session, day=DAY)[0]
+    assert row.arrival == _at(8, 30) and row.steps[0].starts == _at(8, 40)
+    slip = appointment_slip(session=session, visit_id=early.id)
+    assert slip.arrival == _at(8, 30) and slip.steps[0].starts == _at(8, 40) and slip.minutes == 50
+
+
+def test_the_printed_list_names_pathways_and_steps_in_the_readers_language(client, signed_in, session):
+    from clinic.users.models import Role
+
+    early, _late = _visits(session)
+    step_type = early.steps[1].pathway_step.step_type
+    step_type.names = {"nl": "Spreekuur"}
+    session.add(step_type)
+    session.commit()
+    signed_in(client, Role.FRONT_DESK, username="balie", language="nl")
+    body = re.sub(r"\s+", " ", client.get(f"/board/print?day={DAY}").get_data(as_text=True))
+    row = body.split(f'id="list-visit-{early.id}"')[1].split("</tr>")[0]
+    assert "Hartcontrole" in row and "Spreekuur" in row and "Heart check" not in row
+
+
 def test_printed_day_list_one_section_per_day(desk_client, session):
     early, late = _visits(session)
     page = desk_client.get(f"/board/print?day={DAY}&days=3")
