@@ -4,13 +4,14 @@ Playwright's own browser download is never used: ``executable_path`` points at /
 """
 
 import datetime as dt
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
+
+from tests.unavailable import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,9 +42,8 @@ def live_server(app) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium for the browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed on this machine (apt-get install chromium)")
+        unavailable(f"{CHROMIUM} is not installed on this machine (apt-get install chromium)",
+                    in_ci="CI must install Debian's chromium for the browser tests")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unavailable import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "deploy.md"
 BLOCK = re.compile(r"<!-- tested: ([\w-]+) -->\n```sh\n(.*?)```", re.S)
@@ -35,6 +37,7 @@ BOOK_ACTION = re.compile(r'action="(/book/patient/\d+/book[^"]*)"')
 PATHWAY_SELECT = re.compile(r'<select[^>]*name="pathway"[^>]*>(.*?)</select>', re.S)
 OPTION = re.compile(r'<option[^>]*value="(\d+)"')
 NEW_PASSWORD = "teal-harbour-lantern-4711"
+IN_CI = "CI must run the deployment guide's test on PostgreSQL"
 #: What the TLS proxy adds to every request (deploy/Caddyfile, deploy/nginx.conf).
 PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Host": "onevisit.test"}
 PATIENT = {
@@ -52,12 +55,6 @@ def test_the_guide_marks_every_step_the_test_follows() -> None:
     assert set(guide_blocks()) >= {"migrate", "policy", "admin", "serve", "worker", "hl7", "backup", "restore"}
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: CI must run the deployment guide's test on PostgreSQL")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def pg() -> dict[str, str]:
     """libpq's connection variables for the PostgreSQL server the guide's commands use."""
@@ -68,10 +65,10 @@ def pg() -> dict[str, str]:
     }
     for tool in ("pg_dump", "pg_restore", "createdb", "dropdb", "pg_isready"):
         if shutil.which(tool) is None:
-            _unavailable(f"{tool} is not installed (apt-get install postgresql-client)")
+            unavailable(f"{tool} is not installed (apt-get install postgresql-client)", in_ci=IN_CI)
     ready = subprocess.run(["pg_isready", "-q", "-h", conn["PGHOST"], "-p", conn["PGPORT"]], check=False)
     if ready.returncode != 0:
-        _unavailable(f"PostgreSQL is not reachable at {conn['PGHOST']}:{conn['PGPORT']}")
+        unavailable(f"PostgreSQL is not reachable at {conn['PGHOST']}:{conn['PGPORT']}", in_ci=IN_CI)
     return conn
 
 

@@ -19,6 +19,8 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
+from tests.unavailable import unavailable
+
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
 CLIENT_ID = "onevisit"
 CLIENT_SECRET = "onevisit-test-secret"
@@ -65,18 +67,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: CI must run the OpenID Connect tests")
-    pytest.skip(reason)
-
-
 def start_provider(*, port: int, redirect_uri: str) -> OidcProvider:
     """Start ``provider.mjs`` on ``127.0.0.1:port`` for a client coming back to ``redirect_uri``; skips (or, in
     CI, fails) without ``node``."""
     node = shutil.which("node")
     if node is None:
-        _unavailable("node is not installed (the test OpenID Connect provider runs on Node.js)")
+        unavailable("node is not installed (the test OpenID Connect provider runs on Node.js)",
+                    in_ci="CI must run the OpenID Connect tests")
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail(f"the test OpenID Connect provider is not installed: run `npm ci` in {PROVIDER_DIR} "
                     "(`make test` does)")
