@@ -223,8 +223,8 @@ def preview_optimisation(
     def waited(visits: dict[str, engine.Visit]) -> int:
         return sum(visit_wait(by_request[k], visits[k], built.announced.get(k)) for k in by_request)
 
-    wait_before = waited(before)
-    improved = waited(solved) < wait_before
+    wait_before, wait_solved = waited(before), waited(solved)
+    improved = wait_solved < wait_before
     result = schedule.visits if improved else built.current
     after = solved if improved else before
     resources = {r.code: r for r in session.exec(select(Resource))}
@@ -275,7 +275,7 @@ def preview_optimisation(
         day=day,
         version=version,
         wait_before=wait_before,
-        wait_after=waited(after),
+        wait_after=wait_solved if improved else wait_before,
         idle_chair_before=idle_chair_minutes(instance, built.current),
         idle_chair_after=idle_chair_minutes(instance, result),
         visits=tuple(plans),
