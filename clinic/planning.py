@@ -656,6 +656,33 @@ def store_visit(
     return visit
 
 
+def move_step(
+    *, session: Session, step: VisitStep, resource_id: int, start: dt.datetime, end: dt.datetime, day: dt.date, tz: str
+) -> dict:
+    """Put ``step`` on resource ``resource_id`` from ``start`` to ``end`` (aware) on ``day``; the change, as audited.
+
+    ``ValidationError`` (field ``moves``) for an unknown or inactive resource or a step that would not end after
+    it starts; ``minutes_at``'s for a time off the day."""
+    resource = session.get(Resource, resource_id)
+    if resource is None or not resource.active:
+        raise ValidationError(f"unknown resource {resource_id}", field="moves")
+    new_start, new_end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    if new_end <= new_start:
+        raise ValidationError("a step must end after it starts", field="moves")
+    minutes_at(new_start, day, tz)
+    minutes_at(new_end, day, tz)
+    change = {
+        "step": step.pathway_step.code,
+        "from": step.planned_start.isoformat(),
+        "to": new_start.isoformat(),
+        "resource_from": step.resource_id,
+        "resource_to": resource.id,
+    }
+    step.planned_start, step.planned_end, step.resource_id = new_start, new_end, resource.id
+    session.add(step)
+    return change
+
+
 def check_one_day(visit: Visit, tz: str) -> None:
     """A visit is one day: every planned step lies on the visit's local date (``ValidationError`` if not)."""
     for step in visit.steps:

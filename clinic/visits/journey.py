@@ -482,24 +482,10 @@ def apply_replan(
                 raise Conflict(f"step {step.id} is not on an open visit of this day", code="day_changed", field="moves")
             if step.status != StepStatus.PLANNED:
                 raise Conflict(f"step {step.id} is already {step.status.value}", code="day_changed", field="moves")
-            resource = session.get(Resource, move.new_resource_id)
-            if resource is None or not resource.active:
-                raise ValidationError(f"unknown resource {move.new_resource_id}", field="moves")
-            new_start, new_end = move.new_start.astimezone(dt.UTC), move.new_end.astimezone(dt.UTC)
-            if new_end <= new_start:
-                raise ValidationError("a step must end after it starts", field="moves")
-            _minute(new_start, day, tz), _minute(new_end, day, tz)
             per_visit.setdefault(visit.id, []).append(
-                {
-                    "step": step.pathway_step.code,
-                    "from": step.planned_start.isoformat(),
-                    "to": new_start.isoformat(),
-                    "resource_from": step.resource_id,
-                    "resource_to": resource.id,
-                }
+                planning.move_step(session=session, step=step, resource_id=move.new_resource_id,
+                                   start=move.new_start, end=move.new_end, day=day, tz=tz)
             )
-            step.planned_start, step.planned_end, step.resource_id = new_start, new_end, resource.id
-            session.add(step)
         session.flush()
         for visit_id, changes in per_visit.items():
             audit.record(

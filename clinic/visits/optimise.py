@@ -333,25 +333,10 @@ def apply_optimisation(
             if visit.id not in visits:
                 first = min(s.planned_start for s in visit.steps)
                 visits[visit.id] = (visit, first, visit.announced_at or first)
-            resource = session.get(Resource, move.new_resource_id)
-            if resource is None or not resource.active:
-                raise ValidationError(f"unknown resource {move.new_resource_id}", field="moves")
-            new_start, new_end = move.new_start.astimezone(dt.UTC), move.new_end.astimezone(dt.UTC)
-            if new_end <= new_start:
-                raise ValidationError("a step must end after it starts", field="moves")
-            planning.minutes_at(new_start, day, unit.tz)
-            planning.minutes_at(new_end, day, unit.tz)
             per_visit.setdefault(visit.id, []).append(
-                {
-                    "step": step.pathway_step.code,
-                    "from": step.planned_start.isoformat(),
-                    "to": new_start.isoformat(),
-                    "resource_from": step.resource_id,
-                    "resource_to": resource.id,
-                }
+                planning.move_step(session=session, step=step, resource_id=move.new_resource_id,
+                                   start=move.new_start, end=move.new_end, day=day, tz=unit.tz)
             )
-            step.planned_start, step.planned_end, step.resource_id = new_start, new_end, resource.id
-            session.add(step)
         session.flush()
         for visit, was_first, announced in visits.values():
             session.refresh(visit)

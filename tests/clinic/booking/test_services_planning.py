@@ -11,7 +11,7 @@ from clinic.booking.services import book_visit
 from clinic.errors import Conflict, ValidationError
 from clinic.unit.models import ResourceClosure, ResourceKind
 from clinic.visits.models import VisitStatus, VisitStep
-from tests.factories import make_pathway, make_patient, make_resource, make_unit
+from tests.factories import make_pathway, make_patient, make_resource, make_unit, make_visit
 
 TZ = "Europe/Amsterdam"
 UNIT = make_unit(tz=TZ)
@@ -20,6 +20,10 @@ DAY = dt.date(2026, 12, 1)  # a Tuesday
 
 def _t(h: int, m: int = 0) -> dt.time:
     return dt.time(h, m)
+
+
+def _at(h: int, m: int = 0) -> dt.datetime:
+    return dt.datetime.combine(DAY, _t(h, m), ZoneInfo(TZ))
 
 
 def _unit(session: Session) -> dict:
@@ -156,6 +160,32 @@ def test_a_visit_is_one_day(session: Session) -> None:
     with pytest.raises(ValidationError) as info:
         planning.check_one_day(visit, TZ)
     assert info.value.code == "step_on_other_day"
+
+
+def test_move_step_puts_a_step_elsewhere_or_refuses_with_the_field(session: Session) -> None:
+    step = make_visit(session, day=DAY, start=_at(9)).steps[0]
+    spare = make_resource(session, code="desk-2", kind=ResourceKind.REGISTRATION)
+    closed = make_resource(session, code="desk-3", kind=ResourceKind.REGISTRATION, active=False)
+    was = (step.planned_start, step.planned_end, step.resource_id)
+
+    refusals = [
+        (dict(resource_id=closed.id, start=_at(10), end=_at(10, 10)), "unknown resource"),
+        (dict(resource_id=99_999, start=_at(10), end=_at(10, 10)), "unknown resource"),
+        (dict(resource_id=spare.id, start=_at(10, 10), end=_at(10)), "must end after it starts"),
+        (dict(resource_id=spare.id, start=_at(23, 55), end=_at(23, 55) + dt.timedelta(minutes=10)), "a visit is one day"),
+    ]
+    for move, words in refusals:
+        with pytest.raises(ValidationError) as refused:
+            planning.move_step(session=session, step=step, day=DAY, tz=TZ, **move)
+        assert words in str(refused.value)
+        assert (step.planned_start, step.planned_end, step.resource_id) == was
+
+    change = planning.move_step(session=session, step=step, resource_id=spare.id, start=_at(10), end=_at(10, 10), day=DAY, tz=TZ)
+    assert (step.planned_start, step.planned_end, step.resource_id) == (_at(10), _at(10, 10), spare.id)
+    assert change == {
+        "step": step.pathway_step.code, "from": was[0].isoformat(), "to": _at(10).astimezone(dt.UTC).isoformat(),
+        "resource_from": was[2], "resource_to": spare.id,
+    }
 
 
 def test_services_do_not_import_flask() -> None:
