@@ -3,14 +3,14 @@
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SubmitField
+from wtforms import IntegerField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
 from clinic.audit import services as audit_log
 from clinic.db import get_session
 from clinic.errors import ValidationError
 from clinic.web.container import unit
-from clinic.web.forms import DayField, select_choices
+from clinic.web.forms import BlankableSelectField, DayField, select_choices
 from clinic.web.labels import AUDIT_ACTION_LABELS, AUDIT_ENTITY_LABELS, label
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, COORDINATOR, roles_required
@@ -31,12 +31,12 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    entity = SelectField(_l("Record type"), choices=[], validators=[Optional()], validate_choice=True)
+    entity = BlankableSelectField(_l("Record type"), choices=[], validate_choice=True)
     entity_id = IntegerField(
         _l("Record number"),
         validators=[Optional(), NumberRange(min=1, max=2**31 - 1, message=_l("Enter a number from 1 up."))],
     )
-    user = SelectField(_l("User"), choices=[], validators=[Optional()], validate_choice=True)
+    user = BlankableSelectField(_l("User"), choices=[], validate_choice=True)
     date_from = DayField(_l("From"), validators=[Optional()], format="%Y-%m-%d")
     date_to = DayField(_l("To"), validators=[Optional()], format="%Y-%m-%d")
     submit = SubmitField(_l("Filter"))
@@ -70,7 +70,7 @@ def log():
                 entity=(form.entity.data or "").strip() or None,
                 entity_id=form.entity_id.data,
                 # Optional() lets blank input (" ", "\r") past the choice check: blank means everyone
-                actor_id=int(form.user.data) if (form.user.data or "").strip() else None,
+                actor_id=int(form.user.data) if form.user.data else None,
                 date_from=form.date_from.data,
                 date_to=form.date_to.data,
                 page=min(max(request.args.get("page", 1, type=int), 1), 100_000),

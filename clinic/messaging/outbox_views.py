@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, IntegerField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, Length, NumberRange, Optional
 
 from clinic.columns import Channel
@@ -36,7 +36,7 @@ from clinic.visits.services import visit_days
 from clinic.web.clock import clinic_today
 from clinic.web.container import container as container_of_app
 from clinic.web.container import settings, unit
-from clinic.web.forms import DayField, select_choices
+from clinic.web.forms import BlankableSelectField, DayField, select_choices
 from clinic.web.labels import (
     ACTION_LABELS,
     CHANNEL_LABELS,
@@ -73,8 +73,8 @@ class OutboxFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Status"), validators=[Optional()])
-    channel = SelectField(_l("Channel"), validators=[Optional()])
+    status = BlankableSelectField(_l("Status"))
+    channel = BlankableSelectField(_l("Channel"))
     day = DayField(_l("Due on"), validators=[Optional()], format="%Y-%m-%d")
     patient = StringField(_l("Patient record number"), validators=[Optional(), Length(max=20)])
     call_list = BooleanField(_l("Call list only"))

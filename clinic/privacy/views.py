@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from clinic.db import get_session
@@ -23,7 +23,7 @@ from clinic.privacy.export_pdf import PdfExport, PdfSection, render_export_pdf
 from clinic.privacy.models import AccessKind
 from clinic.web.clock import clinic_today
 from clinic.web.container import unit
-from clinic.web.forms import select_choices
+from clinic.web.forms import BlankableSelectField, select_choices
 from clinic.web.labels import (
     ACCESS_KIND_LABELS,
     CONTACT_CHANNEL_LABELS,
@@ -113,7 +113,7 @@ class AccessFilterForm(FlaskForm):
         csrf = False
 
     patient = StringField(_l("Record number"), validators=[Optional(), Length(max=40)])
-    user = SelectField(_l("Staff member"), choices=[], validators=[Optional()], validate_choice=True)
+    user = BlankableSelectField(_l("Staff member"), choices=[], validate_choice=True)
     submit = SubmitField(_l("Filter"))
 
 
@@ -317,7 +317,7 @@ def access_log():
                     unit=unit(),
                     actor_id=current_user.id,
                     patient_id=patient.id if patient else None,
-                    user_id=int(form.user.data) if (form.user.data or "").strip() else None,
+                    user_id=int(form.user.data) if form.user.data else None,
                     page=min(max(request.args.get("page", 1, type=int), 1), 100_000),
                     page_size=PAGE_SIZE,
                 )

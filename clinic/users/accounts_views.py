@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, SubmitField
-from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, Length
 
 from clinic.db import get_session
 from clinic.errors import DomainError, Forbidden, NotFound
@@ -17,7 +17,7 @@ from clinic.i18n import LANGUAGE_NAMES
 from clinic.users import services as accounts
 from clinic.users.models import Role, User
 from clinic.web.account_messages import account_error
-from clinic.web.forms import select_choices
+from clinic.web.forms import BlankableSelectField, select_choices
 from clinic.web.nav import add_nav_item
 from clinic.web.roles import ADMIN, ROLE_LABELS, roles_required
 
@@ -38,8 +38,8 @@ class NewAccountForm(FlaskForm):
         _l("Name"), validators=[DataRequired(message=_l("Enter the person's name.")), Length(max=120)]
     )
     role = SelectField(_l("Role"), validators=[DataRequired()])
-    language = SelectField(_l("Language"), validators=[Optional()])
-    volunteer_id = SelectField(_l("Volunteer record (volunteers only)"), validators=[Optional()])
+    language = BlankableSelectField(_l("Language"))
+    volunteer_id = BlankableSelectField(_l("Volunteer record (volunteers only)"))
     submit = SubmitField(_l("Create account"))
 
 

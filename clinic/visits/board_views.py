@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TimeField
+from wtforms import HiddenField, IntegerField, SubmitField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.booking.holds import held_places
@@ -25,7 +25,7 @@ from clinic.visits.day_list import MAX_DAYS, day_list
 from clinic.visits.services import day_board, get_visit
 from clinic.web.clock import clinic_today, clinic_zone
 from clinic.web.container import unit
-from clinic.web.forms import BoardDayForm, DayField, select_choices
+from clinic.web.forms import BlankableSelectField, BoardDayForm, DayField, select_choices
 from clinic.web.labels import SEGMENT_LABELS, UNDO_LABELS, VISIT_STATUS_LABELS, label
 from clinic.web.roles import ADMIN, COORDINATOR, FRONT_DESK, roles_required
 from clinic.web.visit_errors import error_message
@@ -62,10 +62,10 @@ class BoardFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    pathway = SelectField(_l("Pathway"), validators=[Optional()])
-    resource = SelectField(_l("Resource or room"), validators=[Optional()])
-    status = SelectField(_l("Status"), validators=[Optional()])
-    consultant = SelectField(_l("Consultant"), validators=[Optional()])
+    pathway = BlankableSelectField(_l("Pathway"))
+    resource = BlankableSelectField(_l("Resource or room"))
+    status = BlankableSelectField(_l("Status"))
+    consultant = BlankableSelectField(_l("Consultant"))
 
 
 FILTER_KEYS = ("pathway", "resource", "status", "consultant")
@@ -76,7 +76,7 @@ def _filters(args, *, shown: bool = True) -> tuple[BoardFilterForm, BoardFilter,
     """The filter form, the filters it gives, the query that keeps them in links, and whether it was valid.
     Without ``shown`` (the live fragment, which has no form) the choices are only read to check given filters."""
     form = BoardFilterForm(args)
-    given = {key: args.get(key, "") for key in FILTER_KEYS if args.get(key)}
+    given = {key: args.get(key, "") for key in FILTER_KEYS if args.get(key, "").strip()}
     if not given and not shown:
         return form, NO_FILTER, {}, True
     options = filter_options(session=get_session(), language=str(get_locale() or "en"))

@@ -21,6 +21,21 @@ def in_calendar(day: date | None) -> bool:
     return day is None or FIRST_YEAR <= day.year <= LAST_YEAR
 
 
+class BlankableSelectField(SelectField):
+    """A select whose blank option means "none" or "all": left blank, or given only spaces, its data is ``""``.
+
+    WTForms' ``Optional`` lets a value of only spaces through as valid without checking it against the
+    choices, so such a value, typed into a URL, would otherwise reach the view as data (``int("\\r")``)."""
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        super().__init__(label, validators if validators is not None else [Optional()], **kwargs)
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if isinstance(self.data, str) and not self.data.strip():
+            self.data = ""
+
+
 class DayField(DateField):
     """A ``YYYY-MM-DD`` date from 1900 to 2999; others are a field error, never a server error later."""
 

@@ -90,6 +90,14 @@ def test_bad_new_account_input_is_a_field_error(admin_client, session: Session, 
     assert bad.status_code == 400 and "Not a valid choice" in text_of(bad)
 
 
+def test_a_language_or_volunteer_of_only_spaces_counts_as_none(admin_client, session: Session, post_form) -> None:
+    response = post_form(admin_client, "/admin/accounts", {"username": "anna", "display_name": "Anna", "role": "front_desk",
+                                                            "language": " ", "volunteer_id": "\r"})
+    assert response.status_code == 201, text_of(response)
+    anna = accounts.user_by_name(session=session, username="anna")
+    assert anna.language is None and anna.volunteer_id is None
+
+
 def test_disable_and_reset_end_the_users_sessions(admin_client, app, session: Session, post_form) -> None:
     user = make_user(session, username="kees", password="secret-pass")
     kees = app.test_client()

@@ -6,7 +6,7 @@ import html
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from clinic.bootstrap import of_app
@@ -136,6 +136,7 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 
 @FUZZ
+@example(query={"pathway": "\r", "resource": " ", "consultant": "\t", "status": "\n"})
 @given(query=st.dictionaries(st.sampled_from(["day", "days", "pathway", "resource", "status", "consultant", "page",
                                               "patient", "q", "visit", "expected", "prefill"]), TEXT, max_size=4))
 def test_fuzzed_desk_queries_never_give_a_500(desk_client, query) -> None:
