@@ -1,5 +1,5 @@
 """No 500 on crafted input: every route of the app, walked from ``app.url_map`` as the roles that may see it,
-with ids beyond PostgreSQL's ``integer``, NUL bytes, years 1 and 9999, ``%`` and ``_`` and very long text in
+with ids beyond PostgreSQL's ``integer``, NUL bytes, only spaces, years 1 and 9999, ``%`` and ``_`` and very long text in
 its path, its query and its forms. Run with ``DATABASE_URL=postgresql+psycopg://...`` for PostgreSQL.
 """
 
@@ -22,7 +22,7 @@ BIG_IDS = ("2147483648", "9223372036854775808", "99999999999999999999999")
 CRAFTED = (
     *BIG_IDS, "-2147483649", "1e309", "a\x00b", "\x00",
     "0001-01-01", "9999-12-31", "0001-01", "9999-12", "9999",
-    "%", "_", "%_%", "x" * 3000, "'; --", "<script>",
+    "%", "_", "%_%", "x" * 3000, "'; --", "<script>", " \r\n\t",
 )
 #: Query parameters read outside the pages' GET forms.
 EXTRA_KEYS = ("day", "date", "month", "page", "q", "next", "show", "first", "segment", "patient_id", "visit_id",
@@ -263,7 +263,7 @@ def _seeing(world, rule: Rule):
 
 
 #: Each crafted value goes into every query parameter at once, and these also one parameter at a time.
-ONE_BY_ONE = ("2147483648", "a\x00b", "0001-01-01", "9999-12-31", "%_%")
+ONE_BY_ONE = ("2147483648", "a\x00b", "0001-01-01", "9999-12-31", "%_%", " \r\n\t")
 
 
 def test_every_get_route_with_crafted_path_and_query_never_fails(app, world):
