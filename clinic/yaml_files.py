@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from clinic.columns import Language
 from clinic.errors import SeedError
+from outreach.yaml_problems import load as load_yaml
 from outreach.yaml_problems import syntax_problem, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,7 +62,7 @@ def read_model(path: Path, model: type[M]) -> M:
     except OSError as exc:
         raise SeedError([f"{name}: cannot be read ({exc.strerror or exc})"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise SeedError([f"{name}: {syntax_problem(exc)}"]) from None
     if not isinstance(data, dict):

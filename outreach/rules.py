@@ -52,6 +52,7 @@ from typing import Any
 
 import yaml
 
+from outreach.yaml_problems import load as load_yaml
 from outreach.yaml_problems import syntax_problem
 
 LAYERS = ("basic", "segment", "sub_segment")
@@ -674,7 +675,7 @@ def parse_rules(
     out = _Collector(filename)
     templates = frozenset(known_templates) if known_templates is not None else None
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         raise RuleSetError([RuleProblem(filename, None, None, syntax_problem(exc))]) from None
     if not isinstance(document, Mapping):

@@ -2,13 +2,34 @@
 
 ``where`` is ``line 3, column 7`` for text that is not YAML, and a key path such as
 ``resources[0].hours`` for a value that breaks the file's rules. No ``clinic`` imports, so the
-outreach rule loader and the clinic's loaders word their problems alike.
+outreach rule loader and the clinic's loaders word their problems alike, and read YAML alike (``load``).
 """
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a scalar its constructors refuse with a plain ``ValueError`` (a date
+    such as ``2026-13-45``, ``!!int 0xZZ``) is a ``YAMLError`` that names its line and column."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            value = f"{node.value!r}: " if isinstance(node.value, str) else ""
+            raise yaml.constructor.ConstructorError(None, None, f"{value}{exc}", node.start_mark) from None
+
+
+def load(text: str) -> Any:
+    """``text`` as YAML's safe loader reads it; whatever is wrong with the text is a ``yaml.YAMLError``
+    (never a ``ValueError`` or a ``RecursionError`` from deep nesting), ready for ``syntax_problem``."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
 
 
 def syntax_problem(exc: yaml.YAMLError) -> str:

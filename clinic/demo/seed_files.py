@@ -20,6 +20,7 @@ from clinic.errors import SeedError
 from clinic.patients.models import PatientCreate, normalise_phone
 from clinic.unit.models import ResourceKind
 from clinic.users.models import Role
+from outreach.yaml_problems import load as load_yaml
 from outreach.yaml_problems import syntax_problem, validation_problems
 
 FILES = {
@@ -256,7 +257,7 @@ def _read_yaml(path: Path, model: type[M], problems: list[str]) -> M | None:
         problems.append(f"{path.name}: file is missing in {path.parent}")
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         problems.append(f"{path.name}: {syntax_problem(exc)}")
         return None

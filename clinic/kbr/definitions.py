@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from outreach.yaml_problems import load as load_yaml
 from outreach.yaml_problems import syntax_problem
 
 LANGUAGES = ("en", "nl", "fr")
@@ -82,7 +83,7 @@ def parse_kbrs(text: str, *, filename: str = "kbrs.yaml", known_ids: Iterable[st
         problems.append(f"{filename}: {where}: {message}")
 
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
     except yaml.YAMLError as exc:
         raise KbrFileError([f"{filename}: {syntax_problem(exc)}"]) from None
     if not isinstance(document, Mapping):

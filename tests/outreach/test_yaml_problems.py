@@ -3,13 +3,33 @@
 import pytest
 import yaml
 
-from outreach.yaml_problems import key_path, syntax_problem, validation_problems
+from outreach.yaml_problems import key_path, load, syntax_problem, validation_problems
 
 
 def test_broken_yaml_names_line_and_column() -> None:
     with pytest.raises(yaml.YAMLError) as info:
-        yaml.safe_load("version: 1\nrules: [\n")
+        load("version: 1\nrules: [\n")
     assert syntax_problem(info.value).startswith("line 3, column 1: not valid YAML (")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("version: 1\nclosed: 2026-13-45\n", "line 2, column 9: not valid YAML ('2026-13-45': month must be in 1..12)"),
+        ("a: !!float x", "line 1, column 4: not valid YAML ('x': could not convert string to float: 'x')"),
+        ("a: !!int 0xZZ", "line 1, column 4: not valid YAML ('0xZZ': invalid literal for int() with base 16: 'ZZ')"),
+        ("[" * 5000 + "]" * 5000, "not valid YAML (nested too deeply)"),
+    ],
+)
+def test_every_way_yaml_fails_is_a_yaml_problem(text: str, problem: str) -> None:
+    with pytest.raises(yaml.YAMLError) as info:
+        load(text)
+    assert syntax_problem(info.value) == problem
+
+
+def test_load_reads_what_the_safe_loader_reads() -> None:
+    text = "day: 2026-12-01\nlist: [1, 2.5, {b: c}]\nflag: yes\n"
+    assert load(text) == yaml.safe_load(text)
 
 
 @pytest.mark.parametrize(

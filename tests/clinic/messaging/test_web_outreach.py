@@ -115,11 +115,16 @@ def test_rules_form_survives_junk(coordinator_client, form_token, session):
         {"text": "- just\n- a list"},
         {"text": "version: 1\nrules: []"},
         {"upload": (io.BytesIO(b"\xff\xfe\x00bad"), "binary.yaml")},
+        {"text": "version: 1\nrules:\n  - id: 2026-13-45"},
+        {"text": "[" * 5000},
     ):
         response = coordinator_client.post(
             "/outreach/rules", data={"csrf_token": token, **data}, content_type="multipart/form-data"
         )
         assert response.status_code == 400, data
+    dated = coordinator_client.post("/outreach/rules", content_type="multipart/form-data",
+                                    data={"csrf_token": token, "text": "version: 1\nrules:\n  - id: 2026-13-45"})
+    assert "outreach_rules.yaml: line 3, column 9: not valid YAML (&#39;2026-13-45&#39;: month must be in 1..12)" in dated.get_data(as_text=True)
     assert coordinator_client.post("/outreach/rules", data={"text": "x"}).status_code == 400  # no CSRF token
     assert session.exec(select(OutreachRuleSet)).all() == []
 
