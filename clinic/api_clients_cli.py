@@ -30,7 +30,7 @@ def _read_jwks(path: Path | None) -> dict | None:
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise click.ClickException(f"{path}: cannot read a JSON key set ({exc})") from None
 
 

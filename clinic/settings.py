@@ -169,7 +169,7 @@ class OidcSettings(BaseModel):
                 return {}
             try:
                 value = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ValueError('expected a JSON object, e.g. {"daycare-desk": "front_desk"}') from None
         if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
                                                      for k, v in value.items()):

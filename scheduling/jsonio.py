@@ -145,6 +145,8 @@ def _load_json(path: str | Path) -> Any:
         raise InstanceFormatError(
             [Problem(str(path), f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]
         ) from exc
+    except RecursionError:
+        raise InstanceFormatError([Problem(str(path), "not valid JSON: nested too deeply")]) from None
 
 
 def _window_json(window: tuple[int, int]) -> list[str]:

@@ -104,7 +104,7 @@ def create():
     if (form.jwks.data or "").strip():
         try:
             jwks = json.loads(form.jwks.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             form.jwks.errors = [_('Not a set of public keys: paste a JSON Web Key Set, {"keys": [...]}, '
                                   'without private keys.')]
             return _page(new_form=form, status=400)

@@ -146,6 +146,8 @@ def read_json_body(*, expression: str = "") -> dict[str, Any]:
         body = json.loads(request.get_data(as_text=True) or "null")
     except ValueError as exc:
         raise fhir_error(400, f"the body is not valid JSON: {exc}", code="structure") from None
+    except RecursionError:
+        raise fhir_error(400, "the body is not valid JSON: nested too deeply", code="structure") from None
     if not isinstance(body, dict):
         raise fhir_error(400, "the body must be a JSON object (a FHIR resource)", code="structure",
                          expression=expression or None)

@@ -66,7 +66,7 @@ def _unverified_claims(assertion: str) -> dict[str, Any]:
 
     try:
         claims = json.loads(jws.extract_compact(assertion.encode()).payload)
-    except (JoseError, ValueError, TypeError, UnicodeDecodeError):
+    except (JoseError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise OAuthError("invalid_client", "client_assertion is not a compact JWT", 401) from None
     if not isinstance(claims, dict):
         raise OAuthError("invalid_client", "client_assertion's payload is not a JSON object", 401)

@@ -278,7 +278,7 @@ def decode_moves(text: str, *, what: str = "re-plan") -> list[PlannedMove]:
             if new_start.tzinfo is None or new_end.tzinfo is None:
                 raise ValueError("times must carry their offset")
             moves.append(PlannedMove(step_id, new_start, new_end, resource_id))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ValidationError(f"the {what} could not be read ({exc})", field="moves") from None
     return moves
 

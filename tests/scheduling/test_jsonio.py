@@ -177,6 +177,10 @@ def test_unreadable_and_invalid_json_files(tmp_path):
     broken.write_text('{"format": ')
     with pytest.raises(InstanceFormatError, match="not valid JSON"):
         load_instance(broken)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5_000)
+    with pytest.raises(InstanceFormatError, match="not valid JSON: nested too deeply"):
+        load_instance(deep)
 
 
 def test_schedule_round_trip(tmp_path):

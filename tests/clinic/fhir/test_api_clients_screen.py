@@ -57,6 +57,9 @@ def test_mistakes_are_shown_on_the_form_in_the_readers_language(admin_client, se
     response = post_form(admin_client, PAGE, {"name": "x", "scopes": "patient/*.read", "jwks": "{"})
     assert response.status_code == 400
     assert "Not a set of public keys" in response.get_data(as_text=True)
+    response = post_form(admin_client, PAGE, {"name": "x", "scopes": "patient/*.read", "jwks": "[" * 5_000})
+    assert response.status_code == 400
+    assert "Not a set of public keys" in response.get_data(as_text=True)
     response = post_form(admin_client, PAGE, {"name": "ehr", "scopes": "patient/*.read", "jwks": ""})
     assert response.status_code == 400
     assert "Not a scope this API knows" in response.get_data(as_text=True)

@@ -95,6 +95,10 @@ def test_wrong_content_type_is_415_and_broken_json_400(client, fhir_headers) -> 
     outcome_of(response, 415)
     response = client.post("/fhir/Patient", data="{not json", headers=headers, content_type=FHIR_JSON)
     outcome_of(response, 400)
+    response = client.post("/fhir/Patient", data='{"a":' + "[" * 5_000, headers=headers, content_type=FHIR_JSON)
+    outcome_of(response, 400)
+    deep = '{"resourceType": "Patient", "name": ' + "[" * 900 + "]" * 900 + "}"
+    assert client.post("/fhir/Patient", data=deep, headers=headers, content_type=FHIR_JSON).status_code in (400, 422)
 
 
 def test_reading_is_not_writing(client, fhir_headers) -> None:

@@ -1,5 +1,6 @@
 """SMART backend services: a client signs a JWT with its registered key and gets a short-lived token."""
 
+import base64
 import datetime as dt
 import time
 import uuid
@@ -100,6 +101,17 @@ def test_a_wrong_assertion_is_refused(client, registered, rsa_key, change, words
     body = response.get_json()
     assert body["error"] == "invalid_client"
     assert words in body["error_description"]
+
+
+def test_an_assertion_that_is_not_a_jwt_object_is_refused(client, registered) -> None:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(b'{"alg":"RS384","typ":"JWT","kid":"k1"}')
+    for payload in (b"[" * 5_000, b"[1, 2]", b"not json"):
+        response = ask(client, f"{header}.{b64(payload)}.{b64(b'signature')}")
+        assert response.status_code == 401, payload[:10]
+        assert response.get_json()["error"] == "invalid_client"
 
 
 def test_a_key_not_registered_is_refused(client, registered) -> None:

@@ -186,7 +186,8 @@ def test_replan_refuses_other_days_and_garbage(session: Session) -> None:
     _shared_day(session, n=1)
     with pytest.raises(ValidationError):
         journey.propose_replan(session=session, day=DAY, unit=UNIT, now=_at(9) + dt.timedelta(days=2))
-    for text in ("", "{}", "[[1]]", '[["a", "b", "c", 1]]', '[[1, "2026-12-01T09:00", "2026-12-01T10:00", 1]]'):
+    for text in ("", "{}", "[[1]]", '[["a", "b", "c", 1]]', '[[1, "2026-12-01T09:00", "2026-12-01T10:00", 1]]',
+                 "[" * 5_000):
         with pytest.raises(ValidationError):
             journey.decode_moves(text)
     with pytest.raises(ValidationError):
