@@ -59,5 +59,8 @@ def test_mistakes_are_clear_errors(app, session, tmp_path) -> None:
     keys.write_text('{"keys": [{"kty": "RSA"}]}')
     broken = _run(app, "keys", "ehr", str(keys))
     assert broken.exit_code == 1 and "jwks:" in broken.output
-    for result in (bad_scope, taken, more, unknown, broken):
+    keys.write_text("[" * 5_000)
+    deep = _run(app, "keys", "ehr", str(keys))
+    assert deep.exit_code == 1 and "cannot read a JSON key set" in deep.output
+    for result in (bad_scope, taken, more, unknown, broken, deep):
         assert "Traceback" not in result.output

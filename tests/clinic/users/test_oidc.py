@@ -231,6 +231,7 @@ def test_the_settings_come_from_the_environment(monkeypatch) -> None:
                                                               "unknown role 'desk': the roles are front_desk"),
     ({"ONEVISIT_OIDC_ROLE_MAP": "daycare-desk=front_desk"}, "ONEVISIT_OIDC_ROLE_MAP='daycare-desk=front_desk': "
                                                             "expected a JSON object"),
+    ({"ONEVISIT_OIDC_ROLE_MAP": "[" * 5_000}, "': expected a JSON object, e.g."),
     ({"ONEVISIT_OIDC_ISSUER": "login.hospital.example"}, "ONEVISIT_OIDC_ISSUER='login.hospital.example': expected"),
     ({"ONEVISIT_OIDC_ISSUER": "https://login.hospital.example"}, "OIDC_CLIENT_ID or OIDC_ROLE_MAP is not"),
     ({"ONEVISIT_LOCAL_PASSWORDS": "false"}, "LOCAL_PASSWORDS is false but OIDC_ISSUER is not set"),
