@@ -28,6 +28,10 @@ FLASK_DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=10),
+    # The session cookie is written only when the session changes (``users.views.end_idle_session``): a
+    # cookie written by every answer lets a board's refresh, sent before a check-in's answer and answered
+    # after it, put back the session it read and lose that check-in's message.
+    "SESSION_REFRESH_EACH_REQUEST": False,
     "WTF_CSRF_TIME_LIMIT": 10 * 3600,
 }
 

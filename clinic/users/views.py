@@ -37,6 +37,9 @@ from clinic.web.roles import role_value
 bp = Blueprint("auth", __name__, template_folder="templates")
 VERSION_KEY = "session_version"
 SEEN_KEY = "seen"
+#: Activity is noted in the session at most this often, so the session (and its cookie) changes once a
+#: minute, not on each of a board's refreshes; the idle timeout is counted in whole minutes anyway.
+SEEN_STEP_SECONDS = 60
 #: Requests that neither end an idle session nor count as activity.
 PASSIVE_ENDPOINTS = frozenset({"static", "health.healthz"})
 #: What an account that must choose a new password may still open.
@@ -93,7 +96,7 @@ def end_idle_session():
             return None
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("auth.sign_in", next=target))
-    if seen != now:
+    if not isinstance(seen, int) or now - seen >= SEEN_STEP_SECONDS:
         session[SEEN_KEY] = now
     return None
 

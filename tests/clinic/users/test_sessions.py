@@ -138,6 +138,22 @@ def test_an_idle_session_ends_and_the_next_request_goes_to_sign_in(clock, desk_c
     assert desk_client.get("/board").status_code == 302
 
 
+def test_a_refresh_of_the_board_never_rewrites_the_session_cookie(clock, desk_client, app):
+    """A board's refresh sent before a check-in's answer and answered after it must not put back the session
+    it read (the check-in's message would be lost): it answers without a session cookie."""
+    cookie = app.config.get("SESSION_COOKIE_NAME", "session")
+
+    def writes_cookie(response) -> bool:
+        return any(h.startswith(f"{cookie}=") for h in response.headers.getlist("Set-Cookie"))
+
+    assert desk_client.get("/board").status_code == 200
+    clock.shift(dt.timedelta(seconds=30))
+    assert not writes_cookie(desk_client.get("/board/live"))
+    clock.shift(dt.timedelta(seconds=31))
+    assert writes_cookie(desk_client.get("/board/live"))  # a minute on: the activity is noted, once
+    assert not writes_cookie(desk_client.get("/board/live"))
+
+
 def test_the_idle_timeout_follows_its_setting(app_config, clean_db, signed_in, clock):
     client = create_app({**app_config, "IDLE_MINUTES": 5}).test_client()
     signed_in(client, Role.FRONT_DESK, username="desk")
