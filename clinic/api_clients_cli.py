@@ -3,13 +3,13 @@
 The operator has the server, so there is no sign-in: changes are recorded without an acting account.
 """
 
-import json
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from clinic import json_text
 from clinic.bootstrap import of_app
 from clinic.errors import DomainError
 from clinic.fhir import services
@@ -29,8 +29,8 @@ def _read_jwks(path: Path | None) -> dict | None:
     if path is None:
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        return json_text.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
         raise click.ClickException(f"{path}: cannot read a JSON key set ({exc})") from None
 
 

@@ -8,7 +8,6 @@ Order of precedence (last wins): the defaults below, plain ``DATABASE_URL`` / ``
 """
 
 import difflib
-import json
 import os
 import re
 import secrets
@@ -21,6 +20,8 @@ import click
 from babel import Locale, UnknownLocaleError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from clinic import json_text
 
 ENV_PREFIX = "ONEVISIT_"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
@@ -168,8 +169,8 @@ class OidcSettings(BaseModel):
             if not value.strip():
                 return {}
             try:
-                value = json.loads(value)
-            except (ValueError, RecursionError):
+                value = json_text.loads(value)
+            except ValueError:
                 raise ValueError('expected a JSON object, e.g. {"daycare-desk": "front_desk"}') from None
         if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
                                                      for k, v in value.items()):

@@ -2,8 +2,6 @@
 keys for SMART backend services), issue a token (shown once), revoke a token, deactivate a client. Every
 change is in the audit trail; the calls clients made are listed below."""
 
-import json
-
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from clinic import json_text
 from clinic.db import get_session
 from clinic.errors import DomainError, NotFound, get_or_raise
 from clinic.fhir import services
@@ -103,8 +102,8 @@ def create():
     jwks = None
     if (form.jwks.data or "").strip():
         try:
-            jwks = json.loads(form.jwks.data)
-        except (ValueError, RecursionError):
+            jwks = json_text.loads(form.jwks.data)
+        except ValueError:
             form.jwks.errors = [_('Not a set of public keys: paste a JSON Web Key Set, {"keys": [...]}, '
                                   'without private keys.')]
             return _page(new_form=form, status=400)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from clinic import json_text
 from clinic.db import get_session, get_session_factory
 from clinic.errors import DomainError
 from clinic.extensions import csrf
@@ -143,11 +144,9 @@ def read_json_body(*, expression: str = "") -> dict[str, Any]:
         raise fhir_error(415, f"send the resource as {FHIR_JSON} (got {mimetype or 'no Content-Type'})",
                          code="not-supported")
     try:
-        body = json.loads(request.get_data(as_text=True) or "null")
+        body = json_text.loads(request.get_data(as_text=True) or "null")
     except ValueError as exc:
         raise fhir_error(400, f"the body is not valid JSON: {exc}", code="structure") from None
-    except RecursionError:
-        raise fhir_error(400, "the body is not valid JSON: nested too deeply", code="structure") from None
     if not isinstance(body, dict):
         raise fhir_error(400, "the body must be a JSON object (a FHIR resource)", code="structure",
                          expression=expression or None)

@@ -10,7 +10,6 @@ joserfc checks the signature; nothing here does cryptography itself.
 """
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from clinic import json_text
 from clinic.columns import utcnow
 from clinic.errors import ValidationError
 from clinic.fhir import services
@@ -65,8 +65,8 @@ def _unverified_claims(assertion: str) -> dict[str, Any]:
     from joserfc.errors import JoseError
 
     try:
-        claims = json.loads(jws.extract_compact(assertion.encode()).payload)
-    except (JoseError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        claims = json_text.loads(jws.extract_compact(assertion.encode()).payload)
+    except (JoseError, ValueError, TypeError, UnicodeDecodeError):
         raise OAuthError("invalid_client", "client_assertion is not a compact JWT", 401) from None
     if not isinstance(claims, dict):
         raise OAuthError("invalid_client", "client_assertion's payload is not a JSON object", 401)

@@ -159,7 +159,7 @@ def appointment_slip(*, session: Session, visit_id: int) -> Slip:
     steps = _steps(visit, patient.language)
     if not steps:
         raise Conflict("the visit has no planned steps yet", code="not_planned", field="visit_id")
-    arrival, leaves = visit.arrival_at or steps[0].starts, max(s.ends for s in steps)
+    arrival, leaves = visit.arrival_at, max(s.ends for s in steps)
     return Slip(
         visit_id=visit.id,
         patient_name=patient.display_name,

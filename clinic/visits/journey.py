@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
-from clinic import events, planning
+from clinic import events, json_text, planning
 from clinic.audit import record as audit
 from clinic.columns import utcnow
 from clinic.errors import Conflict, NotFound, ValidationError, get_or_raise
@@ -266,7 +266,7 @@ def encode_moves(moves: Sequence[Any]) -> str:
 def decode_moves(text: str, *, what: str = "re-plan") -> list[PlannedMove]:
     """Parse ``encode_moves`` output (a re-plan's or an optimisation's); ``ValidationError`` on anything else."""
     try:
-        raw = json.loads(text or "")
+        raw = json_text.loads(text or "")
         if not isinstance(raw, list):
             raise ValueError("not a list")
         moves = []
@@ -278,7 +278,7 @@ def decode_moves(text: str, *, what: str = "re-plan") -> list[PlannedMove]:
             if new_start.tzinfo is None or new_end.tzinfo is None:
                 raise ValueError("times must carry their offset")
             moves.append(PlannedMove(step_id, new_start, new_end, resource_id))
-    except (ValueError, TypeError, RecursionError) as exc:
+    except (ValueError, TypeError) as exc:
         raise ValidationError(f"the {what} could not be read ({exc})", field="moves") from None
     return moves
 
