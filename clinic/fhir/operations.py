@@ -35,6 +35,7 @@ from clinic.fhir.resources import (
     ResourceInvalid,
     appointment_resource,
     check_structure,
+    fhir_path,
     instant,
     pathway_concept,
     resource_actor,
@@ -88,8 +89,21 @@ def parameters_from_body(body: dict[str, Any]) -> list[Param]:
             raise fhir_error(400, f"parameter {name!r} needs exactly one value", expression=_named(name),
                              code="structure")
         kind, value = values[0]
+        if isinstance(value, dict | list):
+            _check_value(item, name)
         out.append(Param(name=name, kind=kind, value=value, expression=_named(name)))
     return out
+
+
+def _check_value(item: dict[str, Any], name: str) -> None:
+    """A parameter's complex value (a Coding, a Reference, a resource...) has the shape FHIR gives it, or a 400
+    naming the element inside it; its text values are read, and checked, by the operation."""
+    try:
+        check_structure("Parameters", {"resourceType": "Parameters", "parameter": [item]})
+    except ResourceInvalid as exc:
+        inside = fhir_path("", exc.loc[3:]) if exc.loc[:1] == ("parameter",) else ""
+        raise fhir_error(400, f"{name}{inside}: {exc.message}", expression=_named(name) + inside,
+                         code="structure") from None
 
 
 def parameters_from_query(pairs: Sequence[tuple[str, str]]) -> list[Param]:

@@ -4,6 +4,7 @@ Every resource these functions return validates with ``fhir.resources`` (the tes
 """
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -203,10 +204,11 @@ RECORD_PATHS = {
 class ResourceInvalid(ValueError):
     """A resource a client sent cannot be taken: ``expression`` names the element (FHIRPath)."""
 
-    def __init__(self, message: str, expression: str):
+    def __init__(self, message: str, expression: str, loc: tuple = ()):
         super().__init__(message)
         self.message = message
         self.expression = expression
+        self.loc = loc
 
 
 def fhir_path(resource_type: str, loc: tuple) -> str:
@@ -215,6 +217,21 @@ def fhir_path(resource_type: str, loc: tuple) -> str:
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
+
+
+def _nested_resource_types(node: Any, loc: tuple = ()) -> Iterator[tuple[tuple, Any]]:
+    """Where ``node`` holds a resource (a contained one, a parameter's), and the ``resourceType`` it names:
+    ``fhir.resources`` reads that name before validating, and fails with a ``TypeError`` or ``KeyError``,
+    not a validation error, when it names no resource."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "resourceType" and loc:
+                yield (*loc, key), value
+            else:
+                yield from _nested_resource_types(value, (*loc, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _nested_resource_types(value, (*loc, index))
 
 
 def check_structure(resource_type: str, body: dict[str, Any]) -> None:
@@ -226,12 +243,18 @@ def check_structure(resource_type: str, body: dict[str, Any]) -> None:
     if body.get("resourceType") != resource_type:
         raise ResourceInvalid(f"expected a {resource_type} resource (resourceType {body.get('resourceType')!r})",
                               f"{resource_type}.resourceType")
+    for loc, name in _nested_resource_types(body):
+        try:
+            get_fhir_model_class(name)
+        except (TypeError, ValueError):
+            raise ResourceInvalid(f"resourceType {name!r} is not a FHIR resource type",
+                                  fhir_path(resource_type, loc), loc) from None
     try:
         get_fhir_model_class(resource_type).model_validate(body)
     except PydanticError as exc:
         first = exc.errors()[0]
         raise ResourceInvalid(first["msg"].removeprefix("Value error, "),
-                              fhir_path(resource_type, first["loc"])) from None
+                              fhir_path(resource_type, first["loc"]), first["loc"]) from None
 
 
 def _language(resource: dict[str, Any]) -> str | None:
@@ -267,7 +290,7 @@ def patient_fields(resource: dict[str, Any], *, mrn_system: str) -> dict[str, An
     address = addresses[0]
     if not resource.get("birthDate"):
         raise ResourceInvalid("give the date of birth", "Patient.birthDate")
-    given = name.get("given") or []
+    given = [part for part in name.get("given") or [] if part]  # FHIR JSON may hold null beside an extension
     fields = {
         "mrn": mrn,
         "family_name": name.get("family") or "",
@@ -276,7 +299,7 @@ def patient_fields(resource: dict[str, Any], *, mrn_system: str) -> dict[str, An
         "phone": phone,
         "email": email,
         "language": _language(resource),
-        "address_line": ", ".join(address.get("line") or []),
+        "address_line": ", ".join(line for line in address.get("line") or [] if line),
         "postcode": address.get("postalCode") or "",
         "city": address.get("city") or "",
     }

@@ -172,6 +172,9 @@ def test_an_expired_hold_frees_its_place(scene, fhir_base, fhir_headers, clock) 
     [
         ({"service-type": None}, 400, "Parameters.parameter[service-type]"),
         ({"service-type": {"valueCoding": {"code": "no-such-pathway"}}}, 404, "Parameters.parameter[service-type]"),
+        ({"service-type": {"valueCodeableConcept": {"coding": -1}}}, 400, "Parameters.parameter[service-type].coding"),
+        ({"patient": {"valueReference": {"reference": ["Patient/1"]}}}, 400,
+         "Parameters.parameter[patient].reference"),
         ({"patient": {"valueReference": {"reference": "Patient/999999"}}}, 404, "Parameters.parameter[patient]"),
         ({"patient": {"valueReference": {"reference": "Practitioner/1"}}}, 400, "Parameters.parameter[patient]"),
         ({"start": {"valueDate": "1 December"}}, 400, "Parameters.parameter[start]"),
