@@ -54,13 +54,23 @@ def file_stamp(path: Path) -> int:
         return 0
 
 
+def file_text(path: Path) -> str:
+    """The file's text, or ``SeedError`` naming the file when it cannot be read or is not UTF-8 (a spreadsheet
+    saves its CSV in the computer's own encoding, often Windows-1252, unless told otherwise)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError([f"{path.name}: cannot be read ({exc.strerror or exc})"]) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise SeedError([f"{path.name}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                         "save the file as UTF-8"]) from None
+
+
 def read_model(path: Path, model: type[M]) -> M:
     """``path`` parsed as YAML and validated as ``model``; ``SeedError`` lists every problem."""
     name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SeedError([f"{name}: cannot be read ({exc.strerror or exc})"]) from None
+    text = file_text(path)
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:

@@ -39,6 +39,7 @@ from clinic.unit.models import (
 from clinic.users.models import User
 from clinic.users.services import hash_password
 from clinic.visits.models import StepStatus, Visit, VisitStatus
+from clinic.yaml_files import file_text
 from outreach.rules import RuleSetError
 
 __all__ = ["is_empty", "load_demo", "load_policy", "read_seed", "read_users"]
@@ -70,11 +71,12 @@ def _policy_files(directory: Path) -> tuple[list[str], str | None]:
     except KbrFileError as exc:
         problems += [str(problem) for problem in exc.problems]
     rules_path = directory / rules_file.RULES_PATH.name
+    text: str | None = None
     try:
-        text = rules_path.read_text(encoding="utf-8")
+        text = file_text(rules_path)
         rules_file.parse(text, rules_path.name)
-    except OSError as exc:
-        problems.append(f"{rules_path.name}: cannot be read ({exc.strerror or exc})")
+    except SeedError as exc:
+        problems += exc.problems
         text = None
     except RuleSetError as exc:
         problems += [str(problem) for problem in exc.problems]

@@ -6,6 +6,7 @@ Every problem in every file is collected and reported as ``file: row/path: field
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from clinic.errors import SeedError
 from clinic.patients.models import PatientCreate, normalise_phone
 from clinic.unit.models import ResourceKind
 from clinic.users.models import Role
+from clinic.yaml_files import file_text
 from outreach.yaml_problems import load as load_yaml
 from outreach.yaml_problems import syntax_problem, validation_problems
 
@@ -257,7 +259,10 @@ def _read_yaml(path: Path, model: type[M], problems: list[str]) -> M | None:
         problems.append(f"{path.name}: file is missing in {path.parent}")
         return None
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        data = load_yaml(file_text(path))
+    except SeedError as exc:
+        problems.extend(exc.problems)
+        return None
     except yaml.YAMLError as exc:
         problems.append(f"{path.name}: {syntax_problem(exc)}")
         return None
@@ -273,7 +278,12 @@ def _read_patients(path: Path, problems: list[str]) -> list[PatientCreate]:
         problems.append(f"{path.name}: file is missing in {path.parent}")
         return []
     patients: list[PatientCreate] = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    try:
+        text = file_text(path)
+    except SeedError as exc:
+        problems.extend(exc.problems)
+        return []
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         expected = set(PatientCreate.model_fields)
         header = set(reader.fieldnames or ())

@@ -75,6 +75,18 @@ def test_every_problem_of_every_policy_file_is_named_and_nothing_is_stored(sessi
     assert _count(session, Resource) == _count(session, Pathway) == 0
 
 
+@pytest.mark.parametrize("name", ["booking_rules.yaml", "outreach_rules.yaml", "touchpoints.yaml"])
+def test_a_rule_file_not_saved_as_utf8_is_named_with_its_line(session: Session, policy_dir: Path, name: str) -> None:
+    path = policy_dir / name
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(text.encode("utf-8") + "# café\n".encode("cp1252"))
+    with pytest.raises(SeedError) as info:
+        seed.load_policy(session=session, directory=policy_dir, unit=UNIT)
+    line = text.count("\n") + 1
+    assert f"{name}: line {line}: not UTF-8 text (byte 0xe9); save the file as UTF-8" in info.value.problems
+    assert _count(session, Resource) == 0
+
+
 def test_a_database_with_a_unit_is_refused(session: Session, policy_dir: Path) -> None:
     seed.load_policy(session=session, directory=policy_dir, unit=UNIT)
     with pytest.raises(Conflict, match="already holds"):

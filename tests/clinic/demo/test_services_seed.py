@@ -115,3 +115,14 @@ def test_a_step_needing_skills_no_resource_of_its_kind_has_is_refused(session: S
     assert "pathways.yaml: pathways[0].steps[2].skills: no consult resource has oncology, cardiology" in message
     assert "pathways.yaml: pathways[2].steps[2].skills: no consult resource has chemo-certified" in message
     assert "resources.yaml: skills[2]: 'rheumatology' already used at skills[1]" in message
+
+
+@pytest.mark.parametrize("name", ["patients.csv", "resources.yaml", "volunteers.yaml"])
+def test_a_file_not_saved_as_utf8_is_named_with_its_line(session: Session, seed_copy: Path, name: str) -> None:
+    """A spreadsheet saves CSV in the computer's own encoding (Windows-1252 on many) unless told otherwise."""
+    path = seed_copy / name
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    path.write_bytes(text.encode("utf-8") + "# café\n".encode("cp1252"))
+    line = text.count("\n") + 1
+    assert f"{name}: line {line}: not UTF-8 text (byte 0xe9); save the file as UTF-8" in _rejected(session, seed_copy)
