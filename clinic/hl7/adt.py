@@ -149,6 +149,14 @@ class Merge:
 Command = Register | Update | Merge
 
 
+def decode(payload: bytes) -> str:
+    """UTF-8 (ASCII included), else ISO 8859-1, which many Dutch and Belgian systems send (MSH-18 8859/1)."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("iso-8859-1")
+
+
 def segments(text: str) -> list[str]:
     """The message's segments: CR is the separator, LF and CRLF are taken too; blank lines are dropped, and
     NUL characters (not HL7 text, and refused by PostgreSQL) too."""

@@ -10,12 +10,13 @@ import datetime as dt
 import socket
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 from hl7apy.parser import parse_message
 
-from clinic.hl7.adt import DEFAULT_ENCODING, Encoding
+from clinic.hl7.adt import DEFAULT_ENCODING, Encoding, decode
 
 _TEXT = Encoding("|", DEFAULT_ENCODING)
 START_BLOCK = b"\x0b"
@@ -138,7 +139,7 @@ class MllpClient:
                 raise ConnectionError("the listener closed the connection without an answer")
             self._pending += chunk
         frame, _, self._pending = self._pending.partition(END_BLOCK)
-        return frame[frame.find(START_BLOCK) + 1 :].decode("utf-8")
+        return decode(frame[frame.find(START_BLOCK) + 1 :])
 
     def close(self) -> None:
         self.socket.close()
@@ -150,6 +151,13 @@ class MllpClient:
         self.close()
 
 
+def message_file(path: Path) -> str:
+    """One ER7 message from a file, segments joined by CR whatever the file's line ends; UTF-8, else ISO 8859-1
+    as the listener reads it."""
+    text = decode(path.read_bytes())
+    return "\r".join(line.rstrip("\r") for line in text.splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Send each file (one ER7 message, LF or CR between segments) and print the ACK's MSA."""
     parser = argparse.ArgumentParser(prog="python -m clinic.hl7.client", description=main.__doc__)
@@ -158,10 +166,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=2575)
     args = parser.parse_args(argv)
     refused = 0
-    with MllpClient(args.host, args.port) as client:
+    try:
+        client = MllpClient(args.host, args.port)
+    except OSError as exc:
+        sys.exit(f"cannot reach an MLLP listener at {args.host}:{args.port} ({exc.strerror or exc})")
+    with client:
         for name in args.files:
-            with open(name, encoding="utf-8") as handle:
-                text = "\r".join(line.rstrip("\r") for line in handle.read().splitlines() if line.strip())
+            try:
+                text = message_file(Path(name))
+            except OSError as exc:
+                print(f"{name}: cannot be read ({exc.strerror or exc})", file=sys.stderr)
+                refused += 1
+                continue
             ack = read_ack(client.send(text))
             print(f"{name}: {ack.code} {ack.control_id} {ack.error_text or ack.text}".rstrip())
             refused += ack.code != "AA"

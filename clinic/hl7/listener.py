@@ -21,6 +21,7 @@ from hl7apy.mllp import MLLPServer
 from sqlmodel import Session
 
 from clinic.hl7 import feed
+from clinic.hl7.adt import decode
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,6 @@ END_BLOCK = b"\x1c\x0d"
 MAX_MESSAGE_BYTES = 1_000_000
 IDLE_SECONDS = 600.0
 """A connection silent this long is closed (engines reconnect); it also bounds a half-sent frame."""
-
-
-def decode(payload: bytes) -> str:
-    """UTF-8 (ASCII included), else ISO 8859-1, which many Dutch and Belgian systems send (MSH-18 8859/1)."""
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return payload.decode("iso-8859-1")
 
 
 def frame(text: str) -> bytes:

@@ -280,3 +280,27 @@ def test_nul_characters_are_dropped_before_anything_is_stored(session, mllp_clie
     [patient] = patients(session)
     assert patient.family_name == "de Vries"
     assert inbound(session)[0].control_id == "NUL1"
+
+
+def test_the_check_tool_sends_a_latin1_file_and_names_a_missing_one(session, listener, tmp_path, capsys):
+    """``python -m clinic.hl7.client``, as docs/hl7.md has IT staff check a listener: a message file saved in
+    ISO 8859-1 with LF line ends is sent as it reads; a file that is not there is named, not a traceback."""
+    from clinic.hl7.client import main
+
+    message = adt_message("A04", Person(mrn="P000321", family_name="Béchet"), control_id="FILE1")
+    (tmp_path / "a04.hl7").write_bytes(message.replace("\r", "\n").encode("iso-8859-1"))
+    with pytest.raises(SystemExit) as exit_code:
+        main(["--host", "127.0.0.1", "--port", str(listener.bound_port), str(tmp_path / "a04.hl7"),
+              str(tmp_path / "missing.hl7")])
+    assert exit_code.value.code == 1
+    out, err = capsys.readouterr()
+    assert f"{tmp_path / 'a04.hl7'}: AA FILE1" in out
+    assert f"{tmp_path / 'missing.hl7'}: cannot be read (No such file or directory)" in err
+    assert patient_by_mrn(session=session, mrn="P000321").family_name == "Béchet"
+
+
+def test_the_check_tool_says_when_no_listener_answers(tmp_path):
+    from clinic.hl7.client import main
+
+    with pytest.raises(SystemExit, match=r"cannot reach an MLLP listener at 127.0.0.1:1 \(Connection refused\)"):
+        main(["--host", "127.0.0.1", "--port", "1", str(tmp_path / "any.hl7")])
