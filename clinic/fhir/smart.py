@@ -83,6 +83,8 @@ def _verified(assertion: str, client: ApiClient) -> tuple[dict[str, Any], dict[s
     except (JoseError, ValueError) as exc:
         raise OAuthError("invalid_client", f"client_assertion's signature does not verify with the keys "
                                            f"registered for {client.name!r} ({exc})", 401) from None
+    except TypeError:  # joserfc reads some header members (crit) before checking their type
+        raise OAuthError("invalid_client", "client_assertion's header has a member of the wrong type", 401) from None
     return dict(token.header), dict(token.claims)
 
 

@@ -2,6 +2,7 @@
 
 import base64
 import datetime as dt
+import json
 import time
 import uuid
 
@@ -112,6 +113,19 @@ def test_an_assertion_that_is_not_a_jwt_object_is_refused(client, registered) ->
         response = ask(client, f"{header}.{b64(payload)}.{b64(b'signature')}")
         assert response.status_code == 401, payload[:10]
         assert response.get_json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("crit", [None, 5, True])
+def test_a_header_of_the_wrong_shape_is_refused_not_a_500(client, registered, rsa_key, crit) -> None:
+    """No key is needed to send one: the client's name is enough to reach the signature check."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "RS384", "typ": "JWT", "kid": "k1", "crit": crit}).encode())
+    payload = b64(json.dumps({"iss": "ehr", "sub": "ehr", "aud": TOKEN_URL, "exp": int(time.time()) + 60}).encode())
+    response = ask(client, f"{header}.{payload}.{b64(b'signature')}")
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_client"
 
 
 def test_a_key_not_registered_is_refused(client, registered) -> None:
