@@ -1,6 +1,7 @@
 """JSON from outside: too deep a nesting is bad JSON like any other, never a RecursionError."""
 
 import json
+import re
 
 import pytest
 
@@ -16,4 +17,15 @@ def test_it_reads_what_json_reads() -> None:
 @pytest.mark.parametrize("text", ["[" * 5_000, "{" * 5_000, '{"a":' * 5_000, "{not json"])
 def test_bad_json_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError):
+        json_text.loads(text)
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ('"a\\u0000b"', "the top"),
+    ('{"resourceType": "Patient", "name": [{"given": ["Mila", "x\\u0000"]}]}', "name[0].given[1]"),
+    ('{"parameter": [{"a\\u0000": 1}]}', "parameter[0]"),
+])
+def test_a_nul_in_a_text_is_a_value_error_naming_where(text: str, where: str) -> None:
+    """PostgreSQL's text columns and jsonb cannot hold one: it must not get past the reading."""
+    with pytest.raises(ValueError, match=rf"NUL character \(\\u0000\) at {re.escape(where)}$"):
         json_text.loads(text)

@@ -1,6 +1,7 @@
 """No 500 on a crafted FHIR body: every element of a valid Patient, ``$find`` Parameters, ``$hold``/``$book``
 Appointment and cancelling ``PUT``, in turn replaced by a value of the wrong shape or left out, is answered
-with a 4xx OperationOutcome (or taken, where the change is harmless)."""
+with a 4xx OperationOutcome (or taken, where the change is harmless). Run with ``DATABASE_URL=postgresql+psycopg://...``
+for PostgreSQL, where a NUL reaching a query fails."""
 
 import copy
 import json
@@ -16,8 +17,8 @@ from tests.factories import make_patient
 FHIR_JSON = "application/fhir+json"
 LEFT_OUT = object()
 #: A null (FHIR JSON puts one in an array beside an extension), a number, a flag, text, lists and an object
-#: where another shape belongs; "Xyz" is no resource type.
-WRONG = (None, -1, True, "", "Xyz", [None], [-1], {"a": 1}, LEFT_OUT)
+#: where another shape belongs; "Xyz" is no resource type; a NUL, which PostgreSQL's text cannot hold.
+WRONG = (None, -1, True, "", "Xyz", "a\x00b", [None], [-1], {"a": 1}, LEFT_OUT)
 
 
 def _paths(node: Any, prefix: tuple = ()) -> Iterator[tuple]:
