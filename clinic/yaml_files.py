@@ -55,16 +55,21 @@ def file_stamp(path: Path) -> int:
 
 
 def file_text(path: Path) -> str:
-    """The file's text, or ``SeedError`` naming the file when it cannot be read or is not UTF-8 (a spreadsheet
-    saves its CSV in the computer's own encoding, often Windows-1252, unless told otherwise)."""
+    """The file's text, or ``SeedError`` naming the file (and line) when it cannot be read, is not UTF-8 (a
+    spreadsheet saves its CSV in the computer's own encoding, often Windows-1252, unless told otherwise) or
+    holds a NUL character (PostgreSQL's text cannot)."""
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SeedError([f"{path.name}: cannot be read ({exc.strerror or exc})"]) from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise SeedError([f"{path.name}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
                          "save the file as UTF-8"]) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise SeedError([f"{path.name}: line {line}: holds a NUL character: save the file as UTF-8 text"])
+    return text
 
 
 def read_model(path: Path, model: type[M]) -> M:

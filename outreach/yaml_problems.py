@@ -13,7 +13,14 @@ import yaml
 
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, except that a scalar its constructors refuse with a plain ``ValueError`` (a date
-    such as ``2026-13-45``, ``!!int 0xZZ``) is a ``YAMLError`` that names its line and column."""
+    such as ``2026-13-45``, ``!!int 0xZZ``) is a ``YAMLError`` that names its line and column, and so is a text
+    holding a NUL character (``"\\0"``), which no database text column should get (PostgreSQL's refuse it)."""
+
+    def construct_scalar(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and "\x00" in value:
+            raise yaml.constructor.ConstructorError(None, None, "a text holds a NUL character", node.start_mark)
+        return value
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:

@@ -19,6 +19,8 @@ def test_broken_yaml_names_line_and_column() -> None:
         ("a: !!float x", "line 1, column 4: not valid YAML ('x': could not convert string to float: 'x')"),
         ("a: !!int 0xZZ", "line 1, column 4: not valid YAML ('0xZZ': invalid literal for int() with base 16: 'ZZ')"),
         ("[" * 5000 + "]" * 5000, "not valid YAML (nested too deeply)"),
+        ('name: "a\\0b"', "line 1, column 7: not valid YAML (a text holds a NUL character)"),
+        ('"\\0": 1', "line 1, column 1: not valid YAML (a text holds a NUL character)"),
     ],
 )
 def test_every_way_yaml_fails_is_a_yaml_problem(text: str, problem: str) -> None:

@@ -126,3 +126,15 @@ def test_a_file_not_saved_as_utf8_is_named_with_its_line(session: Session, seed_
     path.write_bytes(text.encode("utf-8") + "# café\n".encode("cp1252"))
     line = text.count("\n") + 1
     assert f"{name}: line {line}: not UTF-8 text (byte 0xe9); save the file as UTF-8" in _rejected(session, seed_copy)
+
+
+def test_a_nul_character_in_a_file_is_named_with_its_line(session: Session, seed_copy: Path) -> None:
+    """Raw in a CSV (a UTF-16 export read as UTF-8 is full of them) or as YAML's ``"\\0"``: PostgreSQL's text
+    cannot hold one, so it must stop at the file's check, not at the database."""
+    _edit(seed_copy / "patients.csv", "1958-10-12", "1958-10-12\x00")
+    _edit(seed_copy / "resources.yaml", "name: Registration desk 2", 'name: "Registration\\0desk 2"')
+    message = _rejected(session, seed_copy)
+    line = next(number for number, text in enumerate((seed_copy / "patients.csv").read_text().splitlines(), 1)
+                if "\x00" in text)
+    assert f"patients.csv: line {line}: holds a NUL character: save the file as UTF-8 text" in message
+    assert "resources.yaml: line 13, column 26: not valid YAML (a text holds a NUL character)" in message
