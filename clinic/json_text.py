@@ -1,7 +1,10 @@
 """Reading JSON that comes from outside (a request body, a form, a file, an environment variable)."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
+
+from outreach.yaml_problems import key_path
 
 
 def loads(text: str | bytes) -> Any:
@@ -12,25 +15,22 @@ def loads(text: str | bytes) -> Any:
         data = json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    where = _nul_at(data)
-    if where is not None:
-        raise ValueError(f"a text holds a NUL character (\\u0000) at {where or 'the top'}")
+    for loc, node in elements(data):
+        if loc and isinstance(loc[-1], str) and "\x00" in loc[-1]:
+            raise ValueError(f"a key holds a NUL character (\\u0000) in {key_path(loc[:-1])}")
+        if isinstance(node, str) and "\x00" in node:
+            raise ValueError(f"a text holds a NUL character (\\u0000) at {key_path(loc)}")
     return data
 
 
-def _nul_at(data: Any) -> str | None:
-    """Where the first text (key or value) holding a NUL sits: ``parameter[2].code``; ``None`` if none does."""
-    stack: list[tuple[str, Any]] = [("", data)]
+def elements(data: Any) -> Iterator[tuple[tuple, Any]]:
+    """Every element of decoded JSON with where it sits (the keys and indexes from the top), each before what it
+    holds, in document order. Without recursion, so any depth the parser took is walked."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
     while stack:
-        path, node = stack.pop()
-        if isinstance(node, str):
-            if "\x00" in node:
-                return path
-        elif isinstance(node, dict):
-            for key, value in reversed(node.items()):
-                if "\x00" in key:
-                    return path
-                stack.append((f"{path}.{key}" if path else key, value))
+        loc, node = stack.pop()
+        yield loc, node
+        if isinstance(node, dict):
+            stack.extend(((*loc, key), value) for key, value in reversed(node.items()))
         elif isinstance(node, list):
-            stack.extend((f"{path}[{index}]", value) for index, value in reversed(list(enumerate(node))))
-    return None
+            stack.extend(((*loc, index), value) for index, value in reversed(list(enumerate(node))))

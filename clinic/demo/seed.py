@@ -77,7 +77,6 @@ def _policy_files(directory: Path) -> tuple[list[str], str | None]:
         rules_file.parse(text, rules_path.name)
     except SeedError as exc:
         problems += exc.problems
-        text = None
     except RuleSetError as exc:
         problems += [str(problem) for problem in exc.problems]
         text = None

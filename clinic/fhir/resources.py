@@ -4,10 +4,10 @@ Every resource these functions return validates with ``fhir.resources`` (the tes
 """
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from clinic.json_text import elements
 from clinic.patients.models import Patient
 from clinic.unit.context import Unit
 from clinic.unit.models import Pathway, Resource, ResourceKind
@@ -219,21 +219,6 @@ def fhir_path(resource_type: str, loc: tuple) -> str:
     return path
 
 
-def _nested_resource_types(node: Any, loc: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    """Where ``node`` holds a resource (a contained one, a parameter's), and the ``resourceType`` it names:
-    ``fhir.resources`` reads that name before validating, and fails with a ``TypeError`` or ``KeyError``,
-    not a validation error, when it names no resource."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "resourceType" and loc:
-                yield (*loc, key), value
-            else:
-                yield from _nested_resource_types(value, (*loc, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from _nested_resource_types(value, (*loc, index))
-
-
 def check_structure(resource_type: str, body: dict[str, Any]) -> None:
     """``body`` is a valid FHIR R4 ``resource_type`` (``fhir.resources``' R4B models, R4-compatible for the
     resources this API takes), or ``ResourceInvalid`` naming the first wrong element."""
@@ -243,12 +228,15 @@ def check_structure(resource_type: str, body: dict[str, Any]) -> None:
     if body.get("resourceType") != resource_type:
         raise ResourceInvalid(f"expected a {resource_type} resource (resourceType {body.get('resourceType')!r})",
                               f"{resource_type}.resourceType")
-    for loc, name in _nested_resource_types(body):
-        try:
-            get_fhir_model_class(name)
-        except (TypeError, ValueError):
-            raise ResourceInvalid(f"resourceType {name!r} is not a FHIR resource type",
-                                  fhir_path(resource_type, loc), loc) from None
+    # fhir.resources looks a nested resource's type up before validating it, and fails with a TypeError or
+    # KeyError, not a validation error, when the type names no resource.
+    for loc, name in elements(body):
+        if len(loc) > 1 and loc[-1] == "resourceType":
+            try:
+                get_fhir_model_class(name)
+            except (TypeError, ValueError):
+                raise ResourceInvalid(f"resourceType {name!r} is not a FHIR resource type",
+                                      fhir_path(resource_type, loc), loc) from None
     try:
         get_fhir_model_class(resource_type).model_validate(body)
     except PydanticError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from clinic.json_text import elements
 from tests.clinic.fhir.test_fhir_patient_writes import NEW
 from tests.clinic.fhir.test_ops_scheduling import appointment_parameter, find_parameters, proposals, scene  # noqa: F401
 from tests.factories import make_patient
@@ -21,17 +22,9 @@ LEFT_OUT = object()
 WRONG = (None, -1, True, "", "Xyz", "a\x00b", [None], [-1], {"a": 1}, LEFT_OUT)
 
 
-def _paths(node: Any, prefix: tuple = ()) -> Iterator[tuple]:
-    if prefix:
-        yield prefix
-    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, child in children:
-        yield from _paths(child, (*prefix, key))
-
-
 def crafted(body: dict) -> Iterator[tuple[tuple, Any, dict]]:
     """``body`` with one element replaced by each ``WRONG`` value (or left out), element by element."""
-    for path in _paths(body):
+    for path in (loc for loc, _ in elements(body) if loc):
         for value in WRONG:
             changed = copy.deepcopy(body)
             parent = changed

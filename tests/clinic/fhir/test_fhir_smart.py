@@ -25,6 +25,10 @@ def signed(key, alg: str, *, client: str = "ehr", aud: str = TOKEN_URL, exp_in: 
     return jwt.encode(header, claims, key, algorithms=["RS384", "ES384"])
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def ask(client, assertion: str, scope: str = "system/Patient.read"):
     return client.post("/fhir/auth/token", data={
         "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
@@ -105,12 +109,9 @@ def test_a_wrong_assertion_is_refused(client, registered, rsa_key, change, words
 
 
 def test_an_assertion_that_is_not_a_jwt_object_is_refused(client, registered) -> None:
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    header = b64(b'{"alg":"RS384","typ":"JWT","kid":"k1"}')
+    header = _b64(b'{"alg":"RS384","typ":"JWT","kid":"k1"}')
     for payload in (b"[" * 5_000, b"[1, 2]", b"not json"):
-        response = ask(client, f"{header}.{b64(payload)}.{b64(b'signature')}")
+        response = ask(client, f"{header}.{_b64(payload)}.{_b64(b'signature')}")
         assert response.status_code == 401, payload[:10]
         assert response.get_json()["error"] == "invalid_client"
 
@@ -118,12 +119,9 @@ def test_an_assertion_that_is_not_a_jwt_object_is_refused(client, registered) ->
 @pytest.mark.parametrize("crit", [None, 5, True])
 def test_a_header_of_the_wrong_shape_is_refused_not_a_500(client, registered, rsa_key, crit) -> None:
     """No key is needed to send one: the client's name is enough to reach the signature check."""
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    header = b64(json.dumps({"alg": "RS384", "typ": "JWT", "kid": "k1", "crit": crit}).encode())
-    payload = b64(json.dumps({"iss": "ehr", "sub": "ehr", "aud": TOKEN_URL, "exp": int(time.time()) + 60}).encode())
-    response = ask(client, f"{header}.{payload}.{b64(b'signature')}")
+    header = _b64(json.dumps({"alg": "RS384", "typ": "JWT", "kid": "k1", "crit": crit}).encode())
+    payload = _b64(json.dumps({"iss": "ehr", "sub": "ehr", "aud": TOKEN_URL, "exp": int(time.time()) + 60}).encode())
+    response = ask(client, f"{header}.{payload}.{_b64(b'signature')}")
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
 
