@@ -30,6 +30,7 @@ from scheduling.bound import DayBounds, day_bounds
 from scheduling.check import check, critical_path, objective
 from scheduling.generate import generate_day
 from scheduling.greedy import greedy
+from scheduling.insert import arrival
 from scheduling.instance import FEASIBLE, OPTIMAL, Instance, Request, Schedule, Step, Visit
 
 DEFAULT_SIZES = (50, 100, 150, 200)
@@ -410,6 +411,10 @@ class ReplayRow:
     solve_wait: list[int] = field(default_factory=list)
     replay_wait: list[int] = field(default_factory=list)
     hindsight_wait: list[int] = field(default_factory=list)
+    #: ``--oracle``: the replay with every request pinned to its arrival in the same patients known at once.
+    oracle_placed: list[int] = field(default_factory=list)
+    oracle_wait: list[int] = field(default_factory=list)
+    oracle_pinned: list[int] = field(default_factory=list)
     booking_seconds: list[float] = field(default_factory=list)
     booking_cpu_seconds: list[float] = field(default_factory=list)
     announced: int = 0
@@ -436,6 +441,9 @@ class ReplayRow:
 
     def hindsight_ratio(self) -> float:
         return _ratio(self.mean_waits()[0], self.hindsight_mean())
+
+    def oracle_mean(self) -> float:
+        return sum(self.oracle_wait) / max(1, sum(self.oracle_placed))
 
 
 def _ratio(replay: float, reference: float) -> float:
@@ -466,10 +474,13 @@ def known_at_once(instance: Instance, schedule: Schedule, *, time_limit: float, 
 def replay_rows(
     days: Sequence[tuple[int, float]], seeds: int, time_limit: float, workers: int, *, tolerance: int = 15,
     booking_seconds: float = 1.0, wall_seconds: float | None = None, progress: Callable[[str], None] | None = None,
+    oracle: bool = False,
 ) -> list[ReplayRow]:
     """Replay and ``solve`` (``time_limit``, ``workers``) on generated days; both schedules go through
     ``check`` and every replayed visit's arrival is compared with its announced window. ``wall_seconds``:
-    replay's wider wall-clock safety net per booking (a reproducible replay on a busy machine)."""
+    replay's wider wall-clock safety net per booking (a reproducible replay on a busy machine). ``oracle``:
+    also the replay given hindsight: each request pinned to its arrival in the same patients known at once,
+    which no booking can know when it is made."""
     from scheduling.replay import replay
     from scheduling.solve import solve
 
@@ -482,8 +493,15 @@ def replay_rows(
             replayed = replay(instance, tolerance=tolerance, booking_seconds=booking_seconds,
                               wall_seconds=wall_seconds)
             reduced, known = known_at_once(instance, replayed, time_limit=time_limit, workers=workers)
-            for name, day, schedule in (("solve", instance, solved), ("replay", instance, replayed),
-                                        ("same patients", reduced, known)):
+            checked = [("solve", instance, solved), ("replay", instance, replayed), ("same patients", reduced, known)]
+            if oracle:
+                hindsight = replay(instance, tolerance=tolerance, booking_seconds=booking_seconds,
+                                   wall_seconds=wall_seconds, arrivals={v.request: arrival(v) for v in known.visits})
+                checked.append(("replay with hindsight arrivals", instance, hindsight))
+                row.oracle_placed.append(len(hindsight.visits))
+                row.oracle_wait.append(hindsight.objective.total_wait_minutes)
+                row.oracle_pinned.append(hindsight.stats["pinned"])
+            for name, day, schedule in checked:
                 problems = check(day, schedule)
                 row.violations += len(problems)
                 for v in problems[:5]:
@@ -505,7 +523,9 @@ def replay_rows(
             if progress:
                 progress(f"{instance.name}: solve {len(solved.visits)} placed / {solved.objective.total_wait_minutes} min, "
                          f"replay {len(replayed.visits)} / {replayed.objective.total_wait_minutes} min, "
-                         f"same patients known at once {known.objective.total_wait_minutes} min")
+                         f"same patients known at once {known.objective.total_wait_minutes} min"
+                         + (f", replay with their arrivals {row.oracle_placed[-1]} / {row.oracle_wait[-1]} min"
+                            if oracle else ""))
         rows.append(row)
     return rows
 
@@ -536,6 +556,23 @@ def replay_table(rows: Sequence[ReplayRow]) -> str:
     return "\n".join(lines)
 
 
+def oracle_table(rows: Sequence[ReplayRow]) -> str:
+    """Markdown: per day size, the replay given hindsight arrivals (``replay_rows(..., oracle=True)``) against
+    ``solve`` and the same patients known at once."""
+    lines = [
+        "| requests | booked share | placed | requests booked at their hindsight arrival | mean wait | "
+        "ratio to solve's | ratio to the same patients known at once |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        mean = r.oracle_mean()
+        lines.append(
+            f"| {r.size} | {r.booked:.0%} | {sum(r.oracle_placed)} | {sum(r.oracle_pinned)} | {mean:.1f} | "
+            f"{_ratio(mean, r.mean_waits()[1]):.2f}x | {_ratio(mean, r.hindsight_mean()):.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="comma-separated request counts (default 50,100,150,200)")
@@ -551,6 +588,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--booking-seconds", type=float, default=1.0, help="replay: budget of one booking")
     parser.add_argument("--wall-seconds", type=float, default=None,
                         help="replay: wider wall-clock safety net per booking, so a busy machine gives the same day")
+    parser.add_argument("--oracle", action="store_true",
+                        help="replay: also replay with hindsight arrivals (those of the same patients known at once)")
 
 
 def _run_replay(args: argparse.Namespace, sizes: list[int]) -> int:
@@ -566,8 +605,12 @@ def _run_replay(args: argparse.Namespace, sizes: list[int]) -> int:
         print("--tolerance must be >= 0 and --booking-seconds above 0", file=sys.stderr)
         return 2
     rows = replay_rows(days, seeds, args.time_limit, args.workers, tolerance=args.tolerance,
-                       booking_seconds=args.booking_seconds, wall_seconds=args.wall_seconds, progress=lambda line: print(line, file=sys.stderr))
+                       booking_seconds=args.booking_seconds, wall_seconds=args.wall_seconds,
+                       progress=lambda line: print(line, file=sys.stderr), oracle=args.oracle)
     print(replay_table(rows))
+    if args.oracle:
+        print("\nThe replay with hindsight arrivals:\n")
+        print(oracle_table(rows))
     bad = sum(r.violations for r in rows)
     if bad:
         print(f"\n!!! {bad} VIOLATIONS in benchmark schedules (see stderr)")

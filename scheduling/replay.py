@@ -11,7 +11,9 @@ replaying only the first *m* requests announces the same times for them.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Mapping
 
 from scheduling.book import book, movable
 from scheduling.check import check_booked, objective
@@ -26,9 +28,14 @@ BOOKING_SECONDS = 1.0
 
 def replay(
     instance: Instance, *, tolerance: int = TOLERANCE, booking_seconds: float = BOOKING_SECONDS,
-    wall_seconds: float | None = None,
+    wall_seconds: float | None = None, arrivals: Mapping[str, int] | None = None,
 ) -> Schedule:
     """The final day after booking ``instance.requests`` one by one; every visit carries ``announced``.
+
+    ``arrivals`` is an arrival oracle for analysis (``bench --replay --oracle``), not part of the spec's
+    replay: a request it lists is booked with its arrival pinned to that minute when the minute lies in its
+    arrival window and it fits there, else as usual; ``stats["pinned"]`` counts the requests booked at their
+    pin. Nothing else of the later requests reaches a booking.
 
     ``wall_seconds`` (at least ``booking_seconds``) widens each booking's wall-clock safety net (``book``'s
     ``wall_limit``): on a busy machine only that keeps a replay reproducible.
@@ -51,11 +58,20 @@ def replay(
     seconds: list[float] = []
     cpu_seconds: list[float] = []
     moved: list[int] = []
+    pinned = 0
     for request in instance.requests:
         day = Instance(instance.name, instance.date, instance.resources, tuple(booked), instance.booked)
         t0, c0 = time.perf_counter(), time.process_time()
-        booking = book(day, request, current=[placed[r.id] for r in booked], time_limit=booking_seconds,
-                       wall_limit=wall_seconds)
+        current = [placed[r.id] for r in booked]
+        booking = None
+        at = (arrivals or {}).get(request.id)
+        lo, hi = request.arrival or (at, at)
+        if at is not None and lo <= at <= hi:
+            booking = book(day, dataclasses.replace(request, arrival=(at, at)), current=current,
+                           time_limit=booking_seconds, wall_limit=wall_seconds)
+            pinned += booking is not None
+        if booking is None:
+            booking = book(day, request, current=current, time_limit=booking_seconds, wall_limit=wall_seconds)
         seconds.append(round(time.perf_counter() - t0, 4))
         cpu_seconds.append(round(time.process_time() - c0, 4))
         if booking is None:
@@ -81,5 +97,5 @@ def replay(
         objective=objective(instance, visits),
         solve_seconds=round(time.perf_counter() - began, 3),
         stats={"tolerance": tolerance, "booking_seconds": seconds, "booking_cpu_seconds": cpu_seconds,
-               "moved": moved},
+               "moved": moved, **({"pinned": pinned} if arrivals is not None else {})},
     )

@@ -160,3 +160,14 @@ def test_bench_replay_runs_the_seeds_asked_for(capsys):
     progress = capsys.readouterr().err
     assert [f"gen-{seed}-6:" in progress for seed in range(4)] == [True, True, True, False]
     assert cli.main([*args, "--seeds", "0"]) == 2
+
+
+def test_bench_replay_with_the_arrival_oracle_prints_its_table(capsys):
+    args = ["bench", "--replay", "--sizes", "8", "--seeds", "1", "--time-limit", "0.3", "--booking-seconds", "0.1"]
+    assert cli.main([*args, "--oracle"]) == 0
+    captured = capsys.readouterr()
+    assert "replay with their arrivals 8 / " in captured.err
+    table = captured.out.split("The replay with hindsight arrivals:")[1]
+    assert table.strip().splitlines()[2].startswith("| 8 | 0% | 8 | ")
+    assert cli.main(args) == 0
+    assert "hindsight" not in capsys.readouterr().out

@@ -13,6 +13,7 @@ from scheduling.generate import generate_day
 from scheduling.insert import arrival
 from scheduling.jsonio import load_instance, load_schedule
 from scheduling.replay import replay
+from scheduling.solve import solve
 from tests.scheduling.conftest import EXAMPLES
 
 EXAMPLE = EXAMPLES / "day-20.json"
@@ -75,3 +76,20 @@ def test_cli_replay_bad_file_says_what_and_where(tmp_path, capsys):
     bad.write_text("{not json")
     assert cli.main(["replay", str(bad)]) == 2
     assert "bad.json" in capsys.readouterr().err
+
+
+def test_replay_with_hindsight_arrivals_books_requests_at_their_pins():
+    """The benchmark's arrival oracle: requests pinned to the arrivals of a schedule knowing the day, each still
+    booked in file order through ``book``; a pin outside the request's own arrival window is not used."""
+    instance = generate_day(24, seed=3)
+    known = solve(instance, time_limit=2.0, workers=1, seed=0, wall_limit=30.0)
+    pins = {v.request: arrival(v) for v in known.visits}
+    outside = next(r for r in instance.requests if r.id in pins and r.arrival is not None)
+    pins[outside.id] = outside.arrival[1] + 30
+    hindsight = replay(instance, tolerance=15, booking_seconds=0.3, wall_seconds=20.0, arrivals=pins)
+    assert check(instance, hindsight) == []
+    _spec_checks(instance, hindsight, 15)
+    at_pin = [v.request for v in hindsight.visits if v.announced == pins.get(v.request)]
+    assert outside.id not in at_pin
+    assert len(known.visits) // 2 <= hindsight.stats["pinned"] <= len(at_pin)
+    assert "pinned" not in replay(instance, booking_seconds=0.3, wall_seconds=20.0).stats
