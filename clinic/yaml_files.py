@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from clinic.columns import Language
 from clinic.errors import SeedError
 from outreach.yaml_problems import load as load_yaml
-from outreach.yaml_problems import syntax_problem, validation_problems
+from outreach.yaml_problems import read_text, syntax_problem, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -55,21 +55,12 @@ def file_stamp(path: Path) -> int:
 
 
 def file_text(path: Path) -> str:
-    """The file's text, or ``SeedError`` naming the file (and line) when it cannot be read, is not UTF-8 (a
-    spreadsheet saves its CSV in the computer's own encoding, often Windows-1252, unless told otherwise) or
-    holds a NUL character (PostgreSQL's text cannot)."""
+    """The file's text, or ``SeedError`` naming the file (and line) when ``outreach.yaml_problems.read_text``
+    cannot take it."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SeedError([f"{path.name}: cannot be read ({exc.strerror or exc})"]) from None
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise SeedError([f"{path.name}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
-                         "save the file as UTF-8"]) from None
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise SeedError([f"{path.name}: line {line}: holds a NUL character: save the file as UTF-8 text"])
-    return text
+        return read_text(path)
+    except ValueError as exc:
+        raise SeedError([f"{path.name}: {exc}"]) from None
 
 
 def read_model(path: Path, model: type[M]) -> M:

@@ -53,7 +53,7 @@ from typing import Any
 import yaml
 
 from outreach.yaml_problems import load as load_yaml
-from outreach.yaml_problems import syntax_problem
+from outreach.yaml_problems import read_text, syntax_problem
 
 LAYERS = ("basic", "segment", "sub_segment")
 LEVELS = ("generic", "expected", "augmented", "potential")
@@ -724,7 +724,7 @@ def parse_rules(
 def load_rules(path: str | Path, *, known_templates: Iterable[str] | None = None) -> RuleSet:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleSetError([RuleProblem(path.name, None, None, f"cannot be read: {exc}")]) from None
+        text = read_text(path)
+    except ValueError as exc:
+        raise RuleSetError([RuleProblem(path.name, None, None, str(exc))]) from None
     return parse_rules(text, filename=path.name, known_templates=known_templates)

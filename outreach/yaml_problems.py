@@ -6,6 +6,7 @@ outreach rule loader and the clinic's loaders word their problems alike, and rea
 """
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -28,6 +29,24 @@ class _Loader(yaml.SafeLoader):
         except (ValueError, TypeError, OverflowError) as exc:
             value = f"{node.value!r}: " if isinstance(node.value, str) else ""
             raise yaml.constructor.ConstructorError(None, None, f"{value}{exc}", node.start_mark) from None
+
+
+def read_text(path: Path) -> str:
+    """The file's text; a ``ValueError`` saying what is wrong (without the file's name) when it cannot be read,
+    is not UTF-8 (a spreadsheet saves its CSV in the computer's own encoding, often Windows-1252, unless told
+    otherwise) or holds a NUL character (no database text column should get one; PostgreSQL's refuse it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        byte = exc.object[exc.start]
+        raise ValueError(f"line {line}: not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ValueError(f"line {line}: holds a NUL character: save the file as UTF-8 text")
+    return text
 
 
 def load(text: str) -> Any:

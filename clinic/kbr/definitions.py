@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from outreach.yaml_problems import load as load_yaml
-from outreach.yaml_problems import syntax_problem
+from outreach.yaml_problems import read_text, syntax_problem
 
 LANGUAGES = ("en", "nl", "fr")
 UNITS = ("percent", "minutes", "hours", "eur")
@@ -225,7 +225,7 @@ def _texts(value: Any, where: str, bad: Callable[[str, str], None]) -> dict[str,
 def load_kbrs(path: str | Path, *, known_ids: Iterable[str]) -> KbrSet:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KbrFileError([f"{path.name}: cannot be read: {exc}"]) from None
+        text = read_text(path)
+    except ValueError as exc:
+        raise KbrFileError([f"{path.name}: {exc}"]) from None
     return parse_kbrs(text, filename=path.name, known_ids=known_ids)

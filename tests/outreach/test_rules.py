@@ -238,6 +238,9 @@ def test_malformed_files_are_refused_with_the_file_named(text):
 def test_unreadable_file(tmp_path):
     with pytest.raises(RuleSetError, match="missing.yaml: cannot be read"):
         load_rules(tmp_path / "missing.yaml")
+    (tmp_path / "latin.yaml").write_bytes("version: 1\n# café\n".encode("cp1252"))
+    with pytest.raises(RuleSetError, match=r"latin.yaml: line 2: not UTF-8 text \(byte 0xe9\)"):
+        load_rules(tmp_path / "latin.yaml")
 
 
 @pytest.mark.parametrize(("text", "minutes"), [("-2d", -2880), ("3h", 180), ("-1d12h", -2160), ("30m", 30), (0, 0)])

@@ -1,9 +1,11 @@
 """Every settings loader words its problems the same way: ``file: where: message``."""
 
+import re
+
 import pytest
 import yaml
 
-from outreach.yaml_problems import key_path, load, syntax_problem, validation_problems
+from outreach.yaml_problems import key_path, load, read_text, syntax_problem, validation_problems
 
 
 def test_broken_yaml_names_line_and_column() -> None:
@@ -53,3 +55,19 @@ def test_bare_drops_pydantics_value_error_words() -> None:
         "patients.csv: row 5: phone: '12' is not a valid phone number"
     ]
     assert validation_problems("x.yaml", errors) == ["x.yaml: phone: Value error, '12' is not a valid phone number"]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot be read (No such file or directory)"),
+        ("a: 1\nb: café\n".encode("cp1252"), "line 2: not UTF-8 text (byte 0xe9); save the file as UTF-8"),
+        (b"a: 1\nb: 2\nc: \x003\n", "line 3: holds a NUL character: save the file as UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_not_utf8_text_is_a_problem_naming_its_line(tmp_path, content, problem) -> None:
+    path = tmp_path / "rules.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"^{re.escape(problem)}$"):
+        read_text(path)

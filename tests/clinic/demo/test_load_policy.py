@@ -75,7 +75,7 @@ def test_every_problem_of_every_policy_file_is_named_and_nothing_is_stored(sessi
     assert _count(session, Resource) == _count(session, Pathway) == 0
 
 
-@pytest.mark.parametrize("name", ["booking_rules.yaml", "outreach_rules.yaml", "touchpoints.yaml"])
+@pytest.mark.parametrize("name", ["booking_rules.yaml", "kbrs.yaml", "outreach_rules.yaml", "touchpoints.yaml"])
 def test_a_rule_file_not_saved_as_utf8_is_named_with_its_line(session: Session, policy_dir: Path, name: str) -> None:
     path = policy_dir / name
     text = path.read_text(encoding="utf-8")
